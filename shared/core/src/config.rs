@@ -1,0 +1,216 @@
+//! The validated checks file: typed, with defaults applied and references checked.
+
+use crate::at::Pos;
+use crate::template::EnvTemplate;
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use std::time::Duration;
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRIES: u32 = 2;
+pub const DEFAULT_RECOVER_AFTER: u32 = 2;
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+/// The region name of the local runner.
+pub const LOCAL_REGION: &str = "local";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The path the file was read from, as given (for messages).
+    pub source: String,
+    pub settings: Settings,
+    pub customers: Vec<Customer>,
+    pub services: Vec<Service>,
+    pub checks: Vec<Check>,
+}
+
+impl Config {
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.id == id)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub regions: Vec<String>,
+    pub quorum: Quorum,
+    pub allow_networks: Vec<IpNet>,
+    pub operators: Operators,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quorum {
+    Majority,
+    All,
+    Count(u32),
+}
+
+#[derive(Clone, Debug)]
+pub struct Operators {
+    pub renotify_every: Duration,
+    pub escalate_after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    En,
+    Es,
+}
+
+#[derive(Clone, Debug)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub language: Language,
+    pub update_every: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub id: String,
+    pub customer: String,
+    pub name: String,
+    pub depends_on: Vec<String>,
+    pub maintenance: Vec<Maintenance>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Maintenance {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub announce_before: Option<Duration>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub id: String,
+    pub service: String,
+    pub kind: CheckKind,
+    pub expect: Expect,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub recover_after: u32,
+    pub regions: Vec<String>,
+    /// Where the check is written in the file.
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug)]
+pub enum CheckKind {
+    Http(HttpCheck),
+    Tcp(TcpCheck),
+    Dns(DnsCheck),
+    Tls(TlsCheck),
+}
+
+impl CheckKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Http(_) => "http",
+            CheckKind::Tcp(_) => "tcp",
+            CheckKind::Dns(_) => "dns",
+            CheckKind::Tls(_) => "tls",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpCheck {
+    pub url: EnvTemplate,
+    pub method: String,
+    pub headers: Vec<(String, EnvTemplate)>,
+    pub body: Option<EnvTemplate>,
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    pub tls_verify: bool,
+    pub max_body: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct TcpCheck {
+    pub host: String,
+    pub port: u16,
+    pub send: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Txt,
+    Ns,
+}
+
+impl RecordType {
+    pub const ALL: [(&'static str, RecordType); 6] = [
+        ("A", RecordType::A),
+        ("AAAA", RecordType::Aaaa),
+        ("CNAME", RecordType::Cname),
+        ("MX", RecordType::Mx),
+        ("TXT", RecordType::Txt),
+        ("NS", RecordType::Ns),
+    ];
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("A")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsCheck {
+    pub name: String,
+    pub record_type: RecordType,
+    /// `host:port`; the port defaults to 53.
+    pub nameserver: Option<std::net::SocketAddr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsCheck {
+    pub host: String,
+    pub port: u16,
+    pub server_name: String,
+}
+
+/// Response codes a DNS check can expect.
+pub const RCODES: [&str; 6] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    pub status: Option<Vec<u16>>,
+    pub headers: Vec<HeaderExpect>,
+    pub body_contains: Option<String>,
+    pub body_regex: Option<regex::Regex>,
+    pub json: Vec<(String, serde_json::Value)>,
+    pub latency_degraded: Option<Duration>,
+    pub latency_down: Option<Duration>,
+    pub cert_valid_for: Option<Duration>,
+    pub reply_contains: Option<String>,
+    pub answers_include: Vec<String>,
+    /// Upper-case, one of [`RCODES`]; `None` means NOERROR.
+    pub rcode: Option<String>,
+}
+
+impl Expect {
+    /// True when an HTTP body must be read to judge the response.
+    pub fn needs_body(&self) -> bool {
+        self.body_contains.is_some() || self.body_regex.is_some() || !self.json.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HeaderExpect {
+    /// Lower-case header name.
+    pub name: String,
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+}

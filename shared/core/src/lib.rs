@@ -1,0 +1,21 @@
+//! Atalaya's functional core: the checks-file model, its validation, and the probe-result shape.
+//!
+//! Nothing here does I/O beyond reading the checks file's text handed to it: no network, no clock,
+//! no async. Time, when needed, is a parameter.
+
+pub mod at;
+pub mod config;
+pub mod duration;
+pub mod error;
+pub mod raw;
+pub mod result;
+pub mod template;
+mod validate;
+
+pub use at::{At, Pos};
+pub use config::*;
+pub use duration::{parse_duration, parse_size, HumanDuration};
+pub use error::{ConfigError, ConfigErrors};
+pub use result::{Outcome, Phases, ProbeResult, Reason};
+pub use template::{EnvTemplate, Resolved, UnsetVariable};
+pub use validate::{load_file, load_str, Target};

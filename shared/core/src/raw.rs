@@ -1,0 +1,555 @@
+//! The checks file as written: the serde and JSON Schema model of the YAML.
+//!
+//! Values that need checking beyond their YAML type (durations, URLs, CIDRs, references) are kept
+//! as strings with their position here; `validate` turns this into the typed [`crate::Config`] and
+//! reports every problem at once. Doc comments on these types become the JSON Schema descriptions
+//! that editors show.
+
+use crate::at::At;
+use schemars::JsonSchema;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An Atalaya checks file: what to probe, for which services and customers.
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(title = "Atalaya checks file", deny_unknown_fields)]
+pub struct RawFile {
+    /// Where probes run and the defaults every check inherits.
+    pub settings: Option<RawSettings>,
+    /// The customers who hear about their services' incidents.
+    #[schemars(default)]
+    pub customers: Section<RawCustomer>,
+    /// What a customer knows and sees: each service has a customer-facing name.
+    #[schemars(default)]
+    pub services: Section<RawService>,
+    /// What is probed. Each check takes exactly one kind block: http, tcp, dns or tls.
+    #[schemars(default)]
+    pub checks: Section<RawCheck>,
+}
+
+/// Settings for the whole file.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// AWS regions the probes run in (e.g. eu-west-1). The local runner is the region `local`.
+    pub regions: Option<Vec<At<String>>>,
+    /// How many reporting regions must see a check down: `majority`, `all`, or a number.
+    pub quorum: Option<At<RawQuorum>>,
+    /// CIDRs exempt from the network guard (private, loopback, link-local and metadata addresses
+    /// are refused otherwise), e.g. `10.20.0.0/16`.
+    pub allow_networks: Option<Vec<At<String>>>,
+    /// Defaults for every check; each can be overridden per check.
+    pub defaults: Option<RawDefaults>,
+    /// How operators are reminded and escalated to.
+    pub operators: Option<RawOperators>,
+}
+
+/// `majority`, `all`, or a number of regions.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawQuorum {
+    /// `majority` or `all`.
+    Word(String),
+    /// A number of regions, at least 1.
+    Count(u32),
+}
+
+impl<'de> Deserialize<'de> for RawQuorum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawQuorum;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`majority`, `all` or a number of regions")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawQuorum, E> {
+                Ok(RawQuorum::Word(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawQuorum, E> {
+                u32::try_from(v).map(RawQuorum::Count).map_err(|_| E::custom("quorum is too large"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawQuorum, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("quorum must be `majority`, `all` or a positive number"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Check defaults. Durations are humane: `500ms`, `10s`, `1m`, `14d`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// How often each check runs (default `1m`; Lambda schedules need at least `1m`).
+    pub interval: Option<At<String>>,
+    /// The deadline for one probe, everything included (default `10s`); below the interval.
+    pub timeout: Option<At<String>>,
+    /// Consecutive failures before a check is hard down (default 2).
+    pub retries: Option<At<u32>>,
+    /// Consecutive successes before a check is up again (default 2).
+    pub recover_after: Option<At<u32>>,
+}
+
+/// Operator notification cadence.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperators {
+    /// Remind operators of an unacknowledged incident this often (default `30m`).
+    pub renotify_every: Option<At<String>>,
+    /// Escalate (severity critical) when unacknowledged this long (default `15m`).
+    pub escalate_after: Option<At<String>>,
+}
+
+/// A customer of the monitored services.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomer {
+    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    pub id: At<String>,
+    /// The customer's name, for operators.
+    pub name: At<String>,
+    /// Language of customer messages: `en` or `es` (default `en`).
+    pub language: Option<At<String>>,
+    /// How often customers get an update while an incident is open (default `30m`).
+    pub update_every: Option<At<String>>,
+}
+
+/// A service as the customer knows it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    pub id: At<String>,
+    /// The customer this service belongs to (a customer id).
+    pub customer: At<String>,
+    /// The customer-facing name used in customer messages.
+    pub name: At<String>,
+    /// Services this one needs (service ids); when one of them is down, this one is not paged
+    /// separately.
+    pub depends_on: Option<Vec<At<String>>>,
+    /// Planned maintenance windows: no incident while one is in force.
+    pub maintenance: Option<Vec<At<RawMaintenance>>>,
+}
+
+/// A planned maintenance window.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    /// Start, RFC 3339 (`2026-12-01T02:00:00Z`).
+    pub start: At<String>,
+    /// End, RFC 3339, after the start.
+    pub end: At<String>,
+    /// Tell the customers this long before the start (e.g. `24h`).
+    pub announce_before: Option<At<String>>,
+    /// What the maintenance is, in the customer's language.
+    pub note: Option<At<String>>,
+}
+
+/// One check: exactly one of `http`, `tcp`, `dns`, `tls`, and optional assertions in `expect`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    pub id: At<String>,
+    /// The service this check belongs to (a service id).
+    pub service: At<String>,
+    /// Probe an HTTP(S) endpoint.
+    pub http: Option<At<RawHttp>>,
+    /// Connect to a TCP port, optionally send a line and expect a reply.
+    pub tcp: Option<At<RawTcp>>,
+    /// Resolve a DNS name.
+    pub dns: Option<At<RawDns>>,
+    /// Handshake with a TLS server and check its certificate.
+    pub tls: Option<At<RawTls>>,
+    /// Assertions; without them a check expects a 2xx status, a successful connect, a NOERROR
+    /// answer or a valid certificate.
+    pub expect: Option<At<RawExpect>>,
+    /// Overrides `settings.defaults.interval`.
+    pub interval: Option<At<String>>,
+    /// Overrides `settings.defaults.timeout`.
+    pub timeout: Option<At<String>>,
+    /// Overrides `settings.defaults.retries`.
+    pub retries: Option<At<u32>>,
+    /// Overrides `settings.defaults.recover_after`.
+    pub recover_after: Option<At<u32>>,
+    /// Run in these regions only (a subset of `settings.regions`).
+    pub regions: Option<Vec<At<String>>>,
+}
+
+/// An HTTP(S) probe. `${env:NAME}` may appear in `url`, header values and `body`; it is resolved
+/// when the probe runs and never shown in results or logs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// `http://` or `https://` URL.
+    pub url: At<String>,
+    /// Request method (default GET).
+    pub method: Option<At<String>>,
+    /// Request headers.
+    pub headers: Option<BTreeMap<String, At<String>>>,
+    /// Request body.
+    pub body: Option<At<String>>,
+    /// Follow redirects (default true); every hop passes the network guard again.
+    pub follow_redirects: Option<bool>,
+    /// Most redirects to follow (default 5).
+    pub max_redirects: Option<At<u32>>,
+    /// Verify the server's certificate chain and name (default true).
+    pub tls_verify: Option<bool>,
+    /// Most body bytes read, after decompression (default `1MiB`).
+    pub max_body: Option<At<String>>,
+}
+
+/// A TCP probe.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTcp {
+    pub host: At<String>,
+    pub port: At<u16>,
+    /// Bytes to send once connected (may be empty: read the server's banner).
+    pub send: Option<String>,
+}
+
+/// A DNS probe.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// The name to resolve.
+    pub name: At<String>,
+    /// Record type: A, AAAA, CNAME, MX, TXT or NS (default A).
+    #[serde(rename = "type")]
+    pub record_type: Option<At<String>>,
+    /// Ask this nameserver (`IP` or `IP:port`) instead of the system resolver.
+    pub nameserver: Option<At<String>>,
+}
+
+/// A TLS certificate probe.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub host: At<String>,
+    /// Default 443.
+    pub port: Option<At<u16>>,
+    /// Name to send (SNI) and verify, if it differs from host.
+    pub server_name: Option<At<String>>,
+}
+
+/// Assertions. Each applies to some check kinds only.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// (http) Acceptable status codes, e.g. `[200, 204]`.
+    pub status: Option<At<Vec<At<u16>>>>,
+    /// (http) Response headers: a value to equal, or `{ equals: …, contains: … }`.
+    pub headers: Option<At<BTreeMap<String, At<RawHeaderExpect>>>>,
+    /// (http) A substring the body must contain.
+    pub body_contains: Option<At<String>>,
+    /// (http) A regular expression the body must match.
+    pub body_regex: Option<At<String>>,
+    /// (http) JSON pointer → expected value, e.g. `{ "/status": "UP" }`.
+    pub json: Option<At<BTreeMap<String, serde_json::Value>>>,
+    /// (http) Latency thresholds.
+    pub latency: Option<At<RawLatency>>,
+    /// (tls, https) Degraded when the certificate expires sooner than this (e.g. `14d`).
+    pub cert_valid_for: Option<At<String>>,
+    /// (tcp) A substring the reply must contain.
+    pub reply_contains: Option<At<String>>,
+    /// (dns) Values the answer must include (addresses, names, `10 mx.example.`, TXT text).
+    pub answers_include: Option<At<Vec<At<String>>>>,
+    /// (dns) Expected response code, e.g. NOERROR or NXDOMAIN (default NOERROR).
+    pub rcode: Option<At<String>>,
+}
+
+/// A header expectation: a value to equal, or a rule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawHeaderExpect {
+    Equals(String),
+    Rule(RawHeaderRule),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderRule {
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+}
+
+/// Latency thresholds: above `degraded` the check is degraded, above `down` it is down.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    pub degraded: Option<At<String>>,
+    pub down: Option<At<String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parse modes. serde stops at the first error; to report every problem, a failed strict parse is
+// followed by one parse per list item, strict for that item only, each reporting the first error
+// inside it at its true position. The mode is a thread-local because serde-saphyr takes no seed.
+
+/// Which part of the file a parse is strict about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Everything.
+    Strict,
+    /// Top-level keys and settings; list items are skipped.
+    Top,
+    /// One list item only; everything else is skipped.
+    Item(SectionKind, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SectionKind {
+    Customers,
+    Services,
+    Checks,
+}
+
+thread_local! {
+    static MODE: Cell<Mode> = const { Cell::new(Mode::Strict) };
+}
+
+pub(crate) fn with_mode<R>(mode: Mode, f: impl FnOnce() -> R) -> R {
+    let before = MODE.with(|m| m.replace(mode));
+    let r = f();
+    MODE.with(|m| m.set(before));
+    r
+}
+
+fn mode() -> Mode {
+    MODE.with(|m| m.get())
+}
+
+/// A list section. Items skipped by the parse mode are `None`; in a strict parse all are `Some`.
+#[derive(Debug)]
+pub struct Section<T> {
+    pub items: Vec<Option<At<T>>>,
+    /// Position of each item (also for skipped ones), so errors can name items by index.
+    pub positions: Vec<crate::Pos>,
+    /// Each item's `id`, when it has a string one, read leniently (for naming items in errors).
+    pub ids: Vec<Option<String>>,
+}
+
+impl<T> Default for Section<T> {
+    fn default() -> Self {
+        Section { items: Vec::new(), positions: Vec::new(), ids: Vec::new() }
+    }
+}
+
+impl<T> Section<T> {
+    /// The parsed items (all of them after a successful strict parse).
+    pub fn iter(&self) -> impl Iterator<Item = &At<T>> {
+        self.items.iter().flatten()
+    }
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Section<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Array_of_{}", T::schema_name()).into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<T>>::json_schema(g)
+    }
+}
+
+struct SectionVisitor<T>(SectionKind, std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SectionVisitor<T> {
+    type Value = Section<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Section<T>, E> {
+        Ok(Section::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Section<T>, A::Error> {
+        let mut out = Section::default();
+        let mut index = 0;
+        loop {
+            let strict = match mode() {
+                Mode::Strict => true,
+                Mode::Top => false,
+                Mode::Item(kind, i) => kind == self.0 && i == index,
+            };
+            if strict {
+                match seq.next_element::<At<T>>()? {
+                    Some(item) => {
+                        out.positions.push(item.pos);
+                        out.ids.push(None);
+                        out.items.push(Some(item));
+                    }
+                    None => break,
+                }
+            } else {
+                match seq.next_element::<At<IdOnly>>()? {
+                    Some(item) => {
+                        out.positions.push(item.pos);
+                        out.ids.push(item.value.0);
+                        out.items.push(None);
+                    }
+                    None => break,
+                }
+            }
+            index += 1;
+        }
+        Ok(out)
+    }
+}
+
+fn section<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D, kind: SectionKind) -> Result<Section<T>, D::Error> {
+    d.deserialize_any(SectionVisitor(kind, std::marker::PhantomData))
+}
+
+/// Reads an item's `id` if it is a map with a string id; accepts anything.
+struct IdOnly(Option<String>);
+
+impl<'de> Deserialize<'de> for IdOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IdOnly;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdOnly, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<Scalar>()? {
+                    if key.0.as_deref() == Some("id") {
+                        id = map.next_value::<Scalar>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(IdOnly(id))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdOnly, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IdOnly(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<IdOnly, E> {
+                Ok(IdOnly(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scalar as a string, or `None` for anything else (which is skipped).
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+const TOP_FIELDS: &[&str] = &["settings", "customers", "services", "checks"];
+
+impl<'de> Deserialize<'de> for RawFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a checks file: a map with settings, customers, services and checks")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawFile, E> {
+                Ok(RawFile::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFile, A::Error> {
+                let mut file = RawFile::default();
+                let top = !matches!(mode(), Mode::Item(..));
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "settings" if top => file.settings = map.next_value()?,
+                        "customers" => file.customers = map.next_value_seed(SectionSeed(SectionKind::Customers, Default::default()))?,
+                        "services" => file.services = map.next_value_seed(SectionSeed(SectionKind::Services, Default::default()))?,
+                        "checks" => file.checks = map.next_value_seed(SectionSeed(SectionKind::Checks, Default::default()))?,
+                        other if top && !TOP_FIELDS.contains(&other) => {
+                            return Err(de::Error::unknown_field(other, TOP_FIELDS));
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(file)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct SectionSeed<T>(SectionKind, std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for SectionSeed<T> {
+    type Value = Section<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Section<T>, D::Error> {
+        section(d, self.0)
+    }
+}
