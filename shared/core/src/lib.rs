@@ -19,3 +19,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use result::{Outcome, Phases, ProbeResult, Reason};
 pub use template::{EnvTemplate, Resolved, UnsetVariable};
 pub use validate::{load_file, load_str, Target};
+
+/// The JSON Schema of the checks file, for editors (yaml-language-server) and CI linters.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(raw::RawFile);
+    serde_json::to_value(schema).unwrap_or_default()
+}

@@ -1,1 +1,302 @@
+//! Atalaya's probe engine: HTTP(S), TCP, DNS and TLS probes that report the truth, with timings
+//! per phase, inside one deadline per check, through a network guard.
+//!
+//! The engine pushes each [`ProbeResult`] into a caller-owned [`Sink`]; it does not decide where
+//! output goes.
 
+mod dns;
+pub mod guard;
+mod http;
+mod net;
+mod redact;
+mod tcp;
+mod tls;
+
+pub use guard::Guard;
+pub use net::{Connector, DirectConnector};
+pub use redact::redact_url;
+
+use atalaya_core::duration::format_duration;
+use atalaya_core::{Check, CheckKind, Outcome, Phases, ProbeResult, Reason, UnsetVariable};
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
+use rustls::pki_types::CertificateDer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the engine is set up; one engine serves many runs.
+pub struct EngineOptions {
+    /// The region named in results (`local` for the local runner).
+    pub region: String,
+    /// Ranges the guard lets through (`settings.allow_networks`).
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// Nameservers for name lookups and for DNS checks without their own; `None` reads the
+    /// system's (/etc/resolv.conf).
+    pub nameservers: Option<Vec<SocketAddr>>,
+    /// Certificate authorities trusted besides the built-in web roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// How sockets are opened (tests pass a loopback-only connector).
+    pub connector: Arc<dyn Connector>,
+    /// Most probes in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            region: atalaya_core::LOCAL_REGION.to_string(),
+            allow_networks: Vec::new(),
+            nameservers: None,
+            extra_roots: Vec::new(),
+            connector: Arc::new(DirectConnector),
+            concurrency: 64,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+/// A problem with a check's configuration found when it runs (not a verdict on the target).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{field}: {source}")]
+    Unset {
+        field: String,
+        #[source]
+        source: UnsetVariable,
+    },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+/// Receives what a run produces, in completion order.
+pub trait Sink {
+    fn result(&mut self, result: ProbeResult);
+    fn check_error(&mut self, check: &Check, error: CheckError);
+}
+
+pub struct Engine {
+    region: String,
+    guard: Guard,
+    resolver: Result<TokioResolver, String>,
+    dns_servers: Vec<SocketAddr>,
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    crypto: Arc<rustls::crypto::CryptoProvider>,
+    connector: Arc<dyn Connector>,
+    concurrency: usize,
+}
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Result<Engine, EngineError> {
+        let crypto = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for cert in options.extra_roots {
+            roots.add(cert).map_err(|e| EngineError::Tls(format!("extra root: {e}")))?;
+        }
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crypto.clone())
+            .build()
+            .map_err(|e| EngineError::Tls(e.to_string()))?;
+
+        let config = match &options.nameservers {
+            Some(list) => Ok(ResolverConfig::from_name_servers(
+                list.iter()
+                    .map(|a| {
+                        let mut udp = ConnectionConfig::udp();
+                        udp.port = a.port();
+                        let mut tcp = ConnectionConfig::tcp();
+                        tcp.port = a.port();
+                        NameServerConfig::new(a.ip(), true, vec![udp, tcp])
+                    })
+                    .collect(),
+            )),
+            None => hickory_resolver::system_conf::read_system_conf()
+                .map(|(c, _)| c)
+                .map_err(|e| format!("no system nameservers (/etc/resolv.conf): {e}")),
+        };
+        let dns_servers = match &config {
+            Ok(c) => c
+                .name_servers
+                .iter()
+                .map(|ns| SocketAddr::new(ns.ip, ns.connections.first().map(|c| c.port).unwrap_or(53)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let resolver = config.and_then(|config| {
+            let mut opts = ResolverOpts::default();
+            // A probe measures the lookup every time and trusts only DNS, never /etc/hosts.
+            opts.cache_size = 0;
+            opts.use_hosts_file = ResolveHosts::Never;
+            opts.attempts = 2;
+            opts.timeout = Duration::from_secs(3);
+            Ok(TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()
+                .map_err(|e| e.to_string())?)
+        });
+        Ok(Engine {
+            region: options.region,
+            guard: Guard::new(options.allow_networks),
+            resolver,
+            dns_servers,
+            webpki,
+            crypto,
+            connector: options.connector,
+            concurrency: options.concurrency.max(1),
+        })
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Runs every check once, at most `concurrency` at a time, pushing results as they finish.
+    pub async fn run(self: &Arc<Self>, checks: &[Check], sink: &mut dyn Sink) {
+        let mut pending = checks.iter().cloned();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < self.concurrency {
+                let Some(check) = pending.next() else { break };
+                let engine = Arc::clone(self);
+                running.spawn(async move {
+                    let r = engine.probe(&check).await;
+                    (check, r)
+                });
+            }
+            match running.join_next().await {
+                Some(Ok((_, Ok(result)))) => sink.result(result),
+                Some(Ok((check, Err(e)))) => sink.check_error(&check, e),
+                Some(Err(e)) => tracing::error!(error = %e, "probe task failed"),
+                None => break,
+            }
+        }
+    }
+
+    /// Runs one check once. The check's timeout bounds everything: resolution, connection, TLS,
+    /// headers and body.
+    pub async fn probe(&self, check: &Check) -> Result<ProbeResult, CheckError> {
+        let prepared = http::Prepared::new(check)?;
+        let at = chrono::Utc::now();
+        let start = Instant::now();
+        let mut trace = Trace::default();
+        let work = async {
+            match &check.kind {
+                CheckKind::Http(h) => self.http(check, h, prepared.as_ref(), &mut trace).await,
+                CheckKind::Tcp(t) => self.tcp(check, t, &mut trace).await,
+                CheckKind::Dns(d) => self.dns(check, d, &mut trace).await,
+                CheckKind::Tls(t) => self.tls(check, t, &mut trace).await,
+            }
+        };
+        let judged = match tokio::time::timeout(check.timeout, work).await {
+            Ok(Ok(j)) | Ok(Err(j)) => j,
+            Err(_) => Judgement::down(Reason::Timeout, timeout_detail(trace.phase, check.timeout)),
+        };
+        let latency_ms = net::ms_since(start);
+        let judged = judged.with_latency(check, latency_ms);
+        let secrets = prepared.as_ref().map(|p| p.secrets.as_slice()).unwrap_or(&[]);
+        Ok(ProbeResult {
+            check: check.id.clone(),
+            region: self.region.clone(),
+            at,
+            outcome: judged.outcome,
+            reason: judged.reason,
+            detail: redact::scrub(&judged.detail, secrets),
+            latency_ms,
+            phases: trace.phases,
+            http_status: trace.http_status,
+            cert_days_left: trace.cert_days_left,
+        })
+    }
+}
+
+fn timeout_detail(phase: &str, timeout: Duration) -> String {
+    let t = format_duration(timeout);
+    let what = match phase {
+        "dns" => "no DNS answer",
+        "connect" => "no connection",
+        "tls" => "TLS handshake not finished",
+        "ttfb" => "no response headers",
+        "body" => "body not complete",
+        "reply" => "no reply",
+        _ => "no answer",
+    };
+    format!("{what} within {t} (phase: {phase})")
+}
+
+/// What happened during one probe, filled in as it goes so that a probe cut short by its
+/// deadline still reports how far it got.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    pub phase: &'static str,
+    pub phases: Phases,
+    pub http_status: Option<u16>,
+    pub cert_days_left: Option<i64>,
+    pub peer: Option<SocketAddr>,
+}
+
+fn add(slot: &mut Option<f64>, ms: f64) {
+    *slot = Some((slot.unwrap_or(0.0) * 1e3 + ms * 1e3).round() / 1e3);
+}
+
+impl Trace {
+    pub fn add_dns(&mut self, ms: f64) {
+        add(&mut self.phases.dns_ms, ms)
+    }
+    pub fn add_connect(&mut self, ms: f64) {
+        add(&mut self.phases.connect_ms, ms)
+    }
+    pub fn add_tls(&mut self, ms: f64) {
+        add(&mut self.phases.tls_ms, ms)
+    }
+    pub fn add_ttfb(&mut self, ms: f64) {
+        add(&mut self.phases.ttfb_ms, ms)
+    }
+}
+
+/// A verdict with its reason and operator detail.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Judgement {
+    pub outcome: Outcome,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+/// A probe step: its value, or the judgement that ends the probe.
+pub(crate) type Step<T> = Result<T, Judgement>;
+
+impl Judgement {
+    pub fn up(detail: String) -> Self {
+        Judgement { outcome: Outcome::Up, reason: Reason::Ok, detail }
+    }
+    pub fn down(reason: Reason, detail: String) -> Self {
+        Judgement { outcome: Outcome::Down, reason, detail }
+    }
+
+    /// Applies the latency thresholds to a probe that otherwise passed.
+    fn with_latency(self, check: &Check, latency_ms: f64) -> Self {
+        if self.outcome == Outcome::Down {
+            return self;
+        }
+        let over = |limit: Option<Duration>| limit.filter(|l| latency_ms > l.as_secs_f64() * 1e3);
+        if let Some(limit) = over(check.expect.latency_down) {
+            return Judgement::down(
+                Reason::Assertion,
+                format!("latency {latency_ms:.1}ms above the down threshold {}", format_duration(limit)),
+            );
+        }
+        if let Some(limit) = over(check.expect.latency_degraded) {
+            let detail = format!("latency {latency_ms:.1}ms above the degraded threshold {}", format_duration(limit));
+            return Judgement {
+                outcome: Outcome::Degraded,
+                reason: Reason::Assertion,
+                detail: if self.outcome == Outcome::Degraded { format!("{}; {detail}", self.detail) } else { detail },
+            };
+        }
+        self
+    }
+}

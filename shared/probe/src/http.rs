@@ -1,0 +1,425 @@
+//! HTTP(S) probes on hyper's HTTP/1.1 client, over sockets the engine dials itself so that every
+//! phase is timed and every hop passes the guard.
+
+use crate::guard::HostKind;
+use crate::net::{io_reason, ms_since};
+use crate::redact::redact_url;
+use crate::{CheckError, Engine, Judgement, Step, Trace};
+use atalaya_core::{Check, Expect, HttpCheck, Reason};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, HOST, LOCATION, USER_AGENT};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::io::Write;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+const UA: &str = concat!("atalaya/", env!("CARGO_PKG_VERSION"), " (synthetic monitoring)");
+
+/// An HTTP check with its `${env:…}` references filled in for this run.
+pub(crate) struct Prepared {
+    url: url::Url,
+    headers: Vec<(HeaderName, HeaderValue, bool)>,
+    body: Option<Bytes>,
+    /// Values that came from the environment; scrubbed from anything reported.
+    pub secrets: Vec<String>,
+}
+
+impl Prepared {
+    pub fn new(check: &Check) -> Result<Option<Prepared>, CheckError> {
+        let atalaya_core::CheckKind::Http(h) = &check.kind else { return Ok(None) };
+        let env = |n: &str| std::env::var(n).ok();
+        let mut secrets = Vec::new();
+        let url = h.url.resolve(env).map_err(|source| CheckError::Unset { field: "http.url".into(), source })?;
+        secrets.extend(url.secrets);
+        let url = url::Url::parse(&url.value).map_err(|e| CheckError::Invalid {
+            field: "http.url".into(),
+            message: format!("after filling in environment variables the URL is malformed: {e}"),
+        })?;
+        let mut headers = Vec::new();
+        for (name, template) in &h.headers {
+            let field = format!("http.headers.{name}");
+            let v = template.resolve(env).map_err(|source| CheckError::Unset { field: field.clone(), source })?;
+            let secret = !v.secrets.is_empty();
+            secrets.extend(v.secrets);
+            let hn = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| CheckError::Invalid { field: field.clone(), message: e.to_string() })?;
+            let mut hv = HeaderValue::from_str(&v.value).map_err(|_| CheckError::Invalid {
+                field: field.clone(),
+                message: "the value has characters a header cannot carry (line breaks or control characters)".into(),
+            })?;
+            hv.set_sensitive(secret);
+            headers.push((hn, hv, secret));
+        }
+        let body = match &h.body {
+            Some(t) => {
+                let v = t.resolve(env).map_err(|source| CheckError::Unset { field: "http.body".into(), source })?;
+                secrets.extend(v.secrets);
+                Some(Bytes::from(v.value))
+            }
+            None => None,
+        };
+        Ok(Some(Prepared { url, headers, body, secrets }))
+    }
+}
+
+/// Aborts the connection task when the probe ends, however it ends (done, failed, timed out).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn hyper_failure(e: &hyper::Error, what: &str) -> Judgement {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Judgement::down(io_reason(io), format!("{what}: {io}"));
+        }
+        source = s.source();
+    }
+    if e.is_incomplete_message() {
+        Judgement::down(Reason::Reset, format!("{what}: the server closed the connection before a complete response"))
+    } else {
+        Judgement::down(Reason::Protocol, format!("{what}: invalid HTTP response: {e}"))
+    }
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+impl Engine {
+    pub(crate) async fn http(&self, check: &Check, h: &HttpCheck, p: Option<&Prepared>, trace: &mut Trace) -> Step<Judgement> {
+        let Some(p) = p else {
+            return Err(Judgement::down(Reason::Protocol, "HTTP check was not prepared".into()));
+        };
+        let mut url = p.url.clone();
+        let mut method = Method::from_bytes(h.method.as_bytes())
+            .map_err(|_| Judgement::down(Reason::Protocol, format!("invalid method {}", h.method)))?;
+        let mut body = p.body.clone();
+        let mut headers: Vec<&(HeaderName, HeaderValue, bool)> = p.headers.iter().collect();
+        let mut chain = vec![redact_url(&url)];
+        let mut hops = 0;
+        loop {
+            let https = match url.scheme() {
+                "https" => true,
+                "http" => false,
+                other => return Err(Judgement::down(Reason::Protocol, format!("unsupported scheme {other:?} in {}", redact_url(&url)))),
+            };
+            let (host, host_text) = match url.host() {
+                Some(url::Host::Domain(d)) => (HostKind::Name(d.to_string()), d.to_string()),
+                Some(url::Host::Ipv4(ip)) => (HostKind::Ip(ip.into()), ip.to_string()),
+                Some(url::Host::Ipv6(ip)) => (HostKind::Ip(ip.into()), format!("[{ip}]")),
+                None => return Err(Judgement::down(Reason::Protocol, format!("no host in {}", redact_url(&url)))),
+            };
+            let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+            let ips = self.resolve(&host, trace).await?;
+            let stream = self.dial(&ips, port, trace).await?;
+
+            let mut req = Request::builder().method(method.clone()).uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
+            let host_header = match url.port() {
+                Some(p) => format!("{host_text}:{p}"),
+                None => host_text.clone(),
+            };
+            let needs_body = check.expect.needs_body();
+            if let Some(map) = req.headers_mut() {
+                map.insert(HOST, HeaderValue::from_str(&host_header).map_err(|_| Judgement::down(Reason::Protocol, "invalid host".into()))?);
+                map.insert(USER_AGENT, HeaderValue::from_static(UA));
+                if needs_body {
+                    map.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+                }
+                for (name, value, _) in &headers {
+                    map.insert(name.clone(), value.clone());
+                }
+            }
+            let req = req
+                .body(Full::new(body.clone().unwrap_or_default()))
+                .map_err(|e| Judgement::down(Reason::Protocol, format!("cannot build the request: {e}")))?;
+
+            let (response, driver) = if https {
+                let tls = self.handshake(stream, host_text.trim_start_matches('[').trim_end_matches(']'), h.tls_verify, &[b"http/1.1"], trace).await?;
+                exchange(tls, req, trace).await?
+            } else {
+                exchange(stream, req, trace).await?
+            };
+            let status = response.status();
+            trace.http_status = Some(status.as_u16());
+
+            if h.follow_redirects && is_redirect(status) {
+                if let Some(location) = response.headers().get(LOCATION) {
+                    let location = location
+                        .to_str()
+                        .map_err(|_| Judgement::down(Reason::Protocol, format!("status {} with an unreadable Location header", status.as_u16())))?;
+                    let next = url
+                        .join(location)
+                        .map_err(|e| Judgement::down(Reason::Protocol, format!("status {} with an invalid Location {location:?}: {e}", status.as_u16())))?;
+                    if hops >= h.max_redirects {
+                        chain.push(redact_url(&next));
+                        return Err(Judgement::down(
+                            Reason::Redirects,
+                            format!("more than {} redirects: {}", h.max_redirects, shorten_chain(&chain)),
+                        ));
+                    }
+                    if status == StatusCode::SEE_OTHER || (method == Method::POST && matches!(status.as_u16(), 301 | 302)) {
+                        method = Method::GET;
+                        body = None;
+                    }
+                    if next.origin() != url.origin() {
+                        // Credentials from the checks file go to the origin they were written for only.
+                        headers.retain(|(name, _, secret)| {
+                            !secret && *name != http::header::AUTHORIZATION && *name != http::header::COOKIE
+                        });
+                    }
+                    drop(driver);
+                    chain.push(redact_url(&next));
+                    url = next;
+                    hops += 1;
+                    continue;
+                }
+            }
+            let judged = judge(check, h, response, trace).await;
+            drop(driver);
+            let judged = judged?;
+            return Ok(if hops > 0 {
+                Judgement { detail: format!("{} after {hops} redirect(s) to {}", judged.detail, chain.last().map(String::as_str).unwrap_or("")), ..judged }
+            } else {
+                judged
+            });
+        }
+    }
+}
+
+fn shorten_chain(chain: &[String]) -> String {
+    if chain.len() <= 6 {
+        chain.join(" -> ")
+    } else {
+        format!("{} -> ... -> {}", chain[..3].join(" -> "), chain[chain.len() - 2..].join(" -> "))
+    }
+}
+
+/// Sends one request and waits for the response head.
+async fn exchange<S>(io: S, req: Request<Full<Bytes>>, trace: &mut Trace) -> Step<(hyper::Response<Incoming>, AbortOnDrop)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    trace.phase = "ttfb";
+    let t = Instant::now();
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| hyper_failure(&e, "HTTP handshake failed"))?;
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = conn.await;
+    }));
+    let result = sender.send_request(req).await;
+    trace.add_ttfb(ms_since(t));
+    let response = result.map_err(|e| hyper_failure(&e, "no response"))?;
+    Ok((response, driver))
+}
+
+fn quote(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    let mut q = format!("{:?}", text.as_ref());
+    if bytes.len() > max {
+        q.push('…');
+    }
+    q
+}
+
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+/// Judges the final response against the check's expectations, reading the body only when an
+/// assertion needs it.
+async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>, trace: &mut Trace) -> Step<Judgement> {
+    let e: &Expect = &check.expect;
+    let status = response.status();
+    let code = status.as_u16();
+    let status_ok = match &e.status {
+        Some(list) => list.contains(&code),
+        None => status.is_success(),
+    };
+    if !status_ok {
+        let expected = match &e.status {
+            Some(list) => format!("one of {list:?}"),
+            None => "2xx".to_string(),
+        };
+        return Err(Judgement::down(Reason::HttpStatus, format!("status {code}, expected {expected}")));
+    }
+    let mut failures: Vec<String> = Vec::new();
+    for he in &e.headers {
+        let seen = response.headers().get(&he.name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        match (&seen, &he.equals, &he.contains) {
+            (None, _, _) => failures.push(format!("header {} is missing", he.name)),
+            (Some(v), Some(want), _) if v != want => failures.push(format!("header {} is {v:?}, expected {want:?}", he.name)),
+            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => {
+                failures.push(format!("header {} is {v:?}, expected it to contain {want:?}", he.name))
+            }
+            _ => {}
+        }
+    }
+    if e.needs_body() {
+        let encoding = response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        // Stop reading as soon as the only body assertion is satisfied.
+        let stop_at = match (&e.body_contains, &e.body_regex, e.json.is_empty()) {
+            (Some(needle), None, true) => Some(needle.as_bytes()),
+            _ => None,
+        };
+        let body = read_body(response.into_body(), &encoding, h.max_body, stop_at, trace).await?;
+        trace.phase = "assert";
+        if let Some(needle) = &e.body_contains {
+            if !contains(&body, needle.as_bytes()) {
+                failures.push(format!("body does not contain {needle:?} (read {} bytes)", body.len()));
+            }
+        }
+        if let Some(re) = &e.body_regex {
+            if !re.is_match(&String::from_utf8_lossy(&body)) {
+                failures.push(format!("body does not match /{}/ (read {} bytes)", re.as_str(), body.len()));
+            }
+        }
+        if !e.json.is_empty() {
+            match serde_json::from_slice::<serde_json::Value>(&body) {
+                Err(err) => failures.push(format!("body is not JSON ({err}); it starts with {}", quote(&body, 40))),
+                Ok(doc) => {
+                    for (pointer, want) in &e.json {
+                        match doc.pointer(pointer) {
+                            None => failures.push(format!("json {pointer} is missing, expected {want}")),
+                            Some(seen) if !json_equal(seen, want) => failures.push(format!("json {pointer} is {seen}, expected {want}")),
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Judgement::down(Reason::Assertion, failures.join("; ")));
+    }
+    let reason = status.canonical_reason().map(|r| format!(" {r}")).unwrap_or_default();
+    Ok(crate::tls::cert_threshold(check, trace, Judgement::up(format!("status {code}{reason}"))))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A body buffer that refuses to grow past its cap.
+struct Capped {
+    buf: Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = self.max - self.buf.len();
+        if data.len() > room {
+            self.buf.extend_from_slice(&data[..room]);
+            self.over = true;
+            return Err(std::io::Error::other("body cap reached"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Decoder {
+    Identity(Capped),
+    Gzip(flate2::write::GzDecoder<Capped>),
+    Deflate(flate2::write::ZlibDecoder<Capped>),
+}
+
+impl Decoder {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Decoder::Identity(c) => c.write_all(data),
+            Decoder::Gzip(d) => d.write_all(data),
+            Decoder::Deflate(d) => d.write_all(data),
+        }
+    }
+    /// Flushes the decompressor; the result says whether the stream was complete and valid.
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self {
+            Decoder::Identity(_) => Ok(()),
+            Decoder::Gzip(d) => d.try_finish(),
+            Decoder::Deflate(d) => d.try_finish(),
+        }
+    }
+    fn out(&mut self) -> &mut Capped {
+        match self {
+            Decoder::Identity(c) => c,
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Deflate(d) => d.get_mut(),
+        }
+    }
+}
+
+/// Reads the body, decompressing on the way, never past `max` decoded bytes, and stopping early
+/// once `stop_at` has been seen.
+async fn read_body(mut body: Incoming, encoding: &str, max: u64, stop_at: Option<&[u8]>, trace: &mut Trace) -> Step<Vec<u8>> {
+    trace.phase = "body";
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let capped = Capped { buf: Vec::new(), max, over: false };
+    let mut decoder = match encoding {
+        "" | "identity" => Decoder::Identity(capped),
+        "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::GzDecoder::new(capped)),
+        "deflate" => Decoder::Deflate(flate2::write::ZlibDecoder::new(capped)),
+        other => return Err(Judgement::down(Reason::Protocol, format!("unsupported content-encoding {other:?}"))),
+    };
+    let limit = |read: usize| {
+        Judgement::down(Reason::BodyLimit, format!("body exceeds the {} byte cap after decompression (read {read} bytes)", max))
+    };
+    // Only the bytes that arrived since the last look (plus an overlap) are searched.
+    let mut scanned: usize = 0;
+    let mut found = |c: &Capped| match stop_at {
+        Some(needle) => {
+            let from = scanned.saturating_sub(needle.len().saturating_sub(1));
+            scanned = c.buf.len();
+            contains(&c.buf[from..], needle)
+        }
+        None => false,
+    };
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| hyper_failure(&e, "body read failed"))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let written = decoder.write(&data);
+        let out = decoder.out();
+        if found(out) {
+            return Ok(std::mem::take(&mut out.buf));
+        }
+        if let Err(err) = written {
+            if out.over {
+                return Err(limit(out.buf.len()));
+            }
+            return Err(Judgement::down(Reason::Protocol, format!("body could not be decoded ({encoding}): {err}")));
+        }
+    }
+    let result = decoder.finish();
+    let out = decoder.out();
+    if found(out) {
+        return Ok(std::mem::take(&mut out.buf));
+    }
+    if out.over {
+        return Err(limit(out.buf.len()));
+    }
+    if let Err(err) = result {
+        return Err(Judgement::down(Reason::Protocol, format!("body could not be decoded ({encoding}): {err}")));
+    }
+    Ok(std::mem::take(&mut out.buf))
+}

@@ -1,0 +1,252 @@
+//! Resolving, dialling through the guard, and TLS: the steps every probe kind shares, each one
+//! timed into the probe's trace.
+
+use crate::guard::HostKind;
+use crate::{Engine, Judgement, Step, Trace};
+use atalaya_core::Reason;
+use futures::future::BoxFuture;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_rustls::client::TlsStream;
+
+/// Opens sockets for probes. The engine dials only through this seam, after the guard has
+/// judged the address; tests put a loopback-only connector here so that no packet can leave the
+/// machine even if the guard were broken.
+pub trait Connector: Send + Sync + 'static {
+    fn tcp(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<TcpStream>>;
+    /// A UDP socket connected to `addr`.
+    fn udp(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<UdpSocket>>;
+}
+
+/// Dials the address given.
+#[derive(Debug, Default)]
+pub struct DirectConnector;
+
+impl Connector for DirectConnector {
+    fn tcp(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<TcpStream>> {
+        Box::pin(TcpStream::connect(addr))
+    }
+    fn udp(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<UdpSocket>> {
+        Box::pin(async move {
+            let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+            let socket = UdpSocket::bind(bind).await?;
+            socket.connect(addr).await?;
+            Ok(socket)
+        })
+    }
+}
+
+pub(crate) fn ms_since(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Maps a socket error to a reason code.
+pub(crate) fn io_reason(e: &io::Error) -> Reason {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Reason::Refused,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => Reason::Reset,
+        io::ErrorKind::TimedOut => Reason::Timeout,
+        _ => Reason::Protocol,
+    }
+}
+
+impl Engine {
+    /// Resolves a host to addresses (an IP literal resolves to itself, without a lookup).
+    pub(crate) async fn resolve(&self, host: &HostKind, trace: &mut Trace) -> Step<Vec<IpAddr>> {
+        let name = match host {
+            HostKind::Ip(ip) => return Ok(vec![*ip]),
+            HostKind::Name(name) => name,
+        };
+        trace.phase = "dns";
+        let t = Instant::now();
+        let fqdn = if name.ends_with('.') { name.clone() } else { format!("{name}.") };
+        let resolver = self.resolver.as_ref().map_err(|e| Judgement::down(Reason::Dns, format!("cannot resolve {name}: {e}")))?;
+        let result = resolver.lookup_ip(fqdn.as_str()).await;
+        trace.add_dns(ms_since(t));
+        match result {
+            Ok(ips) => {
+                let ips: Vec<IpAddr> = ips.iter().collect();
+                if ips.is_empty() {
+                    Err(Judgement::down(Reason::Dns, format!("{name} has no A or AAAA records")))
+                } else {
+                    Ok(ips)
+                }
+            }
+            Err(e) if e.is_no_records_found() => {
+                Err(Judgement::down(Reason::Dns, format!("{name} does not resolve: no A or AAAA records (NXDOMAIN or NODATA)")))
+            }
+            Err(e) => Err(Judgement::down(Reason::Dns, format!("resolving {name} failed: {e}"))),
+        }
+    }
+
+    /// Connects to the first address the guard allows and that answers.
+    pub(crate) async fn dial(&self, ips: &[IpAddr], port: u16, trace: &mut Trace) -> Step<TcpStream> {
+        trace.phase = "connect";
+        let mut last: Option<Judgement> = None;
+        for ip in ips {
+            if let Err(kind) = self.guard.check(*ip) {
+                last = Some(blocked(*ip, kind));
+                continue;
+            }
+            let addr = SocketAddr::new(*ip, port);
+            let t = Instant::now();
+            let result = self.connector.tcp(addr).await;
+            trace.add_connect(ms_since(t));
+            match result {
+                Ok(stream) => {
+                    // Judge the peer the socket is actually connected to, whatever path led here.
+                    let peer = stream.peer_addr().map_err(|e| Judgement::down(io_reason(&e), format!("connection to {addr} lost: {e}")))?;
+                    if let Err(kind) = self.guard.check(peer.ip()) {
+                        return Err(blocked(peer.ip(), kind));
+                    }
+                    let _ = stream.set_nodelay(true);
+                    trace.peer = Some(peer);
+                    return Ok(stream);
+                }
+                Err(e) => {
+                    let verb = match io_reason(&e) {
+                        Reason::Refused => "refused",
+                        Reason::Reset => "reset",
+                        _ => "failed",
+                    };
+                    last = Some(Judgement::down(io_reason(&e), format!("connection to {addr} {verb}: {e}")));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| Judgement::down(Reason::Dns, "no address to connect to".into())))
+    }
+
+    /// TLS handshake; records the leaf certificate's days left even when verification fails.
+    pub(crate) async fn handshake(
+        &self,
+        stream: TcpStream,
+        server_name: &str,
+        verify: bool,
+        alpn: &[&[u8]],
+        trace: &mut Trace,
+    ) -> Step<TlsStream<TcpStream>> {
+        trace.phase = "tls";
+        let name = ServerName::try_from(server_name.trim_start_matches('[').trim_end_matches(']').to_string())
+            .map_err(|e| Judgement::down(Reason::TlsHandshake, format!("{server_name:?} cannot be a TLS server name: {e}")))?;
+        let verifier = Arc::new(CapturingVerifier {
+            inner: self.webpki.clone(),
+            verify,
+            leaf: Mutex::new(None),
+        });
+        let mut config = rustls::ClientConfig::builder_with_provider(self.crypto.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Judgement::down(Reason::TlsHandshake, format!("TLS configuration: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let t = Instant::now();
+        let result = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, stream).await;
+        trace.add_tls(ms_since(t));
+        let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
+        if let Some(der) = leaf {
+            trace.cert_days_left = days_left(&der);
+        }
+        result.map_err(|e| tls_failure(&e, server_name, trace.cert_days_left))
+    }
+}
+
+fn blocked(ip: IpAddr, kind: &str) -> Judgement {
+    Judgement::down(
+        Reason::Blocked,
+        format!("refused to connect to {ip}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
+    )
+}
+
+/// Days until the certificate's notAfter, rounded down (negative once expired).
+pub(crate) fn days_left(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let not_after = cert.validity().not_after.timestamp();
+    Some((not_after - chrono::Utc::now().timestamp()).div_euclid(86_400))
+}
+
+fn tls_failure(e: &io::Error, server_name: &str, days: Option<i64>) -> Judgement {
+    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
+        return Judgement::down(io_reason(e), format!("TLS handshake with {server_name} failed: {e}"));
+    };
+    let (reason, what) = match tls {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                Reason::TlsExpired,
+                match days {
+                    Some(d) => format!("certificate expired {} day(s) ago", -d),
+                    None => "certificate expired".to_string(),
+                },
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                (Reason::TlsExpired, "certificate is not valid yet".to_string())
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                (Reason::TlsHostname, format!("certificate is not valid for {server_name}"))
+            }
+            CertificateError::UnknownIssuer => {
+                (Reason::TlsUntrusted, "certificate is not signed by a trusted authority (self-signed or unknown issuer)".to_string())
+            }
+            other => (Reason::TlsUntrusted, format!("certificate rejected: {other:?}")),
+        },
+        other => (Reason::TlsHandshake, format!("TLS handshake failed: {other}")),
+    };
+    Judgement::down(reason, format!("{what} ({server_name})"))
+}
+
+/// Verifies like webpki (or not at all, when a check turns verification off) and keeps the leaf
+/// certificate so its expiry can be reported whatever the verdict.
+#[derive(Debug)]
+struct CapturingVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    verify: bool,
+    leaf: Mutex<Option<Vec<u8>>>,
+}
+
+impl ServerCertVerifier for CapturingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut leaf) = self.leaf.lock() {
+            *leaf = Some(end_entity.to_vec());
+        }
+        if self.verify {
+            self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        } else {
+            Ok(ServerCertVerified::assertion())
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

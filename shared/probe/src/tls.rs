@@ -1,0 +1,35 @@
+//! TLS probes: handshake, chain and hostname verification, days until the leaf expires.
+
+use crate::guard::parse_host;
+use crate::{Engine, Judgement, Step, Trace};
+use atalaya_core::duration::format_duration;
+use atalaya_core::{Check, Outcome, Reason, TlsCheck};
+
+impl Engine {
+    pub(crate) async fn tls(&self, check: &Check, t: &TlsCheck, trace: &mut Trace) -> Step<Judgement> {
+        let host = parse_host(&t.host).map_err(|e| Judgement::down(Reason::Dns, e))?;
+        let ips = self.resolve(&host, trace).await?;
+        let stream = self.dial(&ips, t.port, trace).await?;
+        let _tls = self.handshake(stream, &t.server_name, true, &[], trace).await?;
+        let detail = match trace.cert_days_left {
+            Some(d) => format!("certificate for {} valid for {d} more day(s)", t.server_name),
+            None => format!("certificate for {} verified", t.server_name),
+        };
+        Ok(cert_threshold(check, trace, Judgement::up(detail)))
+    }
+}
+
+/// Degrades a passing probe whose certificate expires within `expect.cert_valid_for`.
+pub(crate) fn cert_threshold(check: &Check, trace: &Trace, judged: Judgement) -> Judgement {
+    let (Some(threshold), Some(days)) = (check.expect.cert_valid_for, trace.cert_days_left) else {
+        return judged;
+    };
+    if judged.outcome == Outcome::Up && (days as f64) * 86_400.0 < threshold.as_secs_f64() {
+        return Judgement {
+            outcome: Outcome::Degraded,
+            reason: Reason::Assertion,
+            detail: format!("certificate expires in {days} day(s), under the {} threshold", format_duration(threshold)),
+        };
+    }
+    judged
+}
