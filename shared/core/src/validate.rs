@@ -449,6 +449,9 @@ fn valid_host(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("must not be empty".into());
     }
+    if host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
     url::Host::parse(host).map(|_| ()).map_err(|e| format!("{host:?} is not a host name or IP address ({e})"))
 }
 

@@ -96,7 +96,15 @@ impl Engine {
         trace.add_dns(ms_since(t));
         let response = result?;
 
-        let rcode = response.metadata.response_code.to_str().to_ascii_uppercase();
+        let rcode = match u16::from(response.metadata.response_code) {
+            0 => "NOERROR".to_string(),
+            1 => "FORMERR".to_string(),
+            2 => "SERVFAIL".to_string(),
+            3 => "NXDOMAIN".to_string(),
+            4 => "NOTIMP".to_string(),
+            5 => "REFUSED".to_string(),
+            n => format!("RCODE{n}"),
+        };
         let wanted = wire_type(d.record_type);
         let answers: Vec<String> = response
             .answers

@@ -1,0 +1,68 @@
+//! The network guard. Every probe here runs through the loopback-only connector: if the guard
+//! failed, the test would fail on a refused socket, and no packet would leave the machine.
+
+use crate::{assert_result, probe};
+use atalaya_core::{Outcome, Reason};
+use atalaya_probe::{Engine, EngineOptions};
+use atalaya_tests::{engine, http::server, options};
+
+/// An engine with the default guard: nothing allowed, not even loopback.
+fn strict_engine(dns: Option<std::net::SocketAddr>) -> Engine {
+    Engine::new(EngineOptions { allow_networks: vec![], ..options(dns) }).unwrap()
+}
+
+#[tokio::test]
+async fn redirect_to_the_metadata_address_is_blocked() {
+    let addr = server(None).await;
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-metadata' }} }}")).await;
+    assert_result(&r, Outcome::Down, Reason::Blocked);
+    assert!(r.detail.contains("169.254.169.254") && r.detail.contains("cloud metadata"), "{}", r.detail);
+}
+
+#[tokio::test]
+async fn redirect_to_an_obfuscated_metadata_literal_is_blocked() {
+    let addr = server(None).await;
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-obfuscated' }} }}")).await;
+    assert_result(&r, Outcome::Down, Reason::Blocked);
+    assert!(r.detail.contains("169.254.169.254"), "{}", r.detail);
+}
+
+#[tokio::test]
+async fn names_resolving_to_internal_addresses_are_blocked() {
+    let dns = atalaya_tests::dns::server().await;
+    for (name, ip) in [("rebind.test", "169.254.169.254"), ("private.test", "10.0.0.5")] {
+        let r = probe(&engine(Some(dns)), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{name}/' }} }}")).await;
+        assert_result(&r, Outcome::Down, Reason::Blocked);
+        assert!(r.detail.contains(ip), "{}", r.detail);
+    }
+}
+
+#[tokio::test]
+async fn loopback_is_blocked_unless_allowed_in_every_spelling() {
+    let addr = server(None).await;
+    let port = addr.port();
+    let strict = strict_engine(None);
+    for host in ["127.0.0.1", "2130706433", "0x7f.1", "017700000001", "127.1", "[::ffff:127.0.0.1]", "[::1]"] {
+        let r = probe(&strict, &format!("  - {{ id: c, service: web, http: {{ url: 'http://{host}:{port}/ok' }} }}")).await;
+        assert_result(&r, Outcome::Down, Reason::Blocked);
+    }
+    // The same target with 127.0.0.0/8 allowed.
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://2130706433:{port}/ok' }} }}")).await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+}
+
+#[tokio::test]
+async fn tcp_tls_and_dns_targets_pass_the_guard_too() {
+    let strict = strict_engine(None);
+    for check in [
+        "  - { id: c, service: web, tcp: { host: 169.254.169.254, port: 80 } }",
+        "  - { id: c, service: web, tcp: { host: '0xa9fea9fe', port: 80 } }",
+        "  - { id: c, service: web, tls: { host: 10.1.2.3, port: 443 } }",
+        "  - { id: c, service: web, tcp: { host: 'fe80::1', port: 22 } }",
+        "  - { id: c, service: web, dns: { name: acme.test, nameserver: 169.254.169.253 } }",
+        "  - { id: c, service: web, dns: { name: acme.test, nameserver: '127.0.0.1:53' } }",
+    ] {
+        let r = probe(&strict, check).await;
+        assert_result(&r, Outcome::Down, Reason::Blocked);
+    }
+}

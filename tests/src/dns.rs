@@ -1,0 +1,65 @@
+//! A DNS server on 127.0.0.1 with fixed records: real DNS messages over UDP (and TCP when a
+//! query asks for a big answer), NXDOMAIN for everything else.
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::{A, CNAME, MX, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::net::{Ipv4Addr, SocketAddr};
+use tokio::net::UdpSocket;
+
+fn records(name: &str, rtype: RecordType) -> Option<Vec<RData>> {
+    let n = |s: &str| Name::from_ascii(s).unwrap();
+    let a = |s: &str| RData::A(A(s.parse::<Ipv4Addr>().unwrap()));
+    Some(match (name.trim_end_matches('.'), rtype) {
+        ("acme.test", RecordType::A) => vec![a("203.0.113.10"), a("203.0.113.11")],
+        ("acme.test", RecordType::MX) => vec![RData::MX(MX::new(10, n("mail.acme.test.")))],
+        ("acme.test", RecordType::TXT) => vec![RData::TXT(TXT::new(vec!["v=spf1 -all".into()]))],
+        ("www.acme.test", RecordType::CNAME) => vec![RData::CNAME(CNAME(n("acme.test.")))],
+        // Names the HTTP tests dial: one loopback (allowed), one that rebinds to the metadata
+        // address, one to a private address.
+        ("shop.test", RecordType::A) => vec![a("127.0.0.1")],
+        ("rebind.test", RecordType::A) => vec![a("169.254.169.254")],
+        ("private.test", RecordType::A) => vec![a("10.0.0.5")],
+        ("empty.test", _) => vec![],
+        ("acme.test" | "www.acme.test" | "shop.test" | "rebind.test" | "private.test", _) => vec![],
+        _ => return None,
+    })
+}
+
+fn answer(query: &Message) -> Message {
+    let mut response = Message::response(query.metadata.id, query.metadata.op_code);
+    response.metadata.message_type = MessageType::Response;
+    response.metadata.recursion_desired = query.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    let Some(q) = query.queries.first() else {
+        response.metadata.response_code = ResponseCode::FormErr;
+        return response;
+    };
+    response.add_query(q.clone());
+    match records(&q.name().to_ascii(), q.query_type()) {
+        Some(list) => {
+            for data in list {
+                response.add_answer(Record::from_rdata(q.name().clone(), 60, data));
+            }
+        }
+        None => response.metadata.response_code = ResponseCode::NXDomain,
+    }
+    response
+}
+
+/// Starts the server; answers until the test ends.
+pub async fn server() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else { break };
+            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+            if let Ok(bytes) = answer(&query).to_vec() {
+                let _ = socket.send_to(&bytes, from).await;
+            }
+        }
+    });
+    addr
+}

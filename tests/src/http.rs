@@ -1,0 +1,172 @@
+//! An HTTP/1.1 server on 127.0.0.1 (optionally behind TLS) whose paths behave well or badly on
+//! purpose. Written on raw sockets so that it can misbehave in ways a real server library would
+//! not allow: dribbling headers, never-ending bodies, resets.
+
+use crate::tls::{server_config, Leaf};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// 32 MiB of zeros, gzipped (about 32 KiB on the wire).
+fn gzip_bomb() -> &'static [u8] {
+    static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..32 {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap()
+    })
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Starts the server on 127.0.0.1; with `tls`, it speaks HTTPS with that kind of certificate.
+pub async fn server(tls: Option<Leaf>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tls.map(|leaf| tokio_rustls::TlsAcceptor::from(server_config(leaf)));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                match acceptor {
+                    Some(acceptor) => {
+                        if let Ok(tls) = acceptor.accept(stream).await {
+                            let _ = handle(tls, addr).await;
+                        }
+                    }
+                    None => {
+                        let _ = stream.set_nodelay(true);
+                        let mut stream = stream;
+                        if let Ok(Action::Reset) = handle(&mut stream, addr).await {
+                            // SO_LINGER 0: close with a RST instead of a FIN.
+                            let _ = socket_reset(stream);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[allow(deprecated)]
+fn socket_reset(stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    stream.set_linger(Some(Duration::ZERO))?;
+    drop(stream);
+    Ok(())
+}
+
+enum Action {
+    Done,
+    Reset,
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        302 => "Found",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Whatever",
+    }
+}
+
+async fn respond<S: AsyncWrite + Unpin>(s: &mut S, code: u16, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {code} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(code), body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
+    s.flush().await
+}
+
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, addr: SocketAddr) -> std::io::Result<Action> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await?;
+        if n == 0 || req.len() > 64 * 1024 {
+            return Ok(Action::Done);
+        }
+        req.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&req).into_owned();
+    let target = text.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/").to_string();
+    let header = |name: &str| {
+        text.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+            .map(|l| l[name.len() + 1..].trim().to_string())
+    };
+    match path.as_str() {
+        "/ok" => respond(&mut s, 200, &[("Content-Type", "text/plain")], b"hello from the shop. Add to cart").await?,
+        "/json-up" => respond(&mut s, 200, &[("Content-Type", "application/json"), ("X-Version", "2")], br#"{"status":"UP","db":{"ok":true,"latency":3}}"#).await?,
+        "/json-down" => respond(&mut s, 200, &[("Content-Type", "application/json")], br#"{"status":"DOWN"}"#).await?,
+        "/html" => respond(&mut s, 200, &[("Content-Type", "text/html")], b"<!DOCTYPE html><html><body>Maintenance</body></html>").await?,
+        "/500" => respond(&mut s, 500, &[], b"internal error").await?,
+        "/gzip" => respond(&mut s, 200, &[("Content-Encoding", "gzip")], &gzip(b"compressed: Add to cart")).await?,
+        "/gzip-bomb" => respond(&mut s, 200, &[("Content-Encoding", "gzip"), ("Content-Type", "text/plain")], gzip_bomb()).await?,
+        "/loop" => respond(&mut s, 302, &[("Location", "/loop")], b"").await?,
+        "/redirect-ok" => respond(&mut s, 302, &[("Location", "/ok")], b"").await?,
+        "/redirect-metadata" => respond(&mut s, 302, &[("Location", "http://169.254.169.254/latest/meta-data/")], b"").await?,
+        "/redirect-obfuscated" => respond(&mut s, 302, &[("Location", "http://0xa9fea9fe/latest/meta-data/")], b"").await?,
+        "/echo-auth" => {
+            let auth = header("authorization").unwrap_or_default();
+            respond(&mut s, 200, &[], format!("auth=[{auth}]").as_bytes()).await?
+        }
+        "/redirect-same-origin-echo" => respond(&mut s, 302, &[("Location", &format!("http://{addr}/echo-auth"))], b"").await?,
+        // Same address, another origin (a name that resolves to 127.0.0.1 on the test DNS server).
+        "/redirect-other-origin-echo" => {
+            respond(&mut s, 302, &[("Location", &format!("http://shop.test:{}/echo-auth", addr.port()))], b"").await?
+        }
+        "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
+        "/reset" => return Ok(Action::Reset),
+        "/dribble" => {
+            // Headers one byte a second: never complete within any sane timeout.
+            for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" {
+                s.write_all(&[*b]).await?;
+                s.flush().await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        "/endless" => {
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n").await?;
+            let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "x".repeat(16 * 1024));
+            loop {
+                s.write_all(chunk.as_bytes()).await?;
+            }
+        }
+        "/endless-trickle" => {
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n").await?;
+            loop {
+                s.write_all(b"1\r\nx\r\n").await?;
+                s.flush().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        p if p.starts_with("/slow/") => {
+            let ms: u64 = p[6..].parse().unwrap_or(100);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            respond(&mut s, 200, &[], b"slow but fine").await?
+        }
+        p if p.starts_with("/status/") => {
+            let code: u16 = p[8..].parse().unwrap_or(500);
+            respond(&mut s, code, &[], b"status").await?
+        }
+        _ => respond(&mut s, 404, &[], b"not found").await?,
+    }
+    Ok(Action::Done)
+}
