@@ -15,8 +15,10 @@ use std::sync::Arc;
 /// tell operators and customers when a service is really down.
 #[derive(Parser)]
 #[command(name = "atalaya", version, propagate_version = true)]
-#[command(after_help = "Start with `atalaya validate checks.yaml`, then `atalaya probe checks.yaml`.\n\
-See examples/checks.yaml for an annotated checks file.")]
+#[command(
+    after_help = "Start with `atalaya validate checks.yaml`, then `atalaya probe checks.yaml`.\n\
+See examples/checks.yaml for an annotated checks file."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,7 +30,9 @@ enum Command {
     ///
     /// Exit status: 0 when the file is valid, 1 when it is not (every problem is printed on
     /// stderr), 2 for usage errors.
-    #[command(after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m")]
+    #[command(
+        after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m"
+    )]
     Validate {
         /// The checks file (YAML).
         file: PathBuf,
@@ -43,7 +47,9 @@ enum Command {
     /// Exit status is 0 when the run completed, whatever the outcomes; non-zero only when the
     /// tool could not do its job (1: invalid checks file or a check's configuration, such as an
     /// unset ${env:NAME}; 2: usage or I/O errors).
-    #[command(after_help = "Examples:\n  atalaya probe checks.yaml\n  atalaya probe checks.yaml --check shop-home --check shop-cert\n  atalaya probe checks.yaml --format json | jq 'select(.outcome != \"up\")'")]
+    #[command(
+        after_help = "Examples:\n  atalaya probe checks.yaml\n  atalaya probe checks.yaml --check shop-home --check shop-cert\n  atalaya probe checks.yaml --format json | jq 'select(.outcome != \"up\")'"
+    )]
     Probe {
         /// The checks file (YAML).
         file: PathBuf,
@@ -94,7 +100,10 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
@@ -103,7 +112,11 @@ fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
             eprintln!("{e}");
         }
         let n = errors.0.len();
-        eprintln!("{}: {n} problem{} found", file.display(), if n == 1 { "" } else { "s" });
+        eprintln!(
+            "{}: {n} problem{} found",
+            file.display(),
+            if n == 1 { "" } else { "s" }
+        );
         ExitCode::from(1)
     })
 }
@@ -130,20 +143,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&atalaya_core::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&atalaya_core::json_schema())?
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Probe { file, checks, format, concurrency, region } => {
+        Command::Probe {
+            file,
+            checks,
+            format,
+            concurrency,
+            region,
+        } => {
             let config = match load(&file, Target::Local) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let unknown: Vec<&String> = checks.iter().filter(|id| config.check(id).is_none()).collect();
+            let unknown: Vec<&String> = checks
+                .iter()
+                .filter(|id| config.check(id).is_none())
+                .collect();
             if !unknown.is_empty() {
                 let known: Vec<&str> = config.checks.iter().map(|c| c.id.as_str()).collect();
                 anyhow::bail!(
                     "no check {} in {}; its checks are: {}",
-                    unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    unknown
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     file.display(),
                     known.join(", ")
                 );
@@ -163,13 +192,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .context("starting the probe engine")?,
             );
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
             let stdout = std::io::stdout();
-            let colour = format == Format::Table && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let colour = format == Format::Table
+                && stdout.is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
             let mut sink = output::Printer::new(format == Format::Json, colour, stdout.lock());
             runtime.block_on(engine.run(&selected, &mut sink));
             sink.finish()?;
-            Ok(if sink.check_errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if sink.check_errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -16,7 +16,14 @@ pub struct Printer<W: Write> {
 
 impl<W: Write> Printer<W> {
     pub fn new(json: bool, colour: bool, out: W) -> Self {
-        Printer { json, colour, out, rows: Vec::new(), check_errors: 0, error: None }
+        Printer {
+            json,
+            colour,
+            out,
+            rows: Vec::new(),
+            check_errors: 0,
+            error: None,
+        }
     }
 
     pub fn finish(&mut self) -> std::io::Result<()> {
@@ -27,8 +34,18 @@ impl<W: Write> Printer<W> {
             return self.out.flush();
         }
         self.rows.sort_by(|a, b| a.check.cmp(&b.check));
-        let w = self.rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
-        writeln!(self.out, "{:<w$}  {:<8}  {:<13}  {:>10}  DETAIL", "CHECK", "OUTCOME", "REASON", "LATENCY")?;
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.check.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            self.out,
+            "{:<w$}  {:<8}  {:<13}  {:>10}  DETAIL",
+            "CHECK", "OUTCOME", "REASON", "LATENCY"
+        )?;
         for r in &self.rows {
             let outcome = format!("{:<8}", r.outcome.as_str());
             let outcome = if self.colour {

@@ -12,16 +12,29 @@ async fn a_records_are_checked_against_expected_answers() {
     assert!(r.phases.dns_ms.is_some());
     let r = probe(&e, &format!("  - {{ id: c, service: web, dns: {{ name: acme.test, nameserver: '{ns}' }}, expect: {{ answers_include: [198.51.100.7] }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::Assertion);
-    assert_eq!(r.detail, r#"A acme.test: answers ["203.0.113.10", "203.0.113.11"] do not include ["198.51.100.7"]"#);
+    assert_eq!(
+        r.detail,
+        r#"A acme.test: answers ["203.0.113.10", "203.0.113.11"] do not include ["198.51.100.7"]"#
+    );
 }
 
 #[tokio::test]
 async fn nxdomain_is_down_unless_expected() {
     let ns = server().await;
     let e = engine(None);
-    let r = probe(&e, &format!("  - {{ id: c, service: web, dns: {{ name: old.acme.test, nameserver: '{ns}' }} }}")).await;
+    let r = probe(
+        &e,
+        &format!(
+            "  - {{ id: c, service: web, dns: {{ name: old.acme.test, nameserver: '{ns}' }} }}"
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Dns);
-    assert!(r.detail.contains("rcode NXDOMAIN, expected NOERROR"), "{}", r.detail);
+    assert!(
+        r.detail.contains("rcode NXDOMAIN, expected NOERROR"),
+        "{}",
+        r.detail
+    );
     let r = probe(&e, &format!("  - {{ id: c, service: web, dns: {{ name: old.acme.test, nameserver: '{ns}' }}, expect: {{ rcode: NXDOMAIN }} }}")).await;
     assert_result(&r, Outcome::Up, Reason::Ok);
 }
@@ -30,7 +43,11 @@ async fn nxdomain_is_down_unless_expected() {
 async fn mx_txt_and_cname_answers_are_compared_as_written() {
     let ns = server().await;
     let e = engine(None);
-    for (rtype, name, want) in [("MX", "acme.test", "10 mail.acme.test"), ("TXT", "acme.test", "v=spf1 -all"), ("CNAME", "www.acme.test", "acme.test.")] {
+    for (rtype, name, want) in [
+        ("MX", "acme.test", "10 mail.acme.test"),
+        ("TXT", "acme.test", "v=spf1 -all"),
+        ("CNAME", "www.acme.test", "acme.test."),
+    ] {
         let r = probe(&e, &format!("  - {{ id: c, service: web, dns: {{ name: {name}, type: {rtype}, nameserver: '{ns}' }}, expect: {{ answers_include: ['{want}'] }} }}")).await;
         assert_result(&r, Outcome::Up, Reason::Ok);
     }

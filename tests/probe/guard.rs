@@ -8,21 +8,41 @@ use atalaya_tests::{engine, http::server, options};
 
 /// An engine with the default guard: nothing allowed, not even loopback.
 fn strict_engine(dns: Option<std::net::SocketAddr>) -> Engine {
-    Engine::new(EngineOptions { allow_networks: vec![], ..options(dns) }).unwrap()
+    Engine::new(EngineOptions {
+        allow_networks: vec![],
+        ..options(dns)
+    })
+    .unwrap()
 }
 
 #[tokio::test]
 async fn redirect_to_the_metadata_address_is_blocked() {
     let addr = server(None).await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-metadata' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!(
+            "  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-metadata' }} }}"
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Blocked);
-    assert!(r.detail.contains("169.254.169.254") && r.detail.contains("cloud metadata"), "{}", r.detail);
+    assert!(
+        r.detail.contains("169.254.169.254") && r.detail.contains("cloud metadata"),
+        "{}",
+        r.detail
+    );
 }
 
 #[tokio::test]
 async fn redirect_to_an_obfuscated_metadata_literal_is_blocked() {
     let addr = server(None).await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-obfuscated' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!(
+            "  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-obfuscated' }} }}"
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Blocked);
     assert!(r.detail.contains("169.254.169.254"), "{}", r.detail);
 }
@@ -30,8 +50,15 @@ async fn redirect_to_an_obfuscated_metadata_literal_is_blocked() {
 #[tokio::test]
 async fn names_resolving_to_internal_addresses_are_blocked() {
     let dns = atalaya_tests::dns::server().await;
-    for (name, ip) in [("rebind.test", "169.254.169.254"), ("private.test", "10.0.0.5")] {
-        let r = probe(&engine(Some(dns)), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{name}/' }} }}")).await;
+    for (name, ip) in [
+        ("rebind.test", "169.254.169.254"),
+        ("private.test", "10.0.0.5"),
+    ] {
+        let r = probe(
+            &engine(Some(dns)),
+            &format!("  - {{ id: c, service: web, http: {{ url: 'http://{name}/' }} }}"),
+        )
+        .await;
         assert_result(&r, Outcome::Down, Reason::Blocked);
         assert!(r.detail.contains(ip), "{}", r.detail);
     }
@@ -42,12 +69,28 @@ async fn loopback_is_blocked_unless_allowed_in_every_spelling() {
     let addr = server(None).await;
     let port = addr.port();
     let strict = strict_engine(None);
-    for host in ["127.0.0.1", "2130706433", "0x7f.1", "017700000001", "127.1", "[::ffff:127.0.0.1]", "[::1]"] {
-        let r = probe(&strict, &format!("  - {{ id: c, service: web, http: {{ url: 'http://{host}:{port}/ok' }} }}")).await;
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f.1",
+        "017700000001",
+        "127.1",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+    ] {
+        let r = probe(
+            &strict,
+            &format!("  - {{ id: c, service: web, http: {{ url: 'http://{host}:{port}/ok' }} }}"),
+        )
+        .await;
         assert_result(&r, Outcome::Down, Reason::Blocked);
     }
     // The same target with 127.0.0.0/8 allowed.
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://2130706433:{port}/ok' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, http: {{ url: 'http://2130706433:{port}/ok' }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Up, Reason::Ok);
 }
 

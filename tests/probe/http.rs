@@ -9,7 +9,10 @@ async fn healthy_page_is_up_with_connect_and_ttfb_timings() {
     assert_result(&r, Outcome::Up, Reason::Ok);
     assert_eq!(r.http_status, Some(200));
     assert_eq!(r.detail, "status 200 OK");
-    assert!(r.phases.connect_ms.is_some() && r.phases.ttfb_ms.is_some(), "{r:?}");
+    assert!(
+        r.phases.connect_ms.is_some() && r.phases.ttfb_ms.is_some(),
+        "{r:?}"
+    );
     assert_eq!(r.phases.dns_ms, None, "an IP literal needs no lookup");
     assert!(r.latency_ms >= r.phases.ttfb_ms.unwrap());
 }
@@ -17,7 +20,11 @@ async fn healthy_page_is_up_with_connect_and_ttfb_timings() {
 #[tokio::test]
 async fn server_error_is_down_with_the_status_it_saw() {
     let addr = server(None).await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/500' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/500' }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::HttpStatus);
     assert_eq!(r.detail, "status 500, expected 2xx");
     assert_eq!(r.http_status, Some(500));
@@ -37,7 +44,11 @@ async fn html_where_json_is_asserted_is_an_assertion_failure() {
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/html' }}, expect: {{ json: {{ /status: UP }} }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::Assertion);
     assert!(r.detail.starts_with("body is not JSON"), "{}", r.detail);
-    assert!(r.detail.contains("<!DOCTYPE html>"), "shows what it saw: {}", r.detail);
+    assert!(
+        r.detail.contains("<!DOCTYPE html>"),
+        "shows what it saw: {}",
+        r.detail
+    );
 }
 
 #[tokio::test]
@@ -50,7 +61,10 @@ async fn json_pointer_and_header_assertions_compare_values() {
     assert_result(&up, Outcome::Up, Reason::Ok);
     let down = probe(&e, &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/json-down' }}, expect: {{ json: {{ /status: UP }}, headers: {{ x-version: '2' }} }} }}")).await;
     assert_result(&down, Outcome::Down, Reason::Assertion);
-    assert_eq!(down.detail, r#"header x-version is missing; json /status is "DOWN", expected "UP""#);
+    assert_eq!(
+        down.detail,
+        r#"header x-version is missing; json /status is "DOWN", expected "UP""#
+    );
 }
 
 #[tokio::test]
@@ -61,7 +75,11 @@ async fn body_regex_is_matched() {
     assert_result(&r, Outcome::Up, Reason::Ok);
     let r = probe(&e, &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/ok' }}, expect: {{ body_regex: '^checkout$' }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::Assertion);
-    assert!(r.detail.starts_with("body does not match /^checkout$/"), "{}", r.detail);
+    assert!(
+        r.detail.starts_with("body does not match /^checkout$/"),
+        "{}",
+        r.detail
+    );
 }
 
 #[tokio::test]
@@ -71,7 +89,11 @@ async fn slow_response_crossing_the_degraded_threshold_is_degraded() {
         "  - {{ id: c, service: web, timeout: 2s, http: {{ url: 'http://{addr}/slow/300' }}, expect: {{ latency: {{ degraded: 150ms, down: 1s }} }} }}"
     )).await;
     assert_result(&r, Outcome::Degraded, Reason::Assertion);
-    assert!(r.detail.contains("above the degraded threshold 150ms"), "{}", r.detail);
+    assert!(
+        r.detail.contains("above the degraded threshold 150ms"),
+        "{}",
+        r.detail
+    );
     assert!(r.latency_ms >= 300.0);
 }
 
@@ -82,7 +104,11 @@ async fn slow_response_crossing_the_down_threshold_is_down() {
         "  - {{ id: c, service: web, timeout: 2s, http: {{ url: 'http://{addr}/slow/300' }}, expect: {{ latency: {{ down: 200ms }} }} }}"
     )).await;
     assert_result(&r, Outcome::Down, Reason::Assertion);
-    assert!(r.detail.contains("above the down threshold 200ms"), "{}", r.detail);
+    assert!(
+        r.detail.contains("above the down threshold 200ms"),
+        "{}",
+        r.detail
+    );
 }
 
 #[tokio::test]
@@ -97,11 +123,21 @@ async fn headers_dribbled_one_byte_a_second_time_out_in_ttfb() {
 #[tokio::test]
 async fn server_that_accepts_and_never_answers_times_out() {
     let addr = server(None).await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{addr}/hang' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!(
+            "  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{addr}/hang' }} }}"
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Timeout);
     assert!(r.detail.contains("phase: ttfb"), "{}", r.detail);
     let silent = silent_server().await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{silent}/' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{silent}/' }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Timeout);
 }
 
@@ -125,7 +161,13 @@ async fn endless_trickling_body_times_out_in_the_body_phase() {
 async fn body_is_not_read_when_no_assertion_needs_it() {
     let addr = server(None).await;
     // The endless body would hit the cap or the deadline if it were read.
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{addr}/endless' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!(
+            "  - {{ id: c, service: web, timeout: 1s, http: {{ url: 'http://{addr}/endless' }} }}"
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Up, Reason::Ok);
 }
 
@@ -141,7 +183,11 @@ async fn gzip_bomb_is_stopped_at_the_decompressed_cap() {
     let addr = server(None).await;
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, timeout: 5s, http: {{ url: 'http://{addr}/gzip-bomb', max_body: 256KiB }}, expect: {{ body_contains: 'x' }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::BodyLimit);
-    assert!(r.detail.contains("262144 byte cap after decompression"), "{}", r.detail);
+    assert!(
+        r.detail.contains("262144 byte cap after decompression"),
+        "{}",
+        r.detail
+    );
 }
 
 #[tokio::test]
@@ -149,7 +195,11 @@ async fn redirect_loop_is_cut_at_the_limit() {
     let addr = server(None).await;
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/loop', max_redirects: 3 }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::Redirects);
-    assert!(r.detail.starts_with("more than 3 redirects: "), "{}", r.detail);
+    assert!(
+        r.detail.starts_with("more than 3 redirects: "),
+        "{}",
+        r.detail
+    );
 }
 
 #[tokio::test]
@@ -157,7 +207,10 @@ async fn redirect_is_followed_to_the_final_response() {
     let addr = server(None).await;
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-ok' }}, expect: {{ body_contains: 'Add to cart' }} }}")).await;
     assert_result(&r, Outcome::Up, Reason::Ok);
-    assert_eq!(r.detail, format!("status 200 OK after 1 redirect(s) to http://{addr}/ok"));
+    assert_eq!(
+        r.detail,
+        format!("status 200 OK after 1 redirect(s) to http://{addr}/ok")
+    );
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/redirect-ok', follow_redirects: false }}, expect: {{ status: [302] }} }}")).await;
     assert_result(&r, Outcome::Up, Reason::Ok);
 }
@@ -165,14 +218,22 @@ async fn redirect_is_followed_to_the_final_response() {
 #[tokio::test]
 async fn connection_reset_is_reported_as_reset() {
     let addr = server(None).await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/reset' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/reset' }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Reset);
 }
 
 #[tokio::test]
 async fn closed_port_is_refused() {
     let port = closed_port().await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://127.0.0.1:{port}/' }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, http: {{ url: 'http://127.0.0.1:{port}/' }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Refused);
 }
 
@@ -180,10 +241,21 @@ async fn closed_port_is_refused() {
 async fn name_is_resolved_and_timed() {
     let dns = atalaya_tests::dns::server().await;
     let addr = server(None).await;
-    let r = probe(&engine(Some(dns)), &format!("  - {{ id: c, service: web, http: {{ url: 'http://shop.test:{}/ok' }} }}", addr.port())).await;
+    let r = probe(
+        &engine(Some(dns)),
+        &format!(
+            "  - {{ id: c, service: web, http: {{ url: 'http://shop.test:{}/ok' }} }}",
+            addr.port()
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Up, Reason::Ok);
     assert!(r.phases.dns_ms.is_some(), "{r:?}");
-    let r = probe(&engine(Some(dns)), "  - { id: c, service: web, http: { url: 'http://nowhere.test/' } }").await;
+    let r = probe(
+        &engine(Some(dns)),
+        "  - { id: c, service: web, http: { url: 'http://nowhere.test/' } }",
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Dns);
 }
 
@@ -224,7 +296,10 @@ async fn unset_environment_variable_is_an_error_for_that_check_never_an_empty_he
     let addr = server(None).await;
     let config = atalaya_tests::config(&format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/ok', headers: {{ Authorization: 'Bearer ${{env:ATALAYA_TEST_NEVER_SET}}' }} }} }}"));
     let err = engine(None).probe(&config.checks[0]).await.unwrap_err();
-    assert_eq!(err.to_string(), "http.headers.Authorization: environment variable ATALAYA_TEST_NEVER_SET is not set");
+    assert_eq!(
+        err.to_string(),
+        "http.headers.Authorization: environment variable ATALAYA_TEST_NEVER_SET is not set"
+    );
 }
 
 #[tokio::test]

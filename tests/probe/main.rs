@@ -31,5 +31,9 @@ pub async fn probe(engine: &Engine, checks: &str) -> ProbeResult {
 
 #[track_caller]
 pub fn assert_result(r: &ProbeResult, outcome: Outcome, reason: Reason) {
-    assert_eq!((r.outcome, r.reason), (outcome, reason), "unexpected result: {r:#?}");
+    assert_eq!(
+        (r.outcome, r.reason),
+        (outcome, reason),
+        "unexpected result: {r:#?}"
+    );
 }

@@ -16,7 +16,14 @@ async fn banner_is_read_and_matched() {
 #[tokio::test]
 async fn connect_only_check_is_up_when_the_port_accepts() {
     let addr = silent_server().await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, tcp: {{ host: 127.0.0.1, port: {} }} }}", addr.port())).await;
+    let r = probe(
+        &engine(None),
+        &format!(
+            "  - {{ id: c, service: web, tcp: {{ host: 127.0.0.1, port: {} }} }}",
+            addr.port()
+        ),
+    )
+    .await;
     assert_result(&r, Outcome::Up, Reason::Ok);
     assert!(r.phases.connect_ms.is_some());
 }
@@ -24,6 +31,10 @@ async fn connect_only_check_is_up_when_the_port_accepts() {
 #[tokio::test]
 async fn closed_port_is_refused() {
     let port = closed_port().await;
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, tcp: {{ host: 127.0.0.1, port: {port} }} }}")).await;
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, tcp: {{ host: 127.0.0.1, port: {port} }} }}"),
+    )
+    .await;
     assert_result(&r, Outcome::Down, Reason::Refused);
 }

@@ -49,17 +49,25 @@ fn answer(query: &Message) -> Message {
 
 /// Starts the server; answers until the test ends.
 pub async fn server() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    server_on("127.0.0.1:0").await.unwrap()
+}
+
+pub async fn server_on(bind: &str) -> std::io::Result<SocketAddr> {
+    let socket = UdpSocket::bind(bind).await?;
     let addr = socket.local_addr().unwrap();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
-            let Ok((n, from)) = socket.recv_from(&mut buf).await else { break };
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                break;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             if let Ok(bytes) = answer(&query).to_vec() {
                 let _ = socket.send_to(&bytes, from).await;
             }
         }
     });
-    addr
+    Ok(addr)
 }

@@ -31,7 +31,12 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// Starts the server on 127.0.0.1; with `tls`, it speaks HTTPS with that kind of certificate.
 pub async fn server(tls: Option<Leaf>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server_on("127.0.0.1:0", tls).await.unwrap()
+}
+
+/// Starts the server on `bind` (e.g. 127.0.0.1:8080).
+pub async fn server_on(bind: &str, tls: Option<Leaf>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr().unwrap();
     let acceptor = tls.map(|leaf| tokio_rustls::TlsAcceptor::from(server_config(leaf)));
     tokio::spawn(async move {
@@ -56,7 +61,7 @@ pub async fn server(tls: Option<Leaf>) -> SocketAddr {
             });
         }
     });
-    addr
+    Ok(addr)
 }
 
 #[allow(deprecated)]
@@ -82,8 +87,17 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-async fn respond<S: AsyncWrite + Unpin>(s: &mut S, code: u16, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {code} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(code), body.len());
+async fn respond<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    code: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {code} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(code),
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -93,7 +107,10 @@ async fn respond<S: AsyncWrite + Unpin>(s: &mut S, code: u16, headers: &[(&str, 
     s.flush().await
 }
 
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, addr: SocketAddr) -> std::io::Result<Action> {
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    addr: SocketAddr,
+) -> std::io::Result<Action> {
     let mut req = Vec::new();
     let mut buf = [0u8; 2048];
     while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -112,25 +129,106 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, addr: SocketAddr) -
             .map(|l| l[name.len() + 1..].trim().to_string())
     };
     match path.as_str() {
-        "/ok" => respond(&mut s, 200, &[("Content-Type", "text/plain")], b"hello from the shop. Add to cart").await?,
-        "/json-up" => respond(&mut s, 200, &[("Content-Type", "application/json"), ("X-Version", "2")], br#"{"status":"UP","db":{"ok":true,"latency":3}}"#).await?,
-        "/json-down" => respond(&mut s, 200, &[("Content-Type", "application/json")], br#"{"status":"DOWN"}"#).await?,
-        "/html" => respond(&mut s, 200, &[("Content-Type", "text/html")], b"<!DOCTYPE html><html><body>Maintenance</body></html>").await?,
+        "/ok" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Type", "text/plain")],
+                b"hello from the shop. Add to cart",
+            )
+            .await?
+        }
+        "/json-up" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Type", "application/json"), ("X-Version", "2")],
+                br#"{"status":"UP","db":{"ok":true,"latency":3}}"#,
+            )
+            .await?
+        }
+        "/json-down" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Type", "application/json")],
+                br#"{"status":"DOWN"}"#,
+            )
+            .await?
+        }
+        "/html" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Type", "text/html")],
+                b"<!DOCTYPE html><html><body>Maintenance</body></html>",
+            )
+            .await?
+        }
         "/500" => respond(&mut s, 500, &[], b"internal error").await?,
-        "/gzip" => respond(&mut s, 200, &[("Content-Encoding", "gzip")], &gzip(b"compressed: Add to cart")).await?,
-        "/gzip-bomb" => respond(&mut s, 200, &[("Content-Encoding", "gzip"), ("Content-Type", "text/plain")], gzip_bomb()).await?,
+        "/gzip" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Encoding", "gzip")],
+                &gzip(b"compressed: Add to cart"),
+            )
+            .await?
+        }
+        "/gzip-bomb" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Encoding", "gzip"), ("Content-Type", "text/plain")],
+                gzip_bomb(),
+            )
+            .await?
+        }
         "/loop" => respond(&mut s, 302, &[("Location", "/loop")], b"").await?,
         "/redirect-ok" => respond(&mut s, 302, &[("Location", "/ok")], b"").await?,
-        "/redirect-metadata" => respond(&mut s, 302, &[("Location", "http://169.254.169.254/latest/meta-data/")], b"").await?,
-        "/redirect-obfuscated" => respond(&mut s, 302, &[("Location", "http://0xa9fea9fe/latest/meta-data/")], b"").await?,
+        "/redirect-metadata" => {
+            respond(
+                &mut s,
+                302,
+                &[("Location", "http://169.254.169.254/latest/meta-data/")],
+                b"",
+            )
+            .await?
+        }
+        "/redirect-obfuscated" => {
+            respond(
+                &mut s,
+                302,
+                &[("Location", "http://0xa9fea9fe/latest/meta-data/")],
+                b"",
+            )
+            .await?
+        }
         "/echo-auth" => {
             let auth = header("authorization").unwrap_or_default();
             respond(&mut s, 200, &[], format!("auth=[{auth}]").as_bytes()).await?
         }
-        "/redirect-same-origin-echo" => respond(&mut s, 302, &[("Location", &format!("http://{addr}/echo-auth"))], b"").await?,
+        "/redirect-same-origin-echo" => {
+            respond(
+                &mut s,
+                302,
+                &[("Location", &format!("http://{addr}/echo-auth"))],
+                b"",
+            )
+            .await?
+        }
         // Same address, another origin (a name that resolves to 127.0.0.1 on the test DNS server).
         "/redirect-other-origin-echo" => {
-            respond(&mut s, 302, &[("Location", &format!("http://shop.test:{}/echo-auth", addr.port()))], b"").await?
+            respond(
+                &mut s,
+                302,
+                &[(
+                    "Location",
+                    &format!("http://shop.test:{}/echo-auth", addr.port()),
+                )],
+                b"",
+            )
+            .await?
         }
         "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
         "/reset" => return Ok(Action::Reset),

@@ -25,7 +25,10 @@ mod futures_free {
 pub struct LoopbackOnly;
 
 fn refuse(addr: SocketAddr) -> io::Error {
-    io::Error::new(io::ErrorKind::PermissionDenied, format!("test connector refuses non-loopback {addr}"))
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("test connector refuses non-loopback {addr}"),
+    )
 }
 
 impl Connector for LoopbackOnly {
@@ -87,8 +90,12 @@ pub async fn silent_server() -> SocketAddr {
 
 /// Writes a banner on connect, then echoes nothing.
 pub async fn banner_server(banner: &'static str) -> SocketAddr {
+    banner_server_on("127.0.0.1:0", banner).await.unwrap()
+}
+
+pub async fn banner_server_on(bind: &str, banner: &'static str) -> io::Result<SocketAddr> {
     use tokio::io::AsyncWriteExt;
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let l = TcpListener::bind(bind).await?;
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
@@ -98,7 +105,7 @@ pub async fn banner_server(banner: &'static str) -> SocketAddr {
             });
         }
     });
-    addr
+    Ok(addr)
 }
 
 /// Builds a validated checks file around `checks` (YAML list items), loopback allowed.
@@ -106,5 +113,6 @@ pub fn config(checks: &str) -> atalaya_core::Config {
     let text = format!(
         "settings:\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer: acme, name: Web }}\nchecks:\n{checks}"
     );
-    atalaya_core::load_str(&text, "test.yaml", atalaya_core::Target::Local).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    atalaya_core::load_str(&text, "test.yaml", atalaya_core::Target::Local)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
 }

@@ -16,10 +16,15 @@ pub fn ca() -> &'static Ca {
     CA.get_or_init(|| {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "Atalaya Test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Atalaya Test CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let cert = params.self_signed(&key).unwrap();
-        Ca { der: cert.der().clone(), issuer: Issuer::new(params, key) }
+        Ca {
+            der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
     })
 }
 
@@ -40,7 +45,9 @@ pub enum Leaf {
 pub fn server_config(leaf: Leaf) -> Arc<rustls::ServerConfig> {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "atalaya test server");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "atalaya test server");
     params.subject_alt_names = match leaf {
         Leaf::WrongName => vec![SanType::DnsName("other.example".try_into().unwrap())],
         _ => vec![SanType::IpAddress("127.0.0.1".parse().unwrap())],
@@ -48,8 +55,14 @@ pub fn server_config(leaf: Leaf) -> Arc<rustls::ServerConfig> {
     let now = OffsetDateTime::now_utc();
     let (from, to) = match leaf {
         Leaf::Expired => (now - Duration::days(60), now - Duration::days(3)),
-        Leaf::ExpiringSoon => (now - Duration::days(60), now + Duration::days(5) + Duration::hours(12)),
-        _ => (now - Duration::days(1), now + Duration::days(90) + Duration::hours(12)),
+        Leaf::ExpiringSoon => (
+            now - Duration::days(60),
+            now + Duration::days(5) + Duration::hours(12),
+        ),
+        _ => (
+            now - Duration::days(1),
+            now + Duration::days(90) + Duration::hours(12),
+        ),
     };
     params.not_before = from;
     params.not_after = to;

@@ -51,7 +51,10 @@ impl<T> std::ops::Deref for At<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for At<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(At { value: s.value, pos: s.referenced.into() })
+        Ok(At {
+            value: s.value,
+            pos: s.referenced.into(),
+        })
     }
 }
 

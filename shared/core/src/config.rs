@@ -162,7 +162,11 @@ impl RecordType {
         ("NS", RecordType::Ns),
     ];
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("A")
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("A")
     }
 }
 
@@ -182,7 +186,9 @@ pub struct TlsCheck {
 }
 
 /// Response codes a DNS check can expect.
-pub const RCODES: [&str; 6] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+pub const RCODES: [&str; 6] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct Expect {

@@ -12,8 +12,13 @@ impl std::fmt::Display for HumanDuration {
     }
 }
 
-const UNITS: [(&str, u64); 5] =
-    [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+const UNITS: [(&str, u64); 5] = [
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
 
 /// Parses `500ms`, `10s`, `1m`, `2h`, `14d` and sums like `1h30m`. Whole numbers only; every number
 /// needs a unit, so a bare `10` (seconds? minutes?) is rejected rather than guessed.
@@ -25,7 +30,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!(
                 "malformed duration {text:?}: expected a number at {rest:?}; use units ms, s, m, h, d (e.g. 30s, 1m, 14d)"
@@ -35,11 +42,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("malformed duration {text:?}: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let Some((_, ms)) = UNITS.iter().find(|(u, _)| *u == unit) else {
-            return Err(if unit.is_empty() {
-                format!("malformed duration {text:?}: missing unit; use ms, s, m, h or d (e.g. {n}s)")
+            return Err(if unit.starts_with(['.', ',']) {
+                format!("malformed duration {text:?}: whole numbers only; use a smaller unit (e.g. 90s, not 1.5m)")
+            } else if unit.is_empty() {
+                format!(
+                    "malformed duration {text:?}: missing unit; use ms, s, m, h or d (e.g. {n}s)"
+                )
             } else {
                 format!("malformed duration {text:?}: unknown unit {unit:?}; use ms, s, m, h or d")
             });
@@ -74,18 +87,27 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let s = text.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     if digits == 0 {
-        return Err(format!("malformed size {text:?}: expected a number of bytes, e.g. 1MiB or 65536"));
+        return Err(format!(
+            "malformed size {text:?}: expected a number of bytes, e.g. 1MiB or 65536"
+        ));
     }
-    let n: u64 = s[..digits].parse().map_err(|_| format!("malformed size {text:?}: too large"))?;
+    let n: u64 = s[..digits]
+        .parse()
+        .map_err(|_| format!("malformed size {text:?}: too large"))?;
     let mult = match s[digits..].trim() {
         "" | "B" => 1,
         "KB" => 1_000,
         "KiB" => 1 << 10,
         "MB" => 1_000_000,
         "MiB" => 1 << 20,
-        other => return Err(format!("malformed size {text:?}: unknown unit {other:?}; use B, KB, KiB, MB or MiB")),
+        other => {
+            return Err(format!(
+                "malformed size {text:?}: unknown unit {other:?}; use B, KB, KiB, MB or MiB"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("malformed size {text:?}: too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("malformed size {text:?}: too large"))
 }
 
 #[cfg(test)]
@@ -94,8 +116,18 @@ mod tests {
 
     #[test]
     fn humane_durations_parse_and_print_back() {
-        for (text, ms) in [("500ms", 500), ("10s", 10_000), ("1m", 60_000), ("1h30m", 5_400_000), ("14d", 1_209_600_000)] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        for (text, ms) in [
+            ("500ms", 500),
+            ("10s", 10_000),
+            ("1m", 60_000),
+            ("1h30m", 5_400_000),
+            ("14d", 1_209_600_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
             assert_eq!(format_duration(Duration::from_millis(ms)), text);
         }
     }
@@ -103,10 +135,18 @@ mod tests {
     #[test]
     fn durations_without_units_or_with_unknown_units_are_rejected() {
         assert!(parse_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("10 minutes").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("1.5s").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("abc").unwrap_err().contains("expected a number"));
-        assert!(parse_duration("99999999999999999999s").unwrap_err().contains("too large"));
+        assert!(parse_duration("10 minutes")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_duration("1.5m")
+            .unwrap_err()
+            .contains("whole numbers only"));
+        assert!(parse_duration("abc")
+            .unwrap_err()
+            .contains("expected a number"));
+        assert!(parse_duration("99999999999999999999s")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct RawFile {
 
 /// Settings for the whole file.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Settings")]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     /// AWS regions the probes run in (e.g. eu-west-1). The local runner is the region `local`.
@@ -49,6 +50,7 @@ pub struct RawSettings {
 
 /// `majority`, `all`, or a number of regions.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename = "Quorum")]
 #[schemars(untagged)]
 pub enum RawQuorum {
     /// `majority` or `all`.
@@ -69,7 +71,9 @@ impl<'de> Deserialize<'de> for RawQuorum {
                 Ok(RawQuorum::Word(v.to_string()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawQuorum, E> {
-                u32::try_from(v).map(RawQuorum::Count).map_err(|_| E::custom("quorum is too large"))
+                u32::try_from(v)
+                    .map(RawQuorum::Count)
+                    .map_err(|_| E::custom("quorum is too large"))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawQuorum, E> {
                 u64::try_from(v)
@@ -83,6 +87,7 @@ impl<'de> Deserialize<'de> for RawQuorum {
 
 /// Check defaults. Durations are humane: `500ms`, `10s`, `1m`, `14d`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Defaults")]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
     /// How often each check runs (default `1m`; Lambda schedules need at least `1m`).
@@ -90,13 +95,14 @@ pub struct RawDefaults {
     /// The deadline for one probe, everything included (default `10s`); below the interval.
     pub timeout: Option<At<String>>,
     /// Consecutive failures before a check is hard down (default 2).
-    pub retries: Option<At<u32>>,
+    pub retries: Option<At<Count>>,
     /// Consecutive successes before a check is up again (default 2).
-    pub recover_after: Option<At<u32>>,
+    pub recover_after: Option<At<Count>>,
 }
 
 /// Operator notification cadence.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Operators")]
 #[serde(deny_unknown_fields)]
 pub struct RawOperators {
     /// Remind operators of an unacknowledged incident this often (default `30m`).
@@ -107,6 +113,7 @@ pub struct RawOperators {
 
 /// A customer of the monitored services.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Customer")]
 #[serde(deny_unknown_fields)]
 pub struct RawCustomer {
     /// Stable identifier: letters, digits, `-`, `_`, `.`.
@@ -121,6 +128,7 @@ pub struct RawCustomer {
 
 /// A service as the customer knows it.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Service")]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     /// Stable identifier: letters, digits, `-`, `_`, `.`.
@@ -138,6 +146,7 @@ pub struct RawService {
 
 /// A planned maintenance window.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Maintenance")]
 #[serde(deny_unknown_fields)]
 pub struct RawMaintenance {
     /// Start, RFC 3339 (`2026-12-01T02:00:00Z`).
@@ -152,6 +161,7 @@ pub struct RawMaintenance {
 
 /// One check: exactly one of `http`, `tcp`, `dns`, `tls`, and optional assertions in `expect`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Check")]
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
     /// Stable identifier: letters, digits, `-`, `_`, `.`.
@@ -174,9 +184,9 @@ pub struct RawCheck {
     /// Overrides `settings.defaults.timeout`.
     pub timeout: Option<At<String>>,
     /// Overrides `settings.defaults.retries`.
-    pub retries: Option<At<u32>>,
+    pub retries: Option<At<Count>>,
     /// Overrides `settings.defaults.recover_after`.
-    pub recover_after: Option<At<u32>>,
+    pub recover_after: Option<At<Count>>,
     /// Run in these regions only (a subset of `settings.regions`).
     pub regions: Option<Vec<At<String>>>,
 }
@@ -184,6 +194,7 @@ pub struct RawCheck {
 /// An HTTP(S) probe. `${env:NAME}` may appear in `url`, header values and `body`; it is resolved
 /// when the probe runs and never shown in results or logs.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Http")]
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     /// `http://` or `https://` URL.
@@ -197,7 +208,7 @@ pub struct RawHttp {
     /// Follow redirects (default true); every hop passes the network guard again.
     pub follow_redirects: Option<bool>,
     /// Most redirects to follow (default 5).
-    pub max_redirects: Option<At<u32>>,
+    pub max_redirects: Option<At<Count>>,
     /// Verify the server's certificate chain and name (default true).
     pub tls_verify: Option<bool>,
     /// Most body bytes read, after decompression (default `1MiB`).
@@ -206,16 +217,18 @@ pub struct RawHttp {
 
 /// A TCP probe.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Tcp")]
 #[serde(deny_unknown_fields)]
 pub struct RawTcp {
     pub host: At<String>,
-    pub port: At<u16>,
+    pub port: At<Port>,
     /// Bytes to send once connected (may be empty: read the server's banner).
     pub send: Option<String>,
 }
 
 /// A DNS probe.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Dns")]
 #[serde(deny_unknown_fields)]
 pub struct RawDns {
     /// The name to resolve.
@@ -229,17 +242,19 @@ pub struct RawDns {
 
 /// A TLS certificate probe.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Tls")]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     pub host: At<String>,
     /// Default 443.
-    pub port: Option<At<u16>>,
+    pub port: Option<At<Port>>,
     /// Name to send (SNI) and verify, if it differs from host.
     pub server_name: Option<At<String>>,
 }
 
 /// Assertions. Each applies to some check kinds only.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Expect")]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     /// (http) Acceptable status codes, e.g. `[200, 204]`.
@@ -266,6 +281,7 @@ pub struct RawExpect {
 
 /// A header expectation: a value to equal, or a rule.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "HeaderExpect")]
 #[serde(untagged)]
 pub enum RawHeaderExpect {
     Equals(String),
@@ -273,6 +289,7 @@ pub enum RawHeaderExpect {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "HeaderRule")]
 #[serde(deny_unknown_fields)]
 pub struct RawHeaderRule {
     pub equals: Option<String>,
@@ -281,10 +298,78 @@ pub struct RawHeaderRule {
 
 /// Latency thresholds: above `degraded` the check is degraded, above `down` it is down.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Latency")]
 #[serde(deny_unknown_fields)]
 pub struct RawLatency {
     pub degraded: Option<At<String>>,
     pub down: Option<At<String>>,
+}
+
+/// A whole number from 0 up, with a message that says so when it is not one.
+#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
+#[schemars(transparent)]
+pub struct Count(#[schemars(range(min = 0))] pub u32);
+
+/// A TCP port, 1-65535.
+#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
+#[schemars(transparent)]
+pub struct Port(#[schemars(range(min = 1, max = 65535))] pub u16);
+
+fn whole_number<'de, D: Deserializer<'de>>(
+    d: D,
+    what: &'static str,
+    max: u64,
+) -> Result<u64, D::Error> {
+    struct V(&'static str, u64);
+    impl Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            if v > self.1 {
+                Err(E::custom(format!("{v} is too large: expected {}", self.0)))
+            } else {
+                Ok(v)
+            }
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::custom(format!("{v} is negative: expected {}", self.0)))
+                .and_then(|v| self.visit_u64(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            Err(E::custom(format!(
+                "{v} is not a whole number: expected {}",
+                self.0
+            )))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            Err(E::custom(format!(
+                "{v:?} is not a number: expected {}",
+                self.0
+            )))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<u64, E> {
+            Err(E::custom(format!(
+                "{v} is not a number: expected {}",
+                self.0
+            )))
+        }
+    }
+    d.deserialize_any(V(what, max))
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        whole_number(d, "a whole number (0 or more)", u32::MAX as u64).map(|v| Count(v as u32))
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        whole_number(d, "a port number (1-65535)", u16::MAX as u64).map(|v| Port(v as u16))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,7 +422,11 @@ pub struct Section<T> {
 
 impl<T> Default for Section<T> {
     fn default() -> Self {
-        Section { items: Vec::new(), positions: Vec::new(), ids: Vec::new() }
+        Section {
+            items: Vec::new(),
+            positions: Vec::new(),
+            ids: Vec::new(),
+        }
     }
 }
 
@@ -355,6 +444,9 @@ impl<T> Section<T> {
 }
 
 impl<T: JsonSchema> JsonSchema for Section<T> {
+    fn inline_schema() -> bool {
+        true
+    }
     fn schema_name() -> std::borrow::Cow<'static, str> {
         format!("Array_of_{}", T::schema_name()).into()
     }
@@ -407,7 +499,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SectionVisitor<T> {
     }
 }
 
-fn section<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D, kind: SectionKind) -> Result<Section<T>, D::Error> {
+fn section<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    kind: SectionKind,
+) -> Result<Section<T>, D::Error> {
     d.deserialize_any(SectionVisitor(kind, std::marker::PhantomData))
 }
 
@@ -527,9 +622,24 @@ impl<'de> Deserialize<'de> for RawFile {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "settings" if top => file.settings = map.next_value()?,
-                        "customers" => file.customers = map.next_value_seed(SectionSeed(SectionKind::Customers, Default::default()))?,
-                        "services" => file.services = map.next_value_seed(SectionSeed(SectionKind::Services, Default::default()))?,
-                        "checks" => file.checks = map.next_value_seed(SectionSeed(SectionKind::Checks, Default::default()))?,
+                        "customers" => {
+                            file.customers = map.next_value_seed(SectionSeed(
+                                SectionKind::Customers,
+                                Default::default(),
+                            ))?
+                        }
+                        "services" => {
+                            file.services = map.next_value_seed(SectionSeed(
+                                SectionKind::Services,
+                                Default::default(),
+                            ))?
+                        }
+                        "checks" => {
+                            file.checks = map.next_value_seed(SectionSeed(
+                                SectionKind::Checks,
+                                Default::default(),
+                            ))?
+                        }
                         other if top && !TOP_FIELDS.contains(&other) => {
                             return Err(de::Error::unknown_field(other, TOP_FIELDS));
                         }

@@ -107,7 +107,12 @@ mod tests {
             reason: Reason::Timeout,
             detail: "no response headers within 10s (phase: ttfb)".into(),
             latency_ms: 10000.4,
-            phases: Phases { dns_ms: Some(1.2), connect_ms: Some(0.4), tls_ms: Some(3.1), ttfb_ms: None },
+            phases: Phases {
+                dns_ms: Some(1.2),
+                connect_ms: Some(0.4),
+                tls_ms: Some(3.1),
+                ttfb_ms: None,
+            },
             http_status: None,
             cert_days_left: None,
         };

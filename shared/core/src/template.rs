@@ -51,7 +51,10 @@ impl EnvTemplate {
             let name = inner.strip_prefix("env:").ok_or_else(|| {
                 format!("unsupported reference ${{{inner}}}: only ${{env:NAME}} is supported")
             })?;
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(format!(
@@ -73,7 +76,9 @@ impl EnvTemplate {
 
     /// A template that is plain text.
     pub fn literal(text: &str) -> Self {
-        EnvTemplate { parts: vec![Part::Text(text.to_string())] }
+        EnvTemplate {
+            parts: vec![Part::Text(text.to_string())],
+        }
     }
 
     pub fn has_references(&self) -> bool {
@@ -90,14 +95,19 @@ impl EnvTemplate {
 
     /// Fills the references from `lookup` (usually `std::env::var`). An unset or empty variable is
     /// an error: a header must never silently become `Bearer `.
-    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Resolved, UnsetVariable> {
+    pub fn resolve(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Resolved, UnsetVariable> {
         let mut value = String::new();
         let mut secrets = Vec::new();
         for p in &self.parts {
             match p {
                 Part::Text(t) => value.push_str(t),
                 Part::Env(name) => {
-                    let v = lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| UnsetVariable(name.clone()))?;
+                    let v = lookup(name)
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| UnsetVariable(name.clone()))?;
                     value.push_str(&v);
                     secrets.push(v);
                 }
@@ -138,7 +148,9 @@ mod tests {
     #[test]
     fn references_resolve_and_are_remembered_as_secrets() {
         let t = EnvTemplate::parse("Bearer ${env:TOKEN}").unwrap();
-        let r = t.resolve(|n| (n == "TOKEN").then(|| "s3cret".to_string())).unwrap();
+        let r = t
+            .resolve(|n| (n == "TOKEN").then(|| "s3cret".to_string()))
+            .unwrap();
         assert_eq!(r.value, "Bearer s3cret");
         assert_eq!(r.secrets, vec!["s3cret".to_string()]);
         assert_eq!(t.to_string(), "Bearer ${env:TOKEN}");
@@ -148,14 +160,30 @@ mod tests {
     fn unset_or_empty_variable_is_an_error_never_an_empty_value() {
         let t = EnvTemplate::parse("Bearer ${env:TOKEN}").unwrap();
         assert_eq!(t.resolve(|_| None), Err(UnsetVariable("TOKEN".into())));
-        assert_eq!(t.resolve(|_| Some(String::new())), Err(UnsetVariable("TOKEN".into())));
+        assert_eq!(
+            t.resolve(|_| Some(String::new())),
+            Err(UnsetVariable("TOKEN".into()))
+        );
     }
 
     #[test]
     fn malformed_references_are_rejected_at_load_time() {
-        assert!(EnvTemplate::parse("${env:TOKEN").unwrap_err().contains("unclosed"));
-        assert!(EnvTemplate::parse("${file:/etc/passwd}").unwrap_err().contains("only ${env:NAME}"));
-        assert!(EnvTemplate::parse("${env:1X}").unwrap_err().contains("invalid environment variable name"));
-        assert_eq!(EnvTemplate::parse("cost $${env:X}").unwrap().resolve(|_| None).unwrap().value, "cost ${env:X}");
+        assert!(EnvTemplate::parse("${env:TOKEN")
+            .unwrap_err()
+            .contains("unclosed"));
+        assert!(EnvTemplate::parse("${file:/etc/passwd}")
+            .unwrap_err()
+            .contains("only ${env:NAME}"));
+        assert!(EnvTemplate::parse("${env:1X}")
+            .unwrap_err()
+            .contains("invalid environment variable name"));
+        assert_eq!(
+            EnvTemplate::parse("cost $${env:X}")
+                .unwrap()
+                .resolve(|_| None)
+                .unwrap()
+                .value,
+            "cost ${env:X}"
+        );
     }
 }

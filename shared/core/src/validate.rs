@@ -36,13 +36,17 @@ pub fn load_file(path: &std::path::Path, target: Target) -> Result<Config, Confi
 
 /// Validates checks-file text; `file` names it in messages.
 pub fn load_str(text: &str, file: &str, target: Target) -> Result<Config, ConfigErrors> {
-    let mut errs = Errs { file: file.to_string(), list: Vec::new() };
+    let mut errs = Errs {
+        file: file.to_string(),
+        list: Vec::new(),
+    };
     let raw = match with_mode(Mode::Strict, || serde_saphyr::from_str::<RawFile>(text)) {
         Ok(raw) => raw,
         Err(_) => salvage(text, &mut errs),
     };
     let config = check_file(&raw, target, &mut errs);
-    errs.list.sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
+    errs.list
+        .sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
     errs.list.dedup();
     if errs.list.is_empty() {
         Ok(config)
@@ -87,7 +91,9 @@ fn salvage(text: &str, errs: &mut Errs) -> RawFile {
         Err(e) => {
             errs.serde(&e, "");
             // The skeleton without settings: item positions and ids, to go on with the items.
-            match with_mode(Mode::Item(SectionKind::Checks, usize::MAX), || serde_saphyr::from_str::<RawFile>(text)) {
+            match with_mode(Mode::Item(SectionKind::Checks, usize::MAX), || {
+                serde_saphyr::from_str::<RawFile>(text)
+            }) {
                 Ok(skeleton) => skeleton,
                 Err(_) => return RawFile::default(),
             }
@@ -104,7 +110,9 @@ fn salvage(text: &str, errs: &mut Errs) -> RawFile {
         T: for<'de> serde::Deserialize<'de>,
     {
         for i in 0..section.len() {
-            match with_mode(Mode::Item(kind, i), || serde_saphyr::from_str::<RawFile>(text)) {
+            match with_mode(Mode::Item(kind, i), || {
+                serde_saphyr::from_str::<RawFile>(text)
+            }) {
                 Ok(mut one) => {
                     let s = pick(&mut one);
                     if let Some(item) = s.items.get_mut(i).and_then(Option::take) {
@@ -121,9 +129,30 @@ fn salvage(text: &str, errs: &mut Errs) -> RawFile {
             }
         }
     }
-    items(text, SectionKind::Customers, &mut merged.customers, |f| &mut f.customers, "customer", errs);
-    items(text, SectionKind::Services, &mut merged.services, |f| &mut f.services, "service", errs);
-    items(text, SectionKind::Checks, &mut merged.checks, |f| &mut f.checks, "check", errs);
+    items(
+        text,
+        SectionKind::Customers,
+        &mut merged.customers,
+        |f| &mut f.customers,
+        "customer",
+        errs,
+    );
+    items(
+        text,
+        SectionKind::Services,
+        &mut merged.services,
+        |f| &mut f.services,
+        "service",
+        errs,
+    );
+    items(
+        text,
+        SectionKind::Checks,
+        &mut merged.checks,
+        |f| &mut f.checks,
+        "check",
+        errs,
+    );
     merged
 }
 
@@ -145,12 +174,25 @@ fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, n
     let subject = format!("{noun} {}", id.value);
     let valid = !id.value.is_empty()
         && id.value.len() <= 64
-        && id.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && id
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
-        errs.push(id.pos, &subject, "id", "ids are 1 to 64 letters, digits, '-', '_' or '.'");
+        errs.push(
+            id.pos,
+            &subject,
+            "id",
+            "ids are 1 to 64 letters, digits, '-', '_' or '.'",
+        );
     }
     if let Some(first) = seen.get(&id.value) {
-        errs.push(id.pos, &subject, "id", format!("duplicate {noun} id; first defined at line {}", first.line));
+        errs.push(
+            id.pos,
+            &subject,
+            "id",
+            format!("duplicate {noun} id; first defined at line {}", first.line),
+        );
     } else {
         seen.insert(id.value.clone(), id.pos);
     }
@@ -170,16 +212,30 @@ fn duration(errs: &mut Errs, v: &At<String>, subject: &str, field: &str) -> Opti
     }
 }
 
-fn opt_duration(errs: &mut Errs, v: &Option<At<String>>, subject: &str, field: &str, default: Duration) -> Duration {
-    v.as_ref().and_then(|v| duration(errs, v, subject, field)).unwrap_or(default)
+fn opt_duration(
+    errs: &mut Errs,
+    v: &Option<At<String>>,
+    subject: &str,
+    field: &str,
+    default: Duration,
+) -> Duration {
+    v.as_ref()
+        .and_then(|v| duration(errs, v, subject, field))
+        .unwrap_or(default)
 }
 
 fn is_aws_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 struct Defaults {
@@ -196,24 +252,51 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
     let service_ids = known_ids(&raw.services, |s| &s.id);
 
     let mut seen = HashMap::new();
-    let customers = raw.customers.iter().map(|c| check_customer(c, &mut seen, errs)).collect();
+    let customers = raw
+        .customers
+        .iter()
+        .map(|c| check_customer(c, &mut seen, errs))
+        .collect();
 
     let mut seen = HashMap::new();
-    let services: Vec<Service> =
-        raw.services.iter().map(|s| check_service(s, &customer_ids, &service_ids, &mut seen, errs)).collect();
+    let services: Vec<Service> = raw
+        .services
+        .iter()
+        .map(|s| check_service(s, &customer_ids, &service_ids, &mut seen, errs))
+        .collect();
     check_cycles(&raw.services, errs);
 
     let mut seen = HashMap::new();
     let checks = raw
         .checks
         .iter()
-        .filter_map(|c| check_check(c, &settings, &defaults, &service_ids, &mut seen, target, errs))
+        .filter_map(|c| {
+            check_check(
+                c,
+                &settings,
+                &defaults,
+                &service_ids,
+                &mut seen,
+                target,
+                errs,
+            )
+        })
         .collect();
 
-    Config { source: errs.file.clone(), settings, customers, services, checks }
+    Config {
+        source: errs.file.clone(),
+        settings,
+        customers,
+        services,
+        checks,
+    }
 }
 
-fn check_settings(raw: Option<&RawSettings>, target: Target, errs: &mut Errs) -> (Settings, Defaults) {
+fn check_settings(
+    raw: Option<&RawSettings>,
+    target: Target,
+    errs: &mut Errs,
+) -> (Settings, Defaults) {
     let empty = RawSettings::default();
     let raw = raw.unwrap_or(&empty);
     let s = "settings";
@@ -225,16 +308,34 @@ fn check_settings(raw: Option<&RawSettings>, target: Target, errs: &mut Errs) ->
                 errs.push(r.pos, s, "regions", "`local` is the local runner's region; Lambda needs AWS regions such as eu-west-1");
             }
         } else if !is_aws_region(&r.value) {
-            errs.push(r.pos, s, "regions", format!("{:?} is not an AWS region name (like eu-west-1) or `local`", r.value));
+            errs.push(
+                r.pos,
+                s,
+                "regions",
+                format!(
+                    "{:?} is not an AWS region name (like eu-west-1) or `local`",
+                    r.value
+                ),
+            );
         }
         if regions.contains(&r.value) {
-            errs.push(r.pos, s, "regions", format!("region {} is listed twice", r.value));
+            errs.push(
+                r.pos,
+                s,
+                "regions",
+                format!("region {} is listed twice", r.value),
+            );
         } else {
             regions.push(r.value.clone());
         }
     }
     if raw.regions.as_ref().is_some_and(|r| r.is_empty()) {
-        errs.push(Pos::default(), s, "regions", "no regions: list at least one");
+        errs.push(
+            Pos::default(),
+            s,
+            "regions",
+            "no regions: list at least one",
+        );
     }
     if regions.is_empty() {
         regions.push(LOCAL_REGION.to_string());
@@ -246,11 +347,24 @@ fn check_settings(raw: Option<&RawSettings>, target: Target, errs: &mut Errs) ->
             RawQuorum::Word(w) if w == "majority" => Quorum::Majority,
             RawQuorum::Word(w) if w == "all" => Quorum::All,
             RawQuorum::Word(w) => {
-                errs.push(q.pos, s, "quorum", format!("{w:?} is not a quorum: use `majority`, `all` or a number of regions"));
+                errs.push(
+                    q.pos,
+                    s,
+                    "quorum",
+                    format!("{w:?} is not a quorum: use `majority`, `all` or a number of regions"),
+                );
                 Quorum::Majority
             }
             RawQuorum::Count(n) if *n == 0 || *n as usize > regions.len() => {
-                errs.push(q.pos, s, "quorum", format!("quorum {n} must be between 1 and the number of regions ({})", regions.len()));
+                errs.push(
+                    q.pos,
+                    s,
+                    "quorum",
+                    format!(
+                        "quorum {n} must be between 1 and the number of regions ({})",
+                        regions.len()
+                    ),
+                );
                 Quorum::Majority
             }
             RawQuorum::Count(n) => Quorum::Count(*n),
@@ -259,17 +373,40 @@ fn check_settings(raw: Option<&RawSettings>, target: Target, errs: &mut Errs) ->
 
     let mut allow_networks = Vec::new();
     for n in raw.allow_networks.iter().flatten() {
-        let parsed = n.value.parse::<ipnet::IpNet>().or_else(|_| n.value.parse::<IpAddr>().map(ipnet::IpNet::from));
+        let parsed = n
+            .value
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| n.value.parse::<IpAddr>().map(ipnet::IpNet::from));
         match parsed {
             Ok(net) => allow_networks.push(net.trunc()),
-            Err(_) => errs.push(n.pos, s, "allow_networks", format!("{:?} is not a CIDR (like 10.0.0.0/8 or fd00::/8) or an IP address", n.value)),
+            Err(_) => errs.push(
+                n.pos,
+                s,
+                "allow_networks",
+                format!(
+                    "{:?} is not a CIDR (like 10.0.0.0/8 or fd00::/8) or an IP address",
+                    n.value
+                ),
+            ),
         }
     }
 
     let ops = raw.operators.as_ref();
     let operators = Operators {
-        renotify_every: opt_duration(errs, &ops.and_then(|o| o.renotify_every.clone()), s, "operators.renotify_every", Duration::from_secs(1800)),
-        escalate_after: opt_duration(errs, &ops.and_then(|o| o.escalate_after.clone()), s, "operators.escalate_after", Duration::from_secs(900)),
+        renotify_every: opt_duration(
+            errs,
+            &ops.and_then(|o| o.renotify_every.clone()),
+            s,
+            "operators.renotify_every",
+            Duration::from_secs(1800),
+        ),
+        escalate_after: opt_duration(
+            errs,
+            &ops.and_then(|o| o.escalate_after.clone()),
+            s,
+            "operators.escalate_after",
+            Duration::from_secs(900),
+        ),
     };
 
     let d = raw.defaults.as_ref();
@@ -281,25 +418,58 @@ fn check_settings(raw: Option<&RawSettings>, target: Target, errs: &mut Errs) ->
     }
     let defaults = Defaults {
         interval: interval.map(|(i, _)| i).unwrap_or(DEFAULT_INTERVAL),
-        timeout: opt_duration(errs, &d.and_then(|d| d.timeout.clone()), s, "defaults.timeout", DEFAULT_TIMEOUT),
-        retries: count(errs, d.and_then(|d| d.retries.as_ref()), s, "defaults.retries", DEFAULT_RETRIES),
-        recover_after: count(errs, d.and_then(|d| d.recover_after.as_ref()), s, "defaults.recover_after", DEFAULT_RECOVER_AFTER),
+        timeout: opt_duration(
+            errs,
+            &d.and_then(|d| d.timeout.clone()),
+            s,
+            "defaults.timeout",
+            DEFAULT_TIMEOUT,
+        ),
+        retries: count(
+            errs,
+            d.and_then(|d| d.retries.as_ref()),
+            s,
+            "defaults.retries",
+            DEFAULT_RETRIES,
+        ),
+        recover_after: count(
+            errs,
+            d.and_then(|d| d.recover_after.as_ref()),
+            s,
+            "defaults.recover_after",
+            DEFAULT_RECOVER_AFTER,
+        ),
     };
-    (Settings { regions, quorum, allow_networks, operators }, defaults)
+    (
+        Settings {
+            regions,
+            quorum,
+            allow_networks,
+            operators,
+        },
+        defaults,
+    )
 }
 
-fn count(errs: &mut Errs, v: Option<&At<u32>>, subject: &str, field: &str, default: u32) -> u32 {
+fn count(errs: &mut Errs, v: Option<&At<Count>>, subject: &str, field: &str, default: u32) -> u32 {
     match v {
-        Some(v) if v.value == 0 => {
+        Some(v) if v.value.0 == 0 => {
             errs.push(v.pos, subject, field, "must be at least 1");
             default
         }
-        Some(v) => v.value,
+        Some(v) => v.value.0,
         None => default,
     }
 }
 
-fn check_interval(errs: &mut Errs, interval: Duration, pos: Pos, subject: &str, field: &str, target: Target) {
+fn check_interval(
+    errs: &mut Errs,
+    interval: Duration,
+    pos: Pos,
+    subject: &str,
+    field: &str,
+    target: Target,
+) {
     match target {
         Target::Lambda if interval < Duration::from_secs(60) => errs.push(
             pos,
@@ -307,7 +477,7 @@ fn check_interval(errs: &mut Errs, interval: Duration, pos: Pos, subject: &str, 
             field,
             format!("interval {} is below 1m: Lambda schedules fire at most once a minute (second-level intervals are for the local runner: validate with --target local)", format_duration(interval)),
         ),
-        Target::Lambda if interval.as_millis() % 60_000 != 0 => errs.push(
+        Target::Lambda if !interval.as_millis().is_multiple_of(60_000) => errs.push(
             pos,
             subject,
             field,
@@ -320,7 +490,11 @@ fn check_interval(errs: &mut Errs, interval: Duration, pos: Pos, subject: &str, 
     }
 }
 
-fn check_customer(c: &At<RawCustomer>, seen: &mut HashMap<String, Pos>, errs: &mut Errs) -> Customer {
+fn check_customer(
+    c: &At<RawCustomer>,
+    seen: &mut HashMap<String, Pos>,
+    errs: &mut Errs,
+) -> Customer {
     let c = &c.value;
     check_id(errs, seen, &c.id, "customer");
     let subject = format!("customer {}", c.id.value);
@@ -331,7 +505,12 @@ fn check_customer(c: &At<RawCustomer>, seen: &mut HashMap<String, Pos>, errs: &m
         None | Some(("en", _)) => Language::En,
         Some(("es", _)) => Language::Es,
         Some((other, pos)) => {
-            errs.push(pos, &subject, "language", format!("language {other:?} is not supported: use en or es"));
+            errs.push(
+                pos,
+                &subject,
+                "language",
+                format!("language {other:?} is not supported: use en or es"),
+            );
             Language::En
         }
     };
@@ -339,7 +518,13 @@ fn check_customer(c: &At<RawCustomer>, seen: &mut HashMap<String, Pos>, errs: &m
         id: c.id.value.clone(),
         name: c.name.value.clone(),
         language,
-        update_every: opt_duration(errs, &c.update_every, &subject, "update_every", Duration::from_secs(1800)),
+        update_every: opt_duration(
+            errs,
+            &c.update_every,
+            &subject,
+            "update_every",
+            Duration::from_secs(1800),
+        ),
     }
 }
 
@@ -354,36 +539,75 @@ fn check_service(
     check_id(errs, seen, &s.id, "service");
     let subject = format!("service {}", s.id.value);
     if !customers.contains(&s.customer.value) {
-        errs.push(s.customer.pos, &subject, "customer", format!("unknown customer {:?}", s.customer.value));
+        errs.push(
+            s.customer.pos,
+            &subject,
+            "customer",
+            format!("unknown customer {:?}", s.customer.value),
+        );
     }
     if s.name.value.trim().is_empty() {
         errs.push(s.name.pos, &subject, "name", "must not be empty");
     }
     for d in s.depends_on.iter().flatten() {
         if d.value == s.id.value {
-            errs.push(d.pos, &subject, "depends_on", "a service cannot depend on itself");
+            errs.push(
+                d.pos,
+                &subject,
+                "depends_on",
+                "a service cannot depend on itself",
+            );
         } else if !services.contains(&d.value) {
-            errs.push(d.pos, &subject, "depends_on", format!("unknown service {:?}", d.value));
+            errs.push(
+                d.pos,
+                &subject,
+                "depends_on",
+                format!("unknown service {:?}", d.value),
+            );
         }
     }
     let mut maintenance = Vec::new();
     for (i, m) in s.maintenance.iter().flatten().enumerate() {
         let field = |f: &str| format!("maintenance[{i}].{f}");
-        let time = |errs: &mut Errs, v: &At<String>, f: &str| match chrono::DateTime::parse_from_rfc3339(&v.value) {
-            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-            Err(e) => {
-                errs.push(v.pos, &subject, &field(f), format!("{:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})", v.value));
-                None
-            }
-        };
+        let time =
+            |errs: &mut Errs, v: &At<String>, f: &str| match chrono::DateTime::parse_from_rfc3339(
+                &v.value,
+            ) {
+                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                Err(e) => {
+                    errs.push(
+                        v.pos,
+                        &subject,
+                        &field(f),
+                        format!(
+                            "{:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})",
+                            v.value
+                        ),
+                    );
+                    None
+                }
+            };
         let start = time(errs, &m.start, "start");
         let end = time(errs, &m.end, "end");
-        let announce_before = m.announce_before.as_ref().and_then(|a| duration(errs, a, &subject, &field("announce_before")));
+        let announce_before = m
+            .announce_before
+            .as_ref()
+            .and_then(|a| duration(errs, a, &subject, &field("announce_before")));
         if let (Some(start), Some(end)) = (start, end) {
             if end <= start {
-                errs.push(m.end.pos, &subject, &field("end"), "the window ends before it starts");
+                errs.push(
+                    m.end.pos,
+                    &subject,
+                    &field("end"),
+                    "the window ends before it starts",
+                );
             } else {
-                maintenance.push(Maintenance { start, end, announce_before, note: m.note.as_ref().map(|n| n.value.clone()) });
+                maintenance.push(Maintenance {
+                    start,
+                    end,
+                    announce_before,
+                    note: m.note.as_ref().map(|n| n.value.clone()),
+                });
             }
         }
     }
@@ -391,7 +615,12 @@ fn check_service(
         id: s.id.value.clone(),
         customer: s.customer.value.clone(),
         name: s.name.value.clone(),
-        depends_on: s.depends_on.iter().flatten().map(|d| d.value.clone()).collect(),
+        depends_on: s
+            .depends_on
+            .iter()
+            .flatten()
+            .map(|d| d.value.clone())
+            .collect(),
         maintenance,
     }
 }
@@ -426,7 +655,12 @@ fn check_cycles(services: &Section<RawService>, errs: &mut Errs) {
                     let from = path.iter().position(|n| *n == next).unwrap_or(0);
                     let mut cycle: Vec<&str> = path[from..].to_vec();
                     cycle.push(next);
-                    errs.push(dep.pos, &format!("service {node}"), "depends_on", format!("dependency cycle: {}", cycle.join(" -> ")));
+                    errs.push(
+                        dep.pos,
+                        &format!("service {node}"),
+                        "depends_on",
+                        format!("dependency cycle: {}", cycle.join(" -> ")),
+                    );
                 }
                 Some(Mark::Done) => {}
                 None => visit(next, edges, marks, path, errs),
@@ -449,10 +683,17 @@ fn valid_host(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("must not be empty".into());
     }
-    if host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::Ipv6Addr>().is_ok() {
+    if host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok()
+    {
         return Ok(());
     }
-    url::Host::parse(host).map(|_| ()).map_err(|e| format!("{host:?} is not a host name or IP address ({e})"))
+    url::Host::parse(host)
+        .map(|_| ())
+        .map_err(|e| format!("{host:?} is not a host name or IP address ({e})"))
 }
 
 fn check_check(
@@ -470,7 +711,12 @@ fn check_check(
     let subject = format!("check {}", c.id.value);
     let subject = subject.as_str();
     if !services.contains(&c.service.value) {
-        errs.push(c.service.pos, subject, "service", format!("unknown service {:?}", c.service.value));
+        errs.push(
+            c.service.pos,
+            subject,
+            "service",
+            format!("unknown service {:?}", c.service.value),
+        );
     }
 
     let interval = match &c.interval {
@@ -485,23 +731,54 @@ fn check_check(
     };
     let timeout = opt_duration(errs, &c.timeout, subject, "timeout", defaults.timeout);
     if timeout >= interval {
-        let at = c.timeout.as_ref().or(c.interval.as_ref()).map(|v| v.pos).unwrap_or(pos);
+        let at = c
+            .timeout
+            .as_ref()
+            .or(c.interval.as_ref())
+            .map(|v| v.pos)
+            .unwrap_or(pos);
         errs.push(at, subject, "timeout", format!(
             "timeout {} must be shorter than the interval {}: a probe would still be running when the next one starts",
             format_duration(timeout), format_duration(interval)));
     }
-    let retries = count(errs, c.retries.as_ref(), subject, "retries", defaults.retries);
-    let recover_after = count(errs, c.recover_after.as_ref(), subject, "recover_after", defaults.recover_after);
+    let retries = count(
+        errs,
+        c.retries.as_ref(),
+        subject,
+        "retries",
+        defaults.retries,
+    );
+    let recover_after = count(
+        errs,
+        c.recover_after.as_ref(),
+        subject,
+        "recover_after",
+        defaults.recover_after,
+    );
 
     let regions = match &c.regions {
         None => settings.regions.clone(),
         Some(list) => {
             if list.is_empty() {
-                errs.push(pos, subject, "regions", "an empty region list would never run the check; remove it to run everywhere");
+                errs.push(
+                    pos,
+                    subject,
+                    "regions",
+                    "an empty region list would never run the check; remove it to run everywhere",
+                );
             }
             for r in list {
                 if !settings.regions.contains(&r.value) {
-                    errs.push(r.pos, subject, "regions", format!("region {} is not in settings.regions ({})", r.value, settings.regions.join(", ")));
+                    errs.push(
+                        r.pos,
+                        subject,
+                        "regions",
+                        format!(
+                            "region {} is not in settings.regions ({})",
+                            r.value,
+                            settings.regions.join(", ")
+                        ),
+                    );
                 }
             }
             list.iter().map(|r| r.value.clone()).collect()
@@ -518,7 +795,15 @@ fn check_check(
     .flatten()
     .collect();
     if kinds.len() > 1 {
-        errs.push(pos, subject, "", format!("more than one check kind ({}): a check takes exactly one", kinds.join(" and ")));
+        errs.push(
+            pos,
+            subject,
+            "",
+            format!(
+                "more than one check kind ({}): a check takes exactly one",
+                kinds.join(" and ")
+            ),
+        );
         return None;
     }
     let kind = if let Some(h) = &c.http {
@@ -527,29 +812,51 @@ fn check_check(
         if let Err(e) = valid_host(&t.host.value) {
             errs.push(t.host.pos, subject, "tcp.host", e);
         }
-        if t.port.value == 0 {
+        if t.port.value.0 == 0 {
             errs.push(t.port.pos, subject, "tcp.port", "port 0 is not a port");
         }
-        CheckKind::Tcp(TcpCheck { host: t.host.value.clone(), port: t.port.value, send: t.send.clone() })
+        CheckKind::Tcp(TcpCheck {
+            host: t.host.value.clone(),
+            port: t.port.value.0,
+            send: t.send.clone(),
+        })
     } else if let Some(d) = &c.dns {
         CheckKind::Dns(check_dns(&d.value, subject, errs)?)
     } else if let Some(t) = &c.tls {
         if let Err(e) = valid_host(&t.host.value) {
             errs.push(t.host.pos, subject, "tls.host", e);
         }
-        let port = t.port.as_ref().map(|p| p.value).unwrap_or(443);
+        let port = t.port.as_ref().map(|p| p.value.0).unwrap_or(443);
         if port == 0 {
-            errs.push(t.port.as_ref().map(|p| p.pos).unwrap_or(pos), subject, "tls.port", "port 0 is not a port");
+            errs.push(
+                t.port.as_ref().map(|p| p.pos).unwrap_or(pos),
+                subject,
+                "tls.port",
+                "port 0 is not a port",
+            );
         }
-        let server_name = t.server_name.as_ref().map(|s| s.value.clone()).unwrap_or_else(|| t.host.value.clone());
+        let server_name = t
+            .server_name
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| t.host.value.clone());
         if let Some(sn) = &t.server_name {
             if let Err(e) = valid_host(&sn.value) {
                 errs.push(sn.pos, subject, "tls.server_name", e);
             }
         }
-        CheckKind::Tls(TlsCheck { host: t.host.value.clone(), port, server_name })
+        CheckKind::Tls(TlsCheck {
+            host: t.host.value.clone(),
+            port,
+            server_name,
+        })
     } else {
-        errs.push(pos, subject, "", "no check kind: add one of http, tcp, dns or tls");
+        errs.push(
+            pos,
+            subject,
+            "",
+            "no check kind: add one of http, tcp, dns or tls",
+        );
         return None;
     };
 
@@ -572,26 +879,54 @@ fn check_check(
 }
 
 fn template(errs: &mut Errs, v: &At<String>, subject: &str, field: &str) -> Option<EnvTemplate> {
-    EnvTemplate::parse(&v.value).map_err(|e| errs.push(v.pos, subject, field, e)).ok()
+    EnvTemplate::parse(&v.value)
+        .map_err(|e| errs.push(v.pos, subject, field, e))
+        .ok()
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn check_http(h: &RawHttp, subject: &str, errs: &mut Errs) -> Option<HttpCheck> {
-    let url = template(errs, &h.url, subject, "http.url")?;
-    match url::Url::parse(&url.with_placeholders()) {
+    let url = template(errs, &h.url, subject, "http.url");
+    match url::Url::parse(
+        &url.as_ref()
+            .map(|u| u.with_placeholders())
+            .unwrap_or_else(|| "http://x/".into()),
+    ) {
         Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
-            errs.push(h.url.pos, subject, "http.url", format!("scheme {:?} is not supported: use http or https", u.scheme()));
+            errs.push(
+                h.url.pos,
+                subject,
+                "http.url",
+                format!(
+                    "scheme {:?} is not supported: use http or https",
+                    u.scheme()
+                ),
+            );
         }
-        Ok(u) if u.host().is_none() => errs.push(h.url.pos, subject, "http.url", "the URL has no host"),
+        Ok(u) if u.host().is_none() => {
+            errs.push(h.url.pos, subject, "http.url", "the URL has no host")
+        }
         Ok(_) => {}
-        Err(e) => errs.push(h.url.pos, subject, "http.url", format!("malformed URL: {e}")),
+        Err(e) => errs.push(
+            h.url.pos,
+            subject,
+            "http.url",
+            format!("malformed URL: {e}"),
+        ),
     }
     let method = match &h.method {
         Some(m) if !is_token(&m.value) => {
-            errs.push(m.pos, subject, "http.method", format!("{:?} is not an HTTP method", m.value));
+            errs.push(
+                m.pos,
+                subject,
+                "http.method",
+                format!("{:?} is not an HTTP method", m.value),
+            );
             "GET".to_string()
         }
         Some(m) => m.value.to_ascii_uppercase(),
@@ -601,22 +936,40 @@ fn check_http(h: &RawHttp, subject: &str, errs: &mut Errs) -> Option<HttpCheck> 
     for (name, value) in h.headers.iter().flatten() {
         let field = format!("http.headers.{name}");
         if !is_token(name) {
-            errs.push(value.pos, subject, &field, format!("{name:?} is not a valid header name"));
+            errs.push(
+                value.pos,
+                subject,
+                &field,
+                format!("{name:?} is not a valid header name"),
+            );
         }
         if value.value.contains(['\r', '\n']) {
-            errs.push(value.pos, subject, &field, "header values cannot contain line breaks");
+            errs.push(
+                value.pos,
+                subject,
+                &field,
+                "header values cannot contain line breaks",
+            );
         }
         if let Some(t) = template(errs, value, subject, &field) {
             headers.push((name.clone(), t));
         }
     }
-    let body = h.body.as_ref().and_then(|b| template(errs, b, subject, "http.body"));
+    let body = h
+        .body
+        .as_ref()
+        .and_then(|b| template(errs, b, subject, "http.body"));
     let max_redirects = match &h.max_redirects {
-        Some(m) if m.value > 20 => {
-            errs.push(m.pos, subject, "http.max_redirects", "at most 20 redirects can be followed");
+        Some(m) if m.value.0 > 20 => {
+            errs.push(
+                m.pos,
+                subject,
+                "http.max_redirects",
+                "at most 20 redirects can be followed",
+            );
             DEFAULT_MAX_REDIRECTS
         }
-        Some(m) => m.value,
+        Some(m) => m.value.0,
         None => DEFAULT_MAX_REDIRECTS,
     };
     let max_body = match &h.max_body {
@@ -626,7 +979,12 @@ fn check_http(h: &RawHttp, subject: &str, errs: &mut Errs) -> Option<HttpCheck> 
                 DEFAULT_MAX_BODY
             }
             Ok(n) if n > 64 << 20 => {
-                errs.push(m.pos, subject, "http.max_body", "at most 64MiB of body can be read");
+                errs.push(
+                    m.pos,
+                    subject,
+                    "http.max_body",
+                    "at most 64MiB of body can be read",
+                );
                 DEFAULT_MAX_BODY
             }
             Ok(n) => n,
@@ -638,7 +996,7 @@ fn check_http(h: &RawHttp, subject: &str, errs: &mut Errs) -> Option<HttpCheck> 
         None => DEFAULT_MAX_BODY,
     };
     Some(HttpCheck {
-        url,
+        url: url?,
         method,
         headers,
         body,
@@ -654,17 +1012,36 @@ fn check_dns(d: &RawDns, subject: &str, errs: &mut Errs) -> Option<DnsCheck> {
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     if !valid {
-        errs.push(d.name.pos, subject, "dns.name", format!("{:?} is not a DNS name", d.name.value));
+        errs.push(
+            d.name.pos,
+            subject,
+            "dns.name",
+            format!("{:?} is not a DNS name", d.name.value),
+        );
     }
     let record_type = match &d.record_type {
         None => RecordType::A,
-        Some(t) => match RecordType::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(&t.value)) {
+        Some(t) => match RecordType::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&t.value))
+        {
             Some((_, rt)) => *rt,
             None => {
-                errs.push(t.pos, subject, "dns.type", format!("record type {:?} is not supported: use A, AAAA, CNAME, MX, TXT or NS", t.value));
+                errs.push(
+                    t.pos,
+                    subject,
+                    "dns.type",
+                    format!(
+                        "record type {:?} is not supported: use A, AAAA, CNAME, MX, TXT or NS",
+                        t.value
+                    ),
+                );
                 RecordType::A
             }
         },
@@ -672,31 +1049,55 @@ fn check_dns(d: &RawDns, subject: &str, errs: &mut Errs) -> Option<DnsCheck> {
     let nameserver = match &d.nameserver {
         None => None,
         Some(ns) => {
-            let parsed = ns
-                .value
-                .parse::<SocketAddr>()
-                .ok()
-                .or_else(|| ns.value.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+            let parsed = ns.value.parse::<SocketAddr>().ok().or_else(|| {
+                ns.value
+                    .parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, 53))
+            });
             if parsed.is_none() {
-                errs.push(ns.pos, subject, "dns.nameserver", format!("{:?} is not an IP address or IP:port (a nameserver is given by address)", ns.value));
+                errs.push(
+                    ns.pos,
+                    subject,
+                    "dns.nameserver",
+                    format!(
+                        "{:?} is not an IP address or IP:port (a nameserver is given by address)",
+                        ns.value
+                    ),
+                );
             }
             parsed
         }
     };
-    Some(DnsCheck { name: d.name.value.clone(), record_type, nameserver })
+    Some(DnsCheck {
+        name: d.name.value.clone(),
+        record_type,
+        nameserver,
+    })
 }
 
 fn pos_of<T>(v: &Option<At<T>>) -> Option<Pos> {
     v.as_ref().map(|v| v.pos)
 }
 
-fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject: &str, errs: &mut Errs) -> Expect {
+fn check_expect(
+    e: &At<RawExpect>,
+    kind: &CheckKind,
+    timeout: Duration,
+    subject: &str,
+    errs: &mut Errs,
+) -> Expect {
     let e = &e.value;
     let k = kind.name();
     let https = matches!(kind, CheckKind::Http(h) if h.url.with_placeholders().to_ascii_lowercase().starts_with("https:"));
     let mut applies = |present: Option<Pos>, field: &str, ok: bool, kinds: &str| {
         if let (Some(pos), false) = (present, ok) {
-            errs.push(pos, subject, &format!("expect.{field}"), format!("does not apply to {k} checks (it applies to {kinds} checks)"));
+            errs.push(
+                pos,
+                subject,
+                &format!("expect.{field}"),
+                format!("does not apply to {k} checks (it applies to {kinds} checks)"),
+            );
             false
         } else {
             present.is_some()
@@ -709,25 +1110,55 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
     let body_ok = applies(pos_of(&e.body_contains), "body_contains", is_http, "http");
     let regex_ok = applies(pos_of(&e.body_regex), "body_regex", is_http, "http");
     let json_ok = applies(pos_of(&e.json), "json", is_http, "http");
-    let cert_ok = applies(pos_of(&e.cert_valid_for), "cert_valid_for", k == "tls" || https, "tls and https");
-    let reply_ok = applies(pos_of(&e.reply_contains), "reply_contains", k == "tcp", "tcp");
-    let answers_ok = applies(pos_of(&e.answers_include), "answers_include", k == "dns", "dns");
+    let cert_ok = applies(
+        pos_of(&e.cert_valid_for),
+        "cert_valid_for",
+        k == "tls" || https,
+        "tls and https",
+    );
+    let reply_ok = applies(
+        pos_of(&e.reply_contains),
+        "reply_contains",
+        k == "tcp",
+        "tcp",
+    );
+    let answers_ok = applies(
+        pos_of(&e.answers_include),
+        "answers_include",
+        k == "dns",
+        "dns",
+    );
     let rcode_ok = applies(pos_of(&e.rcode), "rcode", k == "dns", "dns");
 
     if let (true, Some(status)) = (status_ok, &e.status) {
         if status.value.is_empty() {
-            errs.push(status.pos, subject, "expect.status", "an empty list accepts no status at all; list the acceptable codes, e.g. [200]");
+            errs.push(
+                status.pos,
+                subject,
+                "expect.status",
+                "an empty list accepts no status at all; list the acceptable codes, e.g. [200]",
+            );
         }
         for s in &status.value {
             if !(100..=599).contains(&s.value) {
-                errs.push(s.pos, subject, "expect.status", format!("{} is not an HTTP status code (100-599)", s.value));
+                errs.push(
+                    s.pos,
+                    subject,
+                    "expect.status",
+                    format!("{} is not an HTTP status code (100-599)", s.value),
+                );
             }
         }
         out.status = Some(status.value.iter().map(|s| s.value).collect());
     }
     if let (true, Some(headers)) = (headers_ok, &e.headers) {
         if headers.value.is_empty() {
-            errs.push(headers.pos, subject, "expect.headers", "an empty map asserts nothing; remove it or name a header");
+            errs.push(
+                headers.pos,
+                subject,
+                "expect.headers",
+                "an empty map asserts nothing; remove it or name a header",
+            );
         }
         for (name, rule) in &headers.value {
             let field = format!("expect.headers.{name}");
@@ -739,24 +1170,49 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
                 errs.push(rule.pos, subject, &field, "give `equals` or `contains`");
             }
             if contains.as_deref() == Some("") {
-                errs.push(rule.pos, subject, &field, "contains \"\" can never fail; give the text to look for");
+                errs.push(
+                    rule.pos,
+                    subject,
+                    &field,
+                    "contains \"\" can never fail; give the text to look for",
+                );
             }
-            out.headers.push(HeaderExpect { name: name.to_ascii_lowercase(), equals, contains });
+            out.headers.push(HeaderExpect {
+                name: name.to_ascii_lowercase(),
+                equals,
+                contains,
+            });
         }
     }
     if let (true, Some(b)) = (body_ok, &e.body_contains) {
         if b.value.is_empty() {
-            errs.push(b.pos, subject, "expect.body_contains", "an empty string is in every body: this can never fail");
+            errs.push(
+                b.pos,
+                subject,
+                "expect.body_contains",
+                "an empty string is in every body: this can never fail",
+            );
         }
         out.body_contains = Some(b.value.clone());
     }
     if let (true, Some(r)) = (regex_ok, &e.body_regex) {
-        match regex::RegexBuilder::new(&r.value).size_limit(1 << 20).build() {
-            Ok(re) if re.is_match("") => {
-                errs.push(r.pos, subject, "expect.body_regex", "this regex matches an empty body, so it matches every body: it can never fail")
-            }
+        match regex::RegexBuilder::new(&r.value)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(re) if re.is_match("") => errs.push(
+                r.pos,
+                subject,
+                "expect.body_regex",
+                "this regex matches an empty body, so it matches every body: it can never fail",
+            ),
             Ok(re) => out.body_regex = Some(re),
-            Err(err) => errs.push(r.pos, subject, "expect.body_regex", format!("invalid regex: {err}")),
+            Err(err) => errs.push(
+                r.pos,
+                subject,
+                "expect.body_regex",
+                format!("invalid regex: {err}"),
+            ),
         }
     }
     if let (true, Some(j)) = (json_ok, &e.json) {
@@ -765,20 +1221,47 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
         }
         for (ptr, v) in &j.value {
             if !ptr.is_empty() && !ptr.starts_with('/') {
-                errs.push(j.pos, subject, &format!("expect.json.{ptr}"), format!("{ptr:?} is not a JSON pointer: it starts with / (e.g. /status)"));
+                errs.push(
+                    j.pos,
+                    subject,
+                    &format!("expect.json.{ptr}"),
+                    format!("{ptr:?} is not a JSON pointer: it starts with / (e.g. /status)"),
+                );
             }
             out.json.push((ptr.clone(), v.clone()));
         }
     }
     if let Some(l) = &e.latency {
-        let degraded = l.value.degraded.as_ref().and_then(|d| duration(errs, d, subject, "expect.latency.degraded"));
-        let down = l.value.down.as_ref().and_then(|d| duration(errs, d, subject, "expect.latency.down"));
+        let degraded = l
+            .value
+            .degraded
+            .as_ref()
+            .and_then(|d| duration(errs, d, subject, "expect.latency.degraded"));
+        let down = l
+            .value
+            .down
+            .as_ref()
+            .and_then(|d| duration(errs, d, subject, "expect.latency.down"));
         if l.value.degraded.is_none() && l.value.down.is_none() {
-            errs.push(l.pos, subject, "expect.latency", "give `degraded`, `down` or both");
+            errs.push(
+                l.pos,
+                subject,
+                "expect.latency",
+                "give `degraded`, `down` or both",
+            );
         }
         if let (Some(dg), Some(dn)) = (degraded, down) {
             if dg >= dn {
-                errs.push(l.pos, subject, "expect.latency.degraded", format!("degraded {} is not below down {}: it could never trigger", format_duration(dg), format_duration(dn)));
+                errs.push(
+                    l.pos,
+                    subject,
+                    "expect.latency.degraded",
+                    format!(
+                        "degraded {} is not below down {}: it could never trigger",
+                        format_duration(dg),
+                        format_duration(dn)
+                    ),
+                );
             }
         }
         for (v, name) in [(degraded, "degraded"), (down, "down")] {
@@ -796,13 +1279,23 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
     }
     if let (true, Some(r)) = (reply_ok, &e.reply_contains) {
         if r.value.is_empty() {
-            errs.push(r.pos, subject, "expect.reply_contains", "an empty string is in every reply: this can never fail");
+            errs.push(
+                r.pos,
+                subject,
+                "expect.reply_contains",
+                "an empty string is in every reply: this can never fail",
+            );
         }
         out.reply_contains = Some(r.value.clone());
     }
     if let (true, Some(a)) = (answers_ok, &e.answers_include) {
         if a.value.is_empty() {
-            errs.push(a.pos, subject, "expect.answers_include", "an empty list can never fail; list the answers to expect");
+            errs.push(
+                a.pos,
+                subject,
+                "expect.answers_include",
+                "an empty list can never fail; list the answers to expect",
+            );
         }
         if let CheckKind::Dns(d) = kind {
             for v in &a.value {
@@ -812,7 +1305,16 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
                     _ => v.value.trim().is_empty(),
                 };
                 if bad {
-                    errs.push(v.pos, subject, "expect.answers_include", format!("{:?} cannot be an answer to a {} query", v.value, d.record_type.as_str()));
+                    errs.push(
+                        v.pos,
+                        subject,
+                        "expect.answers_include",
+                        format!(
+                            "{:?} cannot be an answer to a query of type {}",
+                            v.value,
+                            d.record_type.as_str()
+                        ),
+                    );
                 }
             }
         }
@@ -821,9 +1323,23 @@ fn check_expect(e: &At<RawExpect>, kind: &CheckKind, timeout: Duration, subject:
     if let (true, Some(r)) = (rcode_ok, &e.rcode) {
         let upper = r.value.to_ascii_uppercase();
         if !RCODES.contains(&upper.as_str()) {
-            errs.push(r.pos, subject, "expect.rcode", format!("{:?} is not a response code: use one of {}", r.value, RCODES.join(", ")));
+            errs.push(
+                r.pos,
+                subject,
+                "expect.rcode",
+                format!(
+                    "{:?} is not a response code: use one of {}",
+                    r.value,
+                    RCODES.join(", ")
+                ),
+            );
         } else if upper != "NOERROR" && !out.answers_include.is_empty() {
-            errs.push(r.pos, subject, "expect.rcode", format!("a {upper} response has no answers, so answers_include could never pass"));
+            errs.push(
+                r.pos,
+                subject,
+                "expect.rcode",
+                format!("a {upper} response has no answers, so answers_include could never pass"),
+            );
         }
         out.rcode = Some(upper);
     }

@@ -3,7 +3,7 @@
 
 use crate::net::{io_reason, ms_since};
 use crate::{Engine, Judgement, Step, Trace};
-use atalaya_core::{Check, DnsCheck, RecordType, Reason};
+use atalaya_core::{Check, DnsCheck, Reason, RecordType};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType as Rt};
 use std::net::SocketAddr;
@@ -31,7 +31,12 @@ fn show(data: &RData) -> Option<String> {
         RData::CNAME(c) => name(&c.0),
         RData::NS(n) => name(&n.0),
         RData::MX(mx) => format!("{} {}", mx.preference, name(&mx.exchange)),
-        RData::TXT(txt) => txt.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(""),
+        RData::TXT(txt) => txt
+            .txt_data
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(""),
         _ => return None,
     })
 }
@@ -41,8 +46,18 @@ fn normalize(answer: &str) -> String {
 }
 
 impl Engine {
-    async fn exchange_dns(&self, server: SocketAddr, query: &[u8], trace: &mut Trace) -> Step<Message> {
-        let fail = |e: std::io::Error| Judgement::down(io_reason(&e), format!("query to nameserver {server} failed: {e}"));
+    async fn exchange_dns(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        trace: &mut Trace,
+    ) -> Step<Message> {
+        let fail = |e: std::io::Error| {
+            Judgement::down(
+                io_reason(&e),
+                format!("query to nameserver {server} failed: {e}"),
+            )
+        };
         let socket = self.connector.udp(server).await.map_err(fail)?;
         socket.send(query).await.map_err(fail)?;
         let mut buf = vec![0u8; 4096];
@@ -68,13 +83,28 @@ impl Engine {
         stream.read_exact(&mut len).await.map_err(fail)?;
         let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut body).await.map_err(fail)?;
-        Message::from_vec(&body).map_err(|e| Judgement::down(Reason::Protocol, format!("invalid DNS response from {server}: {e}")))
+        Message::from_vec(&body).map_err(|e| {
+            Judgement::down(
+                Reason::Protocol,
+                format!("invalid DNS response from {server}: {e}"),
+            )
+        })
     }
 
-    pub(crate) async fn dns(&self, check: &Check, d: &DnsCheck, trace: &mut Trace) -> Step<Judgement> {
+    pub(crate) async fn dns(
+        &self,
+        check: &Check,
+        d: &DnsCheck,
+        trace: &mut Trace,
+    ) -> Step<Judgement> {
         let server = match d.nameserver.or_else(|| self.dns_servers.first().copied()) {
             Some(s) => s,
-            None => return Err(Judgement::down(Reason::Dns, "no nameserver: set dns.nameserver or configure the system resolver".into())),
+            None => {
+                return Err(Judgement::down(
+                    Reason::Dns,
+                    "no nameserver: set dns.nameserver or configure the system resolver".into(),
+                ))
+            }
         };
         if let Err(kind) = self.guard.check(server.ip()) {
             return Err(Judgement::down(
@@ -82,13 +112,14 @@ impl Engine {
                 format!("refused to query nameserver {server}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
             ));
         }
-        let name = Name::from_ascii(&d.name).map_err(|e| Judgement::down(Reason::Dns, format!("invalid name {:?}: {e}", d.name)))?;
+        let name = Name::from_ascii(&d.name)
+            .map_err(|e| Judgement::down(Reason::Dns, format!("invalid name {:?}: {e}", d.name)))?;
         let mut message = Message::query();
         message.add_query(Query::query(name, wire_type(d.record_type)));
         message.metadata.recursion_desired = true;
-        let query = message
-            .to_vec()
-            .map_err(|e| Judgement::down(Reason::Protocol, format!("cannot encode the query: {e}")))?;
+        let query = message.to_vec().map_err(|e| {
+            Judgement::down(Reason::Protocol, format!("cannot encode the query: {e}"))
+        })?;
 
         trace.phase = "dns";
         let t = Instant::now();
@@ -115,10 +146,22 @@ impl Engine {
         let rtype = d.record_type.as_str();
         let expected_rcode = check.expect.rcode.as_deref().unwrap_or("NOERROR");
         if rcode != expected_rcode {
-            return Err(Judgement::down(Reason::Dns, format!("{rtype} {}: rcode {rcode}, expected {expected_rcode} (nameserver {server})", d.name)));
+            return Err(Judgement::down(
+                Reason::Dns,
+                format!(
+                    "{rtype} {}: rcode {rcode}, expected {expected_rcode} (nameserver {server})",
+                    d.name
+                ),
+            ));
         }
         if expected_rcode == "NOERROR" && check.expect.rcode.is_none() && answers.is_empty() {
-            return Err(Judgement::down(Reason::Dns, format!("{rtype} {}: no {rtype} records in the answer (NODATA, nameserver {server})", d.name)));
+            return Err(Judgement::down(
+                Reason::Dns,
+                format!(
+                    "{rtype} {}: no {rtype} records in the answer (NODATA, nameserver {server})",
+                    d.name
+                ),
+            ));
         }
         let missing: Vec<&String> = check
             .expect
@@ -129,7 +172,10 @@ impl Engine {
         if !missing.is_empty() {
             return Err(Judgement::down(
                 Reason::Assertion,
-                format!("{rtype} {}: answers {answers:?} do not include {missing:?}", d.name),
+                format!(
+                    "{rtype} {}: answers {answers:?} do not include {missing:?}",
+                    d.name
+                ),
             ));
         }
         Ok(Judgement::up(if answers.is_empty() {
@@ -141,5 +187,8 @@ impl Engine {
 }
 
 fn query_id(query: &[u8]) -> u16 {
-    u16::from_be_bytes([query.first().copied().unwrap_or(0), query.get(1).copied().unwrap_or(0)])
+    u16::from_be_bytes([
+        query.first().copied().unwrap_or(0),
+        query.get(1).copied().unwrap_or(0),
+    ])
 }

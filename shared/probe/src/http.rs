@@ -7,7 +7,9 @@ use crate::redact::redact_url;
 use crate::{CheckError, Engine, Judgement, Step, Trace};
 use atalaya_core::{Check, Expect, HttpCheck, Reason};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, HOST, LOCATION, USER_AGENT};
+use http::header::{
+    HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, HOST, LOCATION, USER_AGENT,
+};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -16,7 +18,11 @@ use std::io::Write;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-const UA: &str = concat!("atalaya/", env!("CARGO_PKG_VERSION"), " (synthetic monitoring)");
+const UA: &str = concat!(
+    "atalaya/",
+    env!("CARGO_PKG_VERSION"),
+    " (synthetic monitoring)"
+);
 
 /// An HTTP check with its `${env:…}` references filled in for this run.
 pub(crate) struct Prepared {
@@ -29,10 +35,15 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub fn new(check: &Check) -> Result<Option<Prepared>, CheckError> {
-        let atalaya_core::CheckKind::Http(h) = &check.kind else { return Ok(None) };
+        let atalaya_core::CheckKind::Http(h) = &check.kind else {
+            return Ok(None);
+        };
         let env = |n: &str| std::env::var(n).ok();
         let mut secrets = Vec::new();
-        let url = h.url.resolve(env).map_err(|source| CheckError::Unset { field: "http.url".into(), source })?;
+        let url = h.url.resolve(env).map_err(|source| CheckError::Unset {
+            field: "http.url".into(),
+            source,
+        })?;
         secrets.extend(url.secrets);
         let url = url::Url::parse(&url.value).map_err(|e| CheckError::Invalid {
             field: "http.url".into(),
@@ -41,11 +52,16 @@ impl Prepared {
         let mut headers = Vec::new();
         for (name, template) in &h.headers {
             let field = format!("http.headers.{name}");
-            let v = template.resolve(env).map_err(|source| CheckError::Unset { field: field.clone(), source })?;
+            let v = template.resolve(env).map_err(|source| CheckError::Unset {
+                field: field.clone(),
+                source,
+            })?;
             let secret = !v.secrets.is_empty();
             secrets.extend(v.secrets);
-            let hn = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| CheckError::Invalid { field: field.clone(), message: e.to_string() })?;
+            let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|e| CheckError::Invalid {
+                field: field.clone(),
+                message: e.to_string(),
+            })?;
             let mut hv = HeaderValue::from_str(&v.value).map_err(|_| CheckError::Invalid {
                 field: field.clone(),
                 message: "the value has characters a header cannot carry (line breaks or control characters)".into(),
@@ -55,13 +71,21 @@ impl Prepared {
         }
         let body = match &h.body {
             Some(t) => {
-                let v = t.resolve(env).map_err(|source| CheckError::Unset { field: "http.body".into(), source })?;
+                let v = t.resolve(env).map_err(|source| CheckError::Unset {
+                    field: "http.body".into(),
+                    source,
+                })?;
                 secrets.extend(v.secrets);
                 Some(Bytes::from(v.value))
             }
             None => None,
         };
-        Ok(Some(Prepared { url, headers, body, secrets }))
+        Ok(Some(Prepared {
+            url,
+            headers,
+            body,
+            secrets,
+        }))
     }
 }
 
@@ -83,9 +107,15 @@ fn hyper_failure(e: &hyper::Error, what: &str) -> Judgement {
         source = s.source();
     }
     if e.is_incomplete_message() {
-        Judgement::down(Reason::Reset, format!("{what}: the server closed the connection before a complete response"))
+        Judgement::down(
+            Reason::Reset,
+            format!("{what}: the server closed the connection before a complete response"),
+        )
     } else {
-        Judgement::down(Reason::Protocol, format!("{what}: invalid HTTP response: {e}"))
+        Judgement::down(
+            Reason::Protocol,
+            format!("{what}: invalid HTTP response: {e}"),
+        )
     }
 }
 
@@ -94,13 +124,23 @@ fn is_redirect(status: StatusCode) -> bool {
 }
 
 impl Engine {
-    pub(crate) async fn http(&self, check: &Check, h: &HttpCheck, p: Option<&Prepared>, trace: &mut Trace) -> Step<Judgement> {
+    pub(crate) async fn http(
+        &self,
+        check: &Check,
+        h: &HttpCheck,
+        p: Option<&Prepared>,
+        trace: &mut Trace,
+    ) -> Step<Judgement> {
         let Some(p) = p else {
-            return Err(Judgement::down(Reason::Protocol, "HTTP check was not prepared".into()));
+            return Err(Judgement::down(
+                Reason::Protocol,
+                "HTTP check was not prepared".into(),
+            ));
         };
         let mut url = p.url.clone();
-        let mut method = Method::from_bytes(h.method.as_bytes())
-            .map_err(|_| Judgement::down(Reason::Protocol, format!("invalid method {}", h.method)))?;
+        let mut method = Method::from_bytes(h.method.as_bytes()).map_err(|_| {
+            Judgement::down(Reason::Protocol, format!("invalid method {}", h.method))
+        })?;
         let mut body = p.body.clone();
         let mut headers: Vec<&(HeaderName, HeaderValue, bool)> = p.headers.iter().collect();
         let mut chain = vec![redact_url(&url)];
@@ -109,26 +149,44 @@ impl Engine {
             let https = match url.scheme() {
                 "https" => true,
                 "http" => false,
-                other => return Err(Judgement::down(Reason::Protocol, format!("unsupported scheme {other:?} in {}", redact_url(&url)))),
+                other => {
+                    return Err(Judgement::down(
+                        Reason::Protocol,
+                        format!("unsupported scheme {other:?} in {}", redact_url(&url)),
+                    ))
+                }
             };
             let (host, host_text) = match url.host() {
                 Some(url::Host::Domain(d)) => (HostKind::Name(d.to_string()), d.to_string()),
                 Some(url::Host::Ipv4(ip)) => (HostKind::Ip(ip.into()), ip.to_string()),
                 Some(url::Host::Ipv6(ip)) => (HostKind::Ip(ip.into()), format!("[{ip}]")),
-                None => return Err(Judgement::down(Reason::Protocol, format!("no host in {}", redact_url(&url)))),
+                None => {
+                    return Err(Judgement::down(
+                        Reason::Protocol,
+                        format!("no host in {}", redact_url(&url)),
+                    ))
+                }
             };
-            let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+            let port = url
+                .port_or_known_default()
+                .unwrap_or(if https { 443 } else { 80 });
             let ips = self.resolve(&host, trace).await?;
             let stream = self.dial(&ips, port, trace).await?;
 
-            let mut req = Request::builder().method(method.clone()).uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
             let host_header = match url.port() {
                 Some(p) => format!("{host_text}:{p}"),
                 None => host_text.clone(),
             };
             let needs_body = check.expect.needs_body();
             if let Some(map) = req.headers_mut() {
-                map.insert(HOST, HeaderValue::from_str(&host_header).map_err(|_| Judgement::down(Reason::Protocol, "invalid host".into()))?);
+                map.insert(
+                    HOST,
+                    HeaderValue::from_str(&host_header)
+                        .map_err(|_| Judgement::down(Reason::Protocol, "invalid host".into()))?,
+                );
                 map.insert(USER_AGENT, HeaderValue::from_static(UA));
                 if needs_body {
                     map.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
@@ -139,10 +197,20 @@ impl Engine {
             }
             let req = req
                 .body(Full::new(body.clone().unwrap_or_default()))
-                .map_err(|e| Judgement::down(Reason::Protocol, format!("cannot build the request: {e}")))?;
+                .map_err(|e| {
+                    Judgement::down(Reason::Protocol, format!("cannot build the request: {e}"))
+                })?;
 
             let (response, driver) = if https {
-                let tls = self.handshake(stream, host_text.trim_start_matches('[').trim_end_matches(']'), h.tls_verify, &[b"http/1.1"], trace).await?;
+                let tls = self
+                    .handshake(
+                        stream,
+                        host_text.trim_start_matches('[').trim_end_matches(']'),
+                        h.tls_verify,
+                        &[b"http/1.1"],
+                        trace,
+                    )
+                    .await?;
                 exchange(tls, req, trace).await?
             } else {
                 exchange(stream, req, trace).await?
@@ -152,27 +220,47 @@ impl Engine {
 
             if h.follow_redirects && is_redirect(status) {
                 if let Some(location) = response.headers().get(LOCATION) {
-                    let location = location
-                        .to_str()
-                        .map_err(|_| Judgement::down(Reason::Protocol, format!("status {} with an unreadable Location header", status.as_u16())))?;
-                    let next = url
-                        .join(location)
-                        .map_err(|e| Judgement::down(Reason::Protocol, format!("status {} with an invalid Location {location:?}: {e}", status.as_u16())))?;
+                    let location = location.to_str().map_err(|_| {
+                        Judgement::down(
+                            Reason::Protocol,
+                            format!(
+                                "status {} with an unreadable Location header",
+                                status.as_u16()
+                            ),
+                        )
+                    })?;
+                    let next = url.join(location).map_err(|e| {
+                        Judgement::down(
+                            Reason::Protocol,
+                            format!(
+                                "status {} with an invalid Location {location:?}: {e}",
+                                status.as_u16()
+                            ),
+                        )
+                    })?;
                     if hops >= h.max_redirects {
                         chain.push(redact_url(&next));
                         return Err(Judgement::down(
                             Reason::Redirects,
-                            format!("more than {} redirects: {}", h.max_redirects, shorten_chain(&chain)),
+                            format!(
+                                "more than {} redirects: {}",
+                                h.max_redirects,
+                                shorten_chain(&chain)
+                            ),
                         ));
                     }
-                    if status == StatusCode::SEE_OTHER || (method == Method::POST && matches!(status.as_u16(), 301 | 302)) {
+                    if status == StatusCode::SEE_OTHER
+                        || (method == Method::POST && matches!(status.as_u16(), 301 | 302))
+                    {
                         method = Method::GET;
                         body = None;
                     }
                     if next.origin() != url.origin() {
                         // Credentials from the checks file go to the origin they were written for only.
                         headers.retain(|(name, _, secret)| {
-                            !secret && *name != http::header::AUTHORIZATION && *name != http::header::COOKIE
+                            !secret
+                                && *name != http::header::AUTHORIZATION
+                                && *name != http::header::COOKIE
                         });
                     }
                     drop(driver);
@@ -186,7 +274,14 @@ impl Engine {
             drop(driver);
             let judged = judged?;
             return Ok(if hops > 0 {
-                Judgement { detail: format!("{} after {hops} redirect(s) to {}", judged.detail, chain.last().map(String::as_str).unwrap_or("")), ..judged }
+                Judgement {
+                    detail: format!(
+                        "{} after {hops} redirect(s) to {}",
+                        judged.detail,
+                        chain.last().map(String::as_str).unwrap_or("")
+                    ),
+                    ..judged
+                }
             } else {
                 judged
             });
@@ -198,12 +293,20 @@ fn shorten_chain(chain: &[String]) -> String {
     if chain.len() <= 6 {
         chain.join(" -> ")
     } else {
-        format!("{} -> ... -> {}", chain[..3].join(" -> "), chain[chain.len() - 2..].join(" -> "))
+        format!(
+            "{} -> ... -> {}",
+            chain[..3].join(" -> "),
+            chain[chain.len() - 2..].join(" -> ")
+        )
     }
 }
 
 /// Sends one request and waits for the response head.
-async fn exchange<S>(io: S, req: Request<Full<Bytes>>, trace: &mut Trace) -> Step<(hyper::Response<Incoming>, AbortOnDrop)>
+async fn exchange<S>(
+    io: S,
+    req: Request<Full<Bytes>>,
+    trace: &mut Trace,
+) -> Step<(hyper::Response<Incoming>, AbortOnDrop)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -240,7 +343,12 @@ fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 /// Judges the final response against the check's expectations, reading the body only when an
 /// assertion needs it.
-async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>, trace: &mut Trace) -> Step<Judgement> {
+async fn judge(
+    check: &Check,
+    h: &HttpCheck,
+    response: hyper::Response<Incoming>,
+    trace: &mut Trace,
+) -> Step<Judgement> {
     let e: &Expect = &check.expect;
     let status = response.status();
     let code = status.as_u16();
@@ -253,17 +361,26 @@ async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>
             Some(list) => format!("one of {list:?}"),
             None => "2xx".to_string(),
         };
-        return Err(Judgement::down(Reason::HttpStatus, format!("status {code}, expected {expected}")));
+        return Err(Judgement::down(
+            Reason::HttpStatus,
+            format!("status {code}, expected {expected}"),
+        ));
     }
     let mut failures: Vec<String> = Vec::new();
     for he in &e.headers {
-        let seen = response.headers().get(&he.name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let seen = response
+            .headers()
+            .get(&he.name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         match (&seen, &he.equals, &he.contains) {
             (None, _, _) => failures.push(format!("header {} is missing", he.name)),
-            (Some(v), Some(want), _) if v != want => failures.push(format!("header {} is {v:?}, expected {want:?}", he.name)),
-            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => {
-                failures.push(format!("header {} is {v:?}, expected it to contain {want:?}", he.name))
+            (Some(v), Some(want), _) if v != want => {
+                failures.push(format!("header {} is {v:?}, expected {want:?}", he.name))
             }
+            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => failures.push(format!(
+                "header {} is {v:?}, expected it to contain {want:?}",
+                he.name
+            )),
             _ => {}
         }
     }
@@ -271,7 +388,11 @@ async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>
         let encoding = response
             .headers()
             .get(CONTENT_ENCODING)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         // Stop reading as soon as the only body assertion is satisfied.
         let stop_at = match (&e.body_contains, &e.body_regex, e.json.is_empty()) {
@@ -282,22 +403,36 @@ async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>
         trace.phase = "assert";
         if let Some(needle) = &e.body_contains {
             if !contains(&body, needle.as_bytes()) {
-                failures.push(format!("body does not contain {needle:?} (read {} bytes)", body.len()));
+                failures.push(format!(
+                    "body does not contain {needle:?} (read {} bytes)",
+                    body.len()
+                ));
             }
         }
         if let Some(re) = &e.body_regex {
             if !re.is_match(&String::from_utf8_lossy(&body)) {
-                failures.push(format!("body does not match /{}/ (read {} bytes)", re.as_str(), body.len()));
+                failures.push(format!(
+                    "body does not match /{}/ (read {} bytes)",
+                    re.as_str(),
+                    body.len()
+                ));
             }
         }
         if !e.json.is_empty() {
             match serde_json::from_slice::<serde_json::Value>(&body) {
-                Err(err) => failures.push(format!("body is not JSON ({err}); it starts with {}", quote(&body, 40))),
+                Err(err) => failures.push(format!(
+                    "body is not JSON ({err}); it starts with {}",
+                    quote(&body, 40)
+                )),
                 Ok(doc) => {
                     for (pointer, want) in &e.json {
                         match doc.pointer(pointer) {
-                            None => failures.push(format!("json {pointer} is missing, expected {want}")),
-                            Some(seen) if !json_equal(seen, want) => failures.push(format!("json {pointer} is {seen}, expected {want}")),
+                            None => {
+                                failures.push(format!("json {pointer} is missing, expected {want}"))
+                            }
+                            Some(seen) if !json_equal(seen, want) => {
+                                failures.push(format!("json {pointer} is {seen}, expected {want}"))
+                            }
                             Some(_) => {}
                         }
                     }
@@ -308,8 +443,15 @@ async fn judge(check: &Check, h: &HttpCheck, response: hyper::Response<Incoming>
     if !failures.is_empty() {
         return Err(Judgement::down(Reason::Assertion, failures.join("; ")));
     }
-    let reason = status.canonical_reason().map(|r| format!(" {r}")).unwrap_or_default();
-    Ok(crate::tls::cert_threshold(check, trace, Judgement::up(format!("status {code}{reason}"))))
+    let reason = status
+        .canonical_reason()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
+    Ok(crate::tls::cert_threshold(
+        check,
+        trace,
+        Judgement::up(format!("status {code}{reason}")),
+    ))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -372,18 +514,39 @@ impl Decoder {
 
 /// Reads the body, decompressing on the way, never past `max` decoded bytes, and stopping early
 /// once `stop_at` has been seen.
-async fn read_body(mut body: Incoming, encoding: &str, max: u64, stop_at: Option<&[u8]>, trace: &mut Trace) -> Step<Vec<u8>> {
+async fn read_body(
+    mut body: Incoming,
+    encoding: &str,
+    max: u64,
+    stop_at: Option<&[u8]>,
+    trace: &mut Trace,
+) -> Step<Vec<u8>> {
     trace.phase = "body";
     let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let capped = Capped { buf: Vec::new(), max, over: false };
+    let capped = Capped {
+        buf: Vec::new(),
+        max,
+        over: false,
+    };
     let mut decoder = match encoding {
         "" | "identity" => Decoder::Identity(capped),
         "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::GzDecoder::new(capped)),
         "deflate" => Decoder::Deflate(flate2::write::ZlibDecoder::new(capped)),
-        other => return Err(Judgement::down(Reason::Protocol, format!("unsupported content-encoding {other:?}"))),
+        other => {
+            return Err(Judgement::down(
+                Reason::Protocol,
+                format!("unsupported content-encoding {other:?}"),
+            ))
+        }
     };
     let limit = |read: usize| {
-        Judgement::down(Reason::BodyLimit, format!("body exceeds the {} byte cap after decompression (read {read} bytes)", max))
+        Judgement::down(
+            Reason::BodyLimit,
+            format!(
+                "body exceeds the {} byte cap after decompression (read {read} bytes)",
+                max
+            ),
+        )
     };
     // Only the bytes that arrived since the last look (plus an overlap) are searched.
     let mut scanned: usize = 0;
@@ -397,7 +560,9 @@ async fn read_body(mut body: Incoming, encoding: &str, max: u64, stop_at: Option
     };
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| hyper_failure(&e, "body read failed"))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         let written = decoder.write(&data);
         let out = decoder.out();
         if found(out) {
@@ -407,7 +572,10 @@ async fn read_body(mut body: Incoming, encoding: &str, max: u64, stop_at: Option
             if out.over {
                 return Err(limit(out.buf.len()));
             }
-            return Err(Judgement::down(Reason::Protocol, format!("body could not be decoded ({encoding}): {err}")));
+            return Err(Judgement::down(
+                Reason::Protocol,
+                format!("body could not be decoded ({encoding}): {err}"),
+            ));
         }
     }
     let result = decoder.finish();
@@ -419,7 +587,10 @@ async fn read_body(mut body: Incoming, encoding: &str, max: u64, stop_at: Option
         return Err(limit(out.buf.len()));
     }
     if let Err(err) = result {
-        return Err(Judgement::down(Reason::Protocol, format!("body could not be decoded ({encoding}): {err}")));
+        return Err(Judgement::down(
+            Reason::Protocol,
+            format!("body could not be decoded ({encoding}): {err}"),
+        ));
     }
     Ok(std::mem::take(&mut out.buf))
 }

@@ -18,7 +18,9 @@ pub use redact::redact_url;
 
 use atalaya_core::duration::format_duration;
 use atalaya_core::{Check, CheckKind, Outcome, Phases, ProbeResult, Reason, UnsetVariable};
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::TokioResolver;
 use rustls::pki_types::CertificateDer;
@@ -95,13 +97,20 @@ pub struct Engine {
 impl Engine {
     pub fn new(options: EngineOptions) -> Result<Engine, EngineError> {
         let crypto = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         for cert in options.extra_roots {
-            roots.add(cert).map_err(|e| EngineError::Tls(format!("extra root: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| EngineError::Tls(format!("extra root: {e}")))?;
         }
-        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crypto.clone())
-            .build()
-            .map_err(|e| EngineError::Tls(e.to_string()))?;
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            crypto.clone(),
+        )
+        .build()
+        .map_err(|e| EngineError::Tls(e.to_string()))?;
 
         let config = match &options.nameservers {
             Some(list) => Ok(ResolverConfig::from_name_servers(
@@ -123,7 +132,9 @@ impl Engine {
             Ok(c) => c
                 .name_servers
                 .iter()
-                .map(|ns| SocketAddr::new(ns.ip, ns.connections.first().map(|c| c.port).unwrap_or(53)))
+                .map(|ns| {
+                    SocketAddr::new(ns.ip, ns.connections.first().map(|c| c.port).unwrap_or(53))
+                })
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -134,10 +145,10 @@ impl Engine {
             opts.use_hosts_file = ResolveHosts::Never;
             opts.attempts = 2;
             opts.timeout = Duration::from_secs(3);
-            Ok(TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
                 .with_options(opts)
                 .build()
-                .map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())
         });
         Ok(Engine {
             region: options.region,
@@ -198,7 +209,10 @@ impl Engine {
         };
         let latency_ms = net::ms_since(start);
         let judged = judged.with_latency(check, latency_ms);
-        let secrets = prepared.as_ref().map(|p| p.secrets.as_slice()).unwrap_or(&[]);
+        let secrets = prepared
+            .as_ref()
+            .map(|p| p.secrets.as_slice())
+            .unwrap_or(&[]);
         Ok(ProbeResult {
             check: check.id.clone(),
             region: self.region.clone(),
@@ -271,10 +285,18 @@ pub(crate) type Step<T> = Result<T, Judgement>;
 
 impl Judgement {
     pub fn up(detail: String) -> Self {
-        Judgement { outcome: Outcome::Up, reason: Reason::Ok, detail }
+        Judgement {
+            outcome: Outcome::Up,
+            reason: Reason::Ok,
+            detail,
+        }
     }
     pub fn down(reason: Reason, detail: String) -> Self {
-        Judgement { outcome: Outcome::Down, reason, detail }
+        Judgement {
+            outcome: Outcome::Down,
+            reason,
+            detail,
+        }
     }
 
     /// Applies the latency thresholds to a probe that otherwise passed.
@@ -286,15 +308,25 @@ impl Judgement {
         if let Some(limit) = over(check.expect.latency_down) {
             return Judgement::down(
                 Reason::Assertion,
-                format!("latency {latency_ms:.1}ms above the down threshold {}", format_duration(limit)),
+                format!(
+                    "latency {latency_ms:.1}ms above the down threshold {}",
+                    format_duration(limit)
+                ),
             );
         }
         if let Some(limit) = over(check.expect.latency_degraded) {
-            let detail = format!("latency {latency_ms:.1}ms above the degraded threshold {}", format_duration(limit));
+            let detail = format!(
+                "latency {latency_ms:.1}ms above the degraded threshold {}",
+                format_duration(limit)
+            );
             return Judgement {
                 outcome: Outcome::Degraded,
                 reason: Reason::Assertion,
-                detail: if self.outcome == Outcome::Degraded { format!("{}; {detail}", self.detail) } else { detail },
+                detail: if self.outcome == Outcome::Degraded {
+                    format!("{}; {detail}", self.detail)
+                } else {
+                    detail
+                },
             };
         }
         self

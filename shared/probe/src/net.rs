@@ -34,7 +34,11 @@ impl Connector for DirectConnector {
     }
     fn udp(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<UdpSocket>> {
         Box::pin(async move {
-            let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+            let bind: SocketAddr = if addr.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
             let socket = UdpSocket::bind(bind).await?;
             socket.connect(addr).await?;
             Ok(socket)
@@ -68,28 +72,47 @@ impl Engine {
         };
         trace.phase = "dns";
         let t = Instant::now();
-        let fqdn = if name.ends_with('.') { name.clone() } else { format!("{name}.") };
-        let resolver = self.resolver.as_ref().map_err(|e| Judgement::down(Reason::Dns, format!("cannot resolve {name}: {e}")))?;
+        let fqdn = if name.ends_with('.') {
+            name.clone()
+        } else {
+            format!("{name}.")
+        };
+        let resolver = self
+            .resolver
+            .as_ref()
+            .map_err(|e| Judgement::down(Reason::Dns, format!("cannot resolve {name}: {e}")))?;
         let result = resolver.lookup_ip(fqdn.as_str()).await;
         trace.add_dns(ms_since(t));
         match result {
             Ok(ips) => {
                 let ips: Vec<IpAddr> = ips.iter().collect();
                 if ips.is_empty() {
-                    Err(Judgement::down(Reason::Dns, format!("{name} has no A or AAAA records")))
+                    Err(Judgement::down(
+                        Reason::Dns,
+                        format!("{name} has no A or AAAA records"),
+                    ))
                 } else {
                     Ok(ips)
                 }
             }
-            Err(e) if e.is_no_records_found() => {
-                Err(Judgement::down(Reason::Dns, format!("{name} does not resolve: no A or AAAA records (NXDOMAIN or NODATA)")))
-            }
-            Err(e) => Err(Judgement::down(Reason::Dns, format!("resolving {name} failed: {e}"))),
+            Err(e) if e.is_no_records_found() => Err(Judgement::down(
+                Reason::Dns,
+                format!("{name} does not resolve: no A or AAAA records (NXDOMAIN or NODATA)"),
+            )),
+            Err(e) => Err(Judgement::down(
+                Reason::Dns,
+                format!("resolving {name} failed: {e}"),
+            )),
         }
     }
 
     /// Connects to the first address the guard allows and that answers.
-    pub(crate) async fn dial(&self, ips: &[IpAddr], port: u16, trace: &mut Trace) -> Step<TcpStream> {
+    pub(crate) async fn dial(
+        &self,
+        ips: &[IpAddr],
+        port: u16,
+        trace: &mut Trace,
+    ) -> Step<TcpStream> {
         trace.phase = "connect";
         let mut last: Option<Judgement> = None;
         for ip in ips {
@@ -104,7 +127,9 @@ impl Engine {
             match result {
                 Ok(stream) => {
                     // Judge the peer the socket is actually connected to, whatever path led here.
-                    let peer = stream.peer_addr().map_err(|e| Judgement::down(io_reason(&e), format!("connection to {addr} lost: {e}")))?;
+                    let peer = stream.peer_addr().map_err(|e| {
+                        Judgement::down(io_reason(&e), format!("connection to {addr} lost: {e}"))
+                    })?;
                     if let Err(kind) = self.guard.check(peer.ip()) {
                         return Err(blocked(peer.ip(), kind));
                     }
@@ -118,7 +143,10 @@ impl Engine {
                         Reason::Reset => "reset",
                         _ => "failed",
                     };
-                    last = Some(Judgement::down(io_reason(&e), format!("connection to {addr} {verb}: {e}")));
+                    last = Some(Judgement::down(
+                        io_reason(&e),
+                        format!("connection to {addr} {verb}: {e}"),
+                    ));
                 }
             }
         }
@@ -135,8 +163,18 @@ impl Engine {
         trace: &mut Trace,
     ) -> Step<TlsStream<TcpStream>> {
         trace.phase = "tls";
-        let name = ServerName::try_from(server_name.trim_start_matches('[').trim_end_matches(']').to_string())
-            .map_err(|e| Judgement::down(Reason::TlsHandshake, format!("{server_name:?} cannot be a TLS server name: {e}")))?;
+        let name = ServerName::try_from(
+            server_name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|e| {
+            Judgement::down(
+                Reason::TlsHandshake,
+                format!("{server_name:?} cannot be a TLS server name: {e}"),
+            )
+        })?;
         let verifier = Arc::new(CapturingVerifier {
             inner: self.webpki.clone(),
             verify,
@@ -150,7 +188,9 @@ impl Engine {
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let t = Instant::now();
-        let result = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, stream).await;
+        let result = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, stream)
+            .await;
         trace.add_tls(ms_since(t));
         let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
         if let Some(der) = leaf {
@@ -175,8 +215,14 @@ pub(crate) fn days_left(der: &[u8]) -> Option<i64> {
 }
 
 fn tls_failure(e: &io::Error, server_name: &str, days: Option<i64>) -> Judgement {
-    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
-        return Judgement::down(io_reason(e), format!("TLS handshake with {server_name} failed: {e}"));
+    let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return Judgement::down(
+            io_reason(e),
+            format!("TLS handshake with {server_name} failed: {e}"),
+        );
     };
     let (reason, what) = match tls {
         rustls::Error::InvalidCertificate(c) => match c {
@@ -187,18 +233,30 @@ fn tls_failure(e: &io::Error, server_name: &str, days: Option<i64>) -> Judgement
                     None => "certificate expired".to_string(),
                 },
             ),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                (Reason::TlsExpired, "certificate is not valid yet".to_string())
-            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                Reason::TlsExpired,
+                "certificate is not valid yet".to_string(),
+            ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                (Reason::TlsHostname, format!("certificate is not valid for {server_name}"))
+                (
+                    Reason::TlsHostname,
+                    format!("certificate is not valid for {server_name}"),
+                )
             }
-            CertificateError::UnknownIssuer => {
-                (Reason::TlsUntrusted, "certificate is not signed by a trusted authority (self-signed or unknown issuer)".to_string())
-            }
-            other => (Reason::TlsUntrusted, format!("certificate rejected: {other:?}")),
+            CertificateError::UnknownIssuer => (
+                Reason::TlsUntrusted,
+                "certificate is not signed by a trusted authority (self-signed or unknown issuer)"
+                    .to_string(),
+            ),
+            other => (
+                Reason::TlsUntrusted,
+                format!("certificate rejected: {other:?}"),
+            ),
         },
-        other => (Reason::TlsHandshake, format!("TLS handshake failed: {other}")),
+        other => (
+            Reason::TlsHandshake,
+            format!("TLS handshake failed: {other}"),
+        ),
     };
     Judgement::down(reason, format!("{what} ({server_name})"))
 }
@@ -225,7 +283,13 @@ impl ServerCertVerifier for CapturingVerifier {
             *leaf = Some(end_entity.to_vec());
         }
         if self.verify {
-            self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            self.inner.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
         } else {
             Ok(ServerCertVerified::assertion())
         }

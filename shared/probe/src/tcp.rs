@@ -10,7 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const MAX_REPLY: usize = 64 * 1024;
 
 impl Engine {
-    pub(crate) async fn tcp(&self, check: &Check, t: &TcpCheck, trace: &mut Trace) -> Step<Judgement> {
+    pub(crate) async fn tcp(
+        &self,
+        check: &Check,
+        t: &TcpCheck,
+        trace: &mut Trace,
+    ) -> Step<Judgement> {
         let host = parse_host(&t.host).map_err(|e| Judgement::down(Reason::Dns, e))?;
         let ips = self.resolve(&host, trace).await?;
         let mut stream = self.dial(&ips, t.port, trace).await?;
@@ -18,10 +23,9 @@ impl Engine {
         if let Some(send) = &t.send {
             if !send.is_empty() {
                 trace.phase = "send";
-                stream
-                    .write_all(send.as_bytes())
-                    .await
-                    .map_err(|e| Judgement::down(io_reason(&e), format!("sending to {peer} failed: {e}")))?;
+                stream.write_all(send.as_bytes()).await.map_err(|e| {
+                    Judgement::down(io_reason(&e), format!("sending to {peer} failed: {e}"))
+                })?;
             }
         }
         let Some(want) = &check.expect.reply_contains else {
@@ -31,16 +35,24 @@ impl Engine {
         let mut reply = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
-            let n = stream
-                .read(&mut buf)
-                .await
-                .map_err(|e| Judgement::down(io_reason(&e), format!("reading the reply from {peer} failed: {e}")))?;
+            let n = stream.read(&mut buf).await.map_err(|e| {
+                Judgement::down(
+                    io_reason(&e),
+                    format!("reading the reply from {peer} failed: {e}"),
+                )
+            })?;
             reply.extend_from_slice(&buf[..n]);
             if reply.windows(want.len()).any(|w| w == want.as_bytes()) {
-                return Ok(Judgement::up(format!("reply from {peer} contains {want:?}")));
+                return Ok(Judgement::up(format!(
+                    "reply from {peer} contains {want:?}"
+                )));
             }
             if n == 0 || reply.len() >= MAX_REPLY {
-                let why = if n == 0 { "the server closed the connection" } else { "read 64 KiB" };
+                let why = if n == 0 {
+                    "the server closed the connection"
+                } else {
+                    "read 64 KiB"
+                };
                 let shown = String::from_utf8_lossy(&reply[..reply.len().min(60)]).into_owned();
                 return Err(Judgement::down(
                     Reason::Assertion,

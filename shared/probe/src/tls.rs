@@ -6,13 +6,23 @@ use atalaya_core::duration::format_duration;
 use atalaya_core::{Check, Outcome, Reason, TlsCheck};
 
 impl Engine {
-    pub(crate) async fn tls(&self, check: &Check, t: &TlsCheck, trace: &mut Trace) -> Step<Judgement> {
+    pub(crate) async fn tls(
+        &self,
+        check: &Check,
+        t: &TlsCheck,
+        trace: &mut Trace,
+    ) -> Step<Judgement> {
         let host = parse_host(&t.host).map_err(|e| Judgement::down(Reason::Dns, e))?;
         let ips = self.resolve(&host, trace).await?;
         let stream = self.dial(&ips, t.port, trace).await?;
-        let _tls = self.handshake(stream, &t.server_name, true, &[], trace).await?;
+        let _tls = self
+            .handshake(stream, &t.server_name, true, &[], trace)
+            .await?;
         let detail = match trace.cert_days_left {
-            Some(d) => format!("certificate for {} valid for {d} more day(s)", t.server_name),
+            Some(d) => format!(
+                "certificate for {} valid for {d} more day(s)",
+                t.server_name
+            ),
             None => format!("certificate for {} verified", t.server_name),
         };
         Ok(cert_threshold(check, trace, Judgement::up(detail)))
@@ -28,7 +38,10 @@ pub(crate) fn cert_threshold(check: &Check, trace: &Trace, judged: Judgement) ->
         return Judgement {
             outcome: Outcome::Degraded,
             reason: Reason::Assertion,
-            detail: format!("certificate expires in {days} day(s), under the {} threshold", format_duration(threshold)),
+            detail: format!(
+                "certificate expires in {days} day(s), under the {} threshold",
+                format_duration(threshold)
+            ),
         };
     }
     judged

@@ -1,0 +1,247 @@
+//! The `atalaya` binary as a user runs it: exit codes, output formats, errors, secrets.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn atalaya(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
+    cmd.args(args).env_remove("RUST_LOG").env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn with_checks(checks: &str) -> tempfile::NamedTempFile {
+    file(&format!(
+        "settings:\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer: acme, name: Web }}\nchecks:\n{checks}"
+    ))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn validate_exits_0_for_a_valid_file() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/checks.yaml");
+    let out = atalaya(&["validate", root], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("valid (8 checks, 2 services, 1 customers)"));
+}
+
+#[test]
+fn validate_exits_1_and_prints_every_problem_on_stderr() {
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/configs/invalid/many-problems.yaml"
+    );
+    let out = atalaya(&["validate", root], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("many-problems.yaml:"))
+            .count(),
+        11,
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "many-problems.yaml:9:42: check a: http.url: scheme \"gopher\" is not supported"
+        ),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("10 problems found"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn validate_for_lambda_rejects_second_level_intervals() {
+    let f = file("settings:\n  regions: [eu-west-1]\n  defaults: { interval: 5s, timeout: 1s }\n");
+    assert_eq!(
+        atalaya(&["validate", f.path().to_str().unwrap()], &[])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = atalaya(
+        &["validate", "--target", "lambda", f.path().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("interval 5s is below 1m"));
+}
+
+#[test]
+fn validate_reports_a_missing_file() {
+    let out = atalaya(&["validate", "/nonexistent/checks.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot read the checks file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn serve() -> (std::net::SocketAddr, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    (addr, rt)
+}
+
+#[test]
+fn probe_json_prints_one_result_per_line_and_exits_0_whatever_the_outcomes() {
+    let (addr, _rt) = serve();
+    let f = with_checks(&format!(
+        "  - {{ id: up, service: web, http: {{ url: 'http://{addr}/ok' }} }}\n  - {{ id: down, service: web, http: {{ url: 'http://{addr}/500' }} }}\n  - {{ id: blocked, service: web, http: {{ url: 'http://169.254.169.254/' }} }}\n"
+    ));
+    let out = atalaya(
+        &["probe", f.path().to_str().unwrap(), "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut seen: Vec<(String, String, String)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            // The public shape, in its documented order.
+            let order = [
+                "check",
+                "region",
+                "at",
+                "outcome",
+                "reason",
+                "detail",
+                "latency_ms",
+                "phases",
+                "http_status",
+                "cert_days_left",
+            ];
+            let positions: Vec<usize> = order
+                .iter()
+                .map(|k| l.find(&format!("\"{k}\":")).unwrap())
+                .collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{l}");
+            assert_eq!(v.as_object().unwrap().len(), order.len(), "{l}");
+            (
+                v["check"].as_str().unwrap().into(),
+                v["outcome"].as_str().unwrap().into(),
+                v["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("blocked".into(), "down".into(), "blocked".into()),
+            ("down".into(), "down".into(), "http_status".into()),
+            ("up".into(), "up".into(), "ok".into())
+        ]
+    );
+}
+
+#[test]
+fn probe_table_is_plain_text_off_a_terminal_and_selects_checks() {
+    let (addr, _rt) = serve();
+    let f = with_checks(&format!(
+        "  - {{ id: home, service: web, http: {{ url: 'http://{addr}/ok' }} }}\n  - {{ id: other, service: web, http: {{ url: 'http://{addr}/500' }} }}\n"
+    ));
+    let out = atalaya(
+        &["probe", f.path().to_str().unwrap(), "--check", "home"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("CHECK"), "{table}");
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["home", "up", "ok", row[3]], "{table}");
+    assert_eq!(row[4..].join(" "), "status 200 OK", "{table}");
+    assert!(!table.contains("other"), "{table}");
+    assert!(
+        !table.contains('\x1b'),
+        "no colour off a terminal: {table:?}"
+    );
+    assert!(
+        table.contains("1 checks: 1 up, 0 degraded, 0 down"),
+        "{table}"
+    );
+}
+
+#[test]
+fn probe_of_an_unknown_check_is_a_usage_error_naming_the_known_ones() {
+    let f = with_checks("  - { id: home, service: web, tcp: { host: 127.0.0.1, port: 1 } }\n");
+    let out = atalaya(
+        &["probe", f.path().to_str().unwrap(), "--check", "nope"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no check nope in"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("its checks are: home"));
+}
+
+#[test]
+fn probe_with_an_unset_variable_fails_that_check_and_runs_the_others() {
+    let (addr, _rt) = serve();
+    let f = with_checks(&format!(
+        "  - {{ id: secret, service: web, http: {{ url: 'http://{addr}/ok', headers: {{ X-Key: '${{env:ATALAYA_CLI_UNSET}}' }} }} }}\n  - {{ id: plain, service: web, http: {{ url: 'http://{addr}/ok' }} }}\n"
+    ));
+    let out = atalaya(
+        &["probe", f.path().to_str().unwrap(), "--format", "json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error: check secret: http.headers.X-Key: environment variable ATALAYA_CLI_UNSET is not set"));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    assert!(text(&out.stdout).contains("\"check\":\"plain\""));
+}
+
+#[test]
+fn secrets_stay_out_of_output_and_trace_logs() {
+    let (addr, _rt) = serve();
+    let f = with_checks(&format!(
+        "  - {{ id: s, service: web, http: {{ url: 'http://{addr}/echo-auth', headers: {{ Authorization: 'Bearer ${{env:ATALAYA_CLI_TOKEN}}' }} }}, expect: {{ json: {{ /x: 1 }} }} }}\n"
+    ));
+    let out = atalaya(
+        &["probe", f.path().to_str().unwrap(), "--format", "json"],
+        &[("ATALAYA_CLI_TOKEN", "tok-7f3a9c"), ("RUST_LOG", "trace")],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("\"check\":\"s\""), "{all}");
+    assert!(!all.contains("tok-7f3a9c"), "secret leaked:\n{all}");
+}
+
+#[test]
+fn schema_is_a_json_schema_for_the_checks_file() {
+    let out = atalaya(&["schema"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["title"], "Atalaya checks file");
+    assert!(v["$defs"]["Check"]["properties"]["http"].is_object());
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let out = atalaya(&["probe", "--help"], &[]);
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Exit status is 0 when the run completed"),
+        "{help}"
+    );
+    assert!(
+        help.contains("atalaya probe checks.yaml --check shop-home"),
+        "{help}"
+    );
+}

@@ -1,0 +1,50 @@
+//! Local targets to probe: the test servers as a process, for `make run` and `make bench`.
+//! Listens on 127.0.0.1 only and prints one `kind address` line per server once it is ready.
+//!
+//!     atalaya-target [--http 127.0.0.1:8080] [--https 127.0.0.1:8443] [--dns 127.0.0.1:5353]
+//!                    [--banner 127.0.0.1:2222]
+
+#![allow(clippy::unwrap_used)]
+
+use atalaya_tests::{banner_server_on, dns, http, tls::Leaf};
+use std::io::Write;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() || !args.len().is_multiple_of(2) || args.iter().any(|a| a == "--help") {
+        eprintln!("usage: atalaya-target [--http ADDR] [--https ADDR] [--dns ADDR] [--banner ADDR]  (ADDR on 127.0.0.1, port 0 picks one)");
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for pair in args.chunks(2) {
+            let (flag, addr) = (pair[0].as_str(), pair[1].as_str());
+            if !addr.starts_with("127.") {
+                eprintln!("atalaya-target listens on loopback only, not {addr}");
+                std::process::exit(2);
+            }
+            let bound = match flag {
+                "--http" => http::server_on(addr, None).await,
+                "--https" => http::server_on(addr, Some(Leaf::SelfSigned)).await,
+                "--dns" => dns::server_on(addr).await,
+                "--banner" => banner_server_on(addr, "SSH-2.0-AtalayaDemo\r\n").await,
+                other => {
+                    eprintln!("unknown option {other}");
+                    std::process::exit(2);
+                }
+            };
+            match bound {
+                Ok(a) => println!("{} {a}", &flag[2..]),
+                Err(e) => {
+                    eprintln!("cannot listen on {addr}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        std::io::stdout().flush().unwrap();
+        let _ = tokio::signal::ctrl_c().await;
+    });
+}
