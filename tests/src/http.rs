@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// 32 MiB of zeros, gzipped (about 32 KiB on the wire).
 fn gzip_bomb() -> &'static [u8] {
@@ -36,23 +35,29 @@ pub async fn server(tls: Option<Leaf>) -> SocketAddr {
 
 /// Starts the server on `bind` (e.g. 127.0.0.1:8080).
 pub async fn server_on(bind: &str, tls: Option<Leaf>) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(bind).await?;
+    // A deep accept queue: the benchmark opens hundreds of connections at once.
+    let bind: SocketAddr = bind.parse().map_err(std::io::Error::other)?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    let listener = socket.listen(4096)?;
     let addr = listener.local_addr().unwrap();
     let acceptor = tls.map(|leaf| tokio_rustls::TlsAcceptor::from(server_config(leaf)));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let accepted = std::time::Instant::now();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 match acceptor {
                     Some(acceptor) => {
                         if let Ok(tls) = acceptor.accept(stream).await {
-                            let _ = handle(tls, addr).await;
+                            let _ = handle(tls, addr, accepted).await;
                         }
                     }
                     None => {
                         let _ = stream.set_nodelay(true);
                         let mut stream = stream;
-                        if let Ok(Action::Reset) = handle(&mut stream, addr).await {
+                        if let Ok(Action::Reset) = handle(&mut stream, addr, accepted).await {
                             // SO_LINGER 0: close with a RST instead of a FIN.
                             let _ = socket_reset(stream);
                         }
@@ -110,6 +115,7 @@ async fn respond<S: AsyncWrite + Unpin>(
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     addr: SocketAddr,
+    accepted: std::time::Instant,
 ) -> std::io::Result<Action> {
     let mut req = Vec::new();
     let mut buf = [0u8; 2048];
@@ -253,6 +259,20 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 s.write_all(b"1\r\nx\r\n").await?;
                 s.flush().await?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        // Holds the response and reports how long it really held it (for the benchmark, which
+        // subtracts each true hold from the latency the engine reported).
+        p if p.starts_with("/hold/") => {
+            // The response goes out `ms` after the connection was accepted, whatever the
+            // server's own scheduling did in between; the hold reported is accept → written.
+            let ms: u64 = p[6..].parse().unwrap_or(50);
+            let start = accepted;
+            tokio::time::sleep_until((start + Duration::from_millis(ms)).into()).await;
+            respond(&mut s, 200, &[], b"held").await?;
+            if std::env::var_os("ATALAYA_TARGET_LOG_HOLDS").is_some() {
+                let id = target.split("i=").nth(1).unwrap_or("-");
+                println!("hold {id} {}", start.elapsed().as_micros());
             }
         }
         p if p.starts_with("/slow/") => {

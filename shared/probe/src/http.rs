@@ -89,12 +89,25 @@ impl Prepared {
     }
 }
 
-/// Aborts the connection task when the probe ends, however it ends (done, failed, timed out).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// An HTTP/1.1 connection driven by the probe's own task: whatever the probe awaits on it is
+/// polled together with the connection, so a response wakes the probe directly (no task hop),
+/// and dropping the probe (done, failed or timed out) closes the connection.
+struct Conn<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    conn: hyper::client::conn::http1::Connection<TokioIo<S>, Full<Bytes>>,
+    closed: bool,
+}
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn<S> {
+    async fn drive<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                // Once the connection ends, `work` finishes with the error it causes.
+                _ = &mut self.conn, if !self.closed => self.closed = true,
+            }
+        }
     }
 }
 
@@ -201,7 +214,7 @@ impl Engine {
                     Judgement::down(Reason::Protocol, format!("cannot build the request: {e}"))
                 })?;
 
-            let (response, driver) = if https {
+            let exchanged = if https {
                 let tls = self
                     .handshake(
                         stream,
@@ -211,25 +224,16 @@ impl Engine {
                         trace,
                     )
                     .await?;
-                exchange(tls, req, trace).await?
+                // Boxed: a TLS stream makes the exchange far larger, and plain HTTP probes
+                // should not carry that size.
+                Box::pin(exchange(tls, req, check, h, trace)).await?
             } else {
-                exchange(stream, req, trace).await?
+                exchange(stream, req, check, h, trace).await?
             };
-            let status = response.status();
-            trace.http_status = Some(status.as_u16());
-
-            if h.follow_redirects && is_redirect(status) {
-                if let Some(location) = response.headers().get(LOCATION) {
-                    let location = location.to_str().map_err(|_| {
-                        Judgement::down(
-                            Reason::Protocol,
-                            format!(
-                                "status {} with an unreadable Location header",
-                                status.as_u16()
-                            ),
-                        )
-                    })?;
-                    let next = url.join(location).map_err(|e| {
+            let judged = match exchanged {
+                Exchanged::Judged(j) => j,
+                Exchanged::Redirect(status, location) => {
+                    let next = url.join(&location).map_err(|e| {
                         Judgement::down(
                             Reason::Protocol,
                             format!(
@@ -263,16 +267,12 @@ impl Engine {
                                 && *name != http::header::COOKIE
                         });
                     }
-                    drop(driver);
                     chain.push(redact_url(&next));
                     url = next;
                     hops += 1;
                     continue;
                 }
-            }
-            let judged = judge(check, h, response, trace).await;
-            drop(driver);
-            let judged = judged?;
+            };
             return Ok(if hops > 0 {
                 Judgement {
                     detail: format!(
@@ -301,28 +301,59 @@ fn shorten_chain(chain: &[String]) -> String {
     }
 }
 
-/// Sends one request and waits for the response head.
+/// What one request/response exchange produced: a redirect to follow, or the final verdict.
+enum Exchanged {
+    Redirect(StatusCode, String),
+    Judged(Judgement),
+}
+
+/// Sends one request on a fresh connection, waits for the response head, and either hands back
+/// a redirect to follow or judges the response (reading the body only if an assertion needs it).
 async fn exchange<S>(
     io: S,
     req: Request<Full<Bytes>>,
+    check: &Check,
+    h: &HttpCheck,
     trace: &mut Trace,
-) -> Step<(hyper::Response<Incoming>, AbortOnDrop)>
+) -> Step<Exchanged>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     trace.phase = "ttfb";
     let t = Instant::now();
+    // 4 KiB reads: a probe reads a head and at most a capped body, and hundreds of probes may be
+    // in flight; hyper's default adaptive buffer starts at 8 KiB per connection.
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .read_buf_exact_size(Some(4096))
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| hyper_failure(&e, "HTTP handshake failed"))?;
-    let driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    let result = sender.send_request(req).await;
+    let mut conn = Conn {
+        conn,
+        closed: false,
+    };
+    let result = conn.drive(sender.send_request(req)).await;
     trace.add_ttfb(ms_since(t));
     let response = result.map_err(|e| hyper_failure(&e, "no response"))?;
-    Ok((response, driver))
+    let status = response.status();
+    trace.http_status = Some(status.as_u16());
+    if h.follow_redirects && is_redirect(status) {
+        if let Some(location) = response.headers().get(LOCATION) {
+            let location = location.to_str().map_err(|_| {
+                Judgement::down(
+                    Reason::Protocol,
+                    format!(
+                        "status {} with an unreadable Location header",
+                        status.as_u16()
+                    ),
+                )
+            })?;
+            return Ok(Exchanged::Redirect(status, location.to_string()));
+        }
+    }
+    conn.drive(judge(check, h, response, trace))
+        .await
+        .map(Exchanged::Judged)
 }
 
 fn quote(bytes: &[u8], max: usize) -> String {

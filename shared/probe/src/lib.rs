@@ -28,6 +28,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The runtime the engine runs on in the CLI and the benchmark: tokio's multi-threaded
+/// scheduler, one worker per core.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// How the engine is set up; one engine serves many runs.
 pub struct EngineOptions {
     /// The region named in results (`local` for the local runner).
@@ -167,23 +175,43 @@ impl Engine {
     }
 
     /// Runs every check once, at most `concurrency` at a time, pushing results as they finish.
+    ///
+    /// `concurrency` worker tasks each take the next check as soon as their last one finishes,
+    /// so starting a check never waits for the caller's thread to be scheduled.
     pub async fn run(self: &Arc<Self>, checks: &[Check], sink: &mut dyn Sink) {
-        let mut pending = checks.iter().cloned();
-        let mut running = tokio::task::JoinSet::new();
-        loop {
-            while running.len() < self.concurrency {
-                let Some(check) = pending.next() else { break };
-                let engine = Arc::clone(self);
-                running.spawn(async move {
-                    let r = engine.probe(&check).await;
-                    (check, r)
-                });
+        let queue: Arc<[Check]> = checks.into();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let workers = self.concurrency.min(queue.len());
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let (engine, queue, next, tx) = (
+                Arc::clone(self),
+                Arc::clone(&queue),
+                Arc::clone(&next),
+                tx.clone(),
+            );
+            tasks.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(check) = queue.get(i) else { break };
+                    let outcome = engine.probe(check).await;
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        while let Some((i, outcome)) = rx.recv().await {
+            match outcome {
+                Ok(result) => sink.result(result),
+                Err(e) => sink.check_error(&queue[i], e),
             }
-            match running.join_next().await {
-                Some(Ok((_, Ok(result)))) => sink.result(result),
-                Some(Ok((check, Err(e)))) => sink.check_error(&check, e),
-                Some(Err(e)) => tracing::error!(error = %e, "probe task failed"),
-                None => break,
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "probe worker failed");
             }
         }
     }
@@ -198,9 +226,10 @@ impl Engine {
         let work = async {
             match &check.kind {
                 CheckKind::Http(h) => self.http(check, h, prepared.as_ref(), &mut trace).await,
-                CheckKind::Tcp(t) => self.tcp(check, t, &mut trace).await,
-                CheckKind::Dns(d) => self.dns(check, d, &mut trace).await,
-                CheckKind::Tls(t) => self.tls(check, t, &mut trace).await,
+                // Boxed so that each in-flight probe is the size of its own kind.
+                CheckKind::Tcp(t) => Box::pin(self.tcp(check, t, &mut trace)).await,
+                CheckKind::Dns(d) => Box::pin(self.dns(check, d, &mut trace)).await,
+                CheckKind::Tls(t) => Box::pin(self.tls(check, t, &mut trace)).await,
             }
         };
         let judged = match tokio::time::timeout(check.timeout, work).await {

@@ -81,7 +81,8 @@ impl Engine {
             .resolver
             .as_ref()
             .map_err(|e| Judgement::down(Reason::Dns, format!("cannot resolve {name}: {e}")))?;
-        let result = resolver.lookup_ip(fqdn.as_str()).await;
+        // Boxed: hickory's lookup future is large, and every in-flight probe would carry its size.
+        let result = Box::pin(resolver.lookup_ip(fqdn.as_str())).await;
         trace.add_dns(ms_since(t));
         match result {
             Ok(ips) => {
