@@ -41,7 +41,7 @@ test: lint unit
 
 bench:
 	$(CARGO) build --release -p atalaya-tests --bin atalaya-bench --bin atalaya-target
-	target/release/atalaya-bench --target-bin target/release/atalaya-target
+	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
 
 schema: build
 	$(ATALAYA) schema > docs/atalaya.schema.json

@@ -177,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     known.join(", ")
                 );
             }
-            let selected: Vec<atalaya_core::Check> = config
+            let selected: std::sync::Arc<[atalaya_core::Check]> = config
                 .checks
                 .iter()
                 .filter(|c| checks.is_empty() || checks.contains(&c.id))
@@ -201,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 && stdout.is_terminal()
                 && std::env::var_os("NO_COLOR").is_none();
             let mut sink = output::Printer::new(format == Format::Json, colour, stdout.lock());
-            runtime.block_on(engine.run(&selected, &mut sink));
+            runtime.block_on(engine.run(selected, &mut sink));
             sink.finish()?;
             Ok(if sink.check_errors > 0 {
                 ExitCode::from(1)

@@ -73,7 +73,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-fn checks(addr: &str, path: &str, n: usize, run: &str) -> Vec<Check> {
+fn checks(addr: &str, path: &str, n: usize, run: &str) -> Arc<[Check]> {
     let mut yaml = String::from(
         "settings:\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - { id: bench, name: Bench }\nservices:\n  - { id: target, customer: bench, name: Target }\nchecks:\n",
     );
@@ -83,6 +83,7 @@ fn checks(addr: &str, path: &str, n: usize, run: &str) -> Vec<Check> {
     atalaya_core::load_str(&yaml, "bench.yaml", atalaya_core::Target::Local)
         .unwrap()
         .checks
+        .into()
 }
 
 fn main() {
@@ -96,27 +97,69 @@ fn main() {
     let target_bin = arg("--target-bin").unwrap_or_else(|| "target/release/atalaya-target".into());
     let n: usize = arg("--checks").map(|v| v.parse().unwrap()).unwrap_or(2000);
     let runs: usize = arg("--runs").map(|v| v.parse().unwrap()).unwrap_or(3);
-    // Each scenario runs in a fresh process, so its peak RSS is its own.
+    // Each measured run (a warm-up of 200 checks, then `n` checks) is a fresh process, so its
+    // peak RSS is its own; the table gives the median over the runs.
     let Some(scenario) = arg("--scenario") else {
-        println!("{n} checks per run, {runs} runs per scenario, each scenario in its own process; {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        println!(
+            "{n} checks per run, {runs} runs per scenario, each run in a fresh process; medians over the runs; {} cores",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
         println!();
         println!("| target | concurrency | checks/s | % of concurrency÷hold | CPU-ms/check | CPU-ms/check (/proc/stat) | peak RSS MB | latency − hold median | p99 | up |");
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for scenario in ["/ok:64", "/ok:512", "/hold/50:64", "/hold/50:512"] {
-            let status = Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--target-bin",
-                    &target_bin,
-                    "--checks",
-                    &n.to_string(),
-                    "--runs",
-                    &runs.to_string(),
-                    "--scenario",
-                    scenario,
-                ])
-                .status()
-                .unwrap();
-            assert!(status.success(), "scenario {scenario} failed");
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            for _ in 0..runs {
+                let out = Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--target-bin",
+                        &target_bin,
+                        "--checks",
+                        &n.to_string(),
+                        "--runs",
+                        "1",
+                        "--scenario",
+                        scenario,
+                    ])
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "scenario {scenario} failed");
+                let line = String::from_utf8(out.stdout).unwrap();
+                rows.push(
+                    line.trim()
+                        .trim_matches('|')
+                        .split('|')
+                        .map(|c| c.trim().to_string())
+                        .collect(),
+                );
+            }
+            // Median per numeric column (each column on its own), `up` summed.
+            let mut cells = rows[0].clone();
+            for col in 2..cells.len() {
+                let mut values: Vec<(f64, String)> = rows
+                    .iter()
+                    .filter_map(|r| {
+                        r[col]
+                            .trim_end_matches(" ms")
+                            .trim_end_matches('%')
+                            .parse::<f64>()
+                            .ok()
+                            .map(|v| (v, r[col].clone()))
+                    })
+                    .collect();
+                if col == cells.len() - 1 {
+                    let up: usize = rows
+                        .iter()
+                        .map(|r| r[col].split('/').next().unwrap().parse::<usize>().unwrap())
+                        .sum();
+                    cells[col] = format!("{up}/{}", n * runs);
+                } else if !values.is_empty() {
+                    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    cells[col] = values[values.len() / 2].1.clone();
+                }
+            }
+            println!("| {} |", cells.join(" | "));
         }
         return;
     };
@@ -164,7 +207,7 @@ fn main() {
             let warm = checks(&addr, path, 200, "warm");
             // Parsed once, as the CLI does; the target keys its hold reports by `i`.
             let batch = checks(&addr, path, n, "run");
-            runtime.block_on(engine.run(&warm, &mut Collect(Vec::new())));
+            runtime.block_on(engine.run(warm, &mut Collect(Vec::new())));
 
             let (mut rates, mut cpus, mut stat_cpus, mut rss, mut errors, mut up) =
                 (vec![], vec![], vec![], 0f64, vec![], 0);
@@ -173,7 +216,7 @@ fn main() {
                 reset_peak_rss();
                 let mut results = Collect(Vec::with_capacity(n));
                 let (cpu0, stat0, t0) = (cpu_ns(), stat_cpu_ms(), Instant::now());
-                runtime.block_on(engine.run(&batch, &mut results));
+                runtime.block_on(engine.run(batch.clone(), &mut results));
                 let wall = t0.elapsed().as_secs_f64();
                 let (cpu1, stat1) = (cpu_ns(), stat_cpu_ms());
                 rss = rss.max(peak_rss_mb());
@@ -193,7 +236,10 @@ fn main() {
                         let i: usize = r.check[1..].parse().unwrap();
                         if let Some(h) = holds.get(&format!("run-{i}")) {
                             if std::env::var_os("ATALAYA_BENCH_PHASES").is_some() && i % 200 == 0 {
-                                let (c, t) = (r.phases.connect_ms.unwrap_or(0.0), r.phases.ttfb_ms.unwrap_or(0.0));
+                                let (c, t) = (
+                                    r.phases.connect_ms.unwrap_or(0.0),
+                                    r.phases.ttfb_ms.unwrap_or(0.0),
+                                );
                                 eprintln!("lat {:.3} hold {h:.3} connect {c:.3} ttfb {t:.3} outside {:.3} ttfb-hold {:.3}", r.latency_ms, r.latency_ms - c - t, t - h);
                             }
                             errors.push(r.latency_ms - h);

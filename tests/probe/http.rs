@@ -321,19 +321,10 @@ async fn many_checks_run_concurrently_and_all_report() {
     let engine = engine(None); // concurrency 16
     let mut sink = Collect(Vec::new());
     let start = std::time::Instant::now();
-    engine.run(&config.checks, &mut sink).await;
+    engine.run(config.checks.into(), &mut sink).await;
     let elapsed = start.elapsed();
     assert_eq!(sink.0.len(), 40);
     assert!(sink.0.iter().all(|r| r.outcome == Outcome::Up));
     // 40 checks of 200 ms at 16 at a time take 3 rounds, not 40 sequential probes.
     assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
-}
-
-#[tokio::test]
-async fn probe_future_size() {
-    let config =
-        atalaya_tests::config("  - { id: c, service: web, http: { url: 'http://127.0.0.1:1/' } }");
-    let e = engine(None);
-    let f = e.probe(&config.checks[0]);
-    println!("PROBE FUTURE SIZE {}", std::mem::size_of_val(&f));
 }

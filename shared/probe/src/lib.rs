@@ -178,8 +178,8 @@ impl Engine {
     ///
     /// `concurrency` worker tasks each take the next check as soon as their last one finishes,
     /// so starting a check never waits for the caller's thread to be scheduled.
-    pub async fn run(self: &Arc<Self>, checks: &[Check], sink: &mut dyn Sink) {
-        let queue: Arc<[Check]> = checks.into();
+    pub async fn run(self: &Arc<Self>, checks: Arc<[Check]>, sink: &mut dyn Sink) {
+        let queue = checks;
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let workers = self.concurrency.min(queue.len());
