@@ -1,5 +1,7 @@
 //! The `atalaya` binary as a user runs it: exit codes, output formats, errors, secrets.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Command, Output};
 

@@ -235,13 +235,6 @@ fn main() {
                     for r in &results.0 {
                         let i: usize = r.check[1..].parse().unwrap();
                         if let Some(h) = holds.get(&format!("run-{i}")) {
-                            if std::env::var_os("ATALAYA_BENCH_PHASES").is_some() && i % 200 == 0 {
-                                let (c, t) = (
-                                    r.phases.connect_ms.unwrap_or(0.0),
-                                    r.phases.ttfb_ms.unwrap_or(0.0),
-                                );
-                                eprintln!("lat {:.3} hold {h:.3} connect {c:.3} ttfb {t:.3} outside {:.3} ttfb-hold {:.3}", r.latency_ms, r.latency_ms - c - t, t - h);
-                            }
                             errors.push(r.latency_ms - h);
                         }
                     }
@@ -299,4 +292,5 @@ fn main() {
         );
     }
     let _ = child.kill();
+    let _ = child.wait();
 }

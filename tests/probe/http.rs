@@ -303,7 +303,10 @@ async fn unset_environment_variable_is_an_error_for_that_check_never_an_empty_he
 }
 
 #[tokio::test]
-async fn many_checks_run_concurrently_and_all_report() {
+async fn many_checks_run_concurrently_up_to_the_bound_and_all_report() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     struct Collect(Vec<atalaya_core::ProbeResult>);
     impl atalaya_probe::Sink for Collect {
         fn result(&mut self, r: atalaya_core::ProbeResult) {
@@ -313,18 +316,43 @@ async fn many_checks_run_concurrently_and_all_report() {
             panic!("{}: {e}", c.id);
         }
     }
-    let addr = server(None).await;
+    // A server that counts the requests it is holding at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), max.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (n, m) = (n.clone(), m.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let inside = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(inside, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
     let checks: String = (0..40)
-        .map(|i| format!("  - {{ id: c{i}, service: web, timeout: 2s, http: {{ url: 'http://{addr}/slow/200' }} }}\n"))
+        .map(|i| format!("  - {{ id: c{i}, service: web, timeout: 5s, http: {{ url: 'http://{addr}/' }} }}\n"))
         .collect();
     let config = atalaya_tests::config(&checks);
     let engine = engine(None); // concurrency 16
     let mut sink = Collect(Vec::new());
-    let start = std::time::Instant::now();
     engine.run(config.checks.into(), &mut sink).await;
-    let elapsed = start.elapsed();
     assert_eq!(sink.0.len(), 40);
     assert!(sink.0.iter().all(|r| r.outcome == Outcome::Up));
-    // 40 checks of 200 ms at 16 at a time take 3 rounds, not 40 sequential probes.
-    assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
+    let mut ids: Vec<&str> = sink.0.iter().map(|r| r.check.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "every check reported once");
+    let peak = max.load(Ordering::SeqCst);
+    assert!(
+        peak > 1 && peak <= 16,
+        "at most 16 in flight, and more than one: {peak}"
+    );
 }
