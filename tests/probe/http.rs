@@ -68,6 +68,15 @@ async fn json_pointer_and_header_assertions_compare_values() {
 }
 
 #[tokio::test]
+async fn method_headers_and_body_are_sent_as_configured() {
+    let addr = server(None).await;
+    let r = probe(&engine(None), &format!(
+        "  - {{ id: c, service: web, http: {{ url: 'http://{addr}/echo-body', method: post, headers: {{ Content-Type: application/json }}, body: '{{\"deep\": true}}' }}, expect: {{ body_contains: 'POST application/json {{\"deep\": true}}' }} }}"
+    )).await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+}
+
+#[tokio::test]
 async fn body_regex_is_matched() {
     let addr = server(None).await;
     let e = engine(None);

@@ -2,7 +2,7 @@
 //! query asks for a big answer), NXDOMAIN for everything else.
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::UdpSocket;
@@ -14,6 +14,8 @@ fn records(name: &str, rtype: RecordType) -> Option<Vec<RData>> {
         ("acme.test", RecordType::A) => vec![a("203.0.113.10"), a("203.0.113.11")],
         ("acme.test", RecordType::MX) => vec![RData::MX(MX::new(10, n("mail.acme.test.")))],
         ("acme.test", RecordType::TXT) => vec![RData::TXT(TXT::new(vec!["v=spf1 -all".into()]))],
+        ("acme.test", RecordType::AAAA) => vec![RData::AAAA(AAAA("2001:db8::10".parse().unwrap()))],
+        ("acme.test", RecordType::NS) => vec![RData::NS(NS(n("ns1.acme.test.")))],
         ("www.acme.test", RecordType::CNAME) => vec![RData::CNAME(CNAME(n("acme.test.")))],
         // Names the HTTP tests dial: one loopback (allowed), one that rebinds to the metadata
         // address, one to a private address.

@@ -273,6 +273,29 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             )
             .await?
         }
+        "/echo-body" => {
+            // Echoes the method, the content type and the request body.
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let head_end = req
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|i| i + 4)
+                .unwrap_or(req.len());
+            let mut body = req[head_end..].to_vec();
+            while body.len() < len {
+                let n = s.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&buf[..n]);
+            }
+            let method = text.split_whitespace().next().unwrap_or("?").to_string();
+            let ctype = header("content-type").unwrap_or_default();
+            let out = format!("{method} {ctype} {}", String::from_utf8_lossy(&body));
+            respond(&mut s, 200, &[], out.as_bytes()).await?
+        }
         "/echo-auth" => {
             let auth = header("authorization").unwrap_or_default();
             respond(&mut s, 200, &[], format!("auth=[{auth}]").as_bytes()).await?

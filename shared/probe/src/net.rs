@@ -107,6 +107,19 @@ impl Engine {
         }
     }
 
+    /// Resolves a host as written in the checks file (a name or an IP literal in any spelling)
+    /// and connects to it through the guard.
+    pub(crate) async fn connect_host(
+        &self,
+        host: &str,
+        port: u16,
+        trace: &mut Trace,
+    ) -> Step<TcpStream> {
+        let host = crate::guard::parse_host(host).map_err(|e| Judgement::down(Reason::Dns, e))?;
+        let ips = self.resolve(&host, trace).await?;
+        self.dial(&ips, port, trace).await
+    }
+
     /// Connects to the first address the guard allows and that answers.
     pub(crate) async fn dial(
         &self,

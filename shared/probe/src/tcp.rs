@@ -1,6 +1,5 @@
 //! TCP probes: connect, optionally send, optionally expect a substring in the reply.
 
-use crate::guard::parse_host;
 use crate::net::io_reason;
 use crate::{Engine, Judgement, Step, Trace};
 use atalaya_core::{Check, Reason, TcpCheck};
@@ -16,9 +15,7 @@ impl Engine {
         t: &TcpCheck,
         trace: &mut Trace,
     ) -> Step<Judgement> {
-        let host = parse_host(&t.host).map_err(|e| Judgement::down(Reason::Dns, e))?;
-        let ips = self.resolve(&host, trace).await?;
-        let mut stream = self.dial(&ips, t.port, trace).await?;
+        let mut stream = self.connect_host(&t.host, t.port, trace).await?;
         let peer = trace.peer.map(|p| p.to_string()).unwrap_or_default();
         if let Some(send) = &t.send {
             if !send.is_empty() {

@@ -1,6 +1,5 @@
 //! TLS probes: handshake, chain and hostname verification, days until the leaf expires.
 
-use crate::guard::parse_host;
 use crate::{Engine, Judgement, Step, Trace};
 use atalaya_core::duration::format_duration;
 use atalaya_core::{Check, Outcome, Reason, TlsCheck};
@@ -12,9 +11,7 @@ impl Engine {
         t: &TlsCheck,
         trace: &mut Trace,
     ) -> Step<Judgement> {
-        let host = parse_host(&t.host).map_err(|e| Judgement::down(Reason::Dns, e))?;
-        let ips = self.resolve(&host, trace).await?;
-        let stream = self.dial(&ips, t.port, trace).await?;
+        let stream = self.connect_host(&t.host, t.port, trace).await?;
         let _tls = self
             .handshake(stream, &t.server_name, true, &[], trace)
             .await?;
