@@ -71,3 +71,10 @@ async fn silent_nameserver_times_out() {
     assert_eq!(r.detail, "no DNS answer within 1s (phase: dns)");
     drop(socket);
 }
+
+#[tokio::test]
+async fn truncated_udp_answer_is_retried_over_tcp() {
+    let ns = server().await;
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, dns: {{ name: big.acme.test, type: TXT, nameserver: '{ns}' }}, expect: {{ answers_include: ['record 39 {}'] }} }}", "x".repeat(80))).await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+}

@@ -23,9 +23,29 @@ fn records(name: &str, rtype: RecordType) -> Option<Vec<RData>> {
         ("rebind.test", RecordType::A) => vec![a("169.254.169.254")],
         ("private.test", RecordType::A) => vec![a("10.0.0.5")],
         ("empty.test", _) => vec![],
+        ("big.acme.test", RecordType::TXT) => (0..40)
+            .map(|i| RData::TXT(TXT::new(vec![format!("record {i} {}", "x".repeat(80))])))
+            .collect(),
         ("acme.test" | "www.acme.test" | "shop.test" | "rebind.test" | "private.test", _) => vec![],
         _ => return None,
     })
+}
+
+/// Over UDP, `big.acme.test` is answered truncated (TC set, no records), so clients retry on TCP.
+fn answer_udp(query: &Message) -> Message {
+    let full = answer(query);
+    if query
+        .queries
+        .first()
+        .is_some_and(|q| q.name().to_ascii().starts_with("big."))
+    {
+        let mut cut = Message::response(full.metadata.id, full.metadata.op_code);
+        cut.metadata.truncation = true;
+        cut.metadata.recursion_desired = full.metadata.recursion_desired;
+        cut.add_queries(full.queries.clone());
+        return cut;
+    }
+    full
 }
 
 fn answer(query: &Message) -> Message {
@@ -57,6 +77,31 @@ pub async fn server() -> SocketAddr {
 pub async fn server_on(bind: &str) -> std::io::Result<SocketAddr> {
     let socket = UdpSocket::bind(bind).await?;
     let addr = socket.local_addr().unwrap();
+    // The same port over TCP (RFC 7766 framing: a two-byte length before each message).
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+                if s.read_exact(&mut buf).await.is_err() {
+                    return;
+                }
+                let Ok(query) = Message::from_vec(&buf) else {
+                    return;
+                };
+                if let Ok(bytes) = answer(&query).to_vec() {
+                    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+                    framed.extend_from_slice(&bytes);
+                    let _ = s.write_all(&framed).await;
+                }
+            });
+        }
+    });
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -66,7 +111,7 @@ pub async fn server_on(bind: &str) -> std::io::Result<SocketAddr> {
             let Ok(query) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
-            if let Ok(bytes) = answer(&query).to_vec() {
+            if let Ok(bytes) = answer_udp(&query).to_vec() {
                 let _ = socket.send_to(&bytes, from).await;
             }
         }
