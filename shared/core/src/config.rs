@@ -43,6 +43,23 @@ pub struct Settings {
     pub quorum: Quorum,
     pub allow_networks: Vec<IpNet>,
     pub operators: Operators,
+    /// Percent state change at which a check starts flapping (default 50).
+    pub flapping_start: f64,
+    /// Percent state change below which it stops (default 25).
+    pub flapping_stop: f64,
+    /// An outage this soon after resolution re-opens the incident (default 30m).
+    pub reopen_within: Duration,
+}
+
+impl Quorum {
+    /// How many of `reporting` regions must be hard down for a check to be down.
+    pub fn needed(self, reporting: usize) -> usize {
+        match self {
+            Quorum::Majority => reporting / 2 + 1,
+            Quorum::All => reporting.max(1),
+            Quorum::Count(n) => n as usize,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod at;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod evaluate;
 pub mod raw;
 pub mod result;
 pub mod template;

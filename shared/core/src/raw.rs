@@ -46,6 +46,31 @@ pub struct RawSettings {
     pub defaults: Option<RawDefaults>,
     /// How operators are reminded and escalated to.
     pub operators: Option<RawOperators>,
+    /// Flap detection: percent state change over the last 21 results (Nagios' weighted method).
+    pub flapping: Option<RawFlapping>,
+    /// Incident policy.
+    pub incidents: Option<RawIncidents>,
+}
+
+/// Flap detection thresholds, in percent state change (0-100).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Flapping")]
+#[serde(deny_unknown_fields)]
+pub struct RawFlapping {
+    /// A check starts flapping at or above this (default 50).
+    pub start: Option<At<Count>>,
+    /// It stops flapping below this (default 25).
+    pub stop: Option<At<Count>>,
+}
+
+/// Incident policy.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Incidents")]
+#[serde(deny_unknown_fields)]
+pub struct RawIncidents {
+    /// An outage this soon after an incident was resolved re-opens it instead of a new one
+    /// (default `30m`).
+    pub reopen_within: Option<At<String>>,
 }
 
 /// `majority`, `all`, or a number of regions.

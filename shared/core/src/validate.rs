@@ -440,12 +440,60 @@ fn check_settings(
             DEFAULT_RECOVER_AFTER,
         ),
     };
+    let flap = raw.flapping.as_ref();
+    let percent = |errs: &mut Errs, v: Option<&At<Count>>, field: &str, default: u32| match v {
+        Some(v) if v.value.0 > 100 => {
+            errs.push(
+                v.pos,
+                s,
+                field,
+                format!("{} is not a percentage (0-100)", v.value.0),
+            );
+            default
+        }
+        Some(v) => v.value.0,
+        None => default,
+    };
+    let flapping_start = percent(
+        errs,
+        flap.and_then(|f| f.start.as_ref()),
+        "flapping.start",
+        50,
+    );
+    let flapping_stop = percent(
+        errs,
+        flap.and_then(|f| f.stop.as_ref()),
+        "flapping.stop",
+        25,
+    );
+    if flapping_stop > flapping_start {
+        let pos = flap
+            .and_then(|f| f.stop.as_ref())
+            .map(|v| v.pos)
+            .unwrap_or_default();
+        errs.push(
+            pos,
+            s,
+            "flapping.stop",
+            format!("stop {flapping_stop} is above start {flapping_start}: a check could never stop flapping"),
+        );
+    }
+    let reopen_within = opt_duration(
+        errs,
+        &raw.incidents.as_ref().and_then(|i| i.reopen_within.clone()),
+        s,
+        "incidents.reopen_within",
+        Duration::from_secs(1800),
+    );
     (
         Settings {
             regions,
             quorum,
             allow_networks,
             operators,
+            flapping_start: flapping_start as f64,
+            flapping_stop: flapping_stop as f64,
+            reopen_within,
         },
         defaults,
     )

@@ -1,0 +1,551 @@
+//! Scenarios on a simulated clock: hours of incidents in microseconds.
+
+use super::*;
+use crate::result::{Phases, ProbeResult};
+use crate::{load_str, Target};
+
+const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+
+fn config(extra_services: &str, extra_checks: &str) -> Config {
+    let text = format!(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  quorum: majority
+  defaults: {{ interval: 1m, timeout: 10s, retries: 2, recover_after: 2 }}
+  operators: {{ renotify_every: 30m, escalate_after: 15m }}
+customers:
+  - {{ id: acme, name: ACME, language: es, update_every: 30m }}
+  - {{ id: globex, name: Globex, update_every: 20m }}
+services:
+  - {{ id: shop, customer: acme, name: Tienda online }}
+{extra_services}checks:
+  - {{ id: shop-home, service: shop, http: {{ url: 'https://shop.acme.example/' }} }}
+{extra_checks}"
+    );
+    load_str(&text, "sim.yaml", Target::Lambda).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn t(minute: i64) -> DateTime<Utc> {
+    "2026-11-24T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(minute)
+}
+
+fn result(check: &str, region: &str, at: DateTime<Utc>, outcome: Outcome) -> ProbeResult {
+    ProbeResult {
+        check: check.into(),
+        region: region.into(),
+        at,
+        outcome,
+        reason: if outcome == Outcome::Down {
+            Reason::HttpStatus
+        } else {
+            Reason::Ok
+        },
+        detail: if outcome == Outcome::Down {
+            "status 503, expected 2xx".into()
+        } else {
+            "status 200 OK".into()
+        },
+        latency_ms: 12.5,
+        phases: Phases::default(),
+        http_status: Some(if outcome == Outcome::Down { 503 } else { 200 }),
+        cert_days_left: None,
+    }
+}
+
+/// A simulation: the engine's state, the clock, and every event so far.
+struct Sim {
+    config: Config,
+    state: State,
+    events: Vec<Event>,
+}
+
+impl Sim {
+    fn new(config: Config) -> Self {
+        Sim {
+            config,
+            state: State::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// One minute: `outcome(check, region)` for every check in every region (None: no result).
+    fn minute(&mut self, m: i64, outcome: impl Fn(&str, &str) -> Option<Outcome>) -> Vec<Event> {
+        let mut results = Vec::new();
+        for c in &self.config.checks {
+            for r in &c.regions {
+                if let Some(o) = outcome(&c.id, r) {
+                    results.push(result(&c.id, r, t(m), o));
+                }
+            }
+        }
+        let (state, events) = evaluate(
+            &self.state,
+            &results,
+            t(m) + TimeDelta::seconds(5),
+            &self.config,
+        );
+        self.state = state;
+        self.events.extend(events.clone());
+        events
+    }
+
+    fn count(&self, kind: EventKind, audience: Audience) -> usize {
+        self.events
+            .iter()
+            .filter(|e| e.kind == kind && e.audience == audience)
+            .count()
+    }
+}
+
+fn up(_: &str, _: &str) -> Option<Outcome> {
+    Some(Outcome::Up)
+}
+
+#[test]
+fn outage_in_two_of_three_regions_opens_one_incident_with_updates_and_one_resolution() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    for m in 1..=60 {
+        let events = sim.minute(m, |_, r| {
+            Some(if r == "ap-southeast-2" {
+                Outcome::Up
+            } else {
+                Outcome::Down
+            })
+        });
+        if m == 1 {
+            assert!(events.is_empty(), "one failure is soft: {events:?}");
+        }
+        if m == 2 {
+            let kinds: Vec<(EventKind, Audience)> =
+                events.iter().map(|e| (e.kind, e.audience)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    (EventKind::Opened, Audience::Operators),
+                    (EventKind::Opened, Audience::Customers)
+                ],
+                "confirmed after the retries, customers told in the same evaluation"
+            );
+        }
+    }
+    for m in 61..=70 {
+        sim.minute(m, up);
+    }
+    assert_eq!(sim.count(EventKind::Opened, Audience::Operators), 1);
+    assert_eq!(sim.count(EventKind::Opened, Audience::Customers), 1);
+    let customer_updates: Vec<DateTime<Utc>> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Update && e.audience == Audience::Customers)
+        .map(|e| e.at)
+        .collect();
+    // Every 30 minutes while open: opened at minute 2, updates at 32 and 61 (the first success
+    // puts it in monitoring, which customers hear about), none after resolution.
+    assert_eq!(customer_updates.len(), 2, "{customer_updates:?}");
+    assert_eq!(customer_updates[0], t(32) + TimeDelta::seconds(5));
+    assert_eq!(sim.count(EventKind::Resolved, Audience::Customers), 1);
+    assert_eq!(sim.count(EventKind::Resolved, Audience::Operators), 1);
+    let inc = sim.state.incidents.values().next().unwrap();
+    assert_eq!(inc.phase, Phase::Resolved);
+    assert_eq!(
+        inc.started_at,
+        t(1),
+        "the outage began with the first failure"
+    );
+    assert_eq!(
+        inc.resolved_at,
+        Some(t(62) + TimeDelta::seconds(5)),
+        "after recover_after (2) successes"
+    );
+    assert_eq!(
+        inc.timeline.len(),
+        sim.events
+            .iter()
+            .filter(|e| e.incident.as_deref() == Some(inc.id.as_str()))
+            .count()
+    );
+    let regions: BTreeSet<&str> = inc.failures.iter().map(|f| f.region.as_str()).collect();
+    assert_eq!(regions, BTreeSet::from(["eu-west-1", "us-east-1"]));
+}
+
+#[test]
+fn outage_in_one_region_is_degraded_for_operators_and_nothing_for_customers() {
+    let mut sim = Sim::new(config("", ""));
+    for m in 0..30 {
+        sim.minute(m, |_, r| {
+            Some(if r == "eu-west-1" && m > 0 {
+                Outcome::Down
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    assert_eq!(sim.state.checks["shop-home"].verdict, Verdict::Degraded);
+    assert!(
+        sim.events.iter().all(|e| e.audience != Audience::Customers),
+        "{:?}",
+        sim.events
+    );
+    assert!(sim.state.incidents.is_empty());
+}
+
+#[test]
+fn silent_region_is_reported_once_left_out_of_the_quorum_and_reported_back() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    for m in 1..=10 {
+        sim.minute(m, |_, r| (r != "ap-southeast-2").then_some(Outcome::Up));
+    }
+    let silent: Vec<&Event> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::RegionSilent)
+        .collect();
+    assert_eq!(silent.len(), 1, "told once: {silent:?}");
+    assert_eq!(
+        (
+            silent[0].region.as_deref(),
+            silent[0].ended,
+            silent[0].audience
+        ),
+        (Some("ap-southeast-2"), false, Audience::Operators)
+    );
+    // With ap-southeast-2 silent, the quorum is a majority of the two reporting regions.
+    for m in 11..=13 {
+        sim.minute(m, |_, r| (r != "ap-southeast-2").then_some(Outcome::Down));
+    }
+    assert_eq!(sim.count(EventKind::Opened, Audience::Customers), 1);
+    sim.minute(14, up);
+    let back: Vec<&Event> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::RegionSilent && e.ended)
+        .collect();
+    assert_eq!(back.len(), 1);
+}
+
+#[test]
+fn flapping_check_gives_one_notice_instead_of_an_alert_per_change() {
+    let mut sim = Sim::new(config("", ""));
+    for m in 0..10 {
+        sim.minute(m, up);
+    }
+    // Down two minutes, up two minutes: each swing would open and resolve an incident.
+    let mut flapping_at = None;
+    for m in 10..80 {
+        let down = (m / 2) % 2 == 0;
+        let events = sim.minute(m, |_, _| {
+            Some(if down { Outcome::Down } else { Outcome::Up })
+        });
+        if flapping_at.is_none() && events.iter().any(|e| e.kind == EventKind::Flapping) {
+            flapping_at = Some(m);
+        }
+    }
+    let started = flapping_at.expect("flapping detected");
+    let flapping: Vec<&Event> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Flapping)
+        .collect();
+    assert_eq!(flapping.len(), 1, "one notice: {flapping:?}");
+    assert_eq!(flapping[0].audience, Audience::Operators);
+    let noise_after = sim
+        .events
+        .iter()
+        .filter(|e| {
+            e.at > t(started) + TimeDelta::seconds(5)
+                && matches!(e.kind, EventKind::Opened | EventKind::Resolved)
+        })
+        .count();
+    assert_eq!(noise_after, 0, "no per-change incidents while flapping");
+    for m in 80..120 {
+        sim.minute(m, up);
+    }
+    assert!(
+        sim.events
+            .iter()
+            .any(|e| e.kind == EventKind::Flapping && e.ended),
+        "flapping ends once it settles"
+    );
+    assert!(!sim.state.checks["shop-home"].flapping);
+}
+
+#[test]
+fn maintenance_is_announced_started_and_ended_and_opens_no_incident() {
+    let services = "  - id: api\n    customer: globex\n    name: API\n    maintenance:\n      - { start: 2026-11-24T12:00:00Z, end: 2026-11-24T13:00:00Z, announce_before: 1h, note: Database upgrade }\n";
+    let checks = "  - { id: api-health, service: api, http: { url: 'https://api.globex.example/health' } }\n";
+    let mut sim = Sim::new(config(services, checks));
+    for m in 0..=200 {
+        let in_window = (120..180).contains(&m);
+        sim.minute(m, |c, _| {
+            Some(if c == "api-health" && in_window {
+                Outcome::Down
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    for (kind, minute) in [
+        (EventKind::MaintenanceScheduled, 60),
+        (EventKind::MaintenanceStarted, 120),
+        (EventKind::MaintenanceEnded, 180),
+    ] {
+        let sent: Vec<&Event> = sim.events.iter().filter(|e| e.kind == kind).collect();
+        assert_eq!(sent.len(), 2, "{kind:?} once to each audience: {sent:?}");
+        assert_eq!(sent[0].at, t(minute) + TimeDelta::seconds(5), "{kind:?}");
+        let customer = sent
+            .iter()
+            .find(|e| e.audience == Audience::Customers)
+            .unwrap();
+        assert_eq!(
+            (customer.customer.as_deref(), customer.text.as_deref()),
+            (Some("globex"), Some("Database upgrade"))
+        );
+    }
+    assert!(
+        sim.state.incidents.is_empty(),
+        "no incident during maintenance"
+    );
+}
+
+#[test]
+fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_customers() {
+    let services = "  - { id: dns, customer: globex, name: DNS }\n  - { id: portal, customer: globex, name: Portal, depends_on: [dns] }\n";
+    let checks = "  - { id: dns-a, service: dns, dns: { name: globex.example } }\n  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }\n";
+    let mut sim = Sim::new(config(services, checks));
+    sim.minute(0, up);
+    for m in 1..=5 {
+        sim.minute(m, |c, _| {
+            Some(if c == "dns-a" || c == "portal-home" {
+                Outcome::Down
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    assert_eq!(
+        sim.count(EventKind::Opened, Audience::Operators),
+        1,
+        "one operator incident"
+    );
+    let inc = sim.state.incidents.values().next().unwrap();
+    assert_eq!(
+        (inc.service.as_str(), inc.affected.clone()),
+        ("dns", vec!["portal".to_string()])
+    );
+    let told: BTreeSet<&str> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Opened && e.audience == Audience::Customers)
+        .filter_map(|e| e.service.as_deref())
+        .collect();
+    assert_eq!(told, BTreeSet::from(["dns", "portal"]));
+    for m in 6..=9 {
+        sim.minute(m, up);
+    }
+    let resolved: BTreeSet<&str> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Resolved && e.audience == Audience::Customers)
+        .filter_map(|e| e.service.as_deref())
+        .collect();
+    assert_eq!(resolved, BTreeSet::from(["dns", "portal"]));
+}
+
+#[test]
+fn escalation_then_reminders_until_acknowledged() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    for m in 1..=20 {
+        sim.minute(m, |_, _| Some(Outcome::Down));
+    }
+    let escalated: Vec<&Event> = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Escalated)
+        .collect();
+    assert_eq!(escalated.len(), 1);
+    assert_eq!(
+        (escalated[0].severity, escalated[0].at),
+        (Severity::Critical, t(17) + TimeDelta::seconds(5)),
+        "15 minutes after opening at minute 2"
+    );
+    for m in 21..=50 {
+        sim.minute(m, |_, _| Some(Outcome::Down));
+    }
+    assert_eq!(
+        sim.count(EventKind::Reminder, Audience::Operators),
+        1,
+        "30 minutes after the escalation"
+    );
+    let id = sim.state.incidents.keys().next().unwrap().clone();
+    let (state, events) = act(
+        &sim.state,
+        &id,
+        Action::Acknowledge { by: "ana".into() },
+        t(50),
+        &sim.config,
+    )
+    .unwrap();
+    assert!(events.is_empty());
+    sim.state = state;
+    for m in 51..=150 {
+        sim.minute(m, |_, _| Some(Outcome::Down));
+    }
+    assert_eq!(
+        sim.count(EventKind::Reminder, Audience::Operators),
+        1,
+        "no reminders once acknowledged"
+    );
+    assert!(
+        sim.count(EventKind::Update, Audience::Customers) >= 4,
+        "customers keep hearing from us"
+    );
+}
+
+#[test]
+fn human_update_goes_to_customers_as_written_and_manual_resolution_closes() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    for m in 1..=3 {
+        sim.minute(m, |_, _| Some(Outcome::Down));
+    }
+    let id = sim.state.incidents.keys().next().unwrap().clone();
+    let (state, events) = act(
+        &sim.state,
+        &id,
+        Action::Update {
+            phase: Phase::Identified,
+            message: "Hemos localizado el fallo en la pasarela de pago.".into(),
+        },
+        t(4),
+        &sim.config,
+    )
+    .unwrap();
+    let customer = events
+        .iter()
+        .find(|e| e.audience == Audience::Customers)
+        .unwrap();
+    assert_eq!(
+        (customer.kind, customer.text.as_deref(), customer.phase),
+        (
+            EventKind::HumanUpdate,
+            Some("Hemos localizado el fallo en la pasarela de pago."),
+            Some(Phase::Identified)
+        )
+    );
+    let (state, events) = act(
+        &state,
+        &id,
+        Action::Resolve { message: None },
+        t(5),
+        &sim.config,
+    )
+    .unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::Resolved && e.audience == Audience::Customers));
+    assert_eq!(
+        act(
+            &state,
+            &id,
+            Action::Acknowledge { by: "x".into() },
+            t(6),
+            &sim.config
+        ),
+        Err(ActionError::Resolved(id.clone()))
+    );
+    assert_eq!(
+        act(
+            &state,
+            "inc-99",
+            Action::Resolve { message: None },
+            t(6),
+            &sim.config
+        ),
+        Err(ActionError::Unknown("inc-99".into()))
+    );
+}
+
+#[test]
+fn relapse_within_the_window_reopens_the_same_incident() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    let down = |_: &str, _: &str| Some(Outcome::Down);
+    for m in 1..=5 {
+        sim.minute(m, down);
+    }
+    for m in 6..=10 {
+        sim.minute(m, up);
+    }
+    for m in 11..=15 {
+        sim.minute(m, down);
+    }
+    assert_eq!(sim.state.incidents.len(), 1, "re-opened, not a new one");
+    let inc = sim.state.incidents.values().next().unwrap();
+    assert_eq!((inc.reopened, inc.phase), (1, Phase::Investigating));
+    for m in 16..=20 {
+        sim.minute(m, up);
+    }
+    for m in 60..=65 {
+        sim.minute(m, down);
+    }
+    assert_eq!(
+        sim.state.incidents.len(),
+        2,
+        "past reopen_within (30m) it is a new incident"
+    );
+}
+
+#[test]
+fn duplicate_out_of_order_and_stale_results_change_nothing() {
+    let cfg = config("", "");
+    let mut state = State::default();
+    let mut all = Vec::new();
+    for m in 0..=5 {
+        let results: Vec<ProbeResult> = REGIONS
+            .iter()
+            .map(|r| {
+                result(
+                    "shop-home",
+                    r,
+                    t(m),
+                    if m > 0 { Outcome::Down } else { Outcome::Up },
+                )
+            })
+            .collect();
+        let (s, _) = evaluate(&state, &results, t(m), &cfg);
+        state = s;
+        all.extend(results);
+    }
+    // The same results again, shuffled: no new events, same state.
+    let mut again = all.clone();
+    again.reverse();
+    let (s2, events) = evaluate(&state, &again, t(5), &cfg);
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(s2, state);
+    // An old success arriving late does not reset the failure count.
+    let late = vec![result("shop-home", "eu-west-1", t(3), Outcome::Up)];
+    let (s3, events) = evaluate(&state, &late, t(5), &cfg);
+    assert!(events.is_empty());
+    assert_eq!(
+        s3.checks["shop-home"].regions["eu-west-1"].fails,
+        state.checks["shop-home"].regions["eu-west-1"].fails
+    );
+    // A result older than three intervals is stale.
+    let stale = vec![result("shop-home", "eu-west-1", t(-10), Outcome::Up)];
+    assert_eq!(evaluate(&state, &stale, t(5), &cfg).0, state);
+}
+
+#[test]
+fn evaluation_is_deterministic() {
+    let cfg = config("", "");
+    let results: Vec<ProbeResult> = REGIONS
+        .iter()
+        .map(|r| result("shop-home", r, t(1), Outcome::Down))
+        .collect();
+    let (a, ea) = evaluate(&State::default(), &results, t(1), &cfg);
+    let (b, eb) = evaluate(&State::default(), &results, t(1), &cfg);
+    assert_eq!((a, ea), (b, eb));
+}
