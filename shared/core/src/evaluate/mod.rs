@@ -16,6 +16,8 @@
 
 mod flapping;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 pub use flapping::percent_state_change;
@@ -37,6 +39,9 @@ pub struct State {
     pub incidents: BTreeMap<String, Incident>,
     /// Maintenance notices already sent, by key (service, window start, kind).
     pub maintenance_sent: BTreeSet<String>,
+    /// Resolutions held back while the service was in maintenance: (incident, service), sent
+    /// when the window ends.
+    pub deferred_resolutions: BTreeSet<(String, String)>,
     pub next_incident: u64,
 }
 
@@ -129,6 +134,9 @@ pub struct Incident {
     pub last_operator_notice: DateTime<Utc>,
     /// Per affected service: when its customer last heard from us.
     pub last_customer_update: BTreeMap<String, DateTime<Utc>>,
+    /// Services whose customers were told it opened and not yet that it is resolved: only they
+    /// get updates and the resolution.
+    pub told: BTreeSet<String>,
     pub reopened: u32,
     /// The failing checks and regions, refreshed while the incident is open.
     pub failures: Vec<Failure>,
@@ -718,6 +726,8 @@ impl Evaluator<'_> {
                     inc.phase = Phase::Investigating;
                     inc.resolved_at = None;
                     inc.reopened += 1;
+                    // Dependents join again if they are still down and not covered otherwise.
+                    inc.affected.clear();
                     inc.failures = failures;
                     inc.last_operator_notice = self.now;
                     inc.escalated = false;
@@ -744,6 +754,7 @@ impl Evaluator<'_> {
                         escalated: false,
                         last_operator_notice: self.now,
                         last_customer_update: BTreeMap::new(),
+                        told: BTreeSet::new(),
                         reopened: 0,
                         failures,
                         timeline: Vec::new(),
@@ -844,6 +855,7 @@ impl Evaluator<'_> {
     }
 
     fn maintenance(&mut self) {
+        let mut ended = Vec::new();
         for service in &self.config.services {
             for m in &service.maintenance {
                 let key = |kind: &str| format!("{}/{}/{kind}", service.id, m.start.timestamp());
@@ -863,6 +875,9 @@ impl Evaluator<'_> {
                 for (name, kind) in due {
                     if !self.state.maintenance_sent.insert(key(name)) {
                         continue;
+                    }
+                    if kind == EventKind::MaintenanceEnded {
+                        ended.push(service.id.clone());
                     }
                     for audience in [Audience::Operators, Audience::Customers] {
                         self.events.push(Event {
@@ -891,6 +906,25 @@ impl Evaluator<'_> {
                         });
                     }
                 }
+            }
+        }
+        // Resolutions that came during the window reach the customers now.
+        for service in ended {
+            let held: Vec<(String, String)> = self
+                .state
+                .deferred_resolutions
+                .iter()
+                .filter(|(_, s)| *s == service)
+                .cloned()
+                .collect();
+            for (incident, service) in held {
+                self.state
+                    .deferred_resolutions
+                    .remove(&(incident.clone(), service.clone()));
+                if let Some(inc) = self.state.incidents.get_mut(&incident) {
+                    inc.told.insert(service.clone());
+                }
+                self.customer_event(&incident, &service, EventKind::Resolved, None);
             }
         }
     }
@@ -950,6 +984,7 @@ impl Evaluator<'_> {
             };
             let due: Vec<String> = inc
                 .services()
+                .filter(|s| inc.told.contains(*s))
                 .filter(|s| {
                     let every = self
                         .config
@@ -1023,10 +1058,46 @@ impl Evaluator<'_> {
         }
     }
 
+    /// One message to one service's customers, under the rules that keep the conversation whole:
+    /// updates and the resolution go only to customers who were told it opened; nothing goes to a
+    /// service's customers during its maintenance, and a resolution within the window is sent when
+    /// the window ends.
     fn customer_event(&mut self, id: &str, service: &str, kind: EventKind, text: Option<String>) {
-        let Some(customer) = self.config.service(service).map(|s| s.customer.clone()) else {
+        let Some(svc) = self.config.service(service) else {
             return;
         };
+        let customer = svc.customer.clone();
+        let in_maintenance = self.in_maintenance(svc);
+        let told = self
+            .state
+            .incidents
+            .get(id)
+            .is_some_and(|i| i.told.contains(service));
+        let key = (id.to_string(), service.to_string());
+        if kind == EventKind::Opened && self.state.deferred_resolutions.remove(&key) {
+            // A relapse before a held-back resolution was sent: for these customers the
+            // incident never ended, so the conversation simply goes on.
+            if let Some(inc) = self.state.incidents.get_mut(id) {
+                inc.told.insert(service.to_string());
+            }
+            return;
+        }
+        match kind {
+            EventKind::Opened if in_maintenance || told => return,
+            EventKind::Opened => {}
+            _ if !told => return,
+            EventKind::Resolved if in_maintenance => {
+                self.state
+                    .deferred_resolutions
+                    .insert((id.to_string(), service.to_string()));
+                if let Some(inc) = self.state.incidents.get_mut(id) {
+                    inc.told.remove(service);
+                }
+                return;
+            }
+            _ if in_maintenance => return,
+            _ => {}
+        }
         let Some(inc) = self.state.incidents.get_mut(id) else {
             return;
         };
@@ -1034,6 +1105,15 @@ impl Evaluator<'_> {
         let event_id = format!("{id}/{}/{}/{service}", inc.seq, kind.as_str());
         inc.last_customer_update
             .insert(service.to_string(), self.now);
+        match kind {
+            EventKind::Opened => {
+                inc.told.insert(service.to_string());
+            }
+            EventKind::Resolved => {
+                inc.told.remove(service);
+            }
+            _ => {}
+        }
         inc.timeline.push(TimelineEntry {
             at: self.now,
             event: event_id.clone(),

@@ -1,0 +1,167 @@
+//! Properties over random result sequences: whatever the targets do, the conversation stays
+//! whole and the engine stays deterministic.
+
+use super::*;
+use crate::result::{Phases, ProbeResult};
+use crate::{load_str, Target};
+use proptest::prelude::*;
+
+const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+const CHECKS: [&str; 3] = ["dns-a", "shop-home", "shop-api"];
+
+fn config() -> Config {
+    let text = "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 2, recover_after: 2 }
+  operators: { renotify_every: 20m, escalate_after: 10m }
+customers:
+  - { id: acme, name: ACME, language: es, update_every: 15m }
+services:
+  - id: dns
+    customer: acme
+    name: Dominio
+  - id: shop
+    customer: acme
+    name: Tienda
+    depends_on: [dns]
+    maintenance:
+      - { start: 2026-11-24T11:00:00Z, end: 2026-11-24T11:30:00Z, announce_before: 30m }
+checks:
+  - { id: dns-a, service: dns, dns: { name: acme.example } }
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: shop-api, service: shop, http: { url: 'https://api.acme.example/' } }
+";
+    load_str(text, "prop.yaml", Target::Lambda).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn t(minute: i64) -> DateTime<Utc> {
+    "2026-11-24T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(minute)
+}
+
+/// One minute of the world: per check and region, 0 = no result, 1 = up, 2 = degraded, 3 = down.
+/// Failures come in runs so that outages, recoveries and flapping all happen.
+fn minutes() -> impl Strategy<Value = Vec<[[u8; 3]; 3]>> {
+    let minute = prop::array::uniform3(prop::array::uniform3(
+        prop_oneof![1 => Just(0u8), 6 => Just(1u8), 1 => Just(2u8), 3 => Just(3u8)],
+    ));
+    prop::collection::vec((minute, 1usize..6), 10..40).prop_map(|runs| {
+        runs.into_iter()
+            .flat_map(|(m, n)| std::iter::repeat_n(m, n))
+            .collect()
+    })
+}
+
+fn results_at(m: i64, world: &[[u8; 3]; 3]) -> Vec<ProbeResult> {
+    let mut out = Vec::new();
+    for (ci, check) in CHECKS.iter().enumerate() {
+        for (ri, region) in REGIONS.iter().enumerate() {
+            let outcome = match world[ci][ri] {
+                0 => continue,
+                1 => Outcome::Up,
+                2 => Outcome::Degraded,
+                _ => Outcome::Down,
+            };
+            out.push(ProbeResult {
+                check: check.to_string(),
+                region: region.to_string(),
+                at: t(m),
+                outcome,
+                reason: if outcome == Outcome::Down {
+                    Reason::Timeout
+                } else {
+                    Reason::Ok
+                },
+                detail: "no response headers within 10s (phase: ttfb) from 203.0.113.7:443".into(),
+                latency_ms: 10.0,
+                phases: Phases::default(),
+                http_status: None,
+                cert_days_left: None,
+            });
+        }
+    }
+    out
+}
+
+/// Runs the random minutes, then long enough stable up for every incident to end.
+fn run(world: &[[[u8; 3]; 3]]) -> (Vec<State>, Vec<Event>) {
+    let cfg = config();
+    let mut state = State::default();
+    let mut states = Vec::new();
+    let mut events = Vec::new();
+    let all_up = [[1u8; 3]; 3];
+    let steps = world.iter().chain(std::iter::repeat_n(&all_up, 60));
+    for (m, w) in steps.enumerate() {
+        let (s, e) = evaluate(
+            &state,
+            &results_at(m as i64, w),
+            t(m as i64) + TimeDelta::seconds(5),
+            &cfg,
+        );
+        state = s;
+        states.push(state.clone());
+        events.extend(e);
+    }
+    (states, events)
+}
+
+proptest! {
+    // 96 cases in the test suite; PROPTEST_CASES=2000 for a deeper search.
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96), ..ProptestConfig::default() })]
+
+    #[test]
+    fn at_most_one_open_incident_per_service(world in minutes()) {
+        let (states, _) = run(&world);
+        for state in &states {
+            for service in ["dns", "shop"] {
+                let open = state.incidents.values().filter(|i| i.is_open() && i.services().any(|s| s == service)).count();
+                prop_assert!(open <= 1, "{service}: {open} open incidents");
+            }
+        }
+    }
+
+    #[test]
+    fn every_customer_opened_is_followed_by_exactly_one_resolved(world in minutes()) {
+        let (states, events) = run(&world);
+        let mut open: BTreeMap<(String, String), bool> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident.is_some()) {
+            let key = (e.incident.clone().unwrap(), e.service.clone().unwrap());
+            let was_open = open.get(&key).copied().unwrap_or(false);
+            match e.kind {
+                EventKind::Opened => { prop_assert!(!was_open, "opened twice without a resolution: {key:?}"); open.insert(key, true); }
+                EventKind::Resolved => { prop_assert!(was_open, "resolved without an opened: {key:?}"); open.insert(key, false); }
+                _ => prop_assert!(was_open, "{:?} outside an open conversation: {key:?}", e.kind),
+            }
+        }
+        prop_assert!(open.values().all(|o| !o), "still open after an hour of success: {open:?}");
+        prop_assert!(states.last().unwrap().incidents.values().all(|i| !i.is_open()));
+    }
+
+    #[test]
+    fn no_customer_message_about_a_service_during_its_maintenance(world in minutes()) {
+        let (_, events) = run(&world);
+        let (start, end) = (t(60), t(90));
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.service.as_deref() == Some("shop") && e.incident.is_some()) {
+            prop_assert!(!(start <= e.at && e.at < end), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn evaluating_the_same_input_twice_gives_the_same_output(world in minutes()) {
+        prop_assert_eq!(run(&world), run(&world));
+    }
+
+    #[test]
+    fn feeding_results_twice_adds_no_events(world in minutes()) {
+        let cfg = config();
+        let mut state = State::default();
+        for (m, w) in world.iter().enumerate() {
+            let results = results_at(m as i64, w);
+            let now = t(m as i64) + TimeDelta::seconds(5);
+            let (s, _) = evaluate(&state, &results, now, &cfg);
+            let (again, events) = evaluate(&s, &results, now, &cfg);
+            prop_assert!(events.is_empty(), "{events:?}");
+            prop_assert_eq!(&again, &s);
+            state = s;
+        }
+    }
+}
