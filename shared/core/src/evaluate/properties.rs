@@ -16,6 +16,7 @@ fn config() -> Config {
   operators: { renotify_every: 20m, escalate_after: 10m }
 customers:
   - { id: acme, name: ACME, language: es, update_every: 15m }
+  - { id: globex, name: Globex Corporation }
 services:
   - id: dns
     customer: acme
@@ -104,6 +105,24 @@ fn run(world: &[[[u8; 3]; 3]]) -> (Vec<State>, Vec<Event>) {
     (states, events)
 }
 
+/// Everything technical a customer must never read, taken from the checks file and the results.
+const INTERNALS: [&str; 14] = [
+    "acme.example",
+    "https://",
+    "203.0.113.7",
+    "443",
+    "timeout",
+    "no response headers",
+    "ttfb",
+    "dns-a",
+    "shop-home",
+    "shop-api",
+    "eu-west-1",
+    "us-east-1",
+    "ap-southeast-2",
+    "Globex",
+];
+
 proptest! {
     // 96 cases in the test suite; PROPTEST_CASES=2000 for a deeper search.
     #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96), ..ProptestConfig::default() })]
@@ -142,6 +161,24 @@ proptest! {
         let (start, end) = (t(60), t(90));
         for e in events.iter().filter(|e| e.audience == Audience::Customers && e.service.as_deref() == Some("shop") && e.incident.is_some()) {
             prop_assert!(!(start <= e.at && e.at < end), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn customer_messages_never_carry_technical_internals(world in minutes()) {
+        let cfg = config();
+        let renderer = crate::message::Renderer::new();
+        let mut state = State::default();
+        for (m, w) in world.iter().enumerate() {
+            let (s, events) = evaluate(&state, &results_at(m as i64, w), t(m as i64) + TimeDelta::seconds(5), &cfg);
+            state = s;
+            for e in events.iter().filter(|e| e.audience == Audience::Customers) {
+                let msg = renderer.render(e, &state, &cfg).unwrap();
+                let text = format!("{}\n{}", msg.subject, msg.body);
+                for internal in INTERNALS {
+                    prop_assert!(!text.contains(internal), "{internal:?} in:\n{text}");
+                }
+            }
         }
     }
 

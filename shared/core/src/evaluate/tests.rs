@@ -57,6 +57,9 @@ struct Sim {
     config: Config,
     state: State,
     events: Vec<Event>,
+    /// Every event rendered right after the evaluation that produced it, as the shells do.
+    messages: Vec<crate::message::Message>,
+    renderer: crate::message::Renderer,
 }
 
 impl Sim {
@@ -65,6 +68,8 @@ impl Sim {
             config,
             state: State::default(),
             events: Vec::new(),
+            messages: Vec::new(),
+            renderer: crate::message::Renderer::new(),
         }
     }
 
@@ -85,6 +90,13 @@ impl Sim {
             &self.config,
         );
         self.state = state;
+        for e in &events {
+            self.messages.push(
+                self.renderer
+                    .render(e, &self.state, &self.config)
+                    .unwrap_or_else(|err| panic!("{e:?}: {err}")),
+            );
+        }
         self.events.extend(events.clone());
         events
     }
@@ -548,4 +560,236 @@ fn evaluation_is_deterministic() {
     let (a, ea) = evaluate(&State::default(), &results, t(1), &cfg);
     let (b, eb) = evaluate(&State::default(), &results, t(1), &cfg);
     assert_eq!((a, ea), (b, eb));
+}
+
+mod messages {
+    use super::*;
+    use crate::message::{clean_subject, duration_words, Renderer, MAX_SUBJECT};
+    use crate::Language;
+
+    fn outage() -> Sim {
+        let mut sim = Sim::new(config("", ""));
+        sim.minute(0, up);
+        for m in 1..=45 {
+            sim.minute(m, |_, r| {
+                Some(if r == "ap-southeast-2" {
+                    Outcome::Up
+                } else {
+                    Outcome::Down
+                })
+            });
+        }
+        for m in 46..=48 {
+            sim.minute(m, up);
+        }
+        sim
+    }
+
+    #[test]
+    fn the_whole_conversation_renders_for_both_audiences() {
+        let sim = outage();
+        let messages = &sim.messages;
+        for m in messages {
+            assert!(
+                m.subject.chars().count() <= MAX_SUBJECT
+                    && !m.subject.chars().any(char::is_control),
+                "{m:?}"
+            );
+            for attr in [
+                "audience", "event", "severity", "language", "service", "customer", "incident",
+            ] {
+                assert!(m.attributes.contains_key(attr), "{attr} missing: {m:?}");
+            }
+        }
+        let customer: Vec<_> = messages
+            .iter()
+            .filter(|m| m.topic == Audience::Customers)
+            .collect();
+        let kinds: Vec<&str> = customer
+            .iter()
+            .map(|m| m.attributes["event"].as_str())
+            .collect();
+        assert_eq!(kinds, ["opened", "update", "update", "resolved"]);
+        let opened = customer[0];
+        assert_eq!(
+            opened.subject,
+            "Tienda online: estamos resolviendo un problema"
+        );
+        assert_eq!(opened.attributes["language"], "es");
+        assert!(
+            opened.body.contains(
+                "Desde las 10:01 (UTC) del 24/11/2026, Tienda online no funciona con normalidad"
+            ),
+            "{}",
+            opened.body
+        );
+        assert!(
+            opened
+                .body
+                .contains("antes de las 10:32 (UTC) del 24/11/2026"),
+            "says when the next update comes: {}",
+            opened.body
+        );
+        let resolved = customer[3];
+        assert!(
+            resolved.body.contains("El problema duró 46 minutos"),
+            "{}",
+            resolved.body
+        );
+        let operators: Vec<_> = messages
+            .iter()
+            .filter(|m| m.topic == Audience::Operators)
+            .collect();
+        let opened_ops = operators
+            .iter()
+            .find(|m| m.attributes["event"] == "opened")
+            .unwrap();
+        assert!(
+            opened_ops.subject.starts_with(
+                "[OPENED] shop (Tienda online): shop-home down in eu-west-1, us-east-1"
+            ),
+            "{}",
+            opened_ops.subject
+        );
+        assert!(
+            opened_ops.body.contains("status 503, expected 2xx")
+                && opened_ops.body.contains("atalaya incident ack inc-1"),
+            "{}",
+            opened_ops.body
+        );
+        let escalated = operators
+            .iter()
+            .find(|m| m.attributes["event"] == "escalated")
+            .unwrap();
+        assert_eq!(escalated.attributes["severity"], "critical");
+    }
+
+    #[test]
+    fn customer_messages_carry_no_technical_internals() {
+        let sim = outage();
+        for m in sim
+            .messages
+            .iter()
+            .filter(|m| m.topic == Audience::Customers)
+        {
+            let text = format!("{}\n{}", m.subject, m.body);
+            for forbidden in [
+                "shop-home",
+                "shop.acme.example",
+                "https://",
+                "503",
+                "http_status",
+                "eu-west-1",
+                "expected 2xx",
+                "Globex",
+            ] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{forbidden:?} in a customer message:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn english_customers_get_english() {
+        let services = "  - { id: api, customer: globex, name: Globex API }\n";
+        let checks = "  - { id: api-health, service: api, http: { url: 'https://api.globex.example/health' } }\n";
+        let mut sim = Sim::new(config(services, checks));
+        sim.minute(0, up);
+        for m in 1..=3 {
+            sim.minute(m, |c, _| {
+                Some(if c == "api-health" {
+                    Outcome::Down
+                } else {
+                    Outcome::Up
+                })
+            });
+        }
+        let e = sim
+            .events
+            .iter()
+            .find(|e| e.audience == Audience::Customers)
+            .unwrap();
+        let m = Renderer::new().render(e, &sim.state, &sim.config).unwrap();
+        assert_eq!(m.subject, "Globex API: we are working on a problem");
+        assert!(m.body.starts_with("Hello Globex,\n\nSince 10:01 UTC on 24 Nov 2026, Globex API has not been working as it should."), "{}", m.body);
+        assert!(
+            m.body
+                .contains("We will write again by 10:22 UTC on 24 Nov 2026"),
+            "{}",
+            m.body
+        );
+    }
+
+    #[test]
+    fn names_are_rendered_literally_never_as_templates() {
+        let services =
+            "  - { id: tricky, customer: globex, name: '{{7*7}} {% if true %}x{% endif %}' }\n";
+        let checks = "  - { id: t, service: tricky, tcp: { host: db.example, port: 5432 } }\n";
+        let mut sim = Sim::new(config(services, checks));
+        sim.minute(0, up);
+        for m in 1..=3 {
+            sim.minute(m, |c, _| {
+                Some(if c == "t" { Outcome::Down } else { Outcome::Up })
+            });
+        }
+        let e = sim
+            .events
+            .iter()
+            .find(|e| e.audience == Audience::Customers)
+            .unwrap();
+        let m = Renderer::new().render(e, &sim.state, &sim.config).unwrap();
+        assert!(
+            m.subject.starts_with("{{7*7}} {% if true %}x{% endif %}:"),
+            "{}",
+            m.subject
+        );
+        assert!(!m.body.contains("49"));
+    }
+
+    #[test]
+    fn subjects_are_one_short_line() {
+        assert_eq!(clean_subject("a\nb\r\tc\u{7}d"), "a b c d");
+        let long = clean_subject(&"x".repeat(300));
+        assert_eq!(long.chars().count(), MAX_SUBJECT);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(
+            duration_words(TimeDelta::minutes(61), Language::En),
+            "1 hour and 1 minute"
+        );
+        assert_eq!(
+            duration_words(TimeDelta::minutes(61), Language::Es),
+            "1 hora y 1 minuto"
+        );
+        assert_eq!(
+            duration_words(TimeDelta::minutes(1500), Language::Es),
+            "1 día, 1 hora y 1 minuto".replace(", 1 hora y 1 minuto", " y 1 hora")
+        );
+        assert_eq!(
+            duration_words(TimeDelta::seconds(20), Language::En),
+            "1 minute"
+        );
+    }
+
+    #[test]
+    fn customer_templates_can_be_overridden() {
+        let sim = outage();
+        let mut r = Renderer::new();
+        r.add_override("acme/opened.subject", "Aviso: {{ service }}")
+            .unwrap();
+        let e = sim
+            .events
+            .iter()
+            .find(|e| e.audience == Audience::Customers)
+            .unwrap();
+        assert_eq!(
+            r.render(e, &sim.state, &sim.config).unwrap().subject,
+            "Aviso: Tienda online"
+        );
+    }
 }
