@@ -6,10 +6,11 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run test lint unit bench schema build clean-demo help
+.PHONY: run demo test lint unit bench schema build help
 
 help:
 	@echo "make run     probe local demo targets with examples/demo.yaml"
+	@echo "make demo    a local shop goes down and comes back: the whole incident conversation (~45 s)"
 	@echo "make test    lint + the whole test suite"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
@@ -25,6 +26,15 @@ run: build
 	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
 	  $(ATALAYA) validate examples/demo.yaml && $(ATALAYA) validate --target lambda examples/checks.yaml && \
 	  $(ATALAYA) probe examples/demo.yaml
+
+# A local target whose /demo path fails from 6 s to 26 s after start; `atalaya run` watches it
+# with 2 s intervals: operators and customers (Spanish and English) hear the whole story.
+demo: build
+	@rm -f /tmp/atalaya-demo.db /tmp/atalaya-demo.db-wal /tmp/atalaya-demo.db-shm /tmp/atalaya-demo.jsonl
+	@$(TARGET_BIN) --http 127.0.0.1:8080 --outage 6s:20s > /dev/null & \
+	  pid=$$!; trap "kill $$pid 2>/dev/null" EXIT; sleep 0.5; \
+	  timeout -s INT 45 $(ATALAYA) run examples/demo-outage.yaml --db /tmp/atalaya-demo.db --outbox /tmp/atalaya-demo.jsonl; \
+	  echo; echo "Outbox (what SNS would receive): /tmp/atalaya-demo.jsonl, $$(wc -l < /tmp/atalaya-demo.jsonl) messages"
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,6 +1,7 @@
 //! `atalaya`: validate a checks file, probe its checks once, print its JSON Schema.
 
 mod output;
+mod run;
 
 use anyhow::Context;
 use atalaya_core::{Config, Target};
@@ -66,11 +67,90 @@ enum Command {
         #[arg(long, default_value = atalaya_core::LOCAL_REGION)]
         region: String,
     },
+    /// Run the checks continuously: probe, keep results and incidents, tell operators and customers.
+    ///
+    /// Each check runs at its interval (second-level intervals are fine locally). Results, the
+    /// incident engine's state and every message live in a SQLite file; every message is printed
+    /// and appended to the JSONL outbox (exactly what SNS would receive, plus `at`). Stopping and
+    /// starting again, even mid-incident, neither loses nor repeats a message. Every check runs as
+    /// the region `local`. Ctrl-C stops cleanly.
+    #[command(
+        after_help = "Examples:\n  atalaya run examples/checks.yaml\n  atalaya run checks.yaml --db /var/lib/atalaya/atalaya.db --outbox /var/lib/atalaya/outbox.jsonl\n  atalaya run checks.yaml --once    # probe every check once, evaluate, publish, exit"
+    )]
+    Run {
+        /// The checks file (YAML).
+        file: PathBuf,
+        /// Probe every check once, evaluate, publish, and exit.
+        #[arg(long)]
+        once: bool,
+        /// The SQLite database.
+        #[arg(long, default_value = "atalaya.db")]
+        db: PathBuf,
+        /// The JSONL outbox.
+        #[arg(long, default_value = "outbox.jsonl")]
+        outbox: PathBuf,
+        /// Most probes in flight at once.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        concurrency: u32,
+    },
+    /// List incidents (newest first) from the runner's database.
+    Incidents {
+        /// Only incidents still open.
+        #[arg(long)]
+        open: bool,
+        #[arg(long, default_value = "atalaya.db")]
+        db: PathBuf,
+    },
+    /// Look at or act on one incident: show, ack, update, resolve.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentCommand,
+        #[arg(long, default_value = "atalaya.db", global = true)]
+        db: PathBuf,
+    },
     /// Print the checks file's JSON Schema.
     ///
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
     /// `# yaml-language-server: $schema=./atalaya.schema.json` on the first line of the file.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum IncidentCommand {
+    /// The incident and its timeline: every message sent about it.
+    Show { id: String },
+    /// Acknowledge: stops the operator reminders and the escalation.
+    Ack {
+        id: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Tell the affected customers something, as written, framed in their language.
+    #[command(
+        after_help = "Example:\n  atalaya incident update inc-3 --phase identified --message \"We found the cause: a failed payment gateway. A fix is being deployed.\""
+    )]
+    Update {
+        id: String,
+        /// investigating, identified or monitoring.
+        #[arg(long, value_enum)]
+        phase: PhaseArg,
+        #[arg(long)]
+        message: String,
+    },
+    /// Resolve by hand; customers are told it is over (with your message, if given).
+    Resolve {
+        id: String,
+        #[arg(long)]
+        message: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PhaseArg {
+    Investigating,
+    Identified,
+    Monitoring,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +174,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes command output to stdout. A reader that went away (`atalaya incidents | head`) is the
+/// normal end of the output, not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -130,23 +221,61 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             Ok(match load(&file, target) {
                 Ok(config) => {
-                    println!(
-                        "{}: valid ({} checks, {} services, {} customers)",
+                    emit(&format!(
+                        "{}: valid ({} checks, {} services, {} customers)\n",
                         file.display(),
                         config.checks.len(),
                         config.services.len(),
                         config.customers.len()
-                    );
+                    ))?;
                     ExitCode::SUCCESS
                 }
                 Err(code) => code,
             })
         }
+        Command::Run {
+            file,
+            once,
+            db,
+            outbox,
+            concurrency,
+        } => run::run(run::RunOptions {
+            file,
+            once,
+            db,
+            outbox,
+            concurrency: concurrency as usize,
+        }),
+        Command::Incidents { open, db } => run::list(&db, open).map(|_| ExitCode::SUCCESS),
+        Command::Incident { action, db } => {
+            use atalaya_core::evaluate::{Action, Phase};
+            match action {
+                IncidentCommand::Show { id } => run::show(&db, &id),
+                IncidentCommand::Ack { id, by } => {
+                    let by = by
+                        .or_else(|| std::env::var("USER").ok())
+                        .unwrap_or_else(|| "operator".into());
+                    run::apply(&db, &id, Action::Acknowledge { by })
+                }
+                IncidentCommand::Update { id, phase, message } => {
+                    let phase = match phase {
+                        PhaseArg::Investigating => Phase::Investigating,
+                        PhaseArg::Identified => Phase::Identified,
+                        PhaseArg::Monitoring => Phase::Monitoring,
+                    };
+                    run::apply(&db, &id, Action::Update { phase, message })
+                }
+                IncidentCommand::Resolve { id, message } => {
+                    run::apply(&db, &id, Action::Resolve { message })
+                }
+            }
+            .map(|_| ExitCode::SUCCESS)
+        }
         Command::Schema => {
-            println!(
-                "{}",
+            emit(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&atalaya_core::json_schema())?
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe {

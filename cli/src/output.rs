@@ -26,7 +26,15 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// Flushes the table; a reader that went away is not an error.
     pub fn finish(&mut self) -> std::io::Result<()> {
+        match self.finish_inner() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+
+    fn finish_inner(&mut self) -> std::io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }

@@ -9,6 +9,24 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// While true, the `/switch` path answers 503 (tests flip it to make a target fail and recover).
+pub static SWITCH_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The `/demo` path's outage: from `start + after` for `length` it answers 503.
+static DEMO_OUTAGE: OnceLock<(std::time::Instant, Duration, Duration)> = OnceLock::new();
+
+/// Schedules the `/demo` path's outage (once per process).
+pub fn schedule_demo_outage(after: Duration, length: Duration) {
+    let _ = DEMO_OUTAGE.set((std::time::Instant::now(), after, length));
+}
+
+fn demo_down() -> bool {
+    DEMO_OUTAGE.get().is_some_and(|(start, after, length)| {
+        let e = start.elapsed();
+        e >= *after && e < *after + *length
+    })
+}
+
 /// 32 MiB of zeros, gzipped (about 32 KiB on the wire).
 fn gzip_bomb() -> &'static [u8] {
     static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
@@ -198,6 +216,20 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             .map(|l| l[name.len() + 1..].trim().to_string())
     };
     match path.as_str() {
+        "/switch" if SWITCH_DOWN.load(std::sync::atomic::Ordering::SeqCst) => {
+            respond(&mut s, 503, &[], b"service unavailable").await?
+        }
+        "/switch" => respond(&mut s, 200, &[], b"shop is up: Add to cart").await?,
+        "/demo" if demo_down() => respond(&mut s, 503, &[], b"service unavailable").await?,
+        "/demo" => {
+            respond(
+                &mut s,
+                200,
+                &[("Content-Type", "text/plain")],
+                b"shop is up: Add to cart",
+            )
+            .await?
+        }
         "/ok" => {
             respond(
                 &mut s,

@@ -334,6 +334,11 @@ fn audience(a: Audience) -> &'static str {
     }
 }
 
+/// A span for operators, to the second: `22s`, `1h5m3s`.
+fn span(d: chrono::TimeDelta) -> String {
+    format_duration(std::time::Duration::from_secs(d.num_seconds().max(0) as u64))
+}
+
 fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -489,7 +494,7 @@ fn operator(
                 body.push_str(&format!(
                     "Resolved: {} (lasted {})\n",
                     utc(r),
-                    format_duration((r - inc.started_at).to_std().unwrap_or_default())
+                    span(r - inc.started_at)
                 ));
             }
             if let Some(text) = &event.text {

@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
         published_at TEXT
      );
      CREATE INDEX outbox_pending ON outbox (published_at, seq);",
+    // 2: what the runner ran with (checks file, outbox path), for the incident commands.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 pub struct SqliteStore {
@@ -87,6 +89,23 @@ impl SqliteStore {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
     }
 
     /// Every message ever enqueued, in order (for `atalaya` commands and tests).

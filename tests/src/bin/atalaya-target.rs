@@ -2,7 +2,9 @@
 //! Listens on 127.0.0.1 only and prints one `kind address` line per server once it is ready.
 //!
 //!     atalaya-target [--http 127.0.0.1:8080] [--https 127.0.0.1:8443] [--dns 127.0.0.1:5353]
-//!                    [--banner 127.0.0.1:2222]
+//!                    [--banner 127.0.0.1:2222] [--outage 10s:30s]
+//!
+//! `--outage AFTER:LENGTH` makes the `/demo` path answer 503 from AFTER for LENGTH.
 
 #![allow(clippy::unwrap_used)]
 
@@ -22,7 +24,7 @@ fn main() {
     runtime.block_on(async {
         for pair in args.chunks(2) {
             let (flag, addr) = (pair[0].as_str(), pair[1].as_str());
-            if !addr.starts_with("127.") {
+            if flag != "--outage" && !addr.starts_with("127.") {
                 eprintln!("atalaya-target listens on loopback only, not {addr}");
                 std::process::exit(2);
             }
@@ -31,6 +33,15 @@ fn main() {
                 "--https" => http::server_on(addr, Some(Leaf::SelfSigned)).await,
                 "--dns" => dns::server_on(addr).await,
                 "--banner" => banner_server_on(addr, "SSH-2.0-AtalayaDemo\r\n").await,
+                "--outage" => {
+                    // AFTER:LENGTH, e.g. 10s:30s: /demo answers 503 in that window.
+                    let (after, length) = addr.split_once(':').unwrap_or(("10s", "30s"));
+                    let d = |v: &str| {
+                        atalaya_core::parse_duration(v).unwrap_or_else(|e| panic!("--outage: {e}"))
+                    };
+                    http::schedule_demo_outage(d(after), d(length));
+                    continue;
+                }
                 other => {
                     eprintln!("unknown option {other}");
                     std::process::exit(2);

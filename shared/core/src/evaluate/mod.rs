@@ -581,6 +581,26 @@ impl Evaluator<'_> {
         })
     }
 
+    /// A service it depends on (transitively) is failing now, soft or hard: its own outage is
+    /// probably that one, so it waits to be attached to the dependency's incident rather than
+    /// paging operators separately.
+    fn dependency_failing(&self, service: &Service) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<&str> = service.depends_on.iter().map(String::as_str).collect();
+        while let Some(s) = stack.pop() {
+            if !seen.insert(s) {
+                continue;
+            }
+            if self.service_failing_now(s) || self.service_down(s) {
+                return true;
+            }
+            if let Some(svc) = self.config.service(s) {
+                stack.extend(svc.depends_on.iter().map(String::as_str));
+            }
+        }
+        false
+    }
+
     fn in_maintenance(&self, service: &Service) -> bool {
         service
             .maintenance
@@ -678,7 +698,9 @@ impl Evaluator<'_> {
                 // Hard down and still failing: a service that failed during maintenance and is
                 // passing again when the window ends is not an outage.
                 (true, None)
-                    if !self.in_maintenance(service) && self.service_failing_now(&service.id) =>
+                    if !self.in_maintenance(service)
+                        && self.service_failing_now(&service.id)
+                        && !self.dependency_failing(service) =>
                 {
                     self.open(service)
                 }

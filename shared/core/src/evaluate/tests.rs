@@ -793,3 +793,45 @@ mod messages {
         );
     }
 }
+
+#[test]
+fn a_dependent_service_that_fails_first_waits_for_its_failing_dependency() {
+    let services = "  - { id: dns, customer: globex, name: DNS }\n  - { id: portal, customer: globex, name: Portal, depends_on: [dns] }\n";
+    let checks = "  - { id: dns-a, service: dns, dns: { name: globex.example } }\n  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }\n";
+    let mut sim = Sim::new(config(services, checks));
+    sim.minute(0, up);
+    // portal-home fails a minute before dns-a does: its second failure comes while dns is soft down.
+    sim.minute(1, |c, _| {
+        Some(if c == "portal-home" {
+            Outcome::Down
+        } else {
+            Outcome::Up
+        })
+    });
+    sim.minute(2, |c, _| {
+        Some(if c == "portal-home" || c == "dns-a" {
+            Outcome::Down
+        } else {
+            Outcome::Up
+        })
+    });
+    assert!(
+        sim.state.incidents.is_empty(),
+        "portal waits while dns is failing"
+    );
+    for m in 3..=5 {
+        sim.minute(m, |c, _| {
+            Some(if c == "portal-home" || c == "dns-a" {
+                Outcome::Down
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    assert_eq!(sim.count(EventKind::Opened, Audience::Operators), 1);
+    let inc = sim.state.incidents.values().next().unwrap();
+    assert_eq!(
+        (inc.service.as_str(), inc.affected.clone()),
+        ("dns", vec!["portal".to_string()])
+    );
+}

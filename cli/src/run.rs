@@ -1,0 +1,337 @@
+//! `atalaya run`: the whole product on one machine. Schedules each check at its interval, probes
+//! with the engine, keeps everything in SQLite, evaluates, and publishes every message to stdout
+//! and the JSONL outbox.
+
+use anyhow::Context;
+use atalaya_core::evaluate::{act, evaluate, Action};
+use atalaya_core::{Check, Config, ProbeResult, Renderer};
+use atalaya_notify::{Fanout, JsonlOutbox, Publisher, Readable};
+use atalaya_probe::{CheckError, Engine, EngineOptions};
+use atalaya_store::{SqliteStore, Store, StoreError};
+use chrono::Utc;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub once: bool,
+    pub db: PathBuf,
+    pub outbox: PathBuf,
+    pub concurrency: usize,
+}
+
+/// Loads and validates the checks file for the local runner.
+pub fn load_local(text: &str, name: &str) -> Result<Config, atalaya_core::ConfigErrors> {
+    atalaya_core::load_str(text, name, atalaya_core::Target::Local).map(Config::localized)
+}
+
+fn publisher(outbox: &Path) -> anyhow::Result<Fanout> {
+    let jsonl = JsonlOutbox::open(outbox)
+        .with_context(|| format!("opening the outbox {}", outbox.display()))?;
+    Ok(Fanout(vec![
+        Box::new(Readable::new(std::io::stdout())),
+        Box::new(jsonl),
+    ]))
+}
+
+/// Evaluates `results` at `now`, stores the new state and its messages in one transaction
+/// (retrying if another writer got there first), then publishes what is pending.
+pub fn step(
+    store: &mut SqliteStore,
+    renderer: &Renderer,
+    config: &Config,
+    results: &[ProbeResult],
+    publisher: &mut dyn Publisher,
+) -> anyhow::Result<()> {
+    store.put_results(results)?;
+    for _ in 0..10 {
+        let v = store.load_state()?;
+        let now = Utc::now();
+        let (state, events) = evaluate(&v.state, results, now, config);
+        let messages = events
+            .iter()
+            .map(|e| renderer.render(e, &state, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        match store.commit(v.version, &state, &messages) {
+            Ok(_) => {
+                store.publish_pending(&mut |m| publisher.publish(m))?;
+                return Ok(());
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!(
+        "the state kept changing under this runner (another `atalaya run` on the same database?)"
+    )
+}
+
+pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
+    let text = std::fs::read_to_string(&opts.file)
+        .with_context(|| format!("reading {}", opts.file.display()))?;
+    let config = match load_local(&text, &opts.file.display().to_string()) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            return Ok(std::process::ExitCode::from(1));
+        }
+    };
+    let mut store =
+        SqliteStore::open(&opts.db).with_context(|| format!("opening {}", opts.db.display()))?;
+    store.set_meta("checks_file", &opts.file.display().to_string())?;
+    store.set_meta("checks_text", &text)?;
+    store.set_meta("outbox", &opts.outbox.display().to_string())?;
+    let mut publisher = publisher(&opts.outbox)?;
+    let renderer = Renderer::new();
+    // Whatever a previous run enqueued and did not publish goes out first.
+    store.publish_pending(&mut |m| publisher.publish(m))?;
+
+    let engine = Arc::new(Engine::new(EngineOptions {
+        region: atalaya_core::LOCAL_REGION.into(),
+        allow_networks: config.settings.allow_networks.clone(),
+        concurrency: opts.concurrency,
+        ..EngineOptions::default()
+    })?);
+    let checks: Arc<[Check]> = config.checks.clone().into();
+    eprintln!(
+        "atalaya: running {} checks from {} (database {}, outbox {}); Ctrl-C stops",
+        checks.len(),
+        opts.file.display(),
+        opts.db.display(),
+        opts.outbox.display()
+    );
+    let runtime = atalaya_probe::runtime()?;
+    runtime.block_on(async move {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(usize, Result<ProbeResult, CheckError>)>();
+        let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+        let start = Instant::now();
+        let mut next_due: Vec<Instant> = vec![start; checks.len()];
+        let mut in_flight: HashSet<usize> = HashSet::new();
+        let mut ran_once: HashSet<usize> = HashSet::new();
+        let mut reported: HashSet<usize> = HashSet::new();
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = Box::pin(shutdown());
+        loop {
+            let now = Instant::now();
+            for (i, check) in checks.iter().enumerate() {
+                if in_flight.contains(&i)
+                    || next_due[i] > now
+                    || (opts.once && ran_once.contains(&i))
+                {
+                    continue;
+                }
+                next_due[i] = (next_due[i] + check.interval).max(now);
+                in_flight.insert(i);
+                let (engine, checks, tx, permits) =
+                    (engine.clone(), checks.clone(), tx.clone(), permits.clone());
+                tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let result = engine.probe(&checks[i]).await;
+                    let _ = tx.send((i, result));
+                });
+            }
+            let mut results = Vec::new();
+            let stopping = tokio::select! {
+                _ = &mut stop => true,
+                _ = ticker.tick() => false,
+                Some(first) = rx.recv() => {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    for (i, r) in batch {
+                        in_flight.remove(&i);
+                        ran_once.insert(i);
+                        match r {
+                            Ok(result) => results.push(result),
+                            Err(e) => {
+                                if reported.insert(i) {
+                                    eprintln!("error: check {}: {e}", checks[i].id);
+                                }
+                            }
+                        }
+                    }
+                    false
+                }
+            };
+            step(&mut store, &renderer, &config, &results, &mut publisher)?;
+            if stopping {
+                eprintln!(
+                    "atalaya: stopped; state and messages are saved in {}",
+                    opts.db.display()
+                );
+                break;
+            }
+            if opts.once && ran_once.len() == checks.len() && in_flight.is_empty() {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens the runner's database with the checks file it ran with.
+fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf)> {
+    if !db.exists() {
+        anyhow::bail!(
+            "no database at {}: start `atalaya run FILE` first (or pass --db)",
+            db.display()
+        );
+    }
+    let store = SqliteStore::open(db)?;
+    let text = store
+        .meta("checks_text")?
+        .context("the database has no checks file yet: run `atalaya run FILE` first")?;
+    let name = store
+        .meta("checks_file")?
+        .unwrap_or_else(|| "checks.yaml".into());
+    let outbox = PathBuf::from(
+        store
+            .meta("outbox")?
+            .unwrap_or_else(|| "outbox.jsonl".into()),
+    );
+    let config = load_local(&text, &name)
+        .map_err(|e| anyhow::anyhow!("the stored checks file no longer loads:\n{e}"))?;
+    Ok((store, config, outbox))
+}
+
+pub fn list(db: &Path, open_only: bool) -> anyhow::Result<()> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let (store, config, _) = open_db(db)?;
+    let state = store.load_state()?.state;
+    let mut incidents: Vec<_> = state
+        .incidents
+        .values()
+        .filter(|i| !open_only || i.is_open())
+        .collect();
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
+    writeln!(
+        out,
+        "{:<8}  {:<13}  {:<22}  {:<20}  {:<20}  ACK",
+        "ID", "PHASE", "SERVICE", "OPENED", "RESOLVED"
+    )?;
+    for i in incidents {
+        let name = config
+            .service(&i.service)
+            .map(|s| s.name.as_str())
+            .unwrap_or("");
+        writeln!(
+            out,
+            "{:<8}  {:<13}  {:<22}  {:<20}  {:<20}  {}",
+            i.id,
+            i.phase.as_str(),
+            format!("{} ({name})", i.service),
+            i.opened_at.format("%Y-%m-%d %H:%M:%S"),
+            i.resolved_at
+                .map(|r| r.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "-".into()),
+            i.acknowledged_by.as_deref().unwrap_or("-")
+        )?;
+    }
+    crate::emit(&out)
+}
+
+pub fn show(db: &Path, id: &str) -> anyhow::Result<()> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let (store, _, _) = open_db(db)?;
+    let state = store.load_state()?.state;
+    let inc = state
+        .incidents
+        .get(id)
+        .with_context(|| format!("no incident {id}"))?;
+    writeln!(
+        out,
+        "{} · {} · service {}{}",
+        inc.id,
+        inc.phase.as_str(),
+        inc.service,
+        if inc.affected.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", inc.affected.join(", "))
+        }
+    )?;
+    writeln!(
+        out,
+        "first failure {} · opened {}",
+        inc.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        inc.opened_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    if let Some(r) = inc.resolved_at {
+        writeln!(out, "resolved {}", r.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    }
+    if let Some(by) = &inc.acknowledged_by {
+        writeln!(out, "acknowledged by {by}")?;
+    }
+    writeln!(out, "\ntimeline:")?;
+    for t in &inc.timeline {
+        writeln!(
+            out,
+            "  {}  {:<9}  {:<13}  {:<12}  {}{}",
+            t.at.format("%H:%M:%S"),
+            format!("{:?}", t.audience).to_lowercase(),
+            t.kind.as_str(),
+            t.phase.as_str(),
+            t.service.as_deref().unwrap_or(""),
+            t.text
+                .as_deref()
+                .map(|x| format!(" — {x}"))
+                .unwrap_or_default()
+        )?;
+    }
+    crate::emit(&out)
+}
+
+/// Applies an operator's action and publishes what it says.
+pub fn apply(db: &Path, id: &str, action: Action) -> anyhow::Result<()> {
+    let (mut store, config, outbox) = open_db(db)?;
+    let renderer = Renderer::new();
+    for _ in 0..10 {
+        let v = store.load_state()?;
+        let (state, events) = act(&v.state, id, action.clone(), Utc::now(), &config)?;
+        let messages = events
+            .iter()
+            .map(|e| renderer.render(e, &state, &config))
+            .collect::<Result<Vec<_>, _>>()?;
+        match store.commit(v.version, &state, &messages) {
+            Ok(_) => {
+                let mut publisher = publisher(&outbox)?;
+                store.publish_pending(&mut |m| publisher.publish(m))?;
+                return Ok(());
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("the incident kept changing; try again")
+}
