@@ -2,6 +2,7 @@
 
 mod output;
 mod run;
+mod templates;
 
 use anyhow::Context;
 use atalaya_core::{Config, Target};
@@ -220,6 +221,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 TargetArg::Lambda => Target::Lambda,
             };
             Ok(match load(&file, target) {
+                Ok(config)
+                    if templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
+                        .is_err() =>
+                {
+                    let problems =
+                        templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
+                            .err()
+                            .unwrap_or_default();
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    eprintln!(
+                        "{}: {} problem{} found",
+                        file.display(),
+                        problems.len(),
+                        if problems.len() == 1 { "" } else { "s" }
+                    );
+                    ExitCode::from(1)
+                }
                 Ok(config) => {
                     emit(&format!(
                         "{}: valid ({} checks, {} services, {} customers)\n",

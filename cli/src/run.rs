@@ -81,13 +81,26 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             return Ok(std::process::ExitCode::from(1));
         }
     };
+    let base = std::fs::canonicalize(&opts.file)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let renderer = match crate::templates::renderer(&config, &base) {
+        Ok(r) => r,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return Ok(std::process::ExitCode::from(1));
+        }
+    };
     let mut store =
         SqliteStore::open(&opts.db).with_context(|| format!("opening {}", opts.db.display()))?;
     store.set_meta("checks_file", &opts.file.display().to_string())?;
+    store.set_meta("checks_dir", &base.display().to_string())?;
     store.set_meta("checks_text", &text)?;
     store.set_meta("outbox", &opts.outbox.display().to_string())?;
     let mut publisher = publisher(&opts.outbox)?;
-    let renderer = Renderer::new();
     // Whatever a previous run enqueued and did not publish goes out first.
     store.publish_pending(&mut |m| publisher.publish(m))?;
 
@@ -199,7 +212,7 @@ async fn shutdown() {
 }
 
 /// Opens the runner's database with the checks file it ran with.
-fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf)> {
+fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Renderer)> {
     if !db.exists() {
         anyhow::bail!(
             "no database at {}: start `atalaya run FILE` first (or pass --db)",
@@ -220,13 +233,16 @@ fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf)> {
     );
     let config = load_local(&text, &name)
         .map_err(|e| anyhow::anyhow!("the stored checks file no longer loads:\n{e}"))?;
-    Ok((store, config, outbox))
+    let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
+    let renderer = crate::templates::renderer(&config, &base)
+        .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
+    Ok((store, config, outbox, renderer))
 }
 
 pub fn list(db: &Path, open_only: bool) -> anyhow::Result<()> {
     use std::fmt::Write;
     let mut out = String::new();
-    let (store, config, _) = open_db(db)?;
+    let (store, config, _, _) = open_db(db)?;
     let state = store.load_state()?.state;
     let mut incidents: Vec<_> = state
         .incidents
@@ -263,7 +279,7 @@ pub fn list(db: &Path, open_only: bool) -> anyhow::Result<()> {
 pub fn show(db: &Path, id: &str) -> anyhow::Result<()> {
     use std::fmt::Write;
     let mut out = String::new();
-    let (store, _, _) = open_db(db)?;
+    let (store, _, _, _) = open_db(db)?;
     let state = store.load_state()?.state;
     let inc = state
         .incidents
@@ -314,8 +330,7 @@ pub fn show(db: &Path, id: &str) -> anyhow::Result<()> {
 
 /// Applies an operator's action and publishes what it says.
 pub fn apply(db: &Path, id: &str, action: Action) -> anyhow::Result<()> {
-    let (mut store, config, outbox) = open_db(db)?;
-    let renderer = Renderer::new();
+    let (mut store, config, outbox, renderer) = open_db(db)?;
     for _ in 0..10 {
         let v = store.load_state()?;
         let (state, events) = act(&v.state, id, action.clone(), Utc::now(), &config)?;

@@ -247,3 +247,46 @@ fn help_teaches_with_examples() {
         "{help}"
     );
 }
+
+#[test]
+fn validate_checks_customer_template_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checks.yaml");
+    std::fs::write(
+        &file,
+        "customers:\n  - { id: acme, name: ACME, templates: tpl }\n",
+    )
+    .unwrap();
+    let out = atalaya(&["validate", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("customer acme: templates:")
+            && text(&out.stderr).contains("is not a folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::create_dir(dir.path().join("tpl")).unwrap();
+    std::fs::write(
+        dir.path().join("tpl/opened.subject"),
+        "{% if service %}unclosed",
+    )
+    .unwrap();
+    let out = atalaya(&["validate", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("tpl/opened.subject: template acme/opened.subject"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        dir.path().join("tpl/opened.subject"),
+        "[ACME] {{ service }}",
+    )
+    .unwrap();
+    assert_eq!(
+        atalaya(&["validate", file.to_str().unwrap()], &[])
+            .status
+            .code(),
+        Some(0)
+    );
+}

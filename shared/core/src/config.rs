@@ -98,6 +98,9 @@ pub struct Customer {
     pub name: String,
     pub language: Language,
     pub update_every: Duration,
+    pub timezone: chrono_tz::Tz,
+    /// The customer's template folder as written (relative to the checks file).
+    pub templates: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +110,7 @@ pub struct Service {
     pub name: String,
     pub depends_on: Vec<String>,
     pub maintenance: Vec<Maintenance>,
+    pub runbook: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -109,15 +109,17 @@ fn lang(l: Language) -> &'static str {
     }
 }
 
-/// A time as a customer reads it.
-fn when(t: DateTime<Utc>, l: Language) -> String {
+/// A time as a customer reads it, in the customer's time zone, with the zone named.
+fn when(t: DateTime<Utc>, l: Language, tz: chrono_tz::Tz) -> String {
+    let t = t.with_timezone(&tz);
     match l {
-        Language::En => t.format("%H:%M UTC on %-d %b %Y").to_string(),
-        Language::Es => t.format("las %H:%M (UTC) del %d/%m/%Y").to_string(),
+        Language::En => t.format("%H:%M %Z on %-d %b %Y").to_string(),
+        Language::Es => t.format("las %H:%M (%Z) del %d/%m/%Y").to_string(),
     }
 }
 
-fn date(t: DateTime<Utc>, l: Language) -> String {
+fn date(t: DateTime<Utc>, l: Language, tz: chrono_tz::Tz) -> String {
+    let t = t.with_timezone(&tz);
     match l {
         Language::En => t.format("%-d %b %Y").to_string(),
         Language::Es => t.format("%d/%m/%Y").to_string(),
@@ -282,7 +284,7 @@ impl Renderer {
             .and_then(|s| config.service(s))
             .ok_or_else(unknown)?;
         let customer = config.customer(&service.customer).ok_or_else(unknown)?;
-        let l = customer.language;
+        let (l, tz) = (customer.language, customer.timezone);
         // Maintenance events are keyed `maintenance/<service>/<window start>/...`.
         let window_start = event
             .id
@@ -296,17 +298,17 @@ impl Renderer {
         let ctx = minijinja::context! {
             customer => customer.name.clone(),
             service => service.name.clone(),
-            since => when(since, l),
-            next_update => when(event.at + chrono::TimeDelta::from_std(customer.update_every).unwrap_or_default(), l),
-            resolved_at => when(incident.and_then(|i| i.resolved_at).unwrap_or(event.at), l),
+            since => when(since, l, tz),
+            next_update => when(event.at + chrono::TimeDelta::from_std(customer.update_every).unwrap_or_default(), l, tz),
+            resolved_at => when(incident.and_then(|i| i.resolved_at).unwrap_or(event.at), l, tz),
             duration => duration_words(incident.and_then(|i| i.resolved_at).unwrap_or(event.at) - since, l),
             phase => event.phase.unwrap_or(Phase::Investigating).as_str(),
             reopened => incident.is_some_and(|i| i.reopened > 0),
             message => event.text.clone().filter(|_| matches!(event.kind, EventKind::HumanUpdate | EventKind::Resolved)),
             note => event.text.clone().filter(|_| window.is_some()),
-            start => window.map(|m| when(m.start, l)),
-            start_date => window.map(|m| date(m.start, l)),
-            end => window.map(|m| when(m.end, l)),
+            start => window.map(|m| when(m.start, l, tz)),
+            start_date => window.map(|m| date(m.start, l, tz)),
+            end => window.map(|m| when(m.end, l, tz)),
         };
         let kind = event.kind.as_str();
         let pick = |part: &str| {
@@ -513,6 +515,12 @@ fn operator(
                         f.detail
                     ));
                 }
+            }
+            if let Some(runbook) = config
+                .service(&inc.service)
+                .and_then(|s| s.runbook.as_ref())
+            {
+                body.push_str(&format!("\nRunbook: {runbook}\n"));
             }
             match (&inc.acknowledged_by, inc.phase) {
                 (_, Phase::Resolved) => {}

@@ -149,6 +149,13 @@ pub struct RawCustomer {
     pub language: Option<At<String>>,
     /// How often customers get an update while an incident is open (default `30m`).
     pub update_every: Option<At<String>>,
+    /// IANA time zone for the times in customer messages, e.g. `Europe/Madrid` (default UTC).
+    pub timezone: Option<At<String>>,
+    /// A folder of templates replacing the built-in ones for this customer, relative to the
+    /// checks file: `<event>.subject` and `<event>.body` (minijinja), for the events opened,
+    /// update, human_update, resolved, maintenance_scheduled, maintenance_started,
+    /// maintenance_ended. Missing files fall back to the built-in templates.
+    pub templates: Option<At<String>>,
 }
 
 /// A service as the customer knows it.
@@ -167,6 +174,8 @@ pub struct RawService {
     pub depends_on: Option<Vec<At<String>>>,
     /// Planned maintenance windows: no incident while one is in force.
     pub maintenance: Option<Vec<At<RawMaintenance>>>,
+    /// A runbook link for operators (never shown to customers).
+    pub runbook: Option<At<String>>,
 }
 
 /// A planned maintenance window.

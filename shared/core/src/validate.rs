@@ -562,6 +562,31 @@ fn check_customer(
             Language::En
         }
     };
+    let timezone = match &c.timezone {
+        None => chrono_tz::Tz::UTC,
+        Some(tz) => tz.value.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            errs.push(
+                tz.pos,
+                &subject,
+                "timezone",
+                format!(
+                    "{:?} is not an IANA time zone (like Europe/Madrid or America/New_York)",
+                    tz.value
+                ),
+            );
+            chrono_tz::Tz::UTC
+        }),
+    };
+    if let Some(t) = &c.templates {
+        if t.value.trim().is_empty() {
+            errs.push(
+                t.pos,
+                &subject,
+                "templates",
+                "give the folder of this customer's templates",
+            );
+        }
+    }
     Customer {
         id: c.id.value.clone(),
         name: c.name.value.clone(),
@@ -573,6 +598,8 @@ fn check_customer(
             "update_every",
             Duration::from_secs(1800),
         ),
+        timezone,
+        templates: c.templates.as_ref().map(|t| t.value.clone()),
     }
 }
 
@@ -659,7 +686,19 @@ fn check_service(
             }
         }
     }
+    if let Some(r) = &s.runbook {
+        match url::Url::parse(&r.value) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => errs.push(
+                r.pos,
+                &subject,
+                "runbook",
+                format!("{:?} is not an http(s) link", r.value),
+            ),
+        }
+    }
     Service {
+        runbook: s.runbook.as_ref().map(|r| r.value.clone()),
         id: s.id.value.clone(),
         customer: s.customer.value.clone(),
         name: s.name.value.clone(),

@@ -383,11 +383,11 @@ mod tests {
         let path = dir.path().join("atalaya.db");
         assert_eq!(
             SqliteStore::open(&path).unwrap().schema_version().unwrap(),
-            1
+            MIGRATIONS.len() as i64
         );
         assert_eq!(
             SqliteStore::open(&path).unwrap().schema_version().unwrap(),
-            1
+            MIGRATIONS.len() as i64
         );
         Connection::open(&path)
             .unwrap()

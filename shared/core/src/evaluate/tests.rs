@@ -835,3 +835,49 @@ fn a_dependent_service_that_fails_first_waits_for_its_failing_dependency() {
         ("dns", vec!["portal".to_string()])
     );
 }
+
+#[test]
+fn customer_times_are_in_their_zone_and_operators_get_the_runbook() {
+    let text = "settings:
+  regions: [eu-west-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME, language: es, timezone: Europe/Madrid }
+  - { id: initech, name: Initech, timezone: America/New_York }
+services:
+  - { id: shop, customer: acme, name: Tienda online, runbook: 'https://wiki.example/runbooks/shop' }
+  - { id: portal, customer: initech, name: Portal }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: portal-home, service: portal, http: { url: 'https://portal.initech.example/' } }
+";
+    let cfg = load_str(text, "tz.yaml", Target::Lambda).unwrap();
+    let mut sim = Sim::new(cfg);
+    sim.minute(0, up);
+    sim.minute(1, |_, _| Some(Outcome::Down));
+    let body = |audience: Audience, service: &str| {
+        sim.messages
+            .iter()
+            .find(|m| {
+                m.topic == audience
+                    && m.attributes.get("service").map(String::as_str) == Some(service)
+            })
+            .unwrap()
+            .body
+            .clone()
+    };
+    assert!(
+        body(Audience::Customers, "shop").contains("Desde las 11:01 (CET) del 24/11/2026"),
+        "{}",
+        body(Audience::Customers, "shop")
+    );
+    assert!(
+        body(Audience::Customers, "portal").contains("Since 05:01 EST on 24 Nov 2026"),
+        "{}",
+        body(Audience::Customers, "portal")
+    );
+    assert!(
+        body(Audience::Operators, "shop").contains("Runbook: https://wiki.example/runbooks/shop")
+    );
+    assert!(!body(Audience::Customers, "shop").contains("wiki.example"));
+}
