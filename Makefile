@@ -6,10 +6,11 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run demo test lint unit bench schema build help
+.PHONY: run probe demo test lint unit bench schema build help
 
 help:
-	@echo "make run     probe local demo targets with examples/demo.yaml"
+	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
+	@echo "make probe   probe every check of examples/demo.yaml once"
 	@echo "make demo    a local shop goes down and comes back: the whole incident conversation (~45 s)"
 	@echo "make test    lint + the whole test suite"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
@@ -18,11 +19,21 @@ help:
 build:
 	$(CARGO) build -p atalaya-cli -p atalaya-tests --bins
 
-# Starts the demo targets on 127.0.0.1 (HTTP 8080, HTTPS 8443, DNS 5353, banner 2222), validates
-# and probes examples/demo.yaml once, and stops the targets.
+DEMO_TARGETS := --http 127.0.0.1:8080 --https 127.0.0.1:8443 --dns 127.0.0.1:5353 --banner 127.0.0.1:2222
+
+# The main job, locally: starts the demo targets on 127.0.0.1 (HTTP 8080, HTTPS 8443, DNS 5353,
+# banner 2222) and runs `atalaya run examples/demo.yaml` until Ctrl-C: incidents open for the
+# broken demo services and operators and customers hear about them. Nothing leaves the machine.
 run: build
-	@$(TARGET_BIN) --http 127.0.0.1:8080 --https 127.0.0.1:8443 --dns 127.0.0.1:5353 --banner 127.0.0.1:2222 > /tmp/atalaya-target.$$$$ & \
-	  pid=$$!; trap "kill $$pid 2>/dev/null" EXIT; \
+	@$(TARGET_BIN) $(DEMO_TARGETS) > /tmp/atalaya-target.$$$$ & \
+	  pid=$$!; trap "kill $$pid 2>/dev/null; rm -f /tmp/atalaya-target.$$$$" EXIT; \
+	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
+	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl
+
+# Probes every check of examples/demo.yaml once and prints the results.
+probe: build
+	@$(TARGET_BIN) $(DEMO_TARGETS) > /tmp/atalaya-target.$$$$ & \
+	  pid=$$!; trap "kill $$pid 2>/dev/null; rm -f /tmp/atalaya-target.$$$$" EXIT; \
 	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
 	  $(ATALAYA) validate examples/demo.yaml && $(ATALAYA) validate --target lambda examples/checks.yaml && \
 	  $(ATALAYA) probe examples/demo.yaml
