@@ -156,3 +156,135 @@ checks:
         assert!(!m["body"].as_str().unwrap().contains("127.0.0.1"), "{m}");
     }
 }
+
+#[test]
+fn incident_commands_act_on_the_runners_database_and_publish() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checks.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: initech, name: Initech, language: en }}
+services:
+  - {{ id: portal, customer: initech, name: Customer portal }}
+checks:
+  - {{ id: portal-home, service: portal, http: {{ url: 'http://{addr}/500' }} }}
+"
+        ),
+    )
+    .unwrap();
+    let (db, out) = (
+        dir.path().join("atalaya.db"),
+        dir.path().join("outbox.jsonl"),
+    );
+    let atalaya = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--db", db.to_str().unwrap()]);
+        Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args(&all)
+            .env("USER", "ana")
+            .output()
+            .unwrap()
+    };
+    // --once: every check probed once, evaluated, published; one failure is enough with retries 1.
+    let run = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+            "--outbox",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout)
+        .contains("Subject: Customer portal: we are working on a problem"));
+
+    let list = atalaya(&["incidents", "--open"]);
+    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        listing
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("inc-1     investigating  portal (Customer portal)"),
+        "{listing}"
+    );
+
+    assert_eq!(
+        atalaya(&["incident", "ack", "inc-1"]).status.code(),
+        Some(0)
+    );
+    let update = atalaya(&[
+        "incident",
+        "update",
+        "inc-1",
+        "--phase",
+        "identified",
+        "--message",
+        "A failed deploy; rolling back now.",
+    ]);
+    assert_eq!(
+        update.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+    let resolve = atalaya(&[
+        "incident",
+        "resolve",
+        "inc-1",
+        "--message",
+        "Everything is back to normal.",
+    ]);
+    assert_eq!(resolve.status.code(), Some(0));
+    let again = atalaya(&["incident", "resolve", "inc-1"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("incident inc-1 is resolved"));
+
+    let messages = outbox(&out);
+    let customer: Vec<(&str, &str)> = messages
+        .iter()
+        .filter(|m| m["topic"] == "customers")
+        .map(|m| {
+            (
+                m["attributes"]["event"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        customer.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        ["opened", "human_update", "resolved"]
+    );
+    assert!(
+        customer[1].1.contains("A failed deploy; rolling back now."),
+        "{}",
+        customer[1].1
+    );
+    assert!(
+        customer[2].1.contains("Everything is back to normal."),
+        "{}",
+        customer[2].1
+    );
+    let show =
+        String::from_utf8_lossy(&atalaya(&["incident", "show", "inc-1"]).stdout).into_owned();
+    assert!(
+        show.contains("acknowledged by ana") && show.contains("human_update"),
+        "{show}"
+    );
+}
