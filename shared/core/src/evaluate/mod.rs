@@ -585,20 +585,31 @@ impl Evaluator<'_> {
     /// probably that one, so it waits to be attached to the dependency's incident rather than
     /// paging operators separately.
     fn dependency_failing(&self, service: &Service) -> bool {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&str> = service.depends_on.iter().map(String::as_str).collect();
+        self.dependencies(&service.id)
+            .iter()
+            .any(|s| self.service_failing_now(s) || self.service_down(s))
+    }
+
+    /// Every service `service` depends on, directly or not (validation rules out cycles; the
+    /// walk stops on repeats all the same).
+    fn dependencies(&self, service: &str) -> Vec<String> {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut stack: Vec<String> = self
+            .config
+            .service(service)
+            .map(|s| s.depends_on.clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
         while let Some(s) = stack.pop() {
-            if !seen.insert(s) {
+            if !seen.insert(s.clone()) {
                 continue;
             }
-            if self.service_failing_now(s) || self.service_down(s) {
-                return true;
+            if let Some(svc) = self.config.service(&s) {
+                stack.extend(svc.depends_on.iter().cloned());
             }
-            if let Some(svc) = self.config.service(s) {
-                stack.extend(svc.depends_on.iter().map(String::as_str));
-            }
+            out.push(s);
         }
-        false
+        out
     }
 
     fn in_maintenance(&self, service: &Service) -> bool {
@@ -635,25 +646,15 @@ impl Evaluator<'_> {
 
     /// The open incident of `service` or of a service it depends on (transitively).
     fn open_incident_covering(&self, service: &str) -> Option<String> {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![service.to_string()];
-        while let Some(s) = stack.pop() {
-            if !seen.insert(s.clone()) {
-                continue;
-            }
-            if let Some(inc) = self
-                .state
-                .incidents
-                .values()
-                .find(|i| i.is_open() && (i.service == s || i.affected.contains(&s)))
-            {
-                return Some(inc.id.clone());
-            }
-            if let Some(svc) = self.config.service(&s) {
-                stack.extend(svc.depends_on.iter().cloned());
-            }
-        }
-        None
+        std::iter::once(service.to_string())
+            .chain(self.dependencies(service))
+            .find_map(|s| {
+                self.state
+                    .incidents
+                    .values()
+                    .find(|i| i.is_open() && (i.service == s || i.affected.contains(&s)))
+                    .map(|i| i.id.clone())
+            })
     }
 
     /// Services with the ones they depend on first.
@@ -825,18 +826,7 @@ impl Evaluator<'_> {
             }
         }
         if relapsed && self.service_failing_now(&service.id) {
-            if let Some(inc) = self.state.incidents.get_mut(id) {
-                inc.phase = Phase::Investigating;
-            }
-            self.incident_event(
-                id,
-                EventKind::Update,
-                Audience::Operators,
-                None,
-                Severity::Warning,
-                None,
-            );
-            self.customer_events(id, EventKind::Update, None);
+            self.move_to(id, Phase::Investigating, Severity::Warning);
         } else if !relapsed && !self.service_failing_now(&service.id) {
             let moved = self
                 .state
@@ -844,20 +834,25 @@ impl Evaluator<'_> {
                 .get(id)
                 .is_some_and(|i| i.service == service.id && i.phase < Phase::Monitoring);
             if moved {
-                if let Some(inc) = self.state.incidents.get_mut(id) {
-                    inc.phase = Phase::Monitoring;
-                }
-                self.incident_event(
-                    id,
-                    EventKind::Update,
-                    Audience::Operators,
-                    None,
-                    Severity::Info,
-                    None,
-                );
-                self.customer_events(id, EventKind::Update, None);
+                self.move_to(id, Phase::Monitoring, Severity::Info);
             }
         }
+    }
+
+    /// An automatic phase change, told to operators and customers.
+    fn move_to(&mut self, id: &str, phase: Phase, severity: Severity) {
+        if let Some(inc) = self.state.incidents.get_mut(id) {
+            inc.phase = phase;
+        }
+        self.incident_event(
+            id,
+            EventKind::Update,
+            Audience::Operators,
+            None,
+            severity,
+            None,
+        );
+        self.customer_events(id, EventKind::Update, None);
     }
 
     fn resolve(&mut self, id: &str, message: Option<String>) {
