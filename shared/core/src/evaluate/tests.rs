@@ -353,6 +353,10 @@ fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_custo
         .filter_map(|e| e.service.as_deref())
         .collect();
     assert_eq!(told, BTreeSet::from(["dns", "portal"]));
+    // Each customer message names only its own service.
+    for m in sim.messages.iter().filter(|m| m.topic == Audience::Customers && m.attributes["service"] == "portal") {
+        assert!(m.body.contains("Portal") && !m.body.contains("DNS"), "{}", m.body);
+    }
     for m in 6..=9 {
         sim.minute(m, up);
     }
