@@ -118,6 +118,16 @@ fn when(t: DateTime<Utc>, l: Language, tz: chrono_tz::Tz) -> String {
     }
 }
 
+fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let floor = t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t);
+    if floor == t {
+        t
+    } else {
+        floor + TimeDelta::minutes(1)
+    }
+}
+
 fn date(t: DateTime<Utc>, l: Language, tz: chrono_tz::Tz) -> String {
     let t = t.with_timezone(&tz);
     match l {
@@ -299,7 +309,8 @@ impl Renderer {
             customer => customer.name.clone(),
             service => service.name.clone(),
             since => when(since, l, tz),
-            next_update => when(event.at + chrono::TimeDelta::from_std(customer.update_every).unwrap_or_default(), l, tz),
+            // Times are shown to the minute: the promise is rounded up, never earlier than kept.
+            next_update => when(ceil_minute(event.at + chrono::TimeDelta::from_std(customer.update_every).unwrap_or_default()), l, tz),
             resolved_at => when(incident.and_then(|i| i.resolved_at).unwrap_or(event.at), l, tz),
             duration => duration_words(incident.and_then(|i| i.resolved_at).unwrap_or(event.at) - since, l),
             phase => event.phase.unwrap_or(Phase::Investigating).as_str(),

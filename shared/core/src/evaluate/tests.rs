@@ -354,8 +354,16 @@ fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_custo
         .collect();
     assert_eq!(told, BTreeSet::from(["dns", "portal"]));
     // Each customer message names only its own service.
-    for m in sim.messages.iter().filter(|m| m.topic == Audience::Customers && m.attributes["service"] == "portal") {
-        assert!(m.body.contains("Portal") && !m.body.contains("DNS"), "{}", m.body);
+    for m in sim
+        .messages
+        .iter()
+        .filter(|m| m.topic == Audience::Customers && m.attributes["service"] == "portal")
+    {
+        assert!(
+            m.body.contains("Portal") && !m.body.contains("DNS"),
+            "{}",
+            m.body
+        );
     }
     for m in 6..=9 {
         sim.minute(m, up);
@@ -630,7 +638,7 @@ mod messages {
         assert!(
             opened
                 .body
-                .contains("antes de las 10:32 (UTC) del 24/11/2026"),
+                .contains("antes de las 10:33 (UTC) del 24/11/2026"),
             "says when the next update comes: {}",
             opened.body
         );
@@ -720,7 +728,7 @@ mod messages {
         assert!(m.body.starts_with("Hello Globex,\n\nSince 10:01 UTC on 24 Nov 2026, Globex API has not been working as it should."), "{}", m.body);
         assert!(
             m.body
-                .contains("We will write again by 10:22 UTC on 24 Nov 2026"),
+                .contains("We will write again by 10:23 UTC on 24 Nov 2026"),
             "{}",
             m.body
         );
