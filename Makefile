@@ -51,11 +51,21 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit:
+# The local AWS endpoint (design.md): moto_server, pinned, in a virtualenv made on first use.
+VENV := .venv
+MOTO := $(VENV)/bin/moto_server
+MOTO_VERSION := 5.2.5
+
+$(MOTO):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)"
+
+# The whole suite, with one moto_server on a free loopback port for the AWS tests.
+unit: $(MOTO)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	  tests/with-moto.sh $(MOTO) $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
-	  echo "cargo-nextest not found: running cargo test"; $(CARGO) test --workspace --no-fail-fast; \
+	  echo "cargo-nextest not found: running cargo test"; tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --no-fail-fast; \
 	fi
 
 test: lint unit

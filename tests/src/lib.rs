@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod moto;
 pub mod tls;
 
 use atalaya_probe::{Connector, Engine, EngineOptions};

@@ -6,8 +6,10 @@
 //! the evaluation that produced it is retried). SQLite here for the local runner; DynamoDB for
 //! Lambda.
 
+pub mod dynamodb;
 mod sqlite;
 
+pub use dynamodb::{DynamoStore, Tables};
 pub use sqlite::SqliteStore;
 
 use atalaya_core::evaluate::State;
@@ -23,6 +25,13 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    /// An AWS call failed; `retryable` says whether trying again may help.
+    #[error("{what}: {detail}{}", if *retryable { " (retryable)" } else { "" })]
+    Aws {
+        what: String,
+        retryable: bool,
+        detail: String,
+    },
 }
 
 /// The engine state as read, with the version a write must match.

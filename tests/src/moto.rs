@@ -1,0 +1,56 @@
+//! moto_server, the local AWS endpoint of the tests (design.md): the one `make test` started
+//! (ATALAYA_MOTO_ENDPOINT), or one this test process starts from the project's virtualenv.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The endpoint URL of a running moto_server.
+pub fn endpoint() -> String {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            // moto accepts any credentials; the SDK needs some.
+            for (k, v) in [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_SESSION_TOKEN", "testing")] {
+                if std::env::var_os(k).is_none() {
+                    std::env::set_var(k, v);
+                }
+            }
+            if let Ok(e) = std::env::var("ATALAYA_MOTO_ENDPOINT") {
+                return e;
+            }
+            let bin = std::env::var("ATALAYA_MOTO_SERVER")
+                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server").to_string());
+            assert!(
+                std::path::Path::new(&bin).exists(),
+                "moto_server not found at {bin}: `make test` installs it (python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5')"
+            );
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            // `timeout` ends moto even if this process dies without cleaning up; nobody waits
+            // for it, by design: it outlives the test that started it.
+            #[allow(clippy::zombie_processes)]
+            std::process::Command::new("timeout")
+                .args(["900", &bin, "-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            format!("http://127.0.0.1:{port}")
+        })
+        .clone()
+}
+
+/// A table-name prefix no other test uses.
+pub fn unique_prefix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}-",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
