@@ -185,3 +185,202 @@ fn throttling_and_server_errors_are_retryable_validation_errors_are_not() {
         "ConditionalCheckFailedException"
     )));
 }
+
+mod sns {
+    use super::*;
+    use atalaya_notify::SnsPublisher;
+    use std::collections::BTreeMap;
+
+    fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Message {
+        Message {
+            id: id.into(),
+            at: "2026-11-24T10:00:00Z".parse().unwrap(),
+            topic,
+            subject: subject.into(),
+            body: format!("body of {id}"),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    async fn queue(
+        sqs: &aws_sdk_sqs::Client,
+        sns: &aws_sdk_sns::Client,
+        name: &str,
+        topic: &str,
+        filter: Option<&str>,
+    ) -> String {
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let mut sub = sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("sqs")
+            .endpoint(arn);
+        if let Some(f) = filter {
+            sub = sub.attributes("FilterPolicy", f);
+        }
+        sub.send().await.unwrap();
+        url
+    }
+
+    async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let batch = got.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return out;
+            }
+            for m in batch {
+                out.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_receive_only_what_their_filter_policy_asks_for() {
+        let config = atalaya_tests::moto::sdk_config().await;
+        let (sns, sqs) = (
+            aws_sdk_sns::Client::new(&config),
+            aws_sdk_sqs::Client::new(&config),
+        );
+        let p = atalaya_tests::moto::unique_prefix();
+        let ops = sns
+            .create_topic()
+            .name(format!("{p}operators"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let customers = sns
+            .create_topic()
+            .name(format!("{p}customers"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        // A customer's email: only that customer's services. An on-call phone: only critical.
+        let acme = queue(
+            &sqs,
+            &sns,
+            &format!("{p}acme"),
+            &customers,
+            Some(r#"{"customer": ["acme"]}"#),
+        )
+        .await;
+        let oncall = queue(
+            &sqs,
+            &sns,
+            &format!("{p}oncall"),
+            &ops,
+            Some(r#"{"severity": ["critical"]}"#),
+        )
+        .await;
+        let all_ops = queue(&sqs, &sns, &format!("{p}ops"), &ops, None).await;
+
+        let publisher = SnsPublisher::connect(
+            "eu-west-1",
+            Some(&atalaya_tests::moto::endpoint()),
+            ops.clone(),
+            customers.clone(),
+        )
+        .await;
+        let messages = [
+            msg(
+                "inc-1/1/opened",
+                Audience::Operators,
+                &[
+                    ("severity", "warning"),
+                    ("customer", "acme"),
+                    ("event", "opened"),
+                ],
+                "[OPENED] shop",
+            ),
+            msg(
+                "inc-1/2/opened/shop",
+                Audience::Customers,
+                &[
+                    ("customer", "acme"),
+                    ("service", "shop"),
+                    ("language", "es"),
+                ],
+                "Envío: problema en la tienda",
+            ),
+            msg(
+                "inc-2/2/opened/portal",
+                Audience::Customers,
+                &[("customer", "globex"), ("service", "portal")],
+                "Portal: a problem",
+            ),
+            msg(
+                "inc-1/3/escalated",
+                Audience::Operators,
+                &[
+                    ("severity", "critical"),
+                    ("customer", "acme"),
+                    ("event", "escalated"),
+                ],
+                "[ESCALATED] shop",
+            ),
+            msg(
+                "inc-1/4/resolved/shop",
+                Audience::Customers,
+                &[("customer", "acme"), ("service", "shop")],
+                "Tienda: resuelto",
+            ),
+        ];
+        for m in &messages {
+            publisher.publish(m).await.unwrap();
+        }
+        let acme_got = drain(&sqs, &acme).await;
+        let subjects: Vec<&str> = acme_got
+            .iter()
+            .map(|e| e["Subject"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            subjects,
+            ["Envio: problema en la tienda", "Tienda: resuelto"],
+            "only acme's, email-safe"
+        );
+        let attrs: BTreeMap<&str, &str> = acme_got[0]["MessageAttributes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v["Value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(attrs.get("service"), Some(&"shop"));
+        assert_eq!(
+            drain(&sqs, &oncall).await.len(),
+            1,
+            "only the critical escalation"
+        );
+        assert_eq!(drain(&sqs, &all_ops).await.len(), 2);
+    }
+}

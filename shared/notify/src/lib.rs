@@ -7,6 +7,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 
+pub mod sns;
+pub use sns::{email_subject, SnsPublisher};
+
 /// Takes messages to their destination.
 pub trait Publisher {
     fn publish(&mut self, message: &Message) -> io::Result<()>;

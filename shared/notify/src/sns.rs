@@ -1,0 +1,154 @@
+//! SNS: one topic per audience; subscribers filter on the message attributes.
+
+use atalaya_core::evaluate::Audience;
+use atalaya_core::Message;
+use aws_sdk_sns::error::ProvideErrorMetadata;
+use aws_sdk_sns::types::MessageAttributeValue;
+use std::time::Duration;
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, thiserror::Error)]
+#[error("publishing {id} to SNS: {detail}{}", if *retryable { " (retryable)" } else { "" })]
+pub struct SnsError {
+    pub id: String,
+    pub retryable: bool,
+    pub detail: String,
+}
+
+/// An email-safe SNS subject: ASCII only (accents dropped: `Envío` → `Envio`), one line, under
+/// 100 characters, starting with a letter, digit or punctuation.
+pub fn email_subject(subject: &str) -> String {
+    let ascii: String = subject
+        .nfd()
+        .filter(|c| c.is_ascii())
+        .map(|c| if c.is_ascii_control() { ' ' } else { c })
+        .collect();
+    let mut out = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.is_empty() {
+        out = "Atalaya".into();
+    }
+    out.truncate(99);
+    out
+}
+
+/// The SMS variant: the subject alone (customers) or subject and first line (operators), short.
+fn sms(m: &Message) -> String {
+    let mut text = m.subject.clone();
+    if text.chars().count() > 140 {
+        text = text.chars().take(139).collect::<String>() + "…";
+    }
+    text
+}
+
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    operators_topic: String,
+    customers_topic: String,
+}
+
+impl SnsPublisher {
+    /// `endpoint` is for tests (moto); retries are explicit: standard mode, 4 attempts.
+    pub async fn connect(
+        region: &str,
+        endpoint: Option<&str>,
+        operators_topic: String,
+        customers_topic: String,
+    ) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .http_client(http)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .operation_timeout(Duration::from_secs(20))
+                    .build(),
+            );
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        SnsPublisher {
+            client: aws_sdk_sns::Client::new(&config),
+            operators_topic,
+            customers_topic,
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_sns::Client {
+        &self.client
+    }
+
+    /// Publishes one message: email-safe subject, a JSON message structure with `default`,
+    /// `email` and `sms` variants, and every attribute as a String message attribute.
+    pub async fn publish(&self, m: &Message) -> Result<String, SnsError> {
+        let topic = match m.topic {
+            Audience::Operators => &self.operators_topic,
+            Audience::Customers => &self.customers_topic,
+        };
+        let structure = serde_json::json!({ "default": m.body, "email": m.body, "sms": sms(m) });
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(topic)
+            .subject(email_subject(&m.subject))
+            .message_structure("json")
+            .message(structure.to_string());
+        for (k, v) in &m.attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| SnsError {
+                    id: m.id.clone(),
+                    retryable: false,
+                    detail: e.to_string(),
+                })?;
+            request = request.message_attributes(k, value);
+        }
+        let out = request.send().await.map_err(|e| {
+            let code = e
+                .as_service_error()
+                .and_then(|s| s.code())
+                .map(str::to_string);
+            SnsError {
+                id: m.id.clone(),
+                retryable: e.as_service_error().is_none()
+                    || matches!(
+                        code.as_deref(),
+                        Some(
+                            "Throttling" | "ThrottledException" | "InternalError" | "KMSThrottling"
+                        )
+                    ),
+                detail: format!(
+                    "{} {}",
+                    code.unwrap_or_else(|| "transport".into()),
+                    e.as_service_error()
+                        .and_then(|s| s.message())
+                        .unwrap_or_default()
+                ),
+            }
+        })?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_become_email_safe_ascii() {
+        assert_eq!(
+            email_subject("Envío: ha empezado el mantenimiento\nprogramado"),
+            "Envio: ha empezado el mantenimiento programado"
+        );
+        assert_eq!(email_subject("日本"), "Atalaya");
+        assert!(email_subject(&"x".repeat(300)).len() < 100);
+    }
+}
