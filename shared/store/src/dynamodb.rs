@@ -417,6 +417,49 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Records that `region` ran at `at` (silent regions are judged from these).
+    pub async fn put_heartbeat(
+        &self,
+        region: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        checks: usize,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", s(format!("heartbeat#{region}")))
+            .item(
+                "at",
+                s(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            )
+            .item("checks", AttributeValue::N(checks.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk("write heartbeat", e))?;
+        Ok(())
+    }
+
+    /// When `region` last ran, if ever.
+    pub async fn heartbeat(
+        &self,
+        region: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(format!("heartbeat#{region}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("read heartbeat", e))?;
+        Ok(out.item.and_then(|i| {
+            i.get("at")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|t| t.parse().ok())
+        }))
+    }
+
     /// The TTL attribute of a stored result (for tests and the data-model document).
     pub async fn result_ttl(
         &self,

@@ -1,0 +1,242 @@
+//! The probe function: invoked each minute in each region by EventBridge Scheduler with
+//! `{"region": "eu-west-1", "shard": 0, "shards": 4}` (shard optional). Runs the checks due this
+//! minute for that region and shard with the probe engine, writes their results to DynamoDB in
+//! batches, records the region's heartbeat, and logs CloudWatch EMF metrics.
+//!
+//! The handler is a plain async function over its dependencies, so tests call it directly
+//! against local targets and moto.
+
+use atalaya_core::{Check, Config, Outcome, ProbeResult};
+use atalaya_probe::{CheckError, Engine, Sink};
+use atalaya_store::DynamoStore;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProbeEvent {
+    pub region: String,
+    #[serde(default)]
+    pub shard: u32,
+    #[serde(default = "one")]
+    pub shards: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProbeOutput {
+    pub region: String,
+    pub checks: usize,
+    pub failures: usize,
+    pub check_errors: usize,
+    pub written: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeFnError {
+    #[error("bad event: {0}")]
+    Event(String),
+    #[error(transparent)]
+    Store(#[from] atalaya_store::StoreError),
+}
+
+/// FNV-1a: a hash that stays the same across builds and machines (std's does not).
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Is `check` due in the minute starting at `minute` (epoch minutes)? A check every N minutes
+/// runs when `(minute + offset) % N == 0`, with a per-check offset so that checks with the same
+/// interval spread over the minutes instead of all running together.
+pub fn due(check: &Check, minute: i64) -> bool {
+    let n = (check.interval.as_secs() / 60).max(1) as i64;
+    let offset = (stable_hash(&check.id) % n as u64) as i64;
+    (minute + offset).rem_euclid(n) == 0
+}
+
+/// Does `check` belong to `shard` of `shards`?
+pub fn in_shard(check: &Check, shard: u32, shards: u32) -> bool {
+    shards <= 1 || stable_hash(&check.id) % shards as u64 == shard as u64
+}
+
+/// The checks this invocation runs.
+pub fn selection(config: &Config, event: &ProbeEvent, now: DateTime<Utc>) -> Vec<Check> {
+    let minute = now.timestamp().div_euclid(60);
+    config
+        .checks
+        .iter()
+        .filter(|c| {
+            c.regions.contains(&event.region)
+                && due(c, minute)
+                && in_shard(c, event.shard, event.shards)
+        })
+        .cloned()
+        .collect()
+}
+
+struct Collect {
+    results: Vec<ProbeResult>,
+    errors: usize,
+}
+
+impl Sink for Collect {
+    fn result(&mut self, r: ProbeResult) {
+        self.results.push(r);
+    }
+    fn check_error(&mut self, check: &Check, error: CheckError) {
+        self.errors += 1;
+        tracing::error!(check = %check.id, error = %error, "check cannot run");
+    }
+}
+
+/// One invocation. `deadline` is when the function must be done (its timeout minus a margin).
+pub async fn handle(
+    event: ProbeEvent,
+    config: &Config,
+    engine: &Arc<Engine>,
+    store: &DynamoStore,
+    now: DateTime<Utc>,
+    deadline: Instant,
+) -> Result<ProbeOutput, ProbeFnError> {
+    if event.shards == 0 || event.shard >= event.shards {
+        return Err(ProbeFnError::Event(format!(
+            "shard {} of {} does not exist",
+            event.shard, event.shards
+        )));
+    }
+    if !config.settings.regions.contains(&event.region) {
+        return Err(ProbeFnError::Event(format!(
+            "region {} is not in settings.regions",
+            event.region
+        )));
+    }
+    let started = Instant::now();
+    let checks: Arc<[Check]> = selection(config, &event, now).into();
+    let mut sink = Collect {
+        results: Vec::with_capacity(checks.len()),
+        errors: 0,
+    };
+    engine.run(checks.clone(), &mut sink).await;
+    // The scheduler's event names the region; results carry it whatever the engine was built with.
+    for r in &mut sink.results {
+        r.region.clone_from(&event.region);
+    }
+    let written = store.put_results(&sink.results, deadline).await?;
+    store
+        .put_heartbeat(&event.region, now, checks.len())
+        .await?;
+    let failures = sink
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Down)
+        .count();
+    let output = ProbeOutput {
+        region: event.region.clone(),
+        checks: checks.len(),
+        failures,
+        check_errors: sink.errors,
+        written,
+    };
+    println!("{}", emf(&output, started.elapsed(), now));
+    Ok(output)
+}
+
+/// A CloudWatch embedded-metric-format log line: CloudWatch turns it into metrics.
+pub fn emf(o: &ProbeOutput, duration: Duration, now: DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "Atalaya",
+                "Dimensions": [["Region"]],
+                "Metrics": [
+                    {"Name": "ChecksRun", "Unit": "Count"},
+                    {"Name": "CheckFailures", "Unit": "Count"},
+                    {"Name": "CheckErrors", "Unit": "Count"},
+                    {"Name": "ProbeDuration", "Unit": "Milliseconds"}
+                ]
+            }]
+        },
+        "Region": o.region,
+        "ChecksRun": o.checks,
+        "CheckFailures": o.failures,
+        "CheckErrors": o.check_errors,
+        "ProbeDuration": duration.as_secs_f64() * 1000.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut checks = String::new();
+        for i in 0..40 {
+            checks.push_str(&format!("  - {{ id: c{i}, service: s, interval: {}m, tcp: {{ host: db.example, port: 5432 }} }}\n", 1 + i % 5));
+        }
+        atalaya_core::load_str(
+            &format!("settings:\n  regions: [eu-west-1, us-east-1]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n{checks}"),
+            "f.yaml",
+            atalaya_core::Target::Lambda,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_check_runs_once_per_interval() {
+        let cfg = config();
+        for c in &cfg.checks {
+            let n = c.interval.as_secs() as i64 / 60;
+            let runs = (0..n * 6).filter(|m| due(c, 1_000 + m)).count() as i64;
+            assert_eq!(runs, 6, "{} every {n}m", c.id);
+        }
+    }
+
+    #[test]
+    fn shards_partition_the_checks() {
+        let cfg = config();
+        let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
+        let all = selection(
+            &cfg,
+            &ProbeEvent {
+                region: "eu-west-1".into(),
+                shard: 0,
+                shards: 1,
+            },
+            now,
+        );
+        let mut union: Vec<String> = (0..3)
+            .flat_map(|s| {
+                selection(
+                    &cfg,
+                    &ProbeEvent {
+                        region: "eu-west-1".into(),
+                        shard: s,
+                        shards: 3,
+                    },
+                    now,
+                )
+            })
+            .map(|c| c.id)
+            .collect();
+        union.sort();
+        let mut ids: Vec<String> = all.into_iter().map(|c| c.id).collect();
+        ids.sort();
+        assert_eq!(union, ids);
+    }
+
+    #[test]
+    fn events_parse_with_an_optional_shard() {
+        let e: ProbeEvent = serde_json::from_str(r#"{"region": "eu-west-1"}"#).unwrap();
+        assert_eq!((e.shard, e.shards), (0, 1));
+        let e: ProbeEvent =
+            serde_json::from_str(r#"{"region": "eu-west-1", "shard": 2, "shards": 4}"#).unwrap();
+        assert_eq!((e.shard, e.shards), (2, 4));
+    }
+}

@@ -1,0 +1,78 @@
+//! The probe function's bootstrap: clients built once, then the Lambda runtime loop.
+//!
+//! Environment: ATALAYA_CHECKS (path of the checks file shipped with the function, default
+//! `checks.yaml` beside the bootstrap), ATALAYA_TABLE_PREFIX (default `atalaya-`),
+//! ATALAYA_CONCURRENCY (default 64), ATALAYA_RESULTS_TTL_DAYS (default 30), AWS_REGION (set by
+//! Lambda), AWS_ENDPOINT_URL (tests only).
+
+use atalaya_probe::{Engine, EngineOptions};
+use atalaya_probe_fn::{handle, ProbeEvent};
+use atalaya_store::{DynamoStore, Tables};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let concurrency: usize = env("ATALAYA_CONCURRENCY", "64")
+        .parse()
+        .map_err(|_| "ATALAYA_CONCURRENCY is not a number")?;
+    let ttl_days: u64 = env("ATALAYA_RESULTS_TTL_DAYS", "30")
+        .parse()
+        .map_err(|_| "ATALAYA_RESULTS_TTL_DAYS is not a number")?;
+    let region = env("AWS_REGION", "us-east-1");
+    let engine = Arc::new(Engine::new(EngineOptions {
+        region: region.clone(),
+        allow_networks: config.settings.allow_networks.clone(),
+        concurrency,
+        ..EngineOptions::default()
+    })?);
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let store = DynamoStore::connect(
+        &region,
+        endpoint.as_deref(),
+        Tables::with_prefix(&env("ATALAYA_TABLE_PREFIX", "atalaya-")),
+        Duration::from_secs(ttl_days * 86_400),
+    )
+    .await;
+    let (config, engine, store) = (&config, &engine, &store);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ProbeEvent>| async move {
+            // Finish writing a safe margin before Lambda's own deadline.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = Instant::now() + left.saturating_sub(Duration::from_secs(3));
+            handle(
+                event.payload,
+                config,
+                engine,
+                store,
+                chrono::Utc::now(),
+                deadline,
+            )
+            .await
+            .map_err(Error::from)
+        },
+    ))
+    .await
+}
