@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod lambda_api;
 pub mod moto;
 pub mod tls;
 

@@ -1,0 +1,61 @@
+//! The bootstrap binary serves a real invocation through the Lambda runtime API (a stand-in),
+//! writing to DynamoDB on moto.
+
+#![allow(clippy::unwrap_used)]
+
+use atalaya_store::{DynamoStore, Tables};
+use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_bootstrap_serves_an_invocation_through_the_runtime_api() {
+    let target = atalaya_tests::http::server(None).await;
+    let moto = atalaya_tests::moto::endpoint();
+    let prefix = atalaya_tests::moto::unique_prefix();
+    let store = DynamoStore::connect(
+        "eu-west-1",
+        Some(&moto),
+        Tables::with_prefix(&prefix),
+        Duration::from_secs(86_400),
+    )
+    .await;
+    store.create_tables().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        format!(
+            "settings:\n  regions: [eu-west-1]\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n  - {{ id: home, service: s, http: {{ url: 'http://{target}/ok' }} }}\n"
+        ),
+    )
+    .unwrap();
+    let api = RuntimeApi::start(vec![("req-1".into(), r#"{"region": "eu-west-1"}"#.into())]).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-probe-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &checks)
+        .env("ATALAYA_TABLE_PREFIX", &prefix)
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let response = api.outcome("req-1", Duration::from_secs(30)).await;
+    child.kill().await.unwrap();
+    let response: serde_json::Value = serde_json::from_str(&response.unwrap()).unwrap();
+    assert_eq!(response["region"], "eu-west-1");
+    assert_eq!(
+        (response["checks"].as_u64(), response["written"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        store
+            .recent_results("home", "eu-west-1", 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(api.first_poll().is_some());
+}
