@@ -71,8 +71,9 @@ unit: $(MOTO)
 test: lint unit
 
 bench:
-	$(CARGO) build --release -p atalaya-tests --bin atalaya-bench --bin atalaya-target
+	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn --bin atalaya-bench --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
+	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
 
 schema: build
 	$(ATALAYA) schema > docs/atalaya.schema.json
