@@ -460,3 +460,50 @@ checks:
         .to_string()
         .contains("shard 3 of 2 does not exist"));
 }
+
+#[tokio::test]
+async fn state_and_its_messages_are_committed_together_or_not_at_all() {
+    let s = store().await;
+    let v1 = s
+        .commit(
+            0,
+            &State::default(),
+            &[
+                message("inc-1/1/opened", 1),
+                message("inc-1/2/opened/shop", 2),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(v1, 1);
+    // A racing invocation that evaluated the same transition from version 0: nothing of it lands.
+    let racing = s
+        .commit(
+            0,
+            &State {
+                next_incident: 9,
+                ..State::default()
+            },
+            &[message("inc-1/1/opened", 1), message("other", 3)],
+        )
+        .await;
+    assert!(
+        matches!(racing, Err(StoreError::Conflict { .. })),
+        "{racing:?}"
+    );
+    let pending: Vec<String> = s
+        .pending()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(pending, ["inc-1/1/opened", "inc-1/2/opened/shop"]);
+    assert_eq!(s.load_state().await.unwrap().state.next_incident, 0);
+    // More messages than one transaction holds.
+    let many: Vec<Message> = (0..130)
+        .map(|i| message(&format!("m{i:03}"), 10 + i))
+        .collect();
+    assert_eq!(s.commit(1, &State::default(), &many).await.unwrap(), 2);
+    assert_eq!(s.pending().await.unwrap().len(), 132);
+}

@@ -340,6 +340,81 @@ impl DynamoStore {
         }
     }
 
+    /// Saves `state` over `version` and records `messages` in one transaction: either the new
+    /// state and all its messages are stored, or nothing is (a version conflict, or messages
+    /// already recorded by a racing invocation that committed this very transition). Returns the
+    /// new version. More messages than fit in a transaction are recorded right after, each once.
+    pub async fn commit(
+        &self,
+        version: u64,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let next = version + 1;
+        let mut state_put = Put::builder()
+            .table_name(&self.tables.state)
+            .item("pk", s("engine"))
+            .item("version", AttributeValue::N(next.to_string()))
+            .item("state", s(serde_json::to_string(state)?));
+        state_put = if version == 0 {
+            state_put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            state_put
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        };
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                state_put
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .build()];
+        let (now, later) = messages.split_at(messages.len().min(99));
+        for m in now {
+            let put = self.outbox_put(m)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                return Err(StoreError::Conflict { expected: version });
+            }
+            Err(e) => return Err(sdk("commit state and messages", e)),
+        }
+        self.enqueue(later).await?;
+        Ok(next)
+    }
+
+    fn outbox_put(&self, m: &Message) -> Result<aws_sdk_dynamodb::types::Put, StoreError> {
+        aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.tables.outbox)
+            .item("pk", s(m.id.clone()))
+            .item("message", s(serde_json::to_string(m)?))
+            .item("pending", s("1"))
+            .item(
+                "created",
+                s(format!(
+                    "{}#{}",
+                    m.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    m.id
+                )),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
     /// Records messages in the outbox, each once: a conditional put keyed by the event id, so a
     /// retried invocation or a duplicate stream delivery records nothing twice. Returns how many
     /// were new.

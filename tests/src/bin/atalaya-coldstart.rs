@@ -11,12 +11,21 @@ use std::time::{Duration, Instant};
 
 fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (bootstrap, checks) = (args.get(1).expect("BOOTSTRAP"), args.get(2).expect("CHECKS_FILE"));
+    let (bootstrap, checks) = (
+        args.get(1).expect("BOOTSTRAP"),
+        args.get(2).expect("CHECKS_FILE"),
+    );
     let runs: usize = args.get(3).map(|r| r.parse().unwrap()).unwrap_or(20);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (mut inits, mut rss) = (Vec::new(), Vec::new());
@@ -41,7 +50,10 @@ fn main() {
                 if let Some(t) = api.first_poll() {
                     break t;
                 }
-                assert!(Instant::now() < deadline, "the bootstrap never polled the runtime API");
+                assert!(
+                    Instant::now() < deadline,
+                    "the bootstrap never polled the runtime API"
+                );
                 tokio::time::sleep(Duration::from_micros(200)).await;
             };
             inits.push((first - start).as_secs_f64() * 1000.0);
