@@ -205,7 +205,7 @@ mod sns {
         }
     }
 
-    async fn queue(
+    pub async fn queue(
         sqs: &aws_sdk_sqs::Client,
         sns: &aws_sdk_sns::Client,
         name: &str,
@@ -242,7 +242,7 @@ mod sns {
         url
     }
 
-    async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         loop {
             let got = sqs
@@ -506,4 +506,242 @@ async fn state_and_its_messages_are_committed_together_or_not_at_all() {
         .collect();
     assert_eq!(s.commit(1, &State::default(), &many).await.unwrap(), 2);
     assert_eq!(s.pending().await.unwrap().len(), 132);
+}
+
+mod alert {
+    use super::*;
+    use atalaya_alert_fn::{handle, results_of, Deps};
+    use atalaya_notify::SnsPublisher;
+
+    /// A batch shaped as Lambda delivers the results table's stream.
+    fn stream_batch(
+        results: &[ProbeResult],
+        first_seq: u64,
+    ) -> aws_lambda_events::event::dynamodb::Event {
+        let records: Vec<serde_json::Value> = results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let pk = format!("{}#{}", r.check, r.region);
+                let sk = r.at.to_rfc3339();
+                serde_json::json!({
+                    "eventID": format!("e{}", first_seq + i as u64),
+                    "eventName": "INSERT",
+                    "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": "eu-west-1",
+                    "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/results/stream/2026",
+                    "dynamodb": {
+                        "ApproximateCreationDateTime": r.at.timestamp(),
+                        "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
+                        "NewImage": {"pk": {"S": pk}, "sk": {"S": sk}, "result": {"S": serde_json::to_string(r).unwrap()}},
+                        "SequenceNumber": (first_seq + i as u64).to_string(),
+                        "SizeBytes": 400,
+                        "StreamViewType": "NEW_IMAGE"
+                    }
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    fn at_regions(
+        check: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: Outcome,
+    ) -> Vec<ProbeResult> {
+        ["eu-west-1", "us-east-1", "ap-southeast-2"]
+            .iter()
+            .map(|r| ProbeResult {
+                check: check.into(),
+                region: r.to_string(),
+                at,
+                outcome,
+                ..result(0)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice() {
+        let config = atalaya_core::load_str(
+            "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp, language: es }
+  - { id: globex, name: Globex }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+  - { id: portal, customer: globex, name: Portal }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }
+",
+            "checks.yaml",
+            atalaya_core::Target::Lambda,
+        )
+        .unwrap();
+        let sdk = atalaya_tests::moto::sdk_config().await;
+        let (sns_client, sqs) = (
+            aws_sdk_sns::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        );
+        let p = atalaya_tests::moto::unique_prefix();
+        let ops_topic = sns_client
+            .create_topic()
+            .name(format!("{p}ops"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let cust_topic = sns_client
+            .create_topic()
+            .name(format!("{p}cust"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let acme_q = super::sns::queue(
+            &sqs,
+            &sns_client,
+            &format!("{p}acme"),
+            &cust_topic,
+            Some(r#"{"customer": ["acme"]}"#),
+        )
+        .await;
+        let globex_q = super::sns::queue(
+            &sqs,
+            &sns_client,
+            &format!("{p}globex"),
+            &cust_topic,
+            Some(r#"{"customer": ["globex"]}"#),
+        )
+        .await;
+        let ops_q =
+            super::sns::queue(&sqs, &sns_client, &format!("{p}ops"), &ops_topic, None).await;
+        let s = store().await;
+        let sns = SnsPublisher::connect(
+            "eu-west-1",
+            Some(&atalaya_tests::moto::endpoint()),
+            ops_topic,
+            cust_topic,
+        )
+        .await;
+        let renderer = atalaya_core::Renderer::new();
+        let deps = Deps {
+            config: &config,
+            store: &s,
+            sns: &sns,
+            renderer: &renderer,
+        };
+
+        let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
+        // The outage: shop-home down in all three regions; delivered twice.
+        let down = stream_batch(&at_regions("shop-home", t0, Outcome::Down), 100);
+        let (results, first) = results_of(&down);
+        assert_eq!((results.len(), first.as_deref()), (3, Some("100")));
+        let out = handle(
+            &deps,
+            &results,
+            first.clone(),
+            t0 + chrono::TimeDelta::seconds(5),
+        )
+        .await;
+        assert_eq!(
+            (
+                out.events,
+                out.publish_failures,
+                out.batch_item_failures.len()
+            ),
+            (2, 0, 0),
+            "{out:?}"
+        );
+        let again = handle(&deps, &results, first, t0 + chrono::TimeDelta::seconds(6)).await;
+        assert_eq!(
+            (again.events, again.published),
+            (0, 0),
+            "a duplicate delivery says nothing: {again:?}"
+        );
+
+        // The recovery, delivered to two racing invocations at once.
+        let up = stream_batch(
+            &at_regions("shop-home", t0 + chrono::TimeDelta::minutes(1), Outcome::Up),
+            200,
+        );
+        let (results, first) = results_of(&up);
+        let now = t0 + chrono::TimeDelta::minutes(1) + chrono::TimeDelta::seconds(5);
+        let (a, b) = tokio::join!(
+            handle(&deps, &results, first.clone(), now),
+            handle(&deps, &results, first, now)
+        );
+        assert_eq!(a.events + b.events, 2, "one of them resolves: {a:?} {b:?}");
+
+        let acme: Vec<String> = super::sns::drain(&sqs, &acme_q)
+            .await
+            .iter()
+            .map(|e| {
+                e["MessageAttributes"]["event"]["Value"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(acme, ["opened", "resolved"]);
+        assert!(
+            super::sns::drain(&sqs, &globex_q).await.is_empty(),
+            "nothing about other customers"
+        );
+        let ops: Vec<String> = super::sns::drain(&sqs, &ops_q)
+            .await
+            .iter()
+            .map(|e| {
+                e["MessageAttributes"]["event"]["Value"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(ops, ["opened", "resolved"]);
+        assert!(s.pending().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_message_is_published_by_one_invocation_and_a_released_one_by_the_next() {
+    let s = store().await;
+    s.enqueue(&[message("m1", 1)]).await.unwrap();
+    let now = chrono::Utc::now();
+    assert!(s.claim("m1", now, Duration::from_secs(60)).await.unwrap());
+    assert!(
+        !s.claim("m1", now, Duration::from_secs(60)).await.unwrap(),
+        "already claimed"
+    );
+    s.release("m1").await.unwrap();
+    assert!(
+        s.claim("m1", now, Duration::from_secs(60)).await.unwrap(),
+        "released: claimable again"
+    );
+    // A claim left by a dead invocation expires.
+    assert!(s
+        .claim(
+            "m1",
+            now + chrono::TimeDelta::seconds(61),
+            Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
+    s.mark_sent("m1").await.unwrap();
+    assert!(
+        !s.claim(
+            "m1",
+            now + chrono::TimeDelta::seconds(200),
+            Duration::from_secs(60)
+        )
+        .await
+        .unwrap(),
+        "sent: nothing to claim"
+    );
 }

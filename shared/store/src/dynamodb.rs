@@ -477,6 +477,53 @@ impl DynamoStore {
         Ok(out)
     }
 
+    /// Claims a pending message for publishing, for `lease`: of several invocations publishing
+    /// at once, only the one that claims it publishes it. A claim left by an invocation that
+    /// died expires, and the message is published by the next one.
+    pub async fn claim(
+        &self,
+        id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = now + chrono::TimeDelta::from_std(lease).unwrap_or_default();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.outbox)
+            .key("pk", s(id))
+            .update_expression("SET claimed_until = :until")
+            .condition_expression("attribute_exists(pending) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)")
+            .expression_attribute_values(":until", AttributeValue::N(until.timestamp_millis().to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk("claim message", e)),
+        }
+    }
+
+    /// Gives a claim back (the publish failed): the next invocation may publish at once.
+    pub async fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.outbox)
+            .key("pk", s(id))
+            .update_expression("REMOVE claimed_until")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk("release message", e))?;
+        Ok(())
+    }
+
     /// Marks a message published: it leaves the pending index.
     pub async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
         self.client

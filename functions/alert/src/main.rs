@@ -1,0 +1,69 @@
+//! The alert function's bootstrap: clients built once, then the Lambda runtime loop. The same
+//! function takes DynamoDB stream batches and the scheduler's tick (any event without Records).
+//!
+//! Environment: ATALAYA_CHECKS, ATALAYA_TABLE_PREFIX, ATALAYA_OPERATORS_TOPIC_ARN,
+//! ATALAYA_CUSTOMERS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL (tests only).
+
+use atalaya_alert_fn::{handle, results_of, Deps};
+use atalaya_notify::SnsPublisher;
+use atalaya_store::{DynamoStore, Tables};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::time::Duration;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .init();
+    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let region = env("AWS_REGION", "us-east-1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let store = DynamoStore::connect(
+        &region,
+        endpoint.as_deref(),
+        Tables::with_prefix(&env("ATALAYA_TABLE_PREFIX", "atalaya-")),
+        Duration::from_secs(30 * 86_400),
+    )
+    .await;
+    let sns = SnsPublisher::connect(
+        &region,
+        endpoint.as_deref(),
+        env("ATALAYA_OPERATORS_TOPIC_ARN", ""),
+        env("ATALAYA_CUSTOMERS_TOPIC_ARN", ""),
+    )
+    .await;
+    let renderer = atalaya_core::Renderer::new();
+    let deps = Deps {
+        config: &config,
+        store: &store,
+        sns: &sns,
+        renderer: &renderer,
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let (results, first) = if event.payload.get("Records").is_some() {
+                let stream: aws_lambda_events::event::dynamodb::Event =
+                    serde_json::from_value(event.payload)?;
+                results_of(&stream)
+            } else {
+                (Vec::new(), None)
+            };
+            let out = handle(deps, &results, first, chrono::Utc::now()).await;
+            Ok::<_, Error>(serde_json::to_value(out)?)
+        },
+    ))
+    .await
+}
