@@ -1,0 +1,57 @@
+//! The alert bootstrap serves invocations through the Lambda runtime API (a stand-in): a
+//! scheduler tick and an empty stream batch, against DynamoDB on moto.
+
+#![allow(clippy::unwrap_used)]
+
+use atalaya_store::{DynamoStore, Tables};
+use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api() {
+    let moto = atalaya_tests::moto::endpoint();
+    let prefix = atalaya_tests::moto::unique_prefix();
+    let store = DynamoStore::connect(
+        "eu-west-1",
+        Some(&moto),
+        Tables::with_prefix(&prefix),
+        Duration::from_secs(86_400),
+    )
+    .await;
+    store.create_tables().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n",
+    )
+    .unwrap();
+    let api = RuntimeApi::start(vec![
+        (
+            "tick-1".into(),
+            r#"{"source": "aws.scheduler", "detail-type": "Scheduled Event"}"#.into(),
+        ),
+        ("batch-1".into(), r#"{"Records": []}"#.into()),
+    ])
+    .await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &checks)
+        .env("ATALAYA_TABLE_PREFIX", &prefix)
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let tick = api.outcome("tick-1", Duration::from_secs(30)).await;
+    let batch = api.outcome("batch-1", Duration::from_secs(30)).await;
+    child.kill().await.unwrap();
+    let tick: serde_json::Value = serde_json::from_str(&tick.unwrap()).unwrap();
+    assert_eq!(tick["batchItemFailures"], serde_json::json!([]));
+    let batch: serde_json::Value = serde_json::from_str(&batch.unwrap()).unwrap();
+    assert_eq!(batch["results"], 0);
+    // The first tick recorded the engine's start.
+    assert!(store.load_state().await.unwrap().state.started_at.is_some());
+}
