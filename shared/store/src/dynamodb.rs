@@ -160,6 +160,14 @@ impl DynamoStore {
             .key_schema(key("sk", KeyType::Range))
             .attribute_definitions(attr("pk"))
             .attribute_definitions(attr("sk"))
+            // The alert function is triggered by this stream.
+            .stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
             .send()
             .await
             .map_err(|e| sdk("create results table", e))?;
