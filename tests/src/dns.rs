@@ -75,10 +75,18 @@ pub async fn server() -> SocketAddr {
 }
 
 pub async fn server_on(bind: &str) -> std::io::Result<SocketAddr> {
-    let socket = UdpSocket::bind(bind).await?;
-    let addr = socket.local_addr().unwrap();
-    // The same port over TCP (RFC 7766 framing: a two-byte length before each message).
-    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    // UDP and TCP on the same port. With port 0 the UDP port is picked first, and another socket
+    // may hold that port for TCP at that moment: pick again.
+    let mut attempt = 0;
+    let (socket, addr, tcp) = loop {
+        let socket = UdpSocket::bind(bind).await?;
+        let addr = socket.local_addr()?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(tcp) => break (socket, addr, tcp),
+            Err(_) if attempt < 20 && bind.ends_with(":0") => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut s, _)) = tcp.accept().await {

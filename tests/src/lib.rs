@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod dns;
+pub mod fault_proxy;
 pub mod http;
 pub mod lambda_api;
 pub mod moto;
