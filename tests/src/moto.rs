@@ -57,16 +57,5 @@ pub fn unique_prefix() -> String {
 
 /// SDK configuration pointing at moto (for the test's own SNS/SQS clients).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let endpoint = endpoint();
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .http_client(http)
-        .endpoint_url(endpoint)
-        .load()
-        .await
+    atalaya_aws::sdk_config("eu-west-1", Some(&endpoint())).await
 }

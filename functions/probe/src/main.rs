@@ -18,16 +18,7 @@ fn env(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    atalaya_aws::init_lambda_logging();
     let path = env("ATALAYA_CHECKS", "checks.yaml");
     let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;

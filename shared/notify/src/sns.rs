@@ -4,7 +4,6 @@ use atalaya_core::evaluate::Audience;
 use atalaya_core::Message;
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
-use std::time::Duration;
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,32 +46,14 @@ pub struct SnsPublisher {
 }
 
 impl SnsPublisher {
-    /// `endpoint` is for tests (moto); retries are explicit: standard mode, 4 attempts.
+    /// `endpoint` is for tests (moto); retries and timeouts as in [`atalaya_aws::sdk_config`].
     pub async fn connect(
         region: &str,
         endpoint: Option<&str>,
         operators_topic: String,
         customers_topic: String,
     ) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .http_client(http)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(20))
-                    .build(),
-            );
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = atalaya_aws::sdk_config(region, endpoint).await;
         SnsPublisher {
             client: aws_sdk_sns::Client::new(&config),
             operators_topic,

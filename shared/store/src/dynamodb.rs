@@ -97,33 +97,15 @@ fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> Result<&'a
 }
 
 impl DynamoStore {
-    /// A client for `region`, at `endpoint` when given (moto in tests), with explicit retries:
-    /// standard mode, 4 attempts, exponential backoff with jitter (the SDK's).
+    /// A client for `region`, at `endpoint` when given (moto in tests); retries and timeouts as
+    /// in [`atalaya_aws::sdk_config`].
     pub async fn connect(
         region: &str,
         endpoint: Option<&str>,
         tables: Tables,
         results_ttl: Duration,
     ) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .http_client(http)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(20))
-                    .build(),
-            );
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = atalaya_aws::sdk_config(region, endpoint).await;
         DynamoStore {
             client: Client::new(&config),
             tables,

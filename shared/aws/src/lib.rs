@@ -1,0 +1,43 @@
+//! AWS wiring shared by the adapters (DynamoDB, SNS) and the Lambda functions.
+
+use std::time::Duration;
+
+/// The SDK configuration every Atalaya client uses: rustls with ring (no aws-lc build), explicit
+/// retries (standard mode: throttling, 5xx and transport errors retried with exponential backoff
+/// and jitter, 4 attempts), 5 s per attempt and 20 s per operation. `endpoint` is for tests
+/// (moto_server).
+pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .http_client(http)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// JSON logs for Lambda, level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info. Lambda
+/// stamps every line with its own time.
+pub fn init_lambda_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .init();
+}
