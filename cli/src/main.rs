@@ -1,8 +1,8 @@
 //! `atalaya`: validate a checks file, probe its checks once, print its JSON Schema.
 
+mod incidents;
 mod output;
 mod run;
-mod templates;
 
 use anyhow::Context;
 use atalaya_core::{Config, Target};
@@ -94,20 +94,27 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         concurrency: u32,
     },
-    /// List incidents (newest first) from the runner's database.
+    /// List incidents (newest first): the local runner's (--db) or the Lambda functions'
+    /// (--store dynamodb).
+    #[command(
+        after_help = "Examples:\n  atalaya incidents --open\n  atalaya incidents --store dynamodb --region eu-west-1 --table-prefix atalaya-prod-"
+    )]
     Incidents {
         /// Only incidents still open.
         #[arg(long)]
         open: bool,
-        #[arg(long, default_value = "atalaya.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        store: incidents::StoreArgs,
     },
     /// Look at or act on one incident: show, ack, update, resolve.
+    #[command(
+        after_help = "With DynamoDB, acting needs the checks file the functions run with:\n  atalaya incident ack inc-3 --store dynamodb --checks checks.yaml --table-prefix atalaya-prod-"
+    )]
     Incident {
         #[command(subcommand)]
         action: IncidentCommand,
-        #[arg(long, default_value = "atalaya.db", global = true)]
-        db: PathBuf,
+        #[command(flatten)]
+        store: incidents::StoreArgs,
     },
     /// Print the checks file's JSON Schema.
     ///
@@ -222,13 +229,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             Ok(match load(&file, target) {
                 Ok(config)
-                    if templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
-                        .is_err() =>
+                    if atalaya_notify::templates::renderer(
+                        &config,
+                        file.parent().unwrap_or(Path::new(".")),
+                    )
+                    .is_err() =>
                 {
-                    let problems =
-                        templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
-                            .err()
-                            .unwrap_or_default();
+                    let problems = atalaya_notify::templates::renderer(
+                        &config,
+                        file.parent().unwrap_or(Path::new(".")),
+                    )
+                    .err()
+                    .unwrap_or_default();
                     for p in &problems {
                         eprintln!("{p}");
                     }
@@ -266,16 +278,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbox,
             concurrency: concurrency as usize,
         }),
-        Command::Incidents { open, db } => run::list(&db, open).map(|_| ExitCode::SUCCESS),
-        Command::Incident { action, db } => {
+        Command::Incidents { open, store } => {
+            incidents::list(&store, open).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Incident { action, store } => {
             use atalaya_core::evaluate::{Action, Phase};
             match action {
-                IncidentCommand::Show { id } => run::show(&db, &id),
+                IncidentCommand::Show { id } => incidents::show(&store, &id),
                 IncidentCommand::Ack { id, by } => {
                     let by = by
                         .or_else(|| std::env::var("USER").ok())
                         .unwrap_or_else(|| "operator".into());
-                    run::apply(&db, &id, Action::Acknowledge { by })
+                    incidents::apply(&store, &id, Action::Acknowledge { by })
                 }
                 IncidentCommand::Update { id, phase, message } => {
                     let phase = match phase {
@@ -283,10 +297,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         PhaseArg::Identified => Phase::Identified,
                         PhaseArg::Monitoring => Phase::Monitoring,
                     };
-                    run::apply(&db, &id, Action::Update { phase, message })
+                    incidents::apply(&store, &id, Action::Update { phase, message })
                 }
                 IncidentCommand::Resolve { id, message } => {
-                    run::apply(&db, &id, Action::Resolve { message })
+                    incidents::apply(&store, &id, Action::Resolve { message })
                 }
             }
             .map(|_| ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 //! and the JSONL outbox.
 
 use anyhow::Context;
-use atalaya_core::evaluate::{act, evaluate, Action};
+use atalaya_core::evaluate::evaluate;
 use atalaya_core::{Check, Config, ProbeResult, Renderer};
 use atalaya_notify::{Fanout, JsonlOutbox, Publisher, Readable};
 use atalaya_probe::{CheckError, Engine, EngineOptions};
@@ -37,27 +37,48 @@ fn publisher(outbox: &Path) -> anyhow::Result<Fanout> {
     ]))
 }
 
+/// Publishes what is pending through `publisher`; a failure is an error (the message stays
+/// pending and goes out on the next round).
+pub async fn publish_local(
+    store: &SqliteStore,
+    publisher: &mut dyn Publisher,
+) -> anyhow::Result<usize> {
+    let out = atalaya_store::publish_pending(store, async |m: &atalaya_core::Message| {
+        publisher.publish(m)
+    })
+    .await?;
+    match out.first_error {
+        Some(e) => anyhow::bail!("{e}"),
+        None => Ok(out.published),
+    }
+}
+
 /// Evaluates `results` at `now`, stores the new state and its messages in one transaction
 /// (retrying if another writer got there first), then publishes what is pending.
-pub fn step(
-    store: &mut SqliteStore,
+pub async fn step(
+    store: &SqliteStore,
     renderer: &Renderer,
     config: &Config,
     results: &[ProbeResult],
     publisher: &mut dyn Publisher,
 ) -> anyhow::Result<()> {
-    store.put_results(results)?;
+    store
+        .put_results(results, std::time::Instant::now() + Duration::from_secs(30))
+        .await?;
     for _ in 0..10 {
-        let v = store.load_state()?;
+        let v = store.load_state().await?;
         let now = Utc::now();
         let (state, events) = evaluate(&v.state, results, now, config);
+        if state == v.state && events.is_empty() {
+            return Ok(());
+        }
         let messages = events
             .iter()
             .map(|e| renderer.render(e, &state, config))
             .collect::<Result<Vec<_>, _>>()?;
-        match store.commit(v.version, &state, &messages) {
+        match store.commit(&v, &state, &messages).await {
             Ok(_) => {
-                store.publish_pending(&mut |m| publisher.publish(m))?;
+                publish_local(store, publisher).await?;
                 return Ok(());
             }
             Err(StoreError::Conflict { .. }) => continue,
@@ -85,7 +106,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let renderer = match crate::templates::renderer(&config, &base) {
+    let renderer = match atalaya_notify::templates::renderer(&config, &base) {
         Ok(r) => r,
         Err(problems) => {
             for p in problems {
@@ -94,15 +115,13 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             return Ok(std::process::ExitCode::from(1));
         }
     };
-    let mut store =
+    let store =
         SqliteStore::open(&opts.db).with_context(|| format!("opening {}", opts.db.display()))?;
     store.set_meta("checks_file", &opts.file.display().to_string())?;
     store.set_meta("checks_dir", &base.display().to_string())?;
     store.set_meta("checks_text", &text)?;
     store.set_meta("outbox", &opts.outbox.display().to_string())?;
     let mut publisher = publisher(&opts.outbox)?;
-    // Whatever a previous run enqueued and did not publish goes out first.
-    store.publish_pending(&mut |m| publisher.publish(m))?;
 
     let engine = Arc::new(Engine::new(EngineOptions {
         region: atalaya_core::LOCAL_REGION.into(),
@@ -120,6 +139,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     );
     let runtime = atalaya_probe::runtime()?;
     runtime.block_on(async move {
+        // Whatever a previous run recorded and did not publish goes out first.
+        publish_local(&store, &mut publisher).await?;
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(usize, Result<ProbeResult, CheckError>)>();
         let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
@@ -174,7 +195,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     false
                 }
             };
-            step(&mut store, &renderer, &config, &results, &mut publisher)?;
+            step(&store, &renderer, &config, &results, &mut publisher).await?;
             if stopping {
                 eprintln!(
                     "atalaya: stopped; state and messages are saved in {}",
@@ -211,8 +232,9 @@ async fn shutdown() {
     }
 }
 
-/// Opens the runner's database with the checks file it ran with.
-fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Renderer)> {
+/// Opens the runner's database with the checks file it ran with: the store, the checks, the
+/// outbox path and the renderer.
+pub fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Renderer)> {
     if !db.exists() {
         anyhow::bail!(
             "no database at {}: start `atalaya run FILE` first (or pass --db)",
@@ -234,119 +256,12 @@ fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Renderer)
     let config = load_local(&text, &name)
         .map_err(|e| anyhow::anyhow!("the stored checks file no longer loads:\n{e}"))?;
     let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
-    let renderer = crate::templates::renderer(&config, &base)
+    let renderer = atalaya_notify::templates::renderer(&config, &base)
         .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
     Ok((store, config, outbox, renderer))
 }
 
-pub fn list(db: &Path, open_only: bool) -> anyhow::Result<()> {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let (store, config, _, _) = open_db(db)?;
-    let state = store.load_state()?.state;
-    let mut incidents: Vec<_> = state
-        .incidents
-        .values()
-        .filter(|i| !open_only || i.is_open())
-        .collect();
-    incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
-    writeln!(
-        out,
-        "{:<8}  {:<13}  {:<22}  {:<20}  {:<20}  ACK",
-        "ID", "PHASE", "SERVICE", "OPENED", "RESOLVED"
-    )?;
-    for i in incidents {
-        let name = config
-            .service(&i.service)
-            .map(|s| s.name.as_str())
-            .unwrap_or("");
-        writeln!(
-            out,
-            "{:<8}  {:<13}  {:<22}  {:<20}  {:<20}  {}",
-            i.id,
-            i.phase.as_str(),
-            format!("{} ({name})", i.service),
-            i.opened_at.format("%Y-%m-%d %H:%M:%S"),
-            i.resolved_at
-                .map(|r| r.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_else(|| "-".into()),
-            i.acknowledged_by.as_deref().unwrap_or("-")
-        )?;
-    }
-    crate::emit(&out)
-}
-
-pub fn show(db: &Path, id: &str) -> anyhow::Result<()> {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let (store, _, _, _) = open_db(db)?;
-    let state = store.load_state()?.state;
-    let inc = state
-        .incidents
-        .get(id)
-        .with_context(|| format!("no incident {id}"))?;
-    writeln!(
-        out,
-        "{} · {} · service {}{}",
-        inc.id,
-        inc.phase.as_str(),
-        inc.service,
-        if inc.affected.is_empty() {
-            String::new()
-        } else {
-            format!(" (also {})", inc.affected.join(", "))
-        }
-    )?;
-    writeln!(
-        out,
-        "first failure {} · opened {}",
-        inc.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        inc.opened_at.format("%Y-%m-%d %H:%M:%S UTC")
-    )?;
-    if let Some(r) = inc.resolved_at {
-        writeln!(out, "resolved {}", r.format("%Y-%m-%d %H:%M:%S UTC"))?;
-    }
-    if let Some(by) = &inc.acknowledged_by {
-        writeln!(out, "acknowledged by {by}")?;
-    }
-    writeln!(out, "\ntimeline:")?;
-    for t in &inc.timeline {
-        writeln!(
-            out,
-            "  {}  {:<9}  {:<13}  {:<12}  {}{}",
-            t.at.format("%H:%M:%S"),
-            format!("{:?}", t.audience).to_lowercase(),
-            t.kind.as_str(),
-            t.phase.as_str(),
-            t.service.as_deref().unwrap_or(""),
-            t.text
-                .as_deref()
-                .map(|x| format!(" — {x}"))
-                .unwrap_or_default()
-        )?;
-    }
-    crate::emit(&out)
-}
-
-/// Applies an operator's action and publishes what it says.
-pub fn apply(db: &Path, id: &str, action: Action) -> anyhow::Result<()> {
-    let (mut store, config, outbox, renderer) = open_db(db)?;
-    for _ in 0..10 {
-        let v = store.load_state()?;
-        let (state, events) = act(&v.state, id, action.clone(), Utc::now(), &config)?;
-        let messages = events
-            .iter()
-            .map(|e| renderer.render(e, &state, &config))
-            .collect::<Result<Vec<_>, _>>()?;
-        match store.commit(v.version, &state, &messages) {
-            Ok(_) => {
-                let mut publisher = publisher(&outbox)?;
-                store.publish_pending(&mut |m| publisher.publish(m))?;
-                return Ok(());
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    anyhow::bail!("the incident kept changing; try again")
+/// The local publisher of a database's runner (stdout and its outbox file).
+pub fn local_publisher(outbox: &Path) -> anyhow::Result<Fanout> {
+    publisher(outbox)
 }

@@ -4,7 +4,7 @@
 
 use atalaya_core::evaluate::{Audience, State};
 use atalaya_core::{Message, Outcome, Phases, ProbeResult, Reason};
-use atalaya_store::{DynamoStore, StoreError, Tables};
+use atalaya_store::{DynamoStore, Store, StoreError, Tables, Versioned};
 use std::time::{Duration, Instant};
 
 async fn store() -> DynamoStore {
@@ -53,29 +53,88 @@ fn message(id: &str, second: i64) -> Message {
 }
 
 #[tokio::test]
-async fn more_than_25_results_are_written_in_batches_with_their_ttl() {
+async fn results_are_packed_per_region_written_in_batches_of_25_with_their_ttl() {
     let s = store().await;
-    let results: Vec<ProbeResult> = (0..60).map(result).collect();
+    // 30 regions: 30 packed items, so two BatchWriteItem calls (25 + 5).
+    let results: Vec<ProbeResult> = (0..60)
+        .map(|i| ProbeResult {
+            region: format!("region-{}", i % 30),
+            ..result(i)
+        })
+        .collect();
     let written = s
         .put_results(&results, Instant::now() + Duration::from_secs(20))
         .await
         .unwrap();
     assert_eq!(written, 60);
+    let writes = s.stats().snapshot()[&s.tables().results];
+    assert_eq!(writes.items, 30, "one item per region");
     let back = s
-        .recent_results("shop-home", "eu-west-1", 100)
-        .await
-        .unwrap();
-    assert_eq!(back.len(), 60);
-    assert_eq!(back[0], results[59], "newest first");
-    let ttl = s
-        .result_ttl("shop-home", "eu-west-1", results[0].at)
+        .results("region-7", chrono::DateTime::UNIX_EPOCH)
         .await
         .unwrap();
     assert_eq!(
-        ttl,
-        Some(results[0].at.timestamp() + 30 * 86_400),
-        "expires 30 days after the result"
+        back,
+        [results[7].clone(), results[37].clone()],
+        "oldest first"
     );
+    // Items are keyed by their first result's time.
+    assert_eq!(s.results("region-7", results[7].at).await.unwrap(), back);
+    assert!(s
+        .results("region-7", results[8].at)
+        .await
+        .unwrap()
+        .is_empty());
+    let ttls = s.result_ttls("region-7").await.unwrap();
+    assert_eq!(
+        ttls,
+        [results[37].at.timestamp() + 30 * 86_400],
+        "expires 30 days after the newest result it holds"
+    );
+    // Writing the same results again overwrites the same items.
+    s.put_results(&results, Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.results("region-7", chrono::DateTime::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_large_run_is_split_into_items_that_fit() {
+    let s = store().await;
+    let results: Vec<ProbeResult> = (0..1000)
+        .map(|i| ProbeResult {
+            check: format!("check-{i}"),
+            detail: format!(
+                "status 200 OK after {} redirects, body {} bytes",
+                i % 7,
+                i * 37
+            ),
+            ..result(i % 50)
+        })
+        .collect();
+    assert_eq!(
+        s.put_results(&results, Instant::now() + Duration::from_secs(20))
+            .await
+            .unwrap(),
+        1000
+    );
+    let writes = s.stats().snapshot()[&s.tables().results];
+    assert_eq!(writes.items, 3, "400 results an item at most");
+    assert!(writes.bytes < 60_000, "compressed: {} bytes", writes.bytes);
+    let mut back = s
+        .results("eu-west-1", chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    back.sort_by(|a, b| a.check.cmp(&b.check));
+    let mut want = results.clone();
+    want.sort_by(|a, b| a.check.cmp(&b.check));
+    assert_eq!(back, want);
 }
 
 #[tokio::test]
@@ -87,9 +146,9 @@ async fn state_is_written_only_over_the_version_read() {
         next_incident: 3,
         ..State::default()
     };
-    assert_eq!(s.commit_state(0, &state).await.unwrap(), 1);
+    assert_eq!(s.commit(&v, &state, &[]).await.unwrap(), 1);
     assert!(matches!(
-        s.commit_state(0, &State::default()).await,
+        s.commit(&v, &State::default(), &[]).await,
         Err(StoreError::Conflict { .. })
     ));
     let back = s.load_state().await.unwrap();
@@ -99,9 +158,12 @@ async fn state_is_written_only_over_the_version_read() {
 #[tokio::test]
 async fn of_two_racing_writers_exactly_one_wins() {
     let s = store().await;
-    s.commit_state(0, &State::default()).await.unwrap();
+    s.commit(&Versioned::default(), &State::default(), &[])
+        .await
+        .unwrap();
+    let base = s.load_state().await.unwrap();
     let (one, two) = (State::default(), State::default());
-    let (a, b) = tokio::join!(s.commit_state(1, &one), s.commit_state(1, &two));
+    let (a, b) = tokio::join!(s.commit(&base, &one, &[]), s.commit(&base, &two, &[]));
     let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
     let conflicts = [&a, &b]
         .iter()
@@ -435,7 +497,13 @@ checks:
             s.heartbeat(region).await.unwrap().map(|t| t.timestamp()),
             Some(now.timestamp())
         );
-        let stored = s.recent_results("broken", region, 5).await.unwrap();
+        let stored: Vec<ProbeResult> = s
+            .results(region, chrono::DateTime::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.check == "broken")
+            .collect();
         assert_eq!(stored.len(), 1);
         assert_eq!(
             (stored[0].region.as_str(), stored[0].outcome),
@@ -466,7 +534,7 @@ async fn state_and_its_messages_are_committed_together_or_not_at_all() {
     let s = store().await;
     let v1 = s
         .commit(
-            0,
+            &Versioned::default(),
             &State::default(),
             &[
                 message("inc-1/1/opened", 1),
@@ -479,7 +547,7 @@ async fn state_and_its_messages_are_committed_together_or_not_at_all() {
     // A racing invocation that evaluated the same transition from version 0: nothing of it lands.
     let racing = s
         .commit(
-            0,
+            &Versioned::default(),
             &State {
                 next_incident: 9,
                 ..State::default()
@@ -504,7 +572,8 @@ async fn state_and_its_messages_are_committed_together_or_not_at_all() {
     let many: Vec<Message> = (0..130)
         .map(|i| message(&format!("m{i:03}"), 10 + i))
         .collect();
-    assert_eq!(s.commit(1, &State::default(), &many).await.unwrap(), 2);
+    let base = s.load_state().await.unwrap();
+    assert_eq!(s.commit(&base, &State::default(), &many).await.unwrap(), 2);
     assert_eq!(s.pending().await.unwrap().len(), 132);
 }
 
@@ -518,12 +587,15 @@ mod alert {
         results: &[ProbeResult],
         first_seq: u64,
     ) -> aws_lambda_events::event::dynamodb::Event {
+        // One packed item per result, as the probe function writes them.
         let records: Vec<serde_json::Value> = results
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let pk = format!("{}#{}", r.check, r.region);
-                let sk = r.at.to_rfc3339();
+                let pk = r.region.clone();
+                let sk = format!("{}#{i}", r.at.to_rfc3339());
+                let blob = atalaya_store::dynamodb::pack_results(std::slice::from_ref(r)).unwrap();
+                let blob = aws_smithy_types::base64::encode(&blob[0]);
                 serde_json::json!({
                     "eventID": format!("e{}", first_seq + i as u64),
                     "eventName": "INSERT",
@@ -534,7 +606,7 @@ mod alert {
                     "dynamodb": {
                         "ApproximateCreationDateTime": r.at.timestamp(),
                         "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
-                        "NewImage": {"pk": {"S": pk}, "sk": {"S": sk}, "result": {"S": serde_json::to_string(r).unwrap()}},
+                        "NewImage": {"pk": {"S": pk}, "sk": {"S": sk}, "count": {"N": "1"}, "results": {"B": blob}},
                         "SequenceNumber": (first_seq + i as u64).to_string(),
                         "SizeBytes": 400,
                         "StreamViewType": "NEW_IMAGE"
@@ -805,6 +877,7 @@ mod end_to_end {
                             let v = match v {
                                 StreamValue::S(s) => serde_json::json!({ "S": s }),
                                 StreamValue::N(n) => serde_json::json!({ "N": n }),
+                                StreamValue::B(b) => serde_json::json!({ "B": aws_smithy_types::base64::encode(b.as_ref()) }),
                                 other => panic!("unexpected attribute {other:?}"),
                             };
                             (k.clone(), v)
@@ -1017,21 +1090,27 @@ mod faults {
             }
         });
         let (direct, faulty, stats) = through_proxy(plan).await;
-        let results: Vec<ProbeResult> = (0..120).map(result).collect();
+        // 40 regions: 40 packed items, two batches, each of which may come back partial.
+        let results: Vec<ProbeResult> = (0..120)
+            .map(|i| ProbeResult {
+                region: format!("region-{}", i % 40),
+                ..result(i)
+            })
+            .collect();
         let written = faulty
             .put_results(&results, Instant::now() + Duration::from_secs(60))
             .await
             .unwrap();
         assert_eq!(written, 120);
-        assert_eq!(
-            direct
-                .recent_results("shop-home", "eu-west-1", 500)
+        let mut landed = 0;
+        for r in 0..40 {
+            landed += direct
+                .results(&format!("region-{r}"), chrono::DateTime::UNIX_EPOCH)
                 .await
                 .unwrap()
-                .len(),
-            120,
-            "every result landed"
-        );
+                .len();
+        }
+        assert_eq!(landed, 120, "every result landed");
         assert!(
             stats.faults.load(Ordering::SeqCst) >= 5,
             "faults were injected: {}",
@@ -1051,13 +1130,11 @@ mod faults {
         let batch: Vec<Message> = (0..12).map(|i| message(&format!("m{i:02}"), i)).collect();
         // The commit may fail (a dropped response after it landed reads as a conflict); a retry
         // from the version read must never record a message twice.
-        let mut version = 0;
+        let mut base = Versioned::default();
         for _ in 0..6 {
-            match faulty.commit(version, &State::default(), &batch).await {
+            match faulty.commit(&base, &State::default(), &batch).await {
                 Ok(_) => break,
-                Err(StoreError::Conflict { .. }) => {
-                    version = direct.load_state().await.unwrap().version
-                }
+                Err(StoreError::Conflict { .. }) => base = direct.load_state().await.unwrap(),
                 Err(StoreError::Aws {
                     retryable: true, ..
                 }) => {}
@@ -1076,6 +1153,269 @@ mod faults {
         assert_eq!(
             pending,
             batch.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// What running Atalaya costs per million check executions, computed from what the functions
+/// actually write here: 100 checks in three regions for ten minutes, an outage of two checks
+/// in the middle, the alert function fed one stream batch a minute (the deployment's batching
+/// window) and the one-minute tick. Prices are the public on-demand list prices of us-east-1
+/// (docs/data-model.md); the test prints the breakdown and holds the total to the goal.
+mod cost {
+    use super::*;
+    use atalaya_alert_fn::{handle as alert, Deps};
+    use atalaya_notify::SnsPublisher;
+    use atalaya_probe_fn::{handle as probe, ProbeEvent};
+
+    const CHECKS: usize = 100;
+    const MINUTES: i64 = 10;
+    const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+    // USD, us-east-1 list prices.
+    const PER_WRITE_UNIT: f64 = 0.625e-6; // DynamoDB on-demand write request unit
+    const PER_READ_UNIT: f64 = 0.125e-6; // DynamoDB on-demand read request unit
+    const PER_GB_MONTH: f64 = 0.25; // DynamoDB standard storage
+    const PER_REQUEST: f64 = 0.20e-6; // Lambda request
+    const PER_GB_SECOND_ARM: f64 = 0.0000133334; // Lambda arm64 duration
+    const PER_SCHEDULE: f64 = 1.0e-6; // EventBridge Scheduler invocation
+    const PER_LOG_GB: f64 = 0.50; // CloudWatch Logs ingestion
+    const PER_PUBLISH: f64 = 0.50e-6; // SNS publish
+    const GOAL: f64 = 0.25;
+
+    #[tokio::test]
+    async fn a_million_checks_cost_less_than_the_goal() {
+        let target = atalaya_tests::http::server(None).await;
+        let mut checks = String::new();
+        for i in 0..CHECKS {
+            let path = "ok";
+            checks.push_str(&format!(
+                "  - {{ id: check-{i:03}, service: svc-{}, http: {{ url: 'http://{target}/{path}' }} }}\n",
+                i % 10
+            ));
+        }
+        let mut services = String::new();
+        for i in 0..10 {
+            services.push_str(&format!(
+                "  - {{ id: svc-{i}, customer: c{}, name: Service {i} }}\n",
+                i % 5
+            ));
+        }
+        let text = format!(
+            "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1m, timeout: 5s, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: c0, name: C0, language: es }}
+  - {{ id: c1, name: C1 }}
+  - {{ id: c2, name: C2 }}
+  - {{ id: c3, name: C3 }}
+  - {{ id: c4, name: C4 }}
+services:
+{services}checks:
+{checks}"
+        );
+        let config =
+            atalaya_core::load_str(&text, "checks.yaml", atalaya_core::Target::Lambda).unwrap();
+        let sdk = atalaya_tests::moto::sdk_config().await;
+        let sns_client = aws_sdk_sns::Client::new(&sdk);
+        let p = atalaya_tests::moto::unique_prefix();
+        let mut topics = Vec::new();
+        for name in ["ops", "cust"] {
+            topics.push(
+                sns_client
+                    .create_topic()
+                    .name(format!("{p}{name}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .topic_arn
+                    .unwrap(),
+            );
+        }
+        let sns = SnsPublisher::connect(
+            "eu-west-1",
+            Some(&atalaya_tests::moto::endpoint()),
+            topics[0].clone(),
+            topics[1].clone(),
+        )
+        .await;
+        let s = store().await;
+        let engine = atalaya_tests::engine(None);
+        let renderer = atalaya_core::Renderer::new();
+        let deps = Deps {
+            config: &config,
+            store: &s,
+            sns: &sns,
+            renderer: &renderer,
+        };
+
+        // Minute 0: the real probe function in each region; its results are the pattern of the
+        // later minutes (same checks, same details, restamped).
+        let t0 = chrono::Utc::now();
+        let mut probe_time = Duration::ZERO;
+        for region in REGIONS {
+            let started = Instant::now();
+            probe(
+                ProbeEvent {
+                    region: region.into(),
+                    shard: 0,
+                    shards: 1,
+                },
+                &config,
+                &engine,
+                &s,
+                t0,
+                Instant::now() + Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+            probe_time += started.elapsed();
+        }
+        let mut pattern = Vec::new();
+        for region in REGIONS {
+            pattern.extend(
+                s.results(region, chrono::DateTime::UNIX_EPOCH)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(pattern.len(), CHECKS * REGIONS.len());
+        let failing = pattern
+            .iter()
+            .find(|r| r.check == "check-000")
+            .cloned()
+            .unwrap();
+
+        let mut alert_time = Duration::ZERO;
+        let mut alert_invocations = 0;
+        let mut events = 0;
+        for m in 0..MINUTES {
+            let at = |r: &ProbeResult| r.at + chrono::TimeDelta::minutes(m);
+            let mut minute: Vec<ProbeResult> = pattern
+                .iter()
+                .map(|r| {
+                    let mut r = ProbeResult {
+                        at: at(r),
+                        ..r.clone()
+                    };
+                    // Two checks fail everywhere from minute 3 to minute 6.
+                    if (3..=6).contains(&m) && (r.check == "check-000" || r.check == "check-001") {
+                        r.outcome = Outcome::Down;
+                        r.reason = Reason::HttpStatus;
+                        r.detail = "status 503, expected one of [200]".into();
+                        r.http_status = Some(503);
+                        r.latency_ms = failing.latency_ms;
+                    }
+                    r
+                })
+                .collect();
+            if m > 0 {
+                // What the probe function writes each minute in each region.
+                for region in REGIONS {
+                    let mine: Vec<ProbeResult> = minute
+                        .iter()
+                        .filter(|r| r.region == region)
+                        .cloned()
+                        .collect();
+                    s.put_results(&mine, Instant::now() + Duration::from_secs(20))
+                        .await
+                        .unwrap();
+                    s.put_heartbeat(region, t0 + chrono::TimeDelta::minutes(m), CHECKS)
+                        .await
+                        .unwrap();
+                }
+            }
+            minute.sort_by_key(|r| r.at);
+            let now = t0 + chrono::TimeDelta::minutes(m) + chrono::TimeDelta::seconds(20);
+            let started = Instant::now();
+            let out = alert(&deps, &minute, None, now).await;
+            assert!(
+                !out.evaluation_failed && out.publish_failures == 0,
+                "{out:?}"
+            );
+            events += out.events;
+            let tick = alert(&deps, &[], None, now + chrono::TimeDelta::seconds(30)).await;
+            events += tick.events;
+            alert_time += started.elapsed();
+            alert_invocations += 2;
+        }
+        assert!(
+            events >= 4,
+            "the outage opened and resolved: {events} events"
+        );
+        let open = s.incidents(true).await.unwrap();
+        assert!(open.is_empty(), "all resolved: {open:?}");
+
+        let executions = (CHECKS * REGIONS.len()) as f64 * MINUTES as f64;
+        let minutes = MINUTES as f64;
+        let stats = s.stats().snapshot();
+        let wru: u64 = stats.values().map(|t| t.write_units).sum();
+        let state = &stats[&s.tables().state];
+        let state_kb = state.bytes as f64 / state.items as f64 / 1024.0;
+        // Each alert invocation reads the state (strongly consistent: 1 unit per 4 KB) and
+        // queries the outbox's pending index (1 unit).
+        let rru = alert_invocations as f64 * ((state_kb / 4.0).ceil() + 1.0);
+        let results_bytes = stats[&s.tables().results].bytes as f64;
+        let published = s.pending().await.unwrap().len();
+        assert_eq!(published, 0);
+        let probe_invocations = REGIONS.len() as f64 * minutes;
+        // Probe duration: this run's minute 0, per region (debug build; local targets answer
+        // fast, real ones are bounded by the slowest check's latency).
+        let probe_seconds = probe_time.as_secs_f64() / REGIONS.len() as f64;
+        let alert_seconds = alert_time.as_secs_f64() / alert_invocations as f64;
+        let lines: Vec<(&str, f64)> = vec![
+            ("DynamoDB writes", wru as f64 * PER_WRITE_UNIT),
+            ("DynamoDB reads", rru * PER_READ_UNIT),
+            (
+                "DynamoDB storage (30 days)",
+                results_bytes / 1e9 * PER_GB_MONTH,
+            ),
+            (
+                "Lambda requests",
+                (probe_invocations + alert_invocations as f64) * PER_REQUEST,
+            ),
+            (
+                "Lambda duration (probe 128 MB, alert 256 MB, arm64)",
+                (probe_invocations * probe_seconds * 0.125
+                    + alert_invocations as f64 * alert_seconds * 0.25)
+                    * PER_GB_SECOND_ARM,
+            ),
+            (
+                "EventBridge Scheduler",
+                (probe_invocations + minutes) * PER_SCHEDULE,
+            ),
+            (
+                "CloudWatch Logs (1 KB per invocation)",
+                (probe_invocations + alert_invocations as f64) * 1024.0 / 1e9 * PER_LOG_GB,
+            ),
+            ("SNS publishes", events as f64 * PER_PUBLISH),
+        ];
+        println!(
+            "{} check executions; writes by table: {:?}",
+            executions, stats
+        );
+        println!(
+            "state item {:.1} KB compressed; results {:.0} bytes per check execution; {:.2} write units per check execution",
+            state_kb,
+            results_bytes / executions,
+            wru as f64 / executions
+        );
+        println!(
+            "probe {:.0} ms per invocation, alert {:.0} ms per invocation",
+            probe_seconds * 1000.0,
+            alert_seconds * 1000.0
+        );
+        let mut total = 0.0;
+        for (what, usd) in &lines {
+            let per_million = usd / executions * 1e6;
+            total += per_million;
+            println!("| {what} | ${per_million:.4} |");
+        }
+        println!("| total per million check executions | ${total:.4} |");
+        assert!(
+            total <= GOAL,
+            "${total:.4} per million check executions, over the ${GOAL} goal"
         );
     }
 }

@@ -7,7 +7,7 @@
 use atalaya_core::evaluate::evaluate;
 use atalaya_core::{Config, ProbeResult, Renderer};
 use atalaya_notify::SnsPublisher;
-use atalaya_store::{DynamoStore, StoreError};
+use atalaya_store::{DynamoStore, Store, StoreError};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,6 +29,8 @@ pub struct AlertOutput {
     pub events: usize,
     pub published: usize,
     pub publish_failures: usize,
+    /// The evaluation could not be committed (a stream batch is then reported back).
+    pub evaluation_failed: bool,
     #[serde(rename = "batchItemFailures")]
     pub batch_item_failures: Vec<ItemFailure>,
 }
@@ -55,12 +57,12 @@ pub fn results_of(event: &StreamEvent) -> (Vec<ProbeResult>, Option<String>) {
         .first()
         .and_then(|r| r.change.sequence_number.clone());
     for record in &event.records {
-        let Some(serde_dynamo::AttributeValue::S(json)) = record.change.new_image.get("result")
+        let Some(serde_dynamo::AttributeValue::B(blob)) = record.change.new_image.get("results")
         else {
-            continue; // not a result (a removal by TTL, or another item)
+            continue; // not results (a removal by TTL, or another item)
         };
-        match serde_json::from_str::<ProbeResult>(json) {
-            Ok(r) => results.push(r),
+        match atalaya_store::dynamodb::unpack_results(blob) {
+            Ok(r) => results.extend(r),
             // A record that can never parse would block the shard forever if reported; it is
             // logged with its key instead, so nothing is dropped silently.
             Err(e) => {
@@ -78,6 +80,47 @@ pub async fn handle(
     first_sequence: Option<String>,
     now: DateTime<Utc>,
 ) -> AlertOutput {
+    let started = std::time::Instant::now();
+    let out = run(deps, results, first_sequence, now).await;
+    println!("{}", emf(&out, started.elapsed(), now));
+    out
+}
+
+/// A CloudWatch embedded-metric-format log line for one invocation. `EvaluationFailures`
+/// counts invocations whose evaluation could not be committed.
+pub fn emf(
+    o: &AlertOutput,
+    duration: std::time::Duration,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    atalaya_aws::emf(
+        now.timestamp_millis(),
+        &[("Function", "alert")],
+        &[
+            ("ResultsEvaluated", "Count", o.results as f64),
+            ("Events", "Count", o.events as f64),
+            ("MessagesPublished", "Count", o.published as f64),
+            ("PublishFailures", "Count", o.publish_failures as f64),
+            (
+                "EvaluationFailures",
+                "Count",
+                u8::from(o.evaluation_failed).into(),
+            ),
+            (
+                "AlertDuration",
+                "Milliseconds",
+                duration.as_secs_f64() * 1000.0,
+            ),
+        ],
+    )
+}
+
+async fn run(
+    deps: &Deps<'_>,
+    results: &[ProbeResult],
+    first_sequence: Option<String>,
+    now: DateTime<Utc>,
+) -> AlertOutput {
     let mut out = AlertOutput {
         results: results.len(),
         ..AlertOutput::default()
@@ -86,6 +129,7 @@ pub async fn handle(
         Ok(events) => out.events = events,
         Err(e) => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
+            out.evaluation_failed = true;
             if let Some(seq) = first_sequence {
                 out.batch_item_failures.push(ItemFailure {
                     item_identifier: seq,
@@ -115,7 +159,7 @@ async fn evaluate_and_commit(
             .iter()
             .map(|e| deps.renderer.render(e, &state, deps.config))
             .collect::<Result<Vec<_>, _>>()?;
-        match deps.store.commit(current.version, &state, &messages).await {
+        match deps.store.commit(&current, &state, &messages).await {
             Ok(_) => return Ok(events.len()),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -125,49 +169,18 @@ async fn evaluate_and_commit(
 }
 
 /// Publishes every pending message, oldest first; a failure leaves that message pending.
+/// Returns (published, failures).
 pub async fn publish_pending(deps: &Deps<'_>) -> (usize, usize) {
-    let pending = match deps.store.pending().await {
-        Ok(p) => p,
+    let sns = deps.sns;
+    match atalaya_store::publish_pending(deps.store, async |m: &atalaya_core::Message| {
+        sns.publish(m).await.map(|_| ())
+    })
+    .await
+    {
+        Ok(p) => (p.published, p.failures),
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the outbox; messages stay pending");
-            return (0, 1);
-        }
-    };
-    let (mut published, mut failures) = (0, 0);
-    for m in pending {
-        // Only the invocation that claims a message publishes it.
-        match deps
-            .store
-            .claim(&m.id, Utc::now(), std::time::Duration::from_secs(60))
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                failures += 1;
-                tracing::error!(id = %m.id, error = %e, "cannot claim the message; it stays pending");
-                continue;
-            }
-        }
-        match deps.sns.publish(&m).await {
-            Ok(_) => match deps.store.mark_sent(&m.id).await {
-                Ok(()) => published += 1,
-                Err(e) => {
-                    // Published but not marked: the next invocation publishes it again; SNS
-                    // subscribers see the same message id in its attributes.
-                    failures += 1;
-                    tracing::error!(id = %m.id, error = %e, "published but not marked sent");
-                }
-            },
-            Err(e) => {
-                failures += 1;
-                tracing::error!(id = %m.id, retryable = e.retryable, error = %e, "publish failed; the message stays pending");
-                // Give the claim back so the next invocation retries at once.
-                if let Err(e) = deps.store.release(&m.id).await {
-                    tracing::warn!(id = %m.id, error = %e, "claim not released; it expires in a minute");
-                }
-            }
+            tracing::error!(retryable = e.retryable(), error = %e, "cannot read the outbox; messages stay pending");
+            (0, 1)
         }
     }
-    (published, failures)
 }

@@ -1,7 +1,7 @@
 //! The alert function's bootstrap: clients built once, then the Lambda runtime loop. The same
 //! function takes DynamoDB stream batches and the scheduler's tick (any event without Records).
 //!
-//! Environment: ATALAYA_CHECKS, ATALAYA_TABLE_PREFIX, ATALAYA_OPERATORS_TOPIC_ARN,
+//! Environment: ATALAYA_CHECKS, ATALAYA_TABLE_PREFIX (or ATALAYA_<RESULTS|STATE|INCIDENTS|OUTBOX>_TABLE), ATALAYA_OPERATORS_TOPIC_ARN,
 //! ATALAYA_CUSTOMERS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL (tests only).
 
 use atalaya_alert_fn::{handle, results_of, Deps};
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::connect(
         &region,
         endpoint.as_deref(),
-        Tables::with_prefix(&env("ATALAYA_TABLE_PREFIX", "atalaya-")),
+        Tables::from_env(),
         Duration::from_secs(30 * 86_400),
     )
     .await;
@@ -36,7 +36,12 @@ async fn main() -> Result<(), Error> {
         env("ATALAYA_CUSTOMERS_TOPIC_ARN", ""),
     )
     .await;
-    let renderer = atalaya_core::Renderer::new();
+    // Customers' own templates (customers[].templates) are folders next to the checks file.
+    let base = std::path::Path::new(&path)
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let renderer = atalaya_notify::templates::renderer(&config, base)
+        .map_err(|problems| format!("{path}: {}", problems.join("; ")))?;
     let deps = Deps {
         config: &config,
         store: &store,

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use atalaya_store::{DynamoStore, Tables};
+use atalaya_store::{DynamoStore, Store, Tables};
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
 use std::time::Duration;
 

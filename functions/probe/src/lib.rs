@@ -8,7 +8,7 @@
 
 use atalaya_core::{Check, Config, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, Sink};
-use atalaya_store::DynamoStore;
+use atalaya_store::{DynamoStore, Store};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -149,26 +149,20 @@ pub async fn handle(
 
 /// A CloudWatch embedded-metric-format log line: CloudWatch turns it into metrics.
 pub fn emf(o: &ProbeOutput, duration: Duration, now: DateTime<Utc>) -> serde_json::Value {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": now.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": "Atalaya",
-                "Dimensions": [["Region"]],
-                "Metrics": [
-                    {"Name": "ChecksRun", "Unit": "Count"},
-                    {"Name": "CheckFailures", "Unit": "Count"},
-                    {"Name": "CheckErrors", "Unit": "Count"},
-                    {"Name": "ProbeDuration", "Unit": "Milliseconds"}
-                ]
-            }]
-        },
-        "Region": o.region,
-        "ChecksRun": o.checks,
-        "CheckFailures": o.failures,
-        "CheckErrors": o.check_errors,
-        "ProbeDuration": duration.as_secs_f64() * 1000.0,
-    })
+    atalaya_aws::emf(
+        now.timestamp_millis(),
+        &[("Region", &o.region)],
+        &[
+            ("ChecksRun", "Count", o.checks as f64),
+            ("CheckFailures", "Count", o.failures as f64),
+            ("CheckErrors", "Count", o.check_errors as f64),
+            (
+                "ProbeDuration",
+                "Milliseconds",
+                duration.as_secs_f64() * 1000.0,
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]

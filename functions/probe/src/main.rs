@@ -1,7 +1,9 @@
 //! The probe function's bootstrap: clients built once, then the Lambda runtime loop.
 //!
 //! Environment: ATALAYA_CHECKS (path of the checks file shipped with the function, default
-//! `checks.yaml` beside the bootstrap), ATALAYA_TABLE_PREFIX (default `atalaya-`),
+//! `checks.yaml` beside the bootstrap), ATALAYA_HOME_REGION (where the tables are; default the
+//! function's own region), ATALAYA_TABLE_PREFIX (default `atalaya-`; or each table's name in
+//! ATALAYA_<RESULTS|STATE|INCIDENTS|OUTBOX>_TABLE),
 //! ATALAYA_CONCURRENCY (default 64), ATALAYA_RESULTS_TTL_DAYS (default 30), AWS_REGION (set by
 //! Lambda), AWS_ENDPOINT_URL (tests only).
 
@@ -36,10 +38,12 @@ async fn main() -> Result<(), Error> {
         ..EngineOptions::default()
     })?);
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    // The tables live in the home region, wherever this function runs.
+    let home = env("ATALAYA_HOME_REGION", &region);
     let store = DynamoStore::connect(
-        &region,
+        &home,
         endpoint.as_deref(),
-        Tables::with_prefix(&env("ATALAYA_TABLE_PREFIX", "atalaya-")),
+        Tables::from_env(),
         Duration::from_secs(ttl_days * 86_400),
     )
     .await;

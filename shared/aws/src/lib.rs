@@ -41,3 +41,35 @@ pub fn init_lambda_logging() {
         .without_time()
         .init();
 }
+
+/// A CloudWatch embedded-metric-format log line (namespace `Atalaya`): printed to stdout in a
+/// Lambda function, CloudWatch turns it into metrics. `dimensions` are name/value pairs (one
+/// dimension set); `metrics` are name, unit and value.
+pub fn emf(
+    timestamp_millis: i64,
+    dimensions: &[(&str, &str)],
+    metrics: &[(&str, &str, f64)],
+) -> serde_json::Value {
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "_aws".into(),
+        serde_json::json!({
+            "Timestamp": timestamp_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "Atalaya",
+                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                "Metrics": metrics
+                    .iter()
+                    .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit}))
+                    .collect::<Vec<_>>(),
+            }]
+        }),
+    );
+    for (k, v) in dimensions {
+        line.insert((*k).into(), (*v).into());
+    }
+    for (name, _, value) in metrics {
+        line.insert((*name).into(), (*value).into());
+    }
+    line.into()
+}

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 
 pub mod sns;
+pub mod templates;
 pub use sns::{email_subject, SnsPublisher};
 
 /// Takes messages to their destination.

@@ -1,11 +1,15 @@
 //! The SQLite store: WAL, versioned migrations, one file.
+//!
+//! The calls are short local transactions; they run inline on the caller's task.
 
 use crate::{Store, StoreError, Versioned};
-use atalaya_core::evaluate::State;
+use atalaya_core::evaluate::{Incident, State};
 use atalaya_core::{Message, ProbeResult};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Each entry upgrades the schema by one version (PRAGMA user_version). Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -33,14 +37,39 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX outbox_pending ON outbox (published_at, seq);",
     // 2: what the runner ran with (checks file, outbox path), for the incident commands.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 3: incidents in a table of their own (the state keeps only live ones); publishers claim
+    // messages. The incidents already in the state are copied over by `backfill_incidents`.
+    "CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        opened_at TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        incident TEXT NOT NULL
+     );
+     CREATE INDEX incidents_opened ON incidents (opened_at);
+     ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;",
 ];
 
 pub struct SqliteStore {
-    conn: Connection,
+    conn: Mutex<Connection>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn put_incident(tx: &rusqlite::Transaction<'_>, i: &Incident) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO incidents (id, opened_at, open, incident) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET opened_at = excluded.opened_at, open = excluded.open,
+         incident = excluded.incident",
+    )?
+    .execute(params![
+        i.id,
+        ts(i.opened_at),
+        i.is_open(),
+        serde_json::to_string(i)?
+    ])?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -79,20 +108,47 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
+            if i + 1 == 3 {
+                Self::backfill_incidents(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Copies the incidents a version-2 database kept in its state into the incidents table.
+    fn backfill_incidents(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        let json: Option<String> = tx
+            .query_row("SELECT state FROM engine_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(json) = json {
+            let state: State = serde_json::from_str(&json)?;
+            for i in state.incidents.values() {
+                put_incident(tx, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction behind (SQLite
+        // rolls it back), so the connection is still good.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
-            .conn
+            .conn()
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
-    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
@@ -101,18 +157,18 @@ impl SqliteStore {
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn
+            .conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })
             .optional()?)
     }
 
-    /// Every message ever enqueued, in order (for `atalaya` commands and tests).
+    /// Every message ever recorded, in order, and whether it was published.
     pub fn outbox(&self) -> Result<Vec<(Message, bool)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT message, published_at IS NOT NULL FROM outbox ORDER BY seq")?;
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT message, published_at IS NOT NULL FROM outbox ORDER BY seq")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
@@ -121,11 +177,40 @@ impl SqliteStore {
         }
         Ok(out)
     }
+
+    /// Results of one check, newest first.
+    pub fn recent_results(
+        &self,
+        check: &str,
+        limit: usize,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT result FROM results WHERE check_id = ?1 ORDER BY at DESC LIMIT ?2")?;
+        let rows = stmt.query_map(params![check, limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?)?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets results older than `before` (DynamoDB does this itself, by TTL).
+    pub fn prune_results(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM results WHERE at < ?1", params![ts(before)])?)
+    }
 }
 
 impl Store for SqliteStore {
-    fn put_results(&mut self, results: &[ProbeResult]) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
+    async fn put_results(
+        &self,
+        results: &[ProbeResult],
+        _deadline: Instant,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
         let mut added = 0;
         {
             let mut stmt = tx.prepare_cached(
@@ -145,9 +230,9 @@ impl Store for SqliteStore {
         Ok(added)
     }
 
-    fn load_state(&self) -> Result<Versioned, StoreError> {
+    async fn load_state(&self) -> Result<Versioned, StoreError> {
         let row: Option<(i64, String)> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT version, state FROM engine_state WHERE id = 1",
                 [],
@@ -163,15 +248,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn commit(
-        &mut self,
-        version: u64,
+    async fn commit(
+        &self,
+        base: &Versioned,
         state: &State,
         messages: &[Message],
     ) -> Result<u64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = base.version;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<i64> = tx
             .query_row("SELECT version FROM engine_state WHERE id = 1", [], |r| {
                 r.get(0)
@@ -186,6 +271,9 @@ impl Store for SqliteStore {
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state",
             params![next as i64, serde_json::to_string(state)?],
         )?;
+        for i in state.changed_incidents(&base.state) {
+            put_incident(&tx, i)?;
+        }
         {
             let mut stmt =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (id, message) VALUES (?1, ?2)")?;
@@ -197,47 +285,12 @@ impl Store for SqliteStore {
         Ok(next)
     }
 
-    fn publish_pending(
-        &mut self,
-        publish: &mut dyn FnMut(&Message) -> std::io::Result<()>,
-    ) -> Result<usize, StoreError> {
-        // IMMEDIATE: the write lock is held while publishing, so two processes never publish the
-        // same message.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let pending: Vec<(i64, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT seq, message FROM outbox WHERE published_at IS NULL ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut done = 0;
-        for (seq, json) in pending {
-            let message: Message = serde_json::from_str(&json)?;
-            if let Err(e) = publish(&message) {
-                tx.commit()?; // what was published stays marked
-                return Err(StoreError::Invalid(format!(
-                    "publishing {} failed: {e}",
-                    message.id
-                )));
-            }
-            tx.execute(
-                "UPDATE outbox SET published_at = ?1 WHERE seq = ?2",
-                params![ts(Utc::now()), seq],
-            )?;
-            done += 1;
-        }
-        tx.commit()?;
-        Ok(done)
-    }
-
-    fn recent_results(&self, check: &str, limit: usize) -> Result<Vec<ProbeResult>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT result FROM results WHERE check_id = ?1 ORDER BY at DESC LIMIT ?2")?;
-        let rows = stmt.query_map(params![check, limit as i64], |r| r.get::<_, String>(0))?;
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT incident FROM incidents WHERE open >= ?1 ORDER BY opened_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map(params![open_only], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for json in rows {
             out.push(serde_json::from_str(&json?)?);
@@ -245,16 +298,71 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn prune_results(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM results WHERE at < ?1", params![ts(before)])?)
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT incident FROM incidents WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    async fn pending(&self) -> Result<Vec<Message>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT message FROM outbox WHERE published_at IS NULL ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?)?);
+        }
+        Ok(out)
+    }
+
+    async fn claim(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = now + chrono::TimeDelta::from_std(lease).unwrap_or_default();
+        let n = self.conn().execute(
+            "UPDATE outbox SET claimed_until = ?1 WHERE id = ?2 AND published_at IS NULL
+             AND (claimed_until IS NULL OR claimed_until < ?3)",
+            params![until.timestamp_millis(), id, now.timestamp_millis()],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE outbox SET claimed_until = NULL WHERE id = ?1",
+            params![id],
+        )?;
+        Ok(())
+    }
+
+    async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            "UPDATE outbox SET published_at = ?1, claimed_until = NULL WHERE id = ?2",
+            params![ts(Utc::now()), id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!(
+                "no message {id} in the outbox"
+            )));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish_pending;
     use atalaya_core::evaluate::Audience;
     use atalaya_core::{Outcome, Phases, Reason};
 
@@ -284,15 +392,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn results_are_kept_once_and_read_newest_first() {
-        let mut s = SqliteStore::in_memory().unwrap();
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    async fn publish_all(s: &SqliteStore) -> Vec<String> {
+        let mut seen = Vec::new();
+        let out = publish_pending(s, async |m: &Message| {
+            seen.push(m.id.clone());
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.failures, 0);
+        seen
+    }
+
+    #[tokio::test]
+    async fn results_are_kept_once_and_read_newest_first() {
+        let s = SqliteStore::in_memory().unwrap();
         let rs = [
             result("2026-11-24T10:00:00Z"),
             result("2026-11-24T10:01:00Z"),
         ];
-        assert_eq!(s.put_results(&rs).unwrap(), 2);
-        assert_eq!(s.put_results(&rs).unwrap(), 0, "duplicates ignored");
+        assert_eq!(s.put_results(&rs, later()).await.unwrap(), 2);
+        assert_eq!(
+            s.put_results(&rs, later()).await.unwrap(),
+            0,
+            "duplicates ignored"
+        );
         let back = s.recent_results("home", 10).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(back[0], rs[1]);
@@ -303,63 +431,157 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_stale_version_cannot_overwrite_the_state() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        let v = s.load_state().unwrap();
+    #[tokio::test]
+    async fn a_stale_version_cannot_overwrite_the_state() {
+        let s = SqliteStore::in_memory().unwrap();
+        let v = s.load_state().await.unwrap();
         let mut state = v.state.clone();
         state.next_incident = 7;
-        assert_eq!(s.commit(v.version, &state, &[]).unwrap(), 1);
+        assert_eq!(s.commit(&v, &state, &[]).await.unwrap(), 1);
         assert!(matches!(
-            s.commit(v.version, &State::default(), &[]),
+            s.commit(&v, &State::default(), &[]).await,
             Err(StoreError::Conflict { .. })
         ));
-        assert_eq!(s.load_state().unwrap().state.next_incident, 7);
+        assert_eq!(s.load_state().await.unwrap().state.next_incident, 7);
     }
 
-    #[test]
-    fn outbox_enqueues_each_message_once_and_publishes_in_order() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        s.commit(0, &State::default(), &[message("a"), message("b")])
+    #[tokio::test]
+    async fn outbox_records_each_message_once_and_publishes_in_order() {
+        let s = SqliteStore::in_memory().unwrap();
+        let v0 = Versioned::default();
+        s.commit(&v0, &State::default(), &[message("a"), message("b")])
+            .await
             .unwrap();
-        s.commit(1, &State::default(), &[message("b"), message("c")])
+        let v1 = s.load_state().await.unwrap();
+        s.commit(&v1, &State::default(), &[message("b"), message("c")])
+            .await
             .unwrap();
-        let mut seen = Vec::new();
-        assert_eq!(
-            s.publish_pending(&mut |m| {
-                seen.push(m.id.clone());
-                Ok(())
-            })
-            .unwrap(),
-            3
-        );
-        assert_eq!(seen, ["a", "b", "c"]);
-        assert_eq!(
-            s.publish_pending(&mut |_| panic!("nothing left")).unwrap(),
-            0
-        );
+        assert_eq!(publish_all(&s).await, ["a", "b", "c"]);
+        assert!(publish_all(&s).await.is_empty(), "nothing left");
+        assert!(s.outbox().unwrap().iter().all(|(_, sent)| *sent));
     }
 
-    #[test]
-    fn a_failed_publish_keeps_the_rest_pending() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        s.commit(0, &State::default(), &[message("a"), message("b")])
-            .unwrap();
-        let err = s.publish_pending(&mut |m| {
+    #[tokio::test]
+    async fn a_failed_publish_keeps_that_message_pending() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.commit(
+            &Versioned::default(),
+            &State::default(),
+            &[message("a"), message("b")],
+        )
+        .await
+        .unwrap();
+        let out = publish_pending(&s, async |m: &Message| {
             if m.id == "b" {
                 Err(std::io::Error::other("disk full"))
             } else {
                 Ok(())
             }
-        });
-        assert!(err.is_err());
-        let mut seen = Vec::new();
-        s.publish_pending(&mut |m| {
-            seen.push(m.id.clone());
-            Ok(())
         })
+        .await
         .unwrap();
-        assert_eq!(seen, ["b"]);
+        assert_eq!((out.published, out.failures), (1, 1));
+        assert!(out.first_error.unwrap().contains("disk full"));
+        assert_eq!(publish_all(&s).await, ["b"], "released, so retried at once");
+    }
+
+    #[tokio::test]
+    async fn a_claimed_message_is_published_by_its_claimant_only() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.commit(&Versioned::default(), &State::default(), &[message("a")])
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let lease = Duration::from_secs(60);
+        assert!(s.claim("a", now, lease).await.unwrap());
+        assert!(!s.claim("a", now, lease).await.unwrap(), "held");
+        assert!(
+            publish_all(&s).await.is_empty(),
+            "another publisher skips it"
+        );
+        assert!(
+            s.claim("a", now + chrono::TimeDelta::seconds(61), lease)
+                .await
+                .unwrap(),
+            "an expired claim is taken over"
+        );
+        s.mark_sent("a").await.unwrap();
+        assert!(!s
+            .claim("a", now + chrono::TimeDelta::hours(1), lease)
+            .await
+            .unwrap());
+        assert!(s.mark_sent("nope").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn incidents_are_kept_after_the_state_lets_them_go() {
+        let s = SqliteStore::in_memory().unwrap();
+        let text = "settings:\n  regions: [local]\n  quorum: 1\n  defaults: {interval: 1m, timeout: 5s, retries: 1, recover_after: 1}\ncustomers:\n  - {id: acme, name: ACME, language: en}\nservices:\n  - {id: shop, name: Shop, customer: acme}\nchecks:\n  - {id: home, service: shop, http: {url: 'https://shop.example.com/'}}\n";
+        let config = atalaya_core::load_str(text, "t.yaml", atalaya_core::Target::Local).unwrap();
+        let t0: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
+        let mut v = s.load_state().await.unwrap();
+        let feed = |m: i64, outcome| {
+            let mut r = result("2026-11-24T10:00:00Z");
+            r.at = t0 + chrono::TimeDelta::minutes(m);
+            r.outcome = outcome;
+            vec![r]
+        };
+        for (m, o) in [
+            (0, Outcome::Down),
+            (1, Outcome::Down),
+            (2, Outcome::Up),
+            (90, Outcome::Up),
+        ] {
+            let now = t0 + chrono::TimeDelta::minutes(m) + chrono::TimeDelta::seconds(5);
+            let (state, _) = atalaya_core::evaluate::evaluate(&v.state, &feed(m, o), now, &config);
+            s.commit(&v, &state, &[]).await.unwrap();
+            v = s.load_state().await.unwrap();
+            if m == 1 {
+                assert_eq!(s.incidents(true).await.unwrap().len(), 1, "open");
+            }
+        }
+        assert!(v.state.incidents.is_empty(), "archived from the state");
+        let all = s.incidents(false).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(!all[0].is_open());
+        assert!(s.incidents(true).await.unwrap().is_empty());
+        assert_eq!(
+            s.incident(&all[0].id).await.unwrap().as_ref(),
+            Some(&all[0])
+        );
+        assert!(s.incident("inc-404").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_version_2_database_keeps_its_incidents_on_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atalaya.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            let mut state = State::default();
+            let inc: Incident = serde_json::from_value(serde_json::json!({
+                "id": "inc-1", "service": "shop", "affected": [], "phase": "investigating",
+                "started_at": "2026-11-24T10:00:00Z", "opened_at": "2026-11-24T10:01:00Z",
+                "resolved_at": null, "acknowledged_at": null, "acknowledged_by": null,
+                "escalated": false, "last_operator_notice": "2026-11-24T10:01:00Z",
+                "last_customer_update": {}, "told": [], "reopened": 0, "failures": [],
+                "timeline": [], "seq": 1
+            }))
+            .unwrap();
+            state.incidents.insert("inc-1".into(), inc);
+            conn.execute(
+                "INSERT INTO engine_state (id, version, state) VALUES (1, 5, ?1)",
+                params![serde_json::to_string(&state).unwrap()],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(s.incident("inc-1").await.unwrap().unwrap().service, "shop");
+        assert_eq!(s.load_state().await.unwrap().version, 5);
     }
 
     #[test]

@@ -146,6 +146,20 @@ pub struct Incident {
     pub seq: u64,
 }
 
+impl State {
+    /// Incidents that are new or different in `self` compared with `before`: what a store
+    /// writes to its incidents table along with the state.
+    pub fn changed_incidents<'a>(
+        &'a self,
+        before: &'a State,
+    ) -> impl Iterator<Item = &'a Incident> {
+        self.incidents
+            .iter()
+            .filter(move |(id, i)| before.incidents.get(*id) != Some(*i))
+            .map(|(_, i)| i)
+    }
+}
+
 impl Incident {
     pub fn is_open(&self) -> bool {
         self.phase != Phase::Resolved
@@ -262,6 +276,7 @@ pub fn evaluate(
     e.judge_services();
     e.maintenance();
     e.cadence();
+    e.archive();
     (e.state, e.events)
 }
 
@@ -729,6 +744,18 @@ impl Evaluator<'_> {
                 _ => {}
             }
         }
+    }
+
+    /// Lets go of resolved incidents that can no longer re-open (past `reopen_within`) and
+    /// have nothing held back: the state keeps only live incidents, so it stays small however
+    /// long the history. Stores keep every incident in a table of its own (see
+    /// `State::changed_incidents`).
+    fn archive(&mut self) {
+        let limit = self.now - delta(self.config.settings.reopen_within);
+        let deferred = &self.state.deferred_resolutions;
+        self.state.incidents.retain(|id, i| {
+            i.resolved_at.is_none_or(|r| r >= limit) || deferred.iter().any(|(d, _)| d == id)
+        });
     }
 
     fn open(&mut self, service: &Service) {

@@ -509,17 +509,42 @@ fn relapse_within_the_window_reopens_the_same_incident() {
     assert_eq!(sim.state.incidents.len(), 1, "re-opened, not a new one");
     let inc = sim.state.incidents.values().next().unwrap();
     assert_eq!((inc.reopened, inc.phase), (1, Phase::Investigating));
+    let first = inc.id.clone();
     for m in 16..=20 {
         sim.minute(m, up);
     }
+    for m in 21..=47 {
+        sim.minute(m, up);
+    }
+    assert!(
+        sim.state.incidents.contains_key(&first),
+        "kept while it may still re-open"
+    );
+    sim.minute(52, up);
+    assert!(
+        sim.state.incidents.is_empty(),
+        "past reopen_within (30m) a resolved incident leaves the state (stores keep it)"
+    );
     for m in 60..=65 {
         sim.minute(m, down);
     }
-    assert_eq!(
-        sim.state.incidents.len(),
-        2,
-        "past reopen_within (30m) it is a new incident"
-    );
+    let ids: Vec<_> = sim.state.incidents.keys().cloned().collect();
+    assert_eq!(ids.len(), 1, "past reopen_within it is a new incident");
+    assert_ne!(ids[0], first);
+}
+
+#[test]
+fn changed_incidents_are_the_new_and_the_different() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    let before = sim.state.clone();
+    let down = |_: &str, _: &str| Some(Outcome::Down);
+    for m in 1..=5 {
+        sim.minute(m, down);
+    }
+    let opened = sim.state.clone();
+    assert_eq!(opened.changed_incidents(&before).count(), 1, "a new one");
+    assert_eq!(opened.changed_incidents(&opened).count(), 0);
 }
 
 #[test]

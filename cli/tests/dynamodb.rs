@@ -1,0 +1,184 @@
+//! `atalaya incidents` / `atalaya incident …` against the Lambda functions' DynamoDB tables
+//! (moto_server): the same commands as with the local runner's SQLite database.
+
+#![allow(clippy::unwrap_used)]
+
+use atalaya_core::evaluate::evaluate;
+use atalaya_core::{Outcome, Phases, ProbeResult, Reason, Renderer};
+use atalaya_store::{DynamoStore, Store, Tables};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const CHECKS: &str = "settings:
+  regions: [eu-west-1]
+  quorum: 1
+  defaults: { interval: 1m, timeout: 5s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp, language: es }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.example.com/' } }
+";
+
+fn atalaya(args: &[&str], prefix: &str, extra: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
+    cmd.args(args)
+        .env("AWS_ENDPOINT_URL", atalaya_tests::moto::endpoint())
+        .env("ATALAYA_STORE", "dynamodb")
+        .env("ATALAYA_HOME_REGION", "eu-west-1")
+        .env("ATALAYA_TABLE_PREFIX", prefix);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn down(at: chrono::DateTime<chrono::Utc>) -> ProbeResult {
+    ProbeResult {
+        check: "shop-home".into(),
+        region: "eu-west-1".into(),
+        at,
+        outcome: Outcome::Down,
+        reason: Reason::HttpStatus,
+        detail: "status 503, expected one of [200]".into(),
+        latency_ms: 20.0,
+        phases: Phases::default(),
+        http_status: Some(503),
+        cert_days_left: None,
+    }
+}
+
+#[tokio::test]
+async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
+    let endpoint = atalaya_tests::moto::endpoint();
+    let prefix = atalaya_tests::moto::unique_prefix();
+    let store = DynamoStore::connect(
+        "eu-west-1",
+        Some(&endpoint),
+        Tables::with_prefix(&prefix),
+        Duration::from_secs(86_400),
+    )
+    .await;
+    store.create_tables().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(&checks, CHECKS).unwrap();
+    let config = atalaya_core::load_file(&checks, atalaya_core::Target::Lambda).unwrap();
+
+    // What the alert function does when the shop goes down.
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
+    let renderer = Renderer::new();
+    for m in 0..2 {
+        let at = t0 + chrono::TimeDelta::minutes(m);
+        let v = store.load_state().await.unwrap();
+        let (state, events) = evaluate(&v.state, &[down(at)], at, &config);
+        let messages: Vec<_> = events
+            .iter()
+            .map(|e| renderer.render(e, &state, &config).unwrap())
+            .collect();
+        store.commit(&v, &state, &messages).await.unwrap();
+    }
+    let opened = store.incidents(true).await.unwrap();
+    assert_eq!(opened.len(), 1);
+    let id = opened[0].id.clone();
+    for m in store.pending().await.unwrap() {
+        store.mark_sent(&m.id).await.unwrap();
+    }
+
+    let list = atalaya(&["incidents", "--open"], &prefix, &[]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{list:?}");
+    assert!(
+        text.contains(&id) && text.contains("investigating") && text.contains("shop"),
+        "{text}"
+    );
+
+    let show = atalaya(&["incident", "show", &id], &prefix, &[]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{show:?}");
+    assert!(
+        text.contains("timeline:") && text.contains("opened"),
+        "{text}"
+    );
+
+    // Acting needs the checks file the functions run with, and says so.
+    let no_checks = atalaya(
+        &[
+            "incident",
+            "update",
+            &id,
+            "--phase",
+            "identified",
+            "--message",
+            "x",
+        ],
+        &prefix,
+        &[],
+    );
+    assert!(!no_checks.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_checks.stderr).contains("--checks FILE"),
+        "{no_checks:?}"
+    );
+
+    // Without topics, the update is recorded for the alert function to publish.
+    let update = atalaya(
+        &[
+            "incident",
+            "update",
+            &id,
+            "--phase",
+            "identified",
+            "--message",
+            "Hemos encontrado la causa.",
+            "--checks",
+            checks.to_str().unwrap(),
+        ],
+        &prefix,
+        &[],
+    );
+    assert!(update.status.success(), "{update:?}");
+    let pending = store.pending().await.unwrap();
+    assert_eq!(pending.len(), 2, "operators and the customer: {pending:?}");
+    assert!(pending
+        .iter()
+        .any(|m| m.body.contains("Hemos encontrado la causa.")));
+    let inc = store.incident(&id).await.unwrap().unwrap();
+    assert_eq!(inc.phase.as_str(), "identified");
+
+    // With topics, the resolution is published at once.
+    let sdk = atalaya_aws::sdk_config("eu-west-1", Some(&endpoint)).await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let mut topics = Vec::new();
+    for name in ["ops", "cust"] {
+        topics.push(
+            sns.create_topic()
+                .name(format!("{prefix}{name}"))
+                .send()
+                .await
+                .unwrap()
+                .topic_arn
+                .unwrap(),
+        );
+    }
+    let resolve = atalaya(
+        &[
+            "incident",
+            "resolve",
+            &id,
+            "--checks",
+            checks.to_str().unwrap(),
+        ],
+        &prefix,
+        &[
+            ("ATALAYA_OPERATORS_TOPIC_ARN", &topics[0]),
+            ("ATALAYA_CUSTOMERS_TOPIC_ARN", &topics[1]),
+        ],
+    );
+    assert!(resolve.status.success(), "{resolve:?}");
+    assert!(store.pending().await.unwrap().is_empty(), "all published");
+    assert!(store.incidents(true).await.unwrap().is_empty());
+    let all = atalaya(&["incidents"], &prefix, &[]);
+    assert!(String::from_utf8_lossy(&all.stdout).contains("resolved"));
+}
