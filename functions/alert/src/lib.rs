@@ -31,6 +31,8 @@ pub struct AlertOutput {
     pub publish_failures: usize,
     /// The evaluation could not be committed (a stream batch is then reported back).
     pub evaluation_failed: bool,
+    /// Configured regions with no result for three intervals (left out of the quorum).
+    pub silent_regions: usize,
     #[serde(rename = "batchItemFailures")]
     pub batch_item_failures: Vec<ItemFailure>,
 }
@@ -87,7 +89,8 @@ pub async fn handle(
 }
 
 /// A CloudWatch embedded-metric-format log line for one invocation. `EvaluationFailures`
-/// counts invocations whose evaluation could not be committed.
+/// counts invocations whose evaluation could not be committed; `SilentRegions` the probe regions
+/// that stopped reporting (an alarm watches it).
 pub fn emf(
     o: &AlertOutput,
     duration: std::time::Duration,
@@ -106,6 +109,7 @@ pub fn emf(
                 "Count",
                 u8::from(o.evaluation_failed).into(),
             ),
+            ("SilentRegions", "Count", o.silent_regions as f64),
             (
                 "AlertDuration",
                 "Milliseconds",
@@ -126,7 +130,10 @@ async fn run(
         ..AlertOutput::default()
     };
     match evaluate_and_commit(deps, results, now).await {
-        Ok(events) => out.events = events,
+        Ok((events, silent)) => {
+            out.events = events;
+            out.silent_regions = silent;
+        }
         Err(e) => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
             out.evaluation_failed = true;
@@ -148,19 +155,20 @@ async fn evaluate_and_commit(
     deps: &Deps<'_>,
     results: &[ProbeResult],
     now: DateTime<Utc>,
-) -> Result<usize, AlertError> {
+) -> Result<(usize, usize), AlertError> {
     for _ in 0..8 {
         let current = deps.store.load_state().await?;
         let (state, events) = evaluate(&current.state, results, now, deps.config);
+        let silent = state.regions.values().filter(|r| r.silent).count();
         if state == current.state && events.is_empty() {
-            return Ok(0); // nothing changed: write nothing
+            return Ok((0, silent)); // nothing changed: write nothing
         }
         let messages = events
             .iter()
             .map(|e| deps.renderer.render(e, &state, deps.config))
             .collect::<Result<Vec<_>, _>>()?;
         match deps.store.commit(&current, &state, &messages).await {
-            Ok(_) => return Ok(events.len()),
+            Ok(_) => return Ok((events.len(), silent)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -73,3 +73,32 @@ pub fn emf(
     }
     line.into()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn emf_lines_declare_each_metric_with_its_unit_and_dimensions() {
+        let line = super::emf(
+            1_700_000_000_000,
+            &[("Region", "eu-west-1")],
+            &[
+                ("ChecksRun", "Count", 12.0),
+                ("ProbeDuration", "Milliseconds", 8.5),
+            ],
+        );
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Atalaya");
+        assert_eq!(declared["Dimensions"], serde_json::json!([["Region"]]));
+        assert_eq!(
+            declared["Metrics"],
+            serde_json::json!([
+                {"Name": "ChecksRun", "Unit": "Count"},
+                {"Name": "ProbeDuration", "Unit": "Milliseconds"}
+            ])
+        );
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(line["Region"], "eu-west-1");
+        assert_eq!(line["ChecksRun"], 12.0);
+        assert_eq!(line["ProbeDuration"], 8.5);
+    }
+}

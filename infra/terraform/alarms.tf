@@ -1,0 +1,60 @@
+# Monitor the monitor: every alarm notifies the operators topic (and again when it clears).
+
+locals {
+  alert_alarms = {
+    "alert-errors"       = { metric = "Errors", stat = "Sum", period = 300, periods = 1, threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "The alert function failed; incidents may not be opened or published." }
+    "alert-throttles"    = { metric = "Throttles", stat = "Sum", period = 300, periods = 1, threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "The alert function is being throttled; evaluations are delayed." }
+    "alert-not-running"  = { metric = "Invocations", stat = "Sum", period = 300, periods = 1, threshold = 1, op = "LessThanThreshold", missing = "breaching", text = "The alert function has not run in 5 minutes (the tick alone runs it every minute)." }
+    "alert-iterator-age" = { metric = "IteratorAge", stat = "Maximum", period = 60, periods = 5, threshold = 300000, op = "GreaterThanThreshold", missing = "notBreaching", text = "Results wait more than 5 minutes in the stream; incidents open late." }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "alert" {
+  for_each            = local.alert_alarms
+  alarm_name          = "${var.prefix}${each.key}"
+  alarm_description   = each.value.text
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.alert.function_name }
+  statistic           = each.value.stat
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.op
+  treat_missing_data  = each.value.missing
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.prefix}alert-dead-letters"
+  alarm_description   = "Stream batches the alert function gave up on are in the dead-letter queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.alert_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+# The alert function's EMF metric: probe regions with no results for three intervals.
+resource "aws_cloudwatch_metric_alarm" "silent_regions" {
+  alarm_name          = "${var.prefix}probe-region-silent"
+  alarm_description   = "A probe region sent no results for three intervals (its function fails, is throttled or is not invoked)."
+  namespace           = "Atalaya"
+  metric_name         = "SilentRegions"
+  dimensions          = { Function = "alert" }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}

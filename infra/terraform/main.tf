@@ -1,0 +1,301 @@
+# Atalaya's home region: tables, topics, the alert function and the alarms that watch the
+# monitoring itself. Probe regions: modules/probe-region, once per region (see
+# examples/three-regions).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  tables = {
+    results   = "${var.prefix}results"
+    state     = "${var.prefix}state"
+    incidents = "${var.prefix}incidents"
+    outbox    = "${var.prefix}outbox"
+  }
+}
+
+resource "aws_kms_key" "topics" {
+  description         = "Atalaya SNS topics and the alert dead-letter queue"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action = [
+          "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+          "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+          "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+          "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "CloudWatchAndSnsUseIt"
+        Effect    = "Allow"
+        Principal = { Service = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"] }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
+resource "aws_dynamodb_table" "results" {
+  name             = local.tables.results
+  billing_mode     = "PAY_PER_REQUEST"
+  hash_key         = "pk"
+  range_key        = "sk"
+  stream_enabled   = true
+  stream_view_type = "NEW_IMAGE"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = true
+}
+
+resource "aws_dynamodb_table" "state" {
+  name         = local.tables.state
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = true
+}
+
+resource "aws_dynamodb_table" "incidents" {
+  name         = local.tables.incidents
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = true
+}
+
+resource "aws_dynamodb_table" "outbox" {
+  name         = local.tables.outbox
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "pending"
+    type = "S"
+  }
+  attribute {
+    name = "created"
+    type = "S"
+  }
+  global_secondary_index {
+    name            = "pending"
+    hash_key        = "pending"
+    range_key       = "created"
+    projection_type = "ALL"
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = true
+}
+
+resource "aws_sns_topic" "operators" {
+  name              = "${var.prefix}operators"
+  kms_master_key_id = aws_kms_key.topics.arn
+}
+
+resource "aws_sns_topic" "customers" {
+  name              = "${var.prefix}customers"
+  kms_master_key_id = aws_kms_key.topics.arn
+}
+
+resource "aws_sns_topic_subscription" "operators" {
+  count     = length(var.operator_emails)
+  topic_arn = aws_sns_topic.operators.arn
+  protocol  = "email"
+  endpoint  = var.operator_emails[count.index]
+}
+
+resource "aws_sns_topic_subscription" "customers" {
+  count               = length(var.customer_subscriptions)
+  topic_arn           = aws_sns_topic.customers.arn
+  protocol            = "email"
+  endpoint            = var.customer_subscriptions[count.index].email
+  filter_policy_scope = "MessageAttributes"
+  filter_policy = jsonencode(merge(
+    { customer = [var.customer_subscriptions[count.index].customer] },
+    length(var.customer_subscriptions[count.index].services) > 0 ? { service = var.customer_subscriptions[count.index].services } : {}
+  ))
+}
+
+resource "aws_sqs_queue" "alert_dlq" {
+  name                      = "${var.prefix}alert-dlq"
+  message_retention_seconds = 1209600
+  kms_master_key_id         = aws_kms_key.topics.arn
+}
+
+resource "aws_cloudwatch_log_group" "alert" {
+  name              = "/aws/lambda/${var.prefix}alert"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_iam_role" "alert" {
+  name = "${var.prefix}alert"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "alert" {
+  name = "alert"
+  role = aws_iam_role.alert.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.alert.arn}:*" },
+      { Sid = "ReadResultsStream", Effect = "Allow", Action = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], Resource = aws_dynamodb_table.results.stream_arn },
+      { Sid = "ListResultsStreams", Effect = "Allow", Action = ["dynamodb:ListStreams"], Resource = "${aws_dynamodb_table.results.arn}/stream/*" },
+      { Sid = "State", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.state.arn },
+      { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.incidents.arn },
+      { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem"], Resource = aws_dynamodb_table.outbox.arn },
+      { Sid = "PendingMessages", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.outbox.arn}/index/pending" },
+      { Sid = "Publish", Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.operators.arn, aws_sns_topic.customers.arn] },
+      { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = aws_kms_key.topics.arn },
+      { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = aws_sqs_queue.alert_dlq.arn },
+    ]
+  })
+}
+
+resource "aws_lambda_function" "alert" {
+  function_name                  = "${var.prefix}alert"
+  filename                       = var.alert_package
+  source_code_hash               = filebase64sha256(var.alert_package)
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = 256
+  timeout                        = 60
+  reserved_concurrent_executions = 5
+  role                           = aws_iam_role.alert.arn
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.alert_dlq.arn
+  }
+  tracing_config {
+    mode = "PassThrough"
+  }
+  environment {
+    variables = {
+      ATALAYA_CHECKS              = "checks.yaml"
+      ATALAYA_RESULTS_TABLE       = aws_dynamodb_table.results.name
+      ATALAYA_STATE_TABLE         = aws_dynamodb_table.state.name
+      ATALAYA_INCIDENTS_TABLE     = aws_dynamodb_table.incidents.name
+      ATALAYA_OUTBOX_TABLE        = aws_dynamodb_table.outbox.name
+      ATALAYA_OPERATORS_TOPIC_ARN = aws_sns_topic.operators.arn
+      ATALAYA_CUSTOMERS_TOPIC_ARN = aws_sns_topic.customers.arn
+    }
+  }
+  depends_on = [aws_cloudwatch_log_group.alert, aws_iam_role_policy.alert]
+}
+
+resource "aws_lambda_event_source_mapping" "results" {
+  event_source_arn                   = aws_dynamodb_table.results.stream_arn
+  function_name                      = aws_lambda_function.alert.arn
+  starting_position                  = "TRIM_HORIZON"
+  batch_size                         = 100
+  maximum_batching_window_in_seconds = var.stream_batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+  bisect_batch_on_function_error     = true
+  maximum_retry_attempts             = 10
+  maximum_record_age_in_seconds      = 3600
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.alert_dlq.arn
+    }
+  }
+}
+
+# The one-minute tick (silent regions, reminders, customer cadence, maintenance).
+resource "aws_iam_role" "scheduler" {
+  name = "${var.prefix}alert-tick"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "scheduler.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "invoke-alert"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = aws_lambda_function.alert.arn }]
+  })
+}
+
+resource "aws_scheduler_schedule" "tick" {
+  name                = "${var.prefix}alert-tick"
+  schedule_expression = "rate(1 minute)"
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_lambda_function.alert.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ tick = true })
+    retry_policy {
+      maximum_retry_attempts = 0
+    }
+  }
+}

@@ -1,0 +1,180 @@
+# One probe region: the probe function, its one-minute schedule(s) carrying this region's name,
+# IAM to write results and heartbeats to the home region's tables only, and this region's alarms.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  region  = data.aws_region.current.name
+  account = data.aws_caller_identity.current.account_id
+  table   = "arn:${data.aws_partition.current.partition}:dynamodb:${var.home_region}:${local.account}:table"
+}
+
+resource "aws_kms_key" "alarms" {
+  description         = "Atalaya regional alarm topic"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account}:root" }
+        Action = [
+          "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+          "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+          "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.prefix}alarms-${local.region}"
+  kms_master_key_id = aws_kms_key.alarms.arn
+}
+
+resource "aws_sns_topic_subscription" "alarms" {
+  count     = length(var.operator_emails)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.operator_emails[count.index]
+}
+
+resource "aws_cloudwatch_log_group" "probe" {
+  name              = "/aws/lambda/${var.prefix}probe"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_iam_role" "probe" {
+  name = "${var.prefix}probe-${local.region}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "probe" {
+  name = "probe"
+  role = aws_iam_role.probe.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.probe.arn}:*" },
+      { Sid = "WriteResults", Effect = "Allow", Action = ["dynamodb:BatchWriteItem"], Resource = "${local.table}/${var.prefix}results" },
+      {
+        Sid       = "WriteHeartbeat"
+        Effect    = "Allow"
+        Action    = ["dynamodb:PutItem"]
+        Resource  = "${local.table}/${var.prefix}state"
+        Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["heartbeat#*"] } }
+      },
+    ]
+  })
+}
+
+resource "aws_lambda_function" "probe" {
+  function_name                  = "${var.prefix}probe"
+  filename                       = var.probe_package
+  source_code_hash               = filebase64sha256(var.probe_package)
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = 128
+  timeout                        = 55
+  reserved_concurrent_executions = 2 * var.shards
+  role                           = aws_iam_role.probe.arn
+
+  tracing_config {
+    mode = "PassThrough"
+  }
+  environment {
+    variables = {
+      ATALAYA_CHECKS           = "checks.yaml"
+      ATALAYA_HOME_REGION      = var.home_region
+      ATALAYA_TABLE_PREFIX     = var.prefix
+      ATALAYA_CONCURRENCY      = tostring(var.concurrency)
+      ATALAYA_RESULTS_TTL_DAYS = tostring(var.results_ttl_days)
+    }
+  }
+  depends_on = [aws_cloudwatch_log_group.probe, aws_iam_role_policy.probe]
+}
+
+resource "aws_iam_role" "scheduler" {
+  name = "${var.prefix}probe-schedule-${local.region}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "scheduler.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "invoke-probe"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = aws_lambda_function.probe.arn }]
+  })
+}
+
+resource "aws_scheduler_schedule" "probe" {
+  count               = var.shards
+  name                = "${var.prefix}probe-${count.index}"
+  schedule_expression = "rate(1 minute)"
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_lambda_function.probe.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ region = local.region, shard = count.index, shards = var.shards })
+    # A missed minute is better than a late one: the next run comes in a minute.
+    retry_policy {
+      maximum_retry_attempts       = 0
+      maximum_event_age_in_seconds = 60
+    }
+  }
+}
+
+locals {
+  alarms = {
+    "probe-errors"    = { metric = "Errors", op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "The probe function failed in this region (results not written)." }
+    "probe-throttles" = { metric = "Throttles", op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "The probe function is throttled in this region (runs skipped)." }
+    "probe-missing"   = { metric = "Invocations", op = "LessThanThreshold", missing = "breaching", text = "The probe function has not been invoked in 5 minutes in this region." }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "probe" {
+  for_each            = local.alarms
+  alarm_name          = "${var.prefix}${each.key}-${local.region}"
+  alarm_description   = each.value.text
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.probe.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = each.value.op
+  treat_missing_data  = each.value.missing
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}

@@ -1,0 +1,44 @@
+variable "prefix" {
+  description = "The prefix the home module was deployed with."
+  type        = string
+  default     = "atalaya-"
+}
+
+variable "home_region" {
+  description = "Where the tables are (the home module's home_region output)."
+  type        = string
+}
+
+variable "operator_emails" {
+  description = "Receive this region's alarms (CloudWatch alarms notify topics of their own region)."
+  type        = list(string)
+}
+
+variable "probe_package" {
+  description = "Path of the probe function's zip (make package), with the checks file inside."
+  type        = string
+}
+
+variable "concurrency" {
+  description = "Probes in flight at once in one invocation."
+  type        = number
+  default     = 64
+}
+
+variable "results_ttl_days" {
+  description = "How long results are kept."
+  type        = number
+  default     = 30
+}
+
+variable "shards" {
+  description = "Schedules in this region, each probing its share of the checks (for very large checks files)."
+  type        = number
+  default     = 1
+}
+
+variable "log_retention_days" {
+  description = "How long the function's logs are kept."
+  type        = number
+  default     = 30
+}

@@ -1,0 +1,29 @@
+output "operators_topic_arn" {
+  description = "The operators topic (technical alerts and the monitoring's own alarms)."
+  value       = aws_sns_topic.operators.arn
+}
+
+output "customers_topic_arn" {
+  description = "The customers topic (plain-language updates; subscribe with a customer filter policy)."
+  value       = aws_sns_topic.customers.arn
+}
+
+output "table_names" {
+  description = "The four tables, by role."
+  value = {
+    results   = aws_dynamodb_table.results.name
+    state     = aws_dynamodb_table.state.name
+    incidents = aws_dynamodb_table.incidents.name
+    outbox    = aws_dynamodb_table.outbox.name
+  }
+}
+
+output "home_region" {
+  description = "Where the tables are: the probe regions' home_region."
+  value       = data.aws_region.current.name
+}
+
+output "alert_dead_letter_queue_url" {
+  description = "Stream batches the alert function gave up on."
+  value       = aws_sqs_queue.alert_dlq.id
+}

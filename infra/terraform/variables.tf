@@ -1,0 +1,41 @@
+variable "prefix" {
+  description = "Prefix of every table, topic and function name (lowercase, digits, dashes)."
+  type        = string
+  default     = "atalaya-"
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,20}$", var.prefix))
+    error_message = "The prefix must be 1-20 lowercase letters, digits or dashes."
+  }
+}
+
+variable "operator_emails" {
+  description = "Operators' emails, subscribed to the operators topic (each confirms the email AWS sends)."
+  type        = list(string)
+}
+
+variable "customer_subscriptions" {
+  description = "Customers' emails on the customers topic, each receiving only its customer's messages (and, if services is not empty, only those services')."
+  type = list(object({
+    email    = string
+    customer = string
+    services = list(string)
+  }))
+  default = []
+}
+
+variable "alert_package" {
+  description = "Path of the alert function's zip (make package), with the checks file inside."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "How long the functions' logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "stream_batching_window_seconds" {
+  description = "How long the results stream gathers records before invoking the alert function: one evaluation covers every region's run of a minute."
+  type        = number
+  default     = 20
+}
