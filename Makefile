@@ -15,7 +15,7 @@ help:
 	@echo "make test    lint + the whole test suite + validate-infra"
 	@echo "make package arm64 Lambda zips in dist/ (cargo-lambda; CHECKS=your checks file)"
 	@echo "make validate-infra  sam validate --lint, cfn-lint, checkov, terraform fmt"
-	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAIL=…  (needs AWS credentials)"
+	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAILS=…  (needs AWS credentials)"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
 
@@ -75,7 +75,7 @@ test: lint unit validate-infra
 
 # --- Lambda packages -------------------------------------------------------------------------
 # arm64 bootstraps built with cargo-lambda (and zig) from a virtualenv made on first use, with
-# the size-tuned `lambda` profile; each zip holds the bootstrap, the checks file and, if there
+# the size-tuned `lambda-release` profile; each zip holds the bootstrap, the checks file and, if there
 # is one beside it, its templates/ folder. CHECKS is the team's checks file.
 CHECKS ?= examples/checks.yaml
 PKG_VENV := .venv-package
@@ -89,7 +89,7 @@ package: $(CARGO_LAMBDA)
 	rustup target add aarch64-unknown-linux-gnu
 	$(CARGO) run --quiet -p atalaya-cli -- validate --target lambda $(CHECKS)
 	PATH="$(CURDIR)/$(PKG_VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
-	  $(CARGO_LAMBDA) lambda build --profile lambda --arm64 -p atalaya-probe-fn -p atalaya-alert-fn
+	  $(CARGO_LAMBDA) lambda build --profile lambda-release --arm64 -p atalaya-probe-fn -p atalaya-alert-fn
 	infra/package.sh $(CHECKS) dist
 
 # --- Infrastructure checks (offline) ---------------------------------------------------------
@@ -112,17 +112,22 @@ validate-infra: $(SAM)
 	@echo "validate-infra: SAM, cfn-lint, checkov and terraform fmt all pass"
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
-# `make package`; see docs/deploy.md).
+# `make package`; see docs/deploy.md). CUSTOMERS: customer=email pairs, comma-separated.
 PREFIX ?= atalaya-
-deploy-sam:
-	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAIL)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAIL=oncall@example.com"; exit 2; }
+comma := ,
+empty :=
+space := $(empty) $(empty)
+deploy-sam: $(SAM)
+	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com [CUSTOMERS=acme=it@acme.example,...] [PREFIX=atalaya-]"; exit 2; }
+	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip || { echo "run make package first"; exit 2; }
 	$(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
-	  --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
-	  --parameter-overrides Prefix=$(PREFIX) OperatorEmail=$(OPERATOR_EMAIL) AlertPackage=$(CURDIR)/dist/atalaya-alert.zip
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
+	  --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
+	    OperatorEmails=$(OPERATOR_EMAILS) $(if $(CUSTOMERS),CustomerSubscriptions=$(CUSTOMERS)) AlertPackage=$(CURDIR)/dist/atalaya-alert.zip
 	for r in $(REGIONS); do \
 	  $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
 	    --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
-	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(OPERATOR_EMAIL) ProbePackage=$(CURDIR)/dist/atalaya-probe.zip || exit 1; \
+	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(firstword $(subst $(comma),$(space),$(OPERATOR_EMAILS))) ProbePackage=$(CURDIR)/dist/atalaya-probe.zip || exit 1; \
 	done
 
 bench:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Zips each Lambda bootstrap with the checks file (and its templates/ folder, if any) into DIST:
-#   infra/package.sh CHECKS DIST   (after `cargo lambda build --profile lambda --arm64`)
+#   infra/package.sh CHECKS DIST   (after `cargo lambda build --profile lambda-release --arm64`)
 set -euo pipefail
 checks="$1"; dist="$2"
 base=$(dirname "$checks")

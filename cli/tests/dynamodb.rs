@@ -5,9 +5,8 @@
 
 use atalaya_core::evaluate::evaluate;
 use atalaya_core::{Outcome, Phases, ProbeResult, Reason, Renderer};
-use atalaya_store::{DynamoStore, Store, Tables};
+use atalaya_store::Store;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 const CHECKS: &str = "settings:
   regions: [eu-west-1]
@@ -51,16 +50,7 @@ fn down(at: chrono::DateTime<chrono::Utc>) -> ProbeResult {
 
 #[tokio::test]
 async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
-    let endpoint = atalaya_tests::moto::endpoint();
-    let prefix = atalaya_tests::moto::unique_prefix();
-    let store = DynamoStore::connect(
-        "eu-west-1",
-        Some(&endpoint),
-        Tables::with_prefix(&prefix),
-        Duration::from_secs(86_400),
-    )
-    .await;
-    store.create_tables().await.unwrap();
+    let (store, prefix) = atalaya_tests::moto::store().await;
     let dir = tempfile::tempdir().unwrap();
     let checks = dir.path().join("checks.yaml");
     std::fs::write(&checks, CHECKS).unwrap();
@@ -148,20 +138,7 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     assert_eq!(inc.phase.as_str(), "identified");
 
     // With topics, the resolution is published at once.
-    let sdk = atalaya_aws::sdk_config("eu-west-1", Some(&endpoint)).await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let mut topics = Vec::new();
-    for name in ["ops", "cust"] {
-        topics.push(
-            sns.create_topic()
-                .name(format!("{prefix}{name}"))
-                .send()
-                .await
-                .unwrap()
-                .topic_arn
-                .unwrap(),
-        );
-    }
+    let (ops, customers) = atalaya_tests::moto::topics(&prefix).await;
     let resolve = atalaya(
         &[
             "incident",
@@ -172,8 +149,8 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
         ],
         &prefix,
         &[
-            ("ATALAYA_OPERATORS_TOPIC_ARN", &topics[0]),
-            ("ATALAYA_CUSTOMERS_TOPIC_ARN", &topics[1]),
+            ("ATALAYA_OPERATORS_TOPIC_ARN", &ops),
+            ("ATALAYA_CUSTOMERS_TOPIC_ARN", &customers),
         ],
     );
     assert!(resolve.status.success(), "{resolve:?}");

@@ -58,3 +58,21 @@ resource "aws_cloudwatch_metric_alarm" "silent_regions" {
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }
+
+# The alert function's EMF metric, per probe region: no results from it in 5 minutes.
+resource "aws_cloudwatch_metric_alarm" "probe_missing" {
+  for_each            = toset(var.probe_regions)
+  alarm_name          = "${var.prefix}probe-missing-${each.value}"
+  alarm_description   = "No probe results from ${each.value} in 5 minutes (its probe function fails, is throttled or is not invoked)."
+  namespace           = "Atalaya"
+  metric_name         = "ResultsReceived"
+  dimensions          = { Region = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}

@@ -39,3 +39,8 @@ variable "stream_batching_window_seconds" {
   type        = number
   default     = 20
 }
+
+variable "probe_regions" {
+  description = "The probe regions (as in settings.regions); each gets a \"no results in 5 minutes\" alarm in the home region."
+  type        = list(string)
+}

@@ -8,16 +8,7 @@ use atalaya_store::{DynamoStore, Store, StoreError, Tables, Versioned};
 use std::time::{Duration, Instant};
 
 async fn store() -> DynamoStore {
-    let endpoint = atalaya_tests::moto::endpoint();
-    let s = DynamoStore::connect(
-        "eu-west-1",
-        Some(&endpoint),
-        Tables::with_prefix(&atalaya_tests::moto::unique_prefix()),
-        Duration::from_secs(30 * 86_400),
-    )
-    .await;
-    s.create_tables().await.unwrap();
-    s
+    atalaya_tests::moto::store().await.0
 }
 
 fn result(i: i64) -> ProbeResult {
@@ -332,22 +323,7 @@ mod sns {
             aws_sdk_sqs::Client::new(&config),
         );
         let p = atalaya_tests::moto::unique_prefix();
-        let ops = sns
-            .create_topic()
-            .name(format!("{p}operators"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let customers = sns
-            .create_topic()
-            .name(format!("{p}customers"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
+        let (ops, customers) = atalaya_tests::moto::topics(&p).await;
         // A customer's email: only that customer's services. An on-call phone: only critical.
         let acme = queue(
             &sqs,
@@ -651,28 +627,14 @@ checks:
             atalaya_core::Target::Lambda,
         )
         .unwrap();
-        let sdk = atalaya_tests::moto::sdk_config().await;
-        let sns_client = aws_sdk_sns::Client::new(&sdk);
         let p = atalaya_tests::moto::unique_prefix();
-        let mut topics = Vec::new();
-        for name in ["ops", "cust"] {
-            topics.push(
-                sns_client
-                    .create_topic()
-                    .name(format!("{p}{name}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .topic_arn
-                    .unwrap(),
-            );
-        }
+        let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
         let s = store().await;
         let sns = SnsPublisher::connect(
             "eu-west-1",
             Some(&atalaya_tests::moto::endpoint()),
-            topics[0].clone(),
-            topics[1].clone(),
+            ops_topic,
+            cust_topic,
         )
         .await;
         let renderer = atalaya_core::Renderer::new();
@@ -700,6 +662,23 @@ checks:
             assert_eq!(
                 line["SilentRegions"],
                 serde_json::json!(out.silent_regions as f64)
+            );
+            // The per-region metric has a data point for the reporting regions only.
+            let regions: Vec<(String, f64)> = atalaya_alert_fn::region_emf(&two, at)
+                .iter()
+                .map(|l| {
+                    (
+                        l["Region"].as_str().unwrap().to_string(),
+                        l["ResultsReceived"].as_f64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                regions,
+                [
+                    ("eu-west-1".to_string(), 1.0),
+                    ("us-east-1".to_string(), 1.0)
+                ]
             );
         }
         assert_eq!(silent, 1, "three intervals without a result");
@@ -742,22 +721,7 @@ checks:
             aws_sdk_sqs::Client::new(&sdk),
         );
         let p = atalaya_tests::moto::unique_prefix();
-        let ops_topic = sns_client
-            .create_topic()
-            .name(format!("{p}ops"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let cust_topic = sns_client
-            .create_topic()
-            .name(format!("{p}cust"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
+        let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
         let acme_q = super::sns::queue(
             &sqs,
             &sns_client,
@@ -1017,22 +981,7 @@ checks:
             aws_sdk_sqs::Client::new(&sdk),
         );
         let p = atalaya_tests::moto::unique_prefix();
-        let ops_topic = sns_client
-            .create_topic()
-            .name(format!("{p}ops"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let cust_topic = sns_client
-            .create_topic()
-            .name(format!("{p}cust"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
+        let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
         let acme_q = super::sns::queue(
             &sqs,
             &sns_client,
@@ -1299,27 +1248,13 @@ services:
         );
         let config =
             atalaya_core::load_str(&text, "checks.yaml", atalaya_core::Target::Lambda).unwrap();
-        let sdk = atalaya_tests::moto::sdk_config().await;
-        let sns_client = aws_sdk_sns::Client::new(&sdk);
         let p = atalaya_tests::moto::unique_prefix();
-        let mut topics = Vec::new();
-        for name in ["ops", "cust"] {
-            topics.push(
-                sns_client
-                    .create_topic()
-                    .name(format!("{p}{name}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .topic_arn
-                    .unwrap(),
-            );
-        }
+        let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
         let sns = SnsPublisher::connect(
             "eu-west-1",
             Some(&atalaya_tests::moto::endpoint()),
-            topics[0].clone(),
-            topics[1].clone(),
+            ops_topic,
+            cust_topic,
         )
         .await;
         let s = store().await;

@@ -59,3 +59,35 @@ pub fn unique_prefix() -> String {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     atalaya_aws::sdk_config("eu-west-1", Some(&endpoint())).await
 }
+
+/// An operators and a customers topic on moto, named after `prefix`: their ARNs, in that order.
+pub async fn topics(prefix: &str) -> (String, String) {
+    let sns = aws_sdk_sns::Client::new(&sdk_config().await);
+    let mut arns = Vec::new();
+    for role in ["operators", "customers"] {
+        arns.push(
+            sns.create_topic()
+                .name(format!("{prefix}{role}"))
+                .send()
+                .await
+                .unwrap()
+                .topic_arn
+                .unwrap(),
+        );
+    }
+    (arns.remove(0), arns.remove(0))
+}
+
+/// A DynamoDB store on moto with its four tables created under a fresh prefix, and the prefix.
+pub async fn store() -> (atalaya_store::DynamoStore, String) {
+    let prefix = unique_prefix();
+    let store = atalaya_store::DynamoStore::connect(
+        "eu-west-1",
+        Some(&endpoint()),
+        atalaya_store::Tables::with_prefix(&prefix),
+        Duration::from_secs(30 * 86_400),
+    )
+    .await;
+    store.create_tables().await.unwrap();
+    (store, prefix)
+}

@@ -85,7 +85,29 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let out = run(deps, results, first_sequence, now).await;
     println!("{}", emf(&out, started.elapsed(), now));
+    for line in region_emf(results, now) {
+        println!("{line}");
+    }
     out
+}
+
+/// One EMF line per probe region present in `results`: `ResultsReceived` by `Region`. A region
+/// whose probes stop has no data point; the per-region alarms treat that as breaching.
+pub fn region_emf(results: &[ProbeResult], now: DateTime<Utc>) -> Vec<serde_json::Value> {
+    let mut by_region: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in results {
+        *by_region.entry(r.region.as_str()).or_default() += 1;
+    }
+    by_region
+        .into_iter()
+        .map(|(region, n)| {
+            atalaya_aws::emf(
+                now.timestamp_millis(),
+                &[("Region", region)],
+                &[("ResultsReceived", "Count", n as f64)],
+            )
+        })
+        .collect()
 }
 
 /// A CloudWatch embedded-metric-format log line for one invocation. `EvaluationFailures`

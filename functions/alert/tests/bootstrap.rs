@@ -3,22 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use atalaya_store::{DynamoStore, Store, Tables};
+use atalaya_store::Store;
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
 use std::time::Duration;
 
 #[tokio::test]
 async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api() {
     let moto = atalaya_tests::moto::endpoint();
-    let prefix = atalaya_tests::moto::unique_prefix();
-    let store = DynamoStore::connect(
-        "eu-west-1",
-        Some(&moto),
-        Tables::with_prefix(&prefix),
-        Duration::from_secs(86_400),
-    )
-    .await;
-    store.create_tables().await.unwrap();
+    let (store, prefix) = atalaya_tests::moto::store().await;
     let dir = tempfile::tempdir().unwrap();
     let checks = dir.path().join("checks.yaml");
     std::fs::write(

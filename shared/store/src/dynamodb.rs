@@ -393,31 +393,26 @@ impl DynamoStore {
         region: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<ProbeResult>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.tables.results)
+            .key_condition_expression("pk = :r AND sk >= :since")
+            .expression_attribute_values(":r", s(region))
+            .expression_attribute_values(":since", s(micros(since)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| sdk("read results", e))?;
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.results)
-                .key_condition_expression("pk = :r AND sk >= :since")
-                .expression_attribute_values(":r", s(region))
-                .expression_attribute_values(":since", s(micros(since)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk("read results", e))?;
-            for item in page.items() {
-                let blob = item
-                    .get("results")
-                    .and_then(|v| v.as_b().ok())
-                    .ok_or_else(|| StoreError::Invalid("results item without results".into()))?;
-                out.extend(unpack_results(blob.as_ref())?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        for item in &items {
+            let blob = item
+                .get("results")
+                .and_then(|v| v.as_b().ok())
+                .ok_or_else(|| StoreError::Invalid("results item without results".into()))?;
+            out.extend(unpack_results(blob.as_ref())?);
         }
         Ok(out)
     }
@@ -701,28 +696,23 @@ impl Store for DynamoStore {
     }
 
     async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
-        let mut out: Vec<Incident> = Vec::new();
-        let mut start = None;
-        loop {
-            let mut scan = self
-                .client
-                .scan()
-                .table_name(&self.tables.incidents)
-                .set_exclusive_start_key(start);
-            if open_only {
-                scan = scan
-                    .filter_expression("attribute_exists(#o)")
-                    .expression_attribute_names("#o", "open");
-            }
-            let page = scan.send().await.map_err(|e| sdk("read incidents", e))?;
-            for item in page.items() {
-                out.push(serde_json::from_str(get_s(item, "incident")?)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        let mut scan = self.client.scan().table_name(&self.tables.incidents);
+        if open_only {
+            scan = scan
+                .filter_expression("attribute_exists(#o)")
+                .expression_attribute_names("#o", "open");
         }
+        let items = scan
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| sdk("read incidents", e))?;
+        let mut out: Vec<Incident> = items
+            .iter()
+            .map(|i| Ok(serde_json::from_str(get_s(i, "incident")?)?))
+            .collect::<Result<_, StoreError>>()?;
         out.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| b.id.cmp(&a.id)));
         Ok(out)
     }
@@ -744,28 +734,23 @@ impl Store for DynamoStore {
 
     /// Messages recorded and not yet published, oldest first.
     async fn pending(&self) -> Result<Vec<Message>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.outbox)
-                .index_name("pending")
-                .key_condition_expression("pending = :p")
-                .expression_attribute_values(":p", s("1"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk("read outbox", e))?;
-            for item in page.items() {
-                out.push(serde_json::from_str(get_s(item, "message")?)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let items = self
+            .client
+            .query()
+            .table_name(&self.tables.outbox)
+            .index_name("pending")
+            .key_condition_expression("pending = :p")
+            .expression_attribute_values(":p", s("1"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| sdk("read outbox", e))?;
+        let out = items
+            .iter()
+            .map(|i| Ok(serde_json::from_str(get_s(i, "message")?)?))
+            .collect::<Result<Vec<Message>, StoreError>>()?;
         Ok(out)
     }
 

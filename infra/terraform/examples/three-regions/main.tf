@@ -50,6 +50,7 @@ module "home" {
   providers              = { aws = aws.home }
   operator_emails        = var.operator_emails
   customer_subscriptions = var.customer_subscriptions
+  probe_regions          = ["eu-west-1", "us-east-1", "ap-southeast-2"]
   alert_package          = "${local.dist}/atalaya-alert.zip"
 }
 
