@@ -135,6 +135,9 @@ bench:
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
 	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/release/atalaya-alert-fn examples/checks.yaml 30
+	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn
+	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
+	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
 
 schema: build
 	$(ATALAYA) schema > docs/atalaya.schema.json
