@@ -105,11 +105,13 @@ validate-infra: $(SAM)
 	  for t in infra/sam/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t; done
 	$(INFRA_VENV)/bin/cfn-lint infra/sam/*.yaml
 	@skips=$$(grep -v '^#' infra/checkov-skips.txt | awk 'NF < 3 { print "infra/checkov-skips.txt: " $$1 " has no reason" > "/dev/stderr"; exit 1 } { print $$1 }' | paste -sd, -); \
-	  set -e; \
+	  set -e; echo "checkov: skipping $$skips (each with its reason in infra/checkov-skips.txt)"; \
 	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation --skip-check $$skips; \
 	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform --skip-check $$skips
 	$(INFRA_VENV)/bin/terraform fmt -check -recursive infra/terraform
-	@echo "validate-infra: SAM, cfn-lint, checkov and terraform fmt all pass"
+	@# Least privilege: no wildcard actions anywhere (IAM policies and key policies).
+	@! grep -rnE '(^\s*-\s*|")[a-z0-9-]+:[A-Za-z]*\*' infra/sam infra/terraform || { echo "wildcard actions above"; exit 1; }
+	@echo "validate-infra: SAM, cfn-lint, checkov, terraform fmt and the no-wildcard-actions check all pass"
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
 # `make package`; see docs/deploy.md). CUSTOMERS: customer=email pairs, comma-separated.

@@ -22,9 +22,12 @@ resource "aws_kms_key" "alarms" {
         Effect    = "Allow"
         Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account}:root" }
         Action = [
-          "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-          "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-          "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+          "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+          "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:EnableKey", "kms:DisableKey",
+          "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource",
+          "kms:UntagResource", "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant",
+          "kms:RetireGrant", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+          "kms:ListAliases", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
         ]
         Resource = "*"
       },
