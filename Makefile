@@ -125,11 +125,11 @@ deploy-sam: $(SAM)
 	$(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
 	  --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
-	    OperatorEmails=$(OPERATOR_EMAILS) $(if $(CUSTOMERS),CustomerSubscriptions=$(CUSTOMERS)) AlertPackage=$(CURDIR)/dist/atalaya-alert.zip
+	    OperatorEmails=$(OPERATOR_EMAILS) $(if $(CUSTOMERS),CustomerSubscriptions=$(CUSTOMERS))
 	for r in $(REGIONS); do \
 	  $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
 	    --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
-	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(firstword $(subst $(comma),$(space),$(OPERATOR_EMAILS))) ProbePackage=$(CURDIR)/dist/atalaya-probe.zip || exit 1; \
+	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(firstword $(subst $(comma),$(space),$(OPERATOR_EMAILS))) || exit 1; \
 	done
 
 bench:

@@ -155,21 +155,21 @@ resource "aws_sns_topic" "customers" {
 }
 
 resource "aws_sns_topic_subscription" "operators" {
-  count     = length(var.operator_emails)
+  for_each  = toset(var.operator_emails)
   topic_arn = aws_sns_topic.operators.arn
   protocol  = "email"
-  endpoint  = var.operator_emails[count.index]
+  endpoint  = each.value
 }
 
 resource "aws_sns_topic_subscription" "customers" {
-  count               = length(var.customer_subscriptions)
+  for_each            = { for c in var.customer_subscriptions : "${c.customer}:${c.email}" => c }
   topic_arn           = aws_sns_topic.customers.arn
   protocol            = "email"
-  endpoint            = var.customer_subscriptions[count.index].email
+  endpoint            = each.value.email
   filter_policy_scope = "MessageAttributes"
   filter_policy = jsonencode(merge(
-    { customer = [var.customer_subscriptions[count.index].customer] },
-    length(var.customer_subscriptions[count.index].services) > 0 ? { service = var.customer_subscriptions[count.index].services } : {}
+    { customer = [each.value.customer], audience = ["customers"] },
+    length(each.value.services) > 0 ? { service = each.value.services } : {}
   ))
 }
 

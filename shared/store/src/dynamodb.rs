@@ -842,7 +842,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("write heartbeat", e))?;
-        self.stats.add(&self.tables.state, 40 + region.len(), false);
+        // Counted apart from the state commits (same table).
+        self.stats.add(
+            &format!("{} (heartbeats)", self.tables.state),
+            40 + region.len(),
+            false,
+        );
         Ok(())
     }
 

@@ -48,10 +48,10 @@ resource "aws_sns_topic" "alarms" {
 }
 
 resource "aws_sns_topic_subscription" "alarms" {
-  count     = length(var.operator_emails)
+  for_each  = toset(var.operator_emails)
   topic_arn = aws_sns_topic.alarms.arn
   protocol  = "email"
-  endpoint  = var.operator_emails[count.index]
+  endpoint  = each.value
 }
 
 resource "aws_cloudwatch_log_group" "probe" {
