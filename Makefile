@@ -109,9 +109,10 @@ validate-infra: $(SAM)
 	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation --skip-check $$skips; \
 	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform --skip-check $$skips
 	$(INFRA_VENV)/bin/terraform fmt -check -recursive infra/terraform
+	$(INFRA_VENV)/bin/python infra/check-consistency.py
 	@# Least privilege: no wildcard actions anywhere (IAM policies and key policies).
 	@! grep -rnE '(^\s*-\s*|")[a-z0-9-]+:[A-Za-z]*\*' infra/sam infra/terraform || { echo "wildcard actions above"; exit 1; }
-	@echo "validate-infra: SAM, cfn-lint, checkov, terraform fmt and the no-wildcard-actions check all pass"
+	@echo "validate-infra: SAM, cfn-lint, checkov, terraform fmt, consistency and no-wildcard-actions checks all pass"
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
 # `make package`; see docs/deploy.md). CUSTOMERS: customer=email pairs, comma-separated.
