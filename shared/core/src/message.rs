@@ -454,11 +454,12 @@ fn operator(
             let summary = match kind {
                 EventKind::Resolved => format!(
                     "resolved after {}",
-                    format_duration(
+                    // Whole seconds: "22s", not "22s3ms".
+                    format_duration(std::time::Duration::from_secs(
                         (inc.resolved_at.unwrap_or(event.at) - inc.started_at)
-                            .to_std()
-                            .unwrap_or_default()
-                    )
+                            .num_seconds()
+                            .max(0) as u64
+                    ))
                 ),
                 _ if checks.is_empty() => inc.phase.as_str().to_string(),
                 _ => format!(

@@ -760,6 +760,41 @@ mod messages {
     }
 
     #[test]
+    fn operators_read_a_resolution_in_whole_seconds() {
+        let mut sim = Sim::new(config("", ""));
+        sim.minute(0, up);
+        let down = |_: &str, _: &str| Some(Outcome::Down);
+        for m in 1..=3 {
+            sim.minute(m, down);
+        }
+        sim.minute(4, up); // recover_after: 2
+        let results: Vec<ProbeResult> = sim
+            .config
+            .checks
+            .iter()
+            .flat_map(|c| {
+                c.regions
+                    .iter()
+                    .map(|r| result(&c.id, r, t(5), Outcome::Up))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let (state, events) = evaluate(
+            &sim.state,
+            &results,
+            t(5) + TimeDelta::milliseconds(5_123),
+            &sim.config,
+        );
+        let e = events
+            .iter()
+            .find(|e| e.kind == EventKind::Resolved && e.audience == Audience::Operators)
+            .expect("resolved");
+        let m = Renderer::new().render(e, &state, &sim.config).unwrap();
+        // First failure at 10:01:00, resolved at 10:05:05.123.
+        assert!(m.subject.contains("resolved after 4m5s ("), "{}", m.subject);
+    }
+
+    #[test]
     fn names_are_rendered_literally_never_as_templates() {
         let services =
             "  - { id: tricky, customer: globex, name: '{{7*7}} {% if true %}x{% endif %}' }\n";
