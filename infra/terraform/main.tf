@@ -2,8 +2,6 @@
 # monitoring itself. Probe regions: modules/probe-region, once per region (see
 # examples/three-regions).
 
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
@@ -15,36 +13,11 @@ locals {
   }
 }
 
-resource "aws_kms_key" "topics" {
-  description         = "Atalaya SNS topics and the alert dead-letter queue"
-  enable_key_rotation = true
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministers"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
-        Action = [
-          "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
-          "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:EnableKey", "kms:DisableKey",
-          "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource",
-          "kms:UntagResource", "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant",
-          "kms:RetireGrant", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
-          "kms:ListAliases", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Encrypt",
-          "kms:Decrypt", "kms:GenerateDataKey",
-        ]
-        Resource = "*"
-      },
-      {
-        Sid       = "CloudWatchAndSnsUseIt"
-        Effect    = "Allow"
-        Principal = { Service = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"] }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource  = "*"
-      },
-    ]
-  })
+module "topics_key" {
+  source          = "./modules/key"
+  description     = "Atalaya SNS topics and the alert dead-letter queue"
+  services        = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+  account_uses_it = true
 }
 
 resource "aws_dynamodb_table" "results" {
@@ -146,12 +119,12 @@ resource "aws_dynamodb_table" "outbox" {
 
 resource "aws_sns_topic" "operators" {
   name              = "${var.prefix}operators"
-  kms_master_key_id = aws_kms_key.topics.arn
+  kms_master_key_id = module.topics_key.arn
 }
 
 resource "aws_sns_topic" "customers" {
   name              = "${var.prefix}customers"
-  kms_master_key_id = aws_kms_key.topics.arn
+  kms_master_key_id = module.topics_key.arn
 }
 
 resource "aws_sns_topic_subscription" "operators" {
@@ -176,7 +149,7 @@ resource "aws_sns_topic_subscription" "customers" {
 resource "aws_sqs_queue" "alert_dlq" {
   name                      = "${var.prefix}alert-dlq"
   message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.topics.arn
+  kms_master_key_id         = module.topics_key.arn
 }
 
 resource "aws_cloudwatch_log_group" "alert" {
@@ -210,7 +183,7 @@ resource "aws_iam_role_policy" "alert" {
       { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem"], Resource = aws_dynamodb_table.outbox.arn },
       { Sid = "PendingMessages", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.outbox.arn}/index/pending" },
       { Sid = "Publish", Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.operators.arn, aws_sns_topic.customers.arn] },
-      { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = aws_kms_key.topics.arn },
+      { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = module.topics_key.arn },
       { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = aws_sqs_queue.alert_dlq.arn },
     ]
   })

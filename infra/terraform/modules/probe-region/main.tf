@@ -11,40 +11,15 @@ locals {
   table   = "arn:${data.aws_partition.current.partition}:dynamodb:${var.home_region}:${local.account}:table"
 }
 
-resource "aws_kms_key" "alarms" {
-  description         = "Atalaya regional alarm topic"
-  enable_key_rotation = true
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministers"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account}:root" }
-        Action = [
-          "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
-          "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:EnableKey", "kms:DisableKey",
-          "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource",
-          "kms:UntagResource", "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant",
-          "kms:RetireGrant", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
-          "kms:ListAliases", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-        ]
-        Resource = "*"
-      },
-      {
-        Sid       = "CloudWatchAlarmsPublish"
-        Effect    = "Allow"
-        Principal = { Service = "cloudwatch.amazonaws.com" }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource  = "*"
-      },
-    ]
-  })
+module "alarms_key" {
+  source      = "../key"
+  description = "Atalaya regional alarm topic"
+  services    = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
 }
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.prefix}alarms-${local.region}"
-  kms_master_key_id = aws_kms_key.alarms.arn
+  kms_master_key_id = module.alarms_key.arn
 }
 
 resource "aws_sns_topic_subscription" "alarms" {
