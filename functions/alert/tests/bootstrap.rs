@@ -47,3 +47,41 @@ async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api()
     // The first tick recorded the engine's start.
     assert!(store.load_state().await.unwrap().state.started_at.is_some());
 }
+
+/// Customers' own templates ship beside the checks file; a folder that is missing or a template
+/// that does not parse stops the function at init, naming the problem, instead of sending
+/// messages in the wrong words.
+#[tokio::test]
+async fn a_broken_customer_template_stops_the_function_at_init_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A, templates: templates/a }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("templates/a")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/a/opened.subject"),
+        "{{ service_name ",
+    )
+    .unwrap();
+    let api = RuntimeApi::start(Vec::new()).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &checks)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("the bootstrap exits")
+        .unwrap();
+    assert!(!out.status.success());
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("opened.subject"), "{said}");
+    assert!(api.first_poll().is_none(), "it never asked for an event");
+}
