@@ -297,11 +297,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         PhaseArg::Identified => Phase::Identified,
                         PhaseArg::Monitoring => Phase::Monitoring,
                     };
-                    incidents::apply(&store, &id, Action::Update { phase, message })
+                    incidents::apply(
+                        &store,
+                        &id,
+                        Action::Update {
+                            phase,
+                            texts: atalaya_core::evaluate::Texts::one(message),
+                            force: false,
+                        },
+                    )
                 }
-                IncidentCommand::Resolve { id, message } => {
-                    incidents::apply(&store, &id, Action::Resolve { message })
-                }
+                IncidentCommand::Resolve { id, message } => incidents::apply(
+                    &store,
+                    &id,
+                    Action::Resolve {
+                        texts: message.map(atalaya_core::evaluate::Texts::one),
+                        force: false,
+                    },
+                ),
             }
             .map(|_| ExitCode::SUCCESS)
         }

@@ -61,6 +61,7 @@ impl<W: Write> Printer<W> {
                     Outcome::Up => "32",
                     Outcome::Degraded => "33",
                     Outcome::Down => "31",
+                    Outcome::Unknown => "35",
                 };
                 format!("\x1b[{code}m{outcome}\x1b[0m")
             } else {

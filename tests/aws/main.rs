@@ -1059,7 +1059,7 @@ checks:
         assert_eq!(acme.len(), 1);
         assert_eq!(
             acme[0]["Subject"],
-            "Tienda online: estamos resolviendo un problema"
+            "Tienda online: nuevo problema, estamos trabajando en ello"
         );
         assert!(
             super::sns::drain(&sqs, &globex_q).await.is_empty(),

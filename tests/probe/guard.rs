@@ -25,7 +25,7 @@ async fn redirect_to_the_metadata_address_is_blocked() {
         ),
     )
     .await;
-    assert_result(&r, Outcome::Down, Reason::Blocked);
+    assert_result(&r, Outcome::Unknown, Reason::Blocked);
     assert!(
         r.detail.contains("169.254.169.254") && r.detail.contains("cloud metadata"),
         "{}",
@@ -43,7 +43,7 @@ async fn redirect_to_an_obfuscated_metadata_literal_is_blocked() {
         ),
     )
     .await;
-    assert_result(&r, Outcome::Down, Reason::Blocked);
+    assert_result(&r, Outcome::Unknown, Reason::Blocked);
     assert!(r.detail.contains("169.254.169.254"), "{}", r.detail);
 }
 
@@ -59,7 +59,7 @@ async fn names_resolving_to_internal_addresses_are_blocked() {
             &format!("  - {{ id: c, service: web, http: {{ url: 'http://{name}/' }} }}"),
         )
         .await;
-        assert_result(&r, Outcome::Down, Reason::Blocked);
+        assert_result(&r, Outcome::Unknown, Reason::Blocked);
         assert!(r.detail.contains(ip), "{}", r.detail);
     }
 }
@@ -83,7 +83,7 @@ async fn loopback_is_blocked_unless_allowed_in_every_spelling() {
             &format!("  - {{ id: c, service: web, http: {{ url: 'http://{host}:{port}/ok' }} }}"),
         )
         .await;
-        assert_result(&r, Outcome::Down, Reason::Blocked);
+        assert_result(&r, Outcome::Unknown, Reason::Blocked);
     }
     // The same target with 127.0.0.0/8 allowed.
     let r = probe(
@@ -106,6 +106,6 @@ async fn tcp_tls_and_dns_targets_pass_the_guard_too() {
         "  - { id: c, service: web, dns: { name: acme.test, nameserver: '127.0.0.1:53' } }",
     ] {
         let r = probe(&strict, check).await;
-        assert_result(&r, Outcome::Down, Reason::Blocked);
+        assert_result(&r, Outcome::Unknown, Reason::Blocked);
     }
 }

@@ -12,6 +12,16 @@ pub const DEFAULT_RETRIES: u32 = 2;
 pub const DEFAULT_RECOVER_AFTER: u32 = 2;
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+/// How often customers hear from us while an incident is open, unless the customer says.
+pub const DEFAULT_UPDATE_EVERY: Duration = Duration::from_secs(30 * 60);
+/// How often operators are reminded, and how soon a resolved incident may re-open.
+pub const DEFAULT_RENOTIFY_EVERY: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_ESCALATE_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_REOPEN_WITHIN: Duration = Duration::from_secs(30 * 60);
+/// How often the alert function evaluates at the least (its schedule's tick).
+pub const LAMBDA_TICK: Duration = Duration::from_secs(60);
+/// How often the local runner evaluates.
+pub const LOCAL_TICK: Duration = Duration::from_secs(1);
 /// The region name of the local runner.
 pub const LOCAL_REGION: &str = "local";
 
@@ -23,6 +33,9 @@ pub struct Config {
     pub customers: Vec<Customer>,
     pub services: Vec<Service>,
     pub checks: Vec<Check>,
+    /// What is not wrong but probably not meant (`atalaya validate` prints them; `--strict`
+    /// makes them errors).
+    pub warnings: Vec<crate::ConfigError>,
 }
 
 impl Config {
@@ -31,6 +44,7 @@ impl Config {
     pub fn localized(mut self) -> Config {
         self.settings.regions = vec![LOCAL_REGION.to_string()];
         self.settings.quorum = Quorum::Count(1);
+        self.settings.tick = LOCAL_TICK;
         for c in &mut self.checks {
             c.regions = vec![LOCAL_REGION.to_string()];
         }
@@ -60,15 +74,38 @@ pub struct Settings {
     pub flapping_stop: f64,
     /// An outage this soon after resolution re-opens the incident (default 30m).
     pub reopen_within: Duration,
+    /// How often the shell evaluates at the least (not in the checks file: the alert
+    /// function's schedule ticks every minute, the local runner every second). Customer updates
+    /// go out at the last evaluation before they are due, so a promised time is always kept.
+    pub tick: Duration,
+    /// The sign-off of customer messages, unless a customer has their own.
+    pub signature: Option<Signature>,
+}
+
+/// A sign-off: one text for every language, or one per language.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signature {
+    pub any: Option<String>,
+    pub by_language: std::collections::BTreeMap<Language, String>,
+}
+
+impl Signature {
+    pub fn for_language(&self, l: Language) -> Option<&str> {
+        self.by_language
+            .get(&l)
+            .or(self.any.as_ref())
+            .map(String::as_str)
+    }
 }
 
 impl Quorum {
-    /// How many of `reporting` regions must be hard down for a check to be down.
-    pub fn needed(self, reporting: usize) -> usize {
+    /// How many of a check's `regions` must see it down (or up) to say so. Fewer regions
+    /// than this seeing the check make it unknown.
+    pub fn needed(self, regions: usize) -> usize {
         match self {
-            Quorum::Majority => reporting / 2 + 1,
-            Quorum::All => reporting.max(1),
-            Quorum::Count(n) => n as usize,
+            Quorum::Majority => regions / 2 + 1,
+            Quorum::All => regions.max(1),
+            Quorum::Count(n) => (n as usize).clamp(1, regions.max(1)),
         }
     }
 }
@@ -86,10 +123,36 @@ pub struct Operators {
     pub escalate_after: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Language {
+    /// The default language: English.
+    #[default]
     En,
     Es,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::Es];
+
+    /// The ISO 639-1 code: `en`, `es`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Es => "es",
+        }
+    }
+
+    /// The language's name in English, for operators.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Es => "Spanish",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.code() == code)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +164,8 @@ pub struct Customer {
     pub timezone: chrono_tz::Tz,
     /// The customer's template folder as written (relative to the checks file).
     pub templates: Option<String>,
+    /// Their own sign-off, over `settings.signature`.
+    pub signature: Option<Signature>,
 }
 
 #[derive(Clone, Debug)]

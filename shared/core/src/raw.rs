@@ -50,6 +50,20 @@ pub struct RawSettings {
     pub flapping: Option<RawFlapping>,
     /// Incident policy.
     pub incidents: Option<RawIncidents>,
+    /// The sign-off of every customer message, e.g. `The Acme support team`, or one per
+    /// language: `{ en: The Acme support team, es: El equipo de soporte de Acme }`. A
+    /// customer's own `signature` takes its place. Default: "The support team" / "El equipo de
+    /// soporte".
+    pub signature: Option<At<RawSignature>>,
+}
+
+/// A sign-off: one text, or one per language (`en`, `es`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[schemars(rename = "Signature")]
+#[serde(untagged)]
+pub enum RawSignature {
+    One(String),
+    PerLanguage(BTreeMap<String, String>),
 }
 
 /// Flap detection thresholds, in percent state change (0-100).
@@ -156,6 +170,8 @@ pub struct RawCustomer {
     /// update, human_update, resolved, maintenance_scheduled, maintenance_started,
     /// maintenance_ended. Missing files fall back to the built-in templates.
     pub templates: Option<At<String>>,
+    /// This customer's sign-off, over `settings.signature`.
+    pub signature: Option<At<RawSignature>>,
 }
 
 /// A service as the customer knows it.

@@ -9,6 +9,9 @@ pub enum Outcome {
     Up,
     Degraded,
     Down,
+    /// The monitor could not do its job (a monitoring fault: reason `blocked` or `check_error`):
+    /// nothing is known about the target.
+    Unknown,
 }
 
 impl Outcome {
@@ -17,6 +20,7 @@ impl Outcome {
             Outcome::Up => "up",
             Outcome::Degraded => "degraded",
             Outcome::Down => "down",
+            Outcome::Unknown => "unknown",
         }
     }
 }
@@ -40,6 +44,9 @@ pub enum Reason {
     BodyLimit,
     Blocked,
     Protocol,
+    /// The check could not run as configured: an unset `${env:NAME}`, no resolver on the
+    /// monitor's host, no local resources. A fault of the monitor, not of the target.
+    CheckError,
 }
 
 impl Reason {
@@ -60,7 +67,21 @@ impl Reason {
             Reason::BodyLimit => "body_limit",
             Reason::Blocked => "blocked",
             Reason::Protocol => "protocol",
+            Reason::CheckError => "check_error",
         }
+    }
+
+    /// A result with this reason says the monitor could not do its job (the target was not
+    /// judged): it counts as unknown, never as down, and operators are told of the fault.
+    pub fn is_monitoring_fault(self) -> bool {
+        matches!(self, Reason::Blocked | Reason::CheckError)
+    }
+}
+
+impl ProbeResult {
+    /// A real result: the target was probed and judged (up, degraded or down).
+    pub fn is_real(&self) -> bool {
+        self.outcome != Outcome::Unknown && !self.reason.is_monitoring_fault()
     }
 }
 

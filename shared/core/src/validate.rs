@@ -40,11 +40,29 @@ pub fn load_str(text: &str, file: &str, target: Target) -> Result<Config, Config
         file: file.to_string(),
         list: Vec::new(),
     };
+    if text.trim().is_empty() {
+        errs.push(
+            Pos { line: 1, col: 1 },
+            "",
+            "",
+            "the file is empty: a checks file lists customers, services and checks (see examples/checks.yaml)",
+        );
+        return Err(ConfigErrors(errs.list));
+    }
     let raw = match with_mode(Mode::Strict, || serde_saphyr::from_str::<RawFile>(text)) {
         Ok(raw) => raw,
         Err(_) => salvage(text, &mut errs),
     };
-    let config = check_file(&raw, target, &mut errs);
+    let mut config = check_file(&raw, target, &mut errs);
+    if config.checks.is_empty() && errs.list.is_empty() {
+        config.warnings.push(ConfigError {
+            file: file.to_string(),
+            pos: Pos { line: 1, col: 1 },
+            subject: String::new(),
+            field: "checks".into(),
+            message: "no checks: nothing will be probed".into(),
+        });
+    }
     errs.list
         .sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
     errs.list.dedup();
@@ -79,8 +97,45 @@ impl Errs {
         if let Some(i) = msg.rfind(" at line ") {
             msg.truncate(i);
         }
+        if let Some(hint) = unknown_field_hint(&msg) {
+            msg.push_str(&hint);
+        }
         self.push(pos, subject, "", msg);
     }
+}
+
+/// `; did you mean `status`?` for serde's "unknown field `stauts`, expected one of ...".
+fn unknown_field_hint(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected one of ")?.1;
+    let candidates: Vec<&str> = expected
+        .split(',')
+        .map(|c| c.trim().trim_matches('`'))
+        .collect();
+    closest(field, candidates.iter().copied()).map(|c| format!("; did you mean `{c}`?"))
+}
+
+/// The candidate closest to `word`, if it is close enough to be what was meant.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .filter(|c| *c != word)
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `unknown service "acme-shp"`, with a suggestion from the ids there are.
+fn unknown(noun: &str, value: &str, known: &HashSet<String>) -> String {
+    let mut msg = format!("unknown {noun} {value:?}");
+    if let Some(c) = closest(value, known.iter().map(String::as_str)) {
+        msg.push_str(&format!("; did you mean {c:?}?"));
+    }
+    msg
 }
 
 /// After a failed strict parse: one parse for the top level and one per list item, each strict
@@ -283,13 +338,73 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         })
         .collect();
 
-    Config {
+    let config = Config {
         source: errs.file.clone(),
         settings,
         customers,
         services,
         checks,
+        warnings: Vec::new(),
+    };
+    screen_maintenance_notes(raw, &config, errs);
+    config
+}
+
+/// Maintenance notes go to customers as written: the same technical-content check as an
+/// operator's update.
+fn screen_maintenance_notes(raw: &RawFile, config: &Config, errs: &mut Errs) {
+    for s in raw.services.iter() {
+        let subject = format!("service {}", s.id.value);
+        for (i, m) in s.maintenance.iter().flatten().enumerate() {
+            let Some(note) = &m.value.note else {
+                continue;
+            };
+            for f in crate::screen::screen(&note.value, config, &[s.customer.value.as_str()]) {
+                errs.push(
+                    note.pos,
+                    &subject,
+                    &format!("maintenance[{i}].note"),
+                    format!(
+                        "customers would read {:?} ({}) at column {} of the note: maintenance notes are for customers; say it in plain words",
+                        f.found, f.what, f.col
+                    ),
+                );
+            }
+        }
     }
+}
+
+/// A sign-off: one text, or one per language.
+fn signature(errs: &mut Errs, v: &Option<At<RawSignature>>, subject: &str) -> Option<Signature> {
+    let v = v.as_ref()?;
+    let mut out = Signature::default();
+    match &v.value {
+        RawSignature::One(text) => out.any = Some(text.trim().to_string()),
+        RawSignature::PerLanguage(map) => {
+            for (code, text) in map {
+                match Language::from_code(code) {
+                    Some(l) => {
+                        out.by_language.insert(l, text.trim().to_string());
+                    }
+                    None => errs.push(
+                        v.pos,
+                        subject,
+                        "signature",
+                        format!("{code:?} is not a supported language: use en or es"),
+                    ),
+                }
+            }
+        }
+    }
+    if out
+        .any
+        .iter()
+        .chain(out.by_language.values())
+        .any(|t| t.is_empty())
+    {
+        errs.push(v.pos, subject, "signature", "must not be empty");
+    }
+    Some(out)
 }
 
 fn check_settings(
@@ -398,14 +513,14 @@ fn check_settings(
             &ops.and_then(|o| o.renotify_every.clone()),
             s,
             "operators.renotify_every",
-            Duration::from_secs(1800),
+            DEFAULT_RENOTIFY_EVERY,
         ),
         escalate_after: opt_duration(
             errs,
             &ops.and_then(|o| o.escalate_after.clone()),
             s,
             "operators.escalate_after",
-            Duration::from_secs(900),
+            DEFAULT_ESCALATE_AFTER,
         ),
     };
 
@@ -483,7 +598,7 @@ fn check_settings(
         &raw.incidents.as_ref().and_then(|i| i.reopen_within.clone()),
         s,
         "incidents.reopen_within",
-        Duration::from_secs(1800),
+        DEFAULT_REOPEN_WITHIN,
     );
     (
         Settings {
@@ -494,6 +609,8 @@ fn check_settings(
             flapping_start: flapping_start as f64,
             flapping_stop: flapping_stop as f64,
             reopen_within,
+            tick: LAMBDA_TICK,
+            signature: signature(errs, &raw.signature, s),
         },
         defaults,
     )
@@ -596,10 +713,11 @@ fn check_customer(
             &c.update_every,
             &subject,
             "update_every",
-            Duration::from_secs(1800),
+            DEFAULT_UPDATE_EVERY,
         ),
         timezone,
         templates: c.templates.as_ref().map(|t| t.value.clone()),
+        signature: signature(errs, &c.signature, &subject),
     }
 }
 
@@ -618,7 +736,7 @@ fn check_service(
             s.customer.pos,
             &subject,
             "customer",
-            format!("unknown customer {:?}", s.customer.value),
+            unknown("customer", &s.customer.value, customers),
         );
     }
     if s.name.value.trim().is_empty() {
@@ -637,7 +755,7 @@ fn check_service(
                 d.pos,
                 &subject,
                 "depends_on",
-                format!("unknown service {:?}", d.value),
+                unknown("service", &d.value, services),
             );
         }
     }
@@ -802,7 +920,7 @@ fn check_check(
             c.service.pos,
             subject,
             "service",
-            format!("unknown service {:?}", c.service.value),
+            unknown("service", &c.service.value, services),
         );
     }
 

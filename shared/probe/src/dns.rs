@@ -50,6 +50,7 @@ impl Engine {
         &self,
         server: SocketAddr,
         query: &[u8],
+        platform: bool,
         trace: &mut Trace,
     ) -> Step<Message> {
         let fail = |e: std::io::Error| {
@@ -73,7 +74,12 @@ impl Engine {
             return Ok(response);
         }
         // Truncated: ask again over TCP (RFC 7766), through the guard like any connection.
-        let mut stream = self.dial(&[server.ip()], server.port(), trace).await?;
+        let mut stream = if platform {
+            self.dial_platform(server.ip(), server.port(), trace)
+                .await?
+        } else {
+            self.dial(&[server.ip()], server.port(), trace).await?
+        };
         trace.phase = "dns";
         let len = u16::try_from(query.len()).unwrap_or(u16::MAX);
         let mut framed = len.to_be_bytes().to_vec();
@@ -97,16 +103,19 @@ impl Engine {
         d: &DnsCheck,
         trace: &mut Trace,
     ) -> Step<Judgement> {
-        let server = match d.nameserver.or_else(|| self.dns_servers.first().copied()) {
-            Some(s) => s,
-            None => {
+        // A nameserver written in the checks file goes through the guard; the platform's own
+        // (the system resolver configuration) is trusted.
+        let (server, platform) = match (d.nameserver, self.dns_servers.first()) {
+            (Some(s), _) => (s, false),
+            (None, Some(s)) => (*s, true),
+            (None, None) => {
                 return Err(Judgement::down(
-                    Reason::Dns,
-                    "no nameserver: set dns.nameserver or configure the system resolver".into(),
+                    Reason::CheckError,
+                    "no nameserver: set dns.nameserver or configure the system resolver (/etc/resolv.conf) where the probes run".into(),
                 ))
             }
         };
-        if let Err(kind) = self.guard.check(server.ip()) {
+        if let (false, Err(kind)) = (platform, self.guard.check(server.ip())) {
             return Err(Judgement::down(
                 Reason::Blocked,
                 format!("refused to query nameserver {server}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
@@ -123,7 +132,7 @@ impl Engine {
 
         trace.phase = "dns";
         let t = Instant::now();
-        let result = self.exchange_dns(server, &query, trace).await;
+        let result = self.exchange_dns(server, &query, platform, trace).await;
         trace.add_dns(ms_since(t));
         let response = result?;
 

@@ -42,8 +42,9 @@ pub struct EngineOptions {
     pub region: String,
     /// Ranges the guard lets through (`settings.allow_networks`).
     pub allow_networks: Vec<ipnet::IpNet>,
-    /// Nameservers for name lookups and for DNS checks without their own; `None` reads the
-    /// system's (/etc/resolv.conf).
+    /// The platform's nameservers, for name lookups and for DNS checks without their own;
+    /// `None` reads the system's (/etc/resolv.conf). They are trusted: the guard does not judge
+    /// them (a nameserver written in the checks file is judged like any target).
     pub nameservers: Option<Vec<SocketAddr>>,
     /// Certificate authorities trusted besides the built-in web roots.
     pub extra_roots: Vec<CertificateDer<'static>>,
@@ -83,6 +84,31 @@ pub enum CheckError {
     },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+}
+
+impl CheckError {
+    /// The result that reports this error: a monitoring fault (outcome `unknown`, reason
+    /// `check_error`), so that the incident engine tells operators instead of judging the
+    /// target. The detail names the field and the variable, never a value.
+    pub fn to_result(
+        &self,
+        check: &Check,
+        region: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> ProbeResult {
+        ProbeResult {
+            check: check.id.clone(),
+            region: region.to_string(),
+            at,
+            outcome: Outcome::Unknown,
+            reason: Reason::CheckError,
+            detail: format!("the check cannot run: {self}"),
+            latency_ms: 0.0,
+            phases: Phases::default(),
+            http_status: None,
+            cert_days_left: None,
+        }
+    }
 }
 
 /// Receives what a run produces, in completion order.
@@ -320,9 +346,15 @@ impl Judgement {
             detail,
         }
     }
+    /// The probe failed. A monitoring fault (`blocked`, `check_error`) judges nothing about the
+    /// target: its outcome is `unknown`.
     pub fn down(reason: Reason, detail: String) -> Self {
         Judgement {
-            outcome: Outcome::Down,
+            outcome: if reason.is_monitoring_fault() {
+                Outcome::Unknown
+            } else {
+                Outcome::Down
+            },
             reason,
             detail,
         }
@@ -330,7 +362,7 @@ impl Judgement {
 
     /// Applies the latency thresholds to a probe that otherwise passed.
     fn with_latency(self, check: &Check, latency_ms: f64) -> Self {
-        if self.outcome == Outcome::Down {
+        if matches!(self.outcome, Outcome::Down | Outcome::Unknown) {
             return self;
         }
         let over = |limit: Option<Duration>| limit.filter(|l| latency_ms > l.as_secs_f64() * 1e3);

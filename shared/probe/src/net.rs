@@ -1,7 +1,7 @@
 //! Resolving, dialling through the guard, and TLS: the steps every probe kind shares, each one
 //! timed into the probe's trace.
 
-use crate::guard::HostKind;
+use crate::guard::{Guard, HostKind};
 use crate::{Engine, Judgement, Step, Trace};
 use atalaya_core::Reason;
 use futures::future::BoxFuture;
@@ -50,8 +50,13 @@ pub(crate) fn ms_since(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// Maps a socket error to a reason code.
+/// Maps a socket error to a reason code. The monitor's own lack of resources (file
+/// descriptors, buffers, local ports) is a fault of the monitor, not of the target.
 pub(crate) fn io_reason(e: &io::Error) -> Reason {
+    // EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL (Linux numbers).
+    if matches!(e.raw_os_error(), Some(24 | 23 | 105 | 99)) {
+        return Reason::CheckError;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => Reason::Refused,
         io::ErrorKind::ConnectionReset
@@ -77,10 +82,9 @@ impl Engine {
         } else {
             format!("{name}.")
         };
-        let resolver = self
-            .resolver
-            .as_ref()
-            .map_err(|e| Judgement::down(Reason::Dns, format!("cannot resolve {name}: {e}")))?;
+        let resolver = self.resolver.as_ref().map_err(|e| {
+            Judgement::down(Reason::CheckError, format!("cannot resolve {name}: {e}"))
+        })?;
         // Boxed: hickory's lookup future is large, and every in-flight probe would carry its size.
         let result = Box::pin(resolver.lookup_ip(fqdn.as_str())).await;
         trace.add_dns(ms_since(t));
@@ -127,10 +131,34 @@ impl Engine {
         port: u16,
         trace: &mut Trace,
     ) -> Step<TcpStream> {
+        self.dial_through(ips, port, trace, &self.guard).await
+    }
+
+    /// Connects to one of the platform's own nameservers (from the system resolver
+    /// configuration): trusted, as the platform's resolver lives at an address the guard would
+    /// refuse (169.254.78.1 on Lambda, the VPC's .2 address). Addresses written in the checks
+    /// file never come this way.
+    pub(crate) async fn dial_platform(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        trace: &mut Trace,
+    ) -> Step<TcpStream> {
+        self.dial_through(&[ip], port, trace, &Guard::permissive())
+            .await
+    }
+
+    async fn dial_through(
+        &self,
+        ips: &[IpAddr],
+        port: u16,
+        trace: &mut Trace,
+        guard: &Guard,
+    ) -> Step<TcpStream> {
         trace.phase = "connect";
         let mut last: Option<Judgement> = None;
         for ip in ips {
-            if let Err(kind) = self.guard.check(*ip) {
+            if let Err(kind) = guard.check(*ip) {
                 last = Some(blocked(*ip, kind));
                 continue;
             }
@@ -144,7 +172,7 @@ impl Engine {
                     let peer = stream.peer_addr().map_err(|e| {
                         Judgement::down(io_reason(&e), format!("connection to {addr} lost: {e}"))
                     })?;
-                    if let Err(kind) = self.guard.check(peer.ip()) {
+                    if let Err(kind) = guard.check(peer.ip()) {
                         return Err(blocked(peer.ip(), kind));
                     }
                     let _ = stream.set_nodelay(true);

@@ -2,9 +2,11 @@
 //! whole and the engine stays deterministic.
 
 use super::*;
+use crate::result::{Outcome, Reason};
 use crate::result::{Phases, ProbeResult};
 use crate::{load_str, Target};
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
 const CHECKS: [&str; 3] = ["dns-a", "shop-home", "shop-api"];
@@ -39,15 +41,26 @@ fn t(minute: i64) -> DateTime<Utc> {
     "2026-11-24T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(minute)
 }
 
-/// One minute of the world: per check and region, 0 = no result, 1 = up, 2 = degraded, 3 = down.
-/// Failures come in runs so that outages, recoveries and flapping all happen.
+/// One minute of the world: per check and region, 0 = no result, 1 = up, 2 = degraded, 3 = down,
+/// 4 = a monitoring fault (`blocked`). Failures come in runs so that outages, recoveries and
+/// flapping all happen, and whole regions fall silent for runs of minutes.
 fn minutes() -> impl Strategy<Value = Vec<[[u8; 3]; 3]>> {
     let minute = prop::array::uniform3(prop::array::uniform3(
-        prop_oneof![1 => Just(0u8), 6 => Just(1u8), 1 => Just(2u8), 3 => Just(3u8)],
+        prop_oneof![1 => Just(0u8), 6 => Just(1u8), 1 => Just(2u8), 3 => Just(3u8), 1 => Just(4u8)],
     ));
-    prop::collection::vec((minute, 1usize..6), 10..40).prop_map(|runs| {
+    let silent = prop::array::uniform3(prop_oneof![5 => Just(false), 1 => Just(true)]);
+    prop::collection::vec((minute, silent, 1usize..6), 10..40).prop_map(|runs| {
         runs.into_iter()
-            .flat_map(|(m, n)| std::iter::repeat_n(m, n))
+            .flat_map(|(mut m, silent, n)| {
+                for per_check in m.iter_mut() {
+                    for (ri, v) in per_check.iter_mut().enumerate() {
+                        if silent[ri] {
+                            *v = 0;
+                        }
+                    }
+                }
+                std::iter::repeat_n(m, n)
+            })
             .collect()
     })
 }
@@ -56,22 +69,19 @@ fn results_at(m: i64, world: &[[u8; 3]; 3]) -> Vec<ProbeResult> {
     let mut out = Vec::new();
     for (ci, check) in CHECKS.iter().enumerate() {
         for (ri, region) in REGIONS.iter().enumerate() {
-            let outcome = match world[ci][ri] {
+            let (outcome, reason) = match world[ci][ri] {
                 0 => continue,
-                1 => Outcome::Up,
-                2 => Outcome::Degraded,
-                _ => Outcome::Down,
+                1 => (Outcome::Up, Reason::Ok),
+                2 => (Outcome::Degraded, Reason::Ok),
+                3 => (Outcome::Down, Reason::Timeout),
+                _ => (Outcome::Unknown, Reason::Blocked),
             };
             out.push(ProbeResult {
                 check: check.to_string(),
                 region: region.to_string(),
                 at: t(m),
                 outcome,
-                reason: if outcome == Outcome::Down {
-                    Reason::Timeout
-                } else {
-                    Reason::Ok
-                },
+                reason,
                 detail: "no response headers within 10s (phase: ttfb) from 203.0.113.7:443".into(),
                 latency_ms: 10.0,
                 phases: Phases::default(),
@@ -81,6 +91,17 @@ fn results_at(m: i64, world: &[[u8; 3]; 3]) -> Vec<ProbeResult> {
         }
     }
     out
+}
+
+/// Does this customer message say the service works (working again, resolved, available)?
+fn good_news(e: &Event) -> bool {
+    e.audience == Audience::Customers
+        && e.detail != Some(Detail::Unseen)
+        && match e.kind {
+            EventKind::Resolved | EventKind::MaintenanceEnded => true,
+            EventKind::Update | EventKind::HumanUpdate => e.phase == Some(Phase::Monitoring),
+            _ => false,
+        }
 }
 
 /// Runs the random minutes, then long enough stable up for every incident to end.
@@ -178,6 +199,114 @@ proptest! {
                 for internal in INTERNALS {
                     prop_assert!(!text.contains(internal), "{internal:?} in:\n{text}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn no_good_news_while_a_quorum_of_regions_sees_a_failure_or_nothing(world in minutes()) {
+        let cfg = config();
+        let mut state = State::default();
+        // The latest real result per (check, region), as the world produced it.
+        let mut latest: BTreeMap<(String, String), (DateTime<Utc>, Outcome)> = BTreeMap::new();
+        let all_up = [[1u8; 3]; 3];
+        for (m, w) in world.iter().chain(std::iter::repeat_n(&all_up, 20)).enumerate() {
+            let results = results_at(m as i64, w);
+            for r in results.iter().filter(|r| r.is_real()) {
+                latest.insert((r.check.clone(), r.region.clone()), (r.at, r.outcome));
+            }
+            let now = t(m as i64) + TimeDelta::seconds(5);
+            let (s, events) = evaluate(&state, &results, now, &cfg);
+            state = s;
+            for e in events.iter().filter(|e| good_news(e)) {
+                let service = e.service.as_deref().unwrap_or_default();
+                for c in cfg.checks.iter().filter(|c| c.service == service) {
+                    let passing = REGIONS.iter().filter(|r| {
+                        latest.get(&(c.id.clone(), r.to_string())).is_some_and(|(at, o)| {
+                            *at >= now - TimeDelta::minutes(3) && *o != Outcome::Down
+                        })
+                    }).count();
+                    prop_assert!(
+                        passing >= 2,
+                        "{:?} for {service} at minute {m} while {} passes in only {passing} regions",
+                        e.kind, c.id
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn customers_of_an_open_incident_never_wait_longer_than_their_cadence(world in minutes()) {
+        let cfg = config();
+        let (_, events) = run(&world);
+        let (start, end) = (t(60), t(90));
+        let mut last: BTreeMap<(String, String), DateTime<Utc>> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident.is_some()) {
+            let key = (e.incident.clone().unwrap(), e.service.clone().unwrap());
+            let every = cfg.service(&key.1).and_then(|s| cfg.customer(&s.customer)).map(|c| c.update_every).unwrap();
+            if let Some(prev) = last.get(&key) {
+                let around_maintenance = key.1 == "shop" && *prev < end && e.at > start;
+                prop_assert!(
+                    around_maintenance || e.at - *prev <= TimeDelta::from_std(every).unwrap(),
+                    "{key:?}: {} between messages", e.at - *prev
+                );
+            }
+            if e.kind == EventKind::Resolved {
+                last.remove(&key);
+            } else {
+                last.insert(key, e.at);
+            }
+        }
+    }
+
+    #[test]
+    fn operators_hear_once_that_a_check_is_blind_and_once_that_it_is_back(world in minutes()) {
+        let (states, events) = run(&world);
+        let mut blind: BTreeMap<String, bool> = BTreeMap::new();
+        for e in &events {
+            let Some(Detail::Sight(list)) = &e.detail else { continue };
+            for c in list {
+                let was = blind.get(&c.check).copied().unwrap_or(false);
+                match e.kind {
+                    EventKind::MonitoringBlind => { prop_assert!(!was, "{} told blind twice", c.check); blind.insert(c.check.clone(), true); }
+                    _ => { prop_assert!(was, "{} restored without being blind", c.check); blind.insert(c.check.clone(), false); }
+                }
+            }
+        }
+        prop_assert!(blind.values().all(|b| !b), "still blind after an hour of results: {blind:?}");
+        prop_assert!(states.last().unwrap().checks.values().all(|c| c.faults.is_empty()));
+    }
+
+    #[test]
+    fn incidents_open_only_on_failures_seen_and_faults_reach_operators_only(world in minutes()) {
+        let cfg = config();
+        let mut state = State::default();
+        let mut latest: BTreeMap<(String, String), (DateTime<Utc>, Outcome)> = BTreeMap::new();
+        for (m, w) in world.iter().enumerate() {
+            let results = results_at(m as i64, w);
+            for r in results.iter().filter(|r| r.is_real()) {
+                latest.insert((r.check.clone(), r.region.clone()), (r.at, r.outcome));
+            }
+            let now = t(m as i64) + TimeDelta::seconds(5);
+            let (s, events) = evaluate(&state, &results, now, &cfg);
+            state = s;
+            for e in &events {
+                if matches!(e.kind, EventKind::MonitoringFault | EventKind::MonitoringFaultCleared | EventKind::MonitoringBlind | EventKind::MonitoringRestored) {
+                    prop_assert_eq!(e.audience, Audience::Operators);
+                }
+                if e.kind != EventKind::Opened || e.audience != Audience::Operators {
+                    continue;
+                }
+                let service = e.service.as_deref().unwrap_or_default();
+                let seen_failing = cfg.checks.iter().filter(|c| c.service == service).any(|c| {
+                    REGIONS.iter().filter(|r| {
+                        latest.get(&(c.id.clone(), r.to_string())).is_some_and(|(at, o)| {
+                            *at >= now - TimeDelta::minutes(3) && *o == Outcome::Down
+                        })
+                    }).count() >= 2
+                });
+                prop_assert!(seen_failing, "{} opened at minute {m} without a quorum seeing a failure", e.id);
             }
         }
     }

@@ -1,12 +1,14 @@
 //! Scenarios on a simulated clock: hours of incidents in microseconds.
 
 use super::*;
+use crate::result::{Outcome, Reason};
 use crate::result::{Phases, ProbeResult};
 use crate::{load_str, Target};
+use std::collections::BTreeSet;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
 
-fn config(extra_services: &str, extra_checks: &str) -> Config {
+pub(super) fn config(extra_services: &str, extra_checks: &str) -> Config {
     let text = format!(
         "settings:
   regions: [eu-west-1, us-east-1, ap-southeast-2]
@@ -25,45 +27,51 @@ services:
     load_str(&text, "sim.yaml", Target::Lambda).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn t(minute: i64) -> DateTime<Utc> {
+pub(super) fn t(minute: i64) -> DateTime<Utc> {
     "2026-11-24T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(minute)
 }
 
-fn result(check: &str, region: &str, at: DateTime<Utc>, outcome: Outcome) -> ProbeResult {
+pub(super) fn result(
+    check: &str,
+    region: &str,
+    at: DateTime<Utc>,
+    outcome: Outcome,
+) -> ProbeResult {
+    let (reason, detail, status) = match outcome {
+        Outcome::Down => (Reason::HttpStatus, "status 503, expected 2xx", Some(503)),
+        Outcome::Unknown => (
+            Reason::Blocked,
+            "refused to connect to 10.0.0.5: private addresses are blocked; add the range to settings.allow_networks to allow it",
+            None,
+        ),
+        _ => (Reason::Ok, "status 200 OK", Some(200)),
+    };
     ProbeResult {
         check: check.into(),
         region: region.into(),
         at,
         outcome,
-        reason: if outcome == Outcome::Down {
-            Reason::HttpStatus
-        } else {
-            Reason::Ok
-        },
-        detail: if outcome == Outcome::Down {
-            "status 503, expected 2xx".into()
-        } else {
-            "status 200 OK".into()
-        },
+        reason,
+        detail: detail.into(),
         latency_ms: 12.5,
         phases: Phases::default(),
-        http_status: Some(if outcome == Outcome::Down { 503 } else { 200 }),
+        http_status: status,
         cert_days_left: None,
     }
 }
 
 /// A simulation: the engine's state, the clock, and every event so far.
-struct Sim {
-    config: Config,
-    state: State,
-    events: Vec<Event>,
+pub(super) struct Sim {
+    pub config: Config,
+    pub state: State,
+    pub events: Vec<Event>,
     /// Every event rendered right after the evaluation that produced it, as the shells do.
-    messages: Vec<crate::message::Message>,
+    pub messages: Vec<crate::message::Message>,
     renderer: crate::message::Renderer,
 }
 
 impl Sim {
-    fn new(config: Config) -> Self {
+    pub fn new(config: Config) -> Self {
         Sim {
             config,
             state: State::default(),
@@ -74,7 +82,11 @@ impl Sim {
     }
 
     /// One minute: `outcome(check, region)` for every check in every region (None: no result).
-    fn minute(&mut self, m: i64, outcome: impl Fn(&str, &str) -> Option<Outcome>) -> Vec<Event> {
+    pub fn minute(
+        &mut self,
+        m: i64,
+        outcome: impl Fn(&str, &str) -> Option<Outcome>,
+    ) -> Vec<Event> {
         let mut results = Vec::new();
         for c in &self.config.checks {
             for r in &c.regions {
@@ -90,18 +102,39 @@ impl Sim {
             &self.config,
         );
         self.state = state;
-        for e in &events {
+        self.record(&events);
+        events
+    }
+
+    /// An evaluation at `now` with whatever results are given (none: a tick).
+    pub fn at(&mut self, now: DateTime<Utc>, results: &[ProbeResult]) -> Vec<Event> {
+        let (state, events) = evaluate(&self.state, results, now, &self.config);
+        self.state = state;
+        self.record(&events);
+        events
+    }
+
+    /// Records events and their messages, rendered as the shells do.
+    pub fn record(&mut self, events: &[Event]) {
+        for e in events {
             self.messages.push(
                 self.renderer
                     .render(e, &self.state, &self.config)
                     .unwrap_or_else(|err| panic!("{e:?}: {err}")),
             );
         }
-        self.events.extend(events.clone());
-        events
+        self.events.extend(events.iter().cloned());
     }
 
-    fn count(&self, kind: EventKind, audience: Audience) -> usize {
+    /// The customer messages so far.
+    pub fn customer_messages(&self) -> Vec<&crate::message::Message> {
+        self.messages
+            .iter()
+            .filter(|m| m.topic == Audience::Customers)
+            .collect()
+    }
+
+    pub fn count(&self, kind: EventKind, audience: Audience) -> usize {
         self.events
             .iter()
             .filter(|e| e.kind == kind && e.audience == audience)
@@ -109,7 +142,7 @@ impl Sim {
     }
 }
 
-fn up(_: &str, _: &str) -> Option<Outcome> {
+pub(super) fn up(_: &str, _: &str) -> Option<Outcome> {
     Some(Outcome::Up)
 }
 
@@ -412,7 +445,12 @@ fn escalation_then_reminders_until_acknowledged() {
         &sim.config,
     )
     .unwrap();
-    assert!(events.is_empty());
+    let kinds: Vec<(EventKind, Audience)> = events.iter().map(|e| (e.kind, e.audience)).collect();
+    assert_eq!(
+        kinds,
+        [(EventKind::Acknowledged, Audience::Operators)],
+        "operators hear who is on it; customers nothing"
+    );
     sim.state = state;
     for m in 51..=150 {
         sim.minute(m, |_, _| Some(Outcome::Down));
@@ -441,7 +479,15 @@ fn human_update_goes_to_customers_as_written_and_manual_resolution_closes() {
         &id,
         Action::Update {
             phase: Phase::Identified,
-            message: "Hemos localizado el fallo en la pasarela de pago.".into(),
+            texts: Texts {
+                default: None,
+                by_language: [(
+                    crate::Language::Es,
+                    "Hemos localizado el fallo en la pasarela de pago.".to_string(),
+                )]
+                .into(),
+            },
+            force: false,
         },
         t(4),
         &sim.config,
@@ -459,14 +505,33 @@ fn human_update_goes_to_customers_as_written_and_manual_resolution_closes() {
             Some(Phase::Identified)
         )
     );
+    // Still failing: a resolution by hand is refused unless forced.
+    let refused = act(
+        &state,
+        &id,
+        Action::Resolve {
+            texts: None,
+            force: false,
+        },
+        t(5),
+        &sim.config,
+    );
+    assert!(
+        matches!(&refused, Err(ActionError::Refused(r)) if r.iter().any(|r| matches!(r, Refusal::NotSeenPassing { checks } if checks[0].0 == "shop-home"))),
+        "{refused:?}"
+    );
     let (state, events) = act(
         &state,
         &id,
-        Action::Resolve { message: None },
+        Action::Resolve {
+            texts: None,
+            force: true,
+        },
         t(5),
         &sim.config,
     )
     .unwrap();
+    assert!(state.incidents[&id].forced);
     assert!(events
         .iter()
         .any(|e| e.kind == EventKind::Resolved && e.audience == Audience::Customers));
@@ -484,7 +549,10 @@ fn human_update_goes_to_customers_as_written_and_manual_resolution_closes() {
         act(
             &state,
             "inc-99",
-            Action::Resolve { message: None },
+            Action::Resolve {
+                texts: None,
+                force: false
+            },
             t(6),
             &sim.config
         ),
@@ -650,20 +718,20 @@ mod messages {
         let opened = customer[0];
         assert_eq!(
             opened.subject,
-            "Tienda online: estamos resolviendo un problema"
+            "Tienda online: nuevo problema, estamos trabajando en ello"
         );
         assert_eq!(opened.attributes["language"], "es");
         assert!(
             opened.body.contains(
-                "Desde las 10:01 (UTC) del 24/11/2026, Tienda online no funciona con normalidad"
+                "Desde las 10:01 (UTC) del 24 de noviembre de 2026, Tienda online no funciona con normalidad"
             ),
             "{}",
             opened.body
         );
         assert!(
-            opened
-                .body
-                .contains("antes de las 10:33 (UTC) del 24/11/2026"),
+            opened.body.contains(
+                "antes de las 10:33 (UTC) del 24 de noviembre de 2026, y en cuanto haya novedades."
+            ),
             "says when the next update comes: {}",
             opened.body
         );
@@ -749,11 +817,11 @@ mod messages {
             .find(|e| e.audience == Audience::Customers)
             .unwrap();
         let m = Renderer::new().render(e, &sim.state, &sim.config).unwrap();
-        assert_eq!(m.subject, "Globex API: we are working on a problem");
-        assert!(m.body.starts_with("Hello Globex,\n\nSince 10:01 UTC on 24 Nov 2026, Globex API has not been working as it should."), "{}", m.body);
+        assert_eq!(m.subject, "Globex API: new problem, we are working on it");
+        assert!(m.body.starts_with("Hello Globex,\n\nSince 10:01 UTC on 24 November 2026, Globex API has not been working as it should. Our team is aware"), "{}", m.body);
         assert!(
             m.body
-                .contains("We will write again by 10:23 UTC on 24 Nov 2026"),
+                .contains("We will write again by 10:23 UTC on 24 November 2026"),
             "{}",
             m.body
         );
@@ -844,6 +912,19 @@ mod messages {
         );
         assert_eq!(
             duration_words(TimeDelta::seconds(20), Language::En),
+            "less than a minute"
+        );
+        assert_eq!(
+            duration_words(TimeDelta::seconds(59), Language::Es),
+            "menos de un minuto"
+        );
+        // Rounded to the nearest minute: 1 min 59 s is not "1 minute".
+        assert_eq!(
+            duration_words(TimeDelta::seconds(119), Language::En),
+            "2 minutes"
+        );
+        assert_eq!(
+            duration_words(TimeDelta::seconds(89), Language::En),
             "1 minute"
         );
     }
@@ -939,12 +1020,14 @@ checks:
             .clone()
     };
     assert!(
-        body(Audience::Customers, "shop").contains("Desde las 11:01 (CET) del 24/11/2026"),
+        body(Audience::Customers, "shop")
+            .contains("Desde las 11:01 (hora de Madrid) del 24 de noviembre de 2026"),
         "{}",
         body(Audience::Customers, "shop")
     );
     assert!(
-        body(Audience::Customers, "portal").contains("Since 05:01 EST on 24 Nov 2026"),
+        body(Audience::Customers, "portal")
+            .contains("Since 05:01 (New York time) on 24 November 2026"),
         "{}",
         body(Audience::Customers, "portal")
     );

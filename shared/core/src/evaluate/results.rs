@@ -1,0 +1,75 @@
+//! Applying new results: per check and region, soft and hard states.
+
+use super::state::{CheckRegion, RegionFault};
+use super::{before, flapping, Evaluator};
+use crate::result::{Outcome, ProbeResult};
+
+impl Evaluator<'_> {
+    pub(super) fn apply_results(&mut self, results: &[ProbeResult]) {
+        let mut sorted: Vec<&ProbeResult> = results.iter().collect();
+        sorted.sort_by(|a, b| (a.at, &a.check, &a.region).cmp(&(b.at, &b.check, &b.region)));
+        for r in sorted {
+            let Some(check) = self.config.check(&r.check) else {
+                continue;
+            };
+            if !check.regions.contains(&r.region) || r.at > self.now {
+                continue;
+            }
+            // Stale: older than three intervals; it says nothing about now.
+            if r.at < before(self.now, check.interval * 3) {
+                continue;
+            }
+            let region = self.state.regions.entry(r.region.clone()).or_default();
+            region.last_seen = Some(region.last_seen.map_or(r.at, |s| s.max(r.at)));
+            let cr = self
+                .state
+                .checks
+                .entry(r.check.clone())
+                .or_default()
+                .regions
+                .entry(r.region.clone())
+                .or_insert_with(CheckRegion::new);
+            if r.at <= cr.newest() {
+                continue; // duplicate or out of order
+            }
+            if !r.is_real() {
+                // The monitor could not do its job: nothing is learnt about the target, and
+                // this region cannot see the check until a real result comes.
+                cr.fault = Some(RegionFault {
+                    at: r.at,
+                    reason: r.reason,
+                    detail: r.detail.clone(),
+                });
+                continue;
+            }
+            cr.fault = None;
+            cr.last_at = r.at;
+            let ok = r.outcome != Outcome::Down;
+            if ok {
+                cr.oks += 1;
+                cr.fails = 0;
+                if cr.hard_down && cr.oks >= check.recover_after {
+                    cr.hard_down = false;
+                }
+                if !cr.hard_down {
+                    cr.failing_since = None;
+                }
+            } else {
+                cr.fails += 1;
+                cr.oks = 0;
+                cr.failing_since.get_or_insert(r.at);
+                if cr.fails >= check.retries {
+                    cr.hard_down = true;
+                }
+            }
+            cr.outcome = r.outcome;
+            cr.reason = r.reason;
+            cr.detail = r.detail.clone();
+            cr.latency_ms = r.latency_ms;
+            cr.history.push(ok);
+            if cr.history.len() > flapping::WINDOW {
+                cr.history.remove(0);
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! What the engine remembers between evaluations. Serializable: the shells store it. Fields
+//! added after the first release carry `#[serde(default)]`, so a state written by an older
+//! version still loads.
+
+use super::events::{Audience, EventKind};
+use crate::result::{Outcome, Reason};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// When the engine first evaluated (silence is only judged after a region had time to report).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the monitor itself last started watching again after being stopped (the local
+    /// runner's restart): its own gap is not silence of the regions, so silence and blindness
+    /// are judged from then. See [`super::resume`].
+    #[serde(default)]
+    pub resumed_at: Option<DateTime<Utc>>,
+    pub regions: BTreeMap<String, RegionState>,
+    pub checks: BTreeMap<String, CheckState>,
+    pub incidents: BTreeMap<String, Incident>,
+    /// Maintenance notices already sent, by key (service, window start, kind).
+    pub maintenance_sent: BTreeSet<String>,
+    /// Resolutions held back while the service was in maintenance: (incident, service), sent
+    /// when the window ends and the service is seen working.
+    pub deferred_resolutions: BTreeSet<(String, String)>,
+    pub next_incident: u64,
+}
+
+impl State {
+    /// Incidents that are new or different in `self` compared with `before`: what a store
+    /// writes to its incidents table along with the state.
+    pub fn changed_incidents<'a>(
+        &'a self,
+        before: &'a State,
+    ) -> impl Iterator<Item = &'a Incident> {
+        self.incidents
+            .iter()
+            .filter(move |(id, i)| before.incidents.get(*id) != Some(*i))
+            .map(|(_, i)| i)
+    }
+
+    /// Since when the monitor has been watching without a break.
+    pub fn watching_since(&self) -> Option<DateTime<Utc>> {
+        self.resumed_at.or(self.started_at)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionState {
+    /// The newest result of any kind from this region (a region reporting faults is alive).
+    pub last_seen: Option<DateTime<Utc>>,
+    pub silent: bool,
+}
+
+/// What the monitor can say about a check (or a service) now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    #[default]
+    Up,
+    Degraded,
+    Down,
+    /// Fewer regions than the quorum can see it (silent, not probed yet, restarted, or only
+    /// monitoring faults): nothing is concluded, nothing changes because of it.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Up => "up",
+            Verdict::Degraded => "degraded",
+            Verdict::Down => "down",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckState {
+    pub regions: BTreeMap<String, CheckRegion>,
+    pub verdict: Verdict,
+    pub flapping: bool,
+    /// Since when the check has been unknown (`None` while the monitor sees it).
+    #[serde(default)]
+    pub unknown_since: Option<DateTime<Utc>>,
+    /// Operators were told the monitor cannot see this check, and not yet that it can again.
+    #[serde(default)]
+    pub blind_told: bool,
+    /// Monitoring faults in force, by reason code (`blocked`, `check_error`).
+    #[serde(default)]
+    pub faults: BTreeMap<String, FaultState>,
+}
+
+/// One check in one region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckRegion {
+    /// The newest real result applied (a monitoring fault is not one).
+    pub last_at: DateTime<Utc>,
+    pub fails: u32,
+    pub oks: u32,
+    pub hard_down: bool,
+    pub outcome: Outcome,
+    pub reason: Reason,
+    pub detail: String,
+    pub latency_ms: f64,
+    /// When the current run of failures began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The last results, oldest first, `true` = not down (for flap detection).
+    pub history: Vec<bool>,
+    /// A monitoring fault newer than `last_at`: the region cannot see the check until a real
+    /// result comes.
+    #[serde(default)]
+    pub fault: Option<RegionFault>,
+}
+
+impl CheckRegion {
+    pub(crate) fn new() -> Self {
+        CheckRegion {
+            last_at: DateTime::<Utc>::MIN_UTC,
+            fails: 0,
+            oks: 0,
+            hard_down: false,
+            outcome: Outcome::Up,
+            reason: Reason::Ok,
+            detail: String::new(),
+            latency_ms: 0.0,
+            failing_since: None,
+            history: Vec::new(),
+            fault: None,
+        }
+    }
+
+    /// The newest result of any kind applied here.
+    pub fn newest(&self) -> DateTime<Utc> {
+        self.fault
+            .as_ref()
+            .map_or(self.last_at, |f| f.at.max(self.last_at))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionFault {
+    pub at: DateTime<Utc>,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+/// A monitoring fault of one check, as operators hear of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultState {
+    pub since: DateTime<Utc>,
+    pub last_notice: DateTime<Utc>,
+    /// Notices sent (the first, then reminders), for the events' ids.
+    pub notices: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Investigating => "investigating",
+            Phase::Identified => "identified",
+            Phase::Monitoring => "monitoring",
+            Phase::Resolved => "resolved",
+        }
+    }
+}
+
+/// A failing check in a region, as operators see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub check: String,
+    pub region: String,
+    pub reason: Reason,
+    pub detail: String,
+    pub latency_ms: f64,
+    pub since: DateTime<Utc>,
+}
+
+/// One operator's acknowledgement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    /// The service whose outage opened it.
+    pub service: String,
+    /// Services that depend on it and are down with it: no incident of their own.
+    pub affected: Vec<String>,
+    pub phase: Phase,
+    /// When the first failure that led to it began.
+    pub started_at: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The first acknowledgement (reminders and escalation stop with it).
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    /// Every acknowledgement, in order (a second operator's is kept, not replaced).
+    #[serde(default)]
+    pub acknowledgements: Vec<Acknowledgement>,
+    pub escalated: bool,
+    pub last_operator_notice: DateTime<Utc>,
+    /// Per affected service: when its customer last heard from us.
+    pub last_customer_update: BTreeMap<String, DateTime<Utc>>,
+    /// Services whose customers were told it opened and not yet that it is resolved: only they
+    /// get updates and the resolution.
+    pub told: BTreeSet<String>,
+    pub reopened: u32,
+    /// Resolved by hand (`--force`) while the monitor still saw it failing or could not see
+    /// it: no new incident opens for the service until its checks are seen passing, or
+    /// `reopen_within` has passed.
+    #[serde(default)]
+    pub forced: bool,
+    /// The failing checks and regions, refreshed while the incident is open.
+    pub failures: Vec<Failure>,
+    /// Every message sent about this incident.
+    pub timeline: Vec<TimelineEntry>,
+    /// Numbers the incident's events, for their ids.
+    pub seq: u64,
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.phase != Phase::Resolved
+    }
+    /// Every service whose customers hear about this incident.
+    pub fn services(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.service).chain(self.affected.iter())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub event: String,
+    pub kind: EventKind,
+    pub audience: Audience,
+    pub service: Option<String>,
+    pub phase: Phase,
+    pub text: Option<String>,
+}

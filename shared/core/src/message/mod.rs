@@ -1,0 +1,211 @@
+//! One renderer, two audiences: events become messages in design.md's shape (topic role,
+//! subject, body, attributes).
+//!
+//! Operators get the technical truth in English. Customers get plain words in their language
+//! from templates (minijinja; built in for English and Spanish): their service's customer-facing
+//! name, since when, that the team knows and is on it, when the next update comes; never URLs,
+//! hosts, addresses, ports, status or reason codes, error text, or anyone else's names, because
+//! the templates are only ever given the customer's own name, the service's customer-facing name,
+//! times, durations and the operators' own words.
+
+mod customer;
+mod operators;
+
+pub use customer::duration_words;
+
+use crate::config::Config;
+use crate::evaluate::{Audience, Event, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// SNS subjects: at most 100 characters; we keep one spare.
+pub const MAX_SUBJECT: usize = 99;
+/// SNS messages: at most 256 KB.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// What SNS receives (and the local outbox records, one per line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The event's id: the outbox's idempotency key.
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// The topic role: `operators` or `customers`.
+    pub topic: Audience,
+    pub subject: String,
+    pub body: String,
+    /// audience, customer, service, severity, event, language, incident.
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("event {0} names something the checks file does not have")]
+    Unknown(String),
+}
+
+const KINDS: [&str; 7] = [
+    "opened",
+    "update",
+    "human_update",
+    "resolved",
+    "maintenance_scheduled",
+    "maintenance_started",
+    "maintenance_ended",
+];
+
+macro_rules! built_in {
+    ($($lang:literal / $kind:literal),* $(,)?) => {
+        [$(
+            (
+                concat!($lang, "/", $kind),
+                include_str!(concat!("../../templates/", $lang, "/", $kind, ".subject")),
+                include_str!(concat!("../../templates/", $lang, "/", $kind, ".body")),
+            ),
+        )*]
+    };
+}
+
+/// Built-in customer templates (`templates/<language>/<kind>.subject|body`): `(name, subject,
+/// body)`.
+const BUILT_IN: [(&str, &str, &str); 14] = built_in![
+    "en" / "opened",
+    "en" / "update",
+    "en" / "human_update",
+    "en" / "resolved",
+    "en" / "maintenance_scheduled",
+    "en" / "maintenance_started",
+    "en" / "maintenance_ended",
+    "es" / "opened",
+    "es" / "update",
+    "es" / "human_update",
+    "es" / "resolved",
+    "es" / "maintenance_scheduled",
+    "es" / "maintenance_started",
+    "es" / "maintenance_ended",
+];
+
+/// One line, no control characters or bidirectional overrides, at most [`MAX_SUBJECT`]
+/// characters.
+pub fn clean_subject(s: &str) -> String {
+    let one_line: String = s
+        .chars()
+        .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let words: Vec<&str> = one_line.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= MAX_SUBJECT {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(MAX_SUBJECT - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn cap_body(mut s: String) -> String {
+    if s.len() > MAX_BODY {
+        let mut end = MAX_BODY - 4;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+pub struct Renderer {
+    env: minijinja::Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    /// The built-in English and Spanish customer templates.
+    pub fn new() -> Self {
+        let mut env = minijinja::Environment::new();
+        // Customer-supplied templates must not be able to loop forever.
+        env.set_fuel(Some(50_000));
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, subject, body) in BUILT_IN {
+            env.add_template_owned(format!("{name}.subject"), subject.to_string())
+                .expect("built-in template");
+            env.add_template_owned(format!("{name}.body"), body.to_string())
+                .expect("built-in template");
+        }
+        Renderer { env }
+    }
+
+    /// Overrides customer templates: `name` is `<customer>/<kind>.subject` or `.body`.
+    pub fn add_override(&mut self, name: &str, source: &str) -> Result<(), RenderError> {
+        self.env
+            .add_template_owned(name.to_string(), source.to_string())
+            .map_err(|source| RenderError::Template {
+                name: name.to_string(),
+                source,
+            })
+    }
+
+    /// Template kinds a customer may override.
+    pub fn kinds() -> &'static [&'static str] {
+        &KINDS
+    }
+
+    pub fn render(
+        &self,
+        event: &Event,
+        state: &State,
+        config: &Config,
+    ) -> Result<Message, RenderError> {
+        let incident = event
+            .incident
+            .as_ref()
+            .and_then(|id| state.incidents.get(id));
+        let (subject, body, language) = match event.audience {
+            Audience::Customers => self.customer(event, incident, config)?,
+            Audience::Operators => {
+                let (s, b) = operators::render(event, incident, state, config);
+                (s, b, "en")
+            }
+        };
+        let mut attributes = BTreeMap::new();
+        attributes.insert("audience".into(), event.audience.as_str().to_string());
+        attributes.insert("event".into(), event.kind.as_str().to_string());
+        attributes.insert(
+            "severity".into(),
+            format!("{:?}", event.severity).to_lowercase(),
+        );
+        attributes.insert("language".into(), language.to_string());
+        if let Some(s) = &event.service {
+            attributes.insert("service".into(), s.clone());
+            if let Some(svc) = config.service(s) {
+                attributes.insert("customer".into(), svc.customer.clone());
+            }
+        }
+        if let Some(c) = &event.customer {
+            attributes.insert("customer".into(), c.clone());
+        }
+        if let Some(i) = &event.incident {
+            attributes.insert("incident".into(), i.clone());
+        }
+        Ok(Message {
+            id: event.id.clone(),
+            at: event.at,
+            topic: event.audience,
+            subject: clean_subject(&subject),
+            body: cap_body(body),
+            attributes,
+        })
+    }
+}

@@ -1,0 +1,497 @@
+//! Operators' words: the technical truth in English, everything they need to act in one
+//! message (checks, regions, reasons, timings, first failure, the cause and the fix, the runbook).
+
+use crate::config::Config;
+use crate::duration::format_duration;
+use crate::evaluate::{
+    percent_state_change, Blindness, CheckSight, Detail, Event, EventKind, FaultNote, Incident,
+    Phase, State,
+};
+use crate::result::Reason;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// A span for operators, to the second: `22s`, `1h5m3s`.
+fn span(d: chrono::TimeDelta) -> String {
+    format_duration(std::time::Duration::from_secs(d.num_seconds().max(0) as u64))
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn service_label(config: &Config, id: &str) -> String {
+    match config.service(id) {
+        Some(s) => format!("{id} ({})", s.name),
+        None => id.to_string(),
+    }
+}
+
+/// The operators' message for `event`: (subject, body).
+pub(super) fn render(
+    event: &Event,
+    incident: Option<&Incident>,
+    state: &State,
+    config: &Config,
+) -> (String, String) {
+    match (event.kind, incident) {
+        (EventKind::RegionSilent, _) => region(event, state),
+        (EventKind::Flapping, _) => flapping(event, state, config),
+        (
+            EventKind::MaintenanceScheduled
+            | EventKind::MaintenanceStarted
+            | EventKind::MaintenanceEnded,
+            _,
+        ) => maintenance(event, config),
+        (EventKind::MonitoringBlind | EventKind::MonitoringRestored, _) => sight(event, config),
+        (EventKind::MonitoringFault | EventKind::MonitoringFaultCleared, _) => fault(event, config),
+        (kind, Some(inc)) => incident_message(event, kind, inc, state, config),
+        (kind, None) => (
+            format!("[{}] {}", kind.as_str().to_uppercase(), event.id),
+            String::new(),
+        ),
+    }
+}
+
+fn region(event: &Event, state: &State) -> (String, String) {
+    let region = event.region.clone().unwrap_or_default();
+    let last = state
+        .regions
+        .get(&region)
+        .and_then(|r| r.last_seen)
+        .map(utc)
+        .unwrap_or_else(|| "never".into());
+    if event.ended {
+        (
+            format!("[REGION BACK] {region} is reporting again"),
+            format!("Region {region} is reporting again. It is back in the quorum.\n"),
+        )
+    } else {
+        (
+            format!("[REGION SILENT] {region}: no results since {last}"),
+            format!("Region {region} has sent no results for 3 intervals (last result: {last}).\nIt is left out of the quorum until it reports again. Check the probe function and its schedule in that region.\n"),
+        )
+    }
+}
+
+fn flapping(event: &Event, state: &State, config: &Config) -> (String, String) {
+    let check = event.check.clone().unwrap_or_default();
+    let change = state
+        .checks
+        .get(&check)
+        .map(|c| {
+            c.regions
+                .values()
+                .map(|r| percent_state_change(&r.history))
+                .fold(0.0, f64::max)
+        })
+        .unwrap_or(0.0);
+    if event.ended {
+        (
+            format!("[FLAPPING STOPPED] {check}"),
+            format!("Check {check} has stopped flapping ({change:.0}% state change). Incidents are judged normally again.\n"),
+        )
+    } else {
+        (
+            format!("[FLAPPING] {check} keeps changing state"),
+            format!(
+                "Check {check} is flapping: {change:.0}% state change over its last 21 results (threshold {:.0}%).\nNo incident will be opened or resolved for its service while it flaps; this is the one notice.\n",
+                config.settings.flapping_start
+            ),
+        )
+    }
+}
+
+fn maintenance(event: &Event, config: &Config) -> (String, String) {
+    let service = event.service.clone().unwrap_or_default();
+    let what = match event.kind {
+        EventKind::MaintenanceScheduled => "scheduled",
+        EventKind::MaintenanceStarted => "started",
+        _ => "ended",
+    };
+    let mut body = format!(
+        "Maintenance of {} {what}. No incident is opened for it during the window.\n",
+        service_label(config, &service)
+    );
+    if let Some(note) = &event.text {
+        let _ = writeln!(body, "Note: {note}");
+    }
+    (
+        format!(
+            "[MAINTENANCE {}] {}",
+            what.to_uppercase(),
+            service_label(config, &service)
+        ),
+        body,
+    )
+}
+
+fn blindness(b: &Blindness) -> String {
+    match b {
+        Blindness::Silent { last } => format!(
+            "region silent (last result from it {})",
+            last.map(utc).unwrap_or_else(|| "never".into())
+        ),
+        Blindness::NoResult { last: Some(t) } => {
+            format!("no fresh result (last {})", utc(*t))
+        }
+        Blindness::NoResult { last: None } => "no result yet".into(),
+        Blindness::Fault(reason) => format!("monitoring fault ({})", reason.as_str()),
+    }
+}
+
+fn sight(event: &Event, config: &Config) -> (String, String) {
+    let list: &[CheckSight] = match &event.detail {
+        Some(Detail::Sight(list)) => list,
+        _ => &[],
+    };
+    let n = list.len();
+    let checks = if n == 1 { "check" } else { "checks" };
+    let names: Vec<&str> = list.iter().map(|c| c.check.as_str()).collect();
+    let mut body = String::new();
+    if event.kind == EventKind::MonitoringBlind {
+        let regions: BTreeSet<&str> = list
+            .iter()
+            .flat_map(|c| c.regions.iter().map(|(r, _)| r.as_str()))
+            .collect();
+        let _ = writeln!(
+            body,
+            "The monitor cannot see {n} {checks}: fewer regions than the quorum have fresh results for {}.\n",
+            if n == 1 { "it" } else { "them" }
+        );
+        for c in list {
+            let _ = writeln!(
+                body,
+                "  {}  service {}  unknown since {}",
+                c.check,
+                service_label(config, &c.service),
+                utc(c.since)
+            );
+            for (region, why) in &c.regions {
+                let _ = writeln!(body, "      {region}: {}", blindness(why));
+            }
+        }
+        body.push_str(
+            "\nWhile a check is unknown nothing changes because of it: no incident opens or resolves, no escalation, and customers get no good news (they keep getting the regular updates of an open incident). You will be told once when the monitor sees again.\nCheck the probe function, its schedule and its alarms in the regions above.\n",
+        );
+        (
+            clip_list(
+                &format!("[MONITOR BLIND] {n} {checks} cannot be judged ("),
+                &names,
+                &format!(
+                    "); regions: {}",
+                    regions.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            body,
+        )
+    } else {
+        for c in list {
+            let _ = writeln!(
+                body,
+                "  {}  service {}  unknown from {} for {}",
+                c.check,
+                service_label(config, &c.service),
+                utc(c.since),
+                span(event.at - c.since)
+            );
+        }
+        body.push_str("\nThe monitor sees these checks again; incidents are judged normally.\n");
+        (
+            clip_list(
+                &format!("[MONITOR RESTORED] {n} {checks} can be judged again ("),
+                &names,
+                ")",
+            ),
+            format!("The monitor can see {n} {checks} again:\n\n{body}"),
+        )
+    }
+}
+
+/// `head` + as many names as fit a subject + `tail`.
+fn clip_list(head: &str, names: &[&str], tail: &str) -> String {
+    let mut shown = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let rest = names.len() - i - 1;
+        let more = if rest > 0 {
+            format!(" +{rest} more")
+        } else {
+            String::new()
+        };
+        let candidate = format!(
+            "{head}{}{more}{tail}",
+            [shown.clone(), vec![*name]].concat().join(", ")
+        );
+        if candidate.chars().count() > super::MAX_SUBJECT && !shown.is_empty() {
+            return format!(
+                "{head}{} +{} more{tail}",
+                shown.join(", "),
+                names.len() - shown.len()
+            );
+        }
+        shown.push(*name);
+    }
+    format!("{head}{}{tail}", shown.join(", "))
+}
+
+/// What a monitoring fault means and what fixes it.
+fn cause_and_fix(reason: Reason) -> (&'static str, &'static str) {
+    match reason {
+        Reason::Blocked => (
+            "the network guard refused to probe the target: it is (or resolves to) a loopback, private, link-local or metadata address",
+            "if the target is meant to be on a private network, add its range to settings.allow_networks; otherwise check the target's DNS records (they may point somewhere they should not)",
+        ),
+        _ => (
+            "the check cannot run as configured where the probes run",
+            "set the missing environment variable on the probe function (Lambda: the function's configuration; locally: the environment of `atalaya run`), or fix the check in the checks file",
+        ),
+    }
+}
+
+fn fault(event: &Event, config: &Config) -> (String, String) {
+    let check = event.check.clone().unwrap_or_default();
+    let service = event.service.clone().unwrap_or_default();
+    let Some(Detail::Fault(note)) = &event.detail else {
+        return (format!("[MONITORING FAULT] {check}"), String::new());
+    };
+    let FaultNote {
+        reason,
+        detail,
+        regions,
+        since,
+        reminder,
+    } = note;
+    if event.kind == EventKind::MonitoringFaultCleared {
+        return (
+            format!("[MONITORING FAULT CLEARED] {check}: probing normally again ({})", reason.as_str()),
+            format!(
+                "Check {check} (service {}) runs normally again: the monitoring fault ({}) that began at {} is over after {}.\n",
+                service_label(config, &service),
+                reason.as_str(),
+                utc(*since),
+                span(event.at - *since)
+            ),
+        );
+    }
+    let (cause, fix) = cause_and_fix(*reason);
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "{}Check {check} (service {}) cannot be judged: {cause}.\n",
+        if *reminder { "Still not fixed. " } else { "" },
+        service_label(config, &service)
+    );
+    let _ = writeln!(body, "Reason: {}", reason.as_str());
+    let _ = writeln!(body, "Regions: {}", regions.join(", "));
+    let _ = writeln!(body, "Since: {}", utc(*since));
+    let _ = writeln!(body, "Detail: {detail}");
+    let _ = writeln!(body, "\nFix: {fix}.");
+    body.push_str("\nThis is the monitor's own fault, not an outage: no incident opens for it and customers are told nothing. Until it is fixed the check counts as unknown for its service.\n");
+    (
+        format!(
+            "[MONITORING FAULT] {check}: {}{}",
+            match reason {
+                Reason::Blocked => "target blocked by the network guard",
+                _ => "check cannot run",
+            },
+            if *reminder { " (still)" } else { "" }
+        ),
+        body,
+    )
+}
+
+fn incident_message(
+    event: &Event,
+    kind: EventKind,
+    inc: &Incident,
+    state: &State,
+    config: &Config,
+) -> (String, String) {
+    let _ = state;
+    let tag = match kind {
+        EventKind::Opened if inc.reopened > 0 => "REOPENED".to_string(),
+        EventKind::Escalated => "ESCALATED".to_string(),
+        EventKind::HumanUpdate => "UPDATE".to_string(),
+        EventKind::Acknowledged => "ACK".to_string(),
+        other => other.as_str().to_uppercase(),
+    };
+    let checks: Vec<String> = {
+        let mut c: Vec<String> = inc.failures.iter().map(|f| f.check.clone()).collect();
+        c.dedup();
+        c
+    };
+    let regions: BTreeSet<&str> = inc.failures.iter().map(|f| f.region.as_str()).collect();
+    let forced = match &event.detail {
+        Some(Detail::ForcedResolution { checks }) => Some(checks.clone()),
+        _ => None,
+    };
+    let summary = match kind {
+        EventKind::Resolved => format!(
+            "resolved{} after {}",
+            if forced.is_some() { " by hand" } else { "" },
+            // Whole seconds: "22s", not "22s3ms".
+            format_duration(std::time::Duration::from_secs(
+                (inc.resolved_at.unwrap_or(event.at) - inc.started_at)
+                    .num_seconds()
+                    .max(0) as u64
+            ))
+        ),
+        EventKind::Acknowledged => event.text.clone().unwrap_or_default(),
+        _ if checks.is_empty() => inc.phase.as_str().to_string(),
+        _ if inc.phase == Phase::Monitoring => {
+            format!("{} passing again, watching", checks.join(", "))
+        }
+        _ => format!(
+            "{} down in {}",
+            checks.join(", "),
+            regions.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "Incident {} ({}), phase {}",
+        inc.id,
+        tag.to_lowercase(),
+        inc.phase.as_str()
+    );
+    let _ = write!(body, "Service: {}", service_label(config, &inc.service));
+    if let Some(svc) = config.service(&inc.service) {
+        if let Some(c) = config.customer(&svc.customer) {
+            let _ = write!(body, ", customer {} ({})", c.id, c.name);
+        }
+    }
+    body.push('\n');
+    if !inc.affected.is_empty() {
+        let _ = writeln!(
+            body,
+            "Also affected (depend on it): {}",
+            inc.affected
+                .iter()
+                .map(|s| service_label(config, s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if kind == EventKind::Update {
+        if let Some(s) = event.service.as_deref().filter(|s| *s != inc.service) {
+            let _ = writeln!(
+                body,
+                "{} is down too; it is listed on this incident, not paged separately.",
+                service_label(config, s)
+            );
+        }
+    }
+    if let Some(Detail::Acknowledged { before }) = &event.detail {
+        if !before.is_empty() {
+            let _ = writeln!(body, "Also acknowledged by {}.", before.join(", "));
+        }
+    }
+    let _ = writeln!(
+        body,
+        "First failure: {}\nOpened: {}",
+        utc(inc.started_at),
+        utc(inc.opened_at)
+    );
+    if let Some(r) = inc.resolved_at {
+        let _ = writeln!(
+            body,
+            "Resolved: {} (lasted {})",
+            utc(r),
+            span(r - inc.started_at)
+        );
+    }
+    if let Some(checks) = &forced {
+        let _ = writeln!(
+            body,
+            "Resolved by hand (--force) while the monitor did not see these passing: {}. No new incident opens for this service until they pass (or {} pass).",
+            checks.join(", "),
+            format_duration(config.settings.reopen_within)
+        );
+    }
+    match &event.detail {
+        Some(Detail::Texts(texts)) if texts.len() > 1 => {
+            body.push_str("\nUpdate (each customer gets the text in their language):\n");
+            for (key, text) in texts {
+                let _ = writeln!(body, "  [{key}] {text}");
+            }
+        }
+        _ => {
+            if let (Some(text), false) = (&event.text, kind == EventKind::Acknowledged) {
+                let _ = writeln!(body, "\nUpdate: {text}");
+            }
+        }
+    }
+    if event.detail == Some(Detail::Unseen) {
+        body.push_str("\nThe monitor cannot see this incident's services right now (see the MONITOR BLIND notice): their state is frozen until it can.\n");
+    }
+    if kind != EventKind::Resolved {
+        let (failing, recovering): (Vec<_>, Vec<_>) =
+            inc.failures.iter().partition(|f| f.reason != Reason::Ok);
+        for (title, list) in [
+            (
+                "Failing (check, region, reason, latency, since, detail)",
+                failing,
+            ),
+            (
+                "Passing again, not yet for recover_after results (check, region, failing since)",
+                recovering,
+            ),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(body, "\n{title}:");
+            for f in list {
+                if f.reason == Reason::Ok {
+                    let _ = writeln!(
+                        body,
+                        "  {}  {}  {}",
+                        f.check,
+                        f.region,
+                        f.since.format("%H:%M:%S")
+                    );
+                } else {
+                    let _ = writeln!(
+                        body,
+                        "  {}  {}  {}  {:.1}ms  {}  {}",
+                        f.check,
+                        f.region,
+                        f.reason.as_str(),
+                        f.latency_ms,
+                        f.since.format("%H:%M:%S"),
+                        f.detail
+                    );
+                }
+            }
+        }
+    }
+    if let Some(runbook) = config
+        .service(&inc.service)
+        .and_then(|s| s.runbook.as_ref())
+    {
+        let _ = writeln!(body, "\nRunbook: {runbook}");
+    }
+    match (&inc.acknowledged_by, inc.phase) {
+        (_, Phase::Resolved) => {}
+        (Some(by), _) => {
+            let _ = writeln!(body, "\nAcknowledged by {by}.");
+        }
+        (None, _) => {
+            let _ = writeln!(
+                body,
+                "\nAcknowledge (stops reminders): atalaya incident ack {}",
+                inc.id
+            );
+        }
+    }
+    (
+        format!(
+            "[{tag}] {}: {summary} ({})",
+            service_label(config, &inc.service),
+            inc.id
+        ),
+        body,
+    )
+}
