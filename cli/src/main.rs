@@ -1,24 +1,25 @@
-//! `atalaya`: validate a checks file, probe its checks once, print its JSON Schema.
+//! `atalaya`: validate a checks file, probe its checks, run the monitoring locally, look at and
+//! act on incidents.
 
+mod act;
 mod incidents;
 mod output;
+mod probe;
 mod run;
+mod store;
+mod validate;
 
-use anyhow::Context;
 use atalaya_core::{Config, Target};
-use atalaya_probe::{Engine, EngineOptions};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Synthetic monitoring for services on AWS: probe HTTP, TCP, DNS and TLS from several regions,
 /// tell operators and customers when a service is really down.
 #[derive(Parser)]
 #[command(name = "atalaya", version, propagate_version = true)]
 #[command(
-    after_help = "Start with `atalaya validate checks.yaml`, then `atalaya probe checks.yaml`.\n\
+    after_help = "Start with `atalaya validate checks.yaml`, then `atalaya probe checks.yaml`, then `atalaya run checks.yaml`.\n\
 See examples/checks.yaml for an annotated checks file."
 )]
 struct Cli {
@@ -30,10 +31,13 @@ struct Cli {
 enum Command {
     /// Check a checks file and report every problem with file:line:col.
     ///
-    /// Exit status: 0 when the file is valid, 1 when it is not (every problem is printed on
-    /// stderr), 2 for usage errors.
+    /// Warnings (on stderr) name what will not work as written: targets the network guard will
+    /// refuse, ${env:NAME} variables not set here, a file without checks.
+    ///
+    /// Exit status: 0 when the file is valid (warnings or not), 1 when it is not (every problem
+    /// is printed on stderr) or, with --strict, when there are warnings; 2 for usage errors.
     #[command(
-        after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m"
+        after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m\n  atalaya validate --strict checks.yaml          # warnings fail too (for CI)"
     )]
     Validate {
         /// The checks file (YAML).
@@ -43,6 +47,9 @@ enum Command {
         /// minute.
         #[arg(long, value_enum, default_value_t = TargetArg::Local)]
         target: TargetArg,
+        /// Treat warnings as errors (exit 1).
+        #[arg(long)]
+        strict: bool,
     },
     /// Run checks once and print their results.
     ///
@@ -72,9 +79,10 @@ enum Command {
     ///
     /// Each check runs at its interval (second-level intervals are fine locally). Results, the
     /// incident engine's state and every message live in a SQLite file; every message is printed
-    /// and appended to the JSONL outbox (exactly what SNS would receive, plus `at`). Stopping and
-    /// starting again, even mid-incident, neither loses nor repeats a message. Every check runs as
-    /// the region `local`. Ctrl-C stops cleanly.
+    /// and appended to the JSONL outbox (exactly what SNS would receive, plus `at`). One line per
+    /// round says how the checks are. Stopping and starting again, even mid-incident, neither
+    /// loses nor repeats a message, and the time it was stopped is never taken for good news.
+    /// Every check runs as the region `local`. Ctrl-C stops cleanly.
     #[command(
         after_help = "Examples:\n  atalaya run examples/checks.yaml\n  atalaya run checks.yaml --db /var/lib/atalaya/atalaya.db --outbox /var/lib/atalaya/outbox.jsonl\n  atalaya run checks.yaml --once    # probe every check once, evaluate, publish, exit"
     )]
@@ -97,24 +105,27 @@ enum Command {
     /// List incidents (newest first): the local runner's (--db) or the Lambda functions'
     /// (--store dynamodb).
     #[command(
-        after_help = "Examples:\n  atalaya incidents --open\n  atalaya incidents --store dynamodb --region eu-west-1 --table-prefix atalaya-prod-"
+        after_help = "Examples:\n  atalaya incidents --open\n  atalaya incidents --format json\n  atalaya incidents --store dynamodb --region eu-west-1 --table-prefix atalaya-prod-"
     )]
     Incidents {
         /// Only incidents still open.
         #[arg(long)]
         open: bool,
+        /// `table` for people, `json` for machines (every field of every incident).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         #[command(flatten)]
-        store: incidents::StoreArgs,
+        store: store::StoreArgs,
     },
     /// Look at or act on one incident: show, ack, update, resolve.
     #[command(
-        after_help = "With DynamoDB, acting needs the checks file the functions run with:\n  atalaya incident ack inc-3 --store dynamodb --checks checks.yaml --table-prefix atalaya-prod-"
+        after_help = "Examples:\n  atalaya incident show inc-3 --messages\n  atalaya incident ack inc-3\n  atalaya incident update inc-3 --phase identified --message \"We found the cause.\" --message-es \"Hemos encontrado la causa.\" --dry-run\n\nWith DynamoDB, acting needs the checks file the functions run with:\n  atalaya incident ack inc-3 --store dynamodb --checks checks.yaml --table-prefix atalaya-prod-"
     )]
     Incident {
         #[command(subcommand)]
         action: IncidentCommand,
         #[command(flatten)]
-        store: incidents::StoreArgs,
+        store: store::StoreArgs,
     },
     /// Print the checks file's JSON Schema.
     ///
@@ -125,32 +136,60 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IncidentCommand {
-    /// The incident and its timeline: every message sent about it.
-    Show { id: String },
-    /// Acknowledge: stops the operator reminders and the escalation.
+    /// The incident and its timeline; with --messages, the text of every message sent about it.
+    Show {
+        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
+        id: String,
+        /// Also print every message sent about it (subject and body, as each reader got it).
+        #[arg(long)]
+        messages: bool,
+    },
+    /// Acknowledge: stops the operator reminders and the escalation; the operators are told who
+    /// is on it. A second operator's acknowledgement is kept too.
     Ack {
+        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
         id: String,
         /// Who acknowledges (default: $USER).
         #[arg(long)]
         by: Option<String>,
+        #[command(flatten)]
+        flags: act::ActFlags,
     },
-    /// Tell the affected customers something, as written, framed in their language.
+    /// Tell the affected customers something, each in their language, framed by the templates.
+    ///
+    /// Every text is checked for technical content (URLs, addresses, host names, ports, status
+    /// codes, error names, check ids, regions, other customers' names): a finding refuses the
+    /// update and says where. Every customer who would read it needs a text in their language.
+    /// `--phase monitoring` (working again) needs the monitor to see it working.
     #[command(
-        after_help = "Example:\n  atalaya incident update inc-3 --phase identified --message \"We found the cause: a failed payment gateway. A fix is being deployed.\""
+        after_help = "Examples:\n  atalaya incident update inc-3 --phase identified --message \"We found the cause: a failed payment provider. A fix is being deployed.\"\n  atalaya incident update inc-3 --phase identified --message \"We found the cause.\" --message-es \"Hemos encontrado la causa.\" --dry-run"
     )]
     Update {
+        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
         id: String,
         /// investigating, identified or monitoring.
         #[arg(long, value_enum)]
         phase: PhaseArg,
-        #[arg(long)]
-        message: String,
+        #[command(flatten)]
+        message: act::MessageArgs,
+        #[command(flatten)]
+        flags: act::ActFlags,
     },
-    /// Resolve by hand; customers are told it is over (with your message, if given).
+    /// Resolve by hand; customers are told it is over (with your words, if given).
+    ///
+    /// Refused while the monitor does not see every check of the incident passing, unless
+    /// --force (then marked on the timeline, and no new incident opens for the service until
+    /// its checks pass).
+    #[command(
+        after_help = "Examples:\n  atalaya incident resolve inc-3 --message \"All payments made during the outage went through.\" --message-es \"Todos los pagos realizados durante la incidencia se han procesado.\"\n  atalaya incident resolve inc-3 --dry-run"
+    )]
     Resolve {
+        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
         id: String,
-        #[arg(long)]
-        message: Option<String>,
+        #[command(flatten)]
+        message: act::MessageArgs,
+        #[command(flatten)]
+        flags: act::ActFlags,
     },
 }
 
@@ -196,6 +235,11 @@ pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// `1 check`, `2 checks`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -205,66 +249,36 @@ fn init_tracing() {
         .init();
 }
 
+/// Loads a checks file; on errors prints every one and gives the exit code.
 fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
     atalaya_core::load_file(file, target).map_err(|errors| {
         for e in &errors.0 {
             eprintln!("{e}");
         }
-        let n = errors.0.len();
         eprintln!(
-            "{}: {n} problem{} found",
+            "{}: {} found",
             file.display(),
-            if n == 1 { "" } else { "s" }
+            plural(errors.0.len(), "problem", "problems")
         );
         ExitCode::from(1)
     })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    use atalaya_core::evaluate::{Action, Phase};
     match cli.command {
-        Command::Validate { file, target } => {
-            let target = match target {
+        Command::Validate {
+            file,
+            target,
+            strict,
+        } => validate::validate(
+            &file,
+            match target {
                 TargetArg::Local => Target::Local,
                 TargetArg::Lambda => Target::Lambda,
-            };
-            Ok(match load(&file, target) {
-                Ok(config)
-                    if atalaya_notify::templates::renderer(
-                        &config,
-                        file.parent().unwrap_or(Path::new(".")),
-                    )
-                    .is_err() =>
-                {
-                    let problems = atalaya_notify::templates::renderer(
-                        &config,
-                        file.parent().unwrap_or(Path::new(".")),
-                    )
-                    .err()
-                    .unwrap_or_default();
-                    for p in &problems {
-                        eprintln!("{p}");
-                    }
-                    eprintln!(
-                        "{}: {} problem{} found",
-                        file.display(),
-                        problems.len(),
-                        if problems.len() == 1 { "" } else { "s" }
-                    );
-                    ExitCode::from(1)
-                }
-                Ok(config) => {
-                    emit(&format!(
-                        "{}: valid ({} checks, {} services, {} customers)\n",
-                        file.display(),
-                        config.checks.len(),
-                        config.services.len(),
-                        config.customers.len()
-                    ))?;
-                    ExitCode::SUCCESS
-                }
-                Err(code) => code,
-            })
-        }
+            },
+            strict,
+        ),
         Command::Run {
             file,
             once,
@@ -278,46 +292,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbox,
             concurrency: concurrency as usize,
         }),
-        Command::Incidents { open, store } => {
-            incidents::list(&store, open).map(|_| ExitCode::SUCCESS)
-        }
-        Command::Incident { action, store } => {
-            use atalaya_core::evaluate::{Action, Phase};
-            match action {
-                IncidentCommand::Show { id } => incidents::show(&store, &id),
-                IncidentCommand::Ack { id, by } => {
-                    let by = by
-                        .or_else(|| std::env::var("USER").ok())
-                        .unwrap_or_else(|| "operator".into());
-                    incidents::apply(&store, &id, Action::Acknowledge { by })
-                }
-                IncidentCommand::Update { id, phase, message } => {
-                    let phase = match phase {
-                        PhaseArg::Investigating => Phase::Investigating,
-                        PhaseArg::Identified => Phase::Identified,
-                        PhaseArg::Monitoring => Phase::Monitoring,
-                    };
-                    incidents::apply(
-                        &store,
-                        &id,
-                        Action::Update {
-                            phase,
-                            texts: atalaya_core::evaluate::Texts::one(message),
-                            force: false,
-                        },
-                    )
-                }
-                IncidentCommand::Resolve { id, message } => incidents::apply(
+        Command::Incidents {
+            open,
+            format,
+            store,
+        } => incidents::list(&store, open, format == Format::Json).map(|_| ExitCode::SUCCESS),
+        Command::Incident { action, store } => match action {
+            IncidentCommand::Show { id, messages } => {
+                incidents::show(&store, &id, messages).map(|_| ExitCode::SUCCESS)
+            }
+            IncidentCommand::Ack { id, by, flags } => {
+                let by = by
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "operator".into());
+                act::apply(&store, &id, Action::Acknowledge { by }, flags)
+            }
+            IncidentCommand::Update {
+                id,
+                phase,
+                message,
+                flags,
+            } => {
+                let phase = match phase {
+                    PhaseArg::Investigating => Phase::Investigating,
+                    PhaseArg::Identified => Phase::Identified,
+                    PhaseArg::Monitoring => Phase::Monitoring,
+                };
+                act::apply(
+                    &store,
+                    &id,
+                    Action::Update {
+                        phase,
+                        texts: message.texts,
+                        force: flags.force,
+                    },
+                    flags,
+                )
+            }
+            IncidentCommand::Resolve { id, message, flags } => {
+                let texts = (!message.texts.is_empty()).then_some(message.texts);
+                act::apply(
                     &store,
                     &id,
                     Action::Resolve {
-                        texts: message.map(atalaya_core::evaluate::Texts::one),
-                        force: false,
+                        texts,
+                        force: flags.force,
                     },
-                ),
+                    flags,
+                )
             }
-            .map(|_| ExitCode::SUCCESS)
-        }
+        },
         Command::Schema => {
             emit(&format!(
                 "{}\n",
@@ -331,59 +355,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             concurrency,
             region,
-        } => {
-            let config = match load(&file, Target::Local) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            let unknown: Vec<&String> = checks
-                .iter()
-                .filter(|id| config.check(id).is_none())
-                .collect();
-            if !unknown.is_empty() {
-                let known: Vec<&str> = config.checks.iter().map(|c| c.id.as_str()).collect();
-                anyhow::bail!(
-                    "no check {} in {}; its checks are: {}",
-                    unknown
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    file.display(),
-                    known.join(", ")
-                );
-            }
-            let selected: std::sync::Arc<[atalaya_core::Check]> = config
-                .checks
-                .iter()
-                .filter(|c| checks.is_empty() || checks.contains(&c.id))
-                .cloned()
-                .collect();
-            let engine = Arc::new(
-                Engine::new(EngineOptions {
-                    region,
-                    allow_networks: config.settings.allow_networks.clone(),
-                    concurrency: concurrency as usize,
-                    ..EngineOptions::default()
-                })
-                .context("starting the probe engine")?,
-            );
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the runtime")?;
-            let stdout = std::io::stdout();
-            let colour = format == Format::Table
-                && stdout.is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
-            let mut sink = output::Printer::new(format == Format::Json, colour, stdout.lock());
-            runtime.block_on(engine.run(selected, &mut sink));
-            sink.finish()?;
-            Ok(if sink.check_errors > 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        } => probe::probe(probe::ProbeOptions {
+            file: &file,
+            checks: &checks,
+            json: format == Format::Json,
+            concurrency: concurrency as usize,
+            region,
+        }),
     }
 }

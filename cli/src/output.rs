@@ -12,11 +12,13 @@ pub struct Printer<W: Write> {
     rows: Vec<ProbeResult>,
     pub check_errors: usize,
     error: Option<std::io::Error>,
+    region: String,
 }
 
 impl<W: Write> Printer<W> {
-    pub fn new(json: bool, colour: bool, out: W) -> Self {
+    pub fn new(json: bool, colour: bool, region: &str, out: W) -> Self {
         Printer {
+            region: region.to_string(),
             json,
             colour,
             out,
@@ -79,11 +81,12 @@ impl<W: Write> Printer<W> {
         let count = |o: Outcome| self.rows.iter().filter(|r| r.outcome == o).count();
         writeln!(
             self.out,
-            "\n{} checks: {} up, {} degraded, {} down",
-            self.rows.len(),
+            "\n{}: {} up, {} degraded, {} down, {} unknown",
+            crate::plural(self.rows.len(), "check", "checks"),
             count(Outcome::Up),
             count(Outcome::Degraded),
-            count(Outcome::Down)
+            count(Outcome::Down),
+            count(Outcome::Unknown)
         )?;
         self.out.flush()
     }
@@ -104,8 +107,12 @@ impl<W: Write> Sink for Printer<W> {
         }
     }
 
+    /// A check that cannot run: an error on stderr, and its monitoring-fault result like any
+    /// other (reason `check_error`).
     fn check_error(&mut self, check: &Check, error: CheckError) {
         self.check_errors += 1;
         eprintln!("error: check {}: {error}", check.id);
+        let result = error.to_result(check, &self.region, chrono::Utc::now());
+        self.result(result);
     }
 }

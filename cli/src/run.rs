@@ -3,7 +3,7 @@
 //! and the JSONL outbox.
 
 use anyhow::Context;
-use atalaya_core::evaluate::evaluate;
+use atalaya_core::evaluate::{evaluate, resume, State, Verdict};
 use atalaya_core::{Check, Config, ProbeResult, Renderer};
 use atalaya_notify::{Fanout, JsonlOutbox, Publisher, Readable};
 use atalaya_probe::{CheckError, Engine, EngineOptions};
@@ -54,23 +54,31 @@ pub async fn publish_local(
 }
 
 /// Evaluates `results` at `now`, stores the new state and its messages in one transaction
-/// (retrying if another writer got there first), then publishes what is pending.
+/// (retrying if another writer got there first), then publishes what is pending. `resuming`:
+/// the runner's first round after it started, which tells the engine that the time it was
+/// stopped is its own gap. Returns the state as committed.
 pub async fn step(
     store: &SqliteStore,
     renderer: &Renderer,
     config: &Config,
     results: &[ProbeResult],
+    resuming: bool,
     publisher: &mut dyn Publisher,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<State> {
     store
         .put_results(results, std::time::Instant::now() + Duration::from_secs(30))
         .await?;
     for _ in 0..10 {
         let v = store.load_state().await?;
         let now = Utc::now();
-        let (state, events) = evaluate(&v.state, results, now, config);
+        let base = if resuming {
+            resume(&v.state, now)
+        } else {
+            v.state.clone()
+        };
+        let (state, events) = evaluate(&base, results, now, config);
         if state == v.state && events.is_empty() {
-            return Ok(());
+            return Ok(state);
         }
         let messages = events
             .iter()
@@ -79,7 +87,7 @@ pub async fn step(
         match store.commit(&v, &state, &messages).await {
             Ok(_) => {
                 publish_local(store, publisher).await?;
-                return Ok(());
+                return Ok(state);
             }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -87,6 +95,34 @@ pub async fn step(
     }
     anyhow::bail!(
         "the state kept changing under this runner (another `atalaya run` on the same database?)"
+    )
+}
+
+/// One line per round: `12:00:04  10 checks: 8 up, 1 degraded, 1 down, 0 unknown · 1 open incident`.
+pub fn round_line(state: &State, config: &Config, at: chrono::DateTime<Utc>) -> String {
+    let count = |v: Verdict| {
+        config
+            .checks
+            .iter()
+            .filter(|c| {
+                state
+                    .checks
+                    .get(&c.id)
+                    .map_or(Verdict::Unknown, |s| s.verdict)
+                    == v
+            })
+            .count()
+    };
+    let open = state.incidents.values().filter(|i| i.is_open()).count();
+    format!(
+        "{}  {}: {} up, {} degraded, {} down, {} unknown · {}",
+        at.format("%H:%M:%S"),
+        crate::plural(config.checks.len(), "check", "checks"),
+        count(Verdict::Up),
+        count(Verdict::Degraded),
+        count(Verdict::Down),
+        count(Verdict::Unknown),
+        crate::plural(open, "open incident", "open incidents")
     )
 }
 
@@ -130,12 +166,20 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         ..EngineOptions::default()
     })?);
     let checks: Arc<[Check]> = config.checks.clone().into();
+    // What will not work as written is said now; the runner starts anyway and reports each
+    // as a monitoring fault when it runs.
+    for w in crate::validate::warnings(&config, atalaya_core::Target::Local) {
+        eprintln!("warning: {w}");
+    }
     eprintln!(
-        "atalaya: running {} checks from {} (database {}, outbox {}); Ctrl-C stops",
-        checks.len(),
+        "atalaya: {} {}{} from {} (database {}, outbox {}){}",
+        if opts.once { "probing" } else { "running" },
+        crate::plural(checks.len(), "check", "checks"),
+        if opts.once { " once" } else { "" },
         opts.file.display(),
         opts.db.display(),
-        opts.outbox.display()
+        opts.outbox.display(),
+        if opts.once { "" } else { "; Ctrl-C stops" }
     );
     let runtime = atalaya_probe::runtime()?;
     runtime.block_on(async move {
@@ -152,6 +196,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = Box::pin(shutdown());
+        let mut resuming = true;
+        // A line per round: once the probes started together are all back, or at the next
+        // tick when rounds overlap.
+        let mut line_due = false;
         loop {
             let now = Instant::now();
             for (i, check) in checks.iter().enumerate() {
@@ -172,9 +220,13 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 });
             }
             let mut results = Vec::new();
+            let mut ticked = false;
             let stopping = tokio::select! {
                 _ = &mut stop => true,
-                _ = ticker.tick() => false,
+                _ = ticker.tick() => {
+                    ticked = true;
+                    false
+                }
                 Some(first) = rx.recv() => {
                     let mut batch = vec![first];
                     while let Ok(more) = rx.try_recv() {
@@ -185,17 +237,26 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                         ran_once.insert(i);
                         match r {
                             Ok(result) => results.push(result),
+                            // A check that cannot run is a monitoring fault: the operators hear
+                            // of it through the engine, and it is said here once.
                             Err(e) => {
                                 if reported.insert(i) {
                                     eprintln!("error: check {}: {e}", checks[i].id);
                                 }
+                                results.push(e.to_result(&checks[i], atalaya_core::LOCAL_REGION, Utc::now()));
                             }
                         }
                     }
                     false
                 }
             };
-            step(&store, &renderer, &config, &results, &mut publisher).await?;
+            let state = step(&store, &renderer, &config, &results, resuming, &mut publisher).await?;
+            resuming = false;
+            line_due |= !results.is_empty();
+            if line_due && (in_flight.is_empty() || (ticked && !opts.once)) {
+                println!("{}", round_line(&state, &config, Utc::now()));
+                line_due = false;
+            }
             if stopping {
                 eprintln!(
                     "atalaya: stopped; state and messages are saved in {}",

@@ -35,7 +35,11 @@ fn validate_exits_0_for_a_valid_file() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/checks.yaml");
     let out = atalaya(&["validate", root], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("valid (8 checks, 2 services, 1 customers)"));
+    assert!(
+        text(&out.stdout).contains("valid (8 checks, 2 services, 1 customer)"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -143,7 +147,8 @@ fn probe_json_prints_one_result_per_line_and_exits_0_whatever_the_outcomes() {
     assert_eq!(
         seen,
         [
-            ("blocked".into(), "down".into(), "blocked".into()),
+            // The guard refused it: the target was never judged (a monitoring fault).
+            ("blocked".into(), "unknown".into(), "blocked".into()),
             ("down".into(), "down".into(), "http_status".into()),
             ("up".into(), "up".into(), "ok".into())
         ]
@@ -172,7 +177,7 @@ fn probe_table_is_plain_text_off_a_terminal_and_selects_checks() {
         "no colour off a terminal: {table:?}"
     );
     assert!(
-        table.contains("1 checks: 1 up, 0 degraded, 0 down"),
+        table.contains("1 check: 1 up, 0 degraded, 0 down, 0 unknown"),
         "{table}"
     );
 }
@@ -205,8 +210,23 @@ fn probe_with_an_unset_variable_fails_that_check_and_runs_the_others() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("error: check secret: http.headers.X-Key: environment variable ATALAYA_CLI_UNSET is not set"));
-    assert_eq!(text(&out.stdout).lines().count(), 1);
-    assert!(text(&out.stdout).contains("\"check\":\"plain\""));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let secret = lines.iter().find(|r| r["check"] == "secret").unwrap();
+    // Reported as the monitoring fault it is, never as the target being down.
+    assert_eq!(
+        (&secret["outcome"], &secret["reason"]),
+        (
+            &serde_json::json!("unknown"),
+            &serde_json::json!("check_error")
+        )
+    );
+    assert!(lines
+        .iter()
+        .any(|r| r["check"] == "plain" && r["outcome"] == "up"));
 }
 
 #[test]
@@ -289,4 +309,108 @@ fn validate_checks_customer_template_folders() {
             .code(),
         Some(0)
     );
+}
+
+#[test]
+fn validate_warns_about_what_will_not_work_and_strict_makes_it_fail() {
+    let f = file(
+        "customers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: db, service: s, tcp: { host: 10.0.0.5, port: 5432 } }\n  - { id: api, service: s, http: { url: 'https://api.example/', headers: { X-Key: '${env:ATALAYA_CLI_NEVER_SET}' } } }\n  - { id: mx, service: s, dns: { name: example.com, type: MX, nameserver: '169.254.169.253' } }\n",
+    );
+    let path = f.path().to_str().unwrap();
+    let out = atalaya(&["validate", path], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for expected in [
+        ":6:5: check db: tcp.host: 10.0.0.5: private (10.0.0.0/8) addresses are blocked",
+        ":7:5: check api: http.headers.X-Key: ${env:ATALAYA_CLI_NEVER_SET} is not set in this environment",
+        ":8:5: check mx: dns.nameserver: 169.254.169.253: link-local (169.254.0.0/16) addresses are blocked",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+    }
+    assert!(err.lines().all(|l| l.starts_with("warning: ")), "{err}");
+    assert!(
+        text(&out.stdout)
+            .ends_with("valid (3 checks, 1 service, 1 customer); 3 warnings on stderr\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let lambda = atalaya(&["validate", "--target", "lambda", path], &[]);
+    assert!(
+        text(&lambda.stderr)
+            .contains("must be set in the probe function's environment in every region"),
+        "{}",
+        text(&lambda.stderr)
+    );
+    let strict = atalaya(&["validate", "--strict", path], &[]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(text(&strict.stderr).contains("3 problems found (--strict makes warnings errors)"));
+    // Set, the variable is no longer a warning.
+    let set = atalaya(&["validate", path], &[("ATALAYA_CLI_NEVER_SET", "x")]);
+    assert!(
+        text(&set.stdout).contains("2 warnings"),
+        "{}",
+        text(&set.stdout)
+    );
+}
+
+#[test]
+fn an_empty_file_is_an_error_and_a_file_without_checks_a_warning() {
+    let empty = file("\n");
+    let out = atalaya(&["validate", empty.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(":1:1: the file is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    let none = file("customers:\n  - { id: a, name: A }\n");
+    let out = atalaya(&["validate", none.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("the file has no checks: nothing will be probed"));
+    assert!(text(&out.stdout).contains("valid (0 checks, 0 services, 1 customer)"));
+}
+
+#[test]
+fn a_misspelt_reference_or_field_gets_a_suggestion() {
+    let f = file("customers:\n  - { id: acme, name: A }\nservices:\n  - { id: acme-shop, customer: acme, name: S }\nchecks:\n  - { id: c, service: acme-shp, http: { url: 'https://a.example/' }, expect: { stauts: [200] } }\n");
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(err.contains("did you mean `status`?"), "{err}");
+    let f = file("customers:\n  - { id: acme, name: A }\nservices:\n  - { id: acme-shop, customer: acme, name: S }\nchecks:\n  - { id: c, service: acme-shp, http: { url: 'https://a.example/' } }\n");
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown service \"acme-shp\"; did you mean \"acme-shop\"?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn incident_help_explains_every_argument_and_groups_the_store_options_once() {
+    for sub in ["show", "ack", "update", "resolve"] {
+        let out = atalaya(&["incident", sub, "--help"], &[]);
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("The incident's id, as `atalaya incidents` lists it"),
+            "{sub}: {help}"
+        );
+        let heading = help
+            .find("Where incidents are kept (the runner's database, or DynamoDB):")
+            .unwrap_or_else(|| panic!("{sub}: no store heading in {help}"));
+        assert!(
+            help.find("--table-prefix").unwrap() > heading,
+            "{sub}: {help}"
+        );
+        assert_eq!(help.matches("--table-prefix <PREFIX>").count(), 1, "{sub}");
+    }
+    let update = text(&atalaya(&["incident", "update", "--help"], &[]).stdout);
+    for flag in [
+        "--message <TEXT>",
+        "--message-en <TEXT>",
+        "--message-es <TEXT>",
+        "--dry-run",
+        "--force",
+    ] {
+        assert!(update.contains(flag), "{flag}: {update}");
+    }
 }

@@ -120,7 +120,7 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
             &id,
             "--phase",
             "identified",
-            "--message",
+            "--message-es",
             "Hemos encontrado la causa.",
             "--checks",
             checks.to_str().unwrap(),
@@ -137,13 +137,27 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     let inc = store.incident(&id).await.unwrap().unwrap();
     assert_eq!(inc.phase.as_str(), "identified");
 
-    // With topics, the resolution is published at once.
+    // With topics, the resolution is published at once; the shop still fails, so it is
+    // refused unless forced.
     let (ops, customers) = atalaya_tests::moto::topics(&prefix).await;
+    let refused = atalaya(
+        &[
+            "incident",
+            "resolve",
+            &id,
+            "--checks",
+            checks.to_str().unwrap(),
+        ],
+        &prefix,
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let resolve = atalaya(
         &[
             "incident",
             "resolve",
             &id,
+            "--force",
             "--checks",
             checks.to_str().unwrap(),
         ],
@@ -158,4 +172,13 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     assert!(store.incidents(true).await.unwrap().is_empty());
     let all = atalaya(&["incidents"], &prefix, &[]);
     assert!(String::from_utf8_lossy(&all.stdout).contains("resolved"));
+    // Every message sent about it, read back from the outbox table.
+    let show = atalaya(&["incident", "show", &id, "--messages"], &prefix, &[]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("Hemos encontrado la causa.")
+            && text.contains("Subject: Tienda online: resuelto, funciona con normalidad")
+            && text.contains("(by hand, forced)"),
+        "{text}"
+    );
 }

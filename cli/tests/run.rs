@@ -157,8 +157,28 @@ checks:
     }
 }
 
+/// Stops the runner as Ctrl-C would.
+fn interrupt(mut runner: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &runner.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if runner.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+}
+
+fn at(m: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    m["at"].as_str().unwrap().parse().unwrap()
+}
+
 #[test]
-fn incident_commands_act_on_the_runners_database_and_publish() {
+fn a_restart_after_a_gap_mid_outage_says_nothing_good_until_the_target_recovers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let addr = rt.block_on(atalaya_tests::http::server(None));
     let dir = tempfile::tempdir().unwrap();
@@ -168,13 +188,13 @@ fn incident_commands_act_on_the_runners_database_and_publish() {
         format!(
             "settings:
   allow_networks: [127.0.0.0/8]
-  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 2, recover_after: 2 }}
 customers:
-  - {{ id: initech, name: Initech, language: en }}
+  - {{ id: acme, name: ACME Corp, language: es, update_every: 3s }}
 services:
-  - {{ id: portal, customer: initech, name: Customer portal }}
+  - {{ id: shop, customer: acme, name: Tienda online }}
 checks:
-  - {{ id: portal-home, service: portal, http: {{ url: 'http://{addr}/500' }} }}
+  - {{ id: shop-home, service: shop, http: {{ url: 'http://{addr}/switch/restart-gap' }}, expect: {{ body_contains: 'Add to cart' }} }}
 "
         ),
     )
@@ -183,15 +203,99 @@ checks:
         dir.path().join("atalaya.db"),
         dir.path().join("outbox.jsonl"),
     );
-    let atalaya = |args: &[&str]| {
+    atalaya_tests::http::set_switch("restart-gap", true);
+    let runner = start(&file, &db, &out);
+    wait_for(&out, "customer opened", |m| has(m, "customers", "opened"));
+    interrupt(runner);
+    let stopped = outbox(&out).len();
+    // Stopped for more than 5 intervals, the target still down.
+    std::thread::sleep(Duration::from_secs(6));
+    let restarted = chrono::Utc::now();
+    let runner = start(&file, &db, &out);
+    wait_for(&out, "an update after the restart", |m| m.len() > stopped);
+    std::thread::sleep(Duration::from_secs(4));
+    let flipped = chrono::Utc::now();
+    atalaya_tests::http::set_switch("restart-gap", false);
+    wait_for(&out, "customer resolved", |m| {
+        has(m, "customers", "resolved")
+    });
+    interrupt(runner);
+
+    let messages = outbox(&out);
+    let after: Vec<&serde_json::Value> = messages[stopped..].iter().collect();
+    let first = after[0];
+    assert!(
+        first["topic"] == "customers"
+            && first["attributes"]["event"] == "update"
+            && first["body"]
+                .as_str()
+                .unwrap()
+                .contains("Seguimos trabajando en el problema con Tienda online")
+            && at(first) - restarted < chrono::TimeDelta::seconds(2),
+        "the overdue update goes out at once, and claims nothing: {first:#}"
+    );
+    for m in &messages {
+        let event = m["attributes"]["event"].as_str().unwrap();
+        assert!(
+            !["region_silent", "monitoring_blind", "monitoring_restored"].contains(&event),
+            "the runner's own gap is not the regions' silence: {m:#}"
+        );
+        let good = m["topic"] == "customers"
+            && (event == "resolved" || m["body"].as_str().unwrap().contains("vuelve a funcionar"));
+        assert!(
+            !good || at(m) >= flipped,
+            "good news before the target recovered: {m:#}"
+        );
+    }
+    let ids: HashSet<&str> = messages.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), messages.len(), "a message was repeated");
+}
+
+fn customers_file(dir: &Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    let file = dir.join("checks.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: initech, name: Initech, language: en }}
+  - {{ id: acme, name: ACME Corp, language: es, timezone: Europe/Madrid }}
+services:
+  - {{ id: portal, customer: initech, name: Customer portal }}
+  - {{ id: tienda, customer: acme, name: Tienda online, depends_on: [portal] }}
+checks:
+  - {{ id: portal-home, service: portal, http: {{ url: 'http://{addr}/switch/commands' }} }}
+  - {{ id: tienda-home, service: tienda, http: {{ url: 'http://{addr}/switch/commands' }} }}
+"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn incident_commands_act_on_the_runners_database_and_publish() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = customers_file(dir.path(), addr);
+    let (db, out) = (
+        dir.path().join("atalaya.db"),
+        dir.path().join("outbox.jsonl"),
+    );
+    let atalaya = |args: &[&str], user: &str| {
         let mut all = args.to_vec();
         all.extend(["--db", db.to_str().unwrap()]);
         Command::new(env!("CARGO_BIN_EXE_atalaya"))
             .args(&all)
-            .env("USER", "ana")
+            .env("USER", user)
             .output()
             .unwrap()
     };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    atalaya_tests::http::set_switch("commands", true);
     // --once: every check probed once, evaluated, published; one failure is enough with retries 1.
     let run = Command::new(env!("CARGO_BIN_EXE_atalaya"))
         .args([
@@ -205,86 +309,234 @@ checks:
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(String::from_utf8_lossy(&run.stdout)
-        .contains("Subject: Customer portal: we are working on a problem"));
-
-    let list = atalaya(&["incidents", "--open"]);
-    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
     assert!(
-        listing
-            .lines()
+        stdout.contains("Subject: Customer portal: new problem, we are working on it")
+            && stdout
+                .contains("Subject: Tienda online: nuevo problema, estamos trabajando en ello"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.ends_with("2 checks: 0 up, 0 degraded, 2 down, 0 unknown · 1 open incident")),
+        "one line per round: {stdout}"
+    );
+    assert!(
+        !text(&run.stderr).contains("Ctrl-C"),
+        "{}",
+        text(&run.stderr)
+    );
+
+    let list = text(&atalaya(&["incidents", "--open"], "ana").stdout);
+    assert!(
+        list.lines()
             .nth(1)
             .unwrap()
-            .starts_with("inc-1     investigating  portal (Customer portal)"),
-        "{listing}"
+            .starts_with("inc-1  investigating  portal (Customer portal)  "),
+        "{list}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&atalaya(&["incidents", "--format", "json"], "ana").stdout).unwrap();
+    assert_eq!(json[0]["id"], "inc-1");
+    assert_eq!(json[0]["affected"][0], "tienda");
+
+    // Acknowledged: it says what it did; a second operator's acknowledgement is kept.
+    let ack = atalaya(&["incident", "ack", "inc-1"], "ana");
+    assert_eq!(ack.status.code(), Some(0));
+    assert!(
+        text(&ack.stderr)
+            .contains("inc-1 acknowledged by ana: operator reminders and the escalation stop"),
+        "{}",
+        text(&ack.stderr)
+    );
+    let again = atalaya(&["incident", "ack", "inc-1"], "ana");
+    assert!(text(&again.stderr).contains("was already acknowledged by ana"));
+    let bob = atalaya(&["incident", "ack", "inc-1"], "bob");
+    assert!(
+        text(&bob.stderr).contains("Also acknowledged by ana."),
+        "{}",
+        text(&bob.stderr)
     );
 
-    assert_eq!(
-        atalaya(&["incident", "ack", "inc-1"]).status.code(),
-        Some(0)
+    let outbox_len = || outbox(&out).len();
+    let before = outbox_len();
+    // English only, to a Spanish customer too: refused, naming the customer.
+    let english_only = atalaya(
+        &[
+            "incident",
+            "update",
+            "inc-1",
+            "--phase",
+            "identified",
+            "--message",
+            "A failed deploy; rolling back now.",
+        ],
+        "ana",
     );
-    let update = atalaya(&[
-        "incident",
-        "update",
-        "inc-1",
-        "--phase",
-        "identified",
-        "--message",
-        "A failed deploy; rolling back now.",
-    ]);
-    assert_eq!(
-        update.status.code(),
-        Some(0),
+    assert_eq!(english_only.status.code(), Some(1));
+    assert!(
+        text(&english_only.stderr)
+            .contains("customer acme (ACME Corp) reads Spanish: add --message-es"),
         "{}",
-        String::from_utf8_lossy(&update.stderr)
+        text(&english_only.stderr)
     );
-    let resolve = atalaya(&[
-        "incident",
-        "resolve",
-        "inc-1",
-        "--message",
-        "Everything is back to normal.",
-    ]);
-    assert_eq!(resolve.status.code(), Some(0));
-    let again = atalaya(&["incident", "resolve", "inc-1"]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("incident inc-1 is resolved"));
+    // An operator's slip: refused, naming what and where.
+    let slip = atalaya(
+        &[
+            "incident",
+            "update",
+            "inc-1",
+            "--phase",
+            "identified",
+            "--message",
+            "Root cause: 500 from https://10.0.0.5:8443/api (db-prod-1.internal, ECONNREFUSED)",
+            "--message-es",
+            "Causa: el puerto 5432 de tienda-home.",
+        ],
+        "ana",
+    );
+    assert_eq!(slip.status.code(), Some(1));
+    let err = text(&slip.stderr);
+    for expected in [
+        "--message 1:13: \"500 from\" (an HTTP status code)",
+        "--message 1:22: \"https://10.0.0.5:8443/api\" (a URL)",
+        "--message 1:49: \"db-prod-1.internal\" (a host name)",
+        "--message 1:69: \"ECONNREFUSED\" (an error code)",
+        "--message-es 1:11: \"puerto 5432\" (a port)",
+        "--message-es 1:26: \"tienda-home\" (a check id)",
+    ] {
+        assert!(err.contains(expected), "{expected} not in:\n{err}");
+    }
+    // A preview sends nothing.
+    let dry = atalaya(
+        &[
+            "incident",
+            "update",
+            "inc-1",
+            "--phase",
+            "identified",
+            "--message",
+            "We found the cause: a failed deploy. We are rolling it back.",
+            "--message-es",
+            "Hemos encontrado la causa: una actualización fallida. La estamos deshaciendo.",
+            "--dry-run",
+        ],
+        "ana",
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    let preview = text(&dry.stdout);
+    assert!(
+        preview.starts_with("Dry run: nothing is sent. 3 messages would go out:")
+            && preview.contains("Subject: Customer portal: update from our team, cause found")
+            && preview.contains("We found the cause: a failed deploy.")
+            && preview
+                .contains("Subject: Tienda online: novedades de nuestro equipo, causa encontrada")
+            && preview.contains("Hemos encontrado la causa: una actualización fallida.")
+            && preview.contains("[es] Hemos encontrado la causa"),
+        "{preview}"
+    );
+    assert_eq!(outbox_len(), before, "a dry run sends nothing");
+    let update = atalaya(
+        &[
+            "incident",
+            "update",
+            "inc-1",
+            "--phase",
+            "identified",
+            "--message",
+            "We found the cause: a failed deploy. We are rolling it back.",
+            "--message-es",
+            "Hemos encontrado la causa: una actualización fallida. La estamos deshaciendo.",
+        ],
+        "ana",
+    );
+    assert_eq!(update.status.code(), Some(0), "{}", text(&update.stderr));
+
+    // Resolving while the target still fails: refused, then forced and marked.
+    let refused = atalaya(
+        &[
+            "incident",
+            "resolve",
+            "inc-1",
+            "--message",
+            "Everything is back to normal.",
+            "--message-es",
+            "Todo funciona con normalidad.",
+        ],
+        "ana",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains(
+            "the monitor does not see inc-1 working: portal-home is down, tienda-home is down"
+        ),
+        "{}",
+        text(&refused.stderr)
+    );
+    let forced = atalaya(
+        &[
+            "incident",
+            "resolve",
+            "inc-1",
+            "--force",
+            "--message",
+            "Everything is back to normal.",
+            "--message-es",
+            "Todo funciona con normalidad.",
+        ],
+        "ana",
+    );
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert!(
+        text(&forced.stderr).contains("resolved by hand while the monitor did not see it passing")
+    );
+    let closed = atalaya(&["incident", "resolve", "inc-1"], "ana");
+    assert_eq!(closed.status.code(), Some(2));
+    assert!(text(&closed.stderr).contains("incident inc-1 is resolved"));
 
     let messages = outbox(&out);
-    let customer: Vec<(&str, &str)> = messages
+    let customer: Vec<(&str, &str, &str)> = messages
         .iter()
         .filter(|m| m["topic"] == "customers")
         .map(|m| {
             (
+                m["attributes"]["customer"].as_str().unwrap(),
                 m["attributes"]["event"].as_str().unwrap(),
                 m["body"].as_str().unwrap(),
             )
         })
         .collect();
-    assert_eq!(
-        customer.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
-        ["opened", "human_update", "resolved"]
-    );
+    let events = |who: &str| {
+        customer
+            .iter()
+            .filter(|c| c.0 == who)
+            .map(|c| c.1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(events("initech"), ["opened", "human_update", "resolved"]);
+    assert_eq!(events("acme"), ["opened", "human_update", "resolved"]);
+    assert!(customer
+        .iter()
+        .any(|c| c.0 == "acme" && c.2.contains("La estamos deshaciendo.")));
+    assert!(customer
+        .iter()
+        .any(|c| c.0 == "initech" && c.2.contains("Everything is back to normal.")));
     assert!(
-        customer[1].1.contains("A failed deploy; rolling back now."),
-        "{}",
-        customer[1].1
+        !customer
+            .iter()
+            .any(|c| c.0 == "acme" && c.2.contains("Everything")),
+        "English text to a Spanish customer"
     );
+
+    let show = text(&atalaya(&["incident", "show", "inc-1", "--messages"], "ana").stdout);
     assert!(
-        customer[2].1.contains("Everything is back to normal."),
-        "{}",
-        customer[2].1
-    );
-    let show =
-        String::from_utf8_lossy(&atalaya(&["incident", "show", "inc-1"]).stdout).into_owned();
-    assert!(
-        show.contains("acknowledged by ana") && show.contains("human_update"),
+        show.contains("resolved ")
+            && show.contains("(by hand, forced)")
+            && show.contains("acknowledged by ana at")
+            && show.contains("acknowledged by bob at")
+            && show.contains("messages (")
+            && show.contains("Subject: Tienda online: resuelto, funciona con normalidad")
+            && show.contains("Todo funciona con normalidad."),
         "{show}"
     );
 }

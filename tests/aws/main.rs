@@ -553,13 +553,15 @@ async fn state_and_its_messages_are_committed_together_or_not_at_all() {
     assert_eq!(s.pending().await.unwrap().len(), 132);
 }
 
+mod truth;
+
 mod alert {
     use super::*;
     use atalaya_alert_fn::{handle, results_of, Deps};
     use atalaya_notify::SnsPublisher;
 
     /// A batch shaped as Lambda delivers the results table's stream.
-    fn stream_batch(
+    pub fn stream_batch(
         results: &[ProbeResult],
         first_seq: u64,
     ) -> aws_lambda_events::event::dynamodb::Event {
@@ -593,7 +595,7 @@ mod alert {
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
     }
 
-    fn at_regions(
+    pub fn at_regions(
         check: &str,
         at: chrono::DateTime<chrono::Utc>,
         outcome: Outcome,

@@ -12,6 +12,28 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// While true, the `/switch` path answers 503 (tests flip it to make a target fail and recover).
 pub static SWITCH_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Named switches: while `name` is down, `/switch/<name>` answers 503, so tests running in one
+/// process each flip their own target.
+static SWITCHES: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Makes `/switch/<name>` fail (503) or work again.
+pub fn set_switch(name: &str, down: bool) {
+    let mut s = SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
+    if down {
+        s.insert(name.to_string());
+    } else {
+        s.remove(name);
+    }
+}
+
+fn switch_down(name: &str) -> bool {
+    SWITCHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(name)
+}
+
 /// The `/demo` path's outage: from `start + after` for `length` it answers 503.
 static DEMO_OUTAGE: OnceLock<(std::time::Instant, Duration, Duration)> = OnceLock::new();
 
@@ -220,6 +242,13 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             respond(&mut s, 503, &[], b"service unavailable").await?
         }
         "/switch" => respond(&mut s, 200, &[], b"shop is up: Add to cart").await?,
+        p if p.starts_with("/switch/") => {
+            if switch_down(&p["/switch/".len()..]) {
+                respond(&mut s, 503, &[], b"service unavailable").await?
+            } else {
+                respond(&mut s, 200, &[], b"shop is up: Add to cart").await?
+            }
+        }
         "/demo" if demo_down() => respond(&mut s, 503, &[], b"service unavailable").await?,
         "/demo" => {
             respond(

@@ -33,6 +33,8 @@ pub struct ProbeOutput {
     pub checks: usize,
     pub failures: usize,
     pub check_errors: usize,
+    /// Results that are monitoring faults (blocked targets, checks that cannot run).
+    pub monitoring_faults: usize,
     pub written: usize,
 }
 
@@ -83,15 +85,21 @@ pub fn selection(config: &Config, event: &ProbeEvent, now: DateTime<Utc>) -> Vec
 struct Collect {
     results: Vec<ProbeResult>,
     errors: usize,
+    region: String,
+    now: DateTime<Utc>,
 }
 
 impl Sink for Collect {
     fn result(&mut self, r: ProbeResult) {
         self.results.push(r);
     }
+    /// A check that cannot run is written as a monitoring fault: the alert function tells the
+    /// operators (and never the customers).
     fn check_error(&mut self, check: &Check, error: CheckError) {
         self.errors += 1;
         tracing::error!(check = %check.id, error = %error, "check cannot run");
+        self.results
+            .push(error.to_result(check, &self.region, self.now));
     }
 }
 
@@ -121,6 +129,8 @@ pub async fn handle(
     let mut sink = Collect {
         results: Vec::with_capacity(checks.len()),
         errors: 0,
+        region: event.region.clone(),
+        now,
     };
     engine.run(checks.clone(), &mut sink).await;
     // The scheduler's event names the region; results carry it whatever the engine was built with.
@@ -136,11 +146,17 @@ pub async fn handle(
         .iter()
         .filter(|r| r.outcome == Outcome::Down)
         .count();
+    let faults = sink
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Unknown)
+        .count();
     let output = ProbeOutput {
         region: event.region.clone(),
         checks: checks.len(),
         failures,
         check_errors: sink.errors,
+        monitoring_faults: faults,
         written,
     };
     println!("{}", emf(&output, started.elapsed(), now));
@@ -156,6 +172,7 @@ pub fn emf(o: &ProbeOutput, duration: Duration, now: DateTime<Utc>) -> serde_jso
             ("ChecksRun", "Count", o.checks as f64),
             ("CheckFailures", "Count", o.failures as f64),
             ("CheckErrors", "Count", o.check_errors as f64),
+            ("MonitoringFaults", "Count", o.monitoring_faults as f64),
             (
                 "ProbeDuration",
                 "Milliseconds",

@@ -59,8 +59,8 @@ pub fn load_str(text: &str, file: &str, target: Target) -> Result<Config, Config
             file: file.to_string(),
             pos: Pos { line: 1, col: 1 },
             subject: String::new(),
-            field: "checks".into(),
-            message: "no checks: nothing will be probed".into(),
+            field: String::new(),
+            message: "the file has no checks: nothing will be probed".into(),
         });
     }
     errs.list

@@ -14,10 +14,45 @@ pub struct SnsError {
     pub detail: String,
 }
 
-/// An email-safe SNS subject: ASCII only (accents dropped: `Envío` → `Envio`), one line, under
-/// 100 characters, starting with a letter, digit or punctuation.
+/// Letters whose ASCII form is not the bare letter: `ñ` is `ny` (never `n`: "año" must not
+/// read "ano"), `ß` is `ss`, and so on.
+const SPELLED: [(char, &str); 20] = [
+    ('ñ', "ny"),
+    ('Ñ', "Ny"),
+    ('ß', "ss"),
+    ('æ', "ae"),
+    ('Æ', "AE"),
+    ('œ', "oe"),
+    ('Œ', "OE"),
+    ('ø', "o"),
+    ('Ø', "O"),
+    ('ł', "l"),
+    ('Ł', "L"),
+    ('đ', "d"),
+    ('Đ', "D"),
+    ('€', "EUR"),
+    ('–', "-"),
+    ('—', "-"),
+    ('‘', "'"),
+    ('’', "'"),
+    ('“', "\""),
+    ('”', "\""),
+];
+
+/// An email-safe SNS subject: ASCII only, one line, under 100 characters, starting with a
+/// letter, digit or punctuation (SNS's rules). Accents are dropped (`Envío` → `Envio`), some
+/// letters spelled out (`ñ` → `ny`), anything else without an ASCII form left out. The built-in
+/// subjects are written in words that need none of this.
 pub fn email_subject(subject: &str) -> String {
-    let ascii: String = subject
+    let spelled: String = subject
+        .chars()
+        .map(|c| match SPELLED.iter().find(|(k, _)| *k == c) {
+            Some((_, s)) => s.to_string(),
+            None if c == '…' => "...".to_string(),
+            None => c.to_string(),
+        })
+        .collect();
+    let ascii: String = spelled
         .nfd()
         .filter(|c| c.is_ascii())
         .map(|c| if c.is_ascii_control() { ' ' } else { c })
@@ -130,6 +165,12 @@ mod tests {
             "Envio: ha empezado el mantenimiento programado"
         );
         assert_eq!(email_subject("日本"), "Atalaya");
+        // A letter that is not a bare letter with an accent is spelled, never cut to another word.
+        assert_eq!(email_subject("Año Nuevo: señal"), "Anyo Nuevo: senyal");
+        assert_eq!(
+            email_subject("¿Qué pasa? Straße – ok…"),
+            "Que pasa? Strasse - ok..."
+        );
         assert!(email_subject(&"x".repeat(300)).len() < 100);
     }
 }

@@ -7,6 +7,7 @@
 mod dns;
 pub mod guard;
 mod http;
+pub mod lint;
 mod net;
 mod redact;
 mod tcp;

@@ -86,6 +86,9 @@ pub trait Store {
     /// Every incident kept, newest first; only the open ones if `open_only`.
     async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+    /// The messages recorded under these event ids (an incident's timeline), in the order
+    /// asked; ids with no message are left out.
+    async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError>;
     /// Messages recorded and not yet published, oldest first.
     async fn pending(&self) -> Result<Vec<Message>, StoreError>;
     /// Claims a pending message for `lease`: of several publishers, only the one that claims a

@@ -310,6 +310,19 @@ impl Store for SqliteStore {
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
+    async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT message FROM outbox WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            let json: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional()?;
+            if let Some(json) = json {
+                out.push(serde_json::from_str(&json)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn pending(&self) -> Result<Vec<Message>, StoreError> {
         let conn = self.conn();
         let mut stmt =

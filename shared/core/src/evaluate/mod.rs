@@ -37,7 +37,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use act::{act, Action, ActionError, Refusal, Texts};
+pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
 pub use events::{Audience, Blindness, CheckSight, Detail, Event, EventKind, FaultNote, Severity};
 pub use flapping::percent_state_change;
 pub use state::{

@@ -424,7 +424,7 @@ fn incident_message(
         }
     }
     if event.detail == Some(Detail::Unseen) {
-        body.push_str("\nThe monitor cannot see this incident's services right now (see the MONITOR BLIND notice): their state is frozen until it can.\n");
+        body.push_str("\nThe monitor cannot see this incident's services right now (no fresh results: a silent region, a monitoring fault, or the monitor itself was stopped): the incident stays as it is, and customers get no good news, until it can.\n");
     }
     if kind != EventKind::Resolved {
         let (failing, recovering): (Vec<_>, Vec<_>) =

@@ -1,0 +1,172 @@
+//! Where incidents are kept: the local runner's SQLite database, or the Lambda functions'
+//! DynamoDB tables. One set of options, under one heading in every command's help.
+
+use anyhow::Context;
+use atalaya_core::{Config, Renderer};
+use atalaya_store::{DynamoStore, SqliteStore, Tables};
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The local runner's database (`--db`).
+    Sqlite,
+    /// The Lambda functions' tables (`--table-prefix` or each table's name, `--region`).
+    Dynamodb,
+}
+
+/// Where incidents are kept.
+#[derive(Args, Clone)]
+#[command(next_help_heading = "Where incidents are kept (the runner's database, or DynamoDB)")]
+pub struct StoreArgs {
+    /// `sqlite` (the local runner's database) or `dynamodb` (the Lambda functions' tables).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "sqlite",
+        env = "ATALAYA_STORE",
+        global = true
+    )]
+    pub store: StoreKind,
+    /// The local runner's SQLite database.
+    #[arg(long, value_name = "FILE", default_value = "atalaya.db", global = true)]
+    pub db: PathBuf,
+    /// DynamoDB: the tables' name prefix (`<prefix>state`, `<prefix>incidents`, ...).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "ATALAYA_TABLE_PREFIX",
+        default_value = "atalaya-",
+        global = true
+    )]
+    pub table_prefix: String,
+    /// DynamoDB: the state table's name, if not `<prefix>state`.
+    #[arg(long, value_name = "NAME", env = "ATALAYA_STATE_TABLE", global = true)]
+    pub state_table: Option<String>,
+    /// DynamoDB: the incidents table's name, if not `<prefix>incidents`.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ATALAYA_INCIDENTS_TABLE",
+        global = true
+    )]
+    pub incidents_table: Option<String>,
+    /// DynamoDB: the outbox table's name, if not `<prefix>outbox`.
+    #[arg(long, value_name = "NAME", env = "ATALAYA_OUTBOX_TABLE", global = true)]
+    pub outbox_table: Option<String>,
+    /// DynamoDB: the home region (where the tables are).
+    #[arg(
+        long,
+        env = "ATALAYA_HOME_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    pub region: String,
+    /// DynamoDB: the checks file the functions run with (service names; needed to act).
+    #[arg(long, value_name = "FILE", env = "ATALAYA_CHECKS", global = true)]
+    pub checks: Option<PathBuf>,
+    /// DynamoDB: publish at once to this operators topic (else the alert function publishes
+    /// what the command records within a minute).
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "ATALAYA_OPERATORS_TOPIC_ARN",
+        global = true
+    )]
+    pub operators_topic: Option<String>,
+    /// DynamoDB: the customers topic, with --operators-topic.
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "ATALAYA_CUSTOMERS_TOPIC_ARN",
+        global = true
+    )]
+    pub customers_topic: Option<String>,
+}
+
+/// What a command needs from the checks file, when it has one.
+pub struct Checks {
+    pub config: Config,
+    pub renderer: Renderer,
+}
+
+impl Checks {
+    /// Loads a checks file with its customers' templates (folders beside the file).
+    pub fn load(path: &Path, target: atalaya_core::Target) -> anyhow::Result<Checks> {
+        let config = atalaya_core::load_file(path, target).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let renderer = atalaya_notify::templates::renderer(&config, base)
+            .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
+        Ok(Checks { config, renderer })
+    }
+}
+
+pub enum Opened {
+    Sqlite {
+        store: SqliteStore,
+        checks: Checks,
+        outbox: PathBuf,
+    },
+    Dynamo {
+        store: DynamoStore,
+        checks: Option<Checks>,
+    },
+}
+
+impl Opened {
+    pub fn checks(&self) -> Option<&Checks> {
+        match self {
+            Opened::Sqlite { checks, .. } => Some(checks),
+            Opened::Dynamo { checks, .. } => checks.as_ref(),
+        }
+    }
+}
+
+pub async fn open(args: &StoreArgs) -> anyhow::Result<Opened> {
+    match args.store {
+        StoreKind::Sqlite => {
+            let (store, config, outbox, renderer) = crate::run::open_db(&args.db)?;
+            Ok(Opened::Sqlite {
+                store,
+                checks: Checks { config, renderer },
+                outbox,
+            })
+        }
+        StoreKind::Dynamodb => {
+            let mut tables = Tables::with_prefix(&args.table_prefix);
+            for (over, slot) in [
+                (&args.state_table, &mut tables.state),
+                (&args.incidents_table, &mut tables.incidents),
+                (&args.outbox_table, &mut tables.outbox),
+            ] {
+                if let Some(name) = over {
+                    slot.clone_from(name);
+                }
+            }
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+            let store = DynamoStore::connect(
+                &args.region,
+                endpoint.as_deref(),
+                tables,
+                Duration::from_secs(30 * 86_400),
+            )
+            .await;
+            let checks = args
+                .checks
+                .as_deref()
+                .map(|p| {
+                    Checks::load(p, atalaya_core::Target::Lambda)
+                        .with_context(|| format!("loading {}", p.display()))
+                })
+                .transpose()?;
+            Ok(Opened::Dynamo { store, checks })
+        }
+    }
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

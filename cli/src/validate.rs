@@ -1,0 +1,104 @@
+//! `atalaya validate`: every problem with its position; warnings for what will not work as the
+//! file hopes (targets the guard refuses, `${env:…}` variables not set, no checks).
+
+use atalaya_core::{CheckKind, Config, ConfigError, Target};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<ExitCode> {
+    let config = match crate::load(file, target) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if let Err(problems) =
+        atalaya_notify::templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
+    {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!(
+            "{}: {} found",
+            file.display(),
+            crate::plural(problems.len(), "problem", "problems")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let warnings = warnings(&config, target);
+    for w in &warnings {
+        eprintln!("{}{w}", if strict { "" } else { "warning: " });
+    }
+    if strict && !warnings.is_empty() {
+        eprintln!(
+            "{}: {} found (--strict makes warnings errors)",
+            file.display(),
+            crate::plural(warnings.len(), "problem", "problems")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    crate::emit(&format!(
+        "{}: valid ({}, {}, {}){}\n",
+        file.display(),
+        crate::plural(config.checks.len(), "check", "checks"),
+        crate::plural(config.services.len(), "service", "services"),
+        crate::plural(config.customers.len(), "customer", "customers"),
+        if warnings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} on stderr",
+                crate::plural(warnings.len(), "warning", "warnings")
+            )
+        }
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything worth a warning: the file's own (no checks), targets the guard refuses, and
+/// `${env:…}` variables this environment does not set.
+pub fn warnings(config: &Config, target: Target) -> Vec<ConfigError> {
+    let mut out = config.warnings.clone();
+    out.extend(atalaya_probe::lint::refused_targets(config));
+    out.extend(unset_variables(config, target, |name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
+    }));
+    out
+}
+
+fn unset_variables(
+    config: &Config,
+    target: Target,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for check in &config.checks {
+        let CheckKind::Http(h) = &check.kind else {
+            continue;
+        };
+        let mut fields = vec![("http.url".to_string(), &h.url)];
+        fields.extend(
+            h.headers
+                .iter()
+                .map(|(name, v)| (format!("http.headers.{name}"), v)),
+        );
+        fields.extend(h.body.iter().map(|b| ("http.body".to_string(), b)));
+        for (field, template) in fields {
+            for name in template.variables().filter(|n| !is_set(n)) {
+                out.push(ConfigError {
+                    file: config.source.clone(),
+                    pos: check.pos,
+                    subject: format!("check {}", check.id),
+                    field: field.clone(),
+                    message: match target {
+                        Target::Local => format!(
+                            "${{env:{name}}} is not set in this environment: the check will report a monitoring fault until it is"
+                        ),
+                        Target::Lambda => format!(
+                            "${{env:{name}}} is not set here; it must be set in the probe function's environment in every region (the probes read it when they run)"
+                        ),
+                    },
+                });
+            }
+        }
+    }
+    out
+}
