@@ -48,7 +48,10 @@ demo: build
 	@$(TARGET_BIN) --http 127.0.0.1:8080 --outage 6s:20s > /dev/null & \
 	  pid=$$!; trap "kill $$pid 2>/dev/null" EXIT; sleep 0.5; \
 	  timeout -s INT 45 $(ATALAYA) run examples/demo-outage.yaml --db /tmp/atalaya-demo.db --outbox /tmp/atalaya-demo.jsonl; \
-	  echo; echo "Outbox (what SNS would receive): /tmp/atalaya-demo.jsonl, $$(wc -l < /tmp/atalaya-demo.jsonl) messages"
+	  echo; echo "Outbox (what SNS would receive): /tmp/atalaya-demo.jsonl, $$(wc -l < /tmp/atalaya-demo.jsonl) messages"; \
+	  echo "Look at what happened:"; \
+	  echo "  $(ATALAYA) incidents --db /tmp/atalaya-demo.db"; \
+	  echo "  $(ATALAYA) incident show inc-1 --messages --db /tmp/atalaya-demo.db"
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -540,3 +540,88 @@ fn incident_commands_act_on_the_runners_database_and_publish() {
         "{show}"
     );
 }
+
+#[test]
+fn our_own_faults_reach_operators_as_monitoring_faults_and_customers_hear_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checks.yaml");
+    // No allow_networks: the loopback target is refused by the guard.
+    std::fs::write(
+        &file,
+        format!(
+            "settings:
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: initech, name: Initech }}
+services:
+  - {{ id: portal, customer: initech, name: Customer portal }}
+checks:
+  - {{ id: portal-home, service: portal, http: {{ url: 'http://{addr}/ok' }} }}
+  - {{ id: portal-api, service: portal, http: {{ url: 'https://api.initech.example/', headers: {{ Authorization: 'Bearer ${{env:ATALAYA_RUN_UNSET_TOKEN}}' }} }} }}
+"
+        ),
+    )
+    .unwrap();
+    let (db, out) = (
+        dir.path().join("atalaya.db"),
+        dir.path().join("outbox.jsonl"),
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+            "--outbox",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("ATALAYA_RUN_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "it starts anyway: {stderr}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("check portal-home: http.url: 127.0.0.1: loopback")
+            && stderr.contains("check portal-api: http.headers.Authorization: ${env:ATALAYA_RUN_UNSET_TOKEN} is not set"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("2 checks: 0 up, 0 degraded, 0 down, 2 unknown · 0 open incidents"),
+        "{stdout}"
+    );
+    let messages = outbox(&out);
+    let seen: Vec<(&str, &str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["topic"].as_str().unwrap(),
+                m["attributes"]["event"].as_str().unwrap(),
+                m["subject"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "operators",
+                "monitoring_fault",
+                "[MONITORING FAULT] portal-home: target blocked by the network guard"
+            ),
+            (
+                "operators",
+                "monitoring_fault",
+                "[MONITORING FAULT] portal-api: check cannot run"
+            ),
+        ],
+        "operators only, one per check and fault"
+    );
+    assert!(messages[1]["body"]
+        .as_str()
+        .unwrap()
+        .contains("environment variable ATALAYA_RUN_UNSET_TOKEN is not set"));
+}

@@ -109,3 +109,37 @@ async fn tcp_tls_and_dns_targets_pass_the_guard_too() {
         assert_result(&r, Outcome::Unknown, Reason::Blocked);
     }
 }
+
+#[tokio::test]
+async fn the_platform_resolver_is_trusted_and_a_nameserver_written_in_the_file_is_not() {
+    // The platform's own resolver (what /etc/resolv.conf names; on Lambda 169.254.78.1) lives
+    // at an address the guard refuses. Here a loopback server plays it, and the guard allows
+    // nothing at all.
+    let ns = atalaya_tests::dns::server().await;
+    let e = strict_engine(Some(ns));
+    let r = probe(
+        &e,
+        "  - { id: c, service: web, dns: { name: acme.test }, expect: { answers_include: [203.0.113.10] } }",
+    )
+    .await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+    // Truncated over UDP: the retry over TCP goes to the same trusted resolver.
+    let r = probe(
+        &e,
+        "  - { id: c, service: web, dns: { name: big.acme.test, type: TXT } }",
+    )
+    .await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+    // The same address written in the checks file goes through the guard.
+    let r = probe(
+        &e,
+        &format!("  - {{ id: c, service: web, dns: {{ name: acme.test, nameserver: '{ns}' }} }}"),
+    )
+    .await;
+    assert_result(&r, Outcome::Unknown, Reason::Blocked);
+    assert!(
+        r.detail.contains("refused to query nameserver"),
+        "{}",
+        r.detail
+    );
+}

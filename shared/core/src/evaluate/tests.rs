@@ -930,6 +930,51 @@ mod messages {
     }
 
     #[test]
+    fn messages_are_signed_in_the_customers_language_or_by_their_own_signature() {
+        let text = "settings:
+  regions: [eu-west-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+  signature: { en: The Acme support team, es: El equipo de soporte de Acme }
+customers:
+  - { id: acme, name: ACME, language: es }
+  - { id: globex, name: Globex }
+  - { id: initech, name: Initech, signature: Bill at Initech support }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+  - { id: portal, customer: globex, name: Portal }
+  - { id: tps, customer: initech, name: TPS reports }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }
+  - { id: tps-home, service: tps, http: { url: 'https://tps.initech.example/' } }
+";
+        let mut sim = Sim::new(load_str(text, "sig.yaml", Target::Lambda).unwrap());
+        sim.minute(0, up);
+        sim.minute(1, |_, _| Some(Outcome::Down));
+        let ends: BTreeSet<(String, String)> = sim
+            .customer_messages()
+            .iter()
+            .map(|m| {
+                (
+                    m.attributes["customer"].clone(),
+                    m.body.lines().last().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ends,
+            BTreeSet::from([
+                (
+                    "acme".to_string(),
+                    "El equipo de soporte de Acme".to_string()
+                ),
+                ("globex".to_string(), "The Acme support team".to_string()),
+                ("initech".to_string(), "Bill at Initech support".to_string()),
+            ])
+        );
+    }
+
+    #[test]
     fn customer_templates_can_be_overridden() {
         let sim = outage();
         let mut r = Renderer::new();
