@@ -197,9 +197,11 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = Box::pin(shutdown());
         let mut resuming = true;
-        // A line per round: once the probes started together are all back, or at the next
-        // tick when rounds overlap.
-        let mut line_due = false;
+        // The results of a round are evaluated together: once the probes started together are
+        // all back, or at the next tick (at most a second) when rounds overlap. Evaluating each
+        // result as it lands would let the order probes finish in decide which service's
+        // incident opens. A line per round follows each such evaluation.
+        let mut results: Vec<ProbeResult> = Vec::new();
         loop {
             let now = Instant::now();
             for (i, check) in checks.iter().enumerate() {
@@ -219,7 +221,6 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     let _ = tx.send((i, result));
                 });
             }
-            let mut results = Vec::new();
             let mut ticked = false;
             let stopping = tokio::select! {
                 _ = &mut stop => true,
@@ -250,12 +251,15 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     false
                 }
             };
-            let state = step(&store, &renderer, &config, &results, resuming, &mut publisher).await?;
-            resuming = false;
-            line_due |= !results.is_empty();
-            if line_due && (in_flight.is_empty() || (ticked && !opts.once)) {
-                println!("{}", round_line(&state, &config, Utc::now()));
-                line_due = false;
+            let round_done = !results.is_empty() && in_flight.is_empty();
+            if round_done || ticked || stopping {
+                let state =
+                    step(&store, &renderer, &config, &results, resuming, &mut publisher).await?;
+                resuming = false;
+                if !results.is_empty() && (in_flight.is_empty() || !opts.once) {
+                    println!("{}", round_line(&state, &config, Utc::now()));
+                }
+                results.clear();
             }
             if stopping {
                 eprintln!(

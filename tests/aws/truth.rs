@@ -104,21 +104,60 @@ fn every_customer_message(config: &atalaya_core::Config) -> Vec<atalaya_core::Me
 }
 
 fn event(id: &str, kind: EventKind, service: &str, customer: &str) -> Event {
-    Event {
-        id: id.into(),
-        at: "2026-11-24T10:07:00Z".parse().unwrap(),
+    let mut e = Event::new(
+        id.into(),
+        "2026-11-24T10:07:00Z".parse().unwrap(),
         kind,
-        audience: Audience::Customers,
-        severity: atalaya_core::evaluate::Severity::Info,
-        incident: None,
-        service: Some(service.into()),
-        customer: Some(customer.into()),
-        check: None,
-        region: None,
-        ended: false,
-        phase: None,
-        text: None,
-        detail: None,
+        Audience::Customers,
+        atalaya_core::evaluate::Severity::Info,
+    );
+    e.service = Some(service.into());
+    e.customer = Some(customer.into());
+    e
+}
+
+/// The SDK clients, the two topics, and an SNS publisher on them.
+struct Moto {
+    prefix: String,
+    sns_client: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+    ops_topic: String,
+    cust_topic: String,
+    sns: SnsPublisher,
+}
+
+async fn moto() -> Moto {
+    let sdk = atalaya_tests::moto::sdk_config().await;
+    let prefix = atalaya_tests::moto::unique_prefix();
+    let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&prefix).await;
+    let sns = SnsPublisher::connect(
+        "eu-west-1",
+        Some(&atalaya_tests::moto::endpoint()),
+        ops_topic.clone(),
+        cust_topic.clone(),
+    )
+    .await;
+    Moto {
+        prefix,
+        sns_client: aws_sdk_sns::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        ops_topic,
+        cust_topic,
+        sns,
+    }
+}
+
+impl Moto {
+    /// A queue subscribed to `topic`, with an optional filter policy.
+    async fn queue(&self, name: &str, topic: &str, filter: Option<&str>) -> String {
+        queue(
+            &self.sqs,
+            &self.sns_client,
+            &format!("{}{name}", self.prefix),
+            topic,
+            filter,
+        )
+        .await
     }
 }
 
@@ -126,29 +165,16 @@ fn event(id: &str, kind: EventKind, service: &str, customer: &str) -> Event {
 async fn every_built_in_subject_reaches_an_email_subscriber_with_its_meaning_intact() {
     let config =
         atalaya_core::load_str(CHECKS, "checks.yaml", atalaya_core::Target::Lambda).unwrap();
-    let sdk = atalaya_tests::moto::sdk_config().await;
-    let (sns_client, sqs) = (
-        aws_sdk_sns::Client::new(&sdk),
-        aws_sdk_sqs::Client::new(&sdk),
-    );
-    let p = atalaya_tests::moto::unique_prefix();
-    let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
-    let q = queue(&sqs, &sns_client, &format!("{p}all"), &cust_topic, None).await;
-    let sns = SnsPublisher::connect(
-        "eu-west-1",
-        Some(&atalaya_tests::moto::endpoint()),
-        ops_topic,
-        cust_topic,
-    )
-    .await;
+    let m = moto().await;
+    let q = m.queue("all", &m.cust_topic, None).await;
     let messages = every_customer_message(&config);
     assert_eq!(messages.len(), 3 * 12 + 2 * 3, "every kind, phase and tone");
     let mut distinct = std::collections::BTreeSet::new();
-    for m in &messages {
-        sns.publish(m).await.unwrap();
-        distinct.insert(m.subject.clone());
+    for message in &messages {
+        m.sns.publish(message).await.unwrap();
+        distinct.insert(message.subject.clone());
     }
-    let received = drain(&sqs, &q).await;
+    let received = drain(&m.sqs, &q).await;
     assert_eq!(received.len(), messages.len());
     for (m, r) in messages.iter().zip(&received) {
         let subject = r["Subject"].as_str().unwrap();
@@ -221,35 +247,17 @@ async fn every_built_in_subject_reaches_an_email_subscriber_with_its_meaning_int
 async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no_good_news() {
     let config =
         atalaya_core::load_str(CHECKS, "checks.yaml", atalaya_core::Target::Lambda).unwrap();
-    let sdk = atalaya_tests::moto::sdk_config().await;
-    let (sns_client, sqs) = (
-        aws_sdk_sns::Client::new(&sdk),
-        aws_sdk_sqs::Client::new(&sdk),
-    );
-    let p = atalaya_tests::moto::unique_prefix();
-    let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&p).await;
-    let acme_q = queue(
-        &sqs,
-        &sns_client,
-        &format!("{p}acme"),
-        &cust_topic,
-        Some(r#"{"customer": ["acme"]}"#),
-    )
-    .await;
-    let ops_q = queue(&sqs, &sns_client, &format!("{p}ops"), &ops_topic, None).await;
+    let m = moto().await;
+    let acme_q = m
+        .queue("acme", &m.cust_topic, Some(r#"{"customer": ["acme"]}"#))
+        .await;
+    let ops_q = m.queue("ops", &m.ops_topic, None).await;
     let s = atalaya_tests::moto::store().await.0;
-    let sns = SnsPublisher::connect(
-        "eu-west-1",
-        Some(&atalaya_tests::moto::endpoint()),
-        ops_topic,
-        cust_topic,
-    )
-    .await;
     let renderer = Renderer::new();
     let deps = Deps {
         config: &config,
         store: &s,
-        sns: &sns,
+        sns: &m.sns,
         renderer: &renderer,
     };
     let t0 = chrono::Utc::now() - TimeDelta::minutes(60);
@@ -273,7 +281,7 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
         assert!(!out.evaluation_failed, "{out:?}");
     }
     // About the incident (the maintenance announced for tomorrow is another conversation).
-    let customer: Vec<(String, String)> = drain(&sqs, &acme_q)
+    let customer: Vec<(String, String)> = drain(&m.sqs, &acme_q)
         .await
         .iter()
         .filter(|e| e["MessageAttributes"].get("incident").is_some())
@@ -302,7 +310,7 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
             "no good news while the monitor is blind"
         );
     }
-    let ops: Vec<String> = drain(&sqs, &ops_q)
+    let ops: Vec<String> = drain(&m.sqs, &ops_q)
         .await
         .iter()
         .map(|e| {

@@ -106,7 +106,8 @@ pub struct Event {
 }
 
 impl Event {
-    pub(crate) fn new(
+    /// An event with only what every event has; the rest is filled in by its kind.
+    pub fn new(
         id: String,
         at: DateTime<Utc>,
         kind: EventKind,

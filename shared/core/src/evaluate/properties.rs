@@ -93,6 +93,31 @@ fn results_at(m: i64, world: &[[u8; 3]; 3]) -> Vec<ProbeResult> {
     out
 }
 
+/// The latest real result per (check, region), as the world produced it.
+#[derive(Default)]
+struct Latest(BTreeMap<(String, String), (DateTime<Utc>, Outcome)>);
+
+impl Latest {
+    fn record(&mut self, results: &[ProbeResult]) {
+        for r in results.iter().filter(|r| r.is_real()) {
+            self.0
+                .insert((r.check.clone(), r.region.clone()), (r.at, r.outcome));
+        }
+    }
+
+    /// In how many regions the latest real result of `check`, fresh at `now`, satisfies `pred`.
+    fn regions(&self, check: &str, now: DateTime<Utc>, pred: impl Fn(Outcome) -> bool) -> usize {
+        REGIONS
+            .iter()
+            .filter(|r| {
+                self.0
+                    .get(&(check.to_string(), r.to_string()))
+                    .is_some_and(|(at, o)| *at >= now - TimeDelta::minutes(3) && pred(*o))
+            })
+            .count()
+    }
+}
+
 /// Does this customer message say the service works (working again, resolved, available)?
 fn good_news(e: &Event) -> bool {
     e.audience == Audience::Customers
@@ -207,25 +232,18 @@ proptest! {
     fn no_good_news_while_a_quorum_of_regions_sees_a_failure_or_nothing(world in minutes()) {
         let cfg = config();
         let mut state = State::default();
-        // The latest real result per (check, region), as the world produced it.
-        let mut latest: BTreeMap<(String, String), (DateTime<Utc>, Outcome)> = BTreeMap::new();
+        let mut latest = Latest::default();
         let all_up = [[1u8; 3]; 3];
         for (m, w) in world.iter().chain(std::iter::repeat_n(&all_up, 20)).enumerate() {
             let results = results_at(m as i64, w);
-            for r in results.iter().filter(|r| r.is_real()) {
-                latest.insert((r.check.clone(), r.region.clone()), (r.at, r.outcome));
-            }
+            latest.record(&results);
             let now = t(m as i64) + TimeDelta::seconds(5);
             let (s, events) = evaluate(&state, &results, now, &cfg);
             state = s;
             for e in events.iter().filter(|e| good_news(e)) {
                 let service = e.service.as_deref().unwrap_or_default();
                 for c in cfg.checks.iter().filter(|c| c.service == service) {
-                    let passing = REGIONS.iter().filter(|r| {
-                        latest.get(&(c.id.clone(), r.to_string())).is_some_and(|(at, o)| {
-                            *at >= now - TimeDelta::minutes(3) && *o != Outcome::Down
-                        })
-                    }).count();
+                    let passing = latest.regions(&c.id, now, |o| o != Outcome::Down);
                     prop_assert!(
                         passing >= 2,
                         "{:?} for {service} at minute {m} while {} passes in only {passing} regions",
@@ -282,12 +300,10 @@ proptest! {
     fn incidents_open_only_on_failures_seen_and_faults_reach_operators_only(world in minutes()) {
         let cfg = config();
         let mut state = State::default();
-        let mut latest: BTreeMap<(String, String), (DateTime<Utc>, Outcome)> = BTreeMap::new();
+        let mut latest = Latest::default();
         for (m, w) in world.iter().enumerate() {
             let results = results_at(m as i64, w);
-            for r in results.iter().filter(|r| r.is_real()) {
-                latest.insert((r.check.clone(), r.region.clone()), (r.at, r.outcome));
-            }
+            latest.record(&results);
             let now = t(m as i64) + TimeDelta::seconds(5);
             let (s, events) = evaluate(&state, &results, now, &cfg);
             state = s;
@@ -300,11 +316,7 @@ proptest! {
                 }
                 let service = e.service.as_deref().unwrap_or_default();
                 let seen_failing = cfg.checks.iter().filter(|c| c.service == service).any(|c| {
-                    REGIONS.iter().filter(|r| {
-                        latest.get(&(c.id.clone(), r.to_string())).is_some_and(|(at, o)| {
-                            *at >= now - TimeDelta::minutes(3) && *o == Outcome::Down
-                        })
-                    }).count() >= 2
+                    latest.regions(&c.id, now, |o| o == Outcome::Down) >= 2
                 });
                 prop_assert!(seen_failing, "{} opened at minute {m} without a quorum seeing a failure", e.id);
             }
