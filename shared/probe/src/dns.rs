@@ -73,7 +73,8 @@ impl Engine {
         if !response.metadata.truncation {
             return Ok(response);
         }
-        // Truncated: ask again over TCP (RFC 7766), through the guard like any connection.
+        // Truncated: ask again over TCP (RFC 7766), through the guard like any connection unless
+        // it is the platform's own resolver.
         let mut stream = if platform {
             self.dial_platform(server.ip(), server.port(), trace)
                 .await?

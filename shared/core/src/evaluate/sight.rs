@@ -339,7 +339,7 @@ impl Evaluator<'_> {
                 Severity::Info,
             );
             e.detail = Some(Detail::Fault(FaultNote {
-                reason: reason_of(&reason),
+                reason: f.reason,
                 detail: String::new(),
                 regions: Vec::new(),
                 since: f.since,
@@ -359,6 +359,7 @@ impl Evaluator<'_> {
                 Some(_) => continue,
                 None => {
                     let f = FaultState {
+                        reason: note.reason,
                         since: note.since,
                         last_notice: now,
                         notices: 1,
@@ -387,13 +388,5 @@ impl Evaluator<'_> {
             e.check = Some(check.id.clone());
             self.events.push(e);
         }
-    }
-}
-
-fn reason_of(code: &str) -> crate::Reason {
-    if code == crate::Reason::CheckError.as_str() {
-        crate::Reason::CheckError
-    } else {
-        crate::Reason::Blocked
     }
 }

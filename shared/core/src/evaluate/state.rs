@@ -151,6 +151,7 @@ pub struct RegionFault {
 /// A monitoring fault of one check, as operators hear of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultState {
+    pub reason: Reason,
     pub since: DateTime<Utc>,
     pub last_notice: DateTime<Utc>,
     /// Notices sent (the first, then reminders), for the events' ids.
