@@ -336,6 +336,23 @@ fn incident_commands_act_on_the_runners_database_and_publish() {
     assert_eq!(json[0]["id"], "inc-1");
     assert_eq!(json[0]["affected"][0], "tienda");
 
+    // A preview of the acknowledgement sends and changes nothing.
+    let before_ack = outbox(out).len();
+    let dry = atalaya(&["incident", "ack", "inc-1", "--dry-run"], "ana");
+    assert_eq!(dry.status.code(), Some(0));
+    let preview = text(&dry.stdout);
+    assert!(
+        preview.starts_with("Dry run: nothing is sent. 1 message would go out:")
+            && preview
+                .contains("Subject: [ACK] portal (Customer portal): acknowledged by ana (inc-1)"),
+        "{preview}"
+    );
+    assert_eq!(outbox(out).len(), before_ack);
+    assert!(text(&atalaya(&["incidents"], "ana").stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .ends_with("  -"));
     // Acknowledged: it says what it did; a second operator's acknowledgement is kept.
     let ack = atalaya(&["incident", "ack", "inc-1"], "ana");
     assert_eq!(ack.status.code(), Some(0));
@@ -613,4 +630,143 @@ checks:
         .as_str()
         .unwrap()
         .contains("environment variable ATALAYA_RUN_UNSET_TOKEN is not set")));
+}
+
+#[test]
+fn every_kind_of_technical_content_is_refused_with_where_it_is() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    atalaya_tests::http::set_switch("commands", true);
+    let w = customers_file(addr);
+    let run = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "run",
+            w.file.to_str().unwrap(),
+            "--once",
+            "--db",
+            w.db.to_str().unwrap(),
+            "--outbox",
+            w.out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    for (text, found, what) in [
+        (
+            "see http://status.example.com/x for more",
+            "http://status.example.com/x",
+            "a URL",
+        ),
+        ("the server 192.0.2.7 is back", "192.0.2.7", "an IP address"),
+        (
+            "we can reach [2001:db8::1]:443 again",
+            "[2001:db8::1]:443",
+            "an IP address",
+        ),
+        (
+            "payments.initech.internal is back",
+            "payments.initech.internal",
+            "a host name",
+        ),
+        (
+            "the database on port 5432 refused us",
+            "port 5432",
+            "a port",
+        ),
+        ("db:5432 refused us", "db:5432", "a host and port"),
+        (
+            "we saw HTTP 503 for a while",
+            "HTTP 503",
+            "an HTTP status code",
+        ),
+        (
+            "it answered 500 from the gateway",
+            "500 from",
+            "an HTTP status code",
+        ),
+        (
+            "a 502 Bad Gateway answer",
+            "502 Bad Gateway",
+            "an HTTP status code",
+        ),
+        ("many 5xx answers", "5xx", "an HTTP status class"),
+        (
+            "ECONNREFUSED on the gateway",
+            "ECONNREFUSED",
+            "an error code",
+        ),
+        (
+            "the resolver said NXDOMAIN",
+            "NXDOMAIN",
+            "a DNS response code",
+        ),
+        (
+            "a NullPointerException in checkout",
+            "NullPointerException",
+            "an exception name",
+        ),
+        (
+            "a worker panicked at startup",
+            "panicked at",
+            "an error message",
+        ),
+        (
+            "see at com.initech.Pay.charge(Pay.java:42) now",
+            "at com.initech.Pay.charge(Pay.java:42)",
+            "a stack trace",
+        ),
+        (
+            "a crash at address 0xdeadbeef",
+            "0xdeadbeef",
+            "a memory address",
+        ),
+        (
+            "in payments::gateway::charge",
+            "payments::gateway::charge",
+            "a code path",
+        ),
+        (
+            "the tls_handshake failed",
+            "tls_handshake",
+            "an internal identifier",
+        ),
+        ("the portal-home check fails", "portal-home", "a check id"),
+        (
+            "Frankfurt (eu-west-1) is fine",
+            "eu-west-1",
+            "a region name",
+        ),
+        (
+            "the same as ACME Corp yesterday",
+            "ACME Corp",
+            "another customer's name",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "incident",
+                "update",
+                "inc-1",
+                "--phase",
+                "identified",
+                "--dry-run",
+                "--message",
+                text,
+                "--message-es",
+                "Seguimos trabajando en ello.",
+                "--db",
+                w.db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let col = text.find(found).unwrap() + 1;
+        let expected = format!("--message 1:{col}: {found:?} ({what})");
+        assert_eq!(out.status.code(), Some(1), "{text:?}: {err}");
+        assert!(
+            err.contains(&expected),
+            "{text:?}: {expected} not in:\n{err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing previewed once refused");
+    }
 }

@@ -975,6 +975,30 @@ checks:
     }
 
     #[test]
+    fn spanish_reads_right_whatever_the_service_is_called() {
+        let sim = outage();
+        let bodies: Vec<&str> = sim
+            .customer_messages()
+            .iter()
+            .map(|m| m.body.as_str())
+            .collect();
+        let all = bodies.join("\n");
+        // "a las", the subjunctive, no pronoun that would have to agree with "Tienda online".
+        assert!(all.contains("que empezó a las 10:01 (UTC)"), "{all}");
+        assert!(all.contains("para asegurarnos de que siga así"), "{all}");
+        assert!(
+            !all.contains(" Lo ") && !all.contains(" La estamos"),
+            "{all}"
+        );
+        // One "antes" per promise.
+        assert!(
+            bodies.iter().all(|b| b.matches("antes").count() <= 1),
+            "{all}"
+        );
+        assert!(all.contains("está al tanto"), "{all}");
+    }
+
+    #[test]
     fn customer_templates_can_be_overridden() {
         let sim = outage();
         let mut r = Renderer::new();
