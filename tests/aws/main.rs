@@ -225,16 +225,12 @@ async fn outbox_records_each_message_once_and_lists_it_until_sent() {
 
 #[test]
 fn throttling_and_server_errors_are_retryable_validation_errors_are_not() {
-    assert!(atalaya_store::dynamodb::retryable(Some(
+    assert!(atalaya_aws::retryable(Some(
         "ProvisionedThroughputExceededException"
     )));
-    assert!(atalaya_store::dynamodb::retryable(Some(
-        "InternalServerError"
-    )));
-    assert!(!atalaya_store::dynamodb::retryable(Some(
-        "ValidationException"
-    )));
-    assert!(!atalaya_store::dynamodb::retryable(Some(
+    assert!(atalaya_aws::retryable(Some("InternalServerError")));
+    assert!(!atalaya_aws::retryable(Some("ValidationException")));
+    assert!(!atalaya_aws::retryable(Some(
         "ConditionalCheckFailedException"
     )));
 }
@@ -424,7 +420,7 @@ mod sns {
 }
 
 #[tokio::test]
-async fn the_probe_function_runs_each_regions_due_checks_and_stores_results_and_heartbeat() {
+async fn the_probe_function_runs_each_regions_due_checks_and_stores_their_results() {
     use atalaya_probe_fn::{handle, ProbeEvent};
     let addr = atalaya_tests::http::server(None).await;
     let text = format!(
@@ -468,10 +464,6 @@ checks:
             (out.checks, out.written, out.failures),
             (expected, expected, 1),
             "{region}"
-        );
-        assert_eq!(
-            s.heartbeat(region).await.unwrap().map(|t| t.timestamp()),
-            Some(now.timestamp())
         );
         let stored: Vec<ProbeResult> = s
             .results(region, chrono::DateTime::UNIX_EPOCH)
@@ -1350,9 +1342,6 @@ services:
                         .cloned()
                         .collect();
                     s.put_results(&mine, Instant::now() + Duration::from_secs(20))
-                        .await
-                        .unwrap();
-                    s.put_heartbeat(region, t0 + chrono::TimeDelta::minutes(m), CHECKS)
                         .await
                         .unwrap();
                 }

@@ -1,11 +1,13 @@
 //! The probe function: invoked each minute in each region by EventBridge Scheduler with
 //! `{"region": "eu-west-1", "shard": 0, "shards": 4}` (shard optional). Runs the checks due this
 //! minute for that region and shard with the probe engine, writes their results to DynamoDB in
-//! batches, records the region's heartbeat, and logs CloudWatch EMF metrics.
+//! batches, and logs CloudWatch EMF metrics. Silence of a region is judged by the alert function
+//! from the results themselves.
 //!
 //! The handler is a plain async function over its dependencies, so tests call it directly
 //! against local targets and moto.
 
+use atalaya_core::schedule::selection;
 use atalaya_core::{Check, Config, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, Sink};
 use atalaya_store::{DynamoStore, Store};
@@ -44,42 +46,6 @@ pub enum ProbeFnError {
     Event(String),
     #[error(transparent)]
     Store(#[from] atalaya_store::StoreError),
-}
-
-/// FNV-1a: a hash that stays the same across builds and machines (std's does not).
-fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Is `check` due in the minute starting at `minute` (epoch minutes)? A check every N minutes
-/// runs when `(minute + offset) % N == 0`, with a per-check offset so that checks with the same
-/// interval spread over the minutes instead of all running together.
-pub fn due(check: &Check, minute: i64) -> bool {
-    let n = (check.interval.as_secs() / 60).max(1) as i64;
-    let offset = (stable_hash(&check.id) % n as u64) as i64;
-    (minute + offset).rem_euclid(n) == 0
-}
-
-/// Does `check` belong to `shard` of `shards`?
-pub fn in_shard(check: &Check, shard: u32, shards: u32) -> bool {
-    shards <= 1 || stable_hash(&check.id) % shards as u64 == shard as u64
-}
-
-/// The checks this invocation runs.
-pub fn selection(config: &Config, event: &ProbeEvent, now: DateTime<Utc>) -> Vec<Check> {
-    let minute = now.timestamp().div_euclid(60);
-    config
-        .checks
-        .iter()
-        .filter(|c| {
-            c.regions.contains(&event.region)
-                && due(c, minute)
-                && in_shard(c, event.shard, event.shards)
-        })
-        .cloned()
-        .collect()
 }
 
 struct Collect {
@@ -125,7 +91,8 @@ pub async fn handle(
         )));
     }
     let started = Instant::now();
-    let checks: Arc<[Check]> = selection(config, &event, now).into();
+    let checks: Arc<[Check]> =
+        selection(config, &event.region, event.shard, event.shards, now).into();
     let mut sink = Collect {
         results: Vec::with_capacity(checks.len()),
         errors: 0,
@@ -138,9 +105,6 @@ pub async fn handle(
         r.region.clone_from(&event.region);
     }
     let written = store.put_results(&sink.results, deadline).await?;
-    store
-        .put_heartbeat(&event.region, now, checks.len())
-        .await?;
     let failures = sink
         .results
         .iter()
@@ -185,62 +149,6 @@ pub fn emf(o: &ProbeOutput, duration: Duration, now: DateTime<Utc>) -> serde_jso
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config() -> Config {
-        let mut checks = String::new();
-        for i in 0..40 {
-            checks.push_str(&format!("  - {{ id: c{i}, service: s, interval: {}m, tcp: {{ host: db.example, port: 5432 }} }}\n", 1 + i % 5));
-        }
-        atalaya_core::load_str(
-            &format!("settings:\n  regions: [eu-west-1, us-east-1]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n{checks}"),
-            "f.yaml",
-            atalaya_core::Target::Lambda,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn every_check_runs_once_per_interval() {
-        let cfg = config();
-        for c in &cfg.checks {
-            let n = c.interval.as_secs() as i64 / 60;
-            let runs = (0..n * 6).filter(|m| due(c, 1_000 + m)).count() as i64;
-            assert_eq!(runs, 6, "{} every {n}m", c.id);
-        }
-    }
-
-    #[test]
-    fn shards_partition_the_checks() {
-        let cfg = config();
-        let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
-        let all = selection(
-            &cfg,
-            &ProbeEvent {
-                region: "eu-west-1".into(),
-                shard: 0,
-                shards: 1,
-            },
-            now,
-        );
-        let mut union: Vec<String> = (0..3)
-            .flat_map(|s| {
-                selection(
-                    &cfg,
-                    &ProbeEvent {
-                        region: "eu-west-1".into(),
-                        shard: s,
-                        shards: 3,
-                    },
-                    now,
-                )
-            })
-            .map(|c| c.id)
-            .collect();
-        union.sort();
-        let mut ids: Vec<String> = all.into_iter().map(|c| c.id).collect();
-        ids.sort();
-        assert_eq!(union, ids);
-    }
 
     #[test]
     fn events_parse_with_an_optional_shard() {

@@ -1,6 +1,61 @@
 //! AWS wiring shared by the adapters (DynamoDB, SNS) and the Lambda functions.
 
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
+
+/// Error codes worth trying again: throttling, server errors, transaction conflicts, for every
+/// service Atalaya calls (DynamoDB, SNS, KMS behind them).
+const RETRYABLE: [&str; 11] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "KMSThrottling",
+    "KMSThrottlingException",
+];
+
+/// Is a service error with this code worth retrying?
+pub fn retryable(code: Option<&str>) -> bool {
+    code.is_some_and(|c| RETRYABLE.contains(&c))
+}
+
+/// A failed AWS call, in the terms the callers act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Trying again may succeed: throttling, server errors, and anything that never reached a
+    /// service (transport, timeouts).
+    pub retryable: bool,
+    /// `<code> <message>` (or `transport <debug>`), for logs and operators.
+    pub detail: String,
+}
+
+/// Classifies a failed SDK call: the one place that decides what is worth retrying.
+pub fn classify<E, R>(e: &SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(service) => Failure {
+            retryable: retryable(service.code()),
+            detail: format!(
+                "{} {}",
+                service.code().unwrap_or("unknown"),
+                service.message().unwrap_or_default()
+            ),
+        },
+        None => Failure {
+            retryable: true,
+            detail: format!("transport {e:?}"),
+        },
+    }
+}
 
 /// The SDK configuration every Atalaya client uses: rustls with ring (no aws-lc build), explicit
 /// retries (standard mode: throttling, 5xx and transport errors retried with exponential backoff

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod message;
 pub mod raw;
 pub mod result;
+pub mod schedule;
 pub mod screen;
 pub mod template;
 mod validate;

@@ -2,7 +2,6 @@
 
 use atalaya_core::evaluate::Audience;
 use atalaya_core::Message;
-use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
 use unicode_normalization::UnicodeNormalization;
 
@@ -128,26 +127,11 @@ impl SnsPublisher {
             request = request.message_attributes(k, value);
         }
         let out = request.send().await.map_err(|e| {
-            let code = e
-                .as_service_error()
-                .and_then(|s| s.code())
-                .map(str::to_string);
+            let f = atalaya_aws::classify(&e);
             SnsError {
                 id: m.id.clone(),
-                retryable: e.as_service_error().is_none()
-                    || matches!(
-                        code.as_deref(),
-                        Some(
-                            "Throttling" | "ThrottledException" | "InternalError" | "KMSThrottling"
-                        )
-                    ),
-                detail: format!(
-                    "{} {}",
-                    code.unwrap_or_else(|| "transport".into()),
-                    e.as_service_error()
-                        .and_then(|s| s.message())
-                        .unwrap_or_default()
-                ),
+                retryable: f.retryable,
+                detail: f.detail,
             }
         })?;
         Ok(out.message_id.unwrap_or_default())

@@ -5,7 +5,7 @@
 //!   probe run packed together, gzip-compressed JSON (`results`, binary), with a `ttl` so
 //!   DynamoDB expires them. Packing is what keeps the cost per check a fraction of a write unit.
 //! - state: `pk` = `engine` with `version` and the engine state (gzip-compressed JSON); written
-//!   only with a condition on the version read. Also `heartbeat#<region>` items.
+//!   only with a condition on the version read.
 //! - incidents: `pk` = incident id; the incident with its timeline, written in the same
 //!   transaction as the state whenever it changes.
 //! - outbox: `pk` = event id; `message` as JSON; `pending` = `1` while unsent (a sparse index on it
@@ -177,51 +177,19 @@ pub fn unpack_results(blob: &[u8]) -> Result<Vec<ProbeResult>, StoreError> {
     Ok(serde_json::from_slice(&gunzip(blob, "a results item")?)?)
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
 fn micros(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// Is an SDK error worth retrying? Throttling and server errors are; validation errors are not.
-pub fn retryable(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-                | "ServiceUnavailable"
-                | "TransactionConflictException"
-        )
-    )
 }
 
 fn sdk<E: ProvideErrorMetadata + std::fmt::Debug>(
     what: &str,
     e: aws_sdk_dynamodb::error::SdkError<E>,
 ) -> StoreError {
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code())
-        .map(str::to_string);
-    let message = e
-        .as_service_error()
-        .and_then(|s| s.message())
-        .map(str::to_string);
+    let f = atalaya_aws::classify(&e);
     StoreError::Aws {
         what: what.to_string(),
-        retryable: retryable(code.as_deref()) || e.as_service_error().is_none(),
-        detail: format!(
-            "{} {}",
-            code.unwrap_or_else(|| "transport".into()),
-            message.unwrap_or_else(|| format!("{e:?}"))
-        ),
+        retryable: f.retryable,
+        detail: f.detail,
     }
 }
 
@@ -371,7 +339,11 @@ impl DynamoStore {
                     ("pk".to_string(), s(region)),
                     (
                         "sk".to_string(),
-                        s(format!("{}#{:016x}", micros(first), fnv(&blob))),
+                        s(format!(
+                            "{}#{:016x}",
+                            micros(first),
+                            atalaya_core::schedule::stable_hash(&blob)
+                        )),
                     ),
                     (
                         "count".to_string(),
@@ -872,55 +844,6 @@ impl Store for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Records that `region` ran at `at` (silent regions are judged from these).
-    pub async fn put_heartbeat(
-        &self,
-        region: &str,
-        at: chrono::DateTime<chrono::Utc>,
-        checks: usize,
-    ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.state)
-            .item("pk", s(format!("heartbeat#{region}")))
-            .item(
-                "at",
-                s(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            )
-            .item("checks", AttributeValue::N(checks.to_string()))
-            .send()
-            .await
-            .map_err(|e| sdk("write heartbeat", e))?;
-        // Counted apart from the state commits (same table).
-        self.stats.add(
-            &format!("{} (heartbeats)", self.tables.state),
-            40 + region.len(),
-            false,
-        );
-        Ok(())
-    }
-
-    /// When `region` last ran, if ever.
-    pub async fn heartbeat(
-        &self,
-        region: &str,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", s(format!("heartbeat#{region}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("read heartbeat", e))?;
-        Ok(out.item.and_then(|i| {
-            i.get("at")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|t| t.parse().ok())
-        }))
-    }
-
     /// The `ttl` attribute (epoch seconds) of each results item of `region`, oldest first.
     pub async fn result_ttls(&self, region: &str) -> Result<Vec<i64>, StoreError> {
         let out = self

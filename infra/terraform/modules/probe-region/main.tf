@@ -1,5 +1,5 @@
 # One probe region: the probe function, its one-minute schedule(s) carrying this region's name,
-# IAM to write results and heartbeats to the home region's tables only, and this region's alarms.
+# IAM to write results to the home region's results table only, and this region's alarms.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -54,13 +54,6 @@ resource "aws_iam_role_policy" "probe" {
     Statement = [
       { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.probe.arn}:*" },
       { Sid = "WriteResults", Effect = "Allow", Action = ["dynamodb:BatchWriteItem"], Resource = "${local.table}/${var.prefix}results" },
-      {
-        Sid       = "WriteHeartbeat"
-        Effect    = "Allow"
-        Action    = ["dynamodb:PutItem"]
-        Resource  = "${local.table}/${var.prefix}state"
-        Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["heartbeat#*"] } }
-      },
     ]
   })
 }

@@ -1,0 +1,100 @@
+//! When a check runs on Lambda: the probe function is invoked once a minute per region (and
+//! shard); these rules pick the checks due in that minute. Pure, so the rules are tested without
+//! a scheduler.
+
+use crate::config::{Check, Config};
+use chrono::{DateTime, Utc};
+
+/// FNV-1a: a hash that stays the same across builds and machines (std's does not). Used for
+/// per-check offsets, sharding, and content keys.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Is `check` due in the minute starting at `minute` (epoch minutes)? A check every N minutes
+/// runs when `(minute + offset) % N == 0`, with a per-check offset so that checks with the same
+/// interval spread over the minutes instead of all running together.
+pub fn due(check: &Check, minute: i64) -> bool {
+    let n = (check.interval.as_secs() / 60).max(1) as i64;
+    let offset = (stable_hash(check.id.as_bytes()) % n as u64) as i64;
+    (minute + offset).rem_euclid(n) == 0
+}
+
+/// Does `check` belong to `shard` of `shards`?
+pub fn in_shard(check: &Check, shard: u32, shards: u32) -> bool {
+    shards <= 1 || stable_hash(check.id.as_bytes()) % u64::from(shards) == u64::from(shard)
+}
+
+/// The checks one invocation runs: those of `region` and its shard that are due in the minute
+/// of `now`.
+pub fn selection(
+    config: &Config,
+    region: &str,
+    shard: u32,
+    shards: u32,
+    now: DateTime<Utc>,
+) -> Vec<Check> {
+    let minute = now.timestamp().div_euclid(60);
+    config
+        .checks
+        .iter()
+        .filter(|c| {
+            c.regions.iter().any(|r| r == region) && due(c, minute) && in_shard(c, shard, shards)
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut checks = String::new();
+        for i in 0..40 {
+            checks.push_str(&format!("  - {{ id: c{i}, service: s, interval: {}m, tcp: {{ host: db.example, port: 5432 }} }}\n", 1 + i % 5));
+        }
+        crate::load_str(
+            &format!("settings:\n  regions: [eu-west-1, us-east-1]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n{checks}"),
+            "f.yaml",
+            crate::Target::Lambda,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn every_check_runs_once_per_interval() {
+        let cfg = config();
+        for c in &cfg.checks {
+            let n = c.interval.as_secs() as i64 / 60;
+            let runs = (0..n * 6).filter(|m| due(c, 1_000 + m)).count() as i64;
+            assert_eq!(runs, 6, "{} every {n}m", c.id);
+        }
+    }
+
+    #[test]
+    fn shards_partition_the_checks() {
+        let cfg = config();
+        let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap_or_default();
+        let ids = |v: Vec<Check>| {
+            let mut ids: Vec<String> = v.into_iter().map(|c| c.id).collect();
+            ids.sort();
+            ids
+        };
+        let all = ids(selection(&cfg, "eu-west-1", 0, 1, now));
+        let union = ids((0..3)
+            .flat_map(|s| selection(&cfg, "eu-west-1", s, 3, now))
+            .collect());
+        assert_eq!(union, all);
+        assert!(!all.is_empty());
+    }
+
+    #[test]
+    fn the_hash_is_fnv_1a() {
+        // Published FNV-1a 64-bit test vectors.
+        assert_eq!(stable_hash(b""), 0xcbf29ce484222325);
+        assert_eq!(stable_hash(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}
