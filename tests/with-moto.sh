@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs a command with moto_server listening on a free loopback port, exported to it as
+# Runs a command with moto listening on a free loopback port, exported to it as
 # ATALAYA_MOTO_ENDPOINT, and stops moto afterwards.  Usage: tests/with-moto.sh MOTO_SERVER CMD...
+# moto runs from MOTO_SERVER's virtualenv, one request at a time (tests/moto_serial.py: DynamoDB's
+# conditional writes are atomic, moto's threaded server's are not).
 set -euo pipefail
 moto="$1"; shift
+python="$(dirname "$moto")/python"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="${TMPDIR:-/tmp}/atalaya-moto.$port.log"
-"$moto" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
+"$python" "$(dirname "$0")/moto_serial.py" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 python3 - "$port" <<'PY'

@@ -3,10 +3,11 @@
 //! SNS when the topics are given, else the alert function within a minute). `--dry-run` shows
 //! every message and sends nothing; refusals say what to change, and `--force` overrides them.
 
-use crate::store::{open, runtime, Checks, Opened, StoreArgs};
+use crate::store::{open, runtime, Opened, StoreArgs};
+use atalaya_app::{deliver, transition, Checks, Mode, TransitionError};
 use atalaya_core::evaluate::{act, Action, ActionError, Audience, Refusal, State, Texts};
 use atalaya_core::{Language, Message};
-use atalaya_store::{Store, StoreError, Versioned};
+use atalaya_store::Store;
 use chrono::Utc;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::process::ExitCode;
@@ -95,13 +96,13 @@ pub fn apply(
         let opened = open(args).await?;
         let result = match &opened {
             Opened::Sqlite { store, checks, .. } => {
-                transition(store, checks, id, &action, flags.dry_run).await
+                apply_action(store, checks, id, &action, flags.dry_run).await
             }
             Opened::Dynamo { store, checks } => {
                 let checks = checks.as_ref().ok_or_else(|| anyhow::anyhow!(
                     "acting on an incident needs the checks file the functions run with: pass --checks FILE (or set ATALAYA_CHECKS)"
                 ))?;
-                transition(store, checks, id, &action, flags.dry_run).await
+                apply_action(store, checks, id, &action, flags.dry_run).await
             }
         };
         let (messages, state) = match result {
@@ -155,61 +156,48 @@ impl<E: Into<anyhow::Error>> From<E> for Failed {
     }
 }
 
-/// Load, act, render, commit conditional on the version read; a writer that got there first
-/// (the runner, the alert function) makes it start again.
-async fn transition<S: Store>(
+/// One transition (`atalaya_app::transition`) running the operator's action; an incident no
+/// longer in the state is told apart: resolved and archived, or unknown.
+async fn apply_action<S: Store>(
     store: &S,
     checks: &Checks,
     id: &str,
     action: &Action,
     dry_run: bool,
 ) -> Result<Outcome, Failed> {
-    for _ in 0..10 {
-        let v: Versioned = store.load_state().await?;
-        if !v.state.incidents.contains_key(id) {
-            // Not live: tell resolved-and-archived from unknown.
-            if let Some(i) = store.incident(id).await? {
-                return Err(Failed::Other(anyhow::anyhow!(
-                    "incident {id} is {} and closed{}",
-                    i.phase.as_str(),
-                    i.resolved_at
-                        .map(|r| format!(" since {}", r.format("%Y-%m-%d %H:%M UTC")))
-                        .unwrap_or_default()
-                )));
-            }
-        }
-        let (state, events) = act(&v.state, id, action.clone(), Utc::now(), &checks.config)
-            .map_err(Failed::Action)?;
-        let messages = events
-            .iter()
-            .map(|e| checks.renderer.render(e, &state, &checks.config))
-            .collect::<Result<Vec<_>, _>>()?;
-        if dry_run {
-            return Ok(Outcome::Preview(messages));
-        }
-        match store.commit(&v, &state, &messages).await {
-            Ok(_) => return Ok(Outcome::Done { messages, state }),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    let mode = if dry_run { Mode::DryRun } else { Mode::Commit };
+    let step = |state: &atalaya_core::evaluate::State| {
+        act(state, id, action.clone(), Utc::now(), &checks.config)
+    };
+    match transition(store, checks, step, mode).await {
+        Ok(t) if dry_run => Ok(Outcome::Preview(t.messages)),
+        Ok(t) => Ok(Outcome::Done {
+            messages: t.messages,
+            state: t.state,
+        }),
+        Err(TransitionError::Step(ActionError::Unknown(_))) => match store.incident(id).await? {
+            Some(i) => Err(Failed::Other(anyhow::anyhow!(
+                "incident {id} is {} and closed{}",
+                i.phase.as_str(),
+                i.resolved_at
+                    .map(|r| format!(" since {}", r.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default()
+            ))),
+            None => Err(Failed::Action(ActionError::Unknown(id.to_string()))),
+        },
+        Err(TransitionError::Step(e)) => Err(Failed::Action(e)),
+        Err(e) => Err(Failed::Other(e.into())),
     }
-    Err(Failed::Other(anyhow::anyhow!(
-        "the incident kept changing under this command; try again"
-    )))
 }
 
 fn preview(messages: &[Message]) -> anyhow::Result<()> {
-    let mut buf = Vec::new();
-    {
-        let mut out = atalaya_notify::Readable::new(&mut buf);
-        for m in messages {
-            atalaya_notify::Publisher::publish(&mut out, m)?;
-        }
-    }
+    let text: String = messages
+        .iter()
+        .map(atalaya_notify::stdout::render)
+        .collect();
     crate::emit(&format!(
-        "Dry run: nothing is sent. {} would go out:\n\n{}",
+        "Dry run: nothing is sent. {} would go out:\n\n{text}",
         crate::plural(messages.len(), "message", "messages"),
-        String::from_utf8_lossy(&buf)
     ))
 }
 
@@ -324,29 +312,26 @@ fn describe(id: &str, action: &Action, messages: &[Message], state: &State) -> S
 async fn publish(args: &StoreArgs, opened: &Opened, messages: &[Message]) -> anyhow::Result<()> {
     match opened {
         Opened::Sqlite { store, outbox, .. } => {
-            let mut publisher = crate::run::local_publisher(outbox)?;
-            crate::run::publish_local(store, &mut publisher).await?;
+            let channels = crate::run::LocalChannels::open(outbox)?;
+            crate::run::deliver_local(store, &channels).await?;
         }
         Opened::Dynamo { store, .. } => match (&args.operators_topic, &args.customers_topic) {
             (Some(ops), Some(customers)) => {
                 let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-                let sns = atalaya_notify::SnsPublisher::connect(
+                let sns = atalaya_notify::SnsChannel::connect(
                     &args.region,
                     endpoint.as_deref(),
                     ops.clone(),
                     customers.clone(),
                 )
                 .await;
-                let out = atalaya_store::publish_pending(store, async |m: &Message| {
-                    sns.publish(m).await.map(|_| ())
-                })
-                .await?;
+                let out = deliver(store, &[&sns]).await?;
                 if let Some(e) = out.first_error {
                     anyhow::bail!("recorded, but publishing failed (the alert function retries within a minute): {e}");
                 }
                 eprintln!(
                     "{} published",
-                    crate::plural(out.published, "message", "messages")
+                    crate::plural(out.messages, "message", "messages")
                 );
             }
             _ => eprintln!(

@@ -167,14 +167,9 @@ fn render_incident(inc: &Incident) -> anyhow::Result<String> {
 
 /// Every message sent about the incident, as its readers got it.
 fn render_messages(messages: &[Message]) -> String {
-    let mut buf = Vec::new();
-    let mut out = atalaya_notify::Readable::new(&mut buf);
-    for m in messages {
-        let _ = atalaya_notify::Publisher::publish(&mut out, m);
-    }
-    format!(
-        "\nmessages ({}):\n\n{}",
-        messages.len(),
-        String::from_utf8_lossy(&buf)
-    )
+    let text: String = messages
+        .iter()
+        .map(atalaya_notify::stdout::render)
+        .collect();
+    format!("\nmessages ({}):\n\n{text}", messages.len())
 }

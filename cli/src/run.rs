@@ -3,11 +3,12 @@
 //! and the JSONL outbox.
 
 use anyhow::Context;
+use atalaya_app::{deliver, transition, Checks, Mode};
 use atalaya_core::evaluate::{evaluate, resume, State, Verdict};
-use atalaya_core::{Check, Config, ProbeResult, Renderer};
-use atalaya_notify::{Fanout, JsonlOutbox, Publisher, Readable};
+use atalaya_core::{Check, Config, ProbeResult};
+use atalaya_notify::{Channel, JsonlChannel, StdoutChannel};
 use atalaya_probe::{CheckError, Engine, EngineOptions};
-use atalaya_store::{SqliteStore, Store, StoreError};
+use atalaya_store::{SqliteStore, Store};
 use chrono::Utc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,79 +24,64 @@ pub struct RunOptions {
     pub concurrency: usize,
 }
 
-/// Loads and validates the checks file for the local runner.
-pub fn load_local(text: &str, name: &str) -> Result<Config, atalaya_core::ConfigErrors> {
-    atalaya_core::load_str(text, name, atalaya_core::Target::Local).map(Config::localized)
+/// The local runner's channels: people read stdout, machines read the JSONL outbox.
+pub struct LocalChannels {
+    stdout: StdoutChannel,
+    jsonl: JsonlChannel,
 }
 
-fn publisher(outbox: &Path) -> anyhow::Result<Fanout> {
-    let jsonl = JsonlOutbox::open(outbox)
-        .with_context(|| format!("opening the outbox {}", outbox.display()))?;
-    Ok(Fanout(vec![
-        Box::new(Readable::new(std::io::stdout())),
-        Box::new(jsonl),
-    ]))
-}
+impl LocalChannels {
+    pub fn open(outbox: &Path) -> anyhow::Result<Self> {
+        Ok(LocalChannels {
+            stdout: StdoutChannel::default(),
+            jsonl: JsonlChannel::open(outbox)
+                .with_context(|| format!("opening the outbox {}", outbox.display()))?,
+        })
+    }
 
-/// Publishes what is pending through `publisher`; a failure is an error (the message stays
-/// pending and goes out on the next round).
-pub async fn publish_local(
-    store: &SqliteStore,
-    publisher: &mut dyn Publisher,
-) -> anyhow::Result<usize> {
-    let out = atalaya_store::publish_pending(store, async |m: &atalaya_core::Message| {
-        publisher.publish(m)
-    })
-    .await?;
-    match out.first_error {
-        Some(e) => anyhow::bail!("{e}"),
-        None => Ok(out.published),
+    pub fn all(&self) -> [&dyn Channel; 2] {
+        [&self.stdout, &self.jsonl]
     }
 }
 
-/// Evaluates `results` at `now`, stores the new state and its messages in one transaction
-/// (retrying if another writer got there first), then publishes what is pending. `resuming`:
-/// the runner's first round after it started, which tells the engine that the time it was
-/// stopped is its own gap. Returns the state as committed.
+/// Delivers what is pending to the local channels; a failure is an error (the message stays
+/// pending and goes out on the next round).
+pub async fn deliver_local(store: &SqliteStore, channels: &LocalChannels) -> anyhow::Result<()> {
+    let out = deliver(store, &channels.all()).await?;
+    match out.first_error {
+        Some(e) => anyhow::bail!("{e}"),
+        None => Ok(()),
+    }
+}
+
+/// Stores `results`, evaluates them now (one transition: the state and its messages in one
+/// transaction, again if another writer got there first), then delivers what is pending.
+/// `resuming`: the runner's first round after it started, which tells the engine that the time
+/// it was stopped is its own gap. Returns the state as it is now.
 pub async fn step(
     store: &SqliteStore,
-    renderer: &Renderer,
-    config: &Config,
+    checks: &Checks,
     results: &[ProbeResult],
     resuming: bool,
-    publisher: &mut dyn Publisher,
+    channels: &LocalChannels,
 ) -> anyhow::Result<State> {
     store
         .put_results(results, std::time::Instant::now() + Duration::from_secs(30))
         .await?;
-    for _ in 0..10 {
-        let v = store.load_state().await?;
+    let step = |state: &State| {
         let now = Utc::now();
         let base = if resuming {
-            resume(&v.state, now)
+            resume(state, now)
         } else {
-            v.state.clone()
+            state.clone()
         };
-        let (state, events) = evaluate(&base, results, now, config);
-        if state == v.state && events.is_empty() {
-            return Ok(state);
-        }
-        let messages = events
-            .iter()
-            .map(|e| renderer.render(e, &state, config))
-            .collect::<Result<Vec<_>, _>>()?;
-        match store.commit(&v, &state, &messages).await {
-            Ok(_) => {
-                publish_local(store, publisher).await?;
-                return Ok(state);
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        Ok::<_, std::convert::Infallible>(evaluate(&base, results, now, &checks.config))
+    };
+    let t = transition(store, checks, step, Mode::Commit).await?;
+    if t.committed {
+        deliver_local(store, channels).await?;
     }
-    anyhow::bail!(
-        "the state kept changing under this runner (another `atalaya run` on the same database?)"
-    )
+    Ok(t.state)
 }
 
 /// One line per round: `12:00:04  10 checks: 8 up, 1 degraded, 1 down, 0 unknown · 1 open incident`.
@@ -129,35 +115,32 @@ pub fn round_line(state: &State, config: &Config, at: chrono::DateTime<Utc>) -> 
 pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     let text = std::fs::read_to_string(&opts.file)
         .with_context(|| format!("reading {}", opts.file.display()))?;
-    let config = match load_local(&text, &opts.file.display().to_string()) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("{e}");
-            }
-            return Ok(std::process::ExitCode::from(1));
-        }
-    };
     let base = std::fs::canonicalize(&opts.file)?
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let renderer = match atalaya_notify::templates::renderer(&config, &base) {
-        Ok(r) => r,
-        Err(problems) => {
-            for p in problems {
+    let checks = match Checks::from_text(
+        &text,
+        &opts.file.display().to_string(),
+        &base,
+        atalaya_core::Target::Local,
+    ) {
+        Ok(c) => c.localized(),
+        Err(e) => {
+            for p in e.problems() {
                 eprintln!("{p}");
             }
             return Ok(std::process::ExitCode::from(1));
         }
     };
+    let config = &checks.config;
     let store =
         SqliteStore::open(&opts.db).with_context(|| format!("opening {}", opts.db.display()))?;
     store.set_meta("checks_file", &opts.file.display().to_string())?;
     store.set_meta("checks_dir", &base.display().to_string())?;
     store.set_meta("checks_text", &text)?;
     store.set_meta("outbox", &opts.outbox.display().to_string())?;
-    let mut publisher = publisher(&opts.outbox)?;
+    let channels = LocalChannels::open(&opts.outbox)?;
 
     let engine = Arc::new(Engine::new(EngineOptions {
         region: atalaya_core::LOCAL_REGION.into(),
@@ -165,16 +148,16 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         concurrency: opts.concurrency,
         ..EngineOptions::default()
     })?);
-    let checks: Arc<[Check]> = config.checks.clone().into();
+    let probes: Arc<[Check]> = config.checks.clone().into();
     // What will not work as written is said now; the runner starts anyway and reports each
     // as a monitoring fault when it runs.
-    for w in crate::validate::warnings(&config, atalaya_core::Target::Local) {
+    for w in crate::validate::warnings(config, atalaya_core::Target::Local) {
         eprintln!("warning: {w}");
     }
     eprintln!(
         "atalaya: {} {}{} from {} (database {}, outbox {}){}",
         if opts.once { "probing" } else { "running" },
-        crate::plural(checks.len(), "check", "checks"),
+        crate::plural(probes.len(), "check", "checks"),
         if opts.once { " once" } else { "" },
         opts.file.display(),
         opts.db.display(),
@@ -182,14 +165,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         if opts.once { "" } else { "; Ctrl-C stops" }
     );
     let runtime = atalaya_probe::runtime()?;
-    runtime.block_on(async move {
+    runtime.block_on(async {
         // Whatever a previous run recorded and did not publish goes out first.
-        publish_local(&store, &mut publisher).await?;
+        deliver_local(&store, &channels).await?;
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(usize, Result<ProbeResult, CheckError>)>();
         let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
         let start = Instant::now();
-        let mut next_due: Vec<Instant> = vec![start; checks.len()];
+        let mut next_due: Vec<Instant> = vec![start; probes.len()];
         let mut in_flight: HashSet<usize> = HashSet::new();
         let mut ran_once: HashSet<usize> = HashSet::new();
         let mut reported: HashSet<usize> = HashSet::new();
@@ -204,7 +187,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         let mut results: Vec<ProbeResult> = Vec::new();
         loop {
             let now = Instant::now();
-            for (i, check) in checks.iter().enumerate() {
+            for (i, check) in probes.iter().enumerate() {
                 if in_flight.contains(&i)
                     || next_due[i] > now
                     || (opts.once && ran_once.contains(&i))
@@ -213,11 +196,11 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 }
                 next_due[i] = (next_due[i] + check.interval).max(now);
                 in_flight.insert(i);
-                let (engine, checks, tx, permits) =
-                    (engine.clone(), checks.clone(), tx.clone(), permits.clone());
+                let (engine, probes, tx, permits) =
+                    (engine.clone(), probes.clone(), tx.clone(), permits.clone());
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
-                    let result = engine.probe(&checks[i]).await;
+                    let result = engine.probe(&probes[i]).await;
                     let _ = tx.send((i, result));
                 });
             }
@@ -242,9 +225,9 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                             // of it through the engine, and it is said here once.
                             Err(e) => {
                                 if reported.insert(i) {
-                                    eprintln!("error: check {}: {e}", checks[i].id);
+                                    eprintln!("error: check {}: {e}", probes[i].id);
                                 }
-                                results.push(e.to_result(&checks[i], atalaya_core::LOCAL_REGION, Utc::now()));
+                                results.push(e.to_result(&probes[i], atalaya_core::LOCAL_REGION, Utc::now()));
                             }
                         }
                     }
@@ -254,10 +237,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             let round_done = !results.is_empty() && in_flight.is_empty();
             if round_done || ticked || stopping {
                 let state =
-                    step(&store, &renderer, &config, &results, resuming, &mut publisher).await?;
+                    step(&store, &checks, &results, resuming, &channels).await?;
                 resuming = false;
                 if !results.is_empty() && (in_flight.is_empty() || !opts.once) {
-                    println!("{}", round_line(&state, &config, Utc::now()));
+                    println!("{}", round_line(&state, config, Utc::now()));
                 }
                 results.clear();
             }
@@ -268,7 +251,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 );
                 break;
             }
-            if opts.once && ran_once.len() == checks.len() && in_flight.is_empty() {
+            if opts.once && ran_once.len() == probes.len() && in_flight.is_empty() {
                 break;
             }
         }
@@ -297,9 +280,9 @@ async fn shutdown() {
     }
 }
 
-/// Opens the runner's database with the checks file it ran with: the store, the checks, the
-/// outbox path and the renderer.
-pub fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Renderer)> {
+/// Opens the runner's database with the checks file it ran with: the store, the checks (with
+/// their templates), and the outbox's path.
+pub fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Checks, PathBuf)> {
     if !db.exists() {
         anyhow::bail!(
             "no database at {}: start `atalaya run FILE` first (or pass --db)",
@@ -318,15 +301,9 @@ pub fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Config, PathBuf, Rende
             .meta("outbox")?
             .unwrap_or_else(|| "outbox.jsonl".into()),
     );
-    let config = load_local(&text, &name)
-        .map_err(|e| anyhow::anyhow!("the stored checks file no longer loads:\n{e}"))?;
     let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
-    let renderer = atalaya_notify::templates::renderer(&config, &base)
-        .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
-    Ok((store, config, outbox, renderer))
-}
-
-/// The local publisher of a database's runner (stdout and its outbox file).
-pub fn local_publisher(outbox: &Path) -> anyhow::Result<Fanout> {
-    publisher(outbox)
+    let checks = Checks::from_text(&text, &name, &base, atalaya_core::Target::Local)
+        .map_err(|e| anyhow::anyhow!("the stored checks file no longer loads:\n{e}"))?
+        .localized();
+    Ok((store, checks, outbox))
 }

@@ -2,10 +2,10 @@
 //! DynamoDB tables. One set of options, under one heading in every command's help.
 
 use anyhow::Context;
-use atalaya_core::{Config, Renderer};
+use atalaya_app::Checks;
 use atalaya_store::{DynamoStore, SqliteStore, Tables};
 use clap::{Args, ValueEnum};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,23 +85,6 @@ pub struct StoreArgs {
     pub customers_topic: Option<String>,
 }
 
-/// What a command needs from the checks file, when it has one.
-pub struct Checks {
-    pub config: Config,
-    pub renderer: Renderer,
-}
-
-impl Checks {
-    /// Loads a checks file with its customers' templates (folders beside the file).
-    pub fn load(path: &Path, target: atalaya_core::Target) -> anyhow::Result<Checks> {
-        let config = atalaya_core::load_file(path, target).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let renderer = atalaya_notify::templates::renderer(&config, base)
-            .map_err(|p| anyhow::anyhow!("{}", p.join("\n")))?;
-        Ok(Checks { config, renderer })
-    }
-}
-
 pub enum Opened {
     Sqlite {
         store: SqliteStore,
@@ -126,10 +109,10 @@ impl Opened {
 pub async fn open(args: &StoreArgs) -> anyhow::Result<Opened> {
     match args.store {
         StoreKind::Sqlite => {
-            let (store, config, outbox, renderer) = crate::run::open_db(&args.db)?;
+            let (store, checks, outbox) = crate::run::open_db(&args.db)?;
             Ok(Opened::Sqlite {
                 store,
-                checks: Checks { config, renderer },
+                checks,
                 outbox,
             })
         }

@@ -11,7 +11,7 @@ pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<Exi
         Err(code) => return Ok(code),
     };
     if let Err(problems) =
-        atalaya_notify::templates::renderer(&config, file.parent().unwrap_or(Path::new(".")))
+        atalaya_app::checks::renderer(&config, file.parent().unwrap_or(Path::new(".")))
     {
         for p in &problems {
             eprintln!("{p}");

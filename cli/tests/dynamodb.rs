@@ -73,7 +73,7 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     assert_eq!(opened.len(), 1);
     let id = opened[0].id.clone();
     for m in store.pending().await.unwrap() {
-        store.mark_sent(&m.id).await.unwrap();
+        store.mark_sent(&m.message.id).await.unwrap();
     }
 
     let list = atalaya(&["incidents", "--open"], &prefix, &[]);
@@ -133,7 +133,7 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     assert_eq!(pending.len(), 2, "operators and the customer: {pending:?}");
     assert!(pending
         .iter()
-        .any(|m| m.body.contains("Hemos encontrado la causa.")));
+        .any(|p| p.message.body.contains("Hemos encontrado la causa.")));
     let inc = store.incident(&id).await.unwrap().unwrap();
     assert_eq!(inc.phase.as_str(), "identified");
 

@@ -2,11 +2,10 @@
 //! email subscriber unchanged in meaning, and a blind monitor sends no good news.
 
 use super::alert::{at_regions, stream_batch};
-use super::sns::{drain, queue};
+use super::{checks, events, moto};
 use atalaya_alert_fn::{handle, results_of, Deps};
 use atalaya_core::evaluate::{evaluate, Audience, Detail, Event, EventKind, Phase, State};
 use atalaya_core::{Outcome, Renderer};
-use atalaya_notify::SnsPublisher;
 use atalaya_store::Store;
 use chrono::TimeDelta;
 
@@ -116,51 +115,6 @@ fn event(id: &str, kind: EventKind, service: &str, customer: &str) -> Event {
     e
 }
 
-/// The SDK clients, the two topics, and an SNS publisher on them.
-struct Moto {
-    prefix: String,
-    sns_client: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-    ops_topic: String,
-    cust_topic: String,
-    sns: SnsPublisher,
-}
-
-async fn moto() -> Moto {
-    let sdk = atalaya_tests::moto::sdk_config().await;
-    let prefix = atalaya_tests::moto::unique_prefix();
-    let (ops_topic, cust_topic) = atalaya_tests::moto::topics(&prefix).await;
-    let sns = SnsPublisher::connect(
-        "eu-west-1",
-        Some(&atalaya_tests::moto::endpoint()),
-        ops_topic.clone(),
-        cust_topic.clone(),
-    )
-    .await;
-    Moto {
-        prefix,
-        sns_client: aws_sdk_sns::Client::new(&sdk),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        ops_topic,
-        cust_topic,
-        sns,
-    }
-}
-
-impl Moto {
-    /// A queue subscribed to `topic`, with an optional filter policy.
-    async fn queue(&self, name: &str, topic: &str, filter: Option<&str>) -> String {
-        queue(
-            &self.sqs,
-            &self.sns_client,
-            &format!("{}{name}", self.prefix),
-            topic,
-            filter,
-        )
-        .await
-    }
-}
-
 #[tokio::test]
 async fn every_built_in_subject_reaches_an_email_subscriber_with_its_meaning_intact() {
     let config =
@@ -174,7 +128,7 @@ async fn every_built_in_subject_reaches_an_email_subscriber_with_its_meaning_int
         m.sns.publish(message).await.unwrap();
         distinct.insert(message.subject.clone());
     }
-    let received = drain(&m.sqs, &q).await;
+    let received = m.drain(&q).await;
     assert_eq!(received.len(), messages.len());
     for (m, r) in messages.iter().zip(&received) {
         let subject = r["Subject"].as_str().unwrap();
@@ -245,20 +199,17 @@ async fn every_built_in_subject_reaches_an_email_subscriber_with_its_meaning_int
 
 #[tokio::test]
 async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no_good_news() {
-    let config =
-        atalaya_core::load_str(CHECKS, "checks.yaml", atalaya_core::Target::Lambda).unwrap();
+    let c = checks(CHECKS);
     let m = moto().await;
     let acme_q = m
         .queue("acme", &m.cust_topic, Some(r#"{"customer": ["acme"]}"#))
         .await;
     let ops_q = m.queue("ops", &m.ops_topic, None).await;
     let s = atalaya_tests::moto::store().await.0;
-    let renderer = Renderer::new();
     let deps = Deps {
-        config: &config,
+        checks: &c,
         store: &s,
-        sns: &m.sns,
-        renderer: &renderer,
+        channel: &m.sns,
     };
     let t0 = chrono::Utc::now() - TimeDelta::minutes(60);
     // The shop goes down in every region; the others are fine.
@@ -281,7 +232,8 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
         assert!(!out.evaluation_failed, "{out:?}");
     }
     // About the incident (the maintenance announced for tomorrow is another conversation).
-    let customer: Vec<(String, String)> = drain(&m.sqs, &acme_q)
+    let customer: Vec<(String, String)> = m
+        .drain(&acme_q)
         .await
         .iter()
         .filter(|e| e["MessageAttributes"].get("incident").is_some())
@@ -310,16 +262,7 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
             "no good news while the monitor is blind"
         );
     }
-    let ops: Vec<String> = drain(&m.sqs, &ops_q)
-        .await
-        .iter()
-        .map(|e| {
-            e["MessageAttributes"]["event"]["Value"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ops = events(&m.drain(&ops_q).await);
     assert_eq!(
         ops.iter().filter(|e| *e == "region_silent").count(),
         3,

@@ -1,5 +1,7 @@
 //! moto_server, the local AWS endpoint of the tests (design.md): the one `make test` started
-//! (ATALAYA_MOTO_ENDPOINT), or one this test process starts from the project's virtualenv.
+//! (ATALAYA_MOTO_ENDPOINT), or one this test process starts from the project's virtualenv —
+//! both through tests/moto_serial.py, which handles one request at a time so that conditional
+//! writes are atomic as in DynamoDB.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -19,18 +21,19 @@ pub fn endpoint() -> String {
             if let Ok(e) = std::env::var("ATALAYA_MOTO_ENDPOINT") {
                 return e;
             }
-            let bin = std::env::var("ATALAYA_MOTO_SERVER")
-                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server").to_string());
+            let python = std::env::var("ATALAYA_MOTO_PYTHON")
+                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string());
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial.py");
             assert!(
-                std::path::Path::new(&bin).exists(),
-                "moto_server not found at {bin}: `make test` installs it (python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5')"
+                std::path::Path::new(&python).exists(),
+                "no moto virtualenv at {python}: `make test` installs it (python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5')"
             );
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             // `timeout` ends moto even if this process dies without cleaning up; nobody waits
             // for it, by design: it outlives the test that started it.
             #[allow(clippy::zombie_processes)]
             std::process::Command::new("timeout")
-                .args(["900", &bin, "-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(["900", &python, script, "-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

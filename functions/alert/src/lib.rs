@@ -1,26 +1,22 @@
 //! The alert function: triggered by the results table's DynamoDB stream and by a one-minute
-//! schedule tick. Loads the engine state, evaluates, commits the new state together with its
-//! messages (one transaction, conditional on the version read: of two racing invocations one
-//! wins, the other reloads and evaluates again), then publishes what is pending to SNS and marks
-//! it sent. A message that fails to publish stays pending for the next invocation.
+//! schedule tick. One transition (`atalaya_app::transition`: load the engine state, evaluate,
+//! commit the new state with its messages conditional on the version read; of two racing
+//! invocations one wins, the other evaluates again on what it stored), then delivery of what is
+//! pending to the channel (SNS in production), recorded per message and channel. A message that
+//! fails to go out stays pending for the next invocation.
+//!
+//! The handler is generic over the store and the channel: its decisions are tested over SQLite
+//! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
+use atalaya_app::{deliver, transition, Checks, Mode};
 use atalaya_core::evaluate::evaluate;
-use atalaya_core::{Config, ProbeResult, Renderer};
-use atalaya_notify::SnsPublisher;
-use atalaya_store::{DynamoStore, Store, StoreError};
+use atalaya_core::ProbeResult;
+use atalaya_notify::Channel;
+use atalaya_store::Store;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AlertError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("rendering: {0}")]
-    Render(#[from] atalaya_core::message::RenderError),
-    #[error("the state kept changing under this invocation")]
-    Contention,
-}
+use std::convert::Infallible;
 
 /// What the invocation did; for stream batches, also Lambda's partial-batch response.
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -43,11 +39,11 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-pub struct Deps<'a> {
-    pub config: &'a Config,
-    pub store: &'a DynamoStore,
-    pub sns: &'a SnsPublisher,
-    pub renderer: &'a Renderer,
+/// What the handler works with: the checks file, the store, the channel messages go to.
+pub struct Deps<'a, S> {
+    pub checks: &'a Checks,
+    pub store: &'a S,
+    pub channel: &'a dyn Channel,
 }
 
 /// The results carried by a stream batch (inserts and updates of the results table), with the
@@ -76,8 +72,8 @@ pub fn results_of(event: &StreamEvent) -> (Vec<ProbeResult>, Option<String>) {
 }
 
 /// One invocation: `results` from a stream batch (empty for a tick), evaluated at `now`.
-pub async fn handle(
-    deps: &Deps<'_>,
+pub async fn handle<S: Store>(
+    deps: &Deps<'_, S>,
     results: &[ProbeResult],
     first_sequence: Option<String>,
     now: DateTime<Utc>,
@@ -141,8 +137,8 @@ pub fn emf(
     )
 }
 
-async fn run(
-    deps: &Deps<'_>,
+async fn run<S: Store>(
+    deps: &Deps<'_, S>,
     results: &[ProbeResult],
     first_sequence: Option<String>,
     now: DateTime<Utc>,
@@ -151,13 +147,17 @@ async fn run(
         results: results.len(),
         ..AlertOutput::default()
     };
-    match evaluate_and_commit(deps, results, now).await {
-        Ok((events, silent)) => {
-            out.events = events;
-            out.silent_regions = silent;
+    let config = &deps.checks.config;
+    let step = |state: &atalaya_core::evaluate::State| {
+        Ok::<_, Infallible>(evaluate(state, results, now, config))
+    };
+    match transition(deps.store, deps.checks, step, Mode::Commit).await {
+        Ok(t) => {
+            out.events = if t.committed { t.events.len() } else { 0 };
+            out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
         }
         Err(e) => {
-            tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
+            tracing::error!(retryable = e.retryable(), error = %e, "evaluation not committed; the batch will be retried");
             out.evaluation_failed = true;
             if let Some(seq) = first_sequence {
                 out.batch_item_failures.push(ItemFailure {
@@ -167,50 +167,15 @@ async fn run(
             return out;
         }
     }
-    let (published, failures) = publish_pending(deps).await;
-    out.published = published;
-    out.publish_failures = failures;
-    out
-}
-
-async fn evaluate_and_commit(
-    deps: &Deps<'_>,
-    results: &[ProbeResult],
-    now: DateTime<Utc>,
-) -> Result<(usize, usize), AlertError> {
-    for _ in 0..8 {
-        let current = deps.store.load_state().await?;
-        let (state, events) = evaluate(&current.state, results, now, deps.config);
-        let silent = state.regions.values().filter(|r| r.silent).count();
-        if state == current.state && events.is_empty() {
-            return Ok((0, silent)); // nothing changed: write nothing
+    match deliver(deps.store, &[deps.channel]).await {
+        Ok(d) => {
+            out.published = d.messages;
+            out.publish_failures = d.failures + d.gave_up;
         }
-        let messages = events
-            .iter()
-            .map(|e| deps.renderer.render(e, &state, deps.config))
-            .collect::<Result<Vec<_>, _>>()?;
-        match deps.store.commit(&current, &state, &messages).await {
-            Ok(_) => return Ok((events.len(), silent)),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AlertError::Contention)
-}
-
-/// Publishes every pending message, oldest first; a failure leaves that message pending.
-/// Returns (published, failures).
-pub async fn publish_pending(deps: &Deps<'_>) -> (usize, usize) {
-    let sns = deps.sns;
-    match atalaya_store::publish_pending(deps.store, async |m: &atalaya_core::Message| {
-        sns.publish(m).await.map(|_| ())
-    })
-    .await
-    {
-        Ok(p) => (p.published, p.failures),
         Err(e) => {
             tracing::error!(retryable = e.retryable(), error = %e, "cannot read the outbox; messages stay pending");
-            (0, 1)
+            out.publish_failures = 1;
         }
     }
+    out
 }

@@ -5,7 +5,8 @@
 //! ATALAYA_CUSTOMERS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL (tests only).
 
 use atalaya_alert_fn::{handle, results_of, Deps};
-use atalaya_notify::SnsPublisher;
+use atalaya_app::Checks;
+use atalaya_notify::SnsChannel;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::time::Duration;
@@ -18,7 +19,9 @@ fn env(name: &str, default: &str) -> String {
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging();
     let path = env("ATALAYA_CHECKS", "checks.yaml");
-    let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+    // The checks file and its customers' templates (folders beside it): a problem stops the
+    // function at init, with every problem in its log.
+    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;
     let region = env("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
@@ -29,24 +32,17 @@ async fn main() -> Result<(), Error> {
         Duration::from_secs(30 * 86_400),
     )
     .await;
-    let sns = SnsPublisher::connect(
+    let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),
         env("ATALAYA_OPERATORS_TOPIC_ARN", ""),
         env("ATALAYA_CUSTOMERS_TOPIC_ARN", ""),
     )
     .await;
-    // Customers' own templates (customers[].templates) are folders next to the checks file.
-    let base = std::path::Path::new(&path)
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
-    let renderer = atalaya_notify::templates::renderer(&config, base)
-        .map_err(|problems| format!("{path}: {}", problems.join("; ")))?;
     let deps = Deps {
-        config: &config,
+        checks: &checks,
         store: &store,
-        sns: &sns,
-        renderer: &renderer,
+        channel: &sns,
     };
     let deps = &deps;
     lambda_runtime::run(service_fn(

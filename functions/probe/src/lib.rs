@@ -4,13 +4,13 @@
 //! batches, and logs CloudWatch EMF metrics. Silence of a region is judged by the alert function
 //! from the results themselves.
 //!
-//! The handler is a plain async function over its dependencies, so tests call it directly
-//! against local targets and moto.
+//! The handler is a plain async function over its dependencies (any `Store`), so tests call it
+//! directly against local targets, with SQLite or DynamoDB on moto.
 
 use atalaya_core::schedule::selection;
 use atalaya_core::{Check, Config, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, Sink};
-use atalaya_store::{DynamoStore, Store};
+use atalaya_store::Store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -70,11 +70,11 @@ impl Sink for Collect {
 }
 
 /// One invocation. `deadline` is when the function must be done (its timeout minus a margin).
-pub async fn handle(
+pub async fn handle<S: Store>(
     event: ProbeEvent,
     config: &Config,
     engine: &Arc<Engine>,
-    store: &DynamoStore,
+    store: &S,
     now: DateTime<Utc>,
     deadline: Instant,
 ) -> Result<ProbeOutput, ProbeFnError> {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use atalaya_store::Store as _;
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
 use std::time::Duration;
 

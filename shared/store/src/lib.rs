@@ -6,7 +6,8 @@
 //! overwrite each other), every incident with its timeline (written in the same transaction as
 //! the state, so the state itself only carries live incidents), and the outbox (messages keyed
 //! by event id: a message is recorded once, however often the evaluation that produced it is
-//! retried; publishers claim a message before publishing it).
+//! retried; publishers claim a message before delivering it, and every delivery is recorded per
+//! message and channel, so a channel that failed is tried again alone).
 
 pub mod dynamodb;
 mod sqlite;
@@ -17,6 +18,7 @@ pub use sqlite::SqliteStore;
 use atalaya_core::evaluate::{Incident, State};
 use atalaya_core::{Message, ProbeResult};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,22 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// A message still to deliver, and the channels already done with it (delivered, or given up
+/// for good).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub message: Message,
+    pub done: BTreeSet<String>,
+}
+
+/// How one channel's delivery of one message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// The channel can never deliver it (a permanent error): not tried again.
+    GaveUp(String),
+}
+
 /// What both stores do. The functions, the local runner and the `atalaya incident…` commands
 /// are written against this trait.
 // Used with concrete stores only (no `dyn`), so the futures' auto traits are those of the
@@ -73,6 +91,13 @@ pub trait Store {
         results: &[ProbeResult],
         deadline: Instant,
     ) -> Result<usize, StoreError>;
+    /// The results kept for `region` from `since` on (SQLite: each result at or after it;
+    /// DynamoDB: the packed runs whose first result is), oldest first.
+    async fn results(
+        &self,
+        region: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ProbeResult>, StoreError>;
     async fn load_state(&self) -> Result<Versioned, StoreError>;
     /// Saves `state` over `base` (if the stored state is still at `base.version`), the
     /// incidents that changed since `base`, and records `messages`, in one transaction. Messages
@@ -89,77 +114,25 @@ pub trait Store {
     /// The messages recorded under these event ids (an incident's timeline), in the order
     /// asked; ids with no message are left out.
     async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError>;
-    /// Messages recorded and not yet published, oldest first.
-    async fn pending(&self) -> Result<Vec<Message>, StoreError>;
+    /// Messages recorded and not yet delivered to every channel, oldest first.
+    async fn pending(&self) -> Result<Vec<Pending>, StoreError>;
     /// Claims a pending message for `lease`: of several publishers, only the one that claims a
-    /// message publishes it. A claim left by a publisher that died expires.
+    /// message delivers it. A claim left by a publisher that died expires.
     async fn claim(
         &self,
         id: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError>;
-    /// Gives a claim back (the publish failed): the next publisher may try at once.
+    /// Gives a claim back (a delivery failed): the next publisher may try at once.
     async fn release(&self, id: &str) -> Result<(), StoreError>;
-    /// Marks a message published.
+    /// Records how one channel's delivery of the message ended.
+    async fn record_delivery(
+        &self,
+        id: &str,
+        channel: &str,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError>;
+    /// Every channel is done with the message: it is no longer pending.
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError>;
-}
-
-/// How a round of publishing went.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Published {
-    pub published: usize,
-    pub failures: usize,
-    /// The first failure, for the caller to report.
-    pub first_error: Option<String>,
-}
-
-/// How long a publisher holds a message it claimed.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
-
-/// Publishes every pending message, oldest first: claim, `publish`, mark sent. A message whose
-/// publish fails is released and stays pending for the next round; a message published but not
-/// marked (the store failed just then) is published again by the next round, with the same id.
-/// Errors reading the outbox are returned; everything else is counted in [`Published`].
-pub async fn publish_pending<S, E>(
-    store: &S,
-    mut publish: impl AsyncFnMut(&Message) -> Result<(), E>,
-) -> Result<Published, StoreError>
-where
-    S: Store,
-    E: std::fmt::Display,
-{
-    let mut out = Published::default();
-    let fail = |out: &mut Published, what: String| {
-        out.failures += 1;
-        out.first_error.get_or_insert(what);
-    };
-    for m in store.pending().await? {
-        match store.claim(&m.id, Utc::now(), CLAIM_LEASE).await {
-            Ok(true) => {}
-            Ok(false) => continue, // another publisher has it
-            Err(e) => {
-                tracing::error!(id = %m.id, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
-                fail(&mut out, format!("claiming {}: {e}", m.id));
-                continue;
-            }
-        }
-        match publish(&m).await {
-            Ok(()) => match store.mark_sent(&m.id).await {
-                Ok(()) => out.published += 1,
-                Err(e) => {
-                    tracing::error!(id = %m.id, retryable = e.retryable(), error = %e, "published but not marked sent; it will be published again");
-                    fail(&mut out, format!("marking {} sent: {e}", m.id));
-                }
-            },
-            Err(e) => {
-                tracing::error!(id = %m.id, error = %e, "publish failed; the message stays pending");
-                fail(&mut out, format!("publishing {}: {e}", m.id));
-                if let Err(e) = store.release(&m.id).await {
-                    tracing::warn!(id = %m.id, error = %e, "claim not released; it expires on its own");
-                }
-            }
-        }
-    }
-    Ok(out)
 }

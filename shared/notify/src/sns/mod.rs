@@ -1,17 +1,18 @@
-//! SNS: one topic per audience; subscribers filter on the message attributes.
+//! SNS: one topic per audience; subscribers filter on the message attributes. SNS's own limits
+//! live here: an ASCII subject under 100 characters, a message of at most 256 KB (the JSON
+//! structure with its email and SMS variants included).
 
+use crate::{Channel, ChannelError};
 use atalaya_core::evaluate::Audience;
 use atalaya_core::Message;
 use aws_sdk_sns::types::MessageAttributeValue;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
 use unicode_normalization::UnicodeNormalization;
 
-#[derive(Debug, thiserror::Error)]
-#[error("publishing {id} to SNS: {detail}{}", if *retryable { " (retryable)" } else { "" })]
-pub struct SnsError {
-    pub id: String,
-    pub retryable: bool,
-    pub detail: String,
-}
+/// SNS refuses a message over 256 KB; each of the two full variants (`default`, `email`) gets
+/// at most this much of the body, leaving room for the JSON around them.
+const MAX_VARIANT: usize = 120 * 1024;
 
 /// Letters whose ASCII form is not the bare letter: `ñ` is `ny` (never `n`: "año" must not
 /// read "ano"), `ß` is `ss`, and so on.
@@ -64,7 +65,7 @@ pub fn email_subject(subject: &str) -> String {
     out
 }
 
-/// The SMS variant: the subject alone (customers) or subject and first line (operators), short.
+/// The SMS variant: the subject, short.
 fn sms(m: &Message) -> String {
     let mut text = m.subject.clone();
     if text.chars().count() > 140 {
@@ -73,13 +74,46 @@ fn sms(m: &Message) -> String {
     text
 }
 
-pub struct SnsPublisher {
+/// A body cut to at most `max` bytes on a character boundary, marked when cut.
+fn fit(body: &str, max: usize) -> String {
+    if body.len() <= max {
+        return body.to_string();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &body[..end])
+}
+
+/// What one publish sends (pure: what [`SnsChannel`] passes to the SDK).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnsRequest {
+    pub topic: Audience,
+    pub subject: String,
+    /// The `MessageStructure=json` document: `default`, `email`, `sms`.
+    pub message: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The request for `m`, within SNS's limits.
+pub fn request(m: &Message) -> SnsRequest {
+    let body = fit(&m.body, MAX_VARIANT);
+    SnsRequest {
+        topic: m.topic,
+        subject: email_subject(&m.subject),
+        message: serde_json::json!({ "default": body, "email": body, "sms": sms(m) }).to_string(),
+        attributes: m.attributes.clone(),
+    }
+}
+
+pub struct SnsChannel {
     client: aws_sdk_sns::Client,
     operators_topic: String,
     customers_topic: String,
 }
 
-impl SnsPublisher {
+impl SnsChannel {
     /// `endpoint` is for tests (moto); retries and timeouts as in [`atalaya_aws::sdk_config`].
     pub async fn connect(
         region: &str,
@@ -88,7 +122,7 @@ impl SnsPublisher {
         customers_topic: String,
     ) -> Self {
         let config = atalaya_aws::sdk_config(region, endpoint).await;
-        SnsPublisher {
+        SnsChannel {
             client: aws_sdk_sns::Client::new(&config),
             operators_topic,
             customers_topic,
@@ -101,40 +135,49 @@ impl SnsPublisher {
 
     /// Publishes one message: email-safe subject, a JSON message structure with `default`,
     /// `email` and `sms` variants, and every attribute as a String message attribute.
-    pub async fn publish(&self, m: &Message) -> Result<String, SnsError> {
-        let topic = match m.topic {
+    /// Returns SNS's message id.
+    pub async fn publish(&self, m: &Message) -> Result<String, ChannelError> {
+        let r = request(m);
+        let topic = match r.topic {
             Audience::Operators => &self.operators_topic,
             Audience::Customers => &self.customers_topic,
         };
-        let structure = serde_json::json!({ "default": m.body, "email": m.body, "sms": sms(m) });
-        let mut request = self
+        let fail = |retryable: bool, detail: String| ChannelError {
+            channel: "sns".into(),
+            id: m.id.clone(),
+            retryable,
+            detail,
+        };
+        let mut call = self
             .client
             .publish()
             .topic_arn(topic)
-            .subject(email_subject(&m.subject))
+            .subject(r.subject)
             .message_structure("json")
-            .message(structure.to_string());
-        for (k, v) in &m.attributes {
+            .message(r.message);
+        for (k, v) in &r.attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(v)
                 .build()
-                .map_err(|e| SnsError {
-                    id: m.id.clone(),
-                    retryable: false,
-                    detail: e.to_string(),
-                })?;
-            request = request.message_attributes(k, value);
+                .map_err(|e| fail(false, e.to_string()))?;
+            call = call.message_attributes(k, value);
         }
-        let out = request.send().await.map_err(|e| {
+        let out = call.send().await.map_err(|e| {
             let f = atalaya_aws::classify(&e);
-            SnsError {
-                id: m.id.clone(),
-                retryable: f.retryable,
-                detail: f.detail,
-            }
+            fail(f.retryable, f.detail)
         })?;
         Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+impl Channel for SnsChannel {
+    fn name(&self) -> &str {
+        "sns"
+    }
+
+    fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(async move { self.publish(m).await.map(|_| ()) })
     }
 }
 
@@ -156,5 +199,15 @@ mod tests {
             "Que pasa? Strasse - ok..."
         );
         assert!(email_subject(&"x".repeat(300)).len() < 100);
+    }
+
+    #[test]
+    fn a_huge_body_still_fits_one_publish() {
+        let mut m = crate::memory::tests::message("big");
+        m.body = "ñ".repeat(200_000);
+        let r = request(&m);
+        assert!(r.message.len() < 256 * 1024, "{}", r.message.len());
+        let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+        assert!(v["email"].as_str().unwrap().ends_with('…'));
     }
 }

@@ -1,0 +1,287 @@
+//! The alert function's decisions over a real SQLite store and a channel in memory, without
+//! moto: what reaches each audience, duplicate and racing deliveries, failed sends, failed
+//! commits, silent regions. The AWS adapters are tested on moto in tests/aws.
+
+#![allow(clippy::unwrap_used)]
+
+use atalaya_alert_fn::{emf, handle, Deps};
+use atalaya_app::Checks;
+use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::{Message, Outcome, Phases, ProbeResult, Reason};
+use atalaya_notify::MemoryChannel;
+use atalaya_store::{Delivery, Pending, SqliteStore, Store, StoreError, Versioned};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const CHECKS: &str = "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp, language: es }
+  - { id: globex, name: Globex }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+  - { id: portal, customer: globex, name: Portal }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }
+";
+
+fn checks() -> Checks {
+    Checks::from_text(
+        CHECKS,
+        "checks.yaml",
+        std::path::Path::new("."),
+        atalaya_core::Target::Lambda,
+    )
+    .unwrap()
+}
+
+fn results(check: &str, at: DateTime<Utc>, outcome: Outcome, regions: &[&str]) -> Vec<ProbeResult> {
+    regions
+        .iter()
+        .map(|r| ProbeResult {
+            check: check.into(),
+            region: r.to_string(),
+            at,
+            outcome,
+            reason: if outcome == Outcome::Down {
+                Reason::HttpStatus
+            } else {
+                Reason::Ok
+            },
+            detail: "status 503, expected 2xx".into(),
+            latency_ms: 12.0,
+            phases: Phases::default(),
+            http_status: None,
+            cert_days_left: None,
+        })
+        .collect()
+}
+
+const ALL: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+
+/// (audience, customer, event) of each message a channel received.
+fn seen(c: &MemoryChannel) -> Vec<(String, String, String)> {
+    c.sent()
+        .iter()
+        .map(|m| {
+            let a = |k: &str| m.attributes.get(k).cloned().unwrap_or_default();
+            (a("audience"), a("customer"), a("event"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice() {
+    let (c, s, ch) = (
+        checks(),
+        SqliteStore::in_memory().unwrap(),
+        MemoryChannel::new("sns"),
+    );
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channel: &ch,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(3);
+    let down = results("shop-home", t0, Outcome::Down, &ALL);
+    let out = handle(&deps, &down, Some("100".into()), t0 + TimeDelta::seconds(5)).await;
+    assert_eq!(
+        (out.events, out.published, out.batch_item_failures.len()),
+        (2, 2, 0)
+    );
+    // The same batch again (Lambda retries): nothing new is said.
+    let again = handle(&deps, &down, Some("100".into()), t0 + TimeDelta::seconds(6)).await;
+    assert_eq!((again.events, again.published), (0, 0));
+    // The recovery, to two racing invocations.
+    let up = results("shop-home", t0 + TimeDelta::minutes(1), Outcome::Up, &ALL);
+    let now = t0 + TimeDelta::minutes(1) + TimeDelta::seconds(5);
+    let (a, b) = tokio::join!(handle(&deps, &up, None, now), handle(&deps, &up, None, now));
+    assert_eq!(a.events + b.events, 2, "one of them resolves: {a:?} {b:?}");
+    assert_eq!(
+        seen(&ch),
+        [
+            ("operators".into(), "acme".into(), "opened".into()),
+            ("customers".into(), "acme".into(), "opened".into()),
+            ("operators".into(), "acme".into(), "resolved".into()),
+            ("customers".into(), "acme".into(), "resolved".into()),
+        ],
+        "each once; nothing about globex's portal"
+    );
+    assert!(s.pending().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
+    let (c, s, ch) = (
+        checks(),
+        SqliteStore::in_memory().unwrap(),
+        MemoryChannel::new("sns"),
+    );
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channel: &ch,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(3);
+    ch.fail_next(1);
+    let out = handle(
+        &deps,
+        &results("shop-home", t0, Outcome::Down, &ALL),
+        None,
+        t0,
+    )
+    .await;
+    assert_eq!((out.events, out.published, out.publish_failures), (2, 1, 1));
+    let line = emf(&out, Duration::from_millis(3), t0);
+    assert_eq!(line["PublishFailures"], serde_json::json!(1.0));
+    // The next tick delivers what is left; nothing twice.
+    let tick = handle(&deps, &[], None, t0 + TimeDelta::seconds(30)).await;
+    assert_eq!((tick.events, tick.published), (0, 1));
+    assert_eq!(seen(&ch).len(), 2);
+}
+
+/// A store whose next commits fail (as a throttled DynamoDB would).
+struct Failing {
+    inner: SqliteStore,
+    commits_to_fail: AtomicUsize,
+}
+
+impl Store for Failing {
+    async fn put_results(&self, r: &[ProbeResult], d: Instant) -> Result<usize, StoreError> {
+        self.inner.put_results(r, d).await
+    }
+    async fn results(
+        &self,
+        region: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
+        self.inner.results(region, since).await
+    }
+    async fn load_state(&self) -> Result<Versioned, StoreError> {
+        self.inner.load_state().await
+    }
+    async fn commit(
+        &self,
+        base: &Versioned,
+        state: &State,
+        m: &[Message],
+    ) -> Result<u64, StoreError> {
+        if self
+            .commits_to_fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError::Aws {
+                what: "commit".into(),
+                retryable: true,
+                detail: "ProvisionedThroughputExceededException".into(),
+            });
+        }
+        self.inner.commit(base, state, m).await
+    }
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        self.inner.incidents(open_only).await
+    }
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        self.inner.incident(id).await
+    }
+    async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError> {
+        self.inner.messages(ids).await
+    }
+    async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
+        self.inner.pending().await
+    }
+    async fn claim(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim(id, now, lease).await
+    }
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.release(id).await
+    }
+    async fn record_delivery(
+        &self,
+        id: &str,
+        channel: &str,
+        d: &Delivery,
+    ) -> Result<(), StoreError> {
+        self.inner.record_delivery(id, channel, d).await
+    }
+    async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.mark_sent(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda() {
+    let c = checks();
+    let s = Failing {
+        inner: SqliteStore::in_memory().unwrap(),
+        commits_to_fail: AtomicUsize::new(1),
+    };
+    let ch = MemoryChannel::new("sns");
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channel: &ch,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(3);
+    let down = results("shop-home", t0, Outcome::Down, &ALL);
+    let out = handle(&deps, &down, Some("4711".into()), t0).await;
+    assert!(out.evaluation_failed);
+    assert_eq!(out.batch_item_failures.len(), 1);
+    assert_eq!(out.batch_item_failures[0].item_identifier, "4711");
+    assert!(
+        ch.sent().is_empty(),
+        "nothing said about an evaluation not stored"
+    );
+    // Lambda retries the batch: now it goes through, told once.
+    let retry = handle(
+        &deps,
+        &down,
+        Some("4711".into()),
+        t0 + TimeDelta::seconds(1),
+    )
+    .await;
+    assert!(!retry.evaluation_failed && retry.batch_item_failures.is_empty());
+    assert_eq!(seen(&ch).len(), 2);
+}
+
+#[tokio::test]
+async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing() {
+    let (c, s, ch) = (
+        checks(),
+        SqliteStore::in_memory().unwrap(),
+        MemoryChannel::new("sns"),
+    );
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channel: &ch,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(10);
+    let mut silent = 0;
+    for m in 0..=5 {
+        let at = t0 + TimeDelta::minutes(m);
+        let regions: &[&str] = if m == 0 { &ALL } else { &ALL[..2] };
+        let mut rs = results("shop-home", at, Outcome::Up, regions);
+        rs.extend(results("portal-home", at, Outcome::Up, regions));
+        silent = handle(&deps, &rs, None, at + TimeDelta::seconds(5))
+            .await
+            .silent_regions;
+    }
+    assert_eq!(silent, 1, "three intervals without a result");
+    assert!(s.incidents(false).await.unwrap().is_empty());
+    let told: Vec<(String, String, String)> = seen(&ch);
+    assert_eq!(
+        told,
+        [("operators".into(), String::new(), "region_silent".into())],
+        "operators only"
+    );
+}

@@ -1,0 +1,128 @@
+//! A checks file with its customers' template folders (`customers[].templates`, beside the
+//! file): the one place that reads both.
+
+use atalaya_core::{Config, ConfigErrors, Renderer, Target};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What a shell needs from the checks file: the validated configuration and the renderer with
+/// every customer's templates.
+pub struct Checks {
+    pub config: Config,
+    pub renderer: Renderer,
+}
+
+/// Why a checks file cannot be used; every problem is listed.
+#[derive(Debug)]
+pub enum LoadError {
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Invalid(ConfigErrors),
+    Templates(Vec<String>),
+}
+
+impl LoadError {
+    /// Every problem, one per line.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            LoadError::Read { path, error } => {
+                vec![format!(
+                    "{}: cannot read the checks file: {error}",
+                    path.display()
+                )]
+            }
+            LoadError::Invalid(errors) => errors.0.iter().map(ToString::to_string).collect(),
+            LoadError::Templates(problems) => problems.clone(),
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problems().join("\n"))
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl Checks {
+    /// Reads and validates `path` for `target`, with the template folders beside it.
+    pub fn load(path: &Path, target: Target) -> Result<Checks, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Checks::from_text(
+            &text,
+            &path.display().to_string(),
+            path.parent().unwrap_or(Path::new(".")),
+            target,
+        )
+    }
+
+    /// Validates checks-file text named `name`, with the template folders in `base`.
+    pub fn from_text(
+        text: &str,
+        name: &str,
+        base: &Path,
+        target: Target,
+    ) -> Result<Checks, LoadError> {
+        let config = atalaya_core::load_str(text, name, target).map_err(LoadError::Invalid)?;
+        let renderer = renderer(&config, base).map_err(LoadError::Templates)?;
+        Ok(Checks { config, renderer })
+    }
+
+    /// The same file as the local runner sees it (one region, `local`).
+    pub fn localized(self) -> Checks {
+        Checks {
+            config: self.config.localized(),
+            renderer: self.renderer,
+        }
+    }
+}
+
+/// A renderer with every customer's template overrides; `base` is the checks file's folder.
+/// Every problem is reported: a missing folder, an unreadable file, a template that does not parse.
+pub fn renderer(config: &Config, base: &Path) -> Result<Renderer, Vec<String>> {
+    let mut renderer = Renderer::new();
+    let mut problems = Vec::new();
+    for customer in &config.customers {
+        let Some(dir) = &customer.templates else {
+            continue;
+        };
+        let dir = base.join(dir);
+        if !dir.is_dir() {
+            problems.push(format!(
+                "customer {}: templates: {} is not a folder",
+                customer.id,
+                dir.display()
+            ));
+            continue;
+        }
+        for kind in Renderer::kinds() {
+            for part in ["subject", "body"] {
+                let path = dir.join(format!("{kind}.{part}"));
+                if !path.exists() {
+                    continue;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        if let Err(e) =
+                            renderer.add_override(&format!("{}/{kind}.{part}", customer.id), &text)
+                        {
+                            problems.push(format!("{}: {e}", path.display()));
+                        }
+                    }
+                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(renderer)
+    } else {
+        Err(problems)
+    }
+}

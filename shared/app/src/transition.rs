@@ -1,0 +1,113 @@
+//! One way to change the state: load it with its version, run a pure step, render what the step
+//! says, and commit the new state with its messages conditional on the version read. Another
+//! writer that committed first (the runner and an incident command; two racing Lambda
+//! invocations) makes it start again from what that writer stored.
+
+use crate::Checks;
+use atalaya_core::evaluate::{Event, State};
+use atalaya_core::message::RenderError;
+use atalaya_core::Message;
+use atalaya_store::{Store, StoreError};
+use std::time::Duration;
+
+/// How many times a transition is tried when another writer commits first.
+pub const ATTEMPTS: u32 = 10;
+/// The pause before the second try; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
+
+/// Commit, or only show what would be committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Commit,
+    DryRun,
+}
+
+/// What a transition did.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// The state after the step (as committed, unless a dry run or nothing changed).
+    pub state: State,
+    pub events: Vec<Event>,
+    pub messages: Vec<Message>,
+    /// A new state and its messages were stored.
+    pub committed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError<E> {
+    /// The step refused (an operator's action that does not apply).
+    #[error(transparent)]
+    Step(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("rendering: {0}")]
+    Render(#[from] RenderError),
+    #[error("the state kept changing under this writer ({0} tries); try again")]
+    Contention(u32),
+}
+
+impl<E> TransitionError<E> {
+    /// Whether trying the whole transition again may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            TransitionError::Store(e) => e.retryable(),
+            TransitionError::Contention(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Runs `step` on the stored state and commits what it produces (see the module's docs). The
+/// step is called again on every try, on the state as stored then: it decides its own `now`.
+pub async fn transition<S, E>(
+    store: &S,
+    checks: &Checks,
+    mut step: impl FnMut(&State) -> Result<(State, Vec<Event>), E>,
+    mode: Mode,
+) -> Result<Transition, TransitionError<E>>
+where
+    S: Store,
+{
+    let mut pause = FIRST_PAUSE;
+    for _ in 0..ATTEMPTS {
+        let base = store.load_state().await?;
+        let (state, events) = step(&base.state).map_err(TransitionError::Step)?;
+        if state == base.state && events.is_empty() {
+            return Ok(Transition {
+                state,
+                events,
+                messages: Vec::new(),
+                committed: false,
+            });
+        }
+        let messages = events
+            .iter()
+            .map(|e| checks.renderer.render(e, &state, &checks.config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if mode == Mode::DryRun {
+            return Ok(Transition {
+                state,
+                events,
+                messages,
+                committed: false,
+            });
+        }
+        match store.commit(&base, &state, &messages).await {
+            Ok(_) => {
+                return Ok(Transition {
+                    state,
+                    events,
+                    messages,
+                    committed: true,
+                })
+            }
+            Err(StoreError::Conflict { .. }) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(TransitionError::Contention(ATTEMPTS))
+}

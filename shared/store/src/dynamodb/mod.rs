@@ -1,0 +1,186 @@
+//! DynamoDB: the store the Lambda functions use.
+//!
+//! Tables (docs/data-model.md):
+//! - results: `pk` = region, `sk` = `<first result's time>#<content hash>`; the results of one
+//!   probe run packed together, gzip-compressed JSON (`results`, binary), with a `ttl` so
+//!   DynamoDB expires them. Packing is what keeps the cost per check a fraction of a write unit.
+//! - state: `pk` = `engine` with `version` and the engine state (gzip-compressed JSON); written
+//!   only with a condition on the version read.
+//! - incidents: `pk` = incident id; the incident with its timeline, written in the same
+//!   transaction as the state whenever it changes.
+//! - outbox: `pk` = event id; `message` as JSON; `pending` = `1` while a channel has not
+//!   delivered it (a sparse index on it lists what is left to deliver); `d_<channel>` once that
+//!   channel is done with it.
+//!
+//! One file per table (`results.rs`, `state.rs` for the state and incidents, `outbox.rs`),
+//! `tables.rs` for names and creation, `stats.rs` for what was written.
+
+mod outbox;
+mod results;
+mod state;
+mod stats;
+mod tables;
+
+pub use results::{pack_results, unpack_results};
+pub use stats::{item_size, TableWrites, WriteStats};
+pub use tables::Tables;
+
+use crate::{Delivery, Pending, Store, StoreError, Versioned};
+use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::{Message, ProbeResult};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most items in one BatchWriteItem call (a DynamoDB limit moto does not enforce).
+pub const BATCH: usize = 25;
+/// Most items in one TransactWriteItems call.
+pub const TRANSACTION: usize = 100;
+/// Results packed into one item at most (a run's results are split into items of this many).
+pub const RESULTS_PER_ITEM: usize = 400;
+/// A packed item's compressed size at most; bigger packs are split (DynamoDB's item limit is
+/// 400 KB, and a stream batch must fit Lambda's 6 MB event).
+pub const MAX_PACKED_BYTES: usize = 64 * 1024;
+
+/// A DynamoDB item.
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+    results_ttl: Duration,
+    stats: Arc<WriteStats>,
+}
+
+fn micros(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn sdk<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> StoreError {
+    let f = atalaya_aws::classify(&e);
+    StoreError::Aws {
+        what: what.to_string(),
+        retryable: f.retryable,
+        detail: f.detail,
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> Result<&'a str, StoreError> {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Invalid(format!("item without {key}")))
+}
+
+impl DynamoStore {
+    /// A client for `region`, at `endpoint` when given (moto in tests); retries and timeouts as
+    /// in [`atalaya_aws::sdk_config`].
+    pub async fn connect(
+        region: &str,
+        endpoint: Option<&str>,
+        tables: Tables,
+        results_ttl: Duration,
+    ) -> Self {
+        let config = atalaya_aws::sdk_config(region, endpoint).await;
+        DynamoStore {
+            client: Client::new(&config),
+            tables,
+            results_ttl,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// What this store has written so far.
+    pub fn stats(&self) -> &WriteStats {
+        &self.stats
+    }
+}
+
+/// Each method is written beside its table; see the submodules.
+impl Store for DynamoStore {
+    async fn put_results(
+        &self,
+        results: &[ProbeResult],
+        deadline: Instant,
+    ) -> Result<usize, StoreError> {
+        self.write_results(results, deadline).await
+    }
+
+    async fn results(
+        &self,
+        region: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
+        self.read_results(region, since).await
+    }
+
+    async fn load_state(&self) -> Result<Versioned, StoreError> {
+        self.read_state().await
+    }
+
+    async fn commit(
+        &self,
+        base: &Versioned,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        self.write_state(base, state, messages).await
+    }
+
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        self.read_incidents(open_only).await
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        self.read_incident(id).await
+    }
+
+    async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError> {
+        self.read_messages(ids).await
+    }
+
+    async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
+        self.read_pending().await
+    }
+
+    async fn claim(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        self.try_claim(id, now, lease).await
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.release_claim(id).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &str,
+        channel: &str,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        self.record(id, channel, delivery).await
+    }
+
+    async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
+        self.finish(id).await
+    }
+}

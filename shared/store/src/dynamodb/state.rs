@@ -1,0 +1,209 @@
+//! The engine state (one versioned item, written only over the version read) and the
+//! incidents, committed together with the new messages in one transaction.
+
+use super::outbox::outbox_item;
+use super::results::{gunzip, gzip};
+use super::stats::item_size;
+use super::{get_s, micros, s, sdk, DynamoStore, TRANSACTION};
+use crate::{StoreError, Versioned};
+use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::Message;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use std::collections::HashMap;
+
+fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), s(i.id.clone())),
+        ("service".to_string(), s(i.service.clone())),
+        ("opened_at".to_string(), s(micros(i.opened_at))),
+        ("incident".to_string(), s(serde_json::to_string(i)?)),
+    ]);
+    if i.is_open() {
+        item.insert("open".to_string(), s("1"));
+    }
+    Ok(item)
+}
+
+fn put(table: &str, item: HashMap<String, AttributeValue>) -> Result<Put, StoreError> {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl DynamoStore {
+    /// Writes incidents outside a transaction (only those that did not fit in one).
+    async fn put_incidents(&self, incidents: &[&Incident]) -> Result<(), StoreError> {
+        for i in incidents {
+            let item = incident_item(i)?;
+            self.stats
+                .add(&self.tables.incidents, item_size(&item), false);
+            self.client
+                .put_item()
+                .table_name(&self.tables.incidents)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| sdk("write incident", e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn read_state(&self) -> Result<Versioned, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", s("engine"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("read state", e))?;
+        let Some(item) = out.item else {
+            return Ok(Versioned::default());
+        };
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Invalid("state without version".into()))?;
+        let state = match item.get("state") {
+            Some(AttributeValue::B(b)) => {
+                serde_json::from_slice(&gunzip(b.as_ref(), "the stored state")?)?
+            }
+            _ => return Err(StoreError::Invalid("state item without state".into())),
+        };
+        Ok(Versioned { state, version })
+    }
+
+    /// Saves `state` over `base`, the incidents that changed, and records `messages` in one
+    /// transaction: either the new state, its incidents and all its messages are stored, or
+    /// nothing is (a version conflict, or messages already recorded by a racing invocation that
+    /// committed this very transition). What does not fit in one transaction (100 items) is
+    /// written right after, each message once.
+    pub(super) async fn write_state(
+        &self,
+        base: &Versioned,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        let version = base.version;
+        let next = version + 1;
+        let state_item = HashMap::from([
+            ("pk".to_string(), s("engine")),
+            ("version".to_string(), AttributeValue::N(next.to_string())),
+            (
+                "state".to_string(),
+                AttributeValue::B(Blob::new(gzip(&serde_json::to_vec(state)?))),
+            ),
+        ]);
+        let mut sizes = vec![(self.tables.state.as_str(), item_size(&state_item))];
+        let mut state_put = Put::builder()
+            .table_name(&self.tables.state)
+            .set_item(Some(state_item));
+        state_put = if version == 0 {
+            state_put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            state_put
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        };
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                state_put
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .build()];
+        let changed: Vec<&Incident> = state.changed_incidents(&base.state).collect();
+        let room = TRANSACTION - 1;
+        let (incidents_now, incidents_later) = changed.split_at(changed.len().min(room));
+        for i in incidents_now {
+            let item = incident_item(i)?;
+            sizes.push((self.tables.incidents.as_str(), item_size(&item)));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put(&self.tables.incidents, item)?)
+                    .build(),
+            );
+        }
+        let room = TRANSACTION - items.len();
+        let (now, later) = messages.split_at(messages.len().min(room));
+        for m in now {
+            let item = outbox_item(m)?;
+            sizes.push((self.tables.outbox.as_str(), item_size(&item)));
+            let put = Put::builder()
+                .table_name(&self.tables.outbox)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                for (table, size) in sizes {
+                    self.stats.add(table, size, true);
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                return Err(StoreError::Conflict { expected: version });
+            }
+            Err(e) => return Err(sdk("commit state, incidents and messages", e)),
+        }
+        self.put_incidents(incidents_later).await?;
+        self.enqueue(later).await?;
+        Ok(next)
+    }
+
+    pub(super) async fn read_incidents(
+        &self,
+        open_only: bool,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut scan = self.client.scan().table_name(&self.tables.incidents);
+        if open_only {
+            scan = scan
+                .filter_expression("attribute_exists(#o)")
+                .expression_attribute_names("#o", "open");
+        }
+        let items = scan
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| sdk("read incidents", e))?;
+        let mut out: Vec<Incident> = items
+            .iter()
+            .map(|i| Ok(serde_json::from_str(get_s(i, "incident")?)?))
+            .collect::<Result<_, StoreError>>()?;
+        out.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    pub(super) async fn read_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.incidents)
+            .key("pk", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("read incident", e))?;
+        out.item
+            .map(|i| Ok(serde_json::from_str(get_s(&i, "incident")?)?))
+            .transpose()
+    }
+}

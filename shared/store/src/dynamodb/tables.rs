@@ -1,0 +1,140 @@
+//! The four tables: their names (from a prefix or the environment) and, for tests and
+//! development, their creation (deployments create them from the templates).
+
+use super::{sdk, DynamoStore};
+use crate::StoreError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub results: String,
+    pub state: String,
+    pub incidents: String,
+    pub outbox: String,
+}
+
+impl Tables {
+    /// `<prefix>results`, `<prefix>state`, `<prefix>incidents`, `<prefix>outbox`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Tables {
+            results: format!("{prefix}results"),
+            state: format!("{prefix}state"),
+            incidents: format!("{prefix}incidents"),
+            outbox: format!("{prefix}outbox"),
+        }
+    }
+
+    /// From the environment: `ATALAYA_TABLE_PREFIX` (default `atalaya-`), each name
+    /// overridable with `ATALAYA_RESULTS_TABLE`, `ATALAYA_STATE_TABLE`,
+    /// `ATALAYA_INCIDENTS_TABLE`, `ATALAYA_OUTBOX_TABLE`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let prefix = var("ATALAYA_TABLE_PREFIX").unwrap_or_else(|| "atalaya-".into());
+        let mut t = Tables::with_prefix(&prefix);
+        for (name, slot) in [
+            ("ATALAYA_RESULTS_TABLE", &mut t.results),
+            ("ATALAYA_STATE_TABLE", &mut t.state),
+            ("ATALAYA_INCIDENTS_TABLE", &mut t.incidents),
+            ("ATALAYA_OUTBOX_TABLE", &mut t.outbox),
+        ] {
+            if let Some(v) = var(name) {
+                *slot = v;
+            }
+        }
+        t
+    }
+}
+
+impl DynamoStore {
+    /// Creates the four tables (on-demand billing) and turns on the results' TTL. Deployments
+    /// create them from the templates; this is for tests and development.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key")
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attr")
+        };
+        self.client
+            .create_table()
+            .table_name(&self.tables.results)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            // The alert function is triggered by this stream.
+            .stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("create results table", e))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.tables.results)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("ttl")
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("enable the results' TTL", e))?;
+        for (table, what) in [
+            (&self.tables.state, "create state table"),
+            (&self.tables.incidents, "create incidents table"),
+        ] {
+            self.client
+                .create_table()
+                .table_name(table)
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key("pk", KeyType::Hash))
+                .attribute_definitions(attr("pk"))
+                .send()
+                .await
+                .map_err(|e| sdk(what, e))?;
+        }
+        let pending = GlobalSecondaryIndex::builder()
+            .index_name("pending")
+            .key_schema(key("pending", KeyType::Hash))
+            .key_schema(key("created", KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index");
+        self.client
+            .create_table()
+            .table_name(&self.tables.outbox)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("pending"))
+            .attribute_definitions(attr("created"))
+            .global_secondary_indexes(pending)
+            .send()
+            .await
+            .map_err(|e| sdk("create outbox table", e))?;
+        Ok(())
+    }
+}
