@@ -1,7 +1,11 @@
 //! The validated checks file: typed, with defaults applied and references checked.
 
 use crate::at::Pos;
-use crate::template::EnvTemplate;
+pub use crate::kinds::dns::{DnsCheck, RecordType, RCODES};
+pub use crate::kinds::http::{HeaderExpect, HttpCheck, HttpExpect};
+pub use crate::kinds::tcp::TcpCheck;
+pub use crate::kinds::tls::TlsCheck;
+pub use crate::kinds::CheckKind;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use std::time::Duration;
@@ -201,119 +205,12 @@ pub struct Check {
     pub pos: Pos,
 }
 
-#[derive(Clone, Debug)]
-pub enum CheckKind {
-    Http(HttpCheck),
-    Tcp(TcpCheck),
-    Dns(DnsCheck),
-    Tls(TlsCheck),
-}
-
-impl CheckKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            CheckKind::Http(_) => "http",
-            CheckKind::Tcp(_) => "tcp",
-            CheckKind::Dns(_) => "dns",
-            CheckKind::Tls(_) => "tls",
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct HttpCheck {
-    pub url: EnvTemplate,
-    pub method: String,
-    pub headers: Vec<(String, EnvTemplate)>,
-    pub body: Option<EnvTemplate>,
-    pub follow_redirects: bool,
-    pub max_redirects: u32,
-    pub tls_verify: bool,
-    pub max_body: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct TcpCheck {
-    pub host: String,
-    pub port: u16,
-    pub send: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordType {
-    A,
-    Aaaa,
-    Cname,
-    Mx,
-    Txt,
-    Ns,
-}
-
-impl RecordType {
-    pub const ALL: [(&'static str, RecordType); 6] = [
-        ("A", RecordType::A),
-        ("AAAA", RecordType::Aaaa),
-        ("CNAME", RecordType::Cname),
-        ("MX", RecordType::Mx),
-        ("TXT", RecordType::Txt),
-        ("NS", RecordType::Ns),
-    ];
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("A")
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct DnsCheck {
-    pub name: String,
-    pub record_type: RecordType,
-    /// `host:port`; the port defaults to 53.
-    pub nameserver: Option<std::net::SocketAddr>,
-}
-
-#[derive(Clone, Debug)]
-pub struct TlsCheck {
-    pub host: String,
-    pub port: u16,
-    pub server_name: String,
-}
-
-/// Response codes a DNS check can expect.
-pub const RCODES: [&str; 6] = [
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-];
-
+/// The expectations every kind shares; each kind's own are in its typed check
+/// (`crate::kinds`).
 #[derive(Clone, Debug, Default)]
 pub struct Expect {
-    pub status: Option<Vec<u16>>,
-    pub headers: Vec<HeaderExpect>,
-    pub body_contains: Option<String>,
-    pub body_regex: Option<regex::Regex>,
-    pub json: Vec<(String, serde_json::Value)>,
     pub latency_degraded: Option<Duration>,
     pub latency_down: Option<Duration>,
+    /// Degraded when the certificate expires sooner (kinds that meet one: tls, https).
     pub cert_valid_for: Option<Duration>,
-    pub reply_contains: Option<String>,
-    pub answers_include: Vec<String>,
-    /// Upper-case, one of [`RCODES`]; `None` means NOERROR.
-    pub rcode: Option<String>,
-}
-
-impl Expect {
-    /// True when an HTTP body must be read to judge the response.
-    pub fn needs_body(&self) -> bool {
-        self.body_contains.is_some() || self.body_regex.is_some() || !self.json.is_empty()
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct HeaderExpect {
-    /// Lower-case header name.
-    pub name: String,
-    pub equals: Option<String>,
-    pub contains: Option<String>,
 }

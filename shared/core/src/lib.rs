@@ -8,6 +8,7 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod evaluate;
+pub mod kinds;
 pub mod message;
 pub mod raw;
 pub mod result;

@@ -3,7 +3,7 @@
 
 use crate::net::{io_reason, ms_since};
 use crate::{Engine, Judgement, Step, Trace};
-use atalaya_core::{Check, DnsCheck, Reason, RecordType};
+use atalaya_core::{DnsCheck, Reason, RecordType};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType as Rt};
 use std::net::SocketAddr;
@@ -98,12 +98,7 @@ impl Engine {
         })
     }
 
-    pub(crate) async fn dns(
-        &self,
-        check: &Check,
-        d: &DnsCheck,
-        trace: &mut Trace,
-    ) -> Step<Judgement> {
+    pub(crate) async fn dns(&self, d: &DnsCheck, trace: &mut Trace) -> Step<Judgement> {
         // A nameserver written in the checks file goes through the guard; the platform's own
         // (the system resolver configuration) is trusted.
         let (server, platform) = match (d.nameserver, self.dns_servers.first()) {
@@ -154,7 +149,7 @@ impl Engine {
             .filter_map(|r| show(&r.data))
             .collect();
         let rtype = d.record_type.as_str();
-        let expected_rcode = check.expect.rcode.as_deref().unwrap_or("NOERROR");
+        let expected_rcode = d.rcode.as_deref().unwrap_or("NOERROR");
         if rcode != expected_rcode {
             return Err(Judgement::down(
                 Reason::Dns,
@@ -164,7 +159,7 @@ impl Engine {
                 ),
             ));
         }
-        if expected_rcode == "NOERROR" && check.expect.rcode.is_none() && answers.is_empty() {
+        if expected_rcode == "NOERROR" && d.rcode.is_none() && answers.is_empty() {
             return Err(Judgement::down(
                 Reason::Dns,
                 format!(
@@ -173,8 +168,7 @@ impl Engine {
                 ),
             ));
         }
-        let missing: Vec<&String> = check
-            .expect
+        let missing: Vec<&String> = d
             .answers_include
             .iter()
             .filter(|want| !answers.iter().any(|a| normalize(a) == normalize(want)))

@@ -5,7 +5,7 @@ use crate::guard::HostKind;
 use crate::net::{io_reason, ms_since};
 use crate::redact::redact_url;
 use crate::{CheckError, Engine, Judgement, Step, Trace};
-use atalaya_core::{Check, Expect, HttpCheck, Reason};
+use atalaya_core::{Check, HttpCheck, HttpExpect, Reason};
 use bytes::Bytes;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, HOST, LOCATION, USER_AGENT,
@@ -193,7 +193,7 @@ impl Engine {
                 Some(p) => format!("{host_text}:{p}"),
                 None => host_text.clone(),
             };
-            let needs_body = check.expect.needs_body();
+            let needs_body = h.expect.needs_body();
             if let Some(map) = req.headers_mut() {
                 map.insert(
                     HOST,
@@ -380,7 +380,7 @@ async fn judge(
     response: hyper::Response<Incoming>,
     trace: &mut Trace,
 ) -> Step<Judgement> {
-    let e: &Expect = &check.expect;
+    let e: &HttpExpect = &h.expect;
     let status = response.status();
     let code = status.as_u16();
     let status_ok = match &e.status {

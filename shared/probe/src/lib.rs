@@ -254,8 +254,8 @@ impl Engine {
             match &check.kind {
                 CheckKind::Http(h) => self.http(check, h, prepared.as_ref(), &mut trace).await,
                 // Boxed so that each in-flight probe is the size of its own kind.
-                CheckKind::Tcp(t) => Box::pin(self.tcp(check, t, &mut trace)).await,
-                CheckKind::Dns(d) => Box::pin(self.dns(check, d, &mut trace)).await,
+                CheckKind::Tcp(t) => Box::pin(self.tcp(t, &mut trace)).await,
+                CheckKind::Dns(d) => Box::pin(self.dns(d, &mut trace)).await,
                 CheckKind::Tls(t) => Box::pin(self.tls(check, t, &mut trace)).await,
             }
         };

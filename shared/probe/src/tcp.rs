@@ -2,19 +2,14 @@
 
 use crate::net::io_reason;
 use crate::{Engine, Judgement, Step, Trace};
-use atalaya_core::{Check, Reason, TcpCheck};
+use atalaya_core::{Reason, TcpCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Most reply bytes read while looking for `reply_contains`.
 const MAX_REPLY: usize = 64 * 1024;
 
 impl Engine {
-    pub(crate) async fn tcp(
-        &self,
-        check: &Check,
-        t: &TcpCheck,
-        trace: &mut Trace,
-    ) -> Step<Judgement> {
+    pub(crate) async fn tcp(&self, t: &TcpCheck, trace: &mut Trace) -> Step<Judgement> {
         let mut stream = self.connect_host(&t.host, t.port, trace).await?;
         let peer = trace.peer.map(|p| p.to_string()).unwrap_or_default();
         if let Some(send) = &t.send {
@@ -25,7 +20,7 @@ impl Engine {
                 })?;
             }
         }
-        let Some(want) = &check.expect.reply_contains else {
+        let Some(want) = &t.reply_contains else {
             return Ok(Judgement::up(format!("connected to {peer}")));
         };
         trace.phase = "reply";

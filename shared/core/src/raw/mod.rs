@@ -7,9 +7,8 @@
 
 use crate::at::At;
 use schemars::JsonSchema;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -219,13 +218,13 @@ pub struct RawCheck {
     /// The service this check belongs to (a service id).
     pub service: At<String>,
     /// Probe an HTTP(S) endpoint.
-    pub http: Option<At<RawHttp>>,
+    pub http: Option<At<crate::kinds::http::RawHttp>>,
     /// Connect to a TCP port, optionally send a line and expect a reply.
-    pub tcp: Option<At<RawTcp>>,
+    pub tcp: Option<At<crate::kinds::tcp::RawTcp>>,
     /// Resolve a DNS name.
-    pub dns: Option<At<RawDns>>,
+    pub dns: Option<At<crate::kinds::dns::RawDns>>,
     /// Handshake with a TLS server and check its certificate.
-    pub tls: Option<At<RawTls>>,
+    pub tls: Option<At<crate::kinds::tls::RawTls>>,
     /// Assertions; without them a check expects a 2xx status, a successful connect, a NOERROR
     /// answer or a valid certificate.
     pub expect: Option<At<RawExpect>>,
@@ -241,67 +240,6 @@ pub struct RawCheck {
     pub regions: Option<Vec<At<String>>>,
 }
 
-/// An HTTP(S) probe. `${env:NAME}` may appear in `url`, header values and `body`; it is resolved
-/// when the probe runs and never shown in results or logs.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "Http")]
-#[serde(deny_unknown_fields)]
-pub struct RawHttp {
-    /// `http://` or `https://` URL.
-    pub url: At<String>,
-    /// Request method (default GET).
-    pub method: Option<At<String>>,
-    /// Request headers.
-    pub headers: Option<BTreeMap<String, At<String>>>,
-    /// Request body.
-    pub body: Option<At<String>>,
-    /// Follow redirects (default true); every hop passes the network guard again.
-    pub follow_redirects: Option<bool>,
-    /// Most redirects to follow (default 5).
-    pub max_redirects: Option<At<Count>>,
-    /// Verify the server's certificate chain and name (default true).
-    pub tls_verify: Option<bool>,
-    /// Most body bytes read, after decompression (default `1MiB`).
-    pub max_body: Option<At<String>>,
-}
-
-/// A TCP probe.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "Tcp")]
-#[serde(deny_unknown_fields)]
-pub struct RawTcp {
-    pub host: At<String>,
-    pub port: At<Port>,
-    /// Bytes to send once connected (may be empty: read the server's banner).
-    pub send: Option<String>,
-}
-
-/// A DNS probe.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "Dns")]
-#[serde(deny_unknown_fields)]
-pub struct RawDns {
-    /// The name to resolve.
-    pub name: At<String>,
-    /// Record type: A, AAAA, CNAME, MX, TXT or NS (default A).
-    #[serde(rename = "type")]
-    pub record_type: Option<At<String>>,
-    /// Ask this nameserver (`IP` or `IP:port`) instead of the system resolver.
-    pub nameserver: Option<At<String>>,
-}
-
-/// A TLS certificate probe.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "Tls")]
-#[serde(deny_unknown_fields)]
-pub struct RawTls {
-    pub host: At<String>,
-    /// Default 443.
-    pub port: Option<At<Port>>,
-    /// Name to send (SNI) and verify, if it differs from host.
-    pub server_name: Option<At<String>>,
-}
-
 /// Assertions. Each applies to some check kinds only.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(rename = "Expect")]
@@ -310,7 +248,7 @@ pub struct RawExpect {
     /// (http) Acceptable status codes, e.g. `[200, 204]`.
     pub status: Option<At<Vec<At<u16>>>>,
     /// (http) Response headers: a value to equal, or `{ equals: …, contains: … }`.
-    pub headers: Option<At<BTreeMap<String, At<RawHeaderExpect>>>>,
+    pub headers: Option<At<BTreeMap<String, At<crate::kinds::http::RawHeaderExpect>>>>,
     /// (http) A substring the body must contain.
     pub body_contains: Option<At<String>>,
     /// (http) A regular expression the body must match.
@@ -329,21 +267,35 @@ pub struct RawExpect {
     pub rcode: Option<At<String>>,
 }
 
-/// A header expectation: a value to equal, or a rule.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "HeaderExpect")]
-#[serde(untagged)]
-pub enum RawHeaderExpect {
-    Equals(String),
-    Rule(RawHeaderRule),
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "HeaderRule")]
-#[serde(deny_unknown_fields)]
-pub struct RawHeaderRule {
-    pub equals: Option<String>,
-    pub contains: Option<String>,
+impl RawExpect {
+    /// The fields given, with their positions (to tell which do not apply to the check's kind).
+    pub(crate) fn present(&self) -> Vec<(&'static str, crate::at::Pos)> {
+        let pos = |p: Option<crate::at::Pos>, name: &'static str| p.map(|p| (name, p));
+        [
+            pos(self.status.as_ref().map(|v| v.pos), "status"),
+            pos(self.headers.as_ref().map(|v| v.pos), "headers"),
+            pos(self.body_contains.as_ref().map(|v| v.pos), "body_contains"),
+            pos(self.body_regex.as_ref().map(|v| v.pos), "body_regex"),
+            pos(self.json.as_ref().map(|v| v.pos), "json"),
+            pos(self.latency.as_ref().map(|v| v.pos), "latency"),
+            pos(
+                self.cert_valid_for.as_ref().map(|v| v.pos),
+                "cert_valid_for",
+            ),
+            pos(
+                self.reply_contains.as_ref().map(|v| v.pos),
+                "reply_contains",
+            ),
+            pos(
+                self.answers_include.as_ref().map(|v| v.pos),
+                "answers_include",
+            ),
+            pos(self.rcode.as_ref().map(|v| v.pos), "rcode"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// Latency thresholds: above `degraded` the check is degraded, above `down` it is down.
@@ -428,288 +380,7 @@ impl<'de> Deserialize<'de> for Port {
 // inside it at its true position. The mode is a thread-local because serde-saphyr takes no seed.
 
 /// Which part of the file a parse is strict about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Everything.
-    Strict,
-    /// Top-level keys and settings; list items are skipped.
-    Top,
-    /// One list item only; everything else is skipped.
-    Item(SectionKind, usize),
-}
+mod sections;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SectionKind {
-    Customers,
-    Services,
-    Checks,
-}
-
-thread_local! {
-    static MODE: Cell<Mode> = const { Cell::new(Mode::Strict) };
-}
-
-pub(crate) fn with_mode<R>(mode: Mode, f: impl FnOnce() -> R) -> R {
-    let before = MODE.with(|m| m.replace(mode));
-    let r = f();
-    MODE.with(|m| m.set(before));
-    r
-}
-
-fn mode() -> Mode {
-    MODE.with(|m| m.get())
-}
-
-/// A list section. Items skipped by the parse mode are `None`; in a strict parse all are `Some`.
-#[derive(Debug)]
-pub struct Section<T> {
-    pub items: Vec<Option<At<T>>>,
-    /// Position of each item (also for skipped ones), so errors can name items by index.
-    pub positions: Vec<crate::Pos>,
-    /// Each item's `id`, when it has a string one, read leniently (for naming items in errors).
-    pub ids: Vec<Option<String>>,
-}
-
-impl<T> Default for Section<T> {
-    fn default() -> Self {
-        Section {
-            items: Vec::new(),
-            positions: Vec::new(),
-            ids: Vec::new(),
-        }
-    }
-}
-
-impl<T> Section<T> {
-    /// The parsed items (all of them after a successful strict parse).
-    pub fn iter(&self) -> impl Iterator<Item = &At<T>> {
-        self.items.iter().flatten()
-    }
-    pub fn len(&self) -> usize {
-        self.positions.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Section<T> {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        format!("Array_of_{}", T::schema_name()).into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        <Vec<T>>::json_schema(g)
-    }
-}
-
-struct SectionVisitor<T>(SectionKind, std::marker::PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for SectionVisitor<T> {
-    type Value = Section<T>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Section<T>, E> {
-        Ok(Section::default())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Section<T>, A::Error> {
-        let mut out = Section::default();
-        let mut index = 0;
-        loop {
-            let strict = match mode() {
-                Mode::Strict => true,
-                Mode::Top => false,
-                Mode::Item(kind, i) => kind == self.0 && i == index,
-            };
-            if strict {
-                match seq.next_element::<At<T>>()? {
-                    Some(item) => {
-                        out.positions.push(item.pos);
-                        out.ids.push(None);
-                        out.items.push(Some(item));
-                    }
-                    None => break,
-                }
-            } else {
-                match seq.next_element::<At<IdOnly>>()? {
-                    Some(item) => {
-                        out.positions.push(item.pos);
-                        out.ids.push(item.value.0);
-                        out.items.push(None);
-                    }
-                    None => break,
-                }
-            }
-            index += 1;
-        }
-        Ok(out)
-    }
-}
-
-fn section<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-    kind: SectionKind,
-) -> Result<Section<T>, D::Error> {
-    d.deserialize_any(SectionVisitor(kind, std::marker::PhantomData))
-}
-
-/// Reads an item's `id` if it is a map with a string id; accepts anything.
-struct IdOnly(Option<String>);
-
-impl<'de> Deserialize<'de> for IdOnly {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = IdOnly;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("anything")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdOnly, A::Error> {
-                let mut id = None;
-                while let Some(key) = map.next_key::<Scalar>()? {
-                    if key.0.as_deref() == Some("id") {
-                        id = map.next_value::<Scalar>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(IdOnly(id))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdOnly, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(IdOnly(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<IdOnly, E> {
-                Ok(IdOnly(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A scalar as a string, or `None` for anything else (which is skipped).
-struct Scalar(Option<String>);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("anything")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
-                Ok(Scalar(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
-                Ok(Scalar(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Scalar(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-const TOP_FIELDS: &[&str] = &["settings", "customers", "services", "checks"];
-
-impl<'de> Deserialize<'de> for RawFile {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawFile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a checks file: a map with settings, customers, services and checks")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<RawFile, E> {
-                Ok(RawFile::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFile, A::Error> {
-                let mut file = RawFile::default();
-                let top = !matches!(mode(), Mode::Item(..));
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "settings" if top => file.settings = map.next_value()?,
-                        "customers" => {
-                            file.customers = map.next_value_seed(SectionSeed(
-                                SectionKind::Customers,
-                                Default::default(),
-                            ))?
-                        }
-                        "services" => {
-                            file.services = map.next_value_seed(SectionSeed(
-                                SectionKind::Services,
-                                Default::default(),
-                            ))?
-                        }
-                        "checks" => {
-                            file.checks = map.next_value_seed(SectionSeed(
-                                SectionKind::Checks,
-                                Default::default(),
-                            ))?
-                        }
-                        other if top && !TOP_FIELDS.contains(&other) => {
-                            return Err(de::Error::unknown_field(other, TOP_FIELDS));
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(file)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-struct SectionSeed<T>(SectionKind, std::marker::PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for SectionSeed<T> {
-    type Value = Section<T>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Section<T>, D::Error> {
-        section(d, self.0)
-    }
-}
+pub use sections::Section;
+pub(crate) use sections::{with_mode, Mode, SectionKind};

@@ -1,0 +1,119 @@
+//! Check kinds, one module each: its block in the checks file (the raw type), the typed check it
+//! becomes, the fields of `expect` it owns, and its validation. The expectations every kind
+//! shares (latency, and the certificate for kinds that have one) are in `crate::config::Expect`.
+//!
+//! Adding a kind: a module here (`NAME`, `EXPECT`, `Raw…`, the typed check, `validate`), its
+//! block in `raw::RawCheck`, a variant of [`CheckKind`] with its arms below, and its prober in
+//! `atalaya-probe`.
+
+pub mod dns;
+pub mod http;
+pub mod tcp;
+pub mod tls;
+
+use crate::at::Pos;
+use crate::raw::RawCheck;
+use crate::validate::Ctx;
+
+#[derive(Clone, Debug)]
+pub enum CheckKind {
+    Http(http::HttpCheck),
+    Tcp(tcp::TcpCheck),
+    Dns(dns::DnsCheck),
+    Tls(tls::TlsCheck),
+}
+
+/// Each kind's name and the `expect` fields it owns.
+pub const EXPECT: [(&str, &[&str]); 4] = [
+    (http::NAME, http::EXPECT),
+    (tcp::NAME, tcp::EXPECT),
+    (dns::NAME, dns::EXPECT),
+    (tls::NAME, tls::EXPECT),
+];
+
+impl CheckKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Http(_) => http::NAME,
+            CheckKind::Tcp(_) => tcp::NAME,
+            CheckKind::Dns(_) => dns::NAME,
+            CheckKind::Tls(_) => tls::NAME,
+        }
+    }
+
+    /// The check meets a certificate whose days left can be judged (`expect.cert_valid_for`).
+    pub fn has_certificate(&self) -> bool {
+        match self {
+            CheckKind::Http(h) => h.is_https(),
+            CheckKind::Tls(_) => true,
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => false,
+        }
+    }
+
+    /// Does this kind own the `expect` field `field`?
+    pub fn owns(&self, field: &str) -> bool {
+        EXPECT
+            .iter()
+            .any(|(kind, fields)| *kind == self.name() && fields.contains(&field))
+    }
+}
+
+/// The kinds that own `expect` field `field`, by name.
+pub fn owners(field: &str) -> Vec<&'static str> {
+    EXPECT
+        .iter()
+        .filter(|(_, fields)| fields.contains(&field))
+        .map(|(kind, _)| *kind)
+        .collect()
+}
+
+/// The one kind block of a check, validated with its own fields of `expect`.
+pub(crate) fn validate(c: &RawCheck, pos: Pos, cx: &mut Ctx) -> Option<CheckKind> {
+    let given: Vec<&str> = [
+        c.http.as_ref().map(|_| http::NAME),
+        c.tcp.as_ref().map(|_| tcp::NAME),
+        c.dns.as_ref().map(|_| dns::NAME),
+        c.tls.as_ref().map(|_| tls::NAME),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() > 1 {
+        cx.push(
+            pos,
+            "",
+            format!(
+                "more than one check kind ({}): a check takes exactly one",
+                given.join(" and ")
+            ),
+        );
+        return None;
+    }
+    let expect = c.expect.as_ref().map(|e| &e.value);
+    if let Some(h) = &c.http {
+        http::validate(&h.value, expect, cx).map(CheckKind::Http)
+    } else if let Some(t) = &c.tcp {
+        tcp::validate(&t.value, expect, cx).map(CheckKind::Tcp)
+    } else if let Some(d) = &c.dns {
+        dns::validate(&d.value, expect, cx).map(CheckKind::Dns)
+    } else if let Some(t) = &c.tls {
+        tls::validate(t, cx).map(CheckKind::Tls)
+    } else {
+        let names: Vec<&str> = EXPECT.iter().map(|(k, _)| *k).collect();
+        cx.push(
+            pos,
+            "",
+            format!("no check kind: add one of {}", join_or(&names)),
+        );
+        None
+    }
+}
+
+/// `a, b, c or d`.
+pub(crate) fn join_or(names: &[&str]) -> String {
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}

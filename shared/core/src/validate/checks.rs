@@ -1,0 +1,221 @@
+//! Checks: the fields every check has (id, service, interval, timeout, retries, regions), its
+//! one kind block (validated by its module in `crate::kinds`, with its own fields of `expect`),
+//! and the expectations every kind shares (latency; the certificate where there is one).
+
+use super::settings::{check_interval, Defaults};
+use super::{check_id, count, duration, opt_duration, unknown, Ctx, Errs};
+use crate::at::{At, Pos};
+use crate::config::*;
+use crate::duration::format_duration;
+use crate::kinds::{self, join_or, CheckKind};
+use crate::raw::*;
+use crate::validate::Target;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// `expect` fields every kind may use.
+const SHARED: [&str; 2] = ["latency", "cert_valid_for"];
+
+pub(super) fn check_check(
+    c: &At<RawCheck>,
+    settings: &Settings,
+    defaults: &Defaults,
+    services: &HashSet<String>,
+    seen: &mut HashMap<String, Pos>,
+    target: Target,
+    errs: &mut Errs,
+) -> Option<Check> {
+    let pos = c.pos;
+    let c = &c.value;
+    check_id(errs, seen, &c.id, "check");
+    let subject = format!("check {}", c.id.value);
+    let subject = subject.as_str();
+    if !services.contains(&c.service.value) {
+        errs.push(
+            c.service.pos,
+            subject,
+            "service",
+            unknown("service", &c.service.value, services),
+        );
+    }
+
+    let interval = match &c.interval {
+        Some(v) => match duration(errs, v, subject, "interval") {
+            Some(i) => {
+                check_interval(errs, i, v.pos, subject, "interval", target);
+                i
+            }
+            None => defaults.interval,
+        },
+        None => defaults.interval,
+    };
+    let timeout = opt_duration(errs, &c.timeout, subject, "timeout", defaults.timeout);
+    if timeout >= interval {
+        let at = c
+            .timeout
+            .as_ref()
+            .or(c.interval.as_ref())
+            .map(|v| v.pos)
+            .unwrap_or(pos);
+        errs.push(at, subject, "timeout", format!(
+            "timeout {} must be shorter than the interval {}: a probe would still be running when the next one starts",
+            format_duration(timeout), format_duration(interval)));
+    }
+    let retries = count(
+        errs,
+        c.retries.as_ref(),
+        subject,
+        "retries",
+        defaults.retries,
+    );
+    let recover_after = count(
+        errs,
+        c.recover_after.as_ref(),
+        subject,
+        "recover_after",
+        defaults.recover_after,
+    );
+
+    let regions = match &c.regions {
+        None => settings.regions.clone(),
+        Some(list) => {
+            if list.is_empty() {
+                errs.push(
+                    pos,
+                    subject,
+                    "regions",
+                    "an empty region list would never run the check; remove it to run everywhere",
+                );
+            }
+            for r in list {
+                if !settings.regions.contains(&r.value) {
+                    errs.push(
+                        r.pos,
+                        subject,
+                        "regions",
+                        format!(
+                            "region {} is not in settings.regions ({})",
+                            r.value,
+                            settings.regions.join(", ")
+                        ),
+                    );
+                }
+            }
+            list.iter().map(|r| r.value.clone()).collect()
+        }
+    };
+
+    let mut cx = Ctx {
+        errs,
+        subject: subject.to_string(),
+    };
+    if let Some(e) = &c.expect {
+        applies(&e.value, c, &mut cx);
+    }
+    let kind = kinds::validate(c, pos, &mut cx)?;
+    let expect = match &c.expect {
+        Some(e) => shared_expect(&e.value, &kind, timeout, &mut cx),
+        None => Expect::default(),
+    };
+    Some(Check {
+        id: c.id.value.clone(),
+        service: c.service.value.clone(),
+        kind,
+        expect,
+        interval,
+        timeout,
+        retries,
+        recover_after,
+        regions,
+        pos,
+    })
+}
+
+/// Each `expect` field given must belong to the check's kind (or be shared): the kinds say
+/// which they own.
+fn applies(e: &RawExpect, c: &RawCheck, cx: &mut Ctx) {
+    let kind = [
+        c.http.as_ref().map(|_| kinds::http::NAME),
+        c.tcp.as_ref().map(|_| kinds::tcp::NAME),
+        c.dns.as_ref().map(|_| kinds::dns::NAME),
+        c.tls.as_ref().map(|_| kinds::tls::NAME),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+    let Some(kind) = kind else { return };
+    for (field, pos) in e.present() {
+        if SHARED.contains(&field) {
+            continue;
+        }
+        let owners = kinds::owners(field);
+        if !owners.contains(&kind) {
+            cx.push(
+                pos,
+                &format!("expect.{field}"),
+                format!(
+                    "does not apply to {kind} checks (it applies to {} checks)",
+                    join_or(&owners)
+                ),
+            );
+        }
+    }
+}
+
+/// The expectations every kind shares: latency thresholds, and the certificate's days left for
+/// kinds that meet a certificate.
+fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ctx) -> Expect {
+    let mut out = Expect::default();
+    if let Some(l) = &e.latency {
+        let degraded = l
+            .value
+            .degraded
+            .as_ref()
+            .and_then(|d| duration(cx.errs, d, &cx.subject, "expect.latency.degraded"));
+        let down = l
+            .value
+            .down
+            .as_ref()
+            .and_then(|d| duration(cx.errs, d, &cx.subject, "expect.latency.down"));
+        if l.value.degraded.is_none() && l.value.down.is_none() {
+            cx.push(l.pos, "expect.latency", "give `degraded`, `down` or both");
+        }
+        if let (Some(dg), Some(dn)) = (degraded, down) {
+            if dg >= dn {
+                cx.push(
+                    l.pos,
+                    "expect.latency.degraded",
+                    format!(
+                        "degraded {} is not below down {}: it could never trigger",
+                        format_duration(dg),
+                        format_duration(dn)
+                    ),
+                );
+            }
+        }
+        for (v, name) in [(degraded, "degraded"), (down, "down")] {
+            if let Some(v) = v.filter(|v| *v >= timeout) {
+                cx.push(l.pos, &format!("expect.latency.{name}"), format!(
+                    "{name} {} is not below the timeout {}: the probe times out first, so it could never trigger",
+                    format_duration(v), format_duration(timeout)));
+            }
+        }
+        out.latency_degraded = degraded;
+        out.latency_down = down;
+    }
+    if let Some(c) = &e.cert_valid_for {
+        if kind.has_certificate() {
+            out.cert_valid_for = duration(cx.errs, c, &cx.subject, "expect.cert_valid_for");
+        } else {
+            cx.push(
+                c.pos,
+                "expect.cert_valid_for",
+                format!(
+                    "does not apply to {} checks (it applies to tls and https checks)",
+                    kind.name()
+                ),
+            );
+        }
+    }
+    out
+}

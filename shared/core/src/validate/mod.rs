@@ -1,0 +1,330 @@
+//! From the raw file to a [`Config`], collecting every problem in one pass: `parse.rs` reads the
+//! file (one part at a time after a structural error), `settings.rs` the settings,
+//! `references.rs` customers and services and what refers to what, `checks.rs` the checks
+//! (each kind validates its own block and fields of `expect`: `crate::kinds`).
+
+mod checks;
+mod parse;
+mod references;
+mod settings;
+
+use checks::check_check;
+use parse::salvage;
+use references::{check_customer, check_cycles, check_service, screen_maintenance_notes};
+use settings::check_settings;
+
+use crate::at::{At, Pos};
+use crate::config::*;
+use crate::duration::parse_duration;
+use crate::error::{ConfigError, ConfigErrors};
+use crate::raw::*;
+use crate::template::EnvTemplate;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Where the file will run. Lambda schedules fire at most once a minute, so only the local runner
+/// accepts second-level intervals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    #[default]
+    Local,
+    Lambda,
+}
+
+/// Reads and validates a checks file.
+pub fn load_file(path: &std::path::Path, target: Target) -> Result<Config, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            pos: Pos { line: 0, col: 0 },
+            subject: String::new(),
+            field: String::new(),
+            message: format!("cannot read the checks file: {e}"),
+        }])
+    })?;
+    load_str(&text, &name, target)
+}
+
+/// Validates checks-file text; `file` names it in messages.
+pub fn load_str(text: &str, file: &str, target: Target) -> Result<Config, ConfigErrors> {
+    let mut errs = Errs {
+        file: file.to_string(),
+        list: Vec::new(),
+    };
+    if text.trim().is_empty() {
+        errs.push(
+            Pos { line: 1, col: 1 },
+            "",
+            "",
+            "the file is empty: a checks file lists customers, services and checks (see examples/checks.yaml)",
+        );
+        return Err(ConfigErrors(errs.list));
+    }
+    let raw = match with_mode(Mode::Strict, || serde_saphyr::from_str::<RawFile>(text)) {
+        Ok(raw) => raw,
+        Err(_) => salvage(text, &mut errs),
+    };
+    let mut config = check_file(&raw, target, &mut errs);
+    if config.checks.is_empty() && errs.list.is_empty() {
+        config.warnings.push(ConfigError {
+            file: file.to_string(),
+            pos: Pos { line: 1, col: 1 },
+            subject: String::new(),
+            field: String::new(),
+            message: "the file has no checks: nothing will be probed".into(),
+        });
+    }
+    errs.list
+        .sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
+    errs.list.dedup();
+    if errs.list.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errs.list))
+    }
+}
+
+pub(crate) struct Errs {
+    file: String,
+    list: Vec<ConfigError>,
+}
+
+impl Errs {
+    pub(crate) fn push(
+        &mut self,
+        pos: Pos,
+        subject: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) {
+        self.list.push(ConfigError {
+            file: self.file.clone(),
+            pos,
+            subject: subject.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn serde(&mut self, e: &serde_saphyr::Error, subject: &str) {
+        let pos = e.location().map(Pos::from).unwrap_or_default();
+        let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off, };
+        let mut msg = e.render_with_options(options);
+        // The position is printed in front; drop the one the parser appends.
+        if let Some(i) = msg.rfind(" at line ") {
+            msg.truncate(i);
+        }
+        if let Some(hint) = unknown_field_hint(&msg) {
+            msg.push_str(&hint);
+        }
+        self.push(pos, subject, "", msg);
+    }
+}
+
+/// `; did you mean `status`?` for serde's "unknown field `stauts`, expected one of ...".
+fn unknown_field_hint(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected one of ")?.1;
+    let candidates: Vec<&str> = expected
+        .split(',')
+        .map(|c| c.trim().trim_matches('`'))
+        .collect();
+    closest(field, candidates.iter().copied()).map(|c| format!("; did you mean `{c}`?"))
+}
+
+/// The candidate closest to `word`, if it is close enough to be what was meant.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .filter(|c| *c != word)
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `unknown service "acme-shp"`, with a suggestion from the ids there are.
+fn unknown(noun: &str, value: &str, known: &HashSet<String>) -> String {
+    let mut msg = format!("unknown {noun} {value:?}");
+    if let Some(c) = closest(value, known.iter().map(String::as_str)) {
+        msg.push_str(&format!("; did you mean {c:?}?"));
+    }
+    msg
+}
+
+/// Where one item's problems are reported: the errors, and the item (`check shop-home`).
+pub(crate) struct Ctx<'e> {
+    pub errs: &'e mut Errs,
+    pub subject: String,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn push(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
+        self.errs.push(pos, &self.subject, field, message);
+    }
+}
+
+/// Ids of a section's items: from parsed items, or read leniently from ones that failed to parse
+/// (so that references to them are not reported as unknown too).
+fn known_ids<T>(section: &Section<T>, id: fn(&T) -> &At<String>) -> HashSet<String> {
+    section
+        .items
+        .iter()
+        .zip(&section.ids)
+        .filter_map(|(item, lenient)| match item {
+            Some(item) => Some(id(&item.value).value.clone()),
+            None => lenient.clone(),
+        })
+        .collect()
+}
+
+fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, noun: &str) {
+    let subject = format!("{noun} {}", id.value);
+    let valid = !id.value.is_empty()
+        && id.value.len() <= 64
+        && id
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        errs.push(
+            id.pos,
+            &subject,
+            "id",
+            "ids are 1 to 64 letters, digits, '-', '_' or '.'",
+        );
+    }
+    if let Some(first) = seen.get(&id.value) {
+        errs.push(
+            id.pos,
+            &subject,
+            "id",
+            format!("duplicate {noun} id; first defined at line {}", first.line),
+        );
+    } else {
+        seen.insert(id.value.clone(), id.pos);
+    }
+}
+
+fn duration(errs: &mut Errs, v: &At<String>, subject: &str, field: &str) -> Option<Duration> {
+    match parse_duration(&v.value) {
+        Ok(d) if d.is_zero() => {
+            errs.push(v.pos, subject, field, "must be longer than zero");
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errs.push(v.pos, subject, field, e);
+            None
+        }
+    }
+}
+
+fn opt_duration(
+    errs: &mut Errs,
+    v: &Option<At<String>>,
+    subject: &str,
+    field: &str,
+    default: Duration,
+) -> Duration {
+    v.as_ref()
+        .and_then(|v| duration(errs, v, subject, field))
+        .unwrap_or(default)
+}
+
+fn count(errs: &mut Errs, v: Option<&At<Count>>, subject: &str, field: &str, default: u32) -> u32 {
+    match v {
+        Some(v) if v.value.0 == 0 => {
+            errs.push(v.pos, subject, field, "must be at least 1");
+            default
+        }
+        Some(v) => v.value.0,
+        None => default,
+    }
+}
+
+/// Parses a host the way URLs do, so obfuscated IPv4 forms (`2130706433`, `0x7f.1`) are read as
+/// the addresses they are.
+pub(crate) fn valid_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok()
+    {
+        return Ok(());
+    }
+    url::Host::parse(host)
+        .map(|_| ())
+        .map_err(|e| format!("{host:?} is not a host name or IP address ({e})"))
+}
+
+/// A string that may hold `${env:NAME}` references.
+pub(crate) fn template(cx: &mut Ctx, v: &At<String>, field: &str) -> Option<EnvTemplate> {
+    EnvTemplate::parse(&v.value)
+        .map_err(|e| cx.push(v.pos, field, e))
+        .ok()
+}
+
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
+    let (settings, defaults) = check_settings(raw.settings.as_ref(), target, errs);
+
+    let customer_ids = known_ids(&raw.customers, |c| &c.id);
+    let service_ids = known_ids(&raw.services, |s| &s.id);
+
+    let mut seen = HashMap::new();
+    let customers = raw
+        .customers
+        .iter()
+        .map(|c| check_customer(c, &mut seen, errs))
+        .collect();
+
+    let mut seen = HashMap::new();
+    let services: Vec<Service> = raw
+        .services
+        .iter()
+        .map(|s| check_service(s, &customer_ids, &service_ids, &mut seen, errs))
+        .collect();
+    check_cycles(&raw.services, errs);
+
+    let mut seen = HashMap::new();
+    let checks = raw
+        .checks
+        .iter()
+        .filter_map(|c| {
+            check_check(
+                c,
+                &settings,
+                &defaults,
+                &service_ids,
+                &mut seen,
+                target,
+                errs,
+            )
+        })
+        .collect();
+
+    let config = Config {
+        source: errs.file.clone(),
+        settings,
+        customers,
+        services,
+        checks,
+        warnings: Vec::new(),
+    };
+    screen_maintenance_notes(raw, &config, errs);
+    config
+}

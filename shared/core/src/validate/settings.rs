@@ -1,0 +1,305 @@
+//! `settings`: regions, quorum, allowed networks, defaults, operators, flapping, incidents,
+//! signature.
+
+use super::{count, duration, opt_duration, Errs, Target};
+use crate::at::{At, Pos};
+use crate::config::*;
+use crate::duration::format_duration;
+use crate::raw::*;
+use std::net::IpAddr;
+use std::time::Duration;
+
+pub(super) fn is_aws_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+pub(super) struct Defaults {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub recover_after: u32,
+}
+
+/// A sign-off: one text, or one per language.
+pub(super) fn signature(
+    errs: &mut Errs,
+    v: &Option<At<RawSignature>>,
+    subject: &str,
+) -> Option<Signature> {
+    let v = v.as_ref()?;
+    let mut out = Signature::default();
+    match &v.value {
+        RawSignature::One(text) => out.any = Some(text.trim().to_string()),
+        RawSignature::PerLanguage(map) => {
+            for (code, text) in map {
+                match Language::from_code(code) {
+                    Some(l) => {
+                        out.by_language.insert(l, text.trim().to_string());
+                    }
+                    None => errs.push(
+                        v.pos,
+                        subject,
+                        "signature",
+                        format!("{code:?} is not a supported language: use en or es"),
+                    ),
+                }
+            }
+        }
+    }
+    if out
+        .any
+        .iter()
+        .chain(out.by_language.values())
+        .any(|t| t.is_empty())
+    {
+        errs.push(v.pos, subject, "signature", "must not be empty");
+    }
+    Some(out)
+}
+
+pub(super) fn check_settings(
+    raw: Option<&RawSettings>,
+    target: Target,
+    errs: &mut Errs,
+) -> (Settings, Defaults) {
+    let empty = RawSettings::default();
+    let raw = raw.unwrap_or(&empty);
+    let s = "settings";
+
+    let mut regions = Vec::new();
+    for r in raw.regions.iter().flatten() {
+        if r.value == LOCAL_REGION {
+            if target == Target::Lambda {
+                errs.push(r.pos, s, "regions", "`local` is the local runner's region; Lambda needs AWS regions such as eu-west-1");
+            }
+        } else if !is_aws_region(&r.value) {
+            errs.push(
+                r.pos,
+                s,
+                "regions",
+                format!(
+                    "{:?} is not an AWS region name (like eu-west-1) or `local`",
+                    r.value
+                ),
+            );
+        }
+        if regions.contains(&r.value) {
+            errs.push(
+                r.pos,
+                s,
+                "regions",
+                format!("region {} is listed twice", r.value),
+            );
+        } else {
+            regions.push(r.value.clone());
+        }
+    }
+    if raw.regions.as_ref().is_some_and(|r| r.is_empty()) {
+        errs.push(
+            Pos::default(),
+            s,
+            "regions",
+            "no regions: list at least one",
+        );
+    }
+    if regions.is_empty() {
+        regions.push(LOCAL_REGION.to_string());
+    }
+
+    let quorum = match raw.quorum.as_ref() {
+        None => Quorum::Majority,
+        Some(q) => match &q.value {
+            RawQuorum::Word(w) if w == "majority" => Quorum::Majority,
+            RawQuorum::Word(w) if w == "all" => Quorum::All,
+            RawQuorum::Word(w) => {
+                errs.push(
+                    q.pos,
+                    s,
+                    "quorum",
+                    format!("{w:?} is not a quorum: use `majority`, `all` or a number of regions"),
+                );
+                Quorum::Majority
+            }
+            RawQuorum::Count(n) if *n == 0 || *n as usize > regions.len() => {
+                errs.push(
+                    q.pos,
+                    s,
+                    "quorum",
+                    format!(
+                        "quorum {n} must be between 1 and the number of regions ({})",
+                        regions.len()
+                    ),
+                );
+                Quorum::Majority
+            }
+            RawQuorum::Count(n) => Quorum::Count(*n),
+        },
+    };
+
+    let mut allow_networks = Vec::new();
+    for n in raw.allow_networks.iter().flatten() {
+        let parsed = n
+            .value
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| n.value.parse::<IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => allow_networks.push(net.trunc()),
+            Err(_) => errs.push(
+                n.pos,
+                s,
+                "allow_networks",
+                format!(
+                    "{:?} is not a CIDR (like 10.0.0.0/8 or fd00::/8) or an IP address",
+                    n.value
+                ),
+            ),
+        }
+    }
+
+    let ops = raw.operators.as_ref();
+    let operators = Operators {
+        renotify_every: opt_duration(
+            errs,
+            &ops.and_then(|o| o.renotify_every.clone()),
+            s,
+            "operators.renotify_every",
+            DEFAULT_RENOTIFY_EVERY,
+        ),
+        escalate_after: opt_duration(
+            errs,
+            &ops.and_then(|o| o.escalate_after.clone()),
+            s,
+            "operators.escalate_after",
+            DEFAULT_ESCALATE_AFTER,
+        ),
+    };
+
+    let d = raw.defaults.as_ref();
+    let interval = d
+        .and_then(|d| d.interval.as_ref())
+        .and_then(|v| duration(errs, v, s, "defaults.interval").map(|i| (i, v.pos)));
+    if let Some((i, pos)) = interval {
+        check_interval(errs, i, pos, s, "defaults.interval", target);
+    }
+    let defaults = Defaults {
+        interval: interval.map(|(i, _)| i).unwrap_or(DEFAULT_INTERVAL),
+        timeout: opt_duration(
+            errs,
+            &d.and_then(|d| d.timeout.clone()),
+            s,
+            "defaults.timeout",
+            DEFAULT_TIMEOUT,
+        ),
+        retries: count(
+            errs,
+            d.and_then(|d| d.retries.as_ref()),
+            s,
+            "defaults.retries",
+            DEFAULT_RETRIES,
+        ),
+        recover_after: count(
+            errs,
+            d.and_then(|d| d.recover_after.as_ref()),
+            s,
+            "defaults.recover_after",
+            DEFAULT_RECOVER_AFTER,
+        ),
+    };
+    let flap = raw.flapping.as_ref();
+    let percent = |errs: &mut Errs, v: Option<&At<Count>>, field: &str, default: u32| match v {
+        Some(v) if v.value.0 > 100 => {
+            errs.push(
+                v.pos,
+                s,
+                field,
+                format!("{} is not a percentage (0-100)", v.value.0),
+            );
+            default
+        }
+        Some(v) => v.value.0,
+        None => default,
+    };
+    let flapping_start = percent(
+        errs,
+        flap.and_then(|f| f.start.as_ref()),
+        "flapping.start",
+        50,
+    );
+    let flapping_stop = percent(
+        errs,
+        flap.and_then(|f| f.stop.as_ref()),
+        "flapping.stop",
+        25,
+    );
+    if flapping_stop > flapping_start {
+        let pos = flap
+            .and_then(|f| f.stop.as_ref())
+            .map(|v| v.pos)
+            .unwrap_or_default();
+        errs.push(
+            pos,
+            s,
+            "flapping.stop",
+            format!("stop {flapping_stop} is above start {flapping_start}: a check could never stop flapping"),
+        );
+    }
+    let reopen_within = opt_duration(
+        errs,
+        &raw.incidents.as_ref().and_then(|i| i.reopen_within.clone()),
+        s,
+        "incidents.reopen_within",
+        DEFAULT_REOPEN_WITHIN,
+    );
+    (
+        Settings {
+            regions,
+            quorum,
+            allow_networks,
+            operators,
+            flapping_start: flapping_start as f64,
+            flapping_stop: flapping_stop as f64,
+            reopen_within,
+            tick: LAMBDA_TICK,
+            signature: signature(errs, &raw.signature, s),
+        },
+        defaults,
+    )
+}
+
+pub(super) fn check_interval(
+    errs: &mut Errs,
+    interval: Duration,
+    pos: Pos,
+    subject: &str,
+    field: &str,
+    target: Target,
+) {
+    match target {
+        Target::Lambda if interval < Duration::from_secs(60) => errs.push(
+            pos,
+            subject,
+            field,
+            format!("interval {} is below 1m: Lambda schedules fire at most once a minute (second-level intervals are for the local runner: validate with --target local)", format_duration(interval)),
+        ),
+        Target::Lambda if !interval.as_millis().is_multiple_of(60_000) => errs.push(
+            pos,
+            subject,
+            field,
+            format!("interval {} is not a whole number of minutes: Lambda schedules fire once a minute", format_duration(interval)),
+        ),
+        Target::Local if interval < Duration::from_secs(1) => {
+            errs.push(pos, subject, field, format!("interval {} is below 1s, the local runner's minimum", format_duration(interval)))
+        }
+        _ => {}
+    }
+}
