@@ -4,7 +4,7 @@
 use super::alert::{at_regions, stream_batch};
 use super::{checks, events, moto};
 use atalaya_alert_fn::{handle, results_of, Deps};
-use atalaya_core::evaluate::{evaluate, Audience, Detail, Event, EventKind, Phase, State};
+use atalaya_core::evaluate::{evaluate, About, Audience, Event, EventKind, Phase, Severity, State};
 use atalaya_core::{Outcome, Renderer};
 use atalaya_store::Store;
 use chrono::TimeDelta;
@@ -53,31 +53,33 @@ fn every_customer_message(config: &atalaya_core::Config) -> Vec<atalaya_core::Me
             .unwrap()
             .id
             .clone();
-        let mut kinds: Vec<(EventKind, Option<Phase>, Option<Detail>, bool)> = vec![
-            (EventKind::Opened, None, None, false),
-            (EventKind::Opened, None, None, true),
-            (EventKind::Resolved, Some(Phase::Resolved), None, false),
+        let mut kinds: Vec<(EventKind, Phase, bool, bool)> = vec![
+            (EventKind::Opened, Phase::Investigating, false, false),
+            (EventKind::Opened, Phase::Investigating, false, true),
+            (EventKind::Resolved, Phase::Resolved, false, false),
         ];
         for phase in [Phase::Investigating, Phase::Identified, Phase::Monitoring] {
-            kinds.push((EventKind::Update, Some(phase), None, false));
-            kinds.push((EventKind::Update, Some(phase), Some(Detail::Unseen), false));
-            kinds.push((EventKind::HumanUpdate, Some(phase), None, false));
+            kinds.push((EventKind::Update, phase, false, false));
+            kinds.push((EventKind::Update, phase, true, false));
+            kinds.push((EventKind::HumanUpdate, phase, false, false));
         }
-        for (i, (kind, phase, detail, reopened)) in kinds.into_iter().enumerate() {
+        for (i, (kind, phase, unseen, reopened)) in kinds.into_iter().enumerate() {
             let mut s = state.clone();
             if let Some(x) = s.incidents.get_mut(&inc) {
                 x.reopened = u32::from(reopened);
             }
-            let mut e = event(
+            let e = event(
                 &format!("{inc}/{i}/{}/{service}", kind.as_str()),
                 kind,
-                service,
-                &svc.customer,
+                About::Conversation {
+                    incident: inc.clone(),
+                    service: service.into(),
+                    customer: svc.customer.clone(),
+                    phase,
+                    text: Some("Texto del equipo.".into()),
+                    unseen,
+                },
             );
-            e.incident = Some(inc.clone());
-            e.phase = phase;
-            e.detail = detail;
-            e.text = Some("Texto del equipo.".into());
             out.push(renderer.render(&e, &s, config).unwrap());
         }
         let Some(window) = svc.maintenance.first() else {
@@ -89,30 +91,31 @@ fn every_customer_message(config: &atalaya_core::Config) -> Vec<atalaya_core::Me
             ("started", EventKind::MaintenanceStarted),
             ("ended", EventKind::MaintenanceEnded),
         ] {
-            let mut e = event(
+            let e = event(
                 &format!("maintenance/{service}/{start}/{name}/customers"),
                 kind,
-                service,
-                &svc.customer,
+                About::Maintenance {
+                    service: service.into(),
+                    customer: Some(svc.customer.clone()),
+                    window: window.clone(),
+                    unseen: false,
+                },
             );
-            e.text.clone_from(&window.note);
             out.push(renderer.render(&e, &state, config).unwrap());
         }
     }
     out
 }
 
-fn event(id: &str, kind: EventKind, service: &str, customer: &str) -> Event {
-    let mut e = Event::new(
-        id.into(),
-        "2026-11-24T10:07:00Z".parse().unwrap(),
+fn event(id: &str, kind: EventKind, about: About) -> Event {
+    Event {
+        id: id.into(),
+        at: "2026-11-24T10:07:00Z".parse().unwrap(),
         kind,
-        Audience::Customers,
-        atalaya_core::evaluate::Severity::Info,
-    );
-    e.service = Some(service.into());
-    e.customer = Some(customer.into());
-    e
+        audience: Audience::Customers,
+        severity: Severity::Info,
+        about,
+    }
 }
 
 #[tokio::test]

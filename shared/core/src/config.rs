@@ -182,7 +182,7 @@ pub struct Service {
     pub runbook: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Maintenance {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

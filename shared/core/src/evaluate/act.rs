@@ -2,7 +2,7 @@
 //! Human words reach customers only in their own language, free of technical content, and
 //! never as good news the monitor has not seen, unless the operator forces them.
 
-use super::events::{Audience, Detail, EventKind, Severity};
+use super::events::{Audience, EventKind, Note, Severity};
 use super::state::{Acknowledgement, Phase, Verdict};
 use super::Evaluator;
 use crate::config::{Config, Language};
@@ -223,7 +223,7 @@ pub fn act(
                 Severity::Info,
                 texts.summary(),
             ) {
-                ev.detail = Some(Detail::Texts(texts.by_key()));
+                ev.set_note(Note::Texts(texts.by_key()));
             }
             e.customer_events(incident, EventKind::HumanUpdate, |service| {
                 let language = language_of(config, service);
@@ -299,7 +299,7 @@ impl Evaluator<'_> {
             Severity::Info,
             Some(format!("acknowledged by {by}")),
         ) {
-            e.detail = Some(Detail::Acknowledged { before });
+            e.set_note(Note::Acknowledged { before });
         }
         Ok(())
     }

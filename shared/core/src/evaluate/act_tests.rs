@@ -84,7 +84,7 @@ fn each_customer_gets_the_text_in_their_language() {
     let by_customer: Vec<(Option<&str>, Option<&str>)> = events
         .iter()
         .filter(|e| e.audience == Audience::Customers)
-        .map(|e| (e.customer.as_deref(), e.text.as_deref()))
+        .map(|e| (e.customer(), e.text()))
         .collect();
     assert_eq!(
         by_customer,
@@ -104,8 +104,8 @@ fn each_customer_gets_the_text_in_their_language() {
         .find(|e| e.audience == Audience::Operators)
         .unwrap();
     assert_eq!(
-        ops.detail,
-        Some(Detail::Texts(
+        ops.note(),
+        Some(&Note::Texts(
             [
                 (
                     "default".to_string(),
@@ -275,8 +275,8 @@ fn a_second_acknowledgement_is_kept_and_the_same_one_twice_changes_nothing() {
     assert_eq!(events.len(), 1);
     let (state2, events) = act(&state, &id, ack("bob"), t(5), &sim.config).unwrap();
     assert_eq!(
-        events[0].detail,
-        Some(Detail::Acknowledged {
+        events[0].note(),
+        Some(&Note::Acknowledged {
             before: vec!["ana".into()]
         })
     );

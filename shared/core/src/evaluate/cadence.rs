@@ -1,6 +1,6 @@
 //! What is due by the clock: operators' escalation and reminders, customers' regular updates.
 
-use super::events::{Audience, Detail, EventKind, Severity};
+use super::events::{Audience, EventKind, Severity};
 use super::{after, elapsed, Evaluator};
 use crate::config::DEFAULT_UPDATE_EVERY;
 
@@ -58,7 +58,7 @@ impl Evaluator<'_> {
                     severity,
                     None,
                 ) {
-                    e.detail = unseen.then_some(Detail::Unseen);
+                    e.set_unseen(unseen);
                 }
             }
             // A regular update says "working again" only while the monitor sees it working.
@@ -93,7 +93,7 @@ impl Evaluator<'_> {
             .collect();
         for service in due {
             if let Some(e) = self.customer_event(id, &service, EventKind::Update, None) {
-                e.detail = unseen.then_some(Detail::Unseen);
+                e.set_unseen(unseen);
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use super::state::{Phase, TimelineEntry};
 use super::Evaluator;
+use crate::config::Maintenance;
 use crate::result::Reason;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -90,29 +91,81 @@ pub struct Event {
     pub kind: EventKind,
     pub audience: Audience,
     pub severity: Severity,
-    pub incident: Option<String>,
-    pub service: Option<String>,
-    /// For customer events: whose.
-    pub customer: Option<String>,
-    pub check: Option<String>,
-    pub region: Option<String>,
-    /// For flapping and region_silent: the condition ended (stopped flapping, region back).
-    pub ended: bool,
-    pub phase: Option<Phase>,
-    /// A human update's text (for a customer: in their language), or a maintenance note.
-    pub text: Option<String>,
-    /// What some kinds carry besides.
-    pub detail: Option<Detail>,
+    /// What it is about, with exactly the data its kind needs.
+    pub about: About,
+}
+
+/// What an event is about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum About {
+    /// An incident, told to operators (`service` is the one concerned: the incident's, or a
+    /// dependent that joined it).
+    Incident {
+        incident: String,
+        service: String,
+        phase: Phase,
+        /// An operator's words (the default text, or every language's).
+        text: Option<String>,
+        note: Option<Note>,
+        /// The monitor cannot see the incident's services right now.
+        unseen: bool,
+    },
+    /// An incident, told to one service's customers.
+    Conversation {
+        incident: String,
+        service: String,
+        customer: String,
+        phase: Phase,
+        /// An operator's words, in this customer's language.
+        text: Option<String>,
+        /// The monitor does not see the service working now: no word may say it works.
+        unseen: bool,
+    },
+    /// A planned maintenance window (to operators, or to the service's customer).
+    Maintenance {
+        service: String,
+        customer: Option<String>,
+        window: Maintenance,
+        /// Over, but the monitor does not see the service working.
+        unseen: bool,
+    },
+    /// A probe region silent, or back (`back`).
+    Region { region: String, back: bool },
+    /// A check flapping, or settled (`stopped`).
+    Flapping {
+        check: String,
+        service: String,
+        stopped: bool,
+    },
+    /// `monitoring_blind`, `monitoring_restored`: the checks concerned.
+    Sight(Vec<CheckSight>),
+    /// `monitoring_fault`, `monitoring_fault_cleared`.
+    Fault {
+        check: String,
+        service: String,
+        fault: FaultNote,
+    },
+}
+
+/// What some of the operators' incident events carry besides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Note {
+    /// `acknowledged`: who acknowledged before this one.
+    Acknowledged { before: Vec<String> },
+    /// A resolution by hand while these checks were still failing or unknown.
+    ForcedResolution { checks: Vec<String> },
+    /// An operator's words per language (`default`, `en`, `es`).
+    Texts(BTreeMap<String, String>),
 }
 
 impl Event {
-    /// An event with only what every event has; the rest is filled in by its kind.
-    pub fn new(
+    pub(crate) fn new(
         id: String,
         at: DateTime<Utc>,
         kind: EventKind,
         audience: Audience,
         severity: Severity,
+        about: About,
     ) -> Event {
         Event {
             id,
@@ -120,34 +173,108 @@ impl Event {
             kind,
             audience,
             severity,
-            incident: None,
-            service: None,
-            customer: None,
-            check: None,
-            region: None,
-            ended: false,
-            phase: None,
-            text: None,
-            detail: None,
+            about,
         }
     }
-}
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Detail {
-    /// `monitoring_blind`, `monitoring_restored`: the checks concerned.
-    Sight(Vec<CheckSight>),
-    /// `monitoring_fault`, `monitoring_fault_cleared`.
-    Fault(FaultNote),
-    /// A message sent while the monitor does not see the service working (it cannot see it,
-    /// or some region sees it failing): it must not say the service works.
-    Unseen,
-    /// `acknowledged`: who acknowledged before this one.
-    Acknowledged { before: Vec<String> },
-    /// A resolution by hand while these checks were still failing or unknown.
-    ForcedResolution { checks: Vec<String> },
-    /// An operator's words per language (the operators' copy of a human update or resolution).
-    Texts(BTreeMap<String, String>),
+    pub fn incident(&self) -> Option<&str> {
+        match &self.about {
+            About::Incident { incident, .. } | About::Conversation { incident, .. } => {
+                Some(incident)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn service(&self) -> Option<&str> {
+        match &self.about {
+            About::Incident { service, .. }
+            | About::Conversation { service, .. }
+            | About::Maintenance { service, .. }
+            | About::Flapping { service, .. }
+            | About::Fault { service, .. } => Some(service),
+            About::Region { .. } | About::Sight(_) => None,
+        }
+    }
+
+    /// Whose, for an event to customers.
+    pub fn customer(&self) -> Option<&str> {
+        match &self.about {
+            About::Conversation { customer, .. } => Some(customer),
+            About::Maintenance { customer, .. } => customer.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn phase(&self) -> Option<Phase> {
+        match &self.about {
+            About::Incident { phase, .. } | About::Conversation { phase, .. } => Some(*phase),
+            _ => None,
+        }
+    }
+
+    /// An operator's words, or a maintenance note.
+    pub fn text(&self) -> Option<&str> {
+        match &self.about {
+            About::Incident { text, .. } | About::Conversation { text, .. } => text.as_deref(),
+            About::Maintenance { window, .. } => window.note.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Said while the monitor does not see the service working.
+    pub fn unseen(&self) -> bool {
+        match &self.about {
+            About::Incident { unseen, .. }
+            | About::Conversation { unseen, .. }
+            | About::Maintenance { unseen, .. } => *unseen,
+            _ => false,
+        }
+    }
+
+    pub fn check(&self) -> Option<&str> {
+        match &self.about {
+            About::Flapping { check, .. } | About::Fault { check, .. } => Some(check),
+            _ => None,
+        }
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        match &self.about {
+            About::Region { region, .. } => Some(region),
+            _ => None,
+        }
+    }
+
+    /// A region back, a check that stopped flapping.
+    pub fn ended(&self) -> bool {
+        matches!(
+            self.about,
+            About::Region { back: true, .. } | About::Flapping { stopped: true, .. }
+        )
+    }
+
+    pub fn note(&self) -> Option<&Note> {
+        match &self.about {
+            About::Incident { note, .. } => note.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set_note(&mut self, n: Note) {
+        if let About::Incident { note, .. } = &mut self.about {
+            *note = Some(n);
+        }
+    }
+
+    pub(crate) fn set_unseen(&mut self, value: bool) {
+        match &mut self.about {
+            About::Incident { unseen, .. }
+            | About::Conversation { unseen, .. }
+            | About::Maintenance { unseen, .. } => *unseen = value,
+            _ => {}
+        }
+    }
 }
 
 /// Why the monitor cannot see a check, and since when.
@@ -207,12 +334,21 @@ impl Evaluator<'_> {
             phase: inc.phase,
             text: text.clone(),
         });
-        let mut e = Event::new(event_id, self.now, kind, audience, severity);
-        e.incident = Some(id.to_string());
-        e.service = service;
-        e.phase = Some(inc.phase);
-        e.text = text;
-        self.events.push(e);
+        self.events.push(Event::new(
+            event_id,
+            self.now,
+            kind,
+            audience,
+            severity,
+            About::Incident {
+                incident: id.to_string(),
+                service: service.unwrap_or_default(),
+                phase: inc.phase,
+                text,
+                note: None,
+                unseen: false,
+            },
+        ));
         self.events.last_mut()
     }
 
@@ -300,19 +436,21 @@ impl Evaluator<'_> {
             phase: inc.phase,
             text: text.clone(),
         });
-        let mut e = Event::new(
+        self.events.push(Event::new(
             event_id,
             self.now,
             kind,
             Audience::Customers,
             Severity::Info,
-        );
-        e.incident = Some(id.to_string());
-        e.service = Some(service.to_string());
-        e.customer = Some(customer);
-        e.phase = Some(inc.phase);
-        e.text = text;
-        self.events.push(e);
+            About::Conversation {
+                incident: id.to_string(),
+                service: service.to_string(),
+                customer,
+                phase: inc.phase,
+                text,
+                unseen: false,
+            },
+        ));
         self.events.last_mut()
     }
 }

@@ -1,6 +1,6 @@
 //! Services and their incidents: open, attach dependents, follow the phases, resolve.
 
-use super::events::{Audience, Detail, EventKind, Severity};
+use super::events::{Audience, EventKind, Note, Severity};
 use super::state::{Failure, Incident, Phase, Verdict};
 use super::{before, Evaluator, Texts};
 use crate::config::{Check, Config, Service};
@@ -397,10 +397,10 @@ impl Evaluator<'_> {
                 )
             })
         });
-        let detail = if forced.is_empty() {
-            texts.map(|t| Detail::Texts(t.by_key()))
+        let note = if forced.is_empty() {
+            texts.map(|t| Note::Texts(t.by_key()))
         } else {
-            Some(Detail::ForcedResolution { checks: forced })
+            Some(Note::ForcedResolution { checks: forced })
         };
         if let Some(e) = self.incident_event(
             id,
@@ -410,7 +410,9 @@ impl Evaluator<'_> {
             Severity::Info,
             operators_text,
         ) {
-            e.detail = detail;
+            if let Some(n) = note {
+                e.set_note(n);
+            }
         }
         let config = self.config;
         self.customer_events(id, EventKind::Resolved, |service| {

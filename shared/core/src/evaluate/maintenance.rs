@@ -1,6 +1,6 @@
 //! Planned maintenance: announced, started and ended, to operators and the service's customers.
 
-use super::events::{Audience, Detail, Event, EventKind, Severity};
+use super::events::{About, Audience, Event, EventKind, Severity};
 use super::{before, Evaluator};
 
 impl Evaluator<'_> {
@@ -32,21 +32,20 @@ impl Evaluator<'_> {
                             .service_checks(&service.id)
                             .all(|c| self.working_now(c));
                     for audience in [Audience::Operators, Audience::Customers] {
-                        let mut e = Event::new(
+                        let to_customers = audience == Audience::Customers;
+                        self.events.push(Event::new(
                             format!("maintenance/{}/{}", key(name), audience.as_str()),
                             self.now,
                             kind,
                             audience,
                             Severity::Info,
-                        );
-                        e.service = Some(service.id.clone());
-                        e.customer =
-                            (audience == Audience::Customers).then(|| service.customer.clone());
-                        e.text.clone_from(&m.note);
-                        if unseen && audience == Audience::Customers {
-                            e.detail = Some(Detail::Unseen);
-                        }
-                        self.events.push(e);
+                            About::Maintenance {
+                                service: service.id.clone(),
+                                customer: to_customers.then(|| service.customer.clone()),
+                                window: m.clone(),
+                                unseen: unseen && to_customers,
+                            },
+                        ));
                     }
                 }
             }

@@ -38,7 +38,9 @@ mod state;
 mod tests;
 
 pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
-pub use events::{Audience, Blindness, CheckSight, Detail, Event, EventKind, FaultNote, Severity};
+pub use events::{
+    About, Audience, Blindness, CheckSight, Event, EventKind, FaultNote, Note, Severity,
+};
 pub use flapping::percent_state_change;
 pub use state::{
     Acknowledgement, CheckRegion, CheckState, Failure, FaultState, Incident, Phase, RegionFault,

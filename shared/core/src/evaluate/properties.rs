@@ -121,10 +121,10 @@ impl Latest {
 /// Does this customer message say the service works (working again, resolved, available)?
 fn good_news(e: &Event) -> bool {
     e.audience == Audience::Customers
-        && e.detail != Some(Detail::Unseen)
+        && !e.unseen()
         && match e.kind {
             EventKind::Resolved | EventKind::MaintenanceEnded => true,
-            EventKind::Update | EventKind::HumanUpdate => e.phase == Some(Phase::Monitoring),
+            EventKind::Update | EventKind::HumanUpdate => e.phase() == Some(Phase::Monitoring),
             _ => false,
         }
 }
@@ -188,8 +188,8 @@ proptest! {
     fn every_customer_opened_is_followed_by_exactly_one_resolved(world in minutes()) {
         let (states, events) = run(&world);
         let mut open: BTreeMap<(String, String), bool> = BTreeMap::new();
-        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident.is_some()) {
-            let key = (e.incident.clone().unwrap(), e.service.clone().unwrap());
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident().is_some()) {
+            let key = (e.incident().unwrap().to_string(), e.service().unwrap().to_string());
             let was_open = open.get(&key).copied().unwrap_or(false);
             match e.kind {
                 EventKind::Opened => { prop_assert!(!was_open, "opened twice without a resolution: {key:?}"); open.insert(key, true); }
@@ -205,7 +205,7 @@ proptest! {
     fn no_customer_message_about_a_service_during_its_maintenance(world in minutes()) {
         let (_, events) = run(&world);
         let (start, end) = (t(60), t(90));
-        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.service.as_deref() == Some("shop") && e.incident.is_some()) {
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.service() == Some("shop") && e.incident().is_some()) {
             prop_assert!(!(start <= e.at && e.at < end), "{e:?}");
         }
     }
@@ -241,7 +241,7 @@ proptest! {
             let (s, events) = evaluate(&state, &results, now, &cfg);
             state = s;
             for e in events.iter().filter(|e| good_news(e)) {
-                let service = e.service.as_deref().unwrap_or_default();
+                let service = e.service().unwrap_or_default();
                 for c in cfg.checks.iter().filter(|c| c.service == service) {
                     let passing = latest.regions(&c.id, now, |o| o != Outcome::Down);
                     prop_assert!(
@@ -260,8 +260,8 @@ proptest! {
         let (_, events) = run(&world);
         let (start, end) = (t(60), t(90));
         let mut last: BTreeMap<(String, String), DateTime<Utc>> = BTreeMap::new();
-        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident.is_some()) {
-            let key = (e.incident.clone().unwrap(), e.service.clone().unwrap());
+        for e in events.iter().filter(|e| e.audience == Audience::Customers && e.incident().is_some()) {
+            let key = (e.incident().unwrap().to_string(), e.service().unwrap().to_string());
             let every = cfg.service(&key.1).and_then(|s| cfg.customer(&s.customer)).map(|c| c.update_every).unwrap();
             if let Some(prev) = last.get(&key) {
                 let around_maintenance = key.1 == "shop" && *prev < end && e.at > start;
@@ -283,7 +283,7 @@ proptest! {
         let (states, events) = run(&world);
         let mut blind: BTreeMap<String, bool> = BTreeMap::new();
         for e in &events {
-            let Some(Detail::Sight(list)) = &e.detail else { continue };
+            let About::Sight(list) = &e.about else { continue };
             for c in list {
                 let was = blind.get(&c.check).copied().unwrap_or(false);
                 match e.kind {
@@ -314,7 +314,7 @@ proptest! {
                 if e.kind != EventKind::Opened || e.audience != Audience::Operators {
                     continue;
                 }
-                let service = e.service.as_deref().unwrap_or_default();
+                let service = e.service().unwrap_or_default();
                 let seen_failing = cfg.checks.iter().filter(|c| c.service == service).any(|c| {
                     latest.regions(&c.id, now, |o| o == Outcome::Down) >= 2
                 });

@@ -2,7 +2,7 @@
 //! blindness and monitoring faults, told to operators.
 
 use super::events::{
-    Audience, Blindness, CheckSight, Detail, Event, EventKind, FaultNote, Severity,
+    About, Audience, Blindness, CheckSight, Event, EventKind, FaultNote, Severity,
 };
 use super::state::{CheckRegion, FaultState, Verdict};
 use super::{after, elapsed, percent_state_change, Evaluator};
@@ -53,7 +53,7 @@ impl Evaluator<'_> {
                 if silent { "silent" } else { "back" },
                 if silent { at } else { self.now.timestamp() }
             );
-            let mut e = Event::new(
+            self.events.push(Event::new(
                 id,
                 self.now,
                 EventKind::RegionSilent,
@@ -63,10 +63,11 @@ impl Evaluator<'_> {
                 } else {
                     Severity::Info
                 },
-            );
-            e.region = Some(region);
-            e.ended = !silent;
-            self.events.push(e);
+                About::Region {
+                    region,
+                    back: !silent,
+                },
+            ));
         }
     }
 
@@ -231,7 +232,7 @@ impl Evaluator<'_> {
             }
             if flapping != cs.flapping {
                 cs.flapping = flapping;
-                let mut e = Event::new(
+                self.events.push(Event::new(
                     format!(
                         "check/{}/flapping/{}/{}",
                         check.id,
@@ -246,11 +247,12 @@ impl Evaluator<'_> {
                     } else {
                         Severity::Info
                     },
-                );
-                e.service = Some(check.service.clone());
-                e.check = Some(check.id.clone());
-                e.ended = !flapping;
-                self.events.push(e);
+                    About::Flapping {
+                        check: check.id.clone(),
+                        service: check.service.clone(),
+                        stopped: !flapping,
+                    },
+                ));
             }
             self.judge_faults(check, faults);
         }
@@ -261,7 +263,7 @@ impl Evaluator<'_> {
             if list.is_empty() {
                 continue;
             }
-            let mut e = Event::new(
+            self.events.push(Event::new(
                 format!(
                     "monitor/{}/{}/{}",
                     if kind == EventKind::MonitoringBlind {
@@ -276,9 +278,8 @@ impl Evaluator<'_> {
                 kind,
                 Audience::Operators,
                 severity,
-            );
-            e.detail = Some(Detail::Sight(list));
-            self.events.push(e);
+                About::Sight(list),
+            ));
         }
     }
 
@@ -327,25 +328,22 @@ impl Evaluator<'_> {
             .collect();
         for (reason, f) in ended {
             cs.faults.remove(&reason);
-            let mut e = Event::new(
+            out.push((
                 format!(
                     "check/{}/fault/{reason}/{}/cleared",
                     check.id,
                     f.since.timestamp()
                 ),
-                now,
                 EventKind::MonitoringFaultCleared,
-                Audience::Operators,
                 Severity::Info,
-            );
-            e.detail = Some(Detail::Fault(FaultNote {
-                reason: f.reason,
-                detail: String::new(),
-                regions: Vec::new(),
-                since: f.since,
-                reminder: false,
-            }));
-            out.push(e);
+                FaultNote {
+                    reason: f.reason,
+                    detail: String::new(),
+                    regions: Vec::new(),
+                    since: f.since,
+                    reminder: false,
+                },
+            ));
         }
         for (reason, note) in current.iter_mut() {
             let state = match cs.faults.get_mut(reason) {
@@ -368,25 +366,31 @@ impl Evaluator<'_> {
                     f
                 }
             };
-            let mut e = Event::new(
+            out.push((
                 format!(
                     "check/{}/fault/{reason}/{}/{}",
                     check.id,
                     state.since.timestamp(),
                     state.notices
                 ),
-                now,
                 EventKind::MonitoringFault,
-                Audience::Operators,
                 Severity::Warning,
-            );
-            e.detail = Some(Detail::Fault(note.clone()));
-            out.push(e);
+                note.clone(),
+            ));
         }
-        for mut e in out {
-            e.service = Some(check.service.clone());
-            e.check = Some(check.id.clone());
-            self.events.push(e);
+        for (id, kind, severity, fault) in out {
+            self.events.push(Event::new(
+                id,
+                now,
+                kind,
+                Audience::Operators,
+                severity,
+                About::Fault {
+                    check: check.id.clone(),
+                    service: check.service.clone(),
+                    fault,
+                },
+            ));
         }
     }
 }

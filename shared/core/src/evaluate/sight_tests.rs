@@ -29,10 +29,10 @@ fn outage() -> Sim {
 fn good_news(sim: &Sim) -> Vec<&Event> {
     sim.events
         .iter()
-        .filter(|e| e.audience == Audience::Customers && e.detail != Some(Detail::Unseen))
+        .filter(|e| e.audience == Audience::Customers && !e.unseen())
         .filter(|e| {
             e.kind == EventKind::Resolved
-                || (e.kind == EventKind::Update && e.phase == Some(Phase::Monitoring))
+                || (e.kind == EventKind::Update && e.phase() == Some(Phase::Monitoring))
         })
         .collect()
 }
@@ -41,8 +41,8 @@ fn sight_events(sim: &Sim, kind: EventKind) -> Vec<&CheckSight> {
     sim.events
         .iter()
         .filter(|e| e.kind == kind)
-        .flat_map(|e| match &e.detail {
-            Some(Detail::Sight(list)) => list.iter().collect(),
+        .flat_map(|e| match &e.about {
+            About::Sight(list) => list.iter().collect(),
             _ => Vec::new(),
         })
         .collect()
@@ -66,7 +66,7 @@ fn every_region_silent_mid_incident_sends_no_good_news_and_keeps_the_cadence() {
     assert_eq!(
         sim.events
             .iter()
-            .filter(|e| e.kind == EventKind::RegionSilent && !e.ended)
+            .filter(|e| e.kind == EventKind::RegionSilent && !e.ended())
             .count(),
         3
     );
@@ -91,7 +91,7 @@ fn every_region_silent_mid_incident_sends_no_good_news_and_keeps_the_cadence() {
         updates.iter().map(|e| e.at).collect::<Vec<_>>(),
         [32, 62].map(|m| t(m) + TimeDelta::seconds(5))
     );
-    assert!(updates.iter().all(|e| e.detail == Some(Detail::Unseen)));
+    assert!(updates.iter().all(|e| e.unseen()));
     for m in sim.customer_messages().iter().skip(1) {
         assert!(
             m.subject == "Tienda online: seguimos trabajando en el problema"
@@ -130,7 +130,7 @@ fn a_restart_after_a_gap_of_five_intervals_is_the_monitors_own_gap() {
         ],
         "no silence or blindness noise; what is overdue goes out at once (no escalation unseen)"
     );
-    assert!(first.iter().all(|e| e.detail == Some(Detail::Unseen)));
+    assert!(first.iter().all(|e| e.unseen()));
     assert_eq!(sim.state.checks["shop-home"].verdict, Verdict::Unknown);
     let m = sim.customer_messages().last().unwrap().body.clone();
     assert!(
@@ -179,7 +179,7 @@ fn a_restart_does_not_hide_a_region_that_stays_silent() {
         .filter(|e| e.kind == EventKind::RegionSilent)
         .collect();
     assert_eq!(silent.len(), 1, "{silent:?}");
-    assert_eq!(silent[0].region.as_deref(), Some("ap-southeast-2"));
+    assert_eq!(silent[0].region(), Some("ap-southeast-2"));
     assert_eq!(
         silent[0].at,
         t(24) + TimeDelta::seconds(5),
@@ -211,7 +211,7 @@ fn a_region_reporting_only_monitoring_faults_is_told_to_operators_and_left_out()
         "the notice, then a reminder after 30m: {faults:?}"
     );
     assert_eq!(faults[1].at, t(30) + TimeDelta::seconds(5));
-    let Some(Detail::Fault(note)) = &faults[0].detail else {
+    let About::Fault { fault: note, .. } = &faults[0].about else {
         panic!("{:?}", faults[0])
     };
     assert_eq!(
@@ -294,8 +294,8 @@ fn blocked_and_unset_variable_results_reach_operators_only_and_open_nothing() {
         .events
         .iter()
         .filter(|e| e.kind == EventKind::MonitoringFault)
-        .map(|e| match &e.detail {
-            Some(Detail::Fault(n)) => (e.check.clone().unwrap(), n.reason),
+        .map(|e| match &e.about {
+            About::Fault { check, fault, .. } => (check.clone(), fault.reason),
             _ => panic!("{e:?}"),
         })
         .collect();

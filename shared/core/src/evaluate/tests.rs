@@ -207,7 +207,7 @@ fn outage_in_two_of_three_regions_opens_one_incident_with_updates_and_one_resolu
         inc.timeline.len(),
         sim.events
             .iter()
-            .filter(|e| e.incident.as_deref() == Some(inc.id.as_str()))
+            .filter(|e| e.incident() == Some(inc.id.as_str()))
             .count()
     );
     let regions: BTreeSet<&str> = inc.failures.iter().map(|f| f.region.as_str()).collect();
@@ -249,11 +249,7 @@ fn silent_region_is_reported_once_left_out_of_the_quorum_and_reported_back() {
         .collect();
     assert_eq!(silent.len(), 1, "told once: {silent:?}");
     assert_eq!(
-        (
-            silent[0].region.as_deref(),
-            silent[0].ended,
-            silent[0].audience
-        ),
+        (silent[0].region(), silent[0].ended(), silent[0].audience),
         (Some("ap-southeast-2"), false, Audience::Operators)
     );
     // With ap-southeast-2 silent, the quorum is a majority of the two reporting regions.
@@ -265,7 +261,7 @@ fn silent_region_is_reported_once_left_out_of_the_quorum_and_reported_back() {
     let back: Vec<&Event> = sim
         .events
         .iter()
-        .filter(|e| e.kind == EventKind::RegionSilent && e.ended)
+        .filter(|e| e.kind == EventKind::RegionSilent && e.ended())
         .collect();
     assert_eq!(back.len(), 1);
 }
@@ -310,7 +306,7 @@ fn flapping_check_gives_one_notice_instead_of_an_alert_per_change() {
     assert!(
         sim.events
             .iter()
-            .any(|e| e.kind == EventKind::Flapping && e.ended),
+            .any(|e| e.kind == EventKind::Flapping && e.ended()),
         "flapping ends once it settles"
     );
     assert!(!sim.state.checks["shop-home"].flapping);
@@ -344,7 +340,7 @@ fn maintenance_is_announced_started_and_ended_and_opens_no_incident() {
             .find(|e| e.audience == Audience::Customers)
             .unwrap();
         assert_eq!(
-            (customer.customer.as_deref(), customer.text.as_deref()),
+            (customer.customer(), customer.text()),
             (Some("globex"), Some("Database upgrade"))
         );
     }
@@ -383,7 +379,7 @@ fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_custo
         .events
         .iter()
         .filter(|e| e.kind == EventKind::Opened && e.audience == Audience::Customers)
-        .filter_map(|e| e.service.as_deref())
+        .filter_map(|e| e.service())
         .collect();
     assert_eq!(told, BTreeSet::from(["dns", "portal"]));
     // Each customer message names only its own service.
@@ -405,7 +401,7 @@ fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_custo
         .events
         .iter()
         .filter(|e| e.kind == EventKind::Resolved && e.audience == Audience::Customers)
-        .filter_map(|e| e.service.as_deref())
+        .filter_map(|e| e.service())
         .collect();
     assert_eq!(resolved, BTreeSet::from(["dns", "portal"]));
 }
@@ -498,7 +494,7 @@ fn human_update_goes_to_customers_as_written_and_manual_resolution_closes() {
         .find(|e| e.audience == Audience::Customers)
         .unwrap();
     assert_eq!(
-        (customer.kind, customer.text.as_deref(), customer.phase),
+        (customer.kind, customer.text(), customer.phase()),
         (
             EventKind::HumanUpdate,
             Some("Hemos localizado el fallo en la pasarela de pago."),

@@ -4,7 +4,7 @@
 
 use super::{RenderError, Renderer};
 use crate::config::{Config, Customer, Language, Maintenance};
-use crate::evaluate::{after, Detail, Event, EventKind, Incident, Phase};
+use crate::evaluate::{after, About, Event, EventKind, Incident, Phase};
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -17,21 +17,15 @@ impl Renderer {
     ) -> Result<(String, String, &'static str), RenderError> {
         let unknown = || RenderError::Unknown(event.id.clone());
         let service = event
-            .service
-            .as_deref()
+            .service()
             .and_then(|s| config.service(s))
             .ok_or_else(unknown)?;
         let customer = config.customer(&service.customer).ok_or_else(unknown)?;
         let (l, tz) = (customer.language, customer.timezone);
-        // Maintenance events are keyed `maintenance/<service>/<window start>/...`.
-        let window_start = event
-            .id
-            .strip_prefix("maintenance/")
-            .and_then(|rest| rest.split('/').nth(1));
-        let window = service
-            .maintenance
-            .iter()
-            .find(|m| window_start == Some(m.start.timestamp().to_string().as_str()));
+        let window = match &event.about {
+            About::Maintenance { window, .. } => Some(window),
+            _ => None,
+        };
         let since = incident.map(|i| i.started_at).unwrap_or(event.at);
         let resolved_at = incident.and_then(|i| i.resolved_at).unwrap_or(event.at);
         let ctx = minijinja::context! {
@@ -42,12 +36,12 @@ impl Renderer {
             next_update => when(ceil_minute(after(event.at, customer.update_every)), l, tz),
             resolved_at => when(resolved_at, l, tz),
             duration => duration_words(resolved_at - since, l),
-            phase => event.phase.unwrap_or(Phase::Investigating).as_str(),
+            phase => event.phase().unwrap_or(Phase::Investigating).as_str(),
             reopened => incident.is_some_and(|i| i.reopened > 0),
             // The monitor cannot see the service: no word may say it works.
-            blind => event.detail == Some(Detail::Unseen),
-            message => event.text.clone().filter(|_| matches!(event.kind, EventKind::HumanUpdate | EventKind::Resolved)),
-            note => event.text.as_deref().filter(|_| window.is_some()).map(sentence),
+            blind => event.unseen(),
+            message => event.text().filter(|_| matches!(event.kind, EventKind::HumanUpdate | EventKind::Resolved)),
+            note => window.and_then(|w| w.note.as_deref()).map(sentence),
             start => window.map(|m| when(m.start, l, tz)),
             start_date => window.map(|m| day(m.start, l, tz)),
             end => window.map(|m| when(m.end, l, tz)),

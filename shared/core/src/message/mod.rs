@@ -168,10 +168,7 @@ impl Renderer {
         state: &State,
         config: &Config,
     ) -> Result<Message, RenderError> {
-        let incident = event
-            .incident
-            .as_ref()
-            .and_then(|id| state.incidents.get(id));
+        let incident = event.incident().and_then(|id| state.incidents.get(id));
         let (subject, body, language) = match event.audience {
             Audience::Customers => self.customer(event, incident, config)?,
             Audience::Operators => {
@@ -187,17 +184,17 @@ impl Renderer {
             format!("{:?}", event.severity).to_lowercase(),
         );
         attributes.insert("language".into(), language.to_string());
-        if let Some(s) = &event.service {
-            attributes.insert("service".into(), s.clone());
+        if let Some(s) = event.service() {
+            attributes.insert("service".into(), s.to_string());
             if let Some(svc) = config.service(s) {
                 attributes.insert("customer".into(), svc.customer.clone());
             }
         }
-        if let Some(c) = &event.customer {
-            attributes.insert("customer".into(), c.clone());
+        if let Some(c) = event.customer() {
+            attributes.insert("customer".into(), c.to_string());
         }
-        if let Some(i) = &event.incident {
-            attributes.insert("incident".into(), i.clone());
+        if let Some(i) = event.incident() {
+            attributes.insert("incident".into(), i.to_string());
         }
         Ok(Message {
             id: event.id.clone(),

@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::duration::format_duration;
 use crate::evaluate::{
-    percent_state_change, Blindness, CheckSight, Detail, Event, EventKind, FaultNote, Incident,
-    Phase, State,
+    percent_state_change, About, Blindness, CheckSight, Event, EventKind, FaultNote, Incident,
+    Note, Phase, State,
 };
 use crate::result::Reason;
 use chrono::{DateTime, Utc};
@@ -35,34 +35,42 @@ pub(super) fn render(
     state: &State,
     config: &Config,
 ) -> (String, String) {
-    match (event.kind, incident) {
-        (EventKind::RegionSilent, _) => region(event, state),
-        (EventKind::Flapping, _) => flapping(event, state, config),
+    match (&event.about, incident) {
+        (About::Region { region: r, back }, _) => region(r, *back, state),
+        (About::Flapping { check, stopped, .. }, _) => flapping(check, *stopped, state, config),
         (
-            EventKind::MaintenanceScheduled
-            | EventKind::MaintenanceStarted
-            | EventKind::MaintenanceEnded,
+            About::Maintenance {
+                service, window, ..
+            },
             _,
-        ) => maintenance(event, config),
-        (EventKind::MonitoringBlind | EventKind::MonitoringRestored, _) => sight(event, config),
-        (EventKind::MonitoringFault | EventKind::MonitoringFaultCleared, _) => fault(event, config),
-        (kind, Some(inc)) => incident_message(event, kind, inc, state, config),
-        (kind, None) => (
-            format!("[{}] {}", kind.as_str().to_uppercase(), event.id),
+        ) => maintenance(event.kind, service, window, config),
+        (About::Sight(list), _) => sight(event, list, config),
+        (
+            About::Fault {
+                check,
+                service,
+                fault: note,
+            },
+            _,
+        ) => fault(event, check, service, note, config),
+        (About::Incident { .. } | About::Conversation { .. }, Some(inc)) => {
+            incident_message(event, event.kind, inc, config)
+        }
+        (_, None) => (
+            format!("[{}] {}", event.kind.as_str().to_uppercase(), event.id),
             String::new(),
         ),
     }
 }
 
-fn region(event: &Event, state: &State) -> (String, String) {
-    let region = event.region.clone().unwrap_or_default();
+fn region(region: &str, back: bool, state: &State) -> (String, String) {
     let last = state
         .regions
-        .get(&region)
+        .get(region)
         .and_then(|r| r.last_seen)
         .map(utc)
         .unwrap_or_else(|| "never".into());
-    if event.ended {
+    if back {
         (
             format!("[REGION BACK] {region} is reporting again"),
             format!("Region {region} is reporting again. It is back in the quorum.\n"),
@@ -75,11 +83,10 @@ fn region(event: &Event, state: &State) -> (String, String) {
     }
 }
 
-fn flapping(event: &Event, state: &State, config: &Config) -> (String, String) {
-    let check = event.check.clone().unwrap_or_default();
+fn flapping(check: &str, stopped: bool, state: &State, config: &Config) -> (String, String) {
     let change = state
         .checks
-        .get(&check)
+        .get(check)
         .map(|c| {
             c.regions
                 .values()
@@ -87,7 +94,7 @@ fn flapping(event: &Event, state: &State, config: &Config) -> (String, String) {
                 .fold(0.0, f64::max)
         })
         .unwrap_or(0.0);
-    if event.ended {
+    if stopped {
         (
             format!("[FLAPPING STOPPED] {check}"),
             format!("Check {check} has stopped flapping ({change:.0}% state change). Incidents are judged normally again.\n"),
@@ -103,25 +110,31 @@ fn flapping(event: &Event, state: &State, config: &Config) -> (String, String) {
     }
 }
 
-fn maintenance(event: &Event, config: &Config) -> (String, String) {
-    let service = event.service.clone().unwrap_or_default();
-    let what = match event.kind {
+fn maintenance(
+    kind: EventKind,
+    service: &str,
+    window: &crate::config::Maintenance,
+    config: &Config,
+) -> (String, String) {
+    let what = match kind {
         EventKind::MaintenanceScheduled => "scheduled",
         EventKind::MaintenanceStarted => "started",
         _ => "ended",
     };
     let mut body = format!(
-        "Maintenance of {} {what}. No incident is opened for it during the window.\n",
-        service_label(config, &service)
+        "Maintenance of {} {what}: {} to {}. No incident is opened for it during the window.\n",
+        service_label(config, service),
+        utc(window.start),
+        utc(window.end)
     );
-    if let Some(note) = &event.text {
+    if let Some(note) = &window.note {
         let _ = writeln!(body, "Note: {note}");
     }
     (
         format!(
             "[MAINTENANCE {}] {}",
             what.to_uppercase(),
-            service_label(config, &service)
+            service_label(config, service)
         ),
         body,
     )
@@ -141,11 +154,7 @@ fn blindness(b: &Blindness) -> String {
     }
 }
 
-fn sight(event: &Event, config: &Config) -> (String, String) {
-    let list: &[CheckSight] = match &event.detail {
-        Some(Detail::Sight(list)) => list,
-        _ => &[],
-    };
+fn sight(event: &Event, list: &[CheckSight], config: &Config) -> (String, String) {
     let n = list.len();
     let checks = if n == 1 { "check" } else { "checks" };
     let names: Vec<&str> = list.iter().map(|c| c.check.as_str()).collect();
@@ -249,12 +258,13 @@ fn cause_and_fix(reason: Reason) -> (&'static str, &'static str) {
     }
 }
 
-fn fault(event: &Event, config: &Config) -> (String, String) {
-    let check = event.check.clone().unwrap_or_default();
-    let service = event.service.clone().unwrap_or_default();
-    let Some(Detail::Fault(note)) = &event.detail else {
-        return (format!("[MONITORING FAULT] {check}"), String::new());
-    };
+fn fault(
+    event: &Event,
+    check: &str,
+    service: &str,
+    note: &FaultNote,
+    config: &Config,
+) -> (String, String) {
     let FaultNote {
         reason,
         detail,
@@ -267,7 +277,7 @@ fn fault(event: &Event, config: &Config) -> (String, String) {
             format!("[MONITORING FAULT CLEARED] {check}: probing normally again ({})", reason.as_str()),
             format!(
                 "Check {check} (service {}) runs normally again: the monitoring fault ({}) that began at {} is over after {}.\n",
-                service_label(config, &service),
+                service_label(config, service),
                 reason.as_str(),
                 utc(*since),
                 span(event.at - *since)
@@ -280,7 +290,7 @@ fn fault(event: &Event, config: &Config) -> (String, String) {
         body,
         "{}Check {check} (service {}) cannot be judged: {cause}.\n",
         if *reminder { "Still not fixed. " } else { "" },
-        service_label(config, &service)
+        service_label(config, service)
     );
     let _ = writeln!(body, "Reason: {}", reason.as_str());
     let _ = writeln!(body, "Regions: {}", regions.join(", "));
@@ -305,10 +315,8 @@ fn incident_message(
     event: &Event,
     kind: EventKind,
     inc: &Incident,
-    state: &State,
     config: &Config,
 ) -> (String, String) {
-    let _ = state;
     let tag = match kind {
         EventKind::Opened if inc.reopened > 0 => "REOPENED".to_string(),
         EventKind::Escalated => "ESCALATED".to_string(),
@@ -322,8 +330,8 @@ fn incident_message(
         c
     };
     let regions: BTreeSet<&str> = inc.failures.iter().map(|f| f.region.as_str()).collect();
-    let forced = match &event.detail {
-        Some(Detail::ForcedResolution { checks }) => Some(checks.clone()),
+    let forced = match event.note() {
+        Some(Note::ForcedResolution { checks }) => Some(checks.clone()),
         _ => None,
     };
     let summary = match kind {
@@ -337,7 +345,7 @@ fn incident_message(
                     .max(0) as u64
             ))
         ),
-        EventKind::Acknowledged => event.text.clone().unwrap_or_default(),
+        EventKind::Acknowledged => event.text().unwrap_or_default().to_string(),
         _ if checks.is_empty() => inc.phase.as_str().to_string(),
         _ if inc.phase == Phase::Monitoring => {
             format!("{} passing again, watching", checks.join(", "))
@@ -375,7 +383,7 @@ fn incident_message(
         );
     }
     if kind == EventKind::Update {
-        if let Some(s) = event.service.as_deref().filter(|s| *s != inc.service) {
+        if let Some(s) = event.service().filter(|s| *s != inc.service) {
             let _ = writeln!(
                 body,
                 "{} is down too; it is listed on this incident, not paged separately.",
@@ -383,7 +391,7 @@ fn incident_message(
             );
         }
     }
-    if let Some(Detail::Acknowledged { before }) = &event.detail {
+    if let Some(Note::Acknowledged { before }) = event.note() {
         if !before.is_empty() {
             let _ = writeln!(body, "Also acknowledged by {}.", before.join(", "));
         }
@@ -410,20 +418,20 @@ fn incident_message(
             format_duration(config.settings.reopen_within)
         );
     }
-    match &event.detail {
-        Some(Detail::Texts(texts)) if texts.len() > 1 => {
+    match event.note() {
+        Some(Note::Texts(texts)) if texts.len() > 1 => {
             body.push_str("\nUpdate (each customer gets the text in their language):\n");
             for (key, text) in texts {
                 let _ = writeln!(body, "  [{key}] {text}");
             }
         }
         _ => {
-            if let (Some(text), false) = (&event.text, kind == EventKind::Acknowledged) {
+            if let (Some(text), false) = (event.text(), kind == EventKind::Acknowledged) {
                 let _ = writeln!(body, "\nUpdate: {text}");
             }
         }
     }
-    if event.detail == Some(Detail::Unseen) {
+    if event.unseen() {
         body.push_str("\nThe monitor cannot see this incident's services right now (no fresh results: a silent region, a monitoring fault, or the monitor itself was stopped): the incident stays as it is, and customers get no good news, until it can.\n");
     }
     if kind != EventKind::Resolved {
