@@ -28,6 +28,8 @@ mod flapping;
 mod incidents;
 mod maintenance;
 #[cfg(test)]
+mod message_tests;
+#[cfg(test)]
 mod properties;
 mod results;
 mod sight;

@@ -1,0 +1,136 @@
+//! Judging the final response against a check's expectations: status, headers, body, JSON.
+
+use super::body::{contains, read_body};
+use crate::{Judgement, Step, Trace};
+use atalaya_core::{Check, HttpCheck, HttpExpect, Reason};
+use http::header::CONTENT_ENCODING;
+use hyper::body::Incoming;
+
+fn quote(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    let mut q = format!("{:?}", text.as_ref());
+    if bytes.len() > max {
+        q.push('…');
+    }
+    q
+}
+
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+/// Judges the final response against the check's expectations, reading the body only when an
+/// assertion needs it.
+pub(super) async fn judge(
+    check: &Check,
+    h: &HttpCheck,
+    response: hyper::Response<Incoming>,
+    trace: &mut Trace,
+) -> Step<Judgement> {
+    let e: &HttpExpect = &h.expect;
+    let status = response.status();
+    let code = status.as_u16();
+    let status_ok = match &e.status {
+        Some(list) => list.contains(&code),
+        None => status.is_success(),
+    };
+    if !status_ok {
+        let expected = match &e.status {
+            Some(list) => format!("one of {list:?}"),
+            None => "2xx".to_string(),
+        };
+        return Err(Judgement::down(
+            Reason::HttpStatus,
+            format!("status {code}, expected {expected}"),
+        ));
+    }
+    let mut failures: Vec<String> = Vec::new();
+    for he in &e.headers {
+        let seen = response
+            .headers()
+            .get(&he.name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        match (&seen, &he.equals, &he.contains) {
+            (None, _, _) => failures.push(format!("header {} is missing", he.name)),
+            (Some(v), Some(want), _) if v != want => {
+                failures.push(format!("header {} is {v:?}, expected {want:?}", he.name))
+            }
+            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => failures.push(format!(
+                "header {} is {v:?}, expected it to contain {want:?}",
+                he.name
+            )),
+            _ => {}
+        }
+    }
+    if e.needs_body() {
+        let encoding = response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        // Stop reading as soon as the only body assertion is satisfied.
+        let stop_at = match (&e.body_contains, &e.body_regex, e.json.is_empty()) {
+            (Some(needle), None, true) => Some(needle.as_bytes()),
+            _ => None,
+        };
+        let body = read_body(response.into_body(), &encoding, h.max_body, stop_at, trace).await?;
+        trace.phase = "assert";
+        if let Some(needle) = &e.body_contains {
+            if !contains(&body, needle.as_bytes()) {
+                failures.push(format!(
+                    "body does not contain {needle:?} (read {} bytes)",
+                    body.len()
+                ));
+            }
+        }
+        if let Some(re) = &e.body_regex {
+            if !re.is_match(&String::from_utf8_lossy(&body)) {
+                failures.push(format!(
+                    "body does not match /{}/ (read {} bytes)",
+                    re.as_str(),
+                    body.len()
+                ));
+            }
+        }
+        if !e.json.is_empty() {
+            match serde_json::from_slice::<serde_json::Value>(&body) {
+                Err(err) => failures.push(format!(
+                    "body is not JSON ({err}); it starts with {}",
+                    quote(&body, 40)
+                )),
+                Ok(doc) => {
+                    for (pointer, want) in &e.json {
+                        match doc.pointer(pointer) {
+                            None => {
+                                failures.push(format!("json {pointer} is missing, expected {want}"))
+                            }
+                            Some(seen) if !json_equal(seen, want) => {
+                                failures.push(format!("json {pointer} is {seen}, expected {want}"))
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Judgement::down(Reason::Assertion, failures.join("; ")));
+    }
+    let reason = status
+        .canonical_reason()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
+    Ok(crate::tls::cert_threshold(
+        check,
+        trace,
+        Judgement::up(format!("status {code}{reason}")),
+    ))
+}
