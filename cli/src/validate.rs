@@ -1,7 +1,7 @@
 //! `atalaya validate`: every problem with its position; warnings for what will not work as the
 //! file hopes (targets the guard refuses, `${env:…}` variables not set, no checks).
 
-use atalaya_core::{CheckKind, Config, ConfigError, Target};
+use atalaya_core::{Config, ConfigError, Target};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -71,17 +71,7 @@ fn unset_variables(
 ) -> Vec<ConfigError> {
     let mut out = Vec::new();
     for check in &config.checks {
-        let CheckKind::Http(h) = &check.kind else {
-            continue;
-        };
-        let mut fields = vec![("http.url".to_string(), &h.url)];
-        fields.extend(
-            h.headers
-                .iter()
-                .map(|(name, v)| (format!("http.headers.{name}"), v)),
-        );
-        fields.extend(h.body.iter().map(|b| ("http.body".to_string(), b)));
-        for (field, template) in fields {
+        for (field, template) in check.kind.templates() {
             for name in template.variables().filter(|n| !is_set(n)) {
                 out.push(ConfigError {
                     file: config.source.clone(),

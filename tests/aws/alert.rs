@@ -75,7 +75,7 @@ checks:
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &m.sns,
+        channels: &[&m.sns],
     };
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
     let all = at_regions("shop-home", t0, Outcome::Up);
@@ -157,7 +157,7 @@ checks:
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &m.sns,
+        channels: &[&m.sns],
     };
 
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);

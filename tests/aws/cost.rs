@@ -63,7 +63,7 @@ services:
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &m.sns,
+        channels: &[&m.sns],
     };
 
     // Minute 0: the real probe function in each region; its results are the pattern of the

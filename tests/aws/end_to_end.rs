@@ -144,7 +144,7 @@ checks:
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &m.sns,
+        channels: &[&m.sns],
     };
     let out = alert(
         &deps,

@@ -212,7 +212,7 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &m.sns,
+        channels: &[&m.sns],
     };
     let t0 = chrono::Utc::now() - TimeDelta::minutes(60);
     // The shop goes down in every region; the others are fine.

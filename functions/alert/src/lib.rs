@@ -2,10 +2,10 @@
 //! schedule tick. One transition (`atalaya_app::transition`: load the engine state, evaluate,
 //! commit the new state with its messages conditional on the version read; of two racing
 //! invocations one wins, the other evaluates again on what it stored), then delivery of what is
-//! pending to the channel (SNS in production), recorded per message and channel. A message that
-//! fails to go out stays pending for the next invocation.
+//! pending to the channels (SNS in production), recorded per message and channel. A message that
+//! fails to go out on a channel stays pending for that channel at the next invocation.
 //!
-//! The handler is generic over the store and the channel: its decisions are tested over SQLite
+//! The handler is generic over the store and the channels: its decisions are tested over SQLite
 //! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
 use atalaya_app::{deliver, transition, Checks, Mode};
@@ -39,11 +39,11 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-/// What the handler works with: the checks file, the store, the channel messages go to.
+/// What the handler works with: the checks file, the store, the channels messages go to.
 pub struct Deps<'a, S> {
     pub checks: &'a Checks,
     pub store: &'a S,
-    pub channel: &'a dyn Channel,
+    pub channels: &'a [&'a dyn Channel],
 }
 
 /// The results carried by a stream batch (inserts and updates of the results table), with the
@@ -167,7 +167,7 @@ async fn run<S: Store>(
             return out;
         }
     }
-    match deliver(deps.store, &[deps.channel]).await {
+    match deliver(deps.store, deps.channels).await {
         Ok(d) => {
             out.published = d.messages;
             out.publish_failures = d.failures + d.gave_up;

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         checks: &checks,
         store: &store,
-        channel: &sns,
+        channels: &[&sns],
     };
     let deps = &deps;
     lambda_runtime::run(service_fn(

@@ -83,7 +83,7 @@ async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_t
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &ch,
+        channels: &[&ch],
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     let down = results("shop-home", t0, Outcome::Down, &ALL);
@@ -123,7 +123,7 @@ async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &ch,
+        channels: &[&ch],
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     ch.fail_next(1);
@@ -229,7 +229,7 @@ async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda()
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &ch,
+        channels: &[&ch],
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     let down = results("shop-home", t0, Outcome::Down, &ALL);
@@ -263,7 +263,7 @@ async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing() {
     let deps = Deps {
         checks: &c,
         store: &s,
-        channel: &ch,
+        channels: &[&ch],
     };
     let t0 = Utc::now() - TimeDelta::minutes(10);
     let mut silent = 0;

@@ -3,7 +3,7 @@
 //! range. `atalaya validate` warns about them; at run time they are monitoring faults.
 
 use crate::guard::{parse_host, Guard, HostKind};
-use atalaya_core::{CheckKind, Config, ConfigError};
+use atalaya_core::{Config, ConfigError};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// One warning per check target the guard will refuse.
@@ -11,20 +11,7 @@ pub fn refused_targets(config: &Config) -> Vec<ConfigError> {
     let guard = Guard::new(config.settings.allow_networks.clone());
     let mut out = Vec::new();
     for check in &config.checks {
-        let targets: Vec<(&str, String)> = match &check.kind {
-            CheckKind::Http(h) => url::Url::parse(&h.url.with_placeholders())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .map(|host| vec![("http.url", host)])
-                .unwrap_or_default(),
-            CheckKind::Tcp(t) => vec![("tcp.host", t.host.clone())],
-            CheckKind::Tls(t) => vec![("tls.host", t.host.clone())],
-            CheckKind::Dns(d) => d
-                .nameserver
-                .map(|ns| vec![("dns.nameserver", ns.ip().to_string())])
-                .unwrap_or_default(),
-        };
-        for (field, host) in targets {
+        for (field, host) in check.kind.targets() {
             let ip = match parse_host(&host) {
                 Ok(HostKind::Ip(ip)) => ip,
                 Ok(HostKind::Name(n)) if n == "localhost" || n.ends_with(".localhost") => {

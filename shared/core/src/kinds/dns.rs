@@ -70,6 +70,15 @@ pub struct DnsCheck {
     pub rcode: Option<String>,
 }
 
+impl DnsCheck {
+    /// The nameserver written in the file; the platform's resolver is trusted, not a target.
+    pub fn targets(&self) -> Vec<(&'static str, String)> {
+        self.nameserver
+            .map(|ns| vec![("dns.nameserver", ns.ip().to_string())])
+            .unwrap_or_default()
+    }
+}
+
 pub(crate) fn validate(d: &RawDns, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<DnsCheck> {
     let name = d.name.value.trim_end_matches('.');
     let valid = !name.is_empty()

@@ -71,6 +71,27 @@ pub struct HttpCheck {
 }
 
 impl HttpCheck {
+    /// The hosts it dials, by field (a host name from `${env:…}` is not known before it runs).
+    pub fn targets(&self) -> Vec<(&'static str, String)> {
+        url::Url::parse(&self.url.with_placeholders())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .map(|host| vec![("http.url", host)])
+            .unwrap_or_default()
+    }
+
+    /// The values that may carry `${env:…}` references, by field.
+    pub fn templates(&self) -> Vec<(String, &EnvTemplate)> {
+        let mut out = vec![("http.url".to_string(), &self.url)];
+        out.extend(
+            self.headers
+                .iter()
+                .map(|(name, v)| (format!("http.headers.{name}"), v)),
+        );
+        out.extend(self.body.iter().map(|b| ("http.body".to_string(), b)));
+        out
+    }
+
     /// An https URL: the certificate can be judged (`expect.cert_valid_for`).
     pub fn is_https(&self) -> bool {
         self.url

@@ -2,9 +2,9 @@
 //! becomes, the fields of `expect` it owns, and its validation. The expectations every kind
 //! shares (latency, and the certificate for kinds that have one) are in `crate::config::Expect`.
 //!
-//! Adding a kind: a module here (`NAME`, `EXPECT`, `Raw…`, the typed check, `validate`), its
-//! block in `raw::RawCheck`, a variant of [`CheckKind`] with its arms below, and its prober in
-//! `atalaya-probe`.
+//! Adding a kind: a module here (`NAME`, `EXPECT`, `Raw…`, the typed check with its `targets`,
+//! `validate`), its block in `raw::RawCheck`, a variant of [`CheckKind`] with its arms below,
+//! and its prober in `atalaya-probe` (a module and one arm of `Engine::run`).
 
 pub mod dns;
 pub mod http;
@@ -13,6 +13,7 @@ pub mod tls;
 
 use crate::at::Pos;
 use crate::raw::RawCheck;
+use crate::template::EnvTemplate;
 use crate::validate::Ctx;
 
 #[derive(Clone, Debug)]
@@ -47,6 +48,24 @@ impl CheckKind {
             CheckKind::Http(h) => h.is_https(),
             CheckKind::Tls(_) => true,
             CheckKind::Tcp(_) | CheckKind::Dns(_) => false,
+        }
+    }
+
+    /// The hosts the check dials, by field, as written (what the network guard will judge).
+    pub fn targets(&self) -> Vec<(&'static str, String)> {
+        match self {
+            CheckKind::Http(h) => h.targets(),
+            CheckKind::Tcp(t) => t.targets(),
+            CheckKind::Dns(d) => d.targets(),
+            CheckKind::Tls(t) => t.targets(),
+        }
+    }
+
+    /// The values that may carry `${env:…}` references, by field.
+    pub fn templates(&self) -> Vec<(String, &EnvTemplate)> {
+        match self {
+            CheckKind::Http(h) => h.templates(),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) | CheckKind::Tls(_) => Vec::new(),
         }
     }
 

@@ -30,6 +30,12 @@ pub struct TcpCheck {
     pub reply_contains: Option<String>,
 }
 
+impl TcpCheck {
+    pub fn targets(&self) -> Vec<(&'static str, String)> {
+        vec![("tcp.host", self.host.clone())]
+    }
+}
+
 pub(crate) fn validate(t: &RawTcp, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<TcpCheck> {
     if let Err(e) = valid_host(&t.host.value) {
         cx.push(t.host.pos, "tcp.host", e);

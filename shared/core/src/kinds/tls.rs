@@ -30,6 +30,12 @@ pub struct TlsCheck {
     pub server_name: String,
 }
 
+impl TlsCheck {
+    pub fn targets(&self) -> Vec<(&'static str, String)> {
+        vec![("tls.host", self.host.clone())]
+    }
+}
+
 pub(crate) fn validate(t: &At<RawTls>, cx: &mut Ctx) -> Option<TlsCheck> {
     let (pos, t) = (t.pos, &t.value);
     if let Err(e) = valid_host(&t.host.value) {

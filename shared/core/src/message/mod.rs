@@ -19,9 +19,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// SNS subjects: at most 100 characters; we keep one spare.
+/// The message shape (design.md): a subject is one line of at most 99 characters. Channels
+/// apply their own rules on top (the SNS channel's ASCII email subjects).
 pub const MAX_SUBJECT: usize = 99;
-/// SNS messages: at most 256 KB.
+/// A body is bounded so that any outbox can keep it (a DynamoDB item holds 400 KB with the
+/// subject and attributes); channels fit it to their own limits (the SNS channel's 256 KB
+/// request with several protocol variants).
 pub const MAX_BODY: usize = 256 * 1024;
 
 /// What SNS receives (and the local outbox records, one per line).
