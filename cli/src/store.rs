@@ -3,10 +3,9 @@
 
 use anyhow::Context;
 use atalaya_app::Checks;
-use atalaya_store::{DynamoStore, SqliteStore, Tables};
+use atalaya_store::{DynamoStore, SqliteStore, TableNames, Tables, DEFAULT_RESULTS_TTL};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
@@ -37,7 +36,7 @@ pub struct StoreArgs {
         long,
         value_name = "PREFIX",
         env = "ATALAYA_TABLE_PREFIX",
-        default_value = "atalaya-",
+        default_value = atalaya_store::DEFAULT_PREFIX,
         global = true
     )]
     pub table_prefix: String,
@@ -117,22 +116,21 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Opened> {
             })
         }
         StoreKind::Dynamodb => {
-            let mut tables = Tables::with_prefix(&args.table_prefix);
-            for (over, slot) in [
-                (&args.state_table, &mut tables.state),
-                (&args.incidents_table, &mut tables.incidents),
-                (&args.outbox_table, &mut tables.outbox),
-            ] {
-                if let Some(name) = over {
-                    slot.clone_from(name);
-                }
-            }
+            let tables = Tables::named(
+                &args.table_prefix,
+                TableNames {
+                    state: args.state_table.clone(),
+                    incidents: args.incidents_table.clone(),
+                    outbox: args.outbox_table.clone(),
+                    results: None,
+                },
+            );
             let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
             let store = DynamoStore::connect(
                 &args.region,
                 endpoint.as_deref(),
                 tables,
-                Duration::from_secs(30 * 86_400),
+                DEFAULT_RESULTS_TTL,
             )
             .await;
             let checks = args

@@ -9,7 +9,6 @@ use atalaya_app::Checks;
 use atalaya_notify::SnsChannel;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use std::time::Duration;
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -29,7 +28,7 @@ async fn main() -> Result<(), Error> {
         &region,
         endpoint.as_deref(),
         Tables::from_env(),
-        Duration::from_secs(30 * 86_400),
+        atalaya_store::DEFAULT_RESULTS_TTL,
     )
     .await;
     let sns = SnsChannel::connect(

@@ -12,7 +12,9 @@
 pub mod dynamodb;
 mod sqlite;
 
-pub use dynamodb::{DynamoStore, Tables, WriteStats};
+pub use dynamodb::{
+    DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX, DEFAULT_RESULTS_TTL,
+};
 pub use sqlite::SqliteStore;
 
 use atalaya_core::evaluate::{Incident, State};

@@ -23,7 +23,7 @@ mod tables;
 
 pub use results::{pack_results, unpack_results};
 pub use stats::{item_size, TableWrites, WriteStats};
-pub use tables::Tables;
+pub use tables::{TableNames, Tables, DEFAULT_PREFIX};
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};
 use atalaya_core::evaluate::{Incident, State};
@@ -82,6 +82,9 @@ fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> Result<&'a
         .map(String::as_str)
         .ok_or_else(|| StoreError::Invalid(format!("item without {key}")))
 }
+
+/// How long results are kept when the deployment does not say (`ATALAYA_RESULTS_TTL_DAYS`).
+pub const DEFAULT_RESULTS_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 impl DynamoStore {
     /// A client for `region`, at `endpoint` when given (moto in tests); retries and timeouts as

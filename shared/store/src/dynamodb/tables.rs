@@ -8,6 +8,18 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 
+/// The tables' name prefix when none is given.
+pub const DEFAULT_PREFIX: &str = "atalaya-";
+
+/// Table names given one by one, over those the prefix makes.
+#[derive(Clone, Debug, Default)]
+pub struct TableNames {
+    pub results: Option<String>,
+    pub state: Option<String>,
+    pub incidents: Option<String>,
+    pub outbox: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Tables {
     pub results: String,
@@ -27,24 +39,34 @@ impl Tables {
         }
     }
 
-    /// From the environment: `ATALAYA_TABLE_PREFIX` (default `atalaya-`), each name
+    /// The prefix's names, with those given one by one (empty names are ignored).
+    pub fn named(prefix: &str, names: TableNames) -> Self {
+        let t = Tables::with_prefix(prefix);
+        let pick =
+            |given: Option<String>, made: String| given.filter(|v| !v.is_empty()).unwrap_or(made);
+        Tables {
+            results: pick(names.results, t.results),
+            state: pick(names.state, t.state),
+            incidents: pick(names.incidents, t.incidents),
+            outbox: pick(names.outbox, t.outbox),
+        }
+    }
+
+    /// From the environment: `ATALAYA_TABLE_PREFIX` (default [`DEFAULT_PREFIX`]), each name
     /// overridable with `ATALAYA_RESULTS_TABLE`, `ATALAYA_STATE_TABLE`,
     /// `ATALAYA_INCIDENTS_TABLE`, `ATALAYA_OUTBOX_TABLE`.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let prefix = var("ATALAYA_TABLE_PREFIX").unwrap_or_else(|| "atalaya-".into());
-        let mut t = Tables::with_prefix(&prefix);
-        for (name, slot) in [
-            ("ATALAYA_RESULTS_TABLE", &mut t.results),
-            ("ATALAYA_STATE_TABLE", &mut t.state),
-            ("ATALAYA_INCIDENTS_TABLE", &mut t.incidents),
-            ("ATALAYA_OUTBOX_TABLE", &mut t.outbox),
-        ] {
-            if let Some(v) = var(name) {
-                *slot = v;
-            }
-        }
-        t
+        let prefix = var("ATALAYA_TABLE_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
+        Tables::named(
+            &prefix,
+            TableNames {
+                results: var("ATALAYA_RESULTS_TABLE"),
+                state: var("ATALAYA_STATE_TABLE"),
+                incidents: var("ATALAYA_INCIDENTS_TABLE"),
+                outbox: var("ATALAYA_OUTBOX_TABLE"),
+            },
+        )
     }
 }
 
