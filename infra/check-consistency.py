@@ -3,7 +3,7 @@
 environment. Checks, offline:
   - SAM and Terraform create the same four tables (name suffix, keys, stream, TTL attribute,
     the outbox's `pending` index), and they are the tables `DynamoStore::create_tables` creates
-    (read from shared/store/src/dynamodb.rs);
+    (read from shared/store/src/dynamodb/);
   - every ATALAYA_* variable the templates set is one the functions read.
 Run by `make validate-infra` with the virtualenv's Python (cfn-lint and python-hcl2 inside)."""
 import pathlib
@@ -66,8 +66,16 @@ def tf_tables():
     return out
 
 
+def store_code():
+    """The DynamoDB store's source, every file of it."""
+    files = sorted((ROOT / "shared/store/src/dynamodb").rglob("*.rs"))
+    if not files:
+        sys.exit("infra/check-consistency.py: no DynamoDB store code under shared/store/src/dynamodb/")
+    return "\n".join(f.read_text() for f in files)
+
+
 def code_tables():
-    src = (ROOT / "shared/store/src/dynamodb.rs").read_text()
+    src = store_code()
     names = set(re.findall(r'format!\("\{prefix\}(\w+)"\)', src))
     return names, {
         "ttl": re.findall(r'TimeToLiveSpecification::builder\(\)\s*\.enabled\(true\)\s*\.attribute_name\("(\w+)"\)', src),
@@ -94,7 +102,7 @@ for index in code["index"]:
 read = set()
 for path in (ROOT / "functions").rglob("*.rs"):
     read |= set(re.findall(r'"(ATALAYA_\w+)"', path.read_text()))
-read |= set(re.findall(r'"(ATALAYA_\w+)"', (ROOT / "shared/store/src/dynamodb.rs").read_text()))
+read |= set(re.findall(r'"(ATALAYA_\w+)"', store_code()))
 set_by_infra = set()
 for path in list((ROOT / "infra/sam").glob("*.yaml")) + list((ROOT / "infra/terraform").rglob("*.tf")):
     set_by_infra |= set(re.findall(r"\b(ATALAYA_\w+)\s*[:=]", path.read_text()))
