@@ -137,7 +137,8 @@ deploy-sam: $(SAM)
 	done
 
 bench:
-	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
+	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
+	target/release/atalaya-bench-validate --checks 5000 --runs 7
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
 	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/release/atalaya-alert-fn examples/checks.yaml 30

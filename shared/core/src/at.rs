@@ -48,12 +48,35 @@ impl<T> std::ops::Deref for At<T> {
     }
 }
 
+thread_local! {
+    /// Lines before the text being parsed, when it is a part cut from the file (see
+    /// `validate::parse`): added to every position so positions are the file's.
+    static LINE_OFFSET: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with positions shifted down by `lines`.
+pub(crate) fn with_line_offset<R>(lines: u32, f: impl FnOnce() -> R) -> R {
+    let before = LINE_OFFSET.with(|o| o.replace(lines));
+    let r = f();
+    LINE_OFFSET.with(|o| o.set(before));
+    r
+}
+
+/// A position in the text being parsed, as a position in the file.
+pub(crate) fn in_file(pos: Pos) -> Pos {
+    let offset = LINE_OFFSET.with(std::cell::Cell::get);
+    Pos {
+        line: pos.line.saturating_add(offset),
+        col: pos.col,
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for At<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
         Ok(At {
             value: s.value,
-            pos: s.referenced.into(),
+            pos: in_file(s.referenced.into()),
         })
     }
 }

@@ -22,6 +22,18 @@ pub const DEFAULT_UPDATE_EVERY: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_RENOTIFY_EVERY: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_ESCALATE_AFTER: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_REOPEN_WITHIN: Duration = Duration::from_secs(30 * 60);
+/// The longest value each duration takes (documented in the schema and the docs): longer
+/// than any real use, and short enough that time arithmetic on them can never overflow.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub const MAX_UPDATE_EVERY: Duration = Duration::from_secs(7 * 86_400);
+pub const MAX_RENOTIFY_EVERY: Duration = Duration::from_secs(7 * 86_400);
+pub const MAX_ESCALATE_AFTER: Duration = Duration::from_secs(7 * 86_400);
+pub const MAX_REOPEN_WITHIN: Duration = Duration::from_secs(30 * 86_400);
+pub const MAX_ANNOUNCE_BEFORE: Duration = Duration::from_secs(365 * 86_400);
+pub const MAX_CERT_VALID_FOR: Duration = Duration::from_secs(3_650 * 86_400);
+/// The most `retries` and `recover_after` take.
+pub const MAX_COUNT: u32 = 100;
 /// How often the alert function evaluates at the least (its schedule's tick).
 pub const LAMBDA_TICK: Duration = Duration::from_secs(60);
 /// How often the local runner evaluates.

@@ -343,3 +343,140 @@ proptest! {
         }
     }
 }
+
+/// Every duration at its maximum, maintenance at both ends of time.
+fn config_at_the_maxima() -> Config {
+    let text = "settings:
+  regions: [eu-west-1, us-east-1]
+  defaults: { interval: 1d, timeout: 5m, retries: 100, recover_after: 1 }
+  operators: { renotify_every: 7d, escalate_after: 7d }
+  incidents: { reopen_within: 30d }
+customers:
+  - { id: acme, name: ACME, language: es, update_every: 7d, timezone: Pacific/Kiritimati }
+services:
+  - id: shop
+    customer: acme
+    name: Tienda
+    maintenance:
+      - { start: 0001-01-02T00:00:00Z, end: 0001-01-03T00:00:00Z, announce_before: 365d }
+      - { start: 9999-12-30T00:00:00Z, end: 9999-12-31T23:59:59Z, announce_before: 365d }
+checks:
+  - { id: a, service: shop, retries: 1, expect: { cert_valid_for: 3650d }, tls: { host: shop.acme.example } }
+  - { id: b, service: shop, interval: 1d, tcp: { host: shop.acme.example, port: 443 } }
+";
+    load_str(text, "edges.yaml", Target::Lambda).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Where a history happens: at the start of time, at its end (days from the latest time chrono
+/// can represent), today, or in a maintenance window's last days.
+fn base_time() -> impl Strategy<Value = DateTime<Utc>> {
+    prop_oneof![
+        Just(DateTime::<Utc>::MIN_UTC),
+        (0i64..86_400 * 40).prop_map(|s| DateTime::<Utc>::MAX_UTC - TimeDelta::seconds(s)),
+        Just(t(0)),
+        // A day before the last maintenance window's announcement ends.
+        Just(
+            "9999-12-29T00:00:00Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap_or_default()
+        ),
+    ]
+}
+
+/// A time anywhere chrono can represent.
+fn any_time() -> impl Strategy<Value = DateTime<Utc>> {
+    let (min, max) = (
+        DateTime::<Utc>::MIN_UTC.timestamp(),
+        DateTime::<Utc>::MAX_UTC.timestamp(),
+    );
+    (min..=max).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap_or_default())
+}
+
+/// A result's time: a little before `now` (so outages open and close), or anywhere at all.
+#[derive(Clone, Debug)]
+enum When {
+    Ago(i64),
+    At(DateTime<Utc>),
+}
+
+fn when() -> impl Strategy<Value = When> {
+    prop_oneof![
+        8 => (0i64..600).prop_map(When::Ago),
+        1 => any_time().prop_map(When::At),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96), ..ProptestConfig::default() })]
+
+    /// No time arithmetic panics: histories at the start of time, at its end and today, results
+    /// stamped anywhere, every duration at its maximum; every event renders; operators can act on
+    /// every incident.
+    #[test]
+    fn time_at_the_edges_never_panics(
+        base in base_time(),
+        steps in prop::collection::vec(
+            (
+                prop_oneof![3 => 0i64..120, 1 => 0i64..86_400 * 8],
+                prop::collection::vec((0usize..2, 0usize..2, when(), 0u8..5), 0..5),
+                prop_oneof![9 => Just(false), 1 => Just(true)],
+            ),
+            1..40,
+        )
+    ) {
+        let cfg = config_at_the_maxima();
+        let renderer = crate::message::Renderer::new();
+        let mut state = State::default();
+        let mut now = base;
+        for (advance, results, restart) in steps {
+            now = now.checked_add_signed(TimeDelta::seconds(advance)).unwrap_or(now);
+            let results: Vec<ProbeResult> = results
+                .into_iter()
+                .map(|(c, r, when, o)| {
+                    let (outcome, reason) = match o {
+                        0 => (Outcome::Up, Reason::Ok),
+                        1 => (Outcome::Down, Reason::Timeout),
+                        2 => (Outcome::Down, Reason::Refused),
+                        3 => (Outcome::Unknown, Reason::Blocked),
+                        _ => (Outcome::Degraded, Reason::Ok),
+                    };
+                    let at = match when {
+                        When::Ago(s) => now.checked_sub_signed(TimeDelta::seconds(s)).unwrap_or(now),
+                        When::At(at) => at,
+                    };
+                    ProbeResult {
+                        check: ["a", "b"][c].to_string(),
+                        region: REGIONS[r].to_string(),
+                        at,
+                        outcome,
+                        reason,
+                        detail: String::new(),
+                        latency_ms: 1.0,
+                        phases: Phases::default(),
+                        http_status: None,
+                        cert_days_left: Some(-1),
+                    }
+                })
+                .collect();
+            let (s, events) = evaluate(&state, &results, now, &cfg);
+            for e in &events {
+                prop_assert!(renderer.render(e, &s, &cfg).is_ok(), "{e:?}");
+            }
+            for id in s.incidents.keys() {
+                let ack = Action::Acknowledge { by: "ops".into() };
+                if let Ok((after, events)) = act(&s, id, ack, now, &cfg) {
+                    for e in &events {
+                        prop_assert!(renderer.render(e, &after, &cfg).is_ok(), "{e:?}");
+                    }
+                }
+                let resolve = Action::Resolve { texts: None, force: true };
+                if let Ok((after, events)) = act(&s, id, resolve, now, &cfg) {
+                    for e in &events {
+                        prop_assert!(renderer.render(e, &after, &cfg).is_ok(), "{e:?}");
+                    }
+                }
+            }
+            state = if restart { resume(&s, now) } else { s };
+        }
+    }
+}

@@ -107,7 +107,8 @@ fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     if floor == t {
         t
     } else {
-        floor + TimeDelta::minutes(1)
+        // The last minute there is cannot be rounded up: it stays as it is.
+        floor.checked_add_signed(TimeDelta::minutes(1)).unwrap_or(t)
     }
 }
 

@@ -82,7 +82,7 @@ pub struct RawFlapping {
 #[serde(deny_unknown_fields)]
 pub struct RawIncidents {
     /// An outage this soon after an incident was resolved re-opens it instead of a new one
-    /// (default `30m`).
+    /// (default `30m`, at most `30d`).
     pub reopen_within: Option<At<String>>,
 }
 
@@ -128,13 +128,15 @@ impl<'de> Deserialize<'de> for RawQuorum {
 #[schemars(rename = "Defaults")]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
-    /// How often each check runs (default `1m`; Lambda schedules need at least `1m`).
+    /// How often each check runs (default `1m`, at most `1d`; Lambda schedules need at least
+    /// `1m`).
     pub interval: Option<At<String>>,
-    /// The deadline for one probe, everything included (default `10s`); below the interval.
+    /// The deadline for one probe, everything included (default `10s`, at most `5m`); below the
+    /// interval.
     pub timeout: Option<At<String>>,
-    /// Consecutive failures before a check is hard down (default 2).
+    /// Consecutive failures before a check is hard down (default 2, at most 100).
     pub retries: Option<At<Count>>,
-    /// Consecutive successes before a check is up again (default 2).
+    /// Consecutive successes before a check is up again (default 2, at most 100).
     pub recover_after: Option<At<Count>>,
 }
 
@@ -143,9 +145,10 @@ pub struct RawDefaults {
 #[schemars(rename = "Operators")]
 #[serde(deny_unknown_fields)]
 pub struct RawOperators {
-    /// Remind operators of an unacknowledged incident this often (default `30m`).
+    /// Remind operators of an unacknowledged incident this often (default `30m`, at most `7d`).
     pub renotify_every: Option<At<String>>,
-    /// Escalate (severity critical) when unacknowledged this long (default `15m`).
+    /// Escalate (severity critical) when unacknowledged this long (default `15m`, at most
+    /// `7d`).
     pub escalate_after: Option<At<String>>,
 }
 
@@ -160,7 +163,8 @@ pub struct RawCustomer {
     pub name: At<String>,
     /// Language of customer messages: `en` or `es` (default `en`).
     pub language: Option<At<String>>,
-    /// How often customers get an update while an incident is open (default `30m`).
+    /// How often customers get an update while an incident is open (default `30m`, at most
+    /// `7d`).
     pub update_every: Option<At<String>>,
     /// IANA time zone for the times in customer messages, e.g. `Europe/Madrid` (default UTC).
     pub timezone: Option<At<String>>,
@@ -202,7 +206,7 @@ pub struct RawMaintenance {
     pub start: At<String>,
     /// End, RFC 3339, after the start.
     pub end: At<String>,
-    /// Tell the customers this long before the start (e.g. `24h`).
+    /// Tell the customers this long before the start (e.g. `24h`; at most `365d`).
     pub announce_before: Option<At<String>>,
     /// What the maintenance is, in the customer's language.
     pub note: Option<At<String>>,
@@ -257,7 +261,8 @@ pub struct RawExpect {
     pub json: Option<At<BTreeMap<String, serde_json::Value>>>,
     /// (http) Latency thresholds.
     pub latency: Option<At<RawLatency>>,
-    /// (tls, https) Degraded when the certificate expires sooner than this (e.g. `14d`).
+    /// (tls, https) Degraded when the certificate expires sooner than this (e.g. `14d`; at most
+    /// `3650d`).
     pub cert_valid_for: Option<At<String>>,
     /// (tcp) A substring the reply must contain.
     pub reply_contains: Option<At<String>>,
@@ -341,6 +346,13 @@ fn whole_number<'de, D: Deserializer<'de>>(
                 .and_then(|v| self.visit_u64(v))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // YAML reads an integer too large for 64 bits as a float.
+            if v.fract() == 0.0 && v.abs() > self.1 as f64 {
+                return Err(E::custom(format!(
+                    "the number is too large: expected {}",
+                    self.0
+                )));
+            }
             Err(E::custom(format!(
                 "{v} is not a whole number: expected {}",
                 self.0

@@ -40,7 +40,7 @@ pub(super) fn check_check(
     }
 
     let interval = match &c.interval {
-        Some(v) => match duration(errs, v, subject, "interval") {
+        Some(v) => match duration(errs, v, subject, "interval", MAX_INTERVAL) {
             Some(i) => {
                 check_interval(errs, i, v.pos, subject, "interval", target);
                 i
@@ -49,7 +49,14 @@ pub(super) fn check_check(
         },
         None => defaults.interval,
     };
-    let timeout = opt_duration(errs, &c.timeout, subject, "timeout", defaults.timeout);
+    let timeout = opt_duration(
+        errs,
+        &c.timeout,
+        subject,
+        "timeout",
+        defaults.timeout,
+        MAX_TIMEOUT,
+    );
     if timeout >= interval {
         let at = c
             .timeout
@@ -167,16 +174,19 @@ fn applies(e: &RawExpect, c: &RawCheck, cx: &mut Ctx) {
 fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ctx) -> Expect {
     let mut out = Expect::default();
     if let Some(l) = &e.latency {
-        let degraded = l
-            .value
-            .degraded
-            .as_ref()
-            .and_then(|d| duration(cx.errs, d, &cx.subject, "expect.latency.degraded"));
-        let down = l
-            .value
-            .down
-            .as_ref()
-            .and_then(|d| duration(cx.errs, d, &cx.subject, "expect.latency.down"));
+        let degraded = l.value.degraded.as_ref().and_then(|d| {
+            duration(
+                cx.errs,
+                d,
+                &cx.subject,
+                "expect.latency.degraded",
+                MAX_TIMEOUT,
+            )
+        });
+        let down =
+            l.value.down.as_ref().and_then(|d| {
+                duration(cx.errs, d, &cx.subject, "expect.latency.down", MAX_TIMEOUT)
+            });
         if l.value.degraded.is_none() && l.value.down.is_none() {
             cx.push(l.pos, "expect.latency", "give `degraded`, `down` or both");
         }
@@ -205,7 +215,13 @@ fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ct
     }
     if let Some(c) = &e.cert_valid_for {
         if kind.has_certificate() {
-            out.cert_valid_for = duration(cx.errs, c, &cx.subject, "expect.cert_valid_for");
+            out.cert_valid_for = duration(
+                cx.errs,
+                c,
+                &cx.subject,
+                "expect.cert_valid_for",
+                MAX_CERT_VALID_FOR,
+            );
         } else {
             cx.push(
                 c.pos,

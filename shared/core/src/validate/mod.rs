@@ -15,7 +15,7 @@ use settings::check_settings;
 
 use crate::at::{At, Pos};
 use crate::config::*;
-use crate::duration::parse_duration;
+use crate::duration::{format_duration, parse_duration};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::raw::*;
 use crate::template::EnvTemplate;
@@ -107,8 +107,8 @@ impl Errs {
         });
     }
 
-    fn serde(&mut self, e: &serde_saphyr::Error, subject: &str) {
-        let pos = e.location().map(Pos::from).unwrap_or_default();
+    /// A parse error at `pos` (the file's), about `field` when the value of a known key is wrong.
+    fn serde(&mut self, e: &serde_saphyr::Error, pos: Pos, subject: &str, field: &str) {
         let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off, };
         let mut msg = e.render_with_options(options);
         // The position is printed in front; drop the one the parser appends.
@@ -118,7 +118,7 @@ impl Errs {
         if let Some(hint) = unknown_field_hint(&msg) {
             msg.push_str(&hint);
         }
-        self.push(pos, subject, "", msg);
+        self.push(pos, subject, field, msg);
     }
 }
 
@@ -210,10 +210,30 @@ fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, n
     }
 }
 
-fn duration(errs: &mut Errs, v: &At<String>, subject: &str, field: &str) -> Option<Duration> {
+/// A duration field: longer than zero and at most `max`.
+fn duration(
+    errs: &mut Errs,
+    v: &At<String>,
+    subject: &str,
+    field: &str,
+    max: Duration,
+) -> Option<Duration> {
     match parse_duration(&v.value) {
         Ok(d) if d.is_zero() => {
             errs.push(v.pos, subject, field, "must be longer than zero");
+            None
+        }
+        Ok(d) if d > max => {
+            errs.push(
+                v.pos,
+                subject,
+                field,
+                format!(
+                    "{} is too long: at most {}",
+                    format_duration(d),
+                    format_duration(max)
+                ),
+            );
             None
         }
         Ok(d) => Some(d),
@@ -230,16 +250,27 @@ fn opt_duration(
     subject: &str,
     field: &str,
     default: Duration,
+    max: Duration,
 ) -> Duration {
     v.as_ref()
-        .and_then(|v| duration(errs, v, subject, field))
+        .and_then(|v| duration(errs, v, subject, field, max))
         .unwrap_or(default)
 }
 
+/// A count from 1 to [`MAX_COUNT`].
 fn count(errs: &mut Errs, v: Option<&At<Count>>, subject: &str, field: &str, default: u32) -> u32 {
     match v {
         Some(v) if v.value.0 == 0 => {
             errs.push(v.pos, subject, field, "must be at least 1");
+            default
+        }
+        Some(v) if v.value.0 > MAX_COUNT => {
+            errs.push(
+                v.pos,
+                subject,
+                field,
+                format!("{} is too large: at most {MAX_COUNT}", v.value.0),
+            );
             default
         }
         Some(v) => v.value.0,

@@ -66,6 +66,7 @@ pub(super) fn check_customer(
             &subject,
             "update_every",
             DEFAULT_UPDATE_EVERY,
+            MAX_UPDATE_EVERY,
         ),
         timezone,
         templates: c.templates.as_ref().map(|t| t.value.clone()),
@@ -134,10 +135,15 @@ pub(super) fn check_service(
             };
         let start = time(errs, &m.start, "start");
         let end = time(errs, &m.end, "end");
-        let announce_before = m
-            .announce_before
-            .as_ref()
-            .and_then(|a| duration(errs, a, &subject, &field("announce_before")));
+        let announce_before = m.announce_before.as_ref().and_then(|a| {
+            duration(
+                errs,
+                a,
+                &subject,
+                &field("announce_before"),
+                MAX_ANNOUNCE_BEFORE,
+            )
+        });
         if let (Some(start), Some(end)) = (start, end) {
             if end <= start {
                 errs.push(

@@ -174,6 +174,7 @@ pub(super) fn check_settings(
             s,
             "operators.renotify_every",
             DEFAULT_RENOTIFY_EVERY,
+            MAX_RENOTIFY_EVERY,
         ),
         escalate_after: opt_duration(
             errs,
@@ -181,13 +182,14 @@ pub(super) fn check_settings(
             s,
             "operators.escalate_after",
             DEFAULT_ESCALATE_AFTER,
+            MAX_ESCALATE_AFTER,
         ),
     };
 
     let d = raw.defaults.as_ref();
     let interval = d
         .and_then(|d| d.interval.as_ref())
-        .and_then(|v| duration(errs, v, s, "defaults.interval").map(|i| (i, v.pos)));
+        .and_then(|v| duration(errs, v, s, "defaults.interval", MAX_INTERVAL).map(|i| (i, v.pos)));
     if let Some((i, pos)) = interval {
         check_interval(errs, i, pos, s, "defaults.interval", target);
     }
@@ -199,6 +201,7 @@ pub(super) fn check_settings(
             s,
             "defaults.timeout",
             DEFAULT_TIMEOUT,
+            MAX_TIMEOUT,
         ),
         retries: count(
             errs,
@@ -259,6 +262,7 @@ pub(super) fn check_settings(
         s,
         "incidents.reopen_within",
         DEFAULT_REOPEN_WITHIN,
+        MAX_REOPEN_WITHIN,
     );
     (
         Settings {
