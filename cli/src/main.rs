@@ -250,8 +250,21 @@ fn init_tracing() {
 }
 
 /// Loads a checks file; on errors prints every one and gives the exit code.
+/// A file that cannot be read at all (missing, no permission) is an I/O error: exit 2.
 fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
-    atalaya_core::load_file(file, target).map_err(|errors| {
+    use atalaya_core::source::{read_text, ReadError, MAX_CHECKS_FILE};
+    let name = file.display().to_string();
+    let loaded = match read_text(file, MAX_CHECKS_FILE) {
+        Ok(text) => atalaya_core::load_str(&text, &name, target),
+        Err(ReadError::Io(e)) => {
+            eprintln!("{name}: the checks file: cannot read it: {e}");
+            return Err(ExitCode::from(2));
+        }
+        Err(e) => Err(atalaya_core::ConfigErrors(vec![atalaya_core::unreadable(
+            &name, &e,
+        )])),
+    };
+    loaded.map_err(|errors| {
         for e in &errors.0 {
             eprintln!("{e}");
         }

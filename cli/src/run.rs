@@ -113,8 +113,16 @@ pub fn round_line(state: &State, config: &Config, at: chrono::DateTime<Utc>) -> 
 }
 
 pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
-    let text = std::fs::read_to_string(&opts.file)
-        .with_context(|| format!("reading {}", opts.file.display()))?;
+    let text = match atalaya_app::checks::read(&opts.file) {
+        Ok(text) => text,
+        Err(e @ atalaya_app::checks::LoadError::Read { .. }) => return Err(e.into()),
+        Err(e) => {
+            for p in e.problems() {
+                eprintln!("{p}");
+            }
+            return Ok(std::process::ExitCode::from(1));
+        }
+    };
     let base = std::fs::canonicalize(&opts.file)?
         .parent()
         .map(Path::to_path_buf)

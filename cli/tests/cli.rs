@@ -86,14 +86,85 @@ fn validate_for_lambda_rejects_second_level_intervals() {
 }
 
 #[test]
-fn validate_reports_a_missing_file() {
-    let out = atalaya(&["validate", "/nonexistent/checks.yaml"], &[]);
+fn a_file_that_cannot_be_read_is_an_io_error_exit_2_everywhere() {
+    for cmd in ["validate", "probe", "run"] {
+        let out = atalaya(
+            &[cmd, "/nonexistent/checks.yaml", "--once"][..if cmd == "run" { 3 } else { 2 }],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("/nonexistent/checks.yaml: the checks file: cannot read it: No such file")
+                && !err.contains(":0:0"),
+            "{cmd}: {err}"
+        );
+    }
+}
+
+#[test]
+fn what_is_not_a_checks_file_is_refused_with_where() {
+    // Endless: read no further than the limit.
+    let out = atalaya(&["validate", "/dev/zero"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("cannot read the checks file"),
+        text(&out.stderr).starts_with("/dev/zero:1:1: the file is larger than 16 MiB"),
         "{}",
         text(&out.stderr)
     );
+    // Not UTF-8: the line and column (in characters) of the first byte that is not.
+    let mut f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    f.write_all(
+        b"customers:
+  - { id: acme, name: \xc3\xb1u\xff }
+",
+    )
+    .unwrap();
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(".yaml:2:25: not UTF-8 text: byte 0xff here"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A list or a string where a map belongs: where the document starts.
+    for (doc, at) in [
+        ("# checks\n- a\n- b\n", ":2:1: invalid type: sequence"),
+        ("hello\n", ":1:1: invalid type: string"),
+    ] {
+        let f = file(doc);
+        let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+        assert!(text(&out.stderr).contains(at), "{}", text(&out.stderr));
+    }
+    // Aliases that expand beyond any checks file: a sentence, not the reader's internals.
+    let mut doc =
+        String::from("checks:\n  - id: a0\n    regions: &a [x, x, x, x, x, x, x, x, x]\n");
+    let mut prev = 'a';
+    for (k, n) in "bcdefghijk".chars().enumerate() {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        doc.push_str(&format!("  - id: a{}\n    regions: &{n} [{refs}]\n", k + 1));
+        prev = n;
+    }
+    let f = file(&doc);
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("too large once its aliases (`*name`) are expanded: it holds more than 250000 values; use fewer aliases")
+            && !err.contains("Nodes {"),
+        "{err}"
+    );
+}
+
+#[test]
+fn long_values_are_shown_by_their_start_and_end() {
+    let id = "x".repeat(1_000_000);
+    let f = with_checks(&format!(
+        "  - {{ id: {id}, service: web, tcp: {{ host: a.example, port: 1 }} }}\n"
+    ));
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(err.len() < 1_000, "{} bytes", err.len());
+    assert!(err.contains("check xxxx") && err.contains(" … "), "{err}");
 }
 
 fn serve() -> (std::net::SocketAddr, tokio::runtime::Runtime) {

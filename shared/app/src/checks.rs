@@ -1,6 +1,7 @@
 //! A checks file with its customers' template folders (`customers[].templates`, beside the
 //! file): the one place that reads both.
 
+use atalaya_core::source::{read_text, ReadError, MAX_CHECKS_FILE, MAX_TEMPLATE_FILE};
 use atalaya_core::{Config, ConfigErrors, Renderer, Target};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ pub struct Checks {
 /// Why a checks file cannot be used; every problem is listed.
 #[derive(Debug)]
 pub enum LoadError {
+    /// The file could not be opened or read (an I/O error, not a problem in the file).
     Read {
         path: PathBuf,
         error: std::io::Error,
@@ -29,7 +31,7 @@ impl LoadError {
         match self {
             LoadError::Read { path, error } => {
                 vec![format!(
-                    "{}: cannot read the checks file: {error}",
+                    "{}: the checks file: cannot read it: {error}",
                     path.display()
                 )]
             }
@@ -50,10 +52,7 @@ impl std::error::Error for LoadError {}
 impl Checks {
     /// Reads and validates `path` for `target`, with the template folders beside it.
     pub fn load(path: &Path, target: Target) -> Result<Checks, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        let text = read(path)?;
         Checks::from_text(
             &text,
             &path.display().to_string(),
@@ -83,6 +82,21 @@ impl Checks {
     }
 }
 
+/// Reads a checks file as text (at most [`MAX_CHECKS_FILE`]): an I/O error is `Read`; a file
+/// too large or not UTF-8 is a problem with the file, with its place.
+pub fn read(path: &Path) -> Result<String, LoadError> {
+    read_text(path, MAX_CHECKS_FILE).map_err(|e| match e {
+        ReadError::Io(error) => LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        },
+        other => LoadError::Invalid(ConfigErrors(vec![atalaya_core::unreadable(
+            &path.display().to_string(),
+            &other,
+        )])),
+    })
+}
+
 /// A renderer with every customer's template overrides; `base` is the checks file's folder.
 /// Every problem is reported: a missing folder, an unreadable file, a template that does not parse.
 pub fn renderer(config: &Config, base: &Path) -> Result<Renderer, Vec<String>> {
@@ -107,7 +121,7 @@ pub fn renderer(config: &Config, base: &Path) -> Result<Renderer, Vec<String>> {
                 if !path.exists() {
                     continue;
                 }
-                match std::fs::read_to_string(&path) {
+                match read_text(&path, MAX_TEMPLATE_FILE) {
                     Ok(text) => {
                         if let Err(e) =
                             renderer.add_override(&format!("{}/{kind}.{part}", customer.id), &text)
@@ -115,7 +129,10 @@ pub fn renderer(config: &Config, base: &Path) -> Result<Renderer, Vec<String>> {
                             problems.push(format!("{}: {e}", path.display()));
                         }
                     }
-                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                    Err(e) => problems.push(match e.pos() {
+                        Some(pos) => format!("{}:{pos}: {e}", path.display()),
+                        None => format!("{}: {e}", path.display()),
+                    }),
                 }
             }
         }

@@ -17,7 +17,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.pos.line, self.pos.col)?;
+        if self.pos.line == 0 {
+            // Not a place in the file (it could not be read).
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.pos.line, self.pos.col)?;
+        }
         if !self.subject.is_empty() {
             write!(f, "{}: ", self.subject)?;
         }

@@ -14,6 +14,7 @@ pub mod raw;
 pub mod result;
 pub mod schedule;
 pub mod screen;
+pub mod source;
 pub mod template;
 mod validate;
 
@@ -24,7 +25,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use message::{Message, Renderer};
 pub use result::{Outcome, Phases, ProbeResult, Reason};
 pub use template::{EnvTemplate, Resolved, UnsetVariable};
-pub use validate::{load_file, load_str, Target};
+pub use validate::{load_file, load_str, unreadable, Target};
 
 /// The JSON Schema of the checks file, for editors (yaml-language-server) and CI linters.
 pub fn json_schema() -> serde_json::Value {

@@ -236,15 +236,15 @@ fn expectations(e: &RawExpect, cx: &mut Ctx) -> HttpExpect {
             );
         }
         for s in &status.value {
-            if !(100..=599).contains(&s.value) {
+            if !(100..=599).contains(&s.value.0) {
                 cx.push(
                     s.pos,
                     "expect.status",
-                    format!("{} is not an HTTP status code (100-599)", s.value),
+                    format!("{} is not an HTTP status code (100-599)", s.value.0),
                 );
             }
         }
-        out.status = Some(status.value.iter().map(|s| s.value).collect());
+        out.status = Some(status.value.iter().map(|s| s.value.0).collect());
     }
     if let Some(headers) = &e.headers {
         if headers.value.is_empty() {

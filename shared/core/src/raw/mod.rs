@@ -250,7 +250,7 @@ pub struct RawCheck {
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     /// (http) Acceptable status codes, e.g. `[200, 204]`.
-    pub status: Option<At<Vec<At<u16>>>>,
+    pub status: Option<At<Vec<At<StatusCode>>>>,
     /// (http) Response headers: a value to equal, or `{ equals: …, contains: … }`.
     pub headers: Option<At<BTreeMap<String, At<crate::kinds::http::RawHeaderExpect>>>>,
     /// (http) A substring the body must contain.
@@ -377,6 +377,18 @@ fn whole_number<'de, D: Deserializer<'de>>(
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         whole_number(d, "a whole number (0 or more)", u32::MAX as u64).map(|v| Count(v as u32))
+    }
+}
+
+/// An HTTP status code as written (checked to be 100-599 by validation).
+#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
+#[schemars(transparent)]
+pub struct StatusCode(#[schemars(range(min = 100, max = 599))] pub u16);
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        whole_number(d, "an HTTP status code (100-599)", u16::MAX as u64)
+            .map(|v| StatusCode(v as u16))
     }
 }
 

@@ -34,16 +34,23 @@ pub enum Target {
 /// Reads and validates a checks file.
 pub fn load_file(path: &std::path::Path, target: Target) -> Result<Config, ConfigErrors> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: name.clone(),
-            pos: Pos { line: 0, col: 0 },
-            subject: String::new(),
-            field: String::new(),
-            message: format!("cannot read the checks file: {e}"),
-        }])
-    })?;
+    let text = crate::source::read_text(path, crate::source::MAX_CHECKS_FILE)
+        .map_err(|e| ConfigErrors(vec![unreadable(&name, &e)]))?;
     load_str(&text, &name, target)
+}
+
+/// A checks file that could not be read as text, as a problem with the file.
+pub fn unreadable(file: &str, e: &crate::source::ReadError) -> ConfigError {
+    ConfigError {
+        file: file.to_string(),
+        pos: e.pos().unwrap_or_default(),
+        subject: String::new(),
+        field: String::new(),
+        message: match e {
+            crate::source::ReadError::Io(_) => format!("the checks file: {e}"),
+            _ => e.to_string(),
+        },
+    }
 }
 
 /// Validates checks-file text; `file` names it in messages.
@@ -98,28 +105,99 @@ impl Errs {
         field: &str,
         message: impl Into<String>,
     ) {
+        // A value of a megabyte is shown by its start and its end.
         self.list.push(ConfigError {
             file: self.file.clone(),
             pos,
-            subject: subject.to_string(),
-            field: field.to_string(),
-            message: message.into(),
+            subject: shorten(subject, 80),
+            field: shorten(field, 80),
+            message: shorten(&message.into(), 400),
         });
     }
 
     /// A parse error at `pos` (the file's), about `field` when the value of a known key is wrong.
     fn serde(&mut self, e: &serde_saphyr::Error, pos: Pos, subject: &str, field: &str) {
-        let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off, };
-        let mut msg = e.render_with_options(options);
-        // The position is printed in front; drop the one the parser appends.
-        if let Some(i) = msg.rfind(" at line ") {
-            msg.truncate(i);
-        }
+        let mut msg = match budget_breach(e) {
+            Some(breach) => budget_words(breach),
+            None => {
+                let options =
+                    serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off, };
+                without_position(e.render_with_options(options))
+            }
+        };
         if let Some(hint) = unknown_field_hint(&msg) {
             msg.push_str(&hint);
         }
         self.push(pos, subject, field, msg);
     }
+}
+
+/// The position is printed in front: drop the ` at line 3, column 7` the parser ends with.
+fn without_position(mut msg: String) -> String {
+    if let Some(i) = msg.rfind(" at line ") {
+        let tail = &msg[i + " at line ".len()..];
+        let is_position = tail.split_once(", column ").is_some_and(|(l, c)| {
+            !l.is_empty()
+                && !c.is_empty()
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && c.bytes().all(|b| b.is_ascii_digit())
+        });
+        if is_position {
+            msg.truncate(i);
+        }
+    }
+    msg
+}
+
+/// The safety limit the reader hit, however the error is wrapped.
+fn budget_breach(e: &serde_saphyr::Error) -> Option<&serde_saphyr::budget::BudgetBreach> {
+    match e {
+        serde_saphyr::Error::Budget { breach, .. } => Some(breach),
+        serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } => budget_breach(error),
+        _ => None,
+    }
+}
+
+/// What the YAML reader's safety limits mean, for a person.
+fn budget_words(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match breach {
+        B::Nodes { nodes } => format!("it holds more than {} values", nodes.saturating_sub(1)),
+        B::Aliases { aliases } => format!(
+            "it uses more than {} aliases (`*name`)",
+            aliases.saturating_sub(1)
+        ),
+        B::Anchors { anchors } => format!(
+            "it defines more than {} anchors (`&name`)",
+            anchors.saturating_sub(1)
+        ),
+        B::Depth { depth } => format!(
+            "it nests lists and maps more than {} levels deep",
+            depth.saturating_sub(1)
+        ),
+        B::Documents { documents } => {
+            format!("it holds {documents} YAML documents; a checks file is one")
+        }
+        B::MergeKeys { merge_keys } => format!(
+            "it uses more than {} merge keys (`<<`)",
+            merge_keys.saturating_sub(1)
+        ),
+        other => format!("it is beyond what the reader takes ({other:?})"),
+    };
+    format!("too large once its aliases (`*name`) are expanded: {what}; use fewer aliases")
+}
+
+/// `text` if it has at most `max` characters; else its start and end around ` … `.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(3) / 2;
+    let head: String = text.chars().take(keep).collect();
+    let tail: String = text.chars().skip(n - keep).collect();
+    format!("{head} … {tail}")
 }
 
 /// `; did you mean `status`?` for serde's "unknown field `stauts`, expected one of ...".

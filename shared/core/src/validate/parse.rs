@@ -108,7 +108,8 @@ fn report(errs: &mut Errs, lines: &Lines, e: &serde_saphyr::Error, offset: u32, 
                 col: p.col,
             }
         })
-        .unwrap_or_default();
+        // An error about the whole document: where its content starts.
+        .unwrap_or_else(|| lines.first_content());
     let field = lines.key_before(pos).unwrap_or_default();
     errs.serde(e, pos, subject, field);
 }
@@ -137,6 +138,25 @@ impl<'a> Lines<'a> {
             .map(|e| e - 1)
             .unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches('\r')
+    }
+
+    /// The first line that is not blank, a comment or a directive, at its first character.
+    fn first_content(&self) -> Pos {
+        (1..=self.count())
+            .find_map(|n| {
+                let l = self.line(n);
+                let content = l.trim_start();
+                let skip = content.is_empty()
+                    || content.starts_with('#')
+                    || content.starts_with('%')
+                    || content == "---";
+                (!skip).then(|| Pos {
+                    line: n,
+                    col: u32::try_from(l.chars().count() - content.chars().count() + 1)
+                        .unwrap_or(1),
+                })
+            })
+            .unwrap_or(Pos { line: 1, col: 1 })
     }
 
     /// `retries` for a position just after `retries: ` on its line.
