@@ -143,3 +143,68 @@ async fn the_platform_resolver_is_trusted_and_a_nameserver_written_in_the_file_i
         r.detail
     );
 }
+
+/// An engine whose checks file allows `ranges`; the connector still refuses anything but
+/// loopback, so a guard that let an address through would show as another reason.
+fn engine_allowing(ranges: &[&str], dns: Option<std::net::SocketAddr>) -> Engine {
+    Engine::new(EngineOptions {
+        allow_networks: ranges.iter().map(|r| r.parse().unwrap()).collect(),
+        ..options(dns)
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ipv6_forms_of_the_metadata_address_are_blocked_whatever_ipv6_range_is_allowed() {
+    let dns = atalaya_tests::dns::server().await;
+    for ranges in [
+        &[][..],
+        &["::/0"],
+        &["2002::/16", "64:ff9b::/96", "::ffff:0:0/96"],
+        &["64:ff9b:1::/48", "2001::/32"],
+    ] {
+        let e = engine_allowing(ranges, Some(dns));
+        for host in [
+            "[::ffff:169.254.169.254]",
+            "[::ffff:0:a9fe:a9fe]",
+            "[64:ff9b::a9fe:a9fe]",
+            "[64:ff9b:1::a9fe:a9fe]",
+            "[2002:a9fe:a9fe::1]",
+            "[2001:0:4136:e378:8000:63bf:5601:5601]",
+            "nat64-local.test",
+            "teredo.test",
+        ] {
+            let r = probe(
+                &e,
+                &format!("  - {{ id: c, service: web, http: {{ url: 'http://{host}/latest/meta-data/' }} }}"),
+            )
+            .await;
+            assert_result(&r, Outcome::Unknown, Reason::Blocked);
+            assert!(
+                r.detail.contains("metadata"),
+                "{host} with {ranges:?}: {}",
+                r.detail
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_metadata_address_opens_only_when_listed_exactly() {
+    for ranges in [&["169.254.0.0/16"][..], &["0.0.0.0/0", "::/0"]] {
+        let r = probe(
+            &engine_allowing(ranges, None),
+            "  - { id: c, service: web, tcp: { host: 169.254.169.254, port: 80 } }",
+        )
+        .await;
+        assert_result(&r, Outcome::Unknown, Reason::Blocked);
+    }
+    // Listed exactly, the guard lets it through, and the loopback-only connector refuses it:
+    // proof the guard said yes, without a packet leaving.
+    let r = probe(
+        &engine_allowing(&["169.254.169.254/32"], None),
+        "  - { id: c, service: web, tcp: { host: 169.254.169.254, port: 80 } }",
+    )
+    .await;
+    assert_ne!(r.reason, Reason::Blocked, "{}", r.detail);
+}

@@ -22,11 +22,22 @@ fn records(name: &str, rtype: RecordType) -> Option<Vec<RData>> {
         ("shop.test", RecordType::A) => vec![a("127.0.0.1")],
         ("rebind.test", RecordType::A) => vec![a("169.254.169.254")],
         ("private.test", RecordType::A) => vec![a("10.0.0.5")],
+        // AAAA records carrying the metadata address in IPv6 forms.
+        ("nat64-local.test", RecordType::AAAA) => {
+            vec![RData::AAAA(AAAA("64:ff9b:1::a9fe:a9fe".parse().unwrap()))]
+        }
+        ("teredo.test", RecordType::AAAA) => vec![RData::AAAA(AAAA(
+            "2001:0:4136:e378:8000:63bf:5601:5601".parse().unwrap(),
+        ))],
         ("empty.test", _) => vec![],
         ("big.acme.test", RecordType::TXT) => (0..40)
             .map(|i| RData::TXT(TXT::new(vec![format!("record {i} {}", "x".repeat(80))])))
             .collect(),
-        ("acme.test" | "www.acme.test" | "shop.test" | "rebind.test" | "private.test", _) => vec![],
+        (
+            "acme.test" | "www.acme.test" | "shop.test" | "rebind.test" | "private.test"
+            | "nat64-local.test" | "teredo.test",
+            _,
+        ) => vec![],
         _ => return None,
     })
 }

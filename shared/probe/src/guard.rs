@@ -13,12 +13,24 @@ pub struct Guard {
     allow: Vec<IpNet>,
 }
 
+/// The cloud metadata and credential endpoints: reachable only when listed exactly (a `/32` or
+/// `/128` in `allow_networks`), never through a broader range.
+const METADATA: [IpAddr; 6] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 23)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)),
+];
+
 impl Guard {
     pub fn new(allow: Vec<IpNet>) -> Self {
         Guard { allow }
     }
 
-    /// A guard that allows everything; for tools that deliberately probe internal targets.
+    /// A guard that allows every range (not the metadata endpoints); for tools that deliberately
+    /// probe internal targets, and the platform's own resolver.
     pub fn permissive() -> Self {
         Guard {
             allow: vec![
@@ -28,44 +40,187 @@ impl Guard {
         }
     }
 
-    /// `Ok` when the address may be dialled; otherwise the kind of address it is.
+    /// `Ok` when the address may be dialled; otherwise the kind of address it is. An IPv6
+    /// address that carries an IPv4 one (mapped, compatible, translated, NAT64, 6to4, Teredo) is
+    /// judged as that IPv4 address, for blocking and for the allow list alike: allowing an IPv6
+    /// range never opens the IPv4 addresses written inside it.
     pub fn check(&self, ip: IpAddr) -> Result<(), &'static str> {
-        let canonical = canonical(ip);
-        if self
-            .allow
-            .iter()
-            .any(|n| n.contains(&ip) || n.contains(&canonical))
-        {
-            return Ok(());
+        let carried = embedded_v4(ip);
+        if carried.is_empty() {
+            return self.judge(ip);
         }
-        match blocked_kind(canonical) {
-            Some(kind) => Err(kind),
-            None => Ok(()),
+        for v4 in carried {
+            self.judge(IpAddr::V4(v4)).map_err(|kind| match ip {
+                IpAddr::V4(_) => kind,
+                IpAddr::V6(_) => embedded_kind(kind),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// One address, as itself.
+    fn judge(&self, ip: IpAddr) -> Result<(), &'static str> {
+        if METADATA.contains(&ip) {
+            let listed = self
+                .allow
+                .iter()
+                .any(|n| n.prefix_len() == n.max_prefix_len() && n.addr() == ip);
+            return if listed {
+                Ok(())
+            } else {
+                Err(metadata_kind(ip))
+            };
+        }
+        let Some(kind) = blocked_kind(ip) else {
+            return Ok(());
+        };
+        if self.allow.iter().any(|n| n.contains(&ip)) {
+            Ok(())
+        } else {
+            Err(kind)
         }
     }
 }
 
-/// IPv6 forms that carry an IPv4 address (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, and
-/// NAT64 `64:ff9b::a.b.c.d`) are judged as that IPv4 address.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+fn metadata_kind(ip: IpAddr) -> &'static str {
     match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            let embedded =
-                Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-            let compatible =
-                s[..6].iter().all(|x| *x == 0) && !v6.is_unspecified() && !v6.is_loopback();
-            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0);
-            if compatible || nat64 {
-                IpAddr::V4(embedded)
-            } else {
-                ip
-            }
+        IpAddr::V4(v4) if v4 == Ipv4Addr::new(169, 254, 169, 254) => {
+            "cloud metadata (169.254.169.254)"
         }
+        IpAddr::V4(v4) if v4 == Ipv4Addr::new(100, 100, 100, 200) => {
+            "cloud metadata (100.100.100.200)"
+        }
+        IpAddr::V4(_) => "container credentials (169.254.170.0/24)",
+        IpAddr::V6(_) => "cloud metadata (fd00:ec2::)",
+    }
+}
+
+/// The kind of an IPv4 address, as said of an IPv6 address carrying it.
+fn embedded_kind(kind: &'static str) -> &'static str {
+    const FORMS: [(&str, &str); 12] = [
+        (
+            "unspecified (0.0.0.0/8)",
+            "IPv6 form of an unspecified IPv4 address",
+        ),
+        (
+            "private (10.0.0.0/8)",
+            "IPv6 form of a private IPv4 address (10.0.0.0/8)",
+        ),
+        (
+            "private (172.16.0.0/12)",
+            "IPv6 form of a private IPv4 address (172.16.0.0/12)",
+        ),
+        (
+            "private (192.168.0.0/16)",
+            "IPv6 form of a private IPv4 address (192.168.0.0/16)",
+        ),
+        (
+            "loopback (127.0.0.0/8)",
+            "IPv6 form of a loopback IPv4 address (127.0.0.0/8)",
+        ),
+        (
+            "link-local (169.254.0.0/16)",
+            "IPv6 form of a link-local IPv4 address (169.254.0.0/16)",
+        ),
+        (
+            "cloud metadata (169.254.169.254)",
+            "IPv6 form of the cloud metadata address (169.254.169.254)",
+        ),
+        (
+            "container credentials (169.254.170.0/24)",
+            "IPv6 form of a container credentials address",
+        ),
+        (
+            "cloud metadata (100.100.100.200)",
+            "IPv6 form of the cloud metadata address (100.100.100.200)",
+        ),
+        (
+            "carrier-grade NAT (100.64.0.0/10)",
+            "IPv6 form of a carrier-grade NAT address (100.64.0.0/10)",
+        ),
+        (
+            "multicast (224.0.0.0/4)",
+            "IPv6 form of a multicast IPv4 address",
+        ),
+        (
+            "broadcast (255.255.255.255)",
+            "IPv6 form of the broadcast address",
+        ),
+    ];
+    FORMS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, form)| *form)
+        .unwrap_or("IPv6 form of a blocked IPv4 address")
+}
+
+/// The IPv4 addresses an IPv6 address carries, in every standard form: mapped
+/// (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), translated (`::ffff:0:a.b.c.d`), NAT64
+/// well-known (`64:ff9b::/96`) and local-use (`64:ff9b:1::/48`, at each RFC 6052 prefix length),
+/// 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001:0:SSSS:SSSS::`, server and client). An IPv4
+/// address is its own.
+pub fn embedded_v4(ip: IpAddr) -> Vec<Ipv4Addr> {
+    let v6 = match ip {
+        IpAddr::V4(v4) => return vec![v4],
+        IpAddr::V6(v6) => v6,
+    };
+    let s = v6.segments();
+    let b = v6.octets();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let last = v4(s[6], s[7]);
+    if s[..5] == [0, 0, 0, 0, 0] && s[5] == 0xffff {
+        return vec![last]; // mapped
+    }
+    if s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        return vec![last]; // translated (RFC 2765)
+    }
+    if s[..6] == [0, 0, 0, 0, 0, 0] {
+        // Compatible; `::` and `::1` are IPv6's own.
+        return if v6.is_unspecified() || v6.is_loopback() {
+            Vec::new()
+        } else {
+            vec![last]
+        };
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return vec![last]; // NAT64 well-known prefix
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        // NAT64 local-use prefix (RFC 8215): the IPv4 address sits where RFC 6052 puts it for
+        // the prefix length in use, which the address does not say. Every placement the address
+        // fits (bits 64-71 and the bits after the IPv4 address zero; /96 always) is judged; an
+        // all-zero placement is left out when another fits (it is what a shorter one leaves).
+        let zero = |from: usize| b[from..].iter().all(|x| *x == 0);
+        let mut fits: Vec<Ipv4Addr> = [
+            (b[8] == 0 && zero(11)).then(|| Ipv4Addr::new(b[6], b[7], b[9], b[10])), // /48
+            (b[8] == 0 && zero(12)).then(|| Ipv4Addr::new(b[7], b[9], b[10], b[11])), // /56
+            (b[8] == 0 && zero(13)).then(|| Ipv4Addr::new(b[9], b[10], b[11], b[12])), // /64
+            Some(last),                                                              // /96
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if fits.iter().any(|v4| !v4.is_unspecified()) {
+            fits.retain(|v4| !v4.is_unspecified());
+        }
+        return fits;
+    }
+    if s[0] == 0x2002 {
+        return vec![v4(s[1], s[2])]; // 6to4
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        // Teredo: the server, and the client (its bits inverted).
+        return vec![v4(s[2], s[3]), v4(!s[6], !s[7])];
+    }
+    Vec::new()
+}
+
+/// The address an IPv6 form stands for when it carries exactly one IPv4 address; otherwise the
+/// address itself.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match embedded_v4(ip).as_slice() {
+        [v4] => IpAddr::V4(*v4),
+        _ => ip,
     }
 }
 
@@ -119,12 +274,6 @@ fn blocked_kind(ip: IpAddr) -> Option<&'static str> {
                 Some("multicast (ff00::/8)")
             } else if s[0] == 0xfec0 {
                 Some("site-local (fec0::/10)")
-            } else if s[0] == 0x2002 {
-                // 6to4: judged by the IPv4 address it embeds.
-                let v4 =
-                    Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
-                blocked_kind(IpAddr::V4(v4))
-                    .map(|_| "6to4 form of a blocked IPv4 address (2002::/16)")
             } else {
                 None
             }
@@ -207,6 +356,104 @@ mod tests {
         ] {
             assert_eq!(g.check(ip(s)), Ok(()), "{s} must be allowed");
         }
+    }
+
+    #[test]
+    fn every_ipv6_form_of_an_ipv4_address_is_judged_as_that_address() {
+        let g = Guard::default();
+        for s in [
+            "::ffff:169.254.169.254",               // mapped
+            "::169.254.169.254",                    // compatible
+            "::ffff:0:169.254.169.254",             // translated
+            "64:ff9b::169.254.169.254",             // NAT64 well-known
+            "64:ff9b:1::a9fe:a9fe",                 // NAT64 local-use, /96
+            "64:ff9b:1:a9fe:a9:fe00::",             // NAT64 local-use, /48
+            "64:ff9b:1:a9:fe:a9fe::",               // NAT64 local-use, /56
+            "2002:a9fe:a9fe::1",                    // 6to4
+            "2001:0:4136:e378:8000:63bf:5601:5601", // Teredo, client 169.254.169.254
+            "2001:0:a9fe:a9fe::1",                  // Teredo, server 169.254.169.254
+            "64:ff9b:1::a00:1",                     // NAT64 local-use, 10.0.0.1
+        ] {
+            let e = g.check(ip(s)).expect_err(s);
+            assert!(e.starts_with("IPv6 form of"), "{s}: {e}");
+            if !s.ends_with("a00:1") {
+                assert!(e.contains("cloud metadata"), "{s}: {e}");
+            }
+        }
+        // Public IPv4 addresses in the same forms go through.
+        for s in [
+            "64:ff9b::8.8.8.8",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:808:8:800::",
+            "2002:808:808::1",
+            "::ffff:0:8.8.8.8",
+        ] {
+            assert_eq!(g.check(ip(s)), Ok(()), "{s}");
+        }
+    }
+
+    #[test]
+    fn allowing_an_ipv6_range_never_opens_the_ipv4_addresses_inside_it() {
+        for range in [
+            "::/0",
+            "2002::/16",
+            "64:ff9b::/96",
+            "::ffff:0:0/96",
+            "64:ff9b:1::/48",
+        ] {
+            let g = Guard::new(vec![range.parse().unwrap()]);
+            for s in [
+                "::ffff:169.254.169.254",
+                "2002:a9fe:a9fe::",
+                "64:ff9b::a9fe:a9fe",
+                "64:ff9b:1::a9fe:a9fe",
+                "::ffff:10.0.0.1",
+                "169.254.169.254",
+            ] {
+                assert!(g.check(ip(s)).is_err(), "{s} with {range}");
+            }
+        }
+        // The IPv4 range opens its IPv6 forms, as it opens the address itself.
+        let g = Guard::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        for s in [
+            "10.0.0.1",
+            "::ffff:10.0.0.1",
+            "2002:a00:1::",
+            "64:ff9b::a00:1",
+        ] {
+            assert_eq!(g.check(ip(s)), Ok(()), "{s}");
+        }
+    }
+
+    #[test]
+    fn metadata_endpoints_open_only_when_listed_exactly() {
+        let broad = Guard::new(vec![
+            "169.254.0.0/16".parse().unwrap(),
+            "100.64.0.0/10".parse().unwrap(),
+            "fd00::/8".parse().unwrap(),
+        ]);
+        for s in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "fd00:ec2::23",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(broad.check(ip(s)).is_err(), "{s} through a range");
+            assert!(Guard::permissive().check(ip(s)).is_err(), "{s} permissive");
+        }
+        assert_eq!(broad.check(ip("169.254.1.1")), Ok(()));
+        assert_eq!(broad.check(ip("fd00::1")), Ok(()));
+        let exact = Guard::new(vec![
+            "169.254.169.254/32".parse().unwrap(),
+            "fd00:ec2::254/128".parse().unwrap(),
+        ]);
+        for s in ["169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254"] {
+            assert_eq!(exact.check(ip(s)), Ok(()), "{s} listed");
+        }
+        assert!(exact.check(ip("169.254.170.2")).is_err());
     }
 
     #[test]
