@@ -241,8 +241,14 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Whatever RUST_LOG says, libraries that would log resolved values stay at warn.
+    for directive in atalaya_probe::QUIET_LIBRARIES {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

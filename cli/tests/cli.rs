@@ -301,19 +301,96 @@ fn probe_with_an_unset_variable_fails_that_check_and_runs_the_others() {
 }
 
 #[test]
-fn secrets_stay_out_of_output_and_trace_logs() {
+fn secrets_stay_out_of_every_output_stored_row_and_log_line_in_every_form() {
     let (addr, _rt) = serve();
-    let f = with_checks(&format!(
-        "  - {{ id: s, service: web, http: {{ url: 'http://{addr}/echo-auth', headers: {{ Authorization: 'Bearer ${{env:ATALAYA_CLI_TOKEN}}' }} }}, expect: {{ json: {{ /x: 1 }} }} }}\n"
-    ));
-    let out = atalaya(
-        &["probe", f.path().to_str().unwrap(), "--format", "json"],
-        &[("ATALAYA_CLI_TOKEN", "tok-7f3a9c"), ("RUST_LOG", "trace")],
+    // A token with the characters encodings change, and a Basic password from the URL.
+    let token = r#"tK7/f3a+9c"Q\=Zr8mW2pX5vLq"#;
+    let password = "s3cr3t-Pa55/w0rd=";
+    let bearer = "headers: { Authorization: 'Bearer ${env:ATALAYA_CLI_TOKEN}' }";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checks.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "settings:\n  allow_networks: [127.0.0.0/8]\n  defaults: {{ interval: 1s, timeout: 900ms, retries: 1, recover_after: 1 }}\n\
+customers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer: acme, name: Web }}\nchecks:\n\
+  - {{ id: redirect, service: web, http: {{ url: 'http://{addr}/leak/redirect', {bearer} }} }}\n\
+  - {{ id: quote, service: web, http: {{ url: 'http://{addr}/leak/quote', {bearer} }}, expect: {{ json: {{ /x: 1 }} }} }}\n\
+  - {{ id: header, service: web, http: {{ url: 'http://{addr}/leak/header', {bearer} }}, expect: {{ headers: {{ x-echo: {{ equals: ok }} }} }} }}\n\
+  - {{ id: json, service: web, http: {{ url: 'http://{addr}/leak/json', {bearer} }}, expect: {{ json: {{ /auth: none }} }} }}\n\
+  - {{ id: basic, service: web, http: {{ url: 'http://bob:${{env:ATALAYA_CLI_PW}}@{addr}/leak/quote' }}, expect: {{ json: {{ /x: 1 }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("ATALAYA_CLI_TOKEN", token),
+        ("ATALAYA_CLI_PW", password),
+        ("RUST_LOG", "trace"),
+    ];
+    let file = path.to_str().unwrap();
+    let json = atalaya(&["probe", file, "--format", "json"], &env);
+    let table = atalaya(&["probe", file], &env);
+    let db = dir.path().join("atalaya.db");
+    let outbox = dir.path().join("outbox.jsonl");
+    let run = atalaya(
+        &[
+            "run",
+            file,
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+            "--outbox",
+            outbox.to_str().unwrap(),
+        ],
+        &env,
     );
-    assert_eq!(out.status.code(), Some(0));
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(all.contains("\"check\":\"s\""), "{all}");
-    assert!(!all.contains("tok-7f3a9c"), "secret leaked:\n{all}");
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    // The details still say what happened, with the secret replaced.
+    let results = text(&json.stdout);
+    assert_eq!(results.lines().count(), 5, "{results}");
+    for line in results.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["outcome"], "down", "{line}");
+        if r["check"] != "basic" {
+            assert!(r["detail"].as_str().unwrap().contains("***"), "{line}");
+        }
+    }
+    let outbox_text = std::fs::read_to_string(&outbox).unwrap();
+    assert!(outbox_text.contains("[OPENED]"), "{outbox_text}");
+    let mut everything = vec![
+        ("probe --format json", results.clone()),
+        (
+            "probe --format json, stderr (trace logs)",
+            text(&json.stderr),
+        ),
+        ("probe table", text(&table.stdout)),
+        ("probe table, stderr", text(&table.stderr)),
+        ("run stdout", text(&run.stdout)),
+        ("run stderr (trace logs)", text(&run.stderr)),
+        ("outbox", outbox_text),
+    ];
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("atalaya.db")
+        {
+            everything.push((
+                "SQLite",
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
+            ));
+        }
+    }
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("bob:{password}"));
+    for (place, content) in &everything {
+        for secret in [token, password, basic.as_str()] {
+            if let Some(form) = atalaya_tests::secrets::leaked(content, secret) {
+                panic!("{form:?} (from {secret:?}) in {place}:\n{content}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -54,6 +54,19 @@ async fn mx_txt_and_cname_answers_are_compared_as_written() {
 }
 
 #[tokio::test]
+async fn control_and_bidi_characters_in_an_answer_are_written_out() {
+    let ns = server().await;
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, dns: {{ name: evil.acme.test, type: TXT, nameserver: '{ns}' }} }}")).await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+    assert!(
+        !r.detail.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{:?}",
+        r.detail
+    );
+    assert!(r.detail.contains(r"\u{202e}gnp.exe"), "{}", r.detail);
+}
+
+#[tokio::test]
 async fn empty_answer_is_down_by_default() {
     let ns = server().await;
     let r = probe(&engine(None), &format!("  - {{ id: c, service: web, dns: {{ name: empty.test, type: AAAA, nameserver: '{ns}' }} }}")).await;

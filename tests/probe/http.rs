@@ -292,12 +292,48 @@ async fn secrets_never_appear_in_results() {
     assert!(!json.contains("s3cr3t-t0ken"), "{json}");
     assert!(json.contains("Bearer ***"), "{json}");
     // User info and token-like query parameters are hidden from URLs shown in details.
-    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://bob:hunter2@{addr}/loop?token=abc123&page=1', max_redirects: 1 }} }}")).await;
+    std::env::set_var("ATALAYA_TEST_URL_PASSWORD", "hunter2");
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://bob:${{env:ATALAYA_TEST_URL_PASSWORD}}@{addr}/loop?token=abc123&page=1', max_redirects: 1 }} }}")).await;
     assert_result(&r, Outcome::Down, Reason::Redirects);
     for secret in ["hunter2", "abc123"] {
         assert!(!r.detail.contains(secret), "{}", r.detail);
     }
     assert!(r.detail.contains("token=***&page=1"), "{}", r.detail);
+}
+
+#[tokio::test]
+async fn url_credentials_are_sent_as_basic_authentication() {
+    let addr = server(None).await;
+    // A password with characters a URL gives meaning to.
+    std::env::set_var("ATALAYA_TEST_BASIC_PASSWORD", "s3cr3t/pw=");
+    let r = probe(&engine(None), &format!("  - {{ id: c, service: web, http: {{ url: 'http://bob:${{env:ATALAYA_TEST_BASIC_PASSWORD}}@{addr}/basic' }} }}")).await;
+    assert_result(&r, Outcome::Up, Reason::Ok);
+    // Without them the endpoint refuses, as it should.
+    let r = probe(
+        &engine(None),
+        &format!("  - {{ id: c, service: web, http: {{ url: 'http://{addr}/basic' }} }}"),
+    )
+    .await;
+    assert_result(&r, Outcome::Down, Reason::HttpStatus);
+}
+
+#[tokio::test]
+async fn a_secret_in_a_host_name_is_hidden_even_lower_cased() {
+    let dns = atalaya_tests::dns::server().await;
+    std::env::set_var("ATALAYA_TEST_TENANT", "AcmeTenant42x");
+    let r = probe(
+        &engine(Some(dns)),
+        "  - { id: c, service: web, http: { url: 'http://${env:ATALAYA_TEST_TENANT}.test/' } }",
+    )
+    .await;
+    assert_eq!(r.reason, Reason::Dns, "{}", r.detail);
+    assert!(
+        atalaya_tests::secrets::leaked(&serde_json::to_string(&r).unwrap(), "AcmeTenant42x")
+            .is_none(),
+        "{}",
+        r.detail
+    );
+    assert!(r.detail.contains("***.test"), "{}", r.detail);
 }
 
 #[tokio::test]

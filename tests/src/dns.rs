@@ -30,6 +30,10 @@ fn records(name: &str, rtype: RecordType) -> Option<Vec<RData>> {
             "2001:0:4136:e378:8000:63bf:5601:5601".parse().unwrap(),
         ))],
         ("empty.test", _) => vec![],
+        // An answer that would clear a terminal and turn text around if shown raw.
+        ("evil.acme.test", RecordType::TXT) => vec![RData::TXT(TXT::new(vec![
+            "ok\x1b[2J\r\nFAKE: all good \u{202e}gnp.exe".into(),
+        ]))],
         ("big.acme.test", RecordType::TXT) => (0..40)
             .map(|i| RData::TXT(TXT::new(vec![format!("record {i} {}", "x".repeat(80))])))
             .collect(),

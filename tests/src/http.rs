@@ -357,6 +357,47 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             let out = format!("{method} {ctype} {}", String::from_utf8_lossy(&body));
             respond(&mut s, 200, &[], out.as_bytes()).await?
         }
+        // A target that hands the request's credentials back in every shape a detail can quote:
+        // re-encoded in a redirect, as the start of a body that is not JSON, inside a header
+        // and a JSON value that fail their expectations.
+        "/leak/redirect" => {
+            let auth = header("authorization").unwrap_or_default();
+            let enc: String = url::form_urlencoded::byte_serialize(auth.as_bytes()).collect();
+            respond(
+                &mut s,
+                302,
+                &[("Location", &format!("/leak/landing?cb={enc}"))],
+                b"",
+            )
+            .await?
+        }
+        "/leak/landing" => respond(&mut s, 500, &[], b"no").await?,
+        "/leak/quote" => {
+            let auth = header("authorization").unwrap_or_default();
+            respond(&mut s, 200, &[], auth.as_bytes()).await?
+        }
+        "/leak/header" => {
+            let auth = header("authorization").unwrap_or_default();
+            respond(&mut s, 200, &[("X-Echo", &auth)], b"").await?
+        }
+        "/leak/json" => {
+            let auth = header("authorization").unwrap_or_default();
+            let body = serde_json::json!({ "auth": auth }).to_string();
+            respond(&mut s, 200, &[], body.as_bytes()).await?
+        }
+        // Basic authentication for bob:s3cr3t/pw=, as a real protected endpoint answers.
+        "/basic" => match header("authorization").as_deref() {
+            Some("Basic Ym9iOnMzY3IzdC9wdz0=") => respond(&mut s, 200, &[], b"welcome").await?,
+            _ => {
+                respond(
+                    &mut s,
+                    401,
+                    &[("WWW-Authenticate", "Basic realm=\"shop\"")],
+                    b"",
+                )
+                .await?
+            }
+        },
         "/echo-auth" => {
             let auth = header("authorization").unwrap_or_default();
             respond(&mut s, 200, &[], format!("auth=[{auth}]").as_bytes()).await?

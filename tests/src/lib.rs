@@ -9,6 +9,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod lambda_api;
 pub mod moto;
+pub mod secrets;
 pub mod tls;
 
 use atalaya_probe::{Connector, Engine, EngineOptions};

@@ -16,7 +16,8 @@ fn env(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    atalaya_aws::init_lambda_logging();
+    // No probes run here; the SDK's own logs carry nothing resolved.
+    atalaya_aws::init_lambda_logging(&[]);
     let path = env("ATALAYA_CHECKS", "checks.yaml");
     // The checks file and its customers' templates (folders beside it): a problem stops the
     // function at init, with every problem in its log.

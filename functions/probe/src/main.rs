@@ -20,7 +20,7 @@ fn env(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    atalaya_aws::init_lambda_logging();
+    atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
     let path = env("ATALAYA_CHECKS", "checks.yaml");
     let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;

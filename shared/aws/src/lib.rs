@@ -83,16 +83,20 @@ pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::Sdk
     loader.load().await
 }
 
-/// JSON logs for Lambda, level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info. Lambda
-/// stamps every line with its own time.
-pub fn init_lambda_logging() {
+/// JSON logs for Lambda, level from AWS_LAMBDA_LOG_LEVEL, else RUST_LOG, else info; `quiet`
+/// directives (`hyper=warn`) hold whatever those say. Lambda stamps every line with its own time.
+pub fn init_lambda_logging(quiet: &[&str]) {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in quiet {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .without_time()
         .init();
 }

@@ -116,6 +116,44 @@ impl EnvTemplate {
         Ok(Resolved { value, secrets })
     }
 
+    /// Fills a URL's references; a value in the user information (`https://user:${env:PASS}@`)
+    /// is percent-encoded, so a password with `/`, `@` or `:` stays a password.
+    pub fn resolve_url(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Resolved, UnsetVariable> {
+        // Where the user information is, read on the template with one character per reference.
+        let shape = self.with_placeholders();
+        let userinfo_end = shape.split_once("://").and_then(|(scheme, rest)| {
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            authority.rfind('@').map(|at| scheme.len() + 3 + at)
+        });
+        let mut at = 0;
+        let mut value = String::new();
+        let mut secrets = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => {
+                    value.push_str(t);
+                    at += t.len();
+                }
+                Part::Env(name) => {
+                    let v = lookup(name)
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| UnsetVariable(name.clone()))?;
+                    if userinfo_end.is_some_and(|end| at < end) {
+                        value.push_str(&percent_encode_userinfo(&v));
+                    } else {
+                        value.push_str(&v);
+                    }
+                    secrets.push(v);
+                    at += 1;
+                }
+            }
+        }
+        Ok(Resolved { value, secrets })
+    }
+
     /// The template with a stand-in for every reference, for load-time validation (URL syntax).
     pub fn with_placeholders(&self) -> String {
         self.parts
@@ -126,6 +164,19 @@ impl EnvTemplate {
             })
             .collect()
     }
+}
+
+/// Everything but unreserved characters (RFC 3986) written as `%XX`.
+fn percent_encode_userinfo(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl fmt::Display for EnvTemplate {
@@ -154,6 +205,34 @@ mod tests {
         assert_eq!(r.value, "Bearer s3cret");
         assert_eq!(r.secrets, vec!["s3cret".to_string()]);
         assert_eq!(t.to_string(), "Bearer ${env:TOKEN}");
+    }
+
+    #[test]
+    fn a_url_password_from_the_environment_is_encoded_and_nothing_else_is() {
+        let t =
+            EnvTemplate::parse("https://${env:U}:${env:P}@${env:H}.example/${env:PATH}?t=${env:P}")
+                .unwrap();
+        let env = |n: &str| {
+            let v = match n {
+                "U" => "bob@acme",
+                "P" => "a/b:c@d%",
+                "H" => "tenant",
+                _ => "v1/x",
+            };
+            Some(v.to_string())
+        };
+        let r = t.resolve_url(env).unwrap();
+        assert_eq!(
+            r.value,
+            "https://bob%40acme:a%2Fb%3Ac%40d%25@tenant.example/v1/x?t=a/b:c@d%"
+        );
+        assert_eq!(r.secrets.len(), 5);
+        // Without user information nothing is encoded.
+        let t = EnvTemplate::parse("https://${env:H}.example/p?a=b@c").unwrap();
+        assert_eq!(
+            t.resolve_url(env).unwrap().value,
+            "https://tenant.example/p?a=b@c"
+        );
     }
 
     #[test]

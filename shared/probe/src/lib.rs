@@ -15,7 +15,7 @@ mod tls;
 
 pub use guard::Guard;
 pub use net::{Connector, DirectConnector};
-pub use redact::redact_url;
+pub use redact::{printable, redact_url, scrub, Scrubber, QUIET_LIBRARIES};
 
 use atalaya_core::duration::format_duration;
 use atalaya_core::{Check, CheckKind, Outcome, Phases, ProbeResult, Reason, UnsetVariable};
@@ -275,7 +275,8 @@ impl Engine {
             at,
             outcome: judged.outcome,
             reason: judged.reason,
-            detail: redact::scrub(&judged.detail, secrets),
+            // What the target said, with no secret in any form and nothing that moves a cursor.
+            detail: redact::printable(&redact::scrub(&judged.detail, secrets)),
             latency_ms,
             phases: trace.phases,
             http_status: trace.http_status,

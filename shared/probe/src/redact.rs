@@ -56,13 +56,177 @@ pub fn redact_url(url: &url::Url) -> String {
 
 /// Replaces every secret value that found its way into `text`, whatever path it took.
 pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
+    Scrubber::new(secrets).scrub(text)
+}
+
+/// Libraries whose debug logs would carry resolved values (names looked up, the TLS server
+/// name, request heads): capped at `warn` whatever `RUST_LOG` asks, by every shell.
+pub const QUIET_LIBRARIES: [&str; 6] = [
+    "hickory_proto=warn",
+    "hickory_resolver=warn",
+    "hyper=warn",
+    "hyper_util=warn",
+    "rustls=warn",
+    "tokio_rustls=warn",
+];
+
+/// Finds secrets in text in every form they take on the way: exact, in either case,
+/// percent-encoded (either case of hex, any mix of encoded and plain characters), JSON- or
+/// Debug-escaped, and cut short: any run of 8 or more characters of a secret (the whole of a
+/// shorter one) is replaced by `***`.
+pub struct Scrubber {
+    /// Per window length: the secrets' windows of that length, ASCII lower-cased.
+    windows: Vec<(usize, std::collections::HashSet<Vec<char>>)>,
+}
+
+/// The shortest run of a secret's characters that is taken for the secret.
+const MIN_RUN: usize = 8;
+
+impl Scrubber {
+    pub fn new(secrets: &[String]) -> Self {
+        let mut windows: Vec<(usize, std::collections::HashSet<Vec<char>>)> = Vec::new();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            let chars: Vec<char> = secret.chars().map(|c| c.to_ascii_lowercase()).collect();
+            let w = chars.len().min(MIN_RUN);
+            let set = match windows.iter_mut().find(|(len, _)| *len == w) {
+                Some((_, set)) => set,
+                None => {
+                    windows.push((w, Default::default()));
+                    &mut windows.last_mut().expect("just pushed").1
+                }
+            };
+            for win in chars.windows(w) {
+                set.insert(win.to_vec());
+            }
+        }
+        Scrubber { windows }
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        if self.windows.is_empty() || text.is_empty() {
+            return text.to_string();
+        }
+        let mut secret = vec![false; text.len()];
+        // The text as written, and as it reads once percent-encoding and escapes are undone.
+        for units in [raw_units(text), decoded_units(text)] {
+            let chars: Vec<char> = units.iter().map(|u| u.0.to_ascii_lowercase()).collect();
+            for (w, set) in &self.windows {
+                if chars.len() < *w {
+                    continue;
+                }
+                for (i, win) in chars.windows(*w).enumerate() {
+                    if set.contains(win) {
+                        for u in &units[i..i + w] {
+                            secret[u.1..u.2].iter_mut().for_each(|b| *b = true);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut in_secret = false;
+        for (i, c) in text.char_indices() {
+            if secret[i] {
+                if !in_secret {
+                    out.push_str("***");
+                    in_secret = true;
+                }
+            } else {
+                in_secret = false;
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// A character of the text read one way, and the bytes of the text it came from.
+type Unit = (char, usize, usize);
+
+fn raw_units(text: &str) -> Vec<Unit> {
+    text.char_indices()
+        .map(|(i, c)| (c, i, i + c.len_utf8()))
+        .collect()
+}
+
+/// The text with `%XX`, `\"`, `\\`, `\/`, `\n`, `\uXXXX`, `\u{...}` and `\xXX` read as the
+/// characters they stand for.
+fn decoded_units(text: &str) -> Vec<Unit> {
+    let b = text.as_bytes();
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &text[i..];
+        let (c, len) = if b[i] == b'%' && rest.len() >= 3 && rest.is_char_boundary(3) {
+            match hex(&rest[1..3]) {
+                Some(v) => (char::from(v as u8), 3),
+                None => ('%', 1),
+            }
+        } else if b[i] == b'\\' && rest.len() >= 2 {
+            let next = rest[1..].chars().next().unwrap_or('\\');
+            match next {
+                '"' | '\\' | '/' | '\'' => (next, 2),
+                'n' => ('\n', 2),
+                't' => ('\t', 2),
+                'r' => ('\r', 2),
+                'u' if rest[2..].starts_with('{') => match rest[3..].find('}') {
+                    Some(end) => match hex(&rest[3..3 + end]).and_then(char::from_u32) {
+                        Some(c) => (c, 4 + end),
+                        None => ('\\', 1),
+                    },
+                    None => ('\\', 1),
+                },
+                'u' if rest.len() >= 6 && rest.is_char_boundary(6) => {
+                    match hex(&rest[2..6]).and_then(char::from_u32) {
+                        Some(c) => (c, 6),
+                        None => ('\\', 1),
+                    }
+                }
+                'x' if rest.len() >= 4 && rest.is_char_boundary(4) => match hex(&rest[2..4]) {
+                    Some(v) => (char::from(v as u8), 4),
+                    None => ('\\', 1),
+                },
+                _ => ('\\', 1),
+            }
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            (c, c.len_utf8())
+        };
+        out.push((c, i, i + len));
+        i += len;
+    }
+    out
+}
+
+/// Text from a target, fit to show in a terminal, a log line or an e-mail: control characters
+/// (C0, DEL, C1) and the characters that reorder or hide text (bidirectional embeddings,
+/// overrides, isolates and marks; zero-width joiners and spaces) are written as `\u{…}`
+/// (`\n`, `\r`, `\t` for those), so they can neither move a cursor nor turn text around.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
         }
     }
     out
+}
+
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}'   // zero-width space, joiners, LRM, RLM
+            | '\u{202a}'..='\u{202e}' // embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // isolates
+            | '\u{061c}'              // Arabic letter mark
+            | '\u{feff}'              // zero-width no-break space
+        )
 }
 
 #[cfg(test)]
@@ -80,6 +244,73 @@ mod tests {
             shown,
             "https://***:***@shop.example/a?token=***&page=2&X-Amz-Signature=***"
         );
+    }
+
+    /// Does any run of 8 characters of `secret` (or all of it) remain in `text`, in any case,
+    /// written plainly or encoded?
+    fn leaks(text: &str, secret: &str) -> bool {
+        let w = secret.chars().count().min(MIN_RUN);
+        let secret: Vec<char> = secret.chars().map(|c| c.to_ascii_lowercase()).collect();
+        [raw_units(text), decoded_units(text)].iter().any(|units| {
+            let chars: Vec<char> = units.iter().map(|u| u.0.to_ascii_lowercase()).collect();
+            secret
+                .windows(w)
+                .any(|win| chars.windows(w).any(|c| c == win))
+        })
+    }
+
+    #[test]
+    fn secrets_are_found_in_every_form_they_take() {
+        let token = "aB3/xY+9zQ==Kp7/mN2=eyJhbGciOiJIUzI1NiJ9";
+        let quoted = format!("{:?}", format!("p\"a\\ss{token}"));
+        let json = serde_json::to_string(&format!("{token}<tail>")).unwrap();
+        let cases = [
+            // Percent-encoded by a redirect, upper- and lower-case hex.
+            format!(
+                "after 1 redirect(s) to https://shop.example/cb?t={}",
+                url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+            ),
+            format!("t={}", token.replace('/', "%2f").replace('=', "%3d")),
+            // Cut short in a quote of the body.
+            format!(
+                "body is not JSON (expected value); it starts with \"Bearer {}…\"",
+                &token[..14]
+            ),
+            // Escaped in a mismatch detail, Debug- and JSON-style.
+            format!("header x-echo is {quoted}, expected \"ok\""),
+            format!("json /auth is {json}, expected \"none\""),
+            json.replace('/', "\\/"),
+            // Lower-cased, as a host name is.
+            format!(
+                "dns: no such host {}.example",
+                token[20..].to_ascii_lowercase()
+            ),
+            token.to_ascii_uppercase(),
+        ];
+        let s = Scrubber::new(&[token.to_string(), format!("p\"a\\ss{token}")]);
+        for case in &cases {
+            let out = s.scrub(case);
+            assert!(!leaks(&out, token), "{case:?} became {out:?}");
+            assert!(out.contains("***"), "{out}");
+        }
+        // Text that carries no secret is left as it is.
+        let plain = "status 500, expected 2xx; body starts with \"<html>\"";
+        assert_eq!(s.scrub(plain), plain);
+    }
+
+    #[test]
+    fn a_short_secret_is_hidden_whole_and_only_whole() {
+        let s = Scrubber::new(&["hunter2".into()]);
+        assert_eq!(s.scrub("pass=HUNTER2&x=hunter"), "pass=***&x=hunter");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_written_out() {
+        assert_eq!(
+            printable("ok\x1b[2J\r\ntxt \u{202e}gnp.exe\u{2066}"),
+            "ok\\u{1b}[2J\\r\\ntxt \\u{202e}gnp.exe\\u{2066}"
+        );
+        assert_eq!(printable("Año nuevo: ½ €"), "Año nuevo: ½ €");
     }
 
     #[test]

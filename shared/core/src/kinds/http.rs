@@ -126,6 +126,15 @@ pub struct HeaderExpect {
     pub contains: Option<String>,
 }
 
+/// The password of `scheme://user:password@host/...` as written, if there is one.
+fn written_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let password = userinfo.split_once(':')?.1;
+    (!password.is_empty()).then_some(password)
+}
+
 pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<HttpCheck> {
     let url = template(cx, &h.url, "http.url");
     match url::Url::parse(
@@ -144,7 +153,19 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
             );
         }
         Ok(u) if u.host().is_none() => cx.push(h.url.pos, "http.url", "the URL has no host"),
-        Ok(_) => {}
+        Ok(_) => {
+            if let Some(password) = written_password(&h.url.value) {
+                let reference = EnvTemplate::parse(password)
+                    .is_ok_and(|t| t.has_references() && t.with_placeholders() == "x");
+                if !reference {
+                    cx.push(
+                        h.url.pos,
+                        "http.url",
+                        "a password written in the URL would be kept wherever the checks file is: take it from the environment, as in https://user:${env:SHOP_PASSWORD}@shop.example/ (it is sent as Basic authentication)",
+                    );
+                }
+            }
+        }
         Err(e) => cx.push(h.url.pos, "http.url", format!("malformed URL: {e}")),
     }
     let method = match &h.method {

@@ -41,16 +41,51 @@ impl Prepared {
         };
         let env = |n: &str| std::env::var(n).ok();
         let mut secrets = Vec::new();
-        let url = h.url.resolve(env).map_err(|source| CheckError::Unset {
+        let url = h.url.resolve_url(env).map_err(|source| CheckError::Unset {
             field: "http.url".into(),
             source,
         })?;
         secrets.extend(url.secrets);
-        let url = url::Url::parse(&url.value).map_err(|e| CheckError::Invalid {
+        let mut url = url::Url::parse(&url.value).map_err(|e| CheckError::Invalid {
             field: "http.url".into(),
             message: format!("after filling in environment variables the URL is malformed: {e}"),
         })?;
         let mut headers = Vec::new();
+        // `https://user:${env:PASS}@host/`: sent as Basic authentication (RFC 7617), to this
+        // origin only, and never part of the request line; a header written in the check wins.
+        if !url.username().is_empty() || url.password().is_some() {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let credentials = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or_default())
+            );
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            let written = h
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+            if !written {
+                use base64::Engine as _;
+                let token = base64::engine::general_purpose::STANDARD.encode(&credentials);
+                let mut hv = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
+                    CheckError::Invalid {
+                        field: "http.url".into(),
+                        message: "the user name or password cannot be sent in a header".into(),
+                    }
+                })?;
+                hv.set_sensitive(true);
+                headers.push((http::header::AUTHORIZATION, hv, true));
+                secrets.push(token);
+            }
+            secrets.push(credentials);
+        }
         for (name, template) in &h.headers {
             let field = format!("http.headers.{name}");
             let v = template.resolve(env).map_err(|source| CheckError::Unset {
@@ -227,10 +262,11 @@ impl Engine {
                     .await?;
                 // Boxed: a TLS stream makes the exchange far larger, and plain HTTP probes
                 // should not carry that size.
-                Box::pin(exchange(tls, req, check, h, trace)).await?
+                Box::pin(exchange(tls, req, check, h, trace)).await
             } else {
-                exchange(stream, req, check, h, trace).await?
-            };
+                exchange(stream, req, check, h, trace).await
+            }
+            .map_err(|j| after_redirects(j, hops, &chain))?;
             let judged = match exchanged {
                 Exchanged::Judged(j) => j,
                 Exchanged::Redirect(status, location) => {
@@ -274,19 +310,23 @@ impl Engine {
                     continue;
                 }
             };
-            return Ok(if hops > 0 {
-                Judgement {
-                    detail: format!(
-                        "{} after {hops} redirect(s) to {}",
-                        judged.detail,
-                        chain.last().map(String::as_str).unwrap_or("")
-                    ),
-                    ..judged
-                }
-            } else {
-                judged
-            });
+            return Ok(after_redirects(judged, hops, &chain));
         }
+    }
+}
+
+/// The verdict on the last hop, saying where the redirects led.
+fn after_redirects(judged: Judgement, hops: u32, chain: &[String]) -> Judgement {
+    if hops == 0 {
+        return judged;
+    }
+    Judgement {
+        detail: format!(
+            "{} after {hops} redirect(s) to {}",
+            judged.detail,
+            chain.last().map(String::as_str).unwrap_or("")
+        ),
+        ..judged
     }
 }
 
