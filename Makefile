@@ -6,7 +6,7 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit bench schema build help package validate-infra deploy-sam
+.PHONY: run probe demo test lint unit bench fuzz schema build help package validate-infra deploy-sam
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
@@ -17,6 +17,7 @@ help:
 	@echo "make validate-infra  sam validate --lint, cfn-lint, checkov, terraform fmt"
 	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAILS=…  (needs AWS credentials)"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
+	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 300; nightly + cargo-fuzz, installed if missing)"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
 
 build:
@@ -145,6 +146,26 @@ bench:
 	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn
 	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
+
+# Fuzzing (cargo-fuzz, libFuzzer, nightly): each target in fuzz/fuzz_targets runs for FUZZ_SECONDS
+# from its seeds (fuzz/seeds/<target>, the fixtures and examples for checks_file) and past
+# findings (fuzz/regressions/<target>); the corpus grows in fuzz/corpus (not committed). A crash
+# is written to fuzz/artifacts/<target>/: fix it, then move the file to fuzz/regressions/<target>/,
+# where the test suite replays it forever.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := checks_file duration customer_template result_unpacking target_text
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t fuzz/regressions/$$t; \
+	  extra=""; [ $$t = checks_file ] && extra="../tests/fixtures/configs/valid ../tests/fixtures/configs/invalid ../examples"; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && cargo +nightly fuzz run --sanitizer none $$t corpus/$$t seeds/$$t regressions/$$t $$extra -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1) \
+	    2>&1 | grep -E '^(==|INFO: seed|#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done|SUMMARY|artifact_prefix|Test unit written)' || true; \
+	  if ls fuzz/artifacts/$$t/* >/dev/null 2>&1; then echo "$$t: findings in fuzz/artifacts/$$t"; exit 1; fi; \
+	done
 
 schema: build
 	$(ATALAYA) schema > docs/atalaya.schema.json

@@ -13,7 +13,8 @@ pub mod dynamodb;
 mod sqlite;
 
 pub use dynamodb::{
-    DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX, DEFAULT_RESULTS_TTL,
+    pack_results, unpack_results, DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX,
+    DEFAULT_RESULTS_TTL,
 };
 pub use sqlite::SqliteStore;
 

@@ -349,3 +349,38 @@ fn customer_templates_can_be_overridden() {
         "Aviso: Tienda online"
     );
 }
+
+#[test]
+fn a_service_name_cannot_turn_a_customer_subject_around() {
+    // A customer-facing name with a right-to-left override and isolates: in an inbox it would
+    // show the subject's words reversed.
+    let services = "  - { id: web, customer: globex, name: \"Portal \u{202e}lanoitan\u{2066}\" }\n";
+    let checks =
+        "  - { id: web-home, service: web, http: { url: 'https://web.globex.example/' } }\n";
+    let mut sim = Sim::new(config(services, checks));
+    sim.minute(0, up);
+    for m in 1..=3 {
+        sim.minute(m, |c, _| {
+            Some(if c == "web-home" {
+                Outcome::Down
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    let subjects: Vec<String> = sim
+        .customer_messages()
+        .iter()
+        .filter(|m| m.attributes["service"] == "web")
+        .map(|m| m.subject.clone())
+        .collect();
+    assert!(!subjects.is_empty());
+    for s in &subjects {
+        assert!(
+            !s.chars()
+                .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+            "{s:?}"
+        );
+        assert!(s.starts_with("Portal lanoitan"), "{s:?}");
+    }
+}

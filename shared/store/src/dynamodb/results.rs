@@ -19,11 +19,22 @@ pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+/// The most a stored item decompresses to: an item holds 400 KB; JSON of results or of a state
+/// compresses about tenfold, so this is far above any real item and far below a gzip bomb.
+const MAX_UNPACKED_BYTES: u64 = 64 << 20;
+
 pub(super) fn gunzip(bytes: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(MAX_UNPACKED_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(|e| StoreError::Invalid(format!("{what} is not valid gzip: {e}")))?;
+    if out.len() as u64 > MAX_UNPACKED_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "{what} decompresses to more than {} MiB",
+            MAX_UNPACKED_BYTES >> 20
+        )));
+    }
     Ok(out)
 }
 
