@@ -77,7 +77,13 @@ pub const QUIET_LIBRARIES: [&str; 6] = [
 pub struct Scrubber {
     /// Per window length: the secrets' windows of that length, ASCII lower-cased.
     windows: Vec<(usize, std::collections::HashSet<Vec<char>>)>,
+    /// What a secret is replaced by: `***`, or another mark when a secret has `*` in it, so
+    /// that the mark and the text beside it can never spell part of a secret again.
+    mark: &'static str,
 }
+
+/// Marks to replace secrets with, in order of preference.
+const MARKS: [&str; 4] = ["***", "###", "~~~", "[hidden]"];
 
 /// The shortest run of a secret's characters that is taken for the secret.
 const MIN_RUN: usize = 8;
@@ -99,10 +105,36 @@ impl Scrubber {
                 set.insert(win.to_vec());
             }
         }
-        Scrubber { windows }
+        let mark = MARKS
+            .iter()
+            .find(|m| {
+                !secrets.iter().any(|secret| {
+                    let secret = secret.to_ascii_lowercase();
+                    m.chars().any(|c| secret.contains(c))
+                })
+            })
+            .copied()
+            .unwrap_or(MARKS[0]);
+        Scrubber { windows, mark }
     }
 
     pub fn scrub(&self, text: &str) -> String {
+        // One pass is enough when the mark shares no character with any secret. Otherwise the
+        // mark and the text beside it could spell part of a secret again: scrub until nothing
+        // changes (a pass that changes something shortens the text, but for secrets of one or
+        // two characters; the bound is for those).
+        let mut out = self.pass(text);
+        for _ in 0..text.chars().count() + 8 {
+            let next = self.pass(&out);
+            if next == out {
+                break;
+            }
+            out = next;
+        }
+        out
+    }
+
+    fn pass(&self, text: &str) -> String {
         if self.windows.is_empty() || text.is_empty() {
             return text.to_string();
         }
@@ -128,7 +160,7 @@ impl Scrubber {
         for (i, c) in text.char_indices() {
             if secret[i] {
                 if !in_secret {
-                    out.push_str("***");
+                    out.push_str(self.mark);
                     in_secret = true;
                 }
             } else {
