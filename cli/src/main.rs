@@ -127,6 +127,21 @@ enum Command {
         #[command(flatten)]
         store: store::StoreArgs,
     },
+    /// Size the probe side of a deployment: per region, the checks, the busiest minute and the
+    /// schedules (shards) it needs so that no invocation runs more than 2,000 checks.
+    ///
+    /// With --shards, prints only the number of shards the largest region needs (what `make
+    /// deploy-sam` and the Terraform `shards` variable take).
+    #[command(
+        after_help = "Examples:\n  atalaya plan checks.yaml\n  atalaya plan --shards checks.yaml"
+    )]
+    Plan {
+        /// The checks file (YAML).
+        file: PathBuf,
+        /// Print only the number of shards per region.
+        #[arg(long)]
+        shards: bool,
+    },
     /// Print the checks file's JSON Schema.
     ///
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
@@ -361,6 +376,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
             }
         },
+        Command::Plan { file, shards } => {
+            let config = match load(&file, Target::Lambda) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let plan = atalaya_core::schedule::plan(&config);
+            let most = plan.iter().map(|p| p.shards).max().unwrap_or(1);
+            if shards {
+                emit(&format!("{most}\n"))?;
+            } else {
+                let mut out = format!(
+                    "{:<20} {:>8} {:>15} {:>7}\n",
+                    "region", "checks", "busiest minute", "shards"
+                );
+                for p in &plan {
+                    out.push_str(&format!(
+                        "{:<20} {:>8} {:>15} {:>7}\n",
+                        p.region, p.checks, p.busiest_minute, p.shards
+                    ));
+                }
+                out.push_str(&format!(
+                    "{most} shard(s) per region (at most {} checks per invocation)\n",
+                    atalaya_core::schedule::CHECKS_PER_SHARD
+                ));
+                emit(&out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema => {
             emit(&format!(
                 "{}\n",

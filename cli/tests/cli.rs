@@ -562,3 +562,33 @@ fn incident_help_explains_every_argument_and_groups_the_store_options_once() {
         assert!(update.contains(flag), "{flag}: {update}");
     }
 }
+
+#[test]
+fn plan_sizes_the_shards_from_the_busiest_minute() {
+    let mut checks = String::new();
+    // 4,500 checks every minute in eu-west-1 and 1,000 every 5 minutes in both regions.
+    for i in 0..4_500 {
+        checks.push_str(&format!("  - {{ id: m{i}, service: web, interval: 1m, regions: [eu-west-1], tcp: {{ host: db.example, port: 5432 }} }}\n"));
+    }
+    for i in 0..1_000 {
+        checks.push_str(&format!("  - {{ id: f{i}, service: web, interval: 5m, tcp: {{ host: db.example, port: 5432 }} }}\n"));
+    }
+    let f = file(&format!(
+        "settings:\n  regions: [eu-west-1, us-east-1]\ncustomers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer: acme, name: Web }}\nchecks:\n{checks}"
+    ));
+    let path = f.path().to_str().unwrap();
+    let out = atalaya(&["plan", "--shards", path], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // eu-west-1's busiest minute holds 4,500 + at least 200 checks: three shards of 2,000.
+    assert_eq!(text(&out.stdout), "3\n");
+    let out = atalaya(&["plan", path], &[]);
+    let table = text(&out.stdout);
+    let eu = table.lines().find(|l| l.starts_with("eu-west-1")).unwrap();
+    let us = table.lines().find(|l| l.starts_with("us-east-1")).unwrap();
+    assert_eq!(eu.split_whitespace().nth(1), Some("5500"), "{table}");
+    assert_eq!(us.split_whitespace().last(), Some("1"), "{table}");
+    assert!(
+        table.ends_with("3 shard(s) per region (at most 2000 checks per invocation)\n"),
+        "{table}"
+    );
+}

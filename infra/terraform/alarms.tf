@@ -42,6 +42,32 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   ok_actions          = [aws_sns_topic.operators.arn]
 }
 
+# The alert function's EMF metrics: evaluations that could not be committed, and messages a
+# channel could not deliver (they stay pending and are retried; this says they are late).
+locals {
+  alert_metric_alarms = {
+    "alert-evaluation-failures" = { metric = "EvaluationFailures", text = "Evaluations of probe results could not be committed; incidents may not open or close." }
+    "alert-publish-failures"    = { metric = "PublishFailures", text = "Messages could not be delivered to a channel (they stay pending and are retried); customers or operators hear late." }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "alert_metrics" {
+  for_each            = local.alert_metric_alarms
+  alarm_name          = "${var.prefix}${each.key}"
+  alarm_description   = each.value.text
+  namespace           = "Atalaya"
+  metric_name         = each.value.metric
+  dimensions          = { Function = "alert" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
 # The alert function's EMF metric: probe regions with no results for three intervals.
 resource "aws_cloudwatch_metric_alarm" "silent_regions" {
   alarm_name          = "${var.prefix}probe-region-silent"
@@ -62,7 +88,7 @@ resource "aws_cloudwatch_metric_alarm" "silent_regions" {
 # The alert function's EMF metric, per probe region: no results from it in 5 minutes.
 resource "aws_cloudwatch_metric_alarm" "probe_missing" {
   for_each            = toset(var.probe_regions)
-  alarm_name          = "${var.prefix}probe-missing-${each.value}"
+  alarm_name          = "${var.prefix}results-missing-${each.value}"
   alarm_description   = "No probe results from ${each.value} in 5 minutes (its probe function fails, is throttled or is not invoked)."
   namespace           = "Atalaya"
   metric_name         = "ResultsReceived"

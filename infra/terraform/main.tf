@@ -3,6 +3,7 @@
 # examples/three-regions).
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   tables = {
@@ -16,11 +17,11 @@ locals {
 module "topics_key" {
   source          = "./modules/key"
   description     = "Atalaya SNS topics and the alert dead-letter queue"
-  services        = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
   account_uses_it = true
 }
 
 resource "aws_dynamodb_table" "results" {
+  #checkov:skip=CKV_AWS_119:Tables use DynamoDB's AWS-managed KMS key: they hold probe results and incidents, no customer secrets; a CMK would add cross-region key grants for every probe region.
   name             = local.tables.results
   billing_mode     = "PAY_PER_REQUEST"
   hash_key         = "pk"
@@ -50,6 +51,7 @@ resource "aws_dynamodb_table" "results" {
 }
 
 resource "aws_dynamodb_table" "state" {
+  #checkov:skip=CKV_AWS_119:Tables use DynamoDB's AWS-managed KMS key: they hold probe results and incidents, no customer secrets; a CMK would add cross-region key grants for every probe region.
   name         = local.tables.state
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
@@ -68,6 +70,7 @@ resource "aws_dynamodb_table" "state" {
 }
 
 resource "aws_dynamodb_table" "incidents" {
+  #checkov:skip=CKV_AWS_119:Tables use DynamoDB's AWS-managed KMS key: they hold probe results and incidents, no customer secrets; a CMK would add cross-region key grants for every probe region.
   name         = local.tables.incidents
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
@@ -86,6 +89,7 @@ resource "aws_dynamodb_table" "incidents" {
 }
 
 resource "aws_dynamodb_table" "outbox" {
+  #checkov:skip=CKV_AWS_119:Tables use DynamoDB's AWS-managed KMS key: they hold probe results and incidents, no customer secrets; a CMK would add cross-region key grants for every probe region.
   name         = local.tables.outbox
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
@@ -153,6 +157,8 @@ resource "aws_sqs_queue" "alert_dlq" {
 }
 
 resource "aws_cloudwatch_log_group" "alert" {
+  #checkov:skip=CKV_AWS_158:Logs hold no secrets (values are redacted by design) and CloudWatch Logs encrypts them at rest already.
+  #checkov:skip=CKV_AWS_338:Function logs are kept 30 days by default (configurable); a year of logs costs more than the monitoring itself.
   name              = "/aws/lambda/${var.prefix}alert"
   retention_in_days = var.log_retention_days
 }
@@ -190,16 +196,21 @@ resource "aws_iam_role_policy" "alert" {
 }
 
 resource "aws_lambda_function" "alert" {
-  function_name                  = "${var.prefix}alert"
-  filename                       = var.alert_package
-  source_code_hash               = filebase64sha256(var.alert_package)
-  handler                        = "bootstrap"
-  runtime                        = "provided.al2023"
-  architectures                  = ["arm64"]
-  memory_size                    = 256
-  timeout                        = 60
-  reserved_concurrent_executions = 5
-  role                           = aws_iam_role.alert.arn
+  #checkov:skip=CKV_AWS_115:No reserved concurrency: a new account's concurrency quota is 10 and reserving any of it fails the deploy; racing evaluations are safe (version-conditioned commits).
+  #checkov:skip=CKV_AWS_117:Probes must reach the public internet from AWS's network; a VPC would need a NAT gateway per region (~$32/month each) and protect nothing.
+  #checkov:skip=CKV_AWS_173:The functions' environment holds only table names, topic ARNs and numbers; Lambda encrypts it at rest with an AWS-managed key.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile in the team's pipeline; packages come from `make package` in the team's own build.
+  function_name    = "${var.prefix}alert"
+  filename         = var.alert_package
+  source_code_hash = filebase64sha256(var.alert_package)
+  handler          = "bootstrap"
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  memory_size      = 256
+  timeout          = 60
+  # No reserved concurrency: a new account's quota is 10, and reserving any of it fails. Racing
+  # evaluations are safe: each commits only over the version it read.
+  role = aws_iam_role.alert.arn
 
   dead_letter_config {
     target_arn = aws_sqs_queue.alert_dlq.arn
@@ -228,9 +239,15 @@ resource "aws_lambda_event_source_mapping" "results" {
   batch_size                         = 100
   maximum_batching_window_in_seconds = var.stream_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
-  bisect_batch_on_function_error     = true
-  maximum_retry_attempts             = 10
-  maximum_record_age_in_seconds      = 3600
+  # Only new results: TTL deletions and other changes do not invoke the function.
+  filter_criteria {
+    filter {
+      pattern = jsonencode({ eventName = ["INSERT"] })
+    }
+  }
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = 10
+  maximum_record_age_in_seconds  = 3600
   destination_config {
     on_failure {
       destination_arn = aws_sqs_queue.alert_dlq.arn
@@ -247,6 +264,7 @@ resource "aws_iam_role" "scheduler" {
       Effect    = "Allow"
       Principal = { Service = "scheduler.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
     }]
   })
 }
@@ -260,9 +278,19 @@ resource "aws_iam_role_policy" "scheduler" {
   })
 }
 
+# The tick is invoked asynchronously: no retries and at most a minute late (the next tick comes a
+# minute later anyway).
+resource "aws_lambda_function_event_invoke_config" "alert" {
+  function_name                = aws_lambda_function.alert.function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
+}
+
 resource "aws_scheduler_schedule" "tick" {
-  name                = "${var.prefix}alert-tick"
-  schedule_expression = "rate(1 minute)"
+  #checkov:skip=CKV_AWS_297:The schedules' payloads are a region name or a tick flag: nothing to protect with a customer key.
+  name = "${var.prefix}alert-tick"
+  # At the start of each minute, like the probes' schedules.
+  schedule_expression = "cron(* * * * ? *)"
   flexible_time_window {
     mode = "OFF"
   }
@@ -271,7 +299,8 @@ resource "aws_scheduler_schedule" "tick" {
     role_arn = aws_iam_role.scheduler.arn
     input    = jsonencode({ tick = true })
     retry_policy {
-      maximum_retry_attempts = 0
+      maximum_retry_attempts       = 0
+      maximum_event_age_in_seconds = 60
     }
   }
 }

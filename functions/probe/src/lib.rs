@@ -19,14 +19,31 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, Deserialize)]
 pub struct ProbeEvent {
     pub region: String,
-    #[serde(default)]
+    /// A number, or a string of digits (the SAM template's loop writes the shard as a string).
+    #[serde(default, deserialize_with = "number")]
     pub shard: u32,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "number")]
     pub shards: u32,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        N(u32),
+        S(String),
+    }
+    match Number::deserialize(d)? {
+        Number::N(n) => Ok(n),
+        Number::S(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a shard number"))),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -157,5 +174,13 @@ mod tests {
         let e: ProbeEvent =
             serde_json::from_str(r#"{"region": "eu-west-1", "shard": 2, "shards": 4}"#).unwrap();
         assert_eq!((e.shard, e.shards), (2, 4));
+        let e: ProbeEvent =
+            serde_json::from_str(r#"{"region": "eu-west-1", "shard": "3", "shards": 4}"#).unwrap();
+        assert_eq!((e.shard, e.shards), (3, 4));
+        let e = serde_json::from_str::<ProbeEvent>(r#"{"region": "r", "shard": "x"}"#);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("\"x\" is not a shard number"));
     }
 }

@@ -47,6 +47,56 @@ pub fn selection(
         .collect()
 }
 
+/// Checks one probe invocation runs in a minute at most, as the stacks size it: 2,000 checks
+/// with 64 in flight leave room in the function's 55 s for targets slow to answer
+/// (docs/performance.md).
+pub const CHECKS_PER_SHARD: usize = 2_000;
+
+/// How one region's probing is sized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionPlan {
+    pub region: String,
+    /// Checks that run in this region.
+    pub checks: usize,
+    /// Checks due in the busiest minute (the per-check offsets spread longer intervals).
+    pub busiest_minute: usize,
+    /// Schedules (shards) needed so that no invocation runs more than [`CHECKS_PER_SHARD`].
+    pub shards: u32,
+}
+
+/// Sizes the probe side of every configured region: the busiest minute of a day (every interval
+/// divides a day) split into shards of at most [`CHECKS_PER_SHARD`] checks.
+pub fn plan(config: &Config) -> Vec<RegionPlan> {
+    const DAY: usize = 1440;
+    config
+        .settings
+        .regions
+        .iter()
+        .map(|region| {
+            let mut per_minute = vec![0usize; DAY];
+            let mut checks = 0;
+            for c in config.checks.iter().filter(|c| c.regions.contains(region)) {
+                checks += 1;
+                let n = ((c.interval.as_secs() / 60).max(1) as usize).min(DAY);
+                let offset = (stable_hash(c.id.as_bytes()) % n as u64) as usize;
+                // due when (minute + offset) % n == 0
+                let mut m = (n - offset) % n;
+                while m < DAY {
+                    per_minute[m] += 1;
+                    m += n;
+                }
+            }
+            let busiest_minute = per_minute.iter().copied().max().unwrap_or(0);
+            RegionPlan {
+                region: region.clone(),
+                checks,
+                busiest_minute,
+                shards: busiest_minute.div_ceil(CHECKS_PER_SHARD).max(1) as u32,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +112,24 @@ mod tests {
             crate::Target::Lambda,
         )
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_plan_counts_the_busiest_minute_as_the_scheduler_runs_it() {
+        let cfg = config();
+        let plan = plan(&cfg);
+        assert_eq!(plan.len(), 2);
+        for p in &plan {
+            assert_eq!(p.checks, 40);
+            let busiest = (0..1440)
+                .map(|m| cfg.checks.iter().filter(|c| due(c, 29_000_000 + m)).count())
+                .max()
+                .unwrap_or(0);
+            // Any 1,440 consecutive minutes hold every interval's pattern whole (each interval
+            // divides a day), so the busiest of them is the busiest minute there is.
+            assert_eq!(p.busiest_minute, busiest, "{}", p.region);
+            assert_eq!(p.shards, 1);
+        }
     }
 
     #[test]

@@ -1,15 +1,10 @@
-# A customer managed KMS key with rotation, administered by the account, usable (encrypt and
-# decrypt data keys) by the AWS services named in `services` (CloudWatch alarms, SNS delivery)
-# and, if `account_uses_it`, by the account's own principals.
+# A customer managed KMS key with rotation, administered by the account, usable (data keys) by
+# this account's CloudWatch alarms in this region (they publish to the encrypted topics) and, if
+# `account_uses_it`, by the account's own principals through their IAM policies.
 
 variable "description" {
   description = "What the key protects."
   type        = string
-}
-
-variable "services" {
-  description = "Service principals that may use the key, e.g. cloudwatch.amazonaws.com."
-  type        = list(string)
 }
 
 variable "account_uses_it" {
@@ -20,6 +15,7 @@ variable "account_uses_it" {
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   administer = [
@@ -47,11 +43,15 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
-        Sid       = "ServicesUseIt"
+        Sid       = "CloudWatchAlarmsPublish"
         Effect    = "Allow"
-        Principal = { Service = var.services }
+        Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*" }
+        }
       },
     ]
   })

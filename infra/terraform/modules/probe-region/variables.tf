@@ -31,8 +31,14 @@ variable "results_ttl_days" {
   default     = 30
 }
 
+variable "memory_size" {
+  description = "The probe function's memory in MB (CPU grows with it; TLS handshakes are what a run spends it on). Shards are sized for 2,000 checks a minute (atalaya plan), which 512 MB carries with room to spare (docs/performance.md)."
+  type        = number
+  default     = 512
+}
+
 variable "shards" {
-  description = "Schedules in this region, each probing its share of the checks (for very large checks files)."
+  description = "Schedules in this region, each probing its share of the checks: `atalaya plan --shards CHECKS` sizes it for a checks file."
   type        = number
   default     = 1
 }

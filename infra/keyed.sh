@@ -1,0 +1,15 @@
+#!/bin/sh
+# Prints a comma-separated list with each entry keyed for the SAM templates' subscription loops:
+# `key=entry`, the key being the first 12 hex digits of the SHA-256 of the entry (lower-cased). The key names the subscription's resource: it stays the same when the list
+# changes, and two addresses that differ only in punctuation get two keys.
+#   infra/keyed.sh "oncall@acme.example,a.b@acme.example"
+set -eu
+out=""
+IFS=','
+for entry in $1; do
+  entry=$(printf '%s' "$entry" | tr -d ' ')
+  [ -n "$entry" ] || continue
+  key=$(printf '%s' "$entry" | tr 'A-Z' 'a-z' | sha256sum | cut -c1-12)
+  out="${out:+$out,}$key=$entry"
+done
+printf '%s\n' "$out"

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Writes each SAM template with sample parameter values as defaults into DIR, so that
+`sam validate --lint --language-extensions` can expand its Fn::ForEach loops the way a deploy
+would (`sam validate` takes no parameter values). The samples include two operator addresses
+that differ only in punctuation and several shards; the expansion must give each entry its own
+resource (one subscription per address, one schedule per shard). Used by `make validate-infra`."""
+import json
+import pathlib
+import sys
+
+from cfnlint.decode import cfn_yaml
+from samcli.lib.cfn_language_extensions.api import process_template
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SAMPLES = {
+    "ProbeRegions": "eu-west-1,us-east-1",
+    "OperatorEmails": "0f1e2d3c4b5a=a.b@example.com,a5b4c3d2e1f0=ab@example.com",
+    "CustomerSubscriptions": "111111111111=acme=it@acme.example,222222222222=globex=ops@globex.example",
+    "HomeRegion": "eu-west-1",
+    "Shards": "0,1,2",
+    "CustomersTopicArn": "arn:aws:sns:eu-west-1:111122223333:atalaya-customers",
+    "Email": "it@acme.example",
+    "Customer": "acme",
+}
+
+
+def main(out: pathlib.Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
+        tpl = cfn_yaml.load(str(path))
+        for name, p in tpl.get("Parameters", {}).items():
+            if name in SAMPLES:
+                p["Default"] = SAMPLES[name]
+        (out / f"{path.stem}.json").write_text(json.dumps(tpl, indent=1, default=str))
+        if "AWS::LanguageExtensions" in tpl.get("Transform", []):
+            expected_entries(path.name, tpl)
+
+
+def expected_entries(name: str, tpl: dict) -> None:
+    values = {k: p["Default"].split(",") for k, p in tpl["Parameters"].items() if k in SAMPLES}
+    expanded = process_template(json.loads(json.dumps(tpl, default=str)), parameter_values=values)
+    types = [r.get("Type") for r in expanded["Resources"].values()]
+    want = {
+        "AWS::SNS::Subscription": len(values.get("OperatorEmails", []))
+        + len(values.get("CustomerSubscriptions", [])),
+        "AWS::Scheduler::Schedule": len(values.get("Shards", [])),
+    }
+    for kind, n in want.items():
+        if types.count(kind) != n:
+            sys.exit(f"infra/sam/{name}: {types.count(kind)} {kind} resources from {n} entries")
+    print(f"infra/sam/{name}: " + ", ".join(f"{n} {k}" for k, n in want.items()) + " from as many entries")
+
+
+if __name__ == "__main__":
+    main(pathlib.Path(sys.argv[1]))
