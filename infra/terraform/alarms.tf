@@ -68,6 +68,24 @@ resource "aws_cloudwatch_metric_alarm" "alert_metrics" {
   ok_actions          = [aws_sns_topic.operators.arn]
 }
 
+# The largest engine state item written (DynamoDB refuses items over 400 KB; at 300 KB there is
+# time to act: docs/deploy.md, "The state is too large").
+resource "aws_cloudwatch_metric_alarm" "state_size" {
+  alarm_name          = "${var.prefix}alert-state-size"
+  alarm_description   = "The engine state item is over 300 KB; at 400 KB DynamoDB refuses it and evaluations stop."
+  namespace           = "Atalaya"
+  metric_name         = "StateItemBytes"
+  dimensions          = { Function = "alert" }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 307200
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
 # The alert function's EMF metric: probe regions with no results for three intervals.
 resource "aws_cloudwatch_metric_alarm" "silent_regions" {
   alarm_name          = "${var.prefix}probe-region-silent"

@@ -231,3 +231,59 @@ checks:
     assert_eq!(ops, ["opened", "resolved"]);
     assert!(s.pending().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_publish_that_fails_is_counted_for_its_alarm_and_delivered_once_the_topic_answers() {
+    let c = checks(
+        "settings:
+  regions: [eu-west-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp }
+services:
+  - { id: shop, customer: acme, name: Shop }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+    );
+    let m = moto().await;
+    let ops_q = m.queue("ops", &m.ops_topic, None).await;
+    let s = store().await;
+    // The operators topic as a mistyped ARN: SNS answers NotFound.
+    let broken = SnsChannel::connect(
+        "eu-west-1",
+        Some(&atalaya_tests::moto::endpoint()),
+        format!("{}-gone", m.ops_topic),
+        m.cust_topic.clone(),
+    )
+    .await;
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
+    let down = stream_batch(&at_regions("shop-home", t0, Outcome::Down), 100);
+    let (results, first) = results_of(&down);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&broken],
+    };
+    let out = handle(&deps, &results, first, t0 + chrono::TimeDelta::seconds(5)).await;
+    assert!(out.events > 0 && out.publish_failures > 0, "{out:?}");
+    assert!(
+        out.batch_item_failures.is_empty(),
+        "the evaluation itself was stored"
+    );
+    let emf = atalaya_alert_fn::emf(&out, Duration::from_millis(1), t0);
+    assert!(emf["PublishFailures"].as_f64().unwrap() >= 1.0, "{emf}");
+    assert!(m.drain(&ops_q).await.is_empty());
+    assert!(!s.pending().await.unwrap().is_empty(), "kept to try again");
+
+    // The topic fixed: the next tick delivers what was pending, once.
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    let tick = handle(&deps, &[], None, t0 + chrono::TimeDelta::seconds(30)).await;
+    assert_eq!(tick.publish_failures, 0, "{tick:?}");
+    let delivered = m.drain(&ops_q).await;
+    assert_eq!(events(&delivered), vec!["opened".to_string()]);
+}

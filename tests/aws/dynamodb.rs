@@ -106,6 +106,44 @@ async fn state_is_written_only_over_the_version_read() {
 }
 
 #[tokio::test]
+async fn a_state_over_the_item_limit_is_refused_for_good_and_nothing_is_written() {
+    let s = store().await;
+    let v = s.load_state().await.unwrap();
+    s.commit(&v, &State::default(), &[]).await.unwrap();
+    // Keys that do not compress (pseudo-random hex), 1.9 MB of them.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        format!("{x:016x}{:016x}", x.rotate_left(29))
+    };
+    let big = State {
+        maintenance_sent: (0..60_000).map(|_| noise()).collect(),
+        ..State::default()
+    };
+    let base = s.load_state().await.unwrap();
+    let err = s
+        .commit(&base, &big, &[message("m-big", 0)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err:?}");
+    assert!(!err.retryable());
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the engine state is ")
+            && text.contains("over DynamoDB's item limit of 400 KB"),
+        "{text}"
+    );
+    // Nothing written: the state is the one before, and the message was not recorded.
+    assert_eq!(s.load_state().await.unwrap().version, base.version);
+    assert!(s.pending().await.unwrap().is_empty());
+    // The largest state item written is what the alert function reports (StateItemBytes).
+    assert!(s.stats().largest_state_item() > 0);
+    assert!(s.stats().largest_state_item() < 400 * 1024);
+}
+
+#[tokio::test]
 async fn of_two_racing_writers_exactly_one_wins() {
     let s = store().await;
     s.commit(&Versioned::default(), &State::default(), &[])

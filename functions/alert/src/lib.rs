@@ -25,8 +25,12 @@ pub struct AlertOutput {
     pub events: usize,
     pub published: usize,
     pub publish_failures: usize,
-    /// The evaluation could not be committed (a stream batch is then reported back).
+    /// The evaluation could not be committed.
     pub evaluation_failed: bool,
+    /// ... and trying again cannot help (an item over DynamoDB's limit, an item refused): the
+    /// batch is not handed back to Lambda (it would only come back until it expires), the
+    /// failure is counted (`EvaluationFailures`, alarmed) and a tick fails the invocation.
+    pub evaluation_failed_for_good: bool,
     /// Configured regions with no result for three intervals (left out of the quorum).
     pub silent_regions: usize,
     #[serde(rename = "batchItemFailures")]
@@ -137,6 +141,16 @@ pub fn emf(
     )
 }
 
+/// The store's EMF line: `StateItemBytes`, the largest state item written so far by this
+/// instance (an alarm fires well before DynamoDB's 400 KB limit).
+pub fn store_emf(stats: &atalaya_store::WriteStats, now: DateTime<Utc>) -> serde_json::Value {
+    atalaya_aws::emf(
+        now.timestamp_millis(),
+        &[("Function", "alert")],
+        &[("StateItemBytes", "Bytes", stats.largest_state_item() as f64)],
+    )
+}
+
 async fn run<S: Store>(
     deps: &Deps<'_, S>,
     results: &[ProbeResult],
@@ -156,14 +170,22 @@ async fn run<S: Store>(
             out.events = if t.committed { t.events.len() } else { 0 };
             out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
         }
-        Err(e) => {
-            tracing::error!(retryable = e.retryable(), error = %e, "evaluation not committed; the batch will be retried");
+        Err(e) if e.retryable() => {
+            tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
             out.evaluation_failed = true;
             if let Some(seq) = first_sequence {
                 out.batch_item_failures.push(ItemFailure {
                     item_identifier: seq,
                 });
             }
+            return out;
+        }
+        Err(e) => {
+            // Handing the batch back would bring it back until it expired, blocking the shard;
+            // the results stay in the results table, and operators are alarmed.
+            tracing::error!(error = %e, "evaluation cannot be committed, and trying again will not help: operators must act");
+            out.evaluation_failed = true;
+            out.evaluation_failed_for_good = true;
             return out;
         }
     }

@@ -39,22 +39,34 @@ async fn main() -> Result<(), Error> {
         env("ATALAYA_CUSTOMERS_TOPIC_ARN", ""),
     )
     .await;
+    let store = &store;
     let deps = Deps {
         checks: &checks,
-        store: &store,
+        store,
         channels: &[&sns],
     };
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let (results, first) = if event.payload.get("Records").is_some() {
+            let tick = event.payload.get("Records").is_none();
+            let (results, first) = if !tick {
                 let stream: aws_lambda_events::event::dynamodb::Event =
                     serde_json::from_value(event.payload)?;
                 results_of(&stream)
             } else {
                 (Vec::new(), None)
             };
-            let out = handle(deps, &results, first, chrono::Utc::now()).await;
+            let now = chrono::Utc::now();
+            let out = handle(deps, &results, first, now).await;
+            println!("{}", atalaya_alert_fn::store_emf(store.stats(), now));
+            // A tick whose evaluation failed fails the invocation: the errors alarm sees it. (A
+            // stream batch reports its failure back, or, if retrying cannot help, is counted in
+            // EvaluationFailures, alarmed, rather than handed back until it expires.)
+            if tick && out.evaluation_failed {
+                return Err(Error::from(
+                    "the evaluation could not be committed (see the log above)",
+                ));
+            }
             Ok::<_, Error>(serde_json::to_value(out)?)
         },
     ))

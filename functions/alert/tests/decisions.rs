@@ -143,10 +143,12 @@ async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
     assert_eq!(seen(&ch).len(), 2);
 }
 
-/// A store whose next commits fail (as a throttled DynamoDB would).
+/// A store whose next commits fail: throttled (worth retrying) or, with `for_good`, refusing
+/// the state as DynamoDB refuses an item over 400 KB.
 struct Failing {
     inner: SqliteStore,
     commits_to_fail: AtomicUsize,
+    for_good: bool,
 }
 
 impl Store for Failing {
@@ -174,6 +176,12 @@ impl Store for Failing {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
+            if self.for_good {
+                return Err(StoreError::TooLarge {
+                    what: "the engine state".into(),
+                    bytes: 512 * 1024,
+                });
+            }
             return Err(StoreError::Aws {
                 what: "commit".into(),
                 retryable: true,
@@ -224,6 +232,7 @@ async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda()
     let s = Failing {
         inner: SqliteStore::in_memory().unwrap(),
         commits_to_fail: AtomicUsize::new(1),
+        for_good: false,
     };
     let ch = MemoryChannel::new("sns");
     let deps = Deps {
@@ -251,6 +260,34 @@ async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda()
     .await;
     assert!(!retry.evaluation_failed && retry.batch_item_failures.is_empty());
     assert_eq!(seen(&ch).len(), 2);
+}
+
+#[tokio::test]
+async fn a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_back() {
+    let c = checks();
+    let s = Failing {
+        inner: SqliteStore::in_memory().unwrap(),
+        commits_to_fail: AtomicUsize::new(usize::MAX),
+        for_good: true,
+    };
+    let ch = MemoryChannel::new("sns");
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&ch],
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(3);
+    let down = results("shop-home", t0, Outcome::Down, &ALL);
+    let out = handle(&deps, &down, Some("4711".into()), t0).await;
+    assert!(out.evaluation_failed && out.evaluation_failed_for_good);
+    // Handed back, the batch would come back for an hour and block the stream shard.
+    assert!(out.batch_item_failures.is_empty());
+    assert!(ch.sent().is_empty());
+    let emf = atalaya_alert_fn::emf(&out, Duration::from_millis(3), t0);
+    let metrics = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+    assert!(metrics.contains("EvaluationFailures"), "{emf}");
+    assert_eq!(emf["EvaluationFailures"], 1.0, "{emf}");
+    assert_eq!(emf["Function"], "alert");
 }
 
 #[tokio::test]

@@ -30,6 +30,9 @@ pub enum StoreError {
     Conflict { expected: u64 },
     #[error("{0}")]
     Invalid(String),
+    /// An item over DynamoDB's 400 KB limit: trying again cannot help; operators must act.
+    #[error("{what} is {} KB, over DynamoDB's item limit of 400 KB; nothing was written (docs/deploy.md, \"The state is too large\")", bytes.div_ceil(1024))]
+    TooLarge { what: String, bytes: usize },
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is unreadable: {0}")]

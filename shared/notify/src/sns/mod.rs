@@ -165,11 +165,33 @@ impl SnsChannel {
         }
         let out = call.send().await.map_err(|e| {
             let f = atalaya_aws::classify(&e);
-            fail(f.retryable, f.detail)
+            let fixable = e
+                .as_service_error()
+                .and_then(|s| aws_sdk_sns::error::ProvideErrorMetadata::code(s))
+                .is_some_and(|c| SETUP.contains(&c));
+            fail(f.retryable || fixable, f.detail)
         })?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
+
+/// Errors that say the deployment is wrong (a topic gone, a permission or key missing), not the
+/// message: once operators fix it the message goes through, so it stays pending (and the
+/// `PublishFailures` alarm says so) instead of being given up.
+const SETUP: [&str; 12] = [
+    "NotFound",
+    "NotFoundException",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+    "KMSAccessDenied",
+    "KMSAccessDeniedException",
+    "KMSDisabled",
+    "KMSDisabledException",
+    "KMSNotFound",
+    "KMSNotFoundException",
+    "KMSInvalidState",
+    "KMSInvalidStateException",
+];
 
 impl Channel for SnsChannel {
     fn name(&self) -> &str {

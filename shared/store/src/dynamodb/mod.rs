@@ -46,6 +46,9 @@ pub const RESULTS_PER_ITEM: usize = 400;
 /// 400 KB, and a stream batch must fit Lambda's 6 MB event).
 pub const MAX_PACKED_BYTES: usize = 64 * 1024;
 
+/// DynamoDB's item size limit (attribute names and values).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
 /// A DynamoDB item.
 type Item = HashMap<String, AttributeValue>;
 

@@ -4,7 +4,7 @@
 use super::outbox::outbox_item;
 use super::results::{gunzip, gzip};
 use super::stats::item_size;
-use super::{get_s, micros, s, sdk, DynamoStore, TRANSACTION};
+use super::{get_s, micros, s, sdk, DynamoStore, MAX_ITEM_BYTES, TRANSACTION};
 use crate::{StoreError, Versioned};
 use atalaya_core::evaluate::{Incident, State};
 use atalaya_core::Message;
@@ -23,6 +23,58 @@ fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreE
         item.insert("open".to_string(), s("1"));
     }
     Ok(item)
+}
+
+fn too_large(
+    item: &HashMap<String, AttributeValue>,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    let bytes = item_size(item);
+    if bytes > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge {
+            what: what(),
+            bytes,
+        });
+    }
+    Ok(())
+}
+
+/// What a failed commit means. A transaction is cancelled for several reasons, one per item:
+/// a condition that failed (another writer committed first, or recorded these messages) or a
+/// conflict with a concurrent transaction on the same items is a version conflict (read
+/// again, evaluate again); throttling is worth retrying later; a validation error (an item too
+/// large, a malformed item) never goes through however often it is tried.
+fn canceled(
+    e: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
+    version: u64,
+) -> StoreError {
+    let what = "commit state, incidents and messages";
+    let reasons: Vec<String> = match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .iter()
+            .filter_map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+            .collect(),
+        _ => return sdk(what, e),
+    };
+    let has = |code: &str| reasons.iter().any(|r| r == code);
+    if has("ValidationError") || has("ItemCollectionSizeLimitExceeded") {
+        StoreError::Invalid(format!(
+            "{what}: DynamoDB refused an item for good ({})",
+            reasons.join(", ")
+        ))
+    } else if has("ThrottlingError") || has("ProvisionedThroughputExceeded") {
+        StoreError::Aws {
+            what: what.into(),
+            retryable: true,
+            detail: format!("transaction cancelled: {}", reasons.join(", ")),
+        }
+    } else {
+        // ConditionalCheckFailed, TransactionConflict, or no reason given.
+        StoreError::Conflict { expected: version }
+    }
 }
 
 fn put(table: &str, item: HashMap<String, AttributeValue>) -> Result<Put, StoreError> {
@@ -99,7 +151,15 @@ impl DynamoStore {
                 AttributeValue::B(Blob::new(gzip(&serde_json::to_vec(state)?))),
             ),
         ]);
-        let mut sizes = vec![(self.tables.state.as_str(), item_size(&state_item))];
+        let state_size = item_size(&state_item);
+        if state_size > MAX_ITEM_BYTES {
+            return Err(StoreError::TooLarge {
+                what: "the engine state".into(),
+                bytes: state_size,
+            });
+        }
+        self.stats.largest(state_size);
+        let mut sizes = vec![(self.tables.state.as_str(), state_size)];
         let mut state_put = Put::builder()
             .table_name(&self.tables.state)
             .set_item(Some(state_item));
@@ -122,6 +182,7 @@ impl DynamoStore {
         let (incidents_now, incidents_later) = changed.split_at(changed.len().min(room));
         for i in incidents_now {
             let item = incident_item(i)?;
+            too_large(&item, || format!("incident {}", i.id))?;
             sizes.push((self.tables.incidents.as_str(), item_size(&item)));
             items.push(
                 TransactWriteItem::builder()
@@ -133,6 +194,7 @@ impl DynamoStore {
         let (now, later) = messages.split_at(messages.len().min(room));
         for m in now {
             let item = outbox_item(m)?;
+            too_large(&item, || format!("message {}", m.id))?;
             sizes.push((self.tables.outbox.as_str(), item_size(&item)));
             let put = Put::builder()
                 .table_name(&self.tables.outbox)
@@ -154,13 +216,7 @@ impl DynamoStore {
                     self.stats.add(table, size, true);
                 }
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                return Err(StoreError::Conflict { expected: version });
-            }
-            Err(e) => return Err(sdk("commit state, incidents and messages", e)),
+            Err(e) => return Err(canceled(e, version)),
         }
         self.put_incidents(incidents_later).await?;
         self.enqueue(later).await?;

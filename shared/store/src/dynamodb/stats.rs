@@ -11,6 +11,7 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct WriteStats {
     tables: Mutex<BTreeMap<String, TableWrites>>,
+    largest: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -21,6 +22,18 @@ pub struct TableWrites {
 }
 
 impl WriteStats {
+    /// Notes the size of a state item written; [`WriteStats::largest_state_item`] is the largest.
+    pub(super) fn largest(&self, size: usize) {
+        self.largest
+            .fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The largest state item this store has written, in bytes (a metric and alarm watch it:
+    /// DynamoDB refuses items over 400 KB).
+    pub fn largest_state_item(&self) -> usize {
+        self.largest.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(super) fn add(&self, table: &str, size: usize, transactional: bool) {
         let mut t = self.tables.lock().unwrap_or_else(|p| p.into_inner());
         let w = t.entry(table.to_string()).or_default();
