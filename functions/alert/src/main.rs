@@ -14,6 +14,14 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// A variable the function cannot work without: its absence stops the function at init, named.
+fn required(name: &str) -> Result<String, Error> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::from(format!("{name} is not set: the stack must set it (infra/)")))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // No probes run here; the SDK's own logs carry nothing resolved.
@@ -35,8 +43,8 @@ async fn main() -> Result<(), Error> {
     let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),
-        env("ATALAYA_OPERATORS_TOPIC_ARN", ""),
-        env("ATALAYA_CUSTOMERS_TOPIC_ARN", ""),
+        required("ATALAYA_OPERATORS_TOPIC_ARN")?,
+        required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
     )
     .await;
     let store = &store;

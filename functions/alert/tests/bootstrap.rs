@@ -30,6 +30,14 @@ async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api()
         .envs(lambda_env(&api))
         .env("ATALAYA_CHECKS", &checks)
         .env("ATALAYA_TABLE_PREFIX", &prefix)
+        .env(
+            "ATALAYA_OPERATORS_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:ops",
+        )
+        .env(
+            "ATALAYA_CUSTOMERS_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:customers",
+        )
         .env("AWS_ENDPOINT_URL", &moto)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -83,5 +91,42 @@ async fn a_broken_customer_template_stops_the_function_at_init_and_says_why() {
     let said =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("opened.subject"), "{said}");
+    assert!(api.first_poll().is_none(), "it never asked for an event");
+}
+
+#[tokio::test]
+async fn a_missing_topic_stops_the_function_at_init_and_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n",
+    )
+    .unwrap();
+    let api = RuntimeApi::start(Vec::new()).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &checks)
+        .env(
+            "ATALAYA_OPERATORS_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:ops",
+        )
+        .env_remove("ATALAYA_CUSTOMERS_TOPIC_ARN")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("the bootstrap exits")
+        .unwrap();
+    assert!(!out.status.success());
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("ATALAYA_CUSTOMERS_TOPIC_ARN is not set"),
+        "{said}"
+    );
     assert!(api.first_poll().is_none(), "it never asked for an event");
 }

@@ -36,6 +36,14 @@ fn main() {
             let mut child = tokio::process::Command::new(bootstrap)
                 .envs(lambda_env(&api))
                 .env("ATALAYA_CHECKS", checks)
+                .env(
+                    "ATALAYA_OPERATORS_TOPIC_ARN",
+                    "arn:aws:sns:eu-west-1:123456789012:ops",
+                )
+                .env(
+                    "ATALAYA_CUSTOMERS_TOPIC_ARN",
+                    "arn:aws:sns:eu-west-1:123456789012:cust",
+                )
                 // Nothing is called during init; a closed local port makes sure of it.
                 .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
                 .env("AWS_ACCESS_KEY_ID", "x")

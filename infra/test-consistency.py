@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Proves that infra/check-consistency.py catches drift: each case below changes one thing in a
+copy of the repository (as a careless edit would) and the check must fail, saying so. The copy
+as it is must pass. Run by `make validate-infra`."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CHECK = ROOT / "infra/check-consistency.py"
+COPIED = ["infra", "shared/store/src/dynamodb", "functions/alert/src", "functions/probe/src", "Makefile"]
+
+HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
+TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
+TF_PROBE = "infra/terraform/modules/probe-region/main.tf"
+
+# (what, file, text, replacement, what the check must say)
+DRIFTS = [
+    ("the probe's table prefix dropped (variable)", PROBE,
+     "          ATALAYA_TABLE_PREFIX: !Ref Prefix\n", "", "ATALAYA_TABLE_PREFIX"),
+    ("the probe's table prefix dropped (IAM)", PROBE,
+     "table/${Prefix}results", "table/results", "dynamodb:BatchWriteItem on table:results, which it needs"),
+    ("a wrong table ARN in IAM", HOME,
+     "Action: [dynamodb:GetItem, dynamodb:PutItem]\n                Resource: !GetAtt StateTable.Arn",
+     "Action: [dynamodb:GetItem, dynamodb:PutItem]\n                Resource: !GetAtt IncidentsTable.Arn",
+     "dynamodb:GetItem on table:incidents, which it should not"),
+    ("an alarm on a metric nobody emits", HOME,
+     "MetricName: PublishFailures", "MetricName: PublishFailure", "watches PublishFailure by Function, which no function emits"),
+    ("a wrong index ARN", HOME,
+     "${OutboxTable.Arn}/index/pending", "${OutboxTable.Arn}/index/pendings", "dynamodb:Query on index:outbox/pendings"),
+    ("the outbox variable pointing at the incidents table", HOME,
+     "ATALAYA_OUTBOX_TABLE: !Ref OutboxTable", "ATALAYA_OUTBOX_TABLE: !Ref IncidentsTable",
+     "ATALAYA_OUTBOX_TABLE names table:incidents, not table:outbox"),
+    ("key types switched to N", HOME,
+     "- { AttributeName: pk, AttributeType: S }", "- { AttributeName: pk, AttributeType: N }", "key pk is of type N"),
+    ("an unparseable schedule payload", HOME,
+     """Input: '{"tick": true}'""", """Input: '{"tick": true'""", "is not JSON"),
+    ("a probe schedule payload the function does not take", TF_PROBE,
+     "shard = count.index,", "shard_index = count.index,", "the probe schedule's payload has"),
+    ("Terraform missing the customers topic ARN", TF,
+     "      ATALAYA_CUSTOMERS_TOPIC_ARN = aws_sns_topic.customers.arn\n", "",
+     "requires ATALAYA_CUSTOMERS_TOPIC_ARN, which the stack does not set"),
+    ("a wildcard action written bare", HOME,
+     "Action: sqs:SendMessage", "Action: sqs:*", "wildcard action sqs:*"),
+    ("a wildcard action in a flow list", HOME,
+     "Action: [kms:GenerateDataKey, kms:Decrypt]", "Action: [kms:*]", "wildcard action kms:*"),
+    ("a wildcard action in Terraform", TF,
+     '"sqs:SendMessage"', '"sqs:*"', "wildcard action sqs:*"),
+    ("a checkov skip without its reason", TF_PROBE,
+     "#checkov:skip=CKV_AWS_297:", "#checkov:skip=CKV_AWS_297 ", "CKV_AWS_297 skipped without a reason"),
+    ("an alarm only on one side", TF_ALARMS,
+     '"alert-publish-failures"', '"alert-publish-failure"', "alarms differ"),
+    ("the probe may write any region's results", PROBE,
+     "dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:LeadingKeys"),
+]
+
+
+def copy():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="atalaya-infra-"))
+    for rel in COPIED:
+        src, dst = ROOT / rel, tmp / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy(src, dst)
+    return tmp
+
+
+def run(root):
+    env = dict(os.environ, ATALAYA_ROOT=str(root))
+    return subprocess.run([sys.executable, str(CHECK)], env=env, capture_output=True, text=True)
+
+
+def main():
+    failures = []
+    base = copy()
+    clean = run(base)
+    if clean.returncode != 0:
+        failures.append(f"the unchanged copy fails:\n{clean.stderr}")
+    shutil.rmtree(base)
+    for what, rel, old, new, said in DRIFTS:
+        root = copy()
+        path = root / rel
+        text = path.read_text()
+        if old not in text:
+            failures.append(f"{what}: {rel} no longer contains {old!r}; update this case")
+            shutil.rmtree(root)
+            continue
+        path.write_text(text.replace(old, new, 1))
+        out = run(root)
+        shutil.rmtree(root)
+        if out.returncode == 0:
+            failures.append(f"{what}: not caught")
+        elif said not in out.stderr:
+            failures.append(f"{what}: caught, but without saying {said!r}:\n{out.stderr}")
+        else:
+            print(f"caught: {what}")
+    for f in failures:
+        print(f"infra/test-consistency.py: {f}", file=sys.stderr)
+    if failures:
+        sys.exit(1)
+    print(f"infra/test-consistency.py: all {len(DRIFTS)} drifts caught")
+
+
+if __name__ == "__main__":
+    main()
