@@ -61,6 +61,8 @@ ACCESS = {
         ("logs:CreateLogStream", "logs"),
         ("logs:PutLogEvents", "logs"),
         ("dynamodb:BatchWriteItem", "table:results"),
+        ("ssm:GetParameter", "parameters:home/prefix"),
+        ("secretsmanager:GetSecretValue", "secrets:home/prefix"),
     },
 }
 # What each variable must name.
@@ -224,6 +226,10 @@ def sam_canon(tpl, value):
             m = re.fullmatch(r"arn:\$\{AWS::Partition\}:dynamodb:\$\{HomeRegion\}:\$\{AWS::AccountId\}:table/\$\{Prefix\}(\w+)", text)
             if m:
                 return f"table:{m.group(1)}"
+            if text == "arn:${AWS::Partition}:ssm:${HomeRegion}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
+                return "parameters:home/prefix"
+            if text == "arn:${AWS::Partition}:secretsmanager:${HomeRegion}:${AWS::AccountId}:secret:${SecretsPrefix}*":
+                return "secrets:home/prefix"
             return f"?{text}"
     return f"literal:{value}"
 
@@ -316,6 +322,10 @@ def tf_canon(expr):
     m = re.fullmatch(r"\$\{local\.table\}/\$\{var\.prefix\}(\w+)", expr)
     if m:
         return f"table:{m.group(1)}"
+    if expr == "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}*":
+        return "parameters:home/prefix"
+    if expr == "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}*":
+        return "secrets:home/prefix"
     if expr == "var.prefix":
         return "prefix"
     if expr == "var.home_region":

@@ -5,6 +5,7 @@ mod act;
 mod incidents;
 mod output;
 mod probe;
+mod references;
 mod run;
 mod store;
 mod validate;

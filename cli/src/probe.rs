@@ -55,7 +55,11 @@ pub fn probe(o: ProbeOptions<'_>) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let colour = !o.json && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut sink = crate::output::Printer::new(o.json, colour, &o.region, stdout.lock());
-    runtime.block_on(engine.run(selected, &mut sink));
+    let mut remote = crate::references::Remote::of(&config);
+    runtime.block_on(async {
+        remote.refresh(&engine).await;
+        engine.run(selected, &mut sink).await;
+    });
     sink.finish()?;
     Ok(if sink.check_errors > 0 {
         ExitCode::from(1)

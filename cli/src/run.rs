@@ -173,7 +173,9 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         if opts.once { "" } else { "; Ctrl-C stops" }
     );
     let runtime = atalaya_probe::runtime()?;
+    let mut remote = crate::references::Remote::of(config);
     runtime.block_on(async {
+        remote.refresh(&engine).await;
         // Whatever a previous run recorded and did not publish goes out first.
         deliver_local(&store, &channels).await?;
         let (tx, mut rx) =
@@ -194,6 +196,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         // incident opens. A line per round follows each such evaluation.
         let mut results: Vec<ProbeResult> = Vec::new();
         loop {
+            // Secret references are read again when they are older than REFRESH.
+            remote.refresh(&engine).await;
             let now = Instant::now();
             for (i, check) in probes.iter().enumerate() {
                 if in_flight.contains(&i)

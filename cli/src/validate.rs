@@ -83,12 +83,37 @@ fn unset_variables(
                             "${{env:{name}}} is not set in this environment: the check will report a monitoring fault until it is"
                         ),
                         Target::Lambda => format!(
-                            "${{env:{name}}} is not set here; it must be set in the probe function's environment in every region (the probes read it when they run)"
+                            "${{env:{name}}} is read from the probe function's environment, which the stacks do not set: keep the value in SSM or Secrets Manager and write ${{ssm:/{SECRETS_PREFIX}...}} or ${{secret:{SECRETS_PREFIX}...}}"
                         ),
                     },
                 });
             }
+            if target == Target::Lambda {
+                for r in template.references().filter(|r| outside_prefix(r)) {
+                    out.push(ConfigError {
+                        file: config.source.clone(),
+                        pos: check.pos,
+                        subject: format!("check {}", check.id),
+                        field: field.clone(),
+                        message: format!(
+                            "{r} is outside {SECRETS_PREFIX}, which the stacks let the probe function read: move it there, or deploy with that prefix (SAM SecretsPrefix, Terraform secrets_prefix)"
+                        ),
+                    });
+                }
+            }
         }
     }
     out
+}
+
+/// What the stacks let the probe function read by default (SAM `SecretsPrefix`, Terraform
+/// `secrets_prefix`): SSM parameters under `/atalaya/`, secrets named `atalaya/…`.
+const SECRETS_PREFIX: &str = "atalaya/";
+
+fn outside_prefix(r: &atalaya_core::Reference) -> bool {
+    match r.source {
+        atalaya_core::Source::Env => false,
+        atalaya_core::Source::Ssm => !r.name.starts_with(&format!("/{SECRETS_PREFIX}")),
+        atalaya_core::Source::Secret => !r.name.starts_with(SECRETS_PREFIX),
+    }
 }

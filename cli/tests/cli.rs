@@ -485,10 +485,26 @@ fn validate_warns_about_what_will_not_work_and_strict_makes_it_fail() {
     let lambda = atalaya(&["validate", "--target", "lambda", path], &[]);
     assert!(
         text(&lambda.stderr)
-            .contains("must be set in the probe function's environment in every region"),
+            .contains("which the stacks do not set: keep the value in SSM or Secrets Manager and write ${ssm:/atalaya/...} or ${secret:atalaya/...}"),
         "{}",
         text(&lambda.stderr)
     );
+    // A secret reference the stacks' IAM would not let the probe function read.
+    let outside = with_checks(
+        "  - { id: api, service: web, http: { url: 'https://api.example/', headers: { X-Key: '${ssm:/prod/api-key}', X-Other: '${secret:atalaya/other}' } } }\n",
+    );
+    let out = atalaya(
+        &[
+            "validate",
+            "--target",
+            "lambda",
+            outside.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("check api: http.headers.X-Key: ${ssm:/prod/api-key} is outside atalaya/, which the stacks let the probe function read"), "{err}");
+    assert!(!err.contains("${secret:atalaya/other}"), "{err}");
     let strict = atalaya(&["validate", "--strict", path], &[]);
     assert_eq!(strict.status.code(), Some(1));
     assert!(text(&strict.stderr).contains("3 problems found (--strict makes warnings errors)"));

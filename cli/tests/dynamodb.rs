@@ -182,3 +182,103 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
         "{text}"
     );
 }
+
+/// `${ssm:…}` and `${secret:…}` read from SSM (SecureString) and Secrets Manager on moto, used
+/// by the checks, and never printed, in any form, even with every log on.
+#[test]
+fn secret_references_are_read_from_ssm_and_secrets_manager_and_never_shown() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    let prefix = atalaya_tests::moto::unique_prefix();
+    // The Basic password /basic accepts, and a bearer token /leak/json echoes back.
+    let (password, token) = ("s3cr3t/pw=", "tok-7Hq2/Zx9+Wm4=Lp");
+    rt.block_on(async {
+        let sdk = atalaya_tests::moto::sdk_config().await;
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name(format!("/atalaya/{prefix}/shop-password"))
+            .value(password)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("atalaya/{prefix}/api-token"))
+            .secret_string(token)
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checks.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "settings:\n  allow_networks: [127.0.0.0/8]\n  defaults: {{ timeout: 2s }}\n\
+customers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer: acme, name: Web }}\nchecks:\n\
+  - {{ id: basic, service: web, http: {{ url: 'http://bob:${{ssm:/atalaya/{prefix}/shop-password}}@{addr}/basic' }} }}\n\
+  - {{ id: echo, service: web, http: {{ url: 'http://{addr}/leak/json', headers: {{ Authorization: 'Bearer ${{secret:atalaya/{prefix}/api-token}}' }} }}, expect: {{ json: {{ /auth: none }} }} }}\n\
+  - {{ id: missing, service: web, http: {{ url: 'http://{addr}/ok', headers: {{ X-Key: '${{ssm:/atalaya/{prefix}/nowhere}}' }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let out = atalaya(
+        &["probe", path.to_str().unwrap(), "--format", "json"],
+        &prefix,
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |id: &str| results.iter().find(|r| r["check"] == id).unwrap().clone();
+    // The SSM password went out as Basic authentication: the protected endpoint let it in.
+    assert_eq!(of("basic")["outcome"], "up", "{stdout}\n{stderr}");
+    // The secret went out as the bearer token: echoed back, judged, and scrubbed.
+    let echo = of("echo");
+    assert_eq!(echo["outcome"], "down", "{echo}");
+    assert!(echo["detail"].as_str().unwrap().contains("***"), "{echo}");
+    // A parameter that does not exist: a check error naming it (never an outage), and why.
+    let missing = of("missing");
+    assert_eq!(
+        (missing["outcome"].as_str(), missing["reason"].as_str()),
+        (Some("unknown"), Some("check_error")),
+        "{missing}"
+    );
+    assert!(
+        missing["detail"].as_str().unwrap().contains(&format!(
+            "SSM parameter /atalaya/{prefix}/nowhere could not be read"
+        )),
+        "{missing}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "${{ssm:/atalaya/{prefix}/nowhere}} could not be read (ParameterNotFound"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a check that cannot run exits 1"
+    );
+    for (what, text) in [("stdout", &stdout), ("stderr (trace logs)", &stderr)] {
+        for secret in [password, token] {
+            assert_eq!(
+                atalaya_tests::secrets::leaked(text, secret),
+                None,
+                "{what} shows a secret:\n{text}"
+            );
+        }
+    }
+}

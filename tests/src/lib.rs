@@ -66,6 +66,7 @@ pub fn options(dns: Option<SocketAddr>) -> EngineOptions {
         extra_roots: vec![tls::ca().der.clone()],
         connector: Arc::new(LoopbackOnly),
         concurrency: 16,
+        references: Arc::default(),
     }
 }
 

@@ -40,6 +40,26 @@ async fn main() -> Result<(), Error> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     // The tables live in the home region, wherever this function runs.
     let home = env("ATALAYA_HOME_REGION", &region);
+    // ${ssm:…} and ${secret:…} references are read from the home region: at init, then again
+    // when they are older than atalaya_probe::references::REFRESH.
+    let wanted = atalaya_probe::remote_references(&config);
+    let aws = atalaya_aws::sdk_config(&home, endpoint.as_deref()).await;
+    let refresh = |engine: Arc<Engine>| {
+        let (wanted, aws) = (wanted.clone(), aws.clone());
+        async move {
+            let now = Instant::now();
+            if !wanted.is_empty() && engine.references().stale(now) {
+                let read = atalaya_aws::references::read_logged(&wanted, &aws);
+                match tokio::time::timeout(Duration::from_secs(10), read).await {
+                    Ok(values) => engine.references().update(values, now),
+                    Err(_) => tracing::error!(
+                        "reading secret references took over 10 s; the values read before are used"
+                    ),
+                }
+            }
+        }
+    };
+    refresh(engine.clone()).await;
     let store = DynamoStore::connect(
         &home,
         endpoint.as_deref(),
@@ -47,7 +67,7 @@ async fn main() -> Result<(), Error> {
         Duration::from_secs(ttl_days * 86_400),
     )
     .await;
-    let (config, engine, store) = (&config, &engine, &store);
+    let (config, engine, store, refresh) = (&config, &engine, &store, &refresh);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ProbeEvent>| async move {
             // Finish writing a safe margin before Lambda's own deadline.
@@ -57,6 +77,7 @@ async fn main() -> Result<(), Error> {
                 .duration_since(std::time::SystemTime::now())
                 .unwrap_or_default();
             let deadline = Instant::now() + left.saturating_sub(Duration::from_secs(3));
+            refresh(engine.clone()).await;
             handle(
                 event.payload,
                 config,

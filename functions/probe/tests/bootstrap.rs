@@ -12,12 +12,22 @@ async fn the_bootstrap_serves_an_invocation_through_the_runtime_api() {
     let target = atalaya_tests::http::server(None).await;
     let moto = atalaya_tests::moto::endpoint();
     let (store, prefix) = atalaya_tests::moto::store().await;
+    // A Basic password kept in SSM (SecureString), read at init from the home region.
+    let password = "s3cr3t/pw=";
+    aws_sdk_ssm::Client::new(&atalaya_tests::moto::sdk_config().await)
+        .put_parameter()
+        .name(format!("/atalaya/{prefix}/password"))
+        .value(password)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let checks = dir.path().join("checks.yaml");
     std::fs::write(
         &checks,
         format!(
-            "settings:\n  regions: [eu-west-1]\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n  - {{ id: home, service: s, http: {{ url: 'http://{target}/ok' }} }}\n"
+            "settings:\n  regions: [eu-west-1]\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n  - {{ id: home, service: s, http: {{ url: 'http://{target}/ok' }} }}\n  - {{ id: basic, service: s, http: {{ url: 'http://bob:${{ssm:/atalaya/{prefix}/password}}@{target}/basic' }} }}\n"
         ),
     )
     .unwrap();
@@ -29,27 +39,40 @@ async fn the_bootstrap_serves_an_invocation_through_the_runtime_api() {
         .env("AWS_ENDPOINT_URL", &moto)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("ATALAYA_HOME_REGION", "eu-west-1")
+        .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let response = api.outcome("req-1", Duration::from_secs(30)).await;
     child.kill().await.unwrap();
+    let logs = child.wait_with_output().await.unwrap();
+    let logs =
+        String::from_utf8_lossy(&logs.stdout).to_string() + &String::from_utf8_lossy(&logs.stderr);
+    assert!(
+        logs.contains("\"level\":\"TRACE\"") || logs.contains("ChecksRun"),
+        "{logs}"
+    );
+    assert_eq!(
+        atalaya_tests::secrets::leaked(&logs, password),
+        None,
+        "{logs}"
+    );
     let response: serde_json::Value = serde_json::from_str(&response.unwrap()).unwrap();
     assert_eq!(response["region"], "eu-west-1");
     assert_eq!(
         (response["checks"].as_u64(), response["written"].as_u64()),
-        (Some(1), Some(1))
+        (Some(2), Some(2))
     );
-    assert_eq!(
-        store
-            .results("eu-west-1", chrono::DateTime::UNIX_EPOCH)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.check == "home")
-            .count(),
-        1
-    );
+    let results = store
+        .results("eu-west-1", chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert_eq!(results.iter().filter(|r| r.check == "home").count(), 1);
+    // The protected endpoint let the SSM password in.
+    let basic = results.iter().find(|r| r.check == "basic").unwrap();
+    assert_eq!(basic.outcome, atalaya_core::Outcome::Up, "{basic:?}");
     assert!(api.first_poll().is_some());
 }

@@ -1,5 +1,7 @@
 //! AWS wiring shared by the adapters (DynamoDB, SNS) and the Lambda functions.
 
+pub mod references;
+
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;

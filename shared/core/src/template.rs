@@ -1,14 +1,102 @@
-//! `${env:NAME}` references in checks-file strings, resolved at run time, never at load time.
+//! References in checks-file strings, resolved at run time, never at load time:
+//! `${env:NAME}` (an environment variable), `${ssm:/path/name}` (an SSM parameter, SecureString
+//! decrypted) and `${secret:name}` (a Secrets Manager secret's string).
 //!
-//! A resolved value remembers which parts came from the environment, so the probe engine can scrub
+//! A resolved value remembers which parts came from references, so the probe engine can scrub
 //! them from anything it reports.
 
 use std::fmt;
 
+/// Where a reference's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Env,
+    Ssm,
+    Secret,
+}
+
+/// One `${source:name}` reference.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Reference {
+    pub source: Source,
+    pub name: String,
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match self.source {
+            Source::Env => "env",
+            Source::Ssm => "ssm",
+            Source::Secret => "secret",
+        };
+        write!(f, "${{{source}:{}}}", self.name)
+    }
+}
+
+impl Reference {
+    fn parse(inner: &str) -> Result<Reference, String> {
+        let (source, name) = inner.split_once(':').ok_or_else(|| {
+            format!("unsupported reference ${{{inner}}}: write ${{env:NAME}}, ${{ssm:/path}} or ${{secret:name}}")
+        })?;
+        let source = match source {
+            "env" => Source::Env,
+            "ssm" => Source::Ssm,
+            "secret" => Source::Secret,
+            _ => {
+                return Err(format!(
+                    "unsupported reference ${{{inner}}}: only ${{env:NAME}}, ${{ssm:/path}} and ${{secret:name}} are supported"
+                ))
+            }
+        };
+        let ok = match source {
+            Source::Env => {
+                name.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }
+            // SSM parameter names: a path from the root, letters, digits and _ . - /.
+            Source::Ssm => {
+                name.starts_with('/')
+                    && name.len() > 1
+                    && name.len() <= 2048
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+            }
+            // Secrets Manager names (or ARNs): letters, digits and / _ + = . @ - (and : in ARNs).
+            Source::Secret => {
+                !name.is_empty()
+                    && name.len() <= 2048
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c))
+            }
+        };
+        if !ok {
+            return Err(match source {
+                Source::Env => format!(
+                    "invalid environment variable name {name:?} in ${{{inner}}}: use letters, digits and _"
+                ),
+                Source::Ssm => format!(
+                    "invalid SSM parameter name {name:?} in ${{{inner}}}: a path from the root (/team/token) of letters, digits and _ . - /"
+                ),
+                Source::Secret => format!(
+                    "invalid secret name {name:?} in ${{{inner}}}: letters, digits and / _ + = . @ -"
+                ),
+            });
+        }
+        Ok(Reference {
+            source,
+            name: name.to_string(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {
     Text(String),
-    Env(String),
+    Ref(Reference),
 }
 
 /// A string that may contain `${env:NAME}` references.
@@ -24,13 +112,25 @@ pub struct Resolved {
     pub secrets: Vec<String>,
 }
 
-/// An `${env:NAME}` whose variable is not set (or is empty).
+/// A reference with no value: an environment variable not set (or empty), an SSM parameter or
+/// secret that could not be read (the reason is in the log of the moment it was read).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {0} is not set")]
-pub struct UnsetVariable(pub String);
+pub struct UnsetVariable(pub Reference);
+
+impl fmt::Display for UnsetVariable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        match r.source {
+            Source::Env => write!(f, "environment variable {} is not set", r.name),
+            Source::Ssm => write!(f, "SSM parameter {} could not be read", r.name),
+            Source::Secret => write!(f, "secret {} could not be read", r.name),
+        }
+    }
+}
 
 impl EnvTemplate {
-    /// Parses `Bearer ${env:TOKEN}`. Names are `[A-Za-z_][A-Za-z0-9_]*`; `$${` writes a literal `${`.
+    /// Parses `Bearer ${env:TOKEN}`, `${ssm:/team/token}`, `${secret:team/token}`. Variable names
+    /// are `[A-Za-z_][A-Za-z0-9_]*`; `$${` writes a literal `${`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut lit = String::new();
@@ -47,24 +147,11 @@ impl EnvTemplate {
             let end = after
                 .find('}')
                 .ok_or_else(|| format!("unclosed reference in {text:?}: expected ${{env:NAME}}"))?;
-            let inner = &after[..end];
-            let name = inner.strip_prefix("env:").ok_or_else(|| {
-                format!("unsupported reference ${{{inner}}}: only ${{env:NAME}} is supported")
-            })?;
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(format!(
-                    "invalid environment variable name {name:?} in ${{{inner}}}: use letters, digits and _"
-                ));
-            }
+            let reference = Reference::parse(&after[..end])?;
             if !lit.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut lit)));
             }
-            parts.push(Part::Env(name.to_string()));
+            parts.push(Part::Ref(reference));
             rest = &after[end + 1..];
         }
         lit.push_str(rest);
@@ -82,32 +169,39 @@ impl EnvTemplate {
     }
 
     pub fn has_references(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Env(_)))
+        self.parts.iter().any(|p| matches!(p, Part::Ref(_)))
     }
 
-    /// The variable names referenced, in order.
-    pub fn variables(&self) -> impl Iterator<Item = &str> {
+    /// Every reference, in order.
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Env(n) => Some(n.as_str()),
+            Part::Ref(r) => Some(r),
             Part::Text(_) => None,
         })
     }
 
-    /// Fills the references from `lookup` (usually `std::env::var`). An unset or empty variable is
-    /// an error: a header must never silently become `Bearer `.
+    /// The environment variable names referenced, in order.
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.references()
+            .filter(|r| r.source == Source::Env)
+            .map(|r| r.name.as_str())
+    }
+
+    /// Fills the references from `lookup`. A reference without a value (or with an empty one)
+    /// is an error: a header must never silently become `Bearer `.
     pub fn resolve(
         &self,
-        lookup: impl Fn(&str) -> Option<String>,
+        lookup: impl Fn(&Reference) -> Option<String>,
     ) -> Result<Resolved, UnsetVariable> {
         let mut value = String::new();
         let mut secrets = Vec::new();
         for p in &self.parts {
             match p {
                 Part::Text(t) => value.push_str(t),
-                Part::Env(name) => {
-                    let v = lookup(name)
+                Part::Ref(r) => {
+                    let v = lookup(r)
                         .filter(|v| !v.is_empty())
-                        .ok_or_else(|| UnsetVariable(name.clone()))?;
+                        .ok_or_else(|| UnsetVariable(r.clone()))?;
                     value.push_str(&v);
                     secrets.push(v);
                 }
@@ -120,7 +214,7 @@ impl EnvTemplate {
     /// is percent-encoded, so a password with `/`, `@` or `:` stays a password.
     pub fn resolve_url(
         &self,
-        lookup: impl Fn(&str) -> Option<String>,
+        lookup: impl Fn(&Reference) -> Option<String>,
     ) -> Result<Resolved, UnsetVariable> {
         // Where the user information is, read on the template with one character per reference.
         let shape = self.with_placeholders();
@@ -137,10 +231,10 @@ impl EnvTemplate {
                     value.push_str(t);
                     at += t.len();
                 }
-                Part::Env(name) => {
-                    let v = lookup(name)
+                Part::Ref(r) => {
+                    let v = lookup(r)
                         .filter(|v| !v.is_empty())
-                        .ok_or_else(|| UnsetVariable(name.clone()))?;
+                        .ok_or_else(|| UnsetVariable(r.clone()))?;
                     if userinfo_end.is_some_and(|end| at < end) {
                         value.push_str(&percent_encode_userinfo(&v));
                     } else {
@@ -156,11 +250,16 @@ impl EnvTemplate {
 
     /// The template with a stand-in for every reference, for load-time validation (URL syntax).
     pub fn with_placeholders(&self) -> String {
+        self.with_stand_in("x")
+    }
+
+    /// The template with `stand_in` for every reference.
+    pub fn with_stand_in(&self, stand_in: &str) -> String {
         self.parts
             .iter()
             .map(|p| match p {
                 Part::Text(t) => t.as_str(),
-                Part::Env(_) => "x",
+                Part::Ref(_) => stand_in,
             })
             .collect()
     }
@@ -185,7 +284,7 @@ impl fmt::Display for EnvTemplate {
         for p in &self.parts {
             match p {
                 Part::Text(t) => f.write_str(t)?,
-                Part::Env(n) => write!(f, "${{env:{n}}}")?,
+                Part::Ref(r) => write!(f, "{r}")?,
             }
         }
         Ok(())
@@ -200,7 +299,7 @@ mod tests {
     fn references_resolve_and_are_remembered_as_secrets() {
         let t = EnvTemplate::parse("Bearer ${env:TOKEN}").unwrap();
         let r = t
-            .resolve(|n| (n == "TOKEN").then(|| "s3cret".to_string()))
+            .resolve(|r| (r.name == "TOKEN").then(|| "s3cret".to_string()))
             .unwrap();
         assert_eq!(r.value, "Bearer s3cret");
         assert_eq!(r.secrets, vec!["s3cret".to_string()]);
@@ -212,8 +311,8 @@ mod tests {
         let t =
             EnvTemplate::parse("https://${env:U}:${env:P}@${env:H}.example/${env:PATH}?t=${env:P}")
                 .unwrap();
-        let env = |n: &str| {
-            let v = match n {
+        let env = |r: &Reference| {
+            let v = match r.name.as_str() {
                 "U" => "bob@acme",
                 "P" => "a/b:c@d%",
                 "H" => "tenant",
@@ -238,10 +337,42 @@ mod tests {
     #[test]
     fn unset_or_empty_variable_is_an_error_never_an_empty_value() {
         let t = EnvTemplate::parse("Bearer ${env:TOKEN}").unwrap();
-        assert_eq!(t.resolve(|_| None), Err(UnsetVariable("TOKEN".into())));
+        let token = Reference {
+            source: Source::Env,
+            name: "TOKEN".into(),
+        };
+        assert_eq!(t.resolve(|_| None), Err(UnsetVariable(token.clone())));
         assert_eq!(
             t.resolve(|_| Some(String::new())),
-            Err(UnsetVariable("TOKEN".into()))
+            Err(UnsetVariable(token))
+        );
+    }
+
+    #[test]
+    fn parameters_and_secrets_are_references_shown_by_name() {
+        let t =
+            EnvTemplate::parse("Bearer ${ssm:/atalaya/shop-token} ${secret:atalaya/api}").unwrap();
+        let refs: Vec<String> = t.references().map(|r| r.to_string()).collect();
+        assert_eq!(
+            refs,
+            ["${ssm:/atalaya/shop-token}", "${secret:atalaya/api}"]
+        );
+        assert_eq!(t.variables().count(), 0);
+        let r = t
+            .resolve(|r| match r.source {
+                Source::Ssm => Some("p4ram".into()),
+                Source::Secret => Some("s3cret".into()),
+                Source::Env => None,
+            })
+            .unwrap();
+        assert_eq!(r.value, "Bearer p4ram s3cret");
+        assert_eq!(
+            t.to_string(),
+            "Bearer ${ssm:/atalaya/shop-token} ${secret:atalaya/api}"
+        );
+        assert_eq!(
+            t.resolve(|_| None).unwrap_err().to_string(),
+            "SSM parameter /atalaya/shop-token could not be read"
         );
     }
 
@@ -252,7 +383,13 @@ mod tests {
             .contains("unclosed"));
         assert!(EnvTemplate::parse("${file:/etc/passwd}")
             .unwrap_err()
-            .contains("only ${env:NAME}"));
+            .contains("only ${env:NAME}, ${ssm:/path} and ${secret:name}"));
+        assert!(EnvTemplate::parse("${ssm:team/token}")
+            .unwrap_err()
+            .contains("a path from the root"));
+        assert!(EnvTemplate::parse("${secret:a b}")
+            .unwrap_err()
+            .contains("invalid secret name"));
         assert!(EnvTemplate::parse("${env:1X}")
             .unwrap_err()
             .contains("invalid environment variable name"));

@@ -10,12 +10,14 @@ mod http;
 pub mod lint;
 mod net;
 mod redact;
+pub mod references;
 mod tcp;
 mod tls;
 
 pub use guard::Guard;
 pub use net::{Connector, DirectConnector};
 pub use redact::{printable, redact_url, scrub, Scrubber, QUIET_LIBRARIES};
+pub use references::{remote_references, References};
 
 use atalaya_core::duration::format_duration;
 use atalaya_core::{Check, CheckKind, Outcome, Phases, ProbeResult, Reason, UnsetVariable};
@@ -53,6 +55,8 @@ pub struct EngineOptions {
     pub connector: Arc<dyn Connector>,
     /// Most probes in flight at once.
     pub concurrency: usize,
+    /// The values of `${ssm:…}` and `${secret:…}` references (the shell reads them).
+    pub references: Arc<References>,
 }
 
 impl Default for EngineOptions {
@@ -64,6 +68,7 @@ impl Default for EngineOptions {
             extra_roots: Vec::new(),
             connector: Arc::new(DirectConnector),
             concurrency: 64,
+            references: Arc::default(),
         }
     }
 }
@@ -127,6 +132,7 @@ pub struct Engine {
     crypto: Arc<rustls::crypto::CryptoProvider>,
     connector: Arc<dyn Connector>,
     concurrency: usize,
+    references: Arc<References>,
 }
 
 impl Engine {
@@ -194,7 +200,13 @@ impl Engine {
             crypto,
             connector: options.connector,
             concurrency: options.concurrency.max(1),
+            references: options.references,
         })
+    }
+
+    /// The values of the `${ssm:…}` and `${secret:…}` references the shell read.
+    pub fn references(&self) -> &References {
+        &self.references
     }
 
     pub fn concurrency(&self) -> usize {
@@ -246,7 +258,7 @@ impl Engine {
     /// Runs one check once. The check's timeout bounds everything: resolution, connection, TLS,
     /// headers and body.
     pub async fn probe(&self, check: &Check) -> Result<ProbeResult, CheckError> {
-        let prepared = http::Prepared::new(check)?;
+        let prepared = http::Prepared::new(check, &self.references)?;
         let at = chrono::Utc::now();
         let start = Instant::now();
         let mut trace = Trace::default();

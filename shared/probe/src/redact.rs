@@ -61,13 +61,20 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 
 /// Libraries whose debug logs would carry resolved values (names looked up, the TLS server
 /// name, request heads): capped at `warn` whatever `RUST_LOG` asks, by every shell.
-pub const QUIET_LIBRARIES: [&str; 6] = [
+pub const QUIET_LIBRARIES: [&str; 12] = [
     "hickory_proto=warn",
     "hickory_resolver=warn",
     "hyper=warn",
     "hyper_util=warn",
     "rustls=warn",
     "tokio_rustls=warn",
+    // The AWS SDK reading ${ssm:…} and ${secret:…} (their debug logs hold responses).
+    "aws_smithy_runtime=warn",
+    "aws_smithy_runtime_api=warn",
+    "aws_smithy_http_client=warn",
+    "aws_sdk_ssm=warn",
+    "aws_sdk_secretsmanager=warn",
+    "aws_config=warn",
 ];
 
 /// Finds secrets in text in every form they take on the way: exact, in either case,

@@ -8,6 +8,7 @@ data "aws_region" "current" {}
 locals {
   region  = data.aws_region.current.name
   account = data.aws_caller_identity.current.account_id
+  arn     = "arn:${data.aws_partition.current.partition}"
   table   = "arn:${data.aws_partition.current.partition}:dynamodb:${var.home_region}:${local.account}:table"
 }
 
@@ -60,6 +61,9 @@ resource "aws_iam_role_policy" "probe" {
         Sid       = "WriteResults", Effect = "Allow", Action = ["dynamodb:BatchWriteItem"], Resource = "${local.table}/${var.prefix}results"
         Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = [local.region] } }
       },
+      # The checks' ${ssm:...} and ${secret:...} references, under the prefix only.
+      { Sid = "ReadParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}*" },
+      { Sid = "ReadSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}*" },
     ]
   })
 }

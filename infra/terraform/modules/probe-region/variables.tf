@@ -48,3 +48,13 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "secrets_prefix" {
+  description = "What the probe function may read for the checks' references, in the home region: SSM parameters under /<prefix> ($${ssm:/atalaya/...}) and Secrets Manager secrets named <prefix>... ($${secret:atalaya/...})."
+  type        = string
+  default     = "atalaya/"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.secrets_prefix))
+    error_message = "The prefix is a path of letters, digits, _ . - ending in /, e.g. atalaya/."
+  }
+}

@@ -15,8 +15,9 @@ pub const NAME: &str = "http";
 /// The fields of `expect` an HTTP check owns.
 pub const EXPECT: &[&str] = &["status", "headers", "body_contains", "body_regex", "json"];
 
-/// An HTTP(S) probe. `${env:NAME}` may appear in `url`, header values and `body`; it is resolved
-/// when the probe runs and never shown in results or logs.
+/// An HTTP(S) probe. References — `${env:NAME}`, `${ssm:/atalaya/name}` (an SSM parameter),
+/// `${secret:atalaya/name}` (a Secrets Manager secret) — may appear in `url`, header values and
+/// `body`; they are resolved when the probe runs and never shown in results or logs.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "Http")]
 #[serde(deny_unknown_fields)]
@@ -154,14 +155,16 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         }
         Ok(u) if u.host().is_none() => cx.push(h.url.pos, "http.url", "the URL has no host"),
         Ok(_) => {
-            if let Some(password) = written_password(&h.url.value) {
-                let reference = EnvTemplate::parse(password)
-                    .is_ok_and(|t| t.has_references() && t.with_placeholders() == "x");
-                if !reference {
+            // Read on the template with one stand-in character per reference (a reference may
+            // hold `/` or `:`, as `${ssm:/team/password}` does).
+            const STAND_IN: &str = "\u{1}";
+            let shape = url.as_ref().map(|u| u.with_stand_in(STAND_IN));
+            if let Some(password) = shape.as_deref().and_then(written_password) {
+                if password != STAND_IN {
                     cx.push(
                         h.url.pos,
                         "http.url",
-                        "a password written in the URL would be kept wherever the checks file is: take it from the environment, as in https://user:${env:SHOP_PASSWORD}@shop.example/ (it is sent as Basic authentication)",
+                        "a password written in the URL would be kept wherever the checks file is: take it from the environment or a secret, as in https://user:${env:SHOP_PASSWORD}@shop.example/ or ${secret:shop/password} (it is sent as Basic authentication)",
                     );
                 }
             }

@@ -4,8 +4,9 @@
 use crate::guard::HostKind;
 use crate::net::{io_reason, ms_since};
 use crate::redact::redact_url;
+use crate::References;
 use crate::{CheckError, Engine, Judgement, Step, Trace};
-use atalaya_core::{Check, HttpCheck, Reason};
+use atalaya_core::{Check, HttpCheck, Reason, Reference};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, HOST, LOCATION, USER_AGENT};
 use http::{Method, Request, StatusCode};
@@ -35,11 +36,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(check: &Check) -> Result<Option<Prepared>, CheckError> {
+    pub fn new(check: &Check, values: &References) -> Result<Option<Prepared>, CheckError> {
         let atalaya_core::CheckKind::Http(h) = &check.kind else {
             return Ok(None);
         };
-        let env = |n: &str| std::env::var(n).ok();
+        let env = |r: &Reference| values.value(r);
         let mut secrets = Vec::new();
         let url = h.url.resolve_url(env).map_err(|source| CheckError::Unset {
             field: "http.url".into(),

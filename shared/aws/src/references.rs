@@ -1,0 +1,97 @@
+//! Reads the `${ssm:…}` and `${secret:…}` references of a checks file from AWS: SSM parameters
+//! with decryption (SecureString), Secrets Manager secrets' strings. Used by the probe function
+//! (at init, then every few minutes) and by `atalaya probe`/`run`. Values are returned, never
+//! logged; a reference that cannot be read is returned with why (the error code and message
+//! AWS gave, which carry no value).
+
+use atalaya_core::{Reference, Source};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::{BTreeSet, HashMap};
+
+/// References read at once, at most (each is one call).
+const IN_FLIGHT: usize = 8;
+
+/// What reading gave: the values, and the references that could not be read with why.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub values: HashMap<Reference, String>,
+    pub failed: Vec<(Reference, String)>,
+}
+
+/// Reads every reference (environment references are left out: they are read as checks run).
+pub async fn read(references: &BTreeSet<Reference>, sdk: &aws_config::SdkConfig) -> Read {
+    use futures::StreamExt;
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let results: Vec<(Reference, Result<String, String>)> =
+        futures::stream::iter(references.iter().filter(|r| r.source != Source::Env))
+            .map(|r| {
+                let (ssm, secrets) = (&ssm, &secrets);
+                async move { (r.clone(), read_one(r, ssm, secrets).await) }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+    let mut out = Read::default();
+    for (r, got) in results {
+        match got {
+            Ok(v) => {
+                out.values.insert(r, v);
+            }
+            Err(why) => out.failed.push((r, why)),
+        }
+    }
+    out.failed.sort();
+    out
+}
+
+async fn read_one(
+    r: &Reference,
+    ssm: &aws_sdk_ssm::Client,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<String, String> {
+    match r.source {
+        Source::Ssm => ssm
+            .get_parameter()
+            .name(&r.name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| why(&e))?
+            .parameter
+            .and_then(|p| p.value)
+            .ok_or_else(|| "the parameter has no value".to_string()),
+        Source::Secret => secrets
+            .get_secret_value()
+            .secret_id(&r.name)
+            .send()
+            .await
+            .map_err(|e| why(&e))?
+            .secret_string
+            .ok_or_else(|| {
+                "the secret has no string value (binary secrets are not supported)".to_string()
+            }),
+        Source::Env => Err("environment references are read as checks run".into()),
+    }
+}
+
+fn why<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    crate::classify(e).detail
+}
+
+/// Reads every reference and logs, by name and never by value, those that could not be read;
+/// returns the values read.
+pub async fn read_logged(
+    references: &BTreeSet<Reference>,
+    sdk: &aws_config::SdkConfig,
+) -> HashMap<Reference, String> {
+    let got = read(references, sdk).await;
+    for (r, why) in &got.failed {
+        tracing::error!(reference = %r, why = %why, "cannot read a secret reference: the checks that use it report a check error until it can be read");
+    }
+    got.values
+}

@@ -1,0 +1,93 @@
+//! The values behind a check's references. `${env:NAME}` is read from the environment as the
+//! check runs; `${ssm:…}` and `${secret:…}` are read by the shell from AWS (the probe function at
+//! init and every [`REFRESH`] after, `atalaya probe`/`run` at start) and handed here, so a
+//! probe never waits on AWS and a rotated secret is picked up within minutes.
+//!
+//! Values are never logged or shown: a check whose reference has no value fails as a check
+//! error naming the reference, and every value a check uses is scrubbed from its result.
+
+use atalaya_core::{Config, Reference, Source};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How long values read from AWS are used before they are read again.
+pub const REFRESH: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Default)]
+pub struct References {
+    values: RwLock<HashMap<Reference, String>>,
+    read_at: RwLock<Option<Instant>>,
+}
+
+impl References {
+    /// The value behind `r`, if there is one.
+    pub fn value(&self, r: &Reference) -> Option<String> {
+        match r.source {
+            Source::Env => std::env::var(&r.name).ok(),
+            Source::Ssm | Source::Secret => self
+                .values
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(r)
+                .cloned(),
+        }
+    }
+
+    /// Keeps the values just read. A reference that could not be read this time keeps the value
+    /// it had (a secret does not vanish because AWS did not answer once).
+    pub fn update(&self, read: HashMap<Reference, String>, now: Instant) {
+        self.values
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(read);
+        *self.read_at.write().unwrap_or_else(|p| p.into_inner()) = Some(now);
+    }
+
+    /// Whether the values should be read again (never read, or read [`REFRESH`] ago).
+    pub fn stale(&self, now: Instant) -> bool {
+        self.read_at
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| now.duration_since(at) >= REFRESH)
+    }
+}
+
+/// The `${ssm:…}` and `${secret:…}` references of a checks file: what the shell reads from AWS.
+pub fn remote_references(config: &Config) -> BTreeSet<Reference> {
+    config
+        .checks
+        .iter()
+        .flat_map(|c| c.kind.templates())
+        .flat_map(|(_, t)| t.references().cloned().collect::<Vec<_>>())
+        .filter(|r| r.source != Source::Env)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(source: Source, name: &str) -> Reference {
+        Reference {
+            source,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_value_read_once_stays_when_a_later_read_misses_it() {
+        let refs = References::default();
+        let t0 = Instant::now();
+        assert!(refs.stale(t0));
+        let token = r(Source::Ssm, "/atalaya/token");
+        refs.update(HashMap::from([(token.clone(), "v1".into())]), t0);
+        assert!(!refs.stale(t0 + Duration::from_secs(60)));
+        assert!(refs.stale(t0 + REFRESH));
+        refs.update(HashMap::new(), t0 + REFRESH);
+        assert_eq!(refs.value(&token).as_deref(), Some("v1"));
+        refs.update(HashMap::from([(token.clone(), "v2".into())]), t0 + REFRESH);
+        assert_eq!(refs.value(&token).as_deref(), Some("v2"));
+        assert_eq!(refs.value(&r(Source::Secret, "atalaya/none")), None);
+    }
+}
