@@ -6,7 +6,7 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit bench fuzz schema build help package validate-infra deploy-sam
+.PHONY: run probe demo test lint unit bench fuzz schema build help package validate-infra deploy-sam publish-checks
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
@@ -146,6 +146,12 @@ deploy-sam: $(SAM) build
 	      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
 	      --parameter-overrides Prefix=$(PREFIX) HomeRegion=$(HOME_REGION) OperatorEmails=$$operators Shards=$$shard_list; \
 	  done
+
+# Publishes CHECKS to the functions (validated as they will run it; picked up within a
+# minute): CHECKS_BUCKET is the home stack's ChecksBucketName output.
+publish-checks: build
+	@test -n "$(CHECKS_BUCKET)" -a -n "$(HOME_REGION)" || { echo "usage: make publish-checks CHECKS=checks.yaml CHECKS_BUCKET=atalaya-checks-123456789012-eu-west-1 HOME_REGION=eu-west-1"; exit 2; }
+	$(ATALAYA) publish-checks $(CHECKS) --bucket $(CHECKS_BUCKET) --region $(HOME_REGION)
 
 bench:
 	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn

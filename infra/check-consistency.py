@@ -56,6 +56,9 @@ ACCESS = {
         ("kms:GenerateDataKey", "key"),
         ("kms:Decrypt", "key"),
         ("sqs:SendMessage", "queue:alert-dlq"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
     },
     "probe": {
         ("logs:CreateLogStream", "logs"),
@@ -63,6 +66,9 @@ ACCESS = {
         ("dynamodb:BatchWriteItem", "table:results"),
         ("ssm:GetParameter", "parameters:home/prefix"),
         ("secretsmanager:GetSecretValue", "secrets:home/prefix"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
     },
 }
 # What each variable must name.
@@ -75,7 +81,23 @@ ENV_TARGETS = {
     "ATALAYA_CUSTOMERS_TOPIC_ARN": "topic:customers",
     "ATALAYA_TABLE_PREFIX": "prefix",
     "ATALAYA_HOME_REGION": "home-region",
+    "ATALAYA_CHECKS_BUCKET": "bucket:checks",
 }
+
+
+def checks_key():
+    """The object key the functions read the published checks file from (the code's default)."""
+    return re.search(r'pub const DEFAULT_KEY: &str = "([^"]+)"', read("shared/aws/src/checks.rs")).group(1)
+
+
+def bucket_path(name, rest):
+    """`checks` bucket names (prefix-checks-account-region) with an optional `/key`."""
+    if rest == "":
+        return f"bucket:{name}"
+    if rest == "/" + checks_key():
+        return f"object:{name}"
+    return f"?object {rest}"
+
 
 
 def read(rel):
@@ -186,6 +208,9 @@ def sam_canon(tpl, value):
             return f"topic:{short(p.get('TopicName'))}"
         if t == "AWS::SQS::Queue":
             return f"queue:{short(p.get('QueueName'))}"
+        if t == "AWS::S3::Bucket":
+            n = short(p.get("BucketName"))
+            return "bucket:" + n.split("-${", 1)[0]
         if t == "AWS::KMS::Key":
             return "key"
         if t == "AWS::Logs::LogGroup":
@@ -222,10 +247,15 @@ def sam_canon(tpl, value):
                     return f"streams:{base.split(':', 1)[1]}"
                 if rest == ":*":
                     return base
+                if base.startswith("bucket:"):
+                    return bucket_path(base.split(":", 1)[1], rest)
                 return f"?{text}"
             m = re.fullmatch(r"arn:\$\{AWS::Partition\}:dynamodb:\$\{HomeRegion\}:\$\{AWS::AccountId\}:table/\$\{Prefix\}(\w+)", text)
             if m:
                 return f"table:{m.group(1)}"
+            m = re.fullmatch(r"(?:arn:\$\{AWS::Partition\}:s3:::)?\$\{Prefix\}(\w+)-\$\{AWS::AccountId\}-\$\{HomeRegion\}(/.*)?", text)
+            if m:
+                return bucket_path(m.group(1), m.group(2) or "")
             if text == "arn:${AWS::Partition}:ssm:${HomeRegion}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
                 return "parameters:home/prefix"
             if text == "arn:${AWS::Partition}:secretsmanager:${HomeRegion}:${AWS::AccountId}:secret:${SecretsPrefix}*":
@@ -315,6 +345,12 @@ def tf_canon(expr):
     m = re.fullmatch(r"aws_sqs_queue\.(\w+)\.arn", expr)
     if m:
         return "queue:" + m.group(1).replace("_", "-")
+    m = re.fullmatch(r"\$\{aws_s3_bucket\.(\w+)\.arn\}(/.*)?", expr) or re.fullmatch(r"aws_s3_bucket\.(\w+)\.(?:arn|id|bucket)()", expr)
+    if m:
+        return bucket_path(m.group(1), m.group(2) or "")
+    m = re.fullmatch(r"\$\{local\.arn\}:s3:::\$\{local\.(\w+)_bucket\}(/.*)?", expr) or re.fullmatch(r"local\.(\w+)_bucket()", expr)
+    if m:
+        return bucket_path(m.group(1), m.group(2) or "")
     if re.fullmatch(r"module\.\w+_key\.arn", expr):
         return "key"
     if re.fullmatch(r"\$\{aws_cloudwatch_log_group\.\w+\.arn\}:\*", expr):

@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "functions/alert/src", "functions/probe/src", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/aws/src", "functions/alert/src", "functions/probe/src", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
@@ -53,6 +53,10 @@ DRIFTS = [
      "#checkov:skip=CKV_AWS_297:", "#checkov:skip=CKV_AWS_297 ", "CKV_AWS_297 skipped without a reason"),
     ("an alarm only on one side", TF_ALARMS,
      '"alert-publish-failures"', '"alert-publish-failure"', "alarms differ"),
+    ("the probe reading another object than the published checks file", PROBE,
+     "${HomeRegion}/checks.tar.gz", "${HomeRegion}/checks.tgz", "s3:GetObject on object:checks, which it needs"),
+    ("Terraform's probe not told where the checks file is", TF_PROBE,
+     "      ATALAYA_CHECKS_BUCKET    = local.checks_bucket\n", "", "the probe function's variables differ"),
     ("the probe may write any region's results", PROBE,
      "dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:LeadingKeys"),
 ]

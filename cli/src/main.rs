@@ -143,6 +143,29 @@ enum Command {
         #[arg(long)]
         shards: bool,
     },
+    /// Publish a checks file to the functions: validate it as they will (--target lambda), pack
+    /// it with its customers' template folders, and upload it to the checks bucket. The functions
+    /// pick the new version up within a minute; one that does not load is refused and the last
+    /// good one keeps running (an alarm says so).
+    ///
+    /// Exit status: 0 when published, 1 when the file is invalid (nothing is uploaded), 2 when
+    /// the upload fails.
+    #[command(
+        after_help = "Examples:\n  atalaya publish-checks checks.yaml --bucket atalaya-checks-123456789012-eu-west-1 --region eu-west-1"
+    )]
+    PublishChecks {
+        /// The checks file (YAML).
+        file: PathBuf,
+        /// The checks bucket (the home stack's ChecksBucketName output).
+        #[arg(long, env = "ATALAYA_CHECKS_BUCKET")]
+        bucket: String,
+        /// The object key the functions read.
+        #[arg(long, default_value = atalaya_aws::checks::DEFAULT_KEY)]
+        key: String,
+        /// The home region (where the bucket is).
+        #[arg(long, env = "ATALAYA_HOME_REGION")]
+        region: Option<String>,
+    },
     /// Print the checks file's JSON Schema.
     ///
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
@@ -299,6 +322,48 @@ fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
     })
 }
 
+fn publish_checks(
+    file: &Path,
+    bucket: &str,
+    key: &str,
+    region: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (checks, bundle) = match atalaya_app::bundle::pack(file) {
+        Ok(packed) => packed,
+        Err(e) => {
+            for p in e.problems() {
+                eprintln!("{p}");
+            }
+            eprintln!("{}: not published", file.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let region = region
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    let runtime = tokio::runtime::Runtime::new()?;
+    let published = runtime.block_on(async {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+        let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+        let s3 = atalaya_aws::checks::S3Checks::new(&sdk, bucket, key);
+        s3.publish(bundle).await.map(|v| (s3.url(), v))
+    });
+    match published {
+        Ok((url, version)) => {
+            emit(&format!(
+                "{}: published to {url} as version {version} ({}); the functions use it within a minute\n",
+                file.display(),
+                plural(checks.config.checks.len(), "check", "checks")
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}: not published: {e}", file.display());
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     use atalaya_core::evaluate::{Action, Phase};
     match cli.command {
@@ -405,6 +470,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::PublishChecks {
+            file,
+            bucket,
+            key,
+            region,
+        } => publish_checks(&file, &bucket, &key, region),
         Command::Schema => {
             emit(&format!(
                 "{}\n",

@@ -282,3 +282,122 @@ customers:\n  - {{ id: acme, name: ACME }}\nservices:\n  - {{ id: web, customer:
         }
     }
 }
+
+/// `atalaya publish-checks` on moto's S3: a valid file is packed with its templates and
+/// uploaded as a new version, which the functions' loader takes; an invalid one is not uploaded;
+/// a broken version that slips in is refused and the last good one keeps running.
+#[test]
+fn published_checks_files_are_taken_within_a_minute_and_a_broken_one_is_refused() {
+    use atalaya_app::live::{LiveChecks, Refresh, EVERY};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let prefix = atalaya_tests::moto::unique_prefix();
+    let bucket = rt.block_on(atalaya_tests::moto::versioned_bucket(&prefix));
+    let sdk = rt.block_on(atalaya_tests::moto::sdk_config());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checks.yaml");
+    let file = |n: usize| {
+        let mut s = "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: acme, name: ACME, templates: templates/acme }\nservices:\n  - { id: shop, customer: acme, name: Shop }\nchecks:\n".to_string();
+        for i in 0..n {
+            s.push_str(&format!(
+                "  - {{ id: c{i}, service: shop, http: {{ url: 'https://shop.example/{i}' }} }}\n"
+            ));
+        }
+        s
+    };
+    std::fs::create_dir_all(dir.path().join("templates/acme")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/acme/opened.subject"),
+        "ACME: {{ service_name }}",
+    )
+    .unwrap();
+    std::fs::write(&path, file(2)).unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let publish = |extra: &[&str]| {
+        let mut args = vec![
+            "publish-checks",
+            path.to_str().unwrap(),
+            "--bucket",
+            &bucket,
+            "--region",
+            "eu-west-1",
+        ];
+        args.extend_from_slice(extra);
+        atalaya(&args, &prefix, &env)
+    };
+    let out = publish(&[]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!(
+            "published to s3://{bucket}/checks.tar.gz as version "
+        )) && said.contains("(2 checks)"),
+        "{said}"
+    );
+
+    // The functions' loader, on the same bucket.
+    let source = atalaya_aws::checks::S3Checks::new(&sdk, &bucket, "checks.tar.gz");
+    let scratch = tempfile::tempdir().unwrap();
+    let packaged = atalaya_app::Checks::from_text(
+        &file(1),
+        "checks.yaml",
+        dir.path(),
+        atalaya_core::Target::Lambda,
+    )
+    .unwrap();
+    let live = LiveChecks::new(packaged, scratch.path().to_path_buf());
+    let t0 = std::time::Instant::now();
+    assert!(matches!(
+        rt.block_on(live.refresh(&source, t0)),
+        Refresh::Updated { .. }
+    ));
+    assert_eq!(live.current().config.checks.len(), 2);
+    assert!(
+        live.current().renderer.has_override("acme/opened.subject"),
+        "templates travel with the file"
+    );
+
+    // An invalid file is not published.
+    std::fs::write(
+        &path,
+        file(3).replace("https://shop.example/2", "ftp://shop.example/2"),
+    )
+    .unwrap();
+    let out = publish(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not published"));
+    assert_eq!(
+        rt.block_on(live.refresh(&source, t0 + EVERY)),
+        Refresh::Unchanged
+    );
+
+    // A broken object put there by other means is refused; the last good one runs on.
+    rt.block_on(async {
+        s3.put_object()
+            .bucket(&bucket)
+            .key("checks.tar.gz")
+            .body(b"not a bundle".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    match rt.block_on(live.refresh(&source, t0 + EVERY * 2)) {
+        Refresh::Rejected { problems, .. } => {
+            assert!(problems[0].contains("not a bundle"), "{problems:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(live.current().config.checks.len(), 2);
+}

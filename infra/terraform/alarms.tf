@@ -48,6 +48,7 @@ locals {
   alert_metric_alarms = {
     "alert-evaluation-failures" = { metric = "EvaluationFailures", text = "Evaluations of probe results could not be committed; incidents may not open or close." }
     "alert-publish-failures"    = { metric = "PublishFailures", text = "Messages could not be delivered to a channel (they stay pending and are retried); customers or operators hear late." }
+    "checks-file-rejected"      = { metric = "ChecksFileRejected", text = "A published checks file was refused (see the alert function's log for every problem); the last good one keeps running. Fix it and publish again." }
   }
 }
 

@@ -121,6 +121,77 @@ resource "aws_dynamodb_table" "outbox" {
   deletion_protection_enabled = true
 }
 
+# The published checks file (`atalaya publish-checks`): versioned, private, TLS only. The
+# functions in every region read it and pick a new version up within a minute.
+resource "aws_s3_bucket" "checks" {
+  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket; CloudTrail data events can record reads when a team wants them. The bucket holds the checks file only.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is not needed: the checks file is also in the team's repository and is republished in seconds.
+  #checkov:skip=CKV_AWS_145:SSE-S3 encrypts the checks file at rest; it holds no secrets (they are ${ssm:...}/${secret:...} references), and a KMS key would need grants in every probe region.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to uploads: the functions ask for the newest version once a minute.
+  bucket = "${var.prefix}checks-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+}
+
+resource "aws_s3_bucket_versioning" "checks" {
+  bucket = aws_s3_bucket.checks.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "checks" {
+  bucket = aws_s3_bucket.checks.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "checks" {
+  bucket                  = aws_s3_bucket.checks.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "checks" {
+  bucket = aws_s3_bucket.checks.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "checks" {
+  bucket = aws_s3_bucket.checks.id
+  rule {
+    id     = "old-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "checks" {
+  bucket = aws_s3_bucket.checks.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "TlsOnly"
+      Effect    = "Deny"
+      Principal = { AWS = "*" }
+      Action    = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetObjectVersion", "s3:DeleteObject"]
+      Resource  = [aws_s3_bucket.checks.arn, "${aws_s3_bucket.checks.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+}
+
 resource "aws_sns_topic" "operators" {
   name              = "${var.prefix}operators"
   kms_master_key_id = module.topics_key.arn
@@ -191,6 +262,12 @@ resource "aws_iam_role_policy" "alert" {
       { Sid = "Publish", Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.operators.arn, aws_sns_topic.customers.arn] },
       { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = module.topics_key.arn },
       { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = aws_sqs_queue.alert_dlq.arn },
+      { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
+      # HeadObject says "not found" (rather than "access denied") before the first publish.
+      {
+        Sid       = "FindChecksFile", Effect = "Allow", Action = ["s3:ListBucket"], Resource = aws_s3_bucket.checks.arn
+        Condition = { StringEquals = { "s3:prefix" = "checks.tar.gz" } }
+      },
     ]
   })
 }
@@ -227,6 +304,7 @@ resource "aws_lambda_function" "alert" {
       ATALAYA_OUTBOX_TABLE        = aws_dynamodb_table.outbox.name
       ATALAYA_OPERATORS_TOPIC_ARN = aws_sns_topic.operators.arn
       ATALAYA_CUSTOMERS_TOPIC_ARN = aws_sns_topic.customers.arn
+      ATALAYA_CHECKS_BUCKET       = aws_s3_bucket.checks.id
     }
   }
   depends_on = [aws_cloudwatch_log_group.alert, aws_iam_role_policy.alert]

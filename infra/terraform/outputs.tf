@@ -27,3 +27,8 @@ output "alert_dead_letter_queue_url" {
   description = "Stream batches the alert function gave up on."
   value       = aws_sqs_queue.alert_dlq.id
 }
+
+output "checks_bucket_name" {
+  description = "Where `atalaya publish-checks --bucket` uploads the checks file."
+  value       = aws_s3_bucket.checks.id
+}

@@ -94,3 +94,35 @@ pub async fn store() -> (atalaya_store::DynamoStore, String) {
     store.create_tables().await.unwrap();
     (store, prefix)
 }
+
+/// A versioned S3 bucket on moto (in eu-west-1), as the home stack's checks bucket is; its name.
+pub async fn versioned_bucket(prefix: &str) -> String {
+    let bucket = format!("{}checks", prefix.trim_end_matches('-'));
+    let sdk = sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bucket
+}

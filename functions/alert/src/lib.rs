@@ -141,13 +141,21 @@ pub fn emf(
     )
 }
 
-/// The store's EMF line: `StateItemBytes`, the largest state item written so far by this
-/// instance (an alarm fires well before DynamoDB's 400 KB limit).
-pub fn store_emf(stats: &atalaya_store::WriteStats, now: DateTime<Utc>) -> serde_json::Value {
+/// The shell's EMF line: `StateItemBytes`, the largest state item written so far by this
+/// instance (an alarm fires well before DynamoDB's 400 KB limit), and `ChecksFileRejected`, 1
+/// when a published checks file was refused (an alarm says so; the last good one runs on).
+pub fn store_emf(
+    stats: &atalaya_store::WriteStats,
+    checks_rejected: u8,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
     atalaya_aws::emf(
         now.timestamp_millis(),
         &[("Function", "alert")],
-        &[("StateItemBytes", "Bytes", stats.largest_state_item() as f64)],
+        &[
+            ("StateItemBytes", "Bytes", stats.largest_state_item() as f64),
+            ("ChecksFileRejected", "Count", f64::from(checks_rejected)),
+        ],
     )
 }
 

@@ -5,7 +5,7 @@
 //! ATALAYA_CUSTOMERS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL (tests only).
 
 use atalaya_alert_fn::{handle, results_of, Deps};
-use atalaya_app::Checks;
+use atalaya_app::{Checks, LiveChecks};
 use atalaya_notify::SnsChannel;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -47,13 +47,20 @@ async fn main() -> Result<(), Error> {
         required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
     )
     .await;
-    let store = &store;
-    let deps = Deps {
-        checks: &checks,
-        store,
-        channels: &[&sns],
+    // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged
+    // one until then.
+    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
+    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => {
+            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+            let key = env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY);
+            Some(atalaya_aws::checks::S3Checks::new(&sdk, &bucket, &key))
+        }
+        _ => None,
     };
-    let deps = &deps;
+    let store = &store;
+    let sns = &sns;
+    let (live, source) = (&live, &source);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let tick = event.payload.get("Records").is_none();
@@ -65,8 +72,24 @@ async fn main() -> Result<(), Error> {
                 (Vec::new(), None)
             };
             let now = chrono::Utc::now();
-            let out = handle(deps, &results, first, now).await;
-            println!("{}", atalaya_alert_fn::store_emf(store.stats(), now));
+            let rejected = match source {
+                Some(s) => {
+                    let r = live.refresh(s, std::time::Instant::now()).await;
+                    atalaya_app::live::report(&r, &s.url())
+                }
+                None => 0,
+            };
+            let checks = live.current();
+            let deps = Deps {
+                checks: &checks,
+                store,
+                channels: &[sns],
+            };
+            let out = handle(&deps, &results, first, now).await;
+            println!(
+                "{}",
+                atalaya_alert_fn::store_emf(store.stats(), rejected, now)
+            );
             // A tick whose evaluation failed fails the invocation: the errors alarm sees it. (A
             // stream batch reports its failure back, or, if retrying cannot help, is counted in
             // EvaluationFailures, alarmed, rather than handed back until it expires.)

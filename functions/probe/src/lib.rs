@@ -163,6 +163,16 @@ pub fn emf(o: &ProbeOutput, duration: Duration, now: DateTime<Utc>) -> serde_jso
     )
 }
 
+/// The shell's EMF line, by region: `ChecksFileRejected`, 1 when a published checks file was
+/// refused (an alarm says so; the last good one keeps running).
+pub fn shell_emf(region: &str, checks_rejected: u8, now: DateTime<Utc>) -> serde_json::Value {
+    atalaya_aws::emf(
+        now.timestamp_millis(),
+        &[("Region", region)],
+        &[("ChecksFileRejected", "Count", f64::from(checks_rejected))],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

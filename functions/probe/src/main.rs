@@ -4,13 +4,18 @@
 //! `checks.yaml` beside the bootstrap), ATALAYA_HOME_REGION (where the tables are; default the
 //! function's own region), ATALAYA_TABLE_PREFIX (default `atalaya-`; or each table's name in
 //! ATALAYA_<RESULTS|STATE|INCIDENTS|OUTBOX>_TABLE),
-//! ATALAYA_CONCURRENCY (default 64), ATALAYA_RESULTS_TTL_DAYS (default 30), AWS_REGION (set by
-//! Lambda), AWS_ENDPOINT_URL (tests only).
+//! ATALAYA_CONCURRENCY (default 64), ATALAYA_RESULTS_TTL_DAYS (default 30),
+//! ATALAYA_CHECKS_BUCKET and ATALAYA_CHECKS_KEY (a checks file published with `atalaya
+//! publish-checks`, in the home region), AWS_REGION (set by Lambda), AWS_ENDPOINT_URL (tests
+//! only).
 
-use atalaya_probe::{Engine, EngineOptions};
+use atalaya_app::{Checks, LiveChecks};
+use atalaya_core::Reference;
+use atalaya_probe::{Engine, EngineOptions, References};
 use atalaya_probe_fn::{handle, ProbeEvent};
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +23,35 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// What an invocation runs with: the checks file in use and an engine built for it.
+struct Current {
+    version: Option<String>,
+    checks: Arc<Checks>,
+    engine: Arc<Engine>,
+    wanted: BTreeSet<Reference>,
+}
+
+/// An engine for `checks` (its allowed networks), sharing the references read so far.
+fn engine_for(
+    checks: &Checks,
+    region: &str,
+    concurrency: usize,
+    references: &Arc<References>,
+) -> Result<Arc<Engine>, Error> {
+    Ok(Arc::new(Engine::new(EngineOptions {
+        region: region.to_string(),
+        allow_networks: checks.config.settings.allow_networks.clone(),
+        concurrency,
+        references: references.clone(),
+        ..EngineOptions::default()
+    })?))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
     let path = env("ATALAYA_CHECKS", "checks.yaml");
-    let config = atalaya_core::load_file(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+    let packaged = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;
     let concurrency: usize = env("ATALAYA_CONCURRENCY", "64")
         .parse()
@@ -31,35 +60,28 @@ async fn main() -> Result<(), Error> {
         .parse()
         .map_err(|_| "ATALAYA_RESULTS_TTL_DAYS is not a number")?;
     let region = env("AWS_REGION", "us-east-1");
-    let engine = Arc::new(Engine::new(EngineOptions {
-        region: region.clone(),
-        allow_networks: config.settings.allow_networks.clone(),
-        concurrency,
-        ..EngineOptions::default()
-    })?);
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    // The tables live in the home region, wherever this function runs.
+    // The tables, the published checks file and the secret references live in the home region,
+    // wherever this function runs.
     let home = env("ATALAYA_HOME_REGION", &region);
-    // ${ssm:…} and ${secret:…} references are read from the home region: at init, then again
-    // when they are older than atalaya_probe::references::REFRESH.
-    let wanted = atalaya_probe::remote_references(&config);
     let aws = atalaya_aws::sdk_config(&home, endpoint.as_deref()).await;
-    let refresh = |engine: Arc<Engine>| {
-        let (wanted, aws) = (wanted.clone(), aws.clone());
-        async move {
-            let now = Instant::now();
-            if !wanted.is_empty() && engine.references().stale(now) {
-                let read = atalaya_aws::references::read_logged(&wanted, &aws);
-                match tokio::time::timeout(Duration::from_secs(10), read).await {
-                    Ok(values) => engine.references().update(values, now),
-                    Err(_) => tracing::error!(
-                        "reading secret references took over 10 s; the values read before are used"
-                    ),
-                }
-            }
-        }
+    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
+            &aws,
+            &bucket,
+            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
+        )),
+        _ => None,
     };
-    refresh(engine.clone()).await;
+    let live = LiveChecks::new(packaged, std::env::temp_dir().join("atalaya-checks"));
+    let references = Arc::new(References::default());
+    let first = live.current();
+    let current = tokio::sync::Mutex::new(Current {
+        version: None,
+        engine: engine_for(&first, &region, concurrency, &references)?,
+        wanted: atalaya_probe::remote_references(&first.config),
+        checks: first,
+    });
     let store = DynamoStore::connect(
         &home,
         endpoint.as_deref(),
@@ -67,7 +89,46 @@ async fn main() -> Result<(), Error> {
         Duration::from_secs(ttl_days * 86_400),
     )
     .await;
-    let (config, engine, store, refresh) = (&config, &engine, &store, &refresh);
+    // Before each run: a newly published checks file (checked once a minute), then the
+    // ${ssm:…} and ${secret:…} references when older than atalaya_probe::references::REFRESH.
+    let prepare = || async {
+        let mut rejected = 0;
+        if let Some(s) = &source {
+            let r = live.refresh(s, Instant::now()).await;
+            rejected = atalaya_app::live::report(&r, &s.url());
+        }
+        let mut cur = current.lock().await;
+        if live.version() != cur.version {
+            let checks = live.current();
+            match engine_for(&checks, &region, concurrency, &references) {
+                Ok(engine) => {
+                    references.mark_stale();
+                    *cur = Current {
+                        version: live.version(),
+                        engine,
+                        wanted: atalaya_probe::remote_references(&checks.config),
+                        checks,
+                    };
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start an engine for the new checks file; the last one runs on")
+                }
+            }
+        }
+        let now = Instant::now();
+        if !cur.wanted.is_empty() && cur.engine.references().stale(now) {
+            let read = atalaya_aws::references::read_logged(&cur.wanted, &aws);
+            match tokio::time::timeout(Duration::from_secs(10), read).await {
+                Ok(values) => cur.engine.references().update(values, now),
+                Err(_) => tracing::error!(
+                    "reading secret references took over 10 s; the values read before are used"
+                ),
+            }
+        }
+        (cur.checks.clone(), cur.engine.clone(), rejected)
+    };
+    prepare().await;
+    let (store, prepare) = (&store, &prepare);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ProbeEvent>| async move {
             // Finish writing a safe margin before Lambda's own deadline.
@@ -77,17 +138,22 @@ async fn main() -> Result<(), Error> {
                 .duration_since(std::time::SystemTime::now())
                 .unwrap_or_default();
             let deadline = Instant::now() + left.saturating_sub(Duration::from_secs(3));
-            refresh(engine.clone()).await;
-            handle(
+            let (checks, engine, rejected) = prepare().await;
+            let region = event.payload.region.clone();
+            let out = handle(
                 event.payload,
-                config,
-                engine,
+                &checks.config,
+                &engine,
                 store,
                 chrono::Utc::now(),
                 deadline,
             )
-            .await
-            .map_err(Error::from)
+            .await;
+            println!(
+                "{}",
+                atalaya_probe_fn::shell_emf(&region, rejected, chrono::Utc::now())
+            );
+            out.map_err(Error::from)
         },
     ))
     .await

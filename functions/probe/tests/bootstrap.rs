@@ -76,3 +76,58 @@ async fn the_bootstrap_serves_an_invocation_through_the_runtime_api() {
     assert_eq!(basic.outcome, atalaya_core::Outcome::Up, "{basic:?}");
     assert!(api.first_poll().is_some());
 }
+
+#[tokio::test]
+async fn a_published_checks_file_replaces_the_packaged_one() {
+    let target = atalaya_tests::http::server(None).await;
+    let moto = atalaya_tests::moto::endpoint();
+    let (store, prefix) = atalaya_tests::moto::store().await;
+    let bucket = atalaya_tests::moto::versioned_bucket(&prefix).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |ids: &[&str]| {
+        let mut s = "settings:\n  regions: [eu-west-1]\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n".to_string();
+        for id in ids {
+            s.push_str(&format!(
+                "  - {{ id: {id}, service: s, http: {{ url: 'http://{target}/ok' }} }}\n"
+            ));
+        }
+        s
+    };
+    // Packaged with the function: one check. Published: two others.
+    let packaged = dir.path().join("checks.yaml");
+    std::fs::write(&packaged, file(&["packaged"])).unwrap();
+    let published = dir.path().join("published/checks.yaml");
+    std::fs::create_dir_all(published.parent().unwrap()).unwrap();
+    std::fs::write(&published, file(&["new-one", "new-two"])).unwrap();
+    let (_, bundle) = atalaya_app::bundle::pack(&published).unwrap();
+    let sdk = atalaya_tests::moto::sdk_config().await;
+    atalaya_aws::checks::S3Checks::new(&sdk, &bucket, "checks.tar.gz")
+        .publish(bundle)
+        .await
+        .unwrap();
+    let api = RuntimeApi::start(vec![("req-1".into(), r#"{"region": "eu-west-1"}"#.into())]).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-probe-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &packaged)
+        .env("ATALAYA_CHECKS_BUCKET", &bucket)
+        .env("ATALAYA_TABLE_PREFIX", &prefix)
+        .env("ATALAYA_HOME_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let response = api.outcome("req-1", Duration::from_secs(30)).await;
+    child.kill().await.unwrap();
+    let response: serde_json::Value = serde_json::from_str(&response.unwrap()).unwrap();
+    assert_eq!(response["checks"].as_u64(), Some(2), "{response}");
+    let results = store
+        .results("eu-west-1", chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let mut ran: Vec<&str> = results.iter().map(|r| r.check.as_str()).collect();
+    ran.sort();
+    assert_eq!(ran, ["new-one", "new-two"]);
+}

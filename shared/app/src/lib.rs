@@ -5,12 +5,17 @@
 //! - [`transition::transition`]: load the state, run a pure step (`evaluate`, `act`), render,
 //!   commit conditional on the version read, and retry conflicts with one policy;
 //! - [`deliver::deliver`]: deliver every pending message to every channel, recording each
-//!   delivery per message and channel.
+//!   delivery per message and channel;
+//! - [`bundle`] and [`live::LiveChecks`]: a checks file published to S3 (`atalaya
+//!   publish-checks`), picked up by the functions within a minute, a bad version refused.
 
+pub mod bundle;
 pub mod checks;
 pub mod deliver;
+pub mod live;
 pub mod transition;
 
 pub use checks::{Checks, LoadError};
 pub use deliver::{deliver, Delivered};
+pub use live::{LiveChecks, Refresh};
 pub use transition::{transition, Mode, Transition, TransitionError};

@@ -1,5 +1,6 @@
 //! AWS wiring shared by the adapters (DynamoDB, SNS) and the Lambda functions.
 
+pub mod checks;
 pub mod references;
 
 use aws_smithy_runtime_api::client::result::SdkError;

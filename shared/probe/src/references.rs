@@ -44,6 +44,11 @@ impl References {
         *self.read_at.write().unwrap_or_else(|p| p.into_inner()) = Some(now);
     }
 
+    /// The values are to be read again at the next chance (the checks file changed).
+    pub fn mark_stale(&self) {
+        *self.read_at.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether the values should be read again (never read, or read [`REFRESH`] ago).
     pub fn stale(&self, now: Instant) -> bool {
         self.read_at

@@ -9,7 +9,9 @@ locals {
   region  = data.aws_region.current.name
   account = data.aws_caller_identity.current.account_id
   arn     = "arn:${data.aws_partition.current.partition}"
-  table   = "arn:${data.aws_partition.current.partition}:dynamodb:${var.home_region}:${local.account}:table"
+  # The home module's checks bucket (aws_s3_bucket.checks), named the same way.
+  checks_bucket = "${var.prefix}checks-${local.account}-${var.home_region}"
+  table         = "arn:${data.aws_partition.current.partition}:dynamodb:${var.home_region}:${local.account}:table"
 }
 
 module "alarms_key" {
@@ -61,6 +63,11 @@ resource "aws_iam_role_policy" "probe" {
         Sid       = "WriteResults", Effect = "Allow", Action = ["dynamodb:BatchWriteItem"], Resource = "${local.table}/${var.prefix}results"
         Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = [local.region] } }
       },
+      { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${local.arn}:s3:::${local.checks_bucket}/checks.tar.gz" },
+      {
+        Sid       = "FindChecksFile", Effect = "Allow", Action = ["s3:ListBucket"], Resource = "${local.arn}:s3:::${local.checks_bucket}"
+        Condition = { StringEquals = { "s3:prefix" = "checks.tar.gz" } }
+      },
       # The checks' ${ssm:...} and ${secret:...} references, under the prefix only.
       { Sid = "ReadParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}*" },
       { Sid = "ReadSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}*" },
@@ -95,6 +102,7 @@ resource "aws_lambda_function" "probe" {
       ATALAYA_TABLE_PREFIX     = var.prefix
       ATALAYA_CONCURRENCY      = tostring(var.concurrency)
       ATALAYA_RESULTS_TTL_DAYS = tostring(var.results_ttl_days)
+      ATALAYA_CHECKS_BUCKET    = local.checks_bucket
     }
   }
   depends_on = [aws_cloudwatch_log_group.probe, aws_iam_role_policy.probe]
@@ -172,6 +180,23 @@ resource "aws_cloudwatch_metric_alarm" "probe" {
   threshold           = 1
   comparison_operator = each.value.op
   treat_missing_data  = each.value.missing
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# A published checks file that did not load here: the last good one keeps running.
+resource "aws_cloudwatch_metric_alarm" "checks_rejected" {
+  alarm_name          = "${var.prefix}checks-file-rejected-${local.region}"
+  alarm_description   = "A published checks file was refused here (see the probe function's log for every problem); the last good one keeps running."
+  namespace           = "Atalaya"
+  metric_name         = "ChecksFileRejected"
+  dimensions          = { Region = local.region }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }

@@ -160,6 +160,11 @@ impl Renderer {
             })
     }
 
+    /// Whether an override named `name` (`<customer>/<kind>.subject`) was added.
+    pub fn has_override(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
     /// Template kinds a customer may override.
     pub fn kinds() -> &'static [&'static str] {
         &KINDS
