@@ -4,7 +4,7 @@
 //! every message and sends nothing; refusals say what to change, and `--force` overrides them.
 
 use crate::store::{open, runtime, Opened, StoreArgs};
-use atalaya_app::{deliver, transition, Checks, Mode, TransitionError};
+use atalaya_app::{deliver, transition_in, Checks, Mode, TransitionError};
 use atalaya_core::evaluate::{act, Action, ActionError, Audience, Refusal, State, Texts};
 use atalaya_core::{Language, Message};
 use atalaya_store::Store;
@@ -166,10 +166,16 @@ async fn apply_action<S: Store>(
     dry_run: bool,
 ) -> Result<Outcome, Failed> {
     let mode = if dry_run { Mode::DryRun } else { Mode::Commit };
-    let step = |state: &atalaya_core::evaluate::State| {
-        act(state, id, action.clone(), Utc::now(), &checks.config)
+    // With the state split into partitions (the Lambda functions'), the incident lives in the
+    // partition its id names (`inc-p07-3`); an id without one is in the unsplit state.
+    let plan = (store.partitions() > 1).then(|| checks.plan(store.partitions()));
+    let (part, config) = match plan.as_ref().and_then(|p| p.of_incident(id)) {
+        Some(p) => (p.key.as_str(), &p.config),
+        None => (atalaya_store::ENGINE, &checks.config),
     };
-    match transition(store, checks, step, mode).await {
+    let step =
+        |state: &atalaya_core::evaluate::State| act(state, id, action.clone(), Utc::now(), config);
+    match transition_in(store, part, &checks.renderer, config, step, mode).await {
         Ok(t) if dry_run => Ok(Outcome::Preview(t.messages)),
         Ok(t) => Ok(Outcome::Done {
             messages: t.messages,

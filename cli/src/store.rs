@@ -126,13 +126,15 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Opened> {
                 },
             );
             let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+            // Split as the Lambda functions split it, to act on their incidents.
             let store = DynamoStore::connect(
                 &args.region,
                 endpoint.as_deref(),
                 tables,
                 DEFAULT_RESULTS_TTL,
             )
-            .await;
+            .await
+            .with_partitions(atalaya_store::dynamodb::PARTITIONS);
             let checks = args
                 .checks
                 .as_deref()

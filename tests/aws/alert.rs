@@ -287,3 +287,134 @@ checks:
     let delivered = m.drain(&ops_q).await;
     assert_eq!(events(&delivered), vec!["opened".to_string()]);
 }
+
+/// The state split into partitions, as the alert function keeps it on DynamoDB: an outage opens
+/// one incident (named after its partition) listing the dependent service beside it, each
+/// audience hears once, a silent region is told once (not once per partition), and the
+/// resolution comes when every region sees the services working.
+#[tokio::test]
+async fn with_the_state_in_partitions_an_outage_and_a_silent_region_are_told_once() {
+    let mut services = String::new();
+    let mut checks_text = String::new();
+    for i in 0..24 {
+        let dep = if i == 1 { ", depends_on: [s0]" } else { "" };
+        services.push_str(&format!(
+            "  - {{ id: s{i}, customer: acme, name: Service {i}{dep} }}\n"
+        ));
+        checks_text.push_str(&format!(
+            "  - {{ id: k{i}, service: s{i}, http: {{ url: 'https://s{i}.acme.example/' }} }}\n"
+        ));
+    }
+    let c = checks(&format!(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: {{ interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+{services}checks:
+{checks_text}"
+    ));
+    let m = moto().await;
+    let ops_q = m.queue("ops", &m.ops_topic, None).await;
+    let cust_q = m.queue("cust", &m.cust_topic, None).await;
+    let s = store().await.with_partitions(8);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    let plan = c.plan(8);
+    assert!(plan.parts.len() > 1, "the services spread over partitions");
+    let home = plan.of_check("k0").unwrap().key.clone();
+    assert_eq!(
+        plan.of_check("k1").unwrap().key,
+        home,
+        "a dependency stays together"
+    );
+
+    let all = |m: i64, down: &[&str], regions: &[&str]| -> Vec<ProbeResult> {
+        let t = chrono::Utc::now() - chrono::TimeDelta::minutes(10) + chrono::TimeDelta::minutes(m);
+        (0..24)
+            .flat_map(|i| {
+                let id = format!("k{i}");
+                let outcome = if down.contains(&id.as_str()) {
+                    Outcome::Down
+                } else {
+                    Outcome::Up
+                };
+                at_regions(&id, t, outcome)
+                    .into_iter()
+                    .filter(|r| regions.contains(&r.region.as_str()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let every = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+    let base = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let at = |m: i64| base + chrono::TimeDelta::minutes(m) + chrono::TimeDelta::seconds(20);
+    // Minute 0: all well. Minutes 1-2: s0 and its dependent s1 down everywhere.
+    handle(&deps, &all(0, &[], &every), None, at(0)).await;
+    for minute in 1..=2 {
+        let out = handle(&deps, &all(minute, &["k0", "k1"], &every), None, at(minute)).await;
+        assert!(!out.evaluation_failed, "{out:?}");
+    }
+    let open = s.incidents(true).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(
+        open[0].id.starts_with(&format!("inc-{home}-")),
+        "{}",
+        open[0].id
+    );
+    let listed: Vec<&String> = open[0].services().collect();
+    assert!(listed.iter().any(|s| *s == "s1"), "{listed:?}");
+    // Minutes 3-6: recovered, and ap-southeast-2 stops reporting.
+    for minute in 3..=6 {
+        let out = handle(&deps, &all(minute, &[], &every[..2]), None, at(minute)).await;
+        assert!(!out.evaluation_failed, "{out:?}");
+        handle(
+            &deps,
+            &[],
+            None,
+            at(minute) + chrono::TimeDelta::seconds(30),
+        )
+        .await;
+    }
+    assert!(
+        s.incidents(true).await.unwrap().is_empty(),
+        "resolved by the two regions that see it"
+    );
+    let subjects: Vec<String> = m
+        .drain(&ops_q)
+        .await
+        .iter()
+        .map(|o| o["Subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let cust = events(&m.drain(&cust_q).await);
+    let count = |p: &str| subjects.iter().filter(|s| s.starts_with(p)).count();
+    assert_eq!(count("[OPENED] s0"), 1, "{subjects:?}");
+    assert_eq!(count("[RESOLVED] s0"), 1, "{subjects:?}");
+    assert_eq!(
+        count("[REGION SILENT] ap-southeast-2"),
+        1,
+        "told once, not once per partition: {subjects:?}"
+    );
+    // The customer hears once about each of its two services, and once of each resolution.
+    assert_eq!(
+        cust.iter().filter(|e| *e == "opened").count(),
+        2,
+        "{cust:?}"
+    );
+    assert_eq!(
+        cust.iter().filter(|e| *e == "resolved").count(),
+        2,
+        "{cust:?}"
+    );
+    // Every partition's item is small; the unsplit document was never written.
+    assert_eq!(s.load_state().await.unwrap().version, 0);
+    assert!(
+        s.stats().largest_state_item() < 8 * 1024,
+        "{}",
+        s.stats().largest_state_item()
+    );
+}

@@ -8,15 +8,13 @@
 //! The handler is generic over the store and the channels: its decisions are tested over SQLite
 //! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
-use atalaya_app::{deliver, transition, Checks, Mode};
-use atalaya_core::evaluate::evaluate;
+use atalaya_app::{deliver, evaluate_batch, Checks};
 use atalaya_core::ProbeResult;
 use atalaya_notify::Channel;
 use atalaya_store::Store;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::convert::Infallible;
 
 /// What the invocation did; for stream batches, also Lambda's partial-batch response.
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -169,14 +167,10 @@ async fn run<S: Store>(
         results: results.len(),
         ..AlertOutput::default()
     };
-    let config = &deps.checks.config;
-    let step = |state: &atalaya_core::evaluate::State| {
-        Ok::<_, Infallible>(evaluate(state, results, now, config))
-    };
-    match transition(deps.store, deps.checks, step, Mode::Commit).await {
-        Ok(t) => {
-            out.events = if t.committed { t.events.len() } else { 0 };
-            out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
+    match evaluate_batch(deps.store, deps.checks, results, now).await {
+        Ok(e) => {
+            out.events = e.events;
+            out.silent_regions = e.silent_regions;
         }
         Err(e) if e.retryable() => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");

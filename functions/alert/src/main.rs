@@ -39,7 +39,9 @@ async fn main() -> Result<(), Error> {
         Tables::from_env(),
         atalaya_store::DEFAULT_RESULTS_TTL,
     )
-    .await;
+    .await
+    // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
+    .with_partitions(atalaya_store::dynamodb::PARTITIONS);
     let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),

@@ -52,8 +52,32 @@ async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api()
     assert_eq!(tick["batchItemFailures"], serde_json::json!([]));
     let batch: serde_json::Value = serde_json::from_str(&batch.unwrap()).unwrap();
     assert_eq!(batch["results"], 0);
-    // The first tick recorded the engine's start.
-    assert!(store.load_state().await.unwrap().state.started_at.is_some());
+    // The first tick recorded the engine's start, in the regions' partition and in each
+    // partition of the file (the function splits the state: atalaya_core::partition).
+    assert!(store
+        .load_part("regions")
+        .await
+        .unwrap()
+        .state
+        .started_at
+        .is_some());
+    let checks = atalaya_app::Checks::load(&checks, atalaya_core::Target::Lambda).unwrap();
+    let plan = checks.plan(atalaya_store::dynamodb::PARTITIONS);
+    for part in &plan.parts {
+        assert!(
+            store
+                .load_part(&part.key)
+                .await
+                .unwrap()
+                .state
+                .started_at
+                .is_some(),
+            "{}",
+            part.key
+        );
+    }
+    // Nothing in the unsplit document.
+    assert_eq!(store.load_state().await.unwrap().version, 0);
 }
 
 /// Customers' own templates ship beside the checks file; a folder that is missing or a template

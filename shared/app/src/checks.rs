@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct Checks {
     pub config: Config,
     pub renderer: Renderer,
+    /// The file split into partitions of the engine's state, made on first use.
+    plan: std::sync::OnceLock<(u32, std::sync::Arc<atalaya_core::partition::Plan>)>,
 }
 
 /// Why a checks file cannot be used; every problem is listed.
@@ -70,14 +72,34 @@ impl Checks {
     ) -> Result<Checks, LoadError> {
         let config = atalaya_core::load_str(text, name, target).map_err(LoadError::Invalid)?;
         let renderer = renderer(&config, base).map_err(LoadError::Templates)?;
-        Ok(Checks { config, renderer })
+        Ok(Checks::new(config, renderer))
+    }
+
+    pub fn new(config: Config, renderer: Renderer) -> Checks {
+        Checks {
+            config,
+            renderer,
+            plan: Default::default(),
+        }
     }
 
     /// The same file as the local runner sees it (one region, `local`).
     pub fn localized(self) -> Checks {
-        Checks {
-            config: self.config.localized(),
-            renderer: self.renderer,
+        Checks::new(self.config.localized(), self.renderer)
+    }
+
+    /// The file split into `n` partitions (made once; a store always asks for the same `n`).
+    pub fn plan(&self, n: u32) -> std::sync::Arc<atalaya_core::partition::Plan> {
+        let (made_for, plan) = self.plan.get_or_init(|| {
+            (
+                n,
+                std::sync::Arc::new(atalaya_core::partition::Plan::of(&self.config, n)),
+            )
+        });
+        if *made_for == n {
+            plan.clone()
+        } else {
+            std::sync::Arc::new(atalaya_core::partition::Plan::of(&self.config, n))
         }
     }
 }

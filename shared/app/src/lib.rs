@@ -12,10 +12,12 @@
 pub mod bundle;
 pub mod checks;
 pub mod deliver;
+pub mod evaluation;
 pub mod live;
 pub mod transition;
 
 pub use checks::{Checks, LoadError};
 pub use deliver::{deliver, Delivered};
+pub use evaluation::{evaluate_batch, Evaluated};
 pub use live::{LiveChecks, Refresh};
-pub use transition::{transition, Mode, Transition, TransitionError};
+pub use transition::{transition, transition_in, Mode, Transition, TransitionError};

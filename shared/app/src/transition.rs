@@ -6,7 +6,7 @@
 use crate::Checks;
 use atalaya_core::evaluate::{Event, State};
 use atalaya_core::message::RenderError;
-use atalaya_core::Message;
+use atalaya_core::{Config, Message, Renderer};
 use atalaya_store::{Store, StoreError};
 use std::time::Duration;
 
@@ -63,6 +63,30 @@ impl<E> TransitionError<E> {
 pub async fn transition<S, E>(
     store: &S,
     checks: &Checks,
+    step: impl FnMut(&State) -> Result<(State, Vec<Event>), E>,
+    mode: Mode,
+) -> Result<Transition, TransitionError<E>>
+where
+    S: Store,
+{
+    transition_in(
+        store,
+        atalaya_store::ENGINE,
+        &checks.renderer,
+        &checks.config,
+        step,
+        mode,
+    )
+    .await
+}
+
+/// [`transition`] on one partition of the state (`atalaya_core::partition`), rendering with
+/// that partition's part of the file.
+pub async fn transition_in<S, E>(
+    store: &S,
+    part: &str,
+    renderer: &Renderer,
+    config: &Config,
     mut step: impl FnMut(&State) -> Result<(State, Vec<Event>), E>,
     mode: Mode,
 ) -> Result<Transition, TransitionError<E>>
@@ -71,7 +95,7 @@ where
 {
     let mut pause = FIRST_PAUSE;
     for _ in 0..ATTEMPTS {
-        let base = store.load_state().await?;
+        let base = store.load_part(part).await?;
         let (state, events) = step(&base.state).map_err(TransitionError::Step)?;
         if state == base.state && events.is_empty() {
             return Ok(Transition {
@@ -83,7 +107,7 @@ where
         }
         let messages = events
             .iter()
-            .map(|e| checks.renderer.render(e, &state, &checks.config))
+            .map(|e| renderer.render(e, &state, config))
             .collect::<Result<Vec<_>, _>>()?;
         if mode == Mode::DryRun {
             return Ok(Transition {
@@ -93,7 +117,7 @@ where
                 committed: false,
             });
         }
-        match store.commit(&base, &state, &messages).await {
+        match store.commit_part(part, &base, &state, &messages).await {
             Ok(_) => {
                 return Ok(Transition {
                     state,

@@ -52,6 +52,8 @@ pub struct Config {
     /// What is not wrong but probably not meant (`atalaya validate` prints them; `--strict`
     /// makes them errors).
     pub warnings: Vec<crate::ConfigError>,
+    /// Checks by id, built on first use (a file may hold tens of thousands).
+    pub(crate) index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Config {
@@ -68,7 +70,61 @@ impl Config {
     }
 
     pub fn check(&self, id: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.id == id)
+        let index = self.index.get_or_init(|| {
+            self.checks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.clone(), i))
+                .collect()
+        });
+        index.get(id).map(|&i| &self.checks[i])
+    }
+
+    /// The part of this file that holds `services` (their checks, their customers; every
+    /// setting), for one partition of the engine's state, with what that partition is
+    /// responsible for (`scope`).
+    pub fn part(&self, services: &std::collections::BTreeSet<String>, scope: Scope) -> Config {
+        let kept: Vec<Service> = self
+            .services
+            .iter()
+            .filter(|s| services.contains(&s.id))
+            .cloned()
+            .collect();
+        let customers: std::collections::BTreeSet<&str> =
+            kept.iter().map(|s| s.customer.as_str()).collect();
+        let mut settings = self.settings.clone();
+        settings.scope = scope;
+        Config {
+            source: self.source.clone(),
+            settings,
+            customers: self
+                .customers
+                .iter()
+                .filter(|c| customers.contains(c.id.as_str()))
+                .cloned()
+                .collect(),
+            checks: self
+                .checks
+                .iter()
+                .filter(|c| services.contains(&c.service))
+                .cloned()
+                .collect(),
+            services: kept,
+            warnings: Vec::new(),
+            index: Default::default(),
+        }
+    }
+
+    /// The shortest interval among the checks that run in each region.
+    pub fn region_intervals(&self) -> std::collections::BTreeMap<String, Duration> {
+        let mut out = std::collections::BTreeMap::new();
+        for c in &self.checks {
+            for r in &c.regions {
+                let e = out.entry(r.clone()).or_insert(c.interval);
+                *e = (*e).min(c.interval);
+            }
+        }
+        out
     }
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id == id)
@@ -96,6 +152,32 @@ pub struct Settings {
     pub tick: Duration,
     /// The sign-off of customer messages, unless a customer has their own.
     pub signature: Option<Signature>,
+    /// What an evaluation is responsible for (not in the checks file): everything, unless the
+    /// engine's state is split into partitions (`crate::partition`).
+    pub scope: Scope,
+}
+
+/// What one evaluation is responsible for when the engine's state is split into partitions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// Whether it tells operators a region went silent or came back (one partition does).
+    pub region_events: bool,
+    /// Put in front of the incident numbers it opens (`inc-<prefix><n>`), so that partitions
+    /// never open two incidents under one id.
+    pub incident_prefix: String,
+    /// The shortest interval among every check of each region (the whole file's, so that each
+    /// partition judges silence alike); empty: from this configuration's checks.
+    pub region_intervals: std::collections::BTreeMap<String, Duration>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            region_events: true,
+            incident_prefix: String::new(),
+            region_intervals: Default::default(),
+        }
+    }
 }
 
 /// A sign-off: one text for every language, or one per language.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod evaluate;
 pub mod kinds;
 pub mod message;
+pub mod partition;
 pub mod raw;
 pub mod result;
 pub mod schedule;

@@ -61,6 +61,9 @@ impl StoreError {
     }
 }
 
+/// The key of the whole, unsplit engine state.
+pub const ENGINE: &str = "engine";
+
 /// The engine state as read, with the version a write must match.
 #[derive(Debug, Clone, Default)]
 pub struct Versioned {
@@ -105,6 +108,37 @@ pub trait Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<ProbeResult>, StoreError>;
     async fn load_state(&self) -> Result<Versioned, StoreError>;
+    /// How many partitions the engine's state is split into (`atalaya_core::partition`); 1:
+    /// one document, [`ENGINE`].
+    fn partitions(&self) -> u32 {
+        1
+    }
+    /// One partition's state (`ENGINE` is the whole, unsplit state).
+    async fn load_part(&self, part: &str) -> Result<Versioned, StoreError> {
+        if part == ENGINE {
+            self.load_state().await
+        } else {
+            Err(StoreError::Invalid(format!(
+                "this store keeps one state document, not partition {part}"
+            )))
+        }
+    }
+    /// [`Store::commit`] for one partition.
+    async fn commit_part(
+        &self,
+        part: &str,
+        base: &Versioned,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        if part == ENGINE {
+            self.commit(base, state, messages).await
+        } else {
+            Err(StoreError::Invalid(format!(
+                "this store keeps one state document, not partition {part}"
+            )))
+        }
+    }
     /// Saves `state` over `base` (if the stored state is still at `base.version`), the
     /// incidents that changed since `base`, and records `messages`, in one transaction. Messages
     /// already recorded are not recorded again. Returns the new version.

@@ -272,7 +272,10 @@ impl Evaluator<'_> {
             }
             None => {
                 self.state.next_incident += 1;
-                let id = format!("inc-{}", self.state.next_incident);
+                let id = format!(
+                    "inc-{}{}",
+                    self.config.settings.scope.incident_prefix, self.state.next_incident
+                );
                 self.state.incidents.insert(
                     id.clone(),
                     Incident {

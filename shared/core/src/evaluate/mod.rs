@@ -112,15 +112,23 @@ pub(crate) struct Evaluator<'a> {
     events: Vec<Event>,
     now: DateTime<Utc>,
     config: &'a Config,
+    /// The shortest interval of each region's checks (the scope's, or this file's).
+    region_intervals: std::collections::BTreeMap<String, Duration>,
 }
 
 impl<'a> Evaluator<'a> {
     fn new(state: &State, now: DateTime<Utc>, config: &'a Config) -> Self {
+        let scope = &config.settings.scope.region_intervals;
         Evaluator {
             state: state.clone(),
             events: Vec::new(),
             now,
             config,
+            region_intervals: if scope.is_empty() {
+                config.region_intervals()
+            } else {
+                scope.clone()
+            },
         }
     }
 

@@ -9,18 +9,27 @@ impl Evaluator<'_> {
         let mut sorted: Vec<&ProbeResult> = results.iter().collect();
         sorted.sort_by(|a, b| (a.at, &a.check, &a.region).cmp(&(b.at, &b.check, &b.region)));
         for r in sorted {
+            if r.at > self.now {
+                continue;
+            }
+            // A region that reports is alive, whatever check the result is about (a partition
+            // of the state hears every region's results: `crate::partition`).
+            if self.config.settings.regions.contains(&r.region)
+                && r.at >= before(self.now, self.region_interval(&r.region) * 3)
+            {
+                let region = self.state.regions.entry(r.region.clone()).or_default();
+                region.last_seen = Some(region.last_seen.map_or(r.at, |s| s.max(r.at)));
+            }
             let Some(check) = self.config.check(&r.check) else {
                 continue;
             };
-            if !check.regions.contains(&r.region) || r.at > self.now {
+            if !check.regions.contains(&r.region) {
                 continue;
             }
             // Stale: older than three intervals; it says nothing about now.
             if r.at < before(self.now, check.interval * 3) {
                 continue;
             }
-            let region = self.state.regions.entry(r.region.clone()).or_default();
-            region.last_seen = Some(region.last_seen.map_or(r.at, |s| s.max(r.at)));
             let cr = self
                 .state
                 .checks

@@ -19,13 +19,10 @@ pub(super) enum View<'s> {
 
 impl Evaluator<'_> {
     /// The shortest interval among the checks that run in `region`.
-    fn region_interval(&self, region: &str) -> Duration {
-        self.config
-            .checks
-            .iter()
-            .filter(|c| c.regions.iter().any(|r| r == region))
-            .map(|c| c.interval)
-            .min()
+    pub(super) fn region_interval(&self, region: &str) -> Duration {
+        self.region_intervals
+            .get(region)
+            .copied()
             .unwrap_or(DEFAULT_INTERVAL)
     }
 
@@ -47,6 +44,9 @@ impl Evaluator<'_> {
                 continue;
             }
             rs.silent = silent;
+            if !self.config.settings.scope.region_events {
+                continue; // another partition tells operators
+            }
             let at = rs.last_seen.map(|t| t.timestamp()).unwrap_or(0);
             let id = format!(
                 "region/{region}/{}/{}",

@@ -433,6 +433,7 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         services,
         checks,
         warnings: Vec::new(),
+        index: Default::default(),
     };
     screen_maintenance_notes(raw, &config, errs);
     config

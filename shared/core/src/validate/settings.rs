@@ -275,6 +275,7 @@ pub(super) fn check_settings(
             reopen_within,
             tick: LAMBDA_TICK,
             signature: signature(errs, &raw.signature, s),
+            scope: Default::default(),
         },
         defaults,
     )

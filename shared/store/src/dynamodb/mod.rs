@@ -57,7 +57,13 @@ pub struct DynamoStore {
     tables: Tables,
     results_ttl: Duration,
     stats: Arc<WriteStats>,
+    partitions: u32,
 }
+
+/// How many partitions the Lambda functions split the engine's state into: at 20,000 checks in
+/// 5 regions each holds ~1,600 check-regions, well under DynamoDB's item limit
+/// (docs/performance.md).
+pub const PARTITIONS: u32 = 64;
 
 fn micros(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -104,7 +110,15 @@ impl DynamoStore {
             tables,
             results_ttl,
             stats: Arc::default(),
+            partitions: 1,
         }
+    }
+
+    /// Splits the engine's state into `n` partitions (the Lambda functions and the CLI acting
+    /// on them use [`PARTITIONS`]); 1 keeps one document.
+    pub fn with_partitions(mut self, n: u32) -> Self {
+        self.partitions = n.max(1);
+        self
     }
 
     pub fn tables(&self) -> &Tables {
@@ -136,7 +150,25 @@ impl Store for DynamoStore {
     }
 
     async fn load_state(&self) -> Result<Versioned, StoreError> {
-        self.read_state().await
+        self.read_state(crate::ENGINE).await
+    }
+
+    fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    async fn load_part(&self, part: &str) -> Result<Versioned, StoreError> {
+        self.read_state(part).await
+    }
+
+    async fn commit_part(
+        &self,
+        part: &str,
+        base: &Versioned,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        self.write_state(part, base, state, messages).await
     }
 
     async fn commit(
@@ -145,7 +177,7 @@ impl Store for DynamoStore {
         state: &State,
         messages: &[Message],
     ) -> Result<u64, StoreError> {
-        self.write_state(base, state, messages).await
+        self.write_state(crate::ENGINE, base, state, messages).await
     }
 
     async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {

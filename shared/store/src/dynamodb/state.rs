@@ -25,6 +25,15 @@ fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreE
     Ok(item)
 }
 
+/// The state item's key: `engine` for the whole state, `engine#<partition>` for a partition.
+fn state_key(part: &str) -> String {
+    if part == crate::ENGINE {
+        part.to_string()
+    } else {
+        format!("{}#{part}", crate::ENGINE)
+    }
+}
+
 fn too_large(
     item: &HashMap<String, AttributeValue>,
     what: impl FnOnce() -> String,
@@ -103,12 +112,12 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn read_state(&self) -> Result<Versioned, StoreError> {
+    pub(super) async fn read_state(&self, part: &str) -> Result<Versioned, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.tables.state)
-            .key("pk", s("engine"))
+            .key("pk", s(state_key(part)))
             .consistent_read(true)
             .send()
             .await
@@ -137,6 +146,7 @@ impl DynamoStore {
     /// written right after, each message once.
     pub(super) async fn write_state(
         &self,
+        part: &str,
         base: &Versioned,
         state: &State,
         messages: &[Message],
@@ -144,7 +154,7 @@ impl DynamoStore {
         let version = base.version;
         let next = version + 1;
         let state_item = HashMap::from([
-            ("pk".to_string(), s("engine")),
+            ("pk".to_string(), s(state_key(part))),
             ("version".to_string(), AttributeValue::N(next.to_string())),
             (
                 "state".to_string(),
@@ -153,6 +163,7 @@ impl DynamoStore {
         ]);
         let state_size = item_size(&state_item);
         if state_size > MAX_ITEM_BYTES {
+            self.stats.refused(state_size);
             return Err(StoreError::TooLarge {
                 what: "the engine state".into(),
                 bytes: state_size,
@@ -203,6 +214,38 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if items.len() == 1 {
+            // Only the state changed (the usual minute): one conditional write, not a
+            // transaction, which DynamoDB bills twice.
+            let put = items
+                .pop()
+                .and_then(|i| i.put)
+                .ok_or_else(|| StoreError::Invalid("no state to write".into()))?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_string))
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .send()
+                .await;
+            return match result {
+                Ok(_) => {
+                    for (table, size) in sizes {
+                        self.stats.add(table, size, false);
+                    }
+                    Ok(next)
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(StoreError::Conflict { expected: version })
+                }
+                Err(e) => Err(sdk("commit state", e)),
+            };
         }
         let result = self
             .client

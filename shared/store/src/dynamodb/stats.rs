@@ -19,6 +19,8 @@ pub struct TableWrites {
     pub items: u64,
     pub bytes: u64,
     pub write_units: u64,
+    /// The largest item written, in bytes.
+    pub largest: u64,
 }
 
 impl WriteStats {
@@ -34,12 +36,19 @@ impl WriteStats {
         self.largest.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Notes a state item refused for its size (it counts as the largest: the metric says how
+    /// far over the limit it is).
+    pub(super) fn refused(&self, size: usize) {
+        self.largest(size);
+    }
+
     pub(super) fn add(&self, table: &str, size: usize, transactional: bool) {
         let mut t = self.tables.lock().unwrap_or_else(|p| p.into_inner());
         let w = t.entry(table.to_string()).or_default();
         w.items += 1;
         w.bytes += size as u64;
         w.write_units += (size.max(1) as u64).div_ceil(1024) * if transactional { 2 } else { 1 };
+        w.largest = w.largest.max(size as u64);
     }
 
     /// Writes so far, by table name.

@@ -1,0 +1,133 @@
+//! Evaluating a batch of results (or a tick) against a store, whether it keeps the engine's
+//! state in one document (SQLite, the local runner) or split into partitions (DynamoDB, the
+//! alert function; `atalaya_core::partition`).
+//!
+//! Split, an evaluation:
+//! 1. runs the regions' partition on every result (it alone says a region went silent or came
+//!    back), and reads what it heard from each region;
+//! 2. runs each partition its results touch (every partition on a tick) with its own results and
+//!    the regions' news, each a transition of its own: a partition's item is read and written
+//!    only when it has something to evaluate, and is as large as its share of the file.
+//!
+//! A partition that fails does not stop the others; the first failure is returned, so a stream
+//! batch is handed back and evaluated again (results already applied are recognised as such).
+
+use crate::transition::{transition, transition_in, Mode, TransitionError};
+use crate::Checks;
+use atalaya_core::evaluate::{evaluate, RegionState, State};
+use atalaya_core::ProbeResult;
+use atalaya_store::Store;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+/// What an evaluation did.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Events committed (each became messages).
+    pub events: usize,
+    /// Partitions whose state was written.
+    pub committed: usize,
+    /// Partitions evaluated.
+    pub evaluated: usize,
+    /// Configured regions with no result for three intervals.
+    pub silent_regions: usize,
+}
+
+/// Evaluates `results` at `now` (a tick: none) and commits what changes.
+pub async fn evaluate_batch<S: Store>(
+    store: &S,
+    checks: &Checks,
+    results: &[ProbeResult],
+    now: DateTime<Utc>,
+) -> Result<Evaluated, TransitionError<Infallible>> {
+    let config = &checks.config;
+    let n = store.partitions();
+    if n <= 1 {
+        let t = transition(
+            store,
+            checks,
+            |s: &State| Ok(evaluate(s, results, now, config)),
+            Mode::Commit,
+        )
+        .await?;
+        return Ok(Evaluated {
+            events: if t.committed { t.events.len() } else { 0 },
+            committed: usize::from(t.committed),
+            evaluated: 1,
+            silent_regions: t.state.regions.values().filter(|r| r.silent).count(),
+        });
+    }
+    let plan = checks.plan(n);
+    let mut out = Evaluated::default();
+    // 1. The regions.
+    let regions = &plan.regions;
+    let t = transition_in(
+        store,
+        &regions.key,
+        &checks.renderer,
+        &regions.config,
+        |s: &State| Ok(evaluate(s, results, now, &regions.config)),
+        Mode::Commit,
+    )
+    .await?;
+    out.evaluated += 1;
+    out.committed += usize::from(t.committed);
+    out.events += if t.committed { t.events.len() } else { 0 };
+    out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
+    let heard: BTreeMap<String, RegionState> = t.state.regions;
+    // 2. The partitions with results (every one on a tick).
+    let mut by_part: BTreeMap<&str, Vec<ProbeResult>> = BTreeMap::new();
+    if results.is_empty() {
+        for p in &plan.parts {
+            by_part.entry(p.key.as_str()).or_default();
+        }
+    } else {
+        for r in results {
+            if let Some(p) = plan.of_check(&r.check) {
+                by_part.entry(p.key.as_str()).or_default().push(r.clone());
+            }
+        }
+    }
+    let mut first_error = None;
+    for part in plan
+        .parts
+        .iter()
+        .filter(|p| by_part.contains_key(p.key.as_str()))
+    {
+        let mine = &by_part[part.key.as_str()];
+        let step = |s: &State| {
+            let mut s = s.clone();
+            // What the regions' partition heard: every partition judges silence alike.
+            for (region, rs) in &heard {
+                let own = s.regions.entry(region.clone()).or_default();
+                own.last_seen = own.last_seen.max(rs.last_seen);
+            }
+            Ok(evaluate(&s, mine, now, &part.config))
+        };
+        match transition_in(
+            store,
+            &part.key,
+            &checks.renderer,
+            &part.config,
+            step,
+            Mode::Commit,
+        )
+        .await
+        {
+            Ok(t) => {
+                out.evaluated += 1;
+                out.committed += usize::from(t.committed);
+                out.events += if t.committed { t.events.len() } else { 0 };
+            }
+            Err(e) => {
+                tracing::error!(partition = %part.key, error = %e, "partition not evaluated");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
