@@ -6,7 +6,7 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit bench fuzz schema build help package validate-infra deploy-sam publish-checks
+.PHONY: run probe demo test lint unit bench bench-scale fuzz schema build help package validate-infra deploy-sam publish-checks
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
@@ -162,6 +162,14 @@ bench:
 	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn
 	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
+
+# 20,000 checks x 5 regions through the real alert code path, over SQLite and DynamoDB on moto
+# (release); the last line is the summary docs/performance.md quotes. BENCH_MINUTES: simulated
+# minutes.
+BENCH_MINUTES ?= 8
+bench-scale: $(MOTO)
+	$(CARGO) build --release -p atalaya-tests --bin atalaya-bench-scale
+	ATALAYA_MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python target/release/atalaya-bench-scale --checks 20000 --regions 5 --minutes $(BENCH_MINUTES) 2>/dev/null | grep -v '^{'
 
 # Fuzzing (cargo-fuzz, libFuzzer, nightly): each target in fuzz/fuzz_targets runs for FUZZ_SECONDS
 # from its seeds (fuzz/seeds/<target>, the fixtures and examples for checks_file) and past

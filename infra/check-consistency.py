@@ -47,6 +47,7 @@ ACCESS = {
         ("dynamodb:ListStreams", "streams:results"),
         ("dynamodb:GetItem", "table:state"),
         ("dynamodb:PutItem", "table:state"),
+        ("dynamodb:DeleteItem", "table:state"),
         ("dynamodb:PutItem", "table:incidents"),
         ("dynamodb:PutItem", "table:outbox"),
         ("dynamodb:UpdateItem", "table:outbox"),

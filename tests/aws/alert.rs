@@ -418,3 +418,66 @@ services:
         s.stats().largest_state_item()
     );
 }
+
+/// Two invocations at once (two stream shards, or a batch and the tick): the lease lets one
+/// evaluate at a time, both succeed, and the outage is told once.
+#[tokio::test]
+async fn concurrent_invocations_take_turns_and_tell_once() {
+    let c = checks(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp }
+services:
+  - { id: shop, customer: acme, name: Shop }
+  - { id: blog, customer: acme, name: Blog }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: blog-home, service: blog, http: { url: 'https://blog.acme.example/' } }
+",
+    );
+    let m = moto().await;
+    let ops_q = m.queue("ops", &m.ops_topic, None).await;
+    let s = store().await.with_partitions(4);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
+    let mut down = at_regions("shop-home", t0, Outcome::Down);
+    down.extend(at_regions("blog-home", t0, Outcome::Up));
+    let (first, second) = down.split_at(3);
+    let now = t0 + chrono::TimeDelta::seconds(20);
+    let (a, b) = tokio::join!(
+        handle(&deps, first, Some("1".into()), now),
+        handle(&deps, second, Some("2".into()), now)
+    );
+    assert!(!a.evaluation_failed && !b.evaluation_failed, "{a:?} {b:?}");
+    assert_eq!(
+        a.events + b.events,
+        2,
+        "opened, for operators and the customer: {a:?} {b:?}"
+    );
+    let subjects: Vec<String> = m
+        .drain(&ops_q)
+        .await
+        .iter()
+        .map(|o| o["Subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.starts_with("[OPENED] shop"))
+            .count(),
+        1,
+        "{subjects:?}"
+    );
+    // The lease was given back.
+    let t = chrono::Utc::now();
+    assert!(s
+        .lease("after", t, t + chrono::TimeDelta::seconds(60))
+        .await
+        .unwrap());
+}

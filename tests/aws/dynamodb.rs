@@ -316,3 +316,29 @@ async fn a_claimed_message_is_published_by_one_invocation_and_a_released_one_by_
         "sent: nothing to claim"
     );
 }
+
+#[tokio::test]
+async fn one_evaluator_holds_the_lease_at_a_time_and_a_dead_ones_lease_expires() {
+    let s = store().await;
+    let t = chrono::Utc::now();
+    let later = |secs: i64| t + chrono::TimeDelta::seconds(secs);
+    assert!(s.lease("a", t, later(60)).await.unwrap());
+    assert!(
+        !s.lease("b", later(1), later(61)).await.unwrap(),
+        "a holds it"
+    );
+    assert!(
+        s.lease("a", later(2), later(62)).await.unwrap(),
+        "its holder may renew it"
+    );
+    s.release_lease("b").await.unwrap(); // not b's: nothing happens
+    assert!(!s.lease("b", later(3), later(63)).await.unwrap());
+    s.release_lease("a").await.unwrap();
+    assert!(
+        s.lease("b", later(4), later(64)).await.unwrap(),
+        "given back, it is free"
+    );
+    // b dies holding it: after its expiry another takes it.
+    assert!(!s.lease("c", later(30), later(90)).await.unwrap());
+    assert!(s.lease("c", later(65), later(125)).await.unwrap());
+}

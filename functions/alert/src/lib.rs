@@ -157,6 +157,40 @@ pub fn store_emf(
     )
 }
 
+/// How long an invocation waits for the evaluation lease before handing its batch back.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a lease lasts if its holder dies (the function's timeout).
+const LEASE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// An owner name no other invocation has.
+fn lease_owner() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Takes the lease, waiting up to [`LEASE_WAIT`] for another evaluation to finish.
+async fn take_lease<S: Store>(store: &S, owner: &str) -> Result<bool, atalaya_store::StoreError> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(20);
+    loop {
+        // Real time, not the evaluation's `now`: the lease is about invocations running now.
+        let wall = Utc::now();
+        if store.lease(owner, wall, wall + LEASE_FOR).await? {
+            return Ok(true);
+        }
+        if started.elapsed() >= LEASE_WAIT {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(250));
+    }
+}
+
 async fn run<S: Store>(
     deps: &Deps<'_, S>,
     results: &[ProbeResult],
@@ -167,7 +201,39 @@ async fn run<S: Store>(
         results: results.len(),
         ..AlertOutput::default()
     };
-    match evaluate_batch(deps.store, deps.checks, results, now).await {
+    // One evaluator at a time (the stream's shards and the tick run concurrently): none races
+    // another on a partition.
+    let owner = lease_owner();
+    match take_lease(deps.store, &owner).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::error!(
+                "another evaluation held the lease for {LEASE_WAIT:?}; the batch will be retried"
+            );
+            out.evaluation_failed = true;
+            if let Some(seq) = first_sequence {
+                out.batch_item_failures.push(ItemFailure {
+                    item_identifier: seq,
+                });
+            }
+            return out;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take the evaluation lease; the batch will be retried");
+            out.evaluation_failed = true;
+            if let Some(seq) = first_sequence {
+                out.batch_item_failures.push(ItemFailure {
+                    item_identifier: seq,
+                });
+            }
+            return out;
+        }
+    }
+    let evaluated = evaluate_batch(deps.store, deps.checks, results, now).await;
+    if let Err(e) = deps.store.release_lease(&owner).await {
+        tracing::warn!(error = %e, "the evaluation lease was not given back; it expires on its own");
+    }
+    match evaluated {
         Ok(e) => {
             out.events = e.events;
             out.silent_regions = e.silent_regions;

@@ -21,6 +21,9 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
+/// Partitions evaluated at once.
+const IN_FLIGHT: usize = 16;
+
 /// What an evaluation did.
 #[derive(Debug, Default)]
 pub struct Evaluated {
@@ -89,32 +92,36 @@ pub async fn evaluate_batch<S: Store>(
             }
         }
     }
+    // Partitions are independent: several are evaluated at once (each its own read and write).
+    use futures::StreamExt;
+    let done: Vec<_> = futures::stream::iter(
+        plan.parts
+            .iter()
+            .filter(|p| by_part.contains_key(p.key.as_str())),
+    )
+    .map(|part| {
+        let (heard, mine, renderer) = (&heard, &by_part[part.key.as_str()], &checks.renderer);
+        async move {
+            let step = |s: &State| {
+                let mut s = s.clone();
+                // What the regions' partition heard: every partition judges silence alike.
+                for (region, rs) in heard {
+                    let own = s.regions.entry(region.clone()).or_default();
+                    own.last_seen = own.last_seen.max(rs.last_seen);
+                }
+                Ok(evaluate(&s, mine, now, &part.config))
+            };
+            let t =
+                transition_in(store, &part.key, renderer, &part.config, step, Mode::Commit).await;
+            (part, t)
+        }
+    })
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
     let mut first_error = None;
-    for part in plan
-        .parts
-        .iter()
-        .filter(|p| by_part.contains_key(p.key.as_str()))
-    {
-        let mine = &by_part[part.key.as_str()];
-        let step = |s: &State| {
-            let mut s = s.clone();
-            // What the regions' partition heard: every partition judges silence alike.
-            for (region, rs) in &heard {
-                let own = s.regions.entry(region.clone()).or_default();
-                own.last_seen = own.last_seen.max(rs.last_seen);
-            }
-            Ok(evaluate(&s, mine, now, &part.config))
-        };
-        match transition_in(
-            store,
-            &part.key,
-            &checks.renderer,
-            &part.config,
-            step,
-            Mode::Commit,
-        )
-        .await
-        {
+    for (part, t) in done {
+        match t {
             Ok(t) => {
                 out.evaluated += 1;
                 out.committed += usize::from(t.committed);

@@ -175,4 +175,19 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     /// Every channel is done with the message: it is no longer pending.
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError>;
+    /// Takes the evaluation lease for `owner` until `until` (or until released): of several
+    /// evaluators, one evaluates at a time, so none races another on a partition. False when
+    /// another holds it. A store with one writer at a time (SQLite) always grants it.
+    async fn lease(
+        &self,
+        _owner: &str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Gives the lease back (only if `owner` still holds it).
+    async fn release_lease(&self, _owner: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

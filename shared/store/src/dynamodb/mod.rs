@@ -221,4 +221,75 @@ impl Store for DynamoStore {
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
         self.finish(id).await
     }
+
+    async fn lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item("pk", s(LEASE))
+            .item("owner", s(owner))
+            .item(
+                "until",
+                AttributeValue::N(until.timestamp_millis().to_string()),
+            )
+            .condition_expression("attribute_not_exists(pk) OR #u < :now OR #o = :me")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match out {
+            Ok(_) => {
+                self.stats.add(&self.tables.state, 64, false);
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk("take the evaluation lease", e)),
+        }
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(LEASE))
+            .condition_expression("#o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match out {
+            Ok(_) => {
+                self.stats.add(&self.tables.state, 64, false);
+                Ok(())
+            }
+            // Expired and taken by another: nothing of ours to give back.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk("release the evaluation lease", e)),
+        }
+    }
 }
+
+/// The evaluation lease's item in the state table.
+const LEASE: &str = "lease#evaluate";
