@@ -169,7 +169,35 @@ async fn apply_action<S: Store>(
     // With the state split into partitions (the Lambda functions'), the incident lives in the
     // partition its id names (`inc-p07-3`); an id without one is in the unsplit state.
     let plan = (store.partitions() > 1).then(|| checks.plan(store.partitions()));
-    let (part, config) = match plan.as_ref().and_then(|p| p.of_incident(id)) {
+    let mut found = plan.as_ref().and_then(|p| p.of_incident(id));
+    if let Some(plan) = &plan {
+        // An incident handed over to another partition (its service joined another group)
+        // keeps its id: look for it where it is now.
+        let here = match found {
+            Some(p) => store
+                .load_part(&p.key)
+                .await?
+                .state
+                .incidents
+                .contains_key(id),
+            None => false,
+        };
+        if !here {
+            for p in &plan.parts {
+                if store
+                    .load_part(&p.key)
+                    .await?
+                    .state
+                    .incidents
+                    .contains_key(id)
+                {
+                    found = Some(p);
+                    break;
+                }
+            }
+        }
+    }
+    let (part, config) = match found {
         Some(p) => (p.key.as_str(), &p.config),
         None => (atalaya_store::ENGINE, &checks.config),
     };

@@ -481,3 +481,126 @@ checks:
         .await
         .unwrap());
 }
+
+/// A new dependency joins a service's group to another partition while its incident is open:
+/// the incident moves with it, and the customer still hears it resolved when it is seen working.
+#[tokio::test]
+async fn an_open_incident_moves_with_its_service_to_another_partition() {
+    let file = |depends: bool, a: &str, b: &str| {
+        checks(&format!(
+            "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: {{ interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: {a}, customer: acme, name: Core }}
+  - {{ id: {b}, customer: acme, name: Shop{} }}
+checks:
+  - {{ id: core-home, service: {a}, http: {{ url: 'https://core.acme.example/' }} }}
+  - {{ id: shop-home, service: {b}, http: {{ url: 'https://shop.acme.example/' }} }}
+",
+            if depends {
+                format!(", depends_on: [{a}]")
+            } else {
+                String::new()
+            }
+        ))
+    };
+    // Two service ids that land in different partitions on their own.
+    let (a, b) = (0..)
+        .map(|i| (format!("core{i}"), format!("shop{i}")))
+        .find(|(a, b)| {
+            let p = file(false, a, b).plan(8);
+            p.of_service(a).map(|x| x.key.clone()) != p.of_service(b).map(|x| x.key.clone())
+        })
+        .unwrap();
+    let (before, after) = (file(false, &a, &b), file(true, &a, &b));
+    let from = before.plan(8).of_service(&b).unwrap().key.clone();
+    let to = after.plan(8).of_service(&b).unwrap().key.clone();
+    assert_ne!(from, to);
+    assert_eq!(
+        to,
+        after.plan(8).of_service(&a).unwrap().key,
+        "the group follows its first service"
+    );
+
+    let m = moto().await;
+    let cust_q = m.queue("cust", &m.cust_topic, None).await;
+    let s = store().await.with_partitions(8);
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
+    let at = |m: i64| t0 + chrono::TimeDelta::minutes(m);
+    let minute = |m: i64, shop: Outcome| {
+        let mut r = at_regions("core-home", at(m), Outcome::Up);
+        r.extend(at_regions("shop-home", at(m), shop));
+        r
+    };
+    let deps = Deps {
+        checks: &before,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    handle(
+        &deps,
+        &minute(0, Outcome::Down),
+        None,
+        at(0) + chrono::TimeDelta::seconds(20),
+    )
+    .await;
+    let open = s.incidents(true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let id = open[0].id.clone();
+    assert!(id.starts_with(&format!("inc-{from}-")), "{id}");
+
+    // The file changes: the shop now depends on the core. A tick moves the incident.
+    let deps = Deps {
+        checks: &after,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    handle(&deps, &[], None, at(0) + chrono::TimeDelta::seconds(50)).await;
+    assert!(
+        s.load_part(&to)
+            .await
+            .unwrap()
+            .state
+            .incidents
+            .contains_key(&id),
+        "now where its service is"
+    );
+    assert!(
+        !s.load_part(&from)
+            .await
+            .unwrap()
+            .state
+            .incidents
+            .contains_key(&id),
+        "and only there"
+    );
+    // Seen working again: resolved, and the customer is told.
+    handle(
+        &deps,
+        &minute(1, Outcome::Up),
+        None,
+        at(1) + chrono::TimeDelta::seconds(20),
+    )
+    .await;
+    handle(
+        &deps,
+        &minute(2, Outcome::Up),
+        None,
+        at(2) + chrono::TimeDelta::seconds(20),
+    )
+    .await;
+    assert!(
+        s.incidents(true).await.unwrap().is_empty(),
+        "{:?}",
+        s.incidents(true).await.unwrap()
+    );
+    let cust = events(&m.drain(&cust_q).await);
+    assert_eq!(
+        cust.iter().filter(|e| *e == "resolved").count(),
+        1,
+        "{cust:?}"
+    );
+}

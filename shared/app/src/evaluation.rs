@@ -14,7 +14,7 @@
 
 use crate::transition::{transition, transition_in, Mode, TransitionError};
 use crate::Checks;
-use atalaya_core::evaluate::{evaluate, RegionState, State};
+use atalaya_core::evaluate::{evaluate, Incident, RegionState, State};
 use atalaya_core::ProbeResult;
 use atalaya_store::Store;
 use chrono::{DateTime, Utc};
@@ -120,12 +120,20 @@ pub async fn evaluate_batch<S: Store>(
     .collect()
     .await;
     let mut first_error = None;
+    let mut strays: Vec<(&str, Incident)> = Vec::new();
     for (part, t) in done {
         match t {
             Ok(t) => {
                 out.evaluated += 1;
                 out.committed += usize::from(t.committed);
                 out.events += if t.committed { t.events.len() } else { 0 };
+                // Incidents of services this partition no longer holds (a new dependency
+                // joined their group to another one's partition).
+                for i in t.state.incidents.values() {
+                    if part.config.service(&i.service).is_none() {
+                        strays.push((part.key.as_str(), i.clone()));
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(partition = %part.key, error = %e, "partition not evaluated");
@@ -133,8 +141,70 @@ pub async fn evaluate_batch<S: Store>(
             }
         }
     }
+    for (from, incident) in strays {
+        if let Err(e) = hand_over(store, checks, &plan, from, incident).await {
+            first_error.get_or_insert(e);
+        }
+    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// Moves an incident to the partition that now evaluates its service: first it is added there
+/// (if it is not already), then taken out of where it was, so that a failure between the two
+/// leaves it in both, never in neither; the next evaluation finishes the move. Its id stays (the
+/// incidents table and every message already sent name it). An incident whose service left the
+/// file stays where it is.
+async fn hand_over<S: Store>(
+    store: &S,
+    checks: &Checks,
+    plan: &atalaya_core::partition::Plan,
+    from: &str,
+    incident: Incident,
+) -> Result<(), TransitionError<Infallible>> {
+    let Some(to) = plan.of_service(&incident.service) else {
+        return Ok(());
+    };
+    if to.key == from {
+        return Ok(());
+    }
+    tracing::info!(incident = %incident.id, from, to = %to.key, "an incident moves with its service to another partition");
+    let id = incident.id.clone();
+    transition_in(
+        store,
+        &to.key,
+        &checks.renderer,
+        &to.config,
+        |s: &State| {
+            let mut s = s.clone();
+            s.incidents
+                .entry(id.clone())
+                .or_insert_with(|| incident.clone());
+            Ok((s, Vec::new()))
+        },
+        Mode::Commit,
+    )
+    .await?;
+    let source = plan
+        .parts
+        .iter()
+        .find(|p| p.key == from)
+        .map_or(&plan.regions.config, |p| &p.config);
+    transition_in(
+        store,
+        from,
+        &checks.renderer,
+        source,
+        |s: &State| {
+            let mut s = s.clone();
+            s.incidents.remove(&id);
+            s.deferred_resolutions.retain(|(i, _)| i != &id);
+            Ok((s, Vec::new()))
+        },
+        Mode::Commit,
+    )
+    .await?;
+    Ok(())
 }

@@ -4,9 +4,10 @@
 //! - Services that depend on one another (`depends_on`, either way) stay in one partition: an
 //!   incident that lists a dependent service, and its resolution, never cross partitions.
 //! - A group of services goes to partition `stable_hash(its first service id) % n`: adding or
-//!   removing other services never moves it (only joining two groups by a new dependency moves
-//!   the smaller-named one's state, which then starts afresh: its checks are unknown until their
-//!   next results).
+//!   removing other services never moves it. Joining two groups by a new dependency moves one of
+//!   them: its checks start afresh there (unknown until their next results), and its open
+//!   incidents are handed over on the next evaluation (`atalaya_app::evaluation`), keeping their
+//!   ids.
 //! - One more partition, [`REGIONS`], hears every result and alone tells operators a region went
 //!   silent or came back; every partition judges silence with the whole file's intervals, so
 //!   they agree on what they see.
@@ -26,7 +27,7 @@ pub struct Part {
     pub config: Config,
 }
 
-/// A file split into `n` partitions (those with no service are left out), plus the regions'.
+/// A file split into `n` partitions, plus the regions'.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub parts: Vec<Part>,
@@ -75,7 +76,10 @@ impl Plan {
         let width = (n - 1).to_string().len().max(2);
         let mut of_check = HashMap::new();
         let mut parts = Vec::new();
-        for (p, services) in by_part {
+        // Every partition, even one with no service now: on a tick it is evaluated all the
+        // same, so that what it still holds (an incident whose service moved) is handed over.
+        for p in 0..n {
+            let services = by_part.remove(&p).unwrap_or_default();
             let key = format!("p{p:0width$}");
             let part = config.part(
                 &services,
@@ -113,7 +117,15 @@ impl Plan {
         self.of_check.get(check).map(|&i| &self.parts[i])
     }
 
-    /// The partition whose incidents carry `incident` (`inc-p07-3` → `p07`).
+    /// The partition that evaluates `service`.
+    pub fn of_service(&self, service: &str) -> Option<&Part> {
+        self.parts
+            .iter()
+            .find(|p| p.config.service(service).is_some())
+    }
+
+    /// The partition whose incidents carry `incident` (`inc-p07-3` → `p07`; an incident handed
+    /// over to another partition keeps its id, so look elsewhere if it is not there).
     pub fn of_incident(&self, incident: &str) -> Option<&Part> {
         let rest = incident.strip_prefix("inc-")?;
         let key = rest.split('-').next()?;
@@ -160,7 +172,8 @@ mod tests {
         }
         let cfg = config(&services);
         let plan = Plan::of(&cfg, 16);
-        assert!(plan.parts.len() > 8 && plan.parts.len() <= 16);
+        assert_eq!(plan.parts.len(), 16);
+        assert!(plan.parts.iter().filter(|p| !p.config.services.is_empty()).count() > 8);
         for c in &cfg.checks {
             assert!(plan.of_check(&c.id).is_some(), "{}", c.id);
         }
