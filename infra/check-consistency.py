@@ -472,10 +472,20 @@ def check_environment_and_iam():
                 problem(f"{side}: the {fname} function's role does not allow {a} on {r}, which it needs")
         # The probe writes only its own region's results.
         if fname == "probe":
-            text = json.dumps(role, default=str)
+            writes = [
+                st
+                for pol in role.get("Policies", [])
+                for st in pol["PolicyDocument"]["Statement"]
+                if "dynamodb:BatchWriteItem" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+            ]
+            own = [
+                st
+                for st in writes
+                if st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") in ([{"Ref": "AWS::Region"}], {"Ref": "AWS::Region"})
+            ]
             tf_text = read(TF_FILES["probe"][0])
-            if "dynamodb:LeadingKeys" not in text or "dynamodb:LeadingKeys" not in tf_text:
-                problem("the probe function's role must limit its writes to its own region's results (dynamodb:LeadingKeys)")
+            if not writes or len(own) != len(writes) or not re.search(r'"dynamodb:LeadingKeys"\s*=\s*\[local\.region\]', tf_text):
+                problem("the probe function's role must limit its writes to its own region's results (dynamodb:LeadingKeys = the function's region)")
 
 
 def check_alarms():

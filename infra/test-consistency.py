@@ -57,6 +57,8 @@ DRIFTS = [
      "${HomeRegion}/checks.tar.gz", "${HomeRegion}/checks.tgz", "s3:GetObject on object:checks, which it needs"),
     ("Terraform's probe not told where the checks file is", TF_PROBE,
      "      ATALAYA_CHECKS_BUCKET    = local.checks_bucket\n", "", "the probe function's variables differ"),
+    ("the probe may write another region's results", PROBE,
+     "dynamodb:LeadingKeys: [!Ref AWS::Region]", "dynamodb:LeadingKeys: [!Ref HomeRegion]", "dynamodb:LeadingKeys"),
     ("the probe may write any region's results", PROBE,
      "dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:LeadingKeys"),
 ]

@@ -41,6 +41,12 @@ variable "customer_subscriptions" {
   default = []
 }
 
+variable "probe_shards" {
+  description = "Schedules per probe region: `atalaya plan --shards checks.yaml`."
+  type        = number
+  default     = 1
+}
+
 locals {
   dist = "${path.module}/../../../../dist"
 }
@@ -60,6 +66,7 @@ module "probe_eu_west_1" {
   home_region     = module.home.home_region
   operator_emails = var.operator_emails
   probe_package   = "${local.dist}/atalaya-probe.zip"
+  shards          = var.probe_shards
 }
 
 module "probe_us_east_1" {
@@ -68,6 +75,7 @@ module "probe_us_east_1" {
   home_region     = module.home.home_region
   operator_emails = var.operator_emails
   probe_package   = "${local.dist}/atalaya-probe.zip"
+  shards          = var.probe_shards
 }
 
 module "probe_ap_southeast_2" {
@@ -76,6 +84,7 @@ module "probe_ap_southeast_2" {
   home_region     = module.home.home_region
   operator_emails = var.operator_emails
   probe_package   = "${local.dist}/atalaya-probe.zip"
+  shards          = var.probe_shards
 }
 
 output "operators_topic_arn" {
