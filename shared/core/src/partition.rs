@@ -173,7 +173,13 @@ mod tests {
         let cfg = config(&services);
         let plan = Plan::of(&cfg, 16);
         assert_eq!(plan.parts.len(), 16);
-        assert!(plan.parts.iter().filter(|p| !p.config.services.is_empty()).count() > 8);
+        assert!(
+            plan.parts
+                .iter()
+                .filter(|p| !p.config.services.is_empty())
+                .count()
+                > 8
+        );
         for c in &cfg.checks {
             assert!(plan.of_check(&c.id).is_some(), "{}", c.id);
         }
