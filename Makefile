@@ -75,6 +75,8 @@ unit: $(MOTO)
 	  echo "cargo-nextest not found: running cargo test"; tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --no-fail-fast; \
 	fi
 
+# A cold `make test` builds everything once: incremental caches would only cost disk (1.2 GB).
+test: export CARGO_INCREMENTAL = 0
 test: lint unit validate-infra
 
 # --- Lambda packages -------------------------------------------------------------------------
