@@ -14,9 +14,11 @@ help:
 	@echo "make demo    a local shop goes down and comes back: the whole incident conversation (~45 s)"
 	@echo "make test    lint + the whole test suite + validate-infra"
 	@echo "make package arm64 Lambda zips in dist/ (cargo-lambda; CHECKS=your checks file)"
-	@echo "make validate-infra  sam validate --lint, cfn-lint, checkov, terraform fmt"
+	@echo "make validate-infra  sam validate (also expanded), cfn-lint, checkov, terraform fmt, consistency + drift cases"
 	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAILS=…  (needs AWS credentials)"
+	@echo "make publish-checks CHECKS=… CHECKS_BUCKET=… HOME_REGION=…  the checks file to the functions, no redeploy"
 	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
+	@echo "make bench-scale  20,000 checks x 5 regions through the alert path, SQLite and moto (release)"
 	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 300; nightly + cargo-fuzz, installed if missing)"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
 

@@ -195,6 +195,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         // result as it lands would let the order probes finish in decide which service's
         // incident opens. A line per round follows each such evaluation.
         let mut results: Vec<ProbeResult> = Vec::new();
+        let mut pending_since: Option<Instant> = None;
         loop {
             // Secret references are read again when they are older than REFRESH.
             remote.refresh(&engine).await;
@@ -247,7 +248,18 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 }
             };
             let round_done = !results.is_empty() && in_flight.is_empty();
-            if round_done || ticked || stopping {
+            if results.is_empty() {
+                pending_since = None;
+            } else {
+                pending_since.get_or_insert_with(Instant::now);
+            }
+            // Results wait for the rest of their round: with --once always (every probe is
+            // bounded by its timeout), otherwise for a tick at most (rounds overlap). Evaluating
+            // a round piecemeal would let the order probes finish in decide which service's
+            // incident opens (a dependent service before the one it depends on).
+            let waited_a_tick = !opts.once
+                && pending_since.is_some_and(|t| t.elapsed() >= Duration::from_millis(900));
+            if round_done || (ticked && (results.is_empty() || waited_a_tick)) || stopping {
                 let state =
                     step(&store, &checks, &results, resuming, &channels).await?;
                 resuming = false;

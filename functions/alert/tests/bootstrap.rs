@@ -80,6 +80,34 @@ async fn the_bootstrap_serves_ticks_and_stream_batches_through_the_runtime_api()
     assert_eq!(store.load_state().await.unwrap().version, 0);
 }
 
+/// Starts the bootstrap on `checks` with `env` (variables to set, or to remove when `None`) and
+/// expects it to stop at init without asking for an event; what it said (stderr and stdout).
+async fn stops_at_init(checks: &std::path::Path, env: &[(&str, Option<&str>)]) -> String {
+    let api = RuntimeApi::start(Vec::new()).await;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"));
+    cmd.envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", checks)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .kill_on_drop(true);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("the bootstrap exits")
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(api.first_poll().is_none(), "it never asked for an event");
+    String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
+}
+
+const ONE_CHECK: &str = "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n";
+
 /// Customers' own templates ship beside the checks file; a folder that is missing or a template
 /// that does not parse stops the function at init, naming the problem, instead of sending
 /// messages in the wrong words.
@@ -89,7 +117,10 @@ async fn a_broken_customer_template_stops_the_function_at_init_and_says_why() {
     let checks = dir.path().join("checks.yaml");
     std::fs::write(
         &checks,
-        "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A, templates: templates/a }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n",
+        ONE_CHECK.replace(
+            "{ id: a, name: A }",
+            "{ id: a, name: A, templates: templates/a }",
+        ),
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("templates/a")).unwrap();
@@ -98,59 +129,28 @@ async fn a_broken_customer_template_stops_the_function_at_init_and_says_why() {
         "{{ service_name ",
     )
     .unwrap();
-    let api = RuntimeApi::start(Vec::new()).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"))
-        .envs(lambda_env(&api))
-        .env("ATALAYA_CHECKS", &checks)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("the bootstrap exits")
-        .unwrap();
-    assert!(!out.status.success());
-    let said =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let said = stops_at_init(&checks, &[]).await;
     assert!(said.contains("opened.subject"), "{said}");
-    assert!(api.first_poll().is_none(), "it never asked for an event");
 }
 
 #[tokio::test]
 async fn a_missing_topic_stops_the_function_at_init_and_names_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let checks = dir.path().join("checks.yaml");
-    std::fs::write(
+    std::fs::write(&checks, ONE_CHECK).unwrap();
+    let said = stops_at_init(
         &checks,
-        "settings:\n  regions: [eu-west-1]\ncustomers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: home, service: s, http: { url: 'https://shop.example/' } }\n",
+        &[
+            (
+                "ATALAYA_OPERATORS_TOPIC_ARN",
+                Some("arn:aws:sns:eu-west-1:123456789012:ops"),
+            ),
+            ("ATALAYA_CUSTOMERS_TOPIC_ARN", None),
+        ],
     )
-    .unwrap();
-    let api = RuntimeApi::start(Vec::new()).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-alert-fn"))
-        .envs(lambda_env(&api))
-        .env("ATALAYA_CHECKS", &checks)
-        .env(
-            "ATALAYA_OPERATORS_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:ops",
-        )
-        .env_remove("ATALAYA_CUSTOMERS_TOPIC_ARN")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("the bootstrap exits")
-        .unwrap();
-    assert!(!out.status.success());
-    let said =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    .await;
     assert!(
         said.contains("ATALAYA_CUSTOMERS_TOPIC_ARN is not set"),
         "{said}"
     );
-    assert!(api.first_poll().is_none(), "it never asked for an event");
 }
