@@ -42,13 +42,17 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   ok_actions          = [aws_sns_topic.operators.arn]
 }
 
-# The alert function's EMF metrics: evaluations that could not be committed, and messages a
-# channel could not deliver (they stay pending and are retried; this says they are late).
+# The alert function's EMF metrics (namespace Atalaya, by Function): evaluations that could not
+# be committed; messages a channel could not deliver (they stay pending and are retried); a
+# published checks file refused; the largest state item (DynamoDB refuses items over 400 KB: at
+# 300 KB there is time to act, docs/deploy.md); probe regions silent for three intervals.
 locals {
   alert_metric_alarms = {
-    "alert-evaluation-failures" = { metric = "EvaluationFailures", text = "Evaluations of probe results could not be committed; incidents may not open or close." }
-    "alert-publish-failures"    = { metric = "PublishFailures", text = "Messages could not be delivered to a channel (they stay pending and are retried); customers or operators hear late." }
-    "checks-file-rejected"      = { metric = "ChecksFileRejected", text = "A published checks file was refused (see the alert function's log for every problem); the last good one keeps running. Fix it and publish again." }
+    "alert-evaluation-failures" = { metric = "EvaluationFailures", stat = "Sum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "Evaluations of probe results could not be committed; incidents may not open or close." }
+    "alert-publish-failures"    = { metric = "PublishFailures", stat = "Sum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "Messages could not be delivered to a channel (they stay pending and are retried); customers or operators hear late." }
+    "checks-file-rejected"      = { metric = "ChecksFileRejected", stat = "Maximum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "A published checks file was refused (see the alert function's log for every problem); the last good one keeps running. Fix it and publish again." }
+    "alert-state-size"          = { metric = "StateItemBytes", stat = "Maximum", threshold = 307200, op = "GreaterThanThreshold", missing = "notBreaching", text = "The engine state item is over 300 KB; at 400 KB DynamoDB refuses it and evaluations stop." }
+    "probe-region-silent"       = { metric = "SilentRegions", stat = "Maximum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "breaching", text = "A probe region sent no results for three intervals (its function fails, is throttled or is not invoked)." }
   }
 }
 
@@ -59,47 +63,12 @@ resource "aws_cloudwatch_metric_alarm" "alert_metrics" {
   namespace           = "Atalaya"
   metric_name         = each.value.metric
   dimensions          = { Function = "alert" }
-  statistic           = "Sum"
+  statistic           = each.value.stat
   period              = 300
   evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.operators.arn]
-  ok_actions          = [aws_sns_topic.operators.arn]
-}
-
-# The largest engine state item written (DynamoDB refuses items over 400 KB; at 300 KB there is
-# time to act: docs/deploy.md, "The state is too large").
-resource "aws_cloudwatch_metric_alarm" "state_size" {
-  alarm_name          = "${var.prefix}alert-state-size"
-  alarm_description   = "The engine state item is over 300 KB; at 400 KB DynamoDB refuses it and evaluations stop."
-  namespace           = "Atalaya"
-  metric_name         = "StateItemBytes"
-  dimensions          = { Function = "alert" }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 307200
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.operators.arn]
-  ok_actions          = [aws_sns_topic.operators.arn]
-}
-
-# The alert function's EMF metric: probe regions with no results for three intervals.
-resource "aws_cloudwatch_metric_alarm" "silent_regions" {
-  alarm_name          = "${var.prefix}probe-region-silent"
-  alarm_description   = "A probe region sent no results for three intervals (its function fails, is throttled or is not invoked)."
-  namespace           = "Atalaya"
-  metric_name         = "SilentRegions"
-  dimensions          = { Function = "alert" }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "breaching"
+  threshold           = each.value.threshold
+  comparison_operator = each.value.op
+  treat_missing_data  = each.value.missing
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }
