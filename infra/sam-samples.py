@@ -6,16 +6,25 @@ that differ only in punctuation and several shards; the expansion must give each
 resource (one subscription per address, one schedule per shard). Used by `make validate-infra`."""
 import json
 import pathlib
+import subprocess
 import sys
 
 from cfnlint.decode import cfn_yaml
 from samcli.lib.cfn_language_extensions.api import process_template
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def keyed(entries: str) -> str:
+    """The entries as `make deploy-sam` passes them (infra/keyed.sh)."""
+    return subprocess.run([str(ROOT / "infra/keyed.sh"), entries], check=True, capture_output=True, text=True).stdout.strip()
+
+
 SAMPLES = {
     "ProbeRegions": "eu-west-1,us-east-1",
-    "OperatorEmails": "0f1e2d3c4b5a=a.b@example.com,a5b4c3d2e1f0=ab@example.com",
-    "CustomerSubscriptions": "111111111111=acme=it@acme.example,222222222222=globex=ops@globex.example",
+    # Two addresses that differ only in punctuation; one address for two customers.
+    "OperatorEmails": keyed("a.b@example.com,ab@example.com"),
+    "CustomerSubscriptions": keyed("acme=it@acme.example,globex=it@acme.example"),
     "HomeRegion": "eu-west-1",
     "Shards": "0,1,2",
     "CustomersTopicArn": "arn:aws:sns:eu-west-1:111122223333:atalaya-customers",
