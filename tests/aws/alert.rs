@@ -604,3 +604,79 @@ checks:
         "{cust:?}"
     );
 }
+
+/// A steady minute writes only the partitions' freshness stamps, never their state proper;
+/// a change writes both.
+#[tokio::test]
+async fn a_steady_minute_writes_only_the_stamps() {
+    let c = checks(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 2, recover_after: 2 }
+customers:
+  - { id: acme, name: ACME Corp }
+services:
+  - { id: shop, customer: acme, name: Shop }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+    );
+    let m = moto().await;
+    let s = store().await.with_partitions(4);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    let part = c.plan(4).of_check("shop-home").unwrap().key.clone();
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
+    let at = |m: i64| t0 + chrono::TimeDelta::minutes(m);
+    let minute = |m: i64, outcome: Outcome| {
+        let results = at_regions(
+            "shop-home",
+            at(m) + chrono::TimeDelta::milliseconds(250),
+            outcome,
+        );
+        let deps = &deps;
+        async move { handle(deps, &results, None, at(m) + chrono::TimeDelta::seconds(20)).await }
+    };
+    // The first minutes fill the flap history (20 results); from then on the check is steady.
+    for m in 0..21 {
+        minute(m, Outcome::Up).await;
+    }
+    let before = s.load_part(&part).await.unwrap();
+    for m in 21..24 {
+        minute(m, Outcome::Up).await;
+    }
+    let after = s.load_part(&part).await.unwrap();
+    assert_eq!(
+        after.version, before.version,
+        "the state proper was not rewritten"
+    );
+    assert_eq!(
+        after.stamps,
+        before.stamps + 3,
+        "the stamps were, once a minute"
+    );
+    let heard = after.state.checks["shop-home"].regions["eu-west-1"].last_at;
+    assert!(
+        heard >= at(23) + chrono::TimeDelta::milliseconds(250),
+        "{heard}"
+    );
+    // A failure changes the state proper.
+    minute(24, Outcome::Down).await;
+    assert_eq!(s.load_part(&part).await.unwrap().version, after.version + 1);
+    // A duplicate of an applied result is still recognised (its stamp is not older than it).
+    let down = at_regions(
+        "shop-home",
+        at(24) + chrono::TimeDelta::milliseconds(250),
+        Outcome::Down,
+    );
+    let again = handle(&deps, &down, None, at(24) + chrono::TimeDelta::seconds(40)).await;
+    assert_eq!(again.events, 0);
+    let state = s.load_part(&part).await.unwrap().state;
+    assert_eq!(
+        state.checks["shop-home"].regions["eu-west-1"].fails, 1,
+        "counted once"
+    );
+}

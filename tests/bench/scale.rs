@@ -2,7 +2,11 @@
 //! every minute, through the real alert code path (`atalaya_alert_fn::handle`: load, evaluate,
 //! render, commit, deliver) over SQLite and over DynamoDB on moto, for N simulated minutes.
 //!
-//!     atalaya-bench-scale [--checks 20000] [--regions 5] [--minutes 8] [--store sqlite|moto|both]
+//!     atalaya-bench-scale [--checks 20000] [--regions 5] [--warmup 21] [--minutes 8]
+//!                         [--store sqlite|moto|both]
+//!
+//! The first `--warmup` minutes are run and not measured: a fresh deployment fills each
+//! check's flap history (20 results) before it is steady.
 //!
 //! Each minute, every region's results of the checks due that minute arrive in two stream
 //! batches (the probes start at the top of the minute; the stream's 20 s batching window gathers
@@ -11,8 +15,8 @@
 //! regional outage the quorum outvotes), five services go down everywhere for four minutes
 //! (incidents open, customers are told, then resolved), and one check flaps.
 //!
-//! Reported: evaluation time per minute of results (the sum of that minute's invocations;
-//! p50 and p99 over the minutes after the first), bytes and write units per minute, the
+//! Reported, over the measured minutes: evaluation time per minute of results (the sum of that
+//! minute's invocations; p50 and p99), bytes and write units per minute, the
 //! largest item, and the cost per million check executions (docs/data-model.md's prices and
 //! model; the probe side modelled from its measured CPU and the targets' latency). The last
 //! line: `bench-scale: <checks> checks x <regions> regions: eval p99 <ms> ms, largest item <KB>
@@ -59,6 +63,10 @@ const ALERT_GB: f64 = 0.25;
 struct Args {
     checks: usize,
     regions: usize,
+    /// Minutes run first and not measured: a fresh deployment fills its flap histories (20
+    /// results a check) before its checks are steady.
+    warmup: i64,
+    /// Minutes measured.
     minutes: i64,
     stores: Vec<String>,
 }
@@ -81,6 +89,7 @@ fn args() -> Args {
     Args {
         checks: num("--checks", 20_000),
         regions: num("--regions", 5).clamp(1, REGIONS.len()),
+        warmup: num("--warmup", 21) as i64,
         minutes: num("--minutes", 8) as i64,
         stores: match store.as_str() {
             "both" => vec!["sqlite".into(), "moto".into()],
@@ -141,7 +150,8 @@ fn mix(parts: &[u64], n: u64) -> u64 {
     h % n
 }
 
-/// What region `r` reports in minute `m` for check `i` of service `s`: (down, why).
+/// What region `r` reports in measured minute `m` (negative: warming up) for check `i` of
+/// service `s`: (down, why).
 fn fails(i: usize, s: usize, r: usize, m: i64) -> Option<&'static str> {
     // Five services down everywhere, minutes 3 to 6.
     if (100..105).contains(&s) && (3..=6).contains(&m) {
@@ -160,7 +170,7 @@ fn fails(i: usize, s: usize, r: usize, m: i64) -> Option<&'static str> {
 }
 
 /// The results region `r` sends in minute `m`.
-fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>) -> Vec<ProbeResult> {
+fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, warmup: i64) -> Vec<ProbeResult> {
     let region = REGIONS[r];
     let minute = t0.timestamp().div_euclid(60) + m;
     let start = t0 + TimeDelta::minutes(m);
@@ -175,7 +185,7 @@ fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>) -> Vec<ProbeRes
             let latency = 40.0 + mix(&[i as u64, r as u64, m as u64, 7], 400) as f64;
             let at =
                 start + TimeDelta::milliseconds(500 + (mix(&[i as u64, r as u64], 20_000) as i64));
-            match fails(i, s, r, m) {
+            match fails(i, s, r, m - warmup) {
                 Some(why) => ProbeResult {
                     check: c.id.clone(),
                     region: region.into(),
@@ -225,16 +235,20 @@ struct Figures {
     open_at_end: usize,
 }
 
-async fn drive<S: Store>(store: &S, checks: &Checks, a: &Args, put: bool) -> Figures {
+async fn drive<S: Store>(
+    store: &S,
+    checks: &Checks,
+    a: &Args,
+    put: bool,
+    t0: DateTime<Utc>,
+    minutes: std::ops::Range<i64>,
+) -> Figures {
     let channel = MemoryChannel::new("memory");
     let deps = Deps {
         checks,
         store,
         channels: &[&channel],
     };
-    let t0 = DateTime::from_timestamp(Utc::now().timestamp().div_euclid(60) * 60, 0)
-        .unwrap_or_default()
-        - TimeDelta::minutes(a.minutes + 1);
     let mut f = Figures {
         eval_ms: Vec::new(),
         invocations: 0,
@@ -244,14 +258,14 @@ async fn drive<S: Store>(store: &S, checks: &Checks, a: &Args, put: bool) -> Fig
         failed: 0,
         open_at_end: 0,
     };
-    for m in 0..a.minutes {
+    for m in minutes {
         let mut spent = Duration::ZERO;
         let now = t0 + TimeDelta::minutes(m) + TimeDelta::seconds(40);
         // The probes of every region start at the top of the minute; the stream's 20 s
         // batching window hands their results to the alert function in about two batches.
         let mut minute_results = Vec::new();
         for r in 0..a.regions {
-            let batch = results(checks, r, m, t0);
+            let batch = results(checks, r, m, t0, a.warmup);
             f.executions += batch.len();
             if put {
                 // What the probe functions write (counted in the write units, not in the time).
@@ -298,7 +312,7 @@ async fn drive<S: Store>(store: &S, checks: &Checks, a: &Args, put: bool) -> Fig
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
-    let mut v: Vec<f64> = v.iter().copied().skip(1).collect();
+    let mut v: Vec<f64> = v.to_vec();
     if v.is_empty() {
         return 0.0;
     }
@@ -318,9 +332,13 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let t0 = DateTime::from_timestamp(Utc::now().timestamp().div_euclid(60) * 60, 0)
+        .unwrap_or_default()
+        - TimeDelta::minutes(a.warmup + a.minutes + 1);
+    let (warm, measured) = (0..a.warmup, a.warmup..a.warmup + a.minutes);
     println!(
-        "\n### bench-scale: {} checks x {} regions, {} minutes\n",
-        a.checks, a.regions, a.minutes
+        "\n### bench-scale: {} checks x {} regions, {} minutes measured after {} of warm-up\n",
+        a.checks, a.regions, a.minutes, a.warmup
     );
     let mut last = String::new();
     for store in &a.stores {
@@ -330,7 +348,8 @@ fn main() {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
                 let s = atalaya_store::SqliteStore::open(&dir.path().join("scale.db"))
                     .unwrap_or_else(|e| panic!("{e}"));
-                let f = runtime.block_on(drive(&s, &checks, &a, false));
+                runtime.block_on(drive(&s, &checks, &a, false, t0, warm.clone()));
+                let f = runtime.block_on(drive(&s, &checks, &a, false, t0, measured.clone()));
                 println!("| store | eval p50 | eval p99 | invocations | events | messages | failed evaluations | open at the end |");
                 println!("|---|---|---|---|---|---|---|---|");
                 println!(
@@ -348,8 +367,18 @@ fn main() {
                 let (s, _prefix) = runtime.block_on(atalaya_tests::moto::store());
                 // As the alert function keeps it.
                 let s = s.with_partitions(atalaya_store::dynamodb::PARTITIONS);
-                let f = runtime.block_on(drive(&s, &checks, &a, true));
-                let stats = s.stats().snapshot();
+                runtime.block_on(drive(&s, &checks, &a, true, t0, warm.clone()));
+                let warmed = s.stats().snapshot();
+                let f = runtime.block_on(drive(&s, &checks, &a, true, t0, measured.clone()));
+                // What the measured minutes wrote (after the warm-up's).
+                let mut stats = s.stats().snapshot();
+                for (table, t) in &mut stats {
+                    if let Some(w) = warmed.get(table) {
+                        t.items -= w.items;
+                        t.bytes -= w.bytes;
+                        t.write_units -= w.write_units;
+                    }
+                }
                 let minutes = a.minutes as f64;
                 let wru: u64 = stats.values().map(|t| t.write_units).sum();
                 let bytes: u64 = stats.values().map(|t| t.bytes).sum();

@@ -69,6 +69,8 @@ pub const ENGINE: &str = "engine";
 pub struct Versioned {
     pub state: State,
     pub version: u64,
+    /// The version of a partition's freshness stamps, kept apart from its state (DynamoDB).
+    pub stamps: u64,
 }
 
 /// A message still to deliver, and the channels already done with it (delivered, or given up

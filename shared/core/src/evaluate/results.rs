@@ -55,7 +55,8 @@ impl Evaluator<'_> {
             cr.last_at = r.at;
             let ok = r.outcome != Outcome::Down;
             if ok {
-                cr.oks += 1;
+                // Counted up to what recovery needs: a steady check stops changing its state.
+                cr.oks = (cr.oks + 1).min(check.recover_after.max(1));
                 cr.fails = 0;
                 if cr.hard_down && cr.oks >= check.recover_after {
                     cr.hard_down = false;

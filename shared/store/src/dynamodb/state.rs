@@ -25,6 +25,44 @@ fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreE
     Ok(item)
 }
 
+/// A partition's stamps item (`stamps.rs`).
+fn stamps_key(part: &str) -> String {
+    format!("{}#stamps", state_key(part))
+}
+
+/// A versioned item of the state table, written only over the version read.
+fn versioned_put(
+    table: &str,
+    key: String,
+    version: u64,
+    json: &[u8],
+) -> Result<(Put, usize), StoreError> {
+    let item = HashMap::from([
+        ("pk".to_string(), s(key)),
+        (
+            "version".to_string(),
+            AttributeValue::N((version + 1).to_string()),
+        ),
+        (
+            "state".to_string(),
+            AttributeValue::B(Blob::new(gzip(json))),
+        ),
+    ]);
+    let size = item_size(&item);
+    let put = Put::builder().table_name(table).set_item(Some(item));
+    let put = if version == 0 {
+        put.condition_expression("attribute_not_exists(pk)")
+    } else {
+        put.condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+    };
+    Ok((
+        put.build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        size,
+    ))
+}
+
 /// The state item's key: `engine` for the whole state, `engine#<partition>` for a partition.
 fn state_key(part: &str) -> String {
     if part == crate::ENGINE {
@@ -112,31 +150,61 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn read_state(&self, part: &str) -> Result<Versioned, StoreError> {
+    /// One stored item of the state table: its version, its gunzipped JSON and the stamps version
+    /// it supersedes, if it exists.
+    async fn read_versioned(&self, key: String) -> Result<Option<(u64, Vec<u8>, u64)>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.tables.state)
-            .key("pk", s(state_key(part)))
+            .key("pk", s(key))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk("read state", e))?;
         let Some(item) = out.item else {
-            return Ok(Versioned::default());
+            return Ok(None);
         };
         let version = item
             .get("version")
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| StoreError::Invalid("state without version".into()))?;
-        let state = match item.get("state") {
-            Some(AttributeValue::B(b)) => {
-                serde_json::from_slice(&gunzip(b.as_ref(), "the stored state")?)?
-            }
-            _ => return Err(StoreError::Invalid("state item without state".into())),
+        let stamps_at = item
+            .get("stamps_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        match item.get("state") {
+            Some(AttributeValue::B(b)) => Ok(Some((
+                version,
+                gunzip(b.as_ref(), "the stored state")?,
+                stamps_at,
+            ))),
+            _ => Err(StoreError::Invalid("state item without state".into())),
+        }
+    }
+
+    pub(super) async fn read_state(&self, part: &str) -> Result<Versioned, StoreError> {
+        let Some((version, json, stamps_at)) = self.read_versioned(state_key(part)).await? else {
+            return Ok(Versioned::default());
         };
-        Ok(Versioned { state, version })
+        let mut state = serde_json::from_slice(&json)?;
+        let mut stamps_version = 0;
+        if part != crate::ENGINE {
+            if let Some((v, json, _)) = self.read_versioned(stamps_key(part)).await? {
+                stamps_version = v;
+                // Stamps written after the state item was: newer than those inside it.
+                if v > stamps_at {
+                    state = super::stamps::join(state, &serde_json::from_slice(&json)?);
+                }
+            }
+        }
+        Ok(Versioned {
+            state,
+            version,
+            stamps: stamps_version,
+        })
     }
 
     /// Saves `state` over `base`, the incidents that changed, and records `messages` in one
@@ -153,12 +221,63 @@ impl DynamoStore {
     ) -> Result<u64, StoreError> {
         let version = base.version;
         let next = version + 1;
+        // A partition keeps its freshness stamps in an item of their own (stamps.rs): when
+        // nothing but the stamps moved, only they are written.
+        let split = (part != crate::ENGINE).then(|| {
+            let (core, stamps) = super::stamps::split(state);
+            let unchanged = base.version > 0 && core == super::stamps::split(&base.state).0;
+            (core, stamps, unchanged)
+        });
+        let stamps_put = match &split {
+            Some((_, stamps, _)) => {
+                let (put, size) = versioned_put(
+                    &self.tables.state,
+                    stamps_key(part),
+                    base.stamps,
+                    &serde_json::to_vec(stamps)?,
+                )?;
+                self.stats.largest(size);
+                Some((put, size))
+            }
+            None => None,
+        };
+        let quiet = messages.is_empty() && state.changed_incidents(&base.state).next().is_none();
+        if let (Some((_, _, true)), Some((put, size)), true) = (&split, &stamps_put, quiet) {
+            let result = self
+                .client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_string))
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .send()
+                .await;
+            return match result {
+                Ok(_) => {
+                    self.stats.add(&self.tables.state, *size, false);
+                    Ok(version)
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(StoreError::Conflict { expected: version })
+                }
+                Err(e) => Err(sdk("commit stamps", e)),
+            };
+        }
+        // Something besides the stamps changed: the whole state (stamps included) in its item,
+        // one write, saying which stamps item it supersedes.
         let state_item = HashMap::from([
             ("pk".to_string(), s(state_key(part))),
             ("version".to_string(), AttributeValue::N(next.to_string())),
             (
                 "state".to_string(),
                 AttributeValue::B(Blob::new(gzip(&serde_json::to_vec(state)?))),
+            ),
+            (
+                "stamps_at".to_string(),
+                AttributeValue::N(base.stamps.to_string()),
             ),
         ]);
         let state_size = item_size(&state_item);
@@ -189,7 +308,7 @@ impl DynamoStore {
             )
             .build()];
         let changed: Vec<&Incident> = state.changed_incidents(&base.state).collect();
-        let room = TRANSACTION - 1;
+        let room = TRANSACTION - items.len();
         let (incidents_now, incidents_later) = changed.split_at(changed.len().min(room));
         for i in incidents_now {
             let item = incident_item(i)?;

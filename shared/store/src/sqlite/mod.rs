@@ -194,6 +194,7 @@ impl Store for SqliteStore {
             Some((version, json)) => Versioned {
                 state: serde_json::from_str(&json)?,
                 version: version as u64,
+                stamps: 0,
             },
             None => Versioned::default(),
         })
