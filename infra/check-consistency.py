@@ -46,6 +46,7 @@ ACCESS = {
         ("dynamodb:GetShardIterator", "stream:results"),
         ("dynamodb:ListStreams", "streams:results"),
         ("dynamodb:GetItem", "table:state"),
+        ("dynamodb:BatchGetItem", "table:state"),
         ("dynamodb:PutItem", "table:state"),
         ("dynamodb:DeleteItem", "table:state"),
         ("dynamodb:PutItem", "table:incidents"),

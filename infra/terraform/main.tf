@@ -255,8 +255,8 @@ resource "aws_iam_role_policy" "alert" {
       { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.alert.arn}:*" },
       { Sid = "ReadResultsStream", Effect = "Allow", Action = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], Resource = aws_dynamodb_table.results.stream_arn },
       { Sid = "ListResultsStreams", Effect = "Allow", Action = ["dynamodb:ListStreams"], Resource = "${aws_dynamodb_table.results.arn}/stream/*" },
-      # The state's partitions, and the evaluation lease (put, then deleted).
-      { Sid = "State", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource = aws_dynamodb_table.state.arn },
+      # The state's partitions with their stamps, and the evaluation lease.
+      { Sid = "State", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource = aws_dynamodb_table.state.arn },
       { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.incidents.arn },
       { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem"], Resource = aws_dynamodb_table.outbox.arn },
       { Sid = "PendingMessages", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.outbox.arn}/index/pending" },

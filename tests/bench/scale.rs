@@ -3,7 +3,7 @@
 //! render, commit, deliver) over SQLite and over DynamoDB on moto, for N simulated minutes.
 //!
 //!     atalaya-bench-scale [--checks 20000] [--regions 5] [--warmup 21] [--minutes 8]
-//!                         [--store sqlite|moto|both]
+//!                         [--noise 30] [--store sqlite|moto|both]
 //!
 //! The first `--warmup` minutes are run and not measured: a fresh deployment fills each
 //! check's flap history (20 results) before it is steady.
@@ -68,6 +68,8 @@ struct Args {
     warmup: i64,
     /// Minutes measured.
     minutes: i64,
+    /// Results in a thousand that fail at random (background noise).
+    noise: u64,
     stores: Vec<String>,
 }
 
@@ -91,6 +93,7 @@ fn args() -> Args {
         regions: num("--regions", 5).clamp(1, REGIONS.len()),
         warmup: num("--warmup", 21) as i64,
         minutes: num("--minutes", 8) as i64,
+        noise: num("--noise", 30) as u64,
         stores: match store.as_str() {
             "both" => vec!["sqlite".into(), "moto".into()],
             other => vec![other.into()],
@@ -152,7 +155,7 @@ fn mix(parts: &[u64], n: u64) -> u64 {
 
 /// What region `r` reports in measured minute `m` (negative: warming up) for check `i` of
 /// service `s`: (down, why).
-fn fails(i: usize, s: usize, r: usize, m: i64) -> Option<&'static str> {
+fn fails(i: usize, s: usize, r: usize, m: i64, noise: u64) -> Option<&'static str> {
     // Five services down everywhere, minutes 3 to 6.
     if (100..105).contains(&s) && (3..=6).contains(&m) {
         return Some("status 503, expected one of [200]");
@@ -165,12 +168,13 @@ fn fails(i: usize, s: usize, r: usize, m: i64) -> Option<&'static str> {
     if i == 2_001 && m % 2 == 1 {
         return Some("status 502, expected one of [200]");
     }
-    // Background noise: 3 % of results fail once.
-    (mix(&[i as u64, r as u64, m as u64], 1000) < 30).then_some("connection reset by peer")
+    // Background noise: `noise` results in a thousand fail once (3 % unless told).
+    (mix(&[i as u64, r as u64, m as u64], 1000) < noise).then_some("connection reset by peer")
 }
 
 /// The results region `r` sends in minute `m`.
-fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, warmup: i64) -> Vec<ProbeResult> {
+fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, a: &Args) -> Vec<ProbeResult> {
+    let warmup = a.warmup;
     let region = REGIONS[r];
     let minute = t0.timestamp().div_euclid(60) + m;
     let start = t0 + TimeDelta::minutes(m);
@@ -185,7 +189,7 @@ fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, warmup: i64) ->
             let latency = 40.0 + mix(&[i as u64, r as u64, m as u64, 7], 400) as f64;
             let at =
                 start + TimeDelta::milliseconds(500 + (mix(&[i as u64, r as u64], 20_000) as i64));
-            match fails(i, s, r, m - warmup) {
+            match fails(i, s, r, m - warmup, a.noise) {
                 Some(why) => ProbeResult {
                     check: c.id.clone(),
                     region: region.into(),
@@ -265,7 +269,7 @@ async fn drive<S: Store>(
         // batching window hands their results to the alert function in about two batches.
         let mut minute_results = Vec::new();
         for r in 0..a.regions {
-            let batch = results(checks, r, m, t0, a.warmup);
+            let batch = results(checks, r, m, t0, a);
             f.executions += batch.len();
             if put {
                 // What the probe functions write (counted in the write units, not in the time).

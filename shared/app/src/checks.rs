@@ -13,6 +13,10 @@ pub struct Checks {
     pub renderer: Renderer,
     /// The file split into partitions of the engine's state, made on first use.
     plan: std::sync::OnceLock<(u32, std::sync::Arc<atalaya_core::partition::Plan>)>,
+    /// When this process last evaluated each partition (the evaluation's time): a tick leaves
+    /// out a partition a batch evaluated moments ago (`crate::evaluation`).
+    pub(crate) evaluated:
+        std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Why a checks file cannot be used; every problem is listed.
@@ -80,6 +84,7 @@ impl Checks {
             config,
             renderer,
             plan: Default::default(),
+            evaluated: Default::default(),
         }
     }
 

@@ -23,6 +23,8 @@ use std::convert::Infallible;
 
 /// Partitions evaluated at once.
 const IN_FLIGHT: usize = 16;
+/// A tick leaves out a partition evaluated less than this ago.
+pub const RECENT: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// What an evaluation did.
 #[derive(Debug, Default)]
@@ -82,8 +84,16 @@ pub async fn evaluate_batch<S: Store>(
     // 2. The partitions with results (every one on a tick).
     let mut by_part: BTreeMap<&str, Vec<ProbeResult>> = BTreeMap::new();
     if results.is_empty() {
+        // The tick: every partition but those a batch evaluated less than RECENT ago (their
+        // partitions' `settings.tick` allows for it: a promised update is never late).
+        let evaluated = checks.evaluated.lock().unwrap_or_else(|p| p.into_inner());
         for p in &plan.parts {
-            by_part.entry(p.key.as_str()).or_default();
+            let recent = evaluated
+                .get(&p.key)
+                .is_some_and(|at| *at <= now && now - *at < RECENT);
+            if !recent {
+                by_part.entry(p.key.as_str()).or_default();
+            }
         }
     } else {
         for r in results {
@@ -127,6 +137,11 @@ pub async fn evaluate_batch<S: Store>(
                 out.evaluated += 1;
                 out.committed += usize::from(t.committed);
                 out.events += if t.committed { t.events.len() } else { 0 };
+                checks
+                    .evaluated
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(part.key.clone(), now);
                 // Incidents of services this partition no longer holds (a new dependency
                 // joined their group to another one's partition).
                 for i in t.state.incidents.values() {

@@ -81,7 +81,7 @@ impl Plan {
         for p in 0..n {
             let services = by_part.remove(&p).unwrap_or_default();
             let key = format!("p{p:0width$}");
-            let part = config.part(
+            let mut part = config.part(
                 &services,
                 Scope {
                     region_events: false,
@@ -89,6 +89,9 @@ impl Plan {
                     region_intervals: intervals.clone(),
                 },
             );
+            // A tick may leave out a partition a batch evaluated up to 30 s before
+            // (`atalaya_app::evaluation::RECENT`): evaluations come that much further apart.
+            part.settings.tick += std::time::Duration::from_secs(30);
             for c in &part.checks {
                 of_check.insert(c.id.clone(), parts.len());
             }

@@ -150,54 +150,81 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One stored item of the state table: its version, its gunzipped JSON and the stamps version
-    /// it supersedes, if it exists.
-    async fn read_versioned(&self, key: String) -> Result<Option<(u64, Vec<u8>, u64)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("pk", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("read state", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
+    /// A stored item of the state table: its version, its gunzipped JSON and the stamps version
+    /// it supersedes.
+    fn versioned(
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<(u64, Vec<u8>, u64), StoreError> {
+        let number = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
         };
-        let version = item
-            .get("version")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| StoreError::Invalid("state without version".into()))?;
-        let stamps_at = item
-            .get("stamps_at")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let version =
+            number("version").ok_or_else(|| StoreError::Invalid("state without version".into()))?;
         match item.get("state") {
-            Some(AttributeValue::B(b)) => Ok(Some((
+            Some(AttributeValue::B(b)) => Ok((
                 version,
                 gunzip(b.as_ref(), "the stored state")?,
-                stamps_at,
-            ))),
+                number("stamps_at").unwrap_or(0),
+            )),
             _ => Err(StoreError::Invalid("state item without state".into())),
         }
     }
 
     pub(super) async fn read_state(&self, part: &str) -> Result<Versioned, StoreError> {
-        let Some((version, json, stamps_at)) = self.read_versioned(state_key(part)).await? else {
+        // A partition's state and its stamps in one consistent round trip.
+        let keys: Vec<String> = if part == crate::ENGINE {
+            vec![state_key(part)]
+        } else {
+            vec![state_key(part), stamps_key(part)]
+        };
+        let mut ask = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+        for k in &keys {
+            ask = ask.keys(HashMap::from([("pk".to_string(), s(k.clone()))]));
+        }
+        let mut request = HashMap::from([(
+            self.tables.state.clone(),
+            ask.build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        )]);
+        let mut found: HashMap<String, HashMap<String, AttributeValue>> = HashMap::new();
+        // Unprocessed keys (throttling) are asked again, a few times.
+        for _ in 0..5 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request.clone()))
+                .send()
+                .await
+                .map_err(|e| sdk("read state", e))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.tables.state)
+                .unwrap_or_default()
+            {
+                if let Some(AttributeValue::S(k)) = item.get("pk") {
+                    found.insert(k.clone(), item);
+                }
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                Some(more) => request = more,
+                None => break,
+            }
+        }
+        let Some(item) = found.get(&state_key(part)) else {
             return Ok(Versioned::default());
         };
+        let (version, json, stamps_at) = Self::versioned(item)?;
         let mut state = serde_json::from_slice(&json)?;
         let mut stamps_version = 0;
-        if part != crate::ENGINE {
-            if let Some((v, json, _)) = self.read_versioned(stamps_key(part)).await? {
-                stamps_version = v;
-                // Stamps written after the state item was: newer than those inside it.
-                if v > stamps_at {
-                    state = super::stamps::join(state, &serde_json::from_slice(&json)?);
-                }
+        if let Some(item) = found.get(&stamps_key(part)) {
+            let (v, json, _) = Self::versioned(item)?;
+            stamps_version = v;
+            // Stamps written after the state item was: newer than those inside it.
+            if v > stamps_at {
+                state = super::stamps::join(state, &serde_json::from_slice(&json)?);
             }
         }
         Ok(Versioned {
