@@ -270,28 +270,9 @@ impl DynamoStore {
         };
         let quiet = messages.is_empty() && state.changed_incidents(&base.state).next().is_none();
         if let (Some((_, _, true)), Some((put, size)), true) = (&split, &stamps_put, quiet) {
-            let result = self
-                .client
-                .put_item()
-                .table_name(put.table_name())
-                .set_item(Some(put.item().clone()))
-                .set_condition_expression(put.condition_expression().map(str::to_string))
-                .set_expression_attribute_values(put.expression_attribute_values().cloned())
-                .send()
-                .await;
-            return match result {
-                Ok(_) => {
-                    self.stats.add(&self.tables.state, *size, false);
-                    Ok(version)
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    Err(StoreError::Conflict { expected: version })
-                }
-                Err(e) => Err(sdk("commit stamps", e)),
-            };
+            self.conditional_put(put, version, "commit stamps").await?;
+            self.stats.add(&self.tables.state, *size, false);
+            return Ok(version);
         }
         // Something besides the stamps changed: the whole state (stamps included) in its item,
         // one write, saying which stamps item it supersedes.
@@ -368,30 +349,11 @@ impl DynamoStore {
                 .pop()
                 .and_then(|i| i.put)
                 .ok_or_else(|| StoreError::Invalid("no state to write".into()))?;
-            let result = self
-                .client
-                .put_item()
-                .table_name(put.table_name())
-                .set_item(Some(put.item().clone()))
-                .set_condition_expression(put.condition_expression().map(str::to_string))
-                .set_expression_attribute_values(put.expression_attribute_values().cloned())
-                .send()
-                .await;
-            return match result {
-                Ok(_) => {
-                    for (table, size) in sizes {
-                        self.stats.add(table, size, false);
-                    }
-                    Ok(next)
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    Err(StoreError::Conflict { expected: version })
-                }
-                Err(e) => Err(sdk("commit state", e)),
-            };
+            self.conditional_put(&put, version, "commit state").await?;
+            for (table, size) in sizes {
+                self.stats.add(table, size, false);
+            }
+            return Ok(next);
         }
         let result = self
             .client
@@ -410,6 +372,30 @@ impl DynamoStore {
         self.put_incidents(incidents_later).await?;
         self.enqueue(later).await?;
         Ok(next)
+    }
+
+    /// Writes one item of a transaction on its own (a write DynamoDB bills once, not twice); a
+    /// failed condition is a version conflict.
+    async fn conditional_put(&self, put: &Put, version: u64, what: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_string))
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict { expected: version })
+            }
+            Err(e) => Err(sdk(what, e)),
+        }
     }
 
     pub(super) async fn read_incidents(
