@@ -191,6 +191,17 @@ async fn take_lease<S: Store>(store: &S, owner: &str) -> Result<bool, atalaya_st
     }
 }
 
+/// The evaluation failed and may succeed later: the stream batch (if any) goes back to Lambda.
+fn hand_back(mut out: AlertOutput, first_sequence: Option<String>) -> AlertOutput {
+    out.evaluation_failed = true;
+    if let Some(seq) = first_sequence {
+        out.batch_item_failures.push(ItemFailure {
+            item_identifier: seq,
+        });
+    }
+    out
+}
+
 async fn run<S: Store>(
     deps: &Deps<'_, S>,
     results: &[ProbeResult],
@@ -210,23 +221,11 @@ async fn run<S: Store>(
             tracing::error!(
                 "another evaluation held the lease for {LEASE_WAIT:?}; the batch will be retried"
             );
-            out.evaluation_failed = true;
-            if let Some(seq) = first_sequence {
-                out.batch_item_failures.push(ItemFailure {
-                    item_identifier: seq,
-                });
-            }
-            return out;
+            return hand_back(out, first_sequence);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot take the evaluation lease; the batch will be retried");
-            out.evaluation_failed = true;
-            if let Some(seq) = first_sequence {
-                out.batch_item_failures.push(ItemFailure {
-                    item_identifier: seq,
-                });
-            }
-            return out;
+            return hand_back(out, first_sequence);
         }
     }
     let evaluated = evaluate_batch(deps.store, deps.checks, results, now).await;
@@ -240,13 +239,7 @@ async fn run<S: Store>(
         }
         Err(e) if e.retryable() => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
-            out.evaluation_failed = true;
-            if let Some(seq) = first_sequence {
-                out.batch_item_failures.push(ItemFailure {
-                    item_identifier: seq,
-                });
-            }
-            return out;
+            return hand_back(out, first_sequence);
         }
         Err(e) => {
             // Handing the batch back would bring it back until it expired, blocking the shard;

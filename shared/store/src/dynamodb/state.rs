@@ -250,29 +250,24 @@ impl DynamoStore {
         let next = version + 1;
         // A partition keeps its freshness stamps in an item of their own (stamps.rs): when
         // nothing but the stamps moved, only they are written.
-        let split = (part != crate::ENGINE).then(|| {
+        let quiet = part != crate::ENGINE
+            && base.version > 0
+            && messages.is_empty()
+            && state.changed_incidents(&base.state).next().is_none();
+        if quiet {
             let (core, stamps) = super::stamps::split(state);
-            let unchanged = base.version > 0 && core == super::stamps::split(&base.state).0;
-            (core, stamps, unchanged)
-        });
-        let stamps_put = match &split {
-            Some((_, stamps, _)) => {
+            if core == super::stamps::split(&base.state).0 {
                 let (put, size) = versioned_put(
                     &self.tables.state,
                     stamps_key(part),
                     base.stamps,
-                    &serde_json::to_vec(stamps)?,
+                    &serde_json::to_vec(&stamps)?,
                 )?;
                 self.stats.largest(size);
-                Some((put, size))
+                self.conditional_put(&put, version, "commit stamps").await?;
+                self.stats.add(&self.tables.state, size, false);
+                return Ok(version);
             }
-            None => None,
-        };
-        let quiet = messages.is_empty() && state.changed_incidents(&base.state).next().is_none();
-        if let (Some((_, _, true)), Some((put, size)), true) = (&split, &stamps_put, quiet) {
-            self.conditional_put(put, version, "commit stamps").await?;
-            self.stats.add(&self.tables.state, *size, false);
-            return Ok(version);
         }
         // Something besides the stamps changed: the whole state (stamps included) in its item,
         // one write, saying which stamps item it supersedes.
