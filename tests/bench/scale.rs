@@ -5,8 +5,8 @@
 //!     atalaya-bench-scale [--checks 20000] [--regions 5] [--warmup 21] [--minutes 8]
 //!                         [--noise 30] [--store sqlite|moto|both]
 //!
-//! The first `--warmup` minutes are run and not measured: a fresh deployment fills each
-//! check's flap history (20 results) before it is steady.
+//! The first `--warmup` minutes are run and not measured: a fresh deployment hears each check a
+//! few times (a check every five minutes among them) before its state is steady.
 //!
 //! Each minute, every region's results of the checks due that minute arrive in two stream
 //! batches (the probes start at the top of the minute; the stream's 20 s batching window gathers
@@ -63,8 +63,8 @@ const ALERT_GB: f64 = 0.25;
 struct Args {
     checks: usize,
     regions: usize,
-    /// Minutes run first and not measured: a fresh deployment fills its flap histories (20
-    /// results a check) before its checks are steady.
+    /// Minutes run first and not measured: a fresh deployment hears each check a few times
+    /// before its state is steady.
     warmup: i64,
     /// Minutes measured.
     minutes: i64,

@@ -17,9 +17,15 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 /// runs when `(minute + offset) % N == 0`, with a per-check offset so that checks with the same
 /// interval spread over the minutes instead of all running together.
 pub fn due(check: &Check, minute: i64) -> bool {
-    let n = (check.interval.as_secs() / 60).max(1) as i64;
-    let offset = (stable_hash(check.id.as_bytes()) % n as u64) as i64;
-    (minute + offset).rem_euclid(n) == 0
+    last_due(&check.id, check.interval.as_secs(), minute) == minute
+}
+
+/// The latest minute at or before `minute` (epoch minutes) in which the check `id`, run every
+/// `interval_secs`, is due (the rule of [`due`]).
+pub fn last_due(id: &str, interval_secs: u64, minute: i64) -> i64 {
+    let n = (interval_secs / 60).max(1) as i64;
+    let offset = (stable_hash(id.as_bytes()) % n as u64) as i64;
+    minute - (minute + offset).rem_euclid(n)
 }
 
 /// Does `check` belong to `shard` of `shards`?

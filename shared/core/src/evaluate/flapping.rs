@@ -39,6 +39,20 @@ pub fn percent_state_change(history: &[bool]) -> f64 {
     100.0 * changed / total
 }
 
+/// Adds `ok` to `history`: at most [`WINDOW`] results, and a leading run of equal results kept
+/// as one. Flap detection pads a short history with its first result, so the figure is the same
+/// as with every result kept, and a steady check's history stops changing.
+pub fn record(history: &mut Vec<bool>, ok: bool) {
+    history.push(ok);
+    if history.len() > WINDOW {
+        history.remove(0);
+    }
+    let run = history.iter().take_while(|h| **h == history[0]).count();
+    if run > 1 {
+        history.drain(..run - 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +67,41 @@ mod tests {
     #[test]
     fn a_short_history_is_padded_with_its_first_state() {
         assert!(percent_state_change(&[true, false]) < 10.0);
+    }
+
+    proptest::proptest! {
+        /// Keeping a leading run as one result changes no figure, whatever the results.
+        #[test]
+        fn a_trimmed_history_flaps_exactly_as_the_whole_window(
+            results in proptest::collection::vec(proptest::bool::ANY, 0..80)
+        ) {
+            let mut whole: Vec<bool> = Vec::new();
+            let mut trimmed = Vec::new();
+            for ok in results {
+                whole.push(ok);
+                if whole.len() > WINDOW {
+                    whole.remove(0);
+                }
+                record(&mut trimmed, ok);
+                proptest::prop_assert!(trimmed.len() <= whole.len());
+                proptest::prop_assert_eq!(whole.last(), trimmed.last());
+                proptest::prop_assert!(
+                    (percent_state_change(&whole) - percent_state_change(&trimmed)).abs() < 1e-9
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_steady_history_stops_changing() {
+        let mut h = Vec::new();
+        for _ in 0..3 {
+            record(&mut h, true);
+        }
+        assert_eq!(h, [true]);
+        record(&mut h, false);
+        record(&mut h, true);
+        assert_eq!(h, [true, false, true]);
     }
 
     #[test]

@@ -30,11 +30,9 @@ impl Evaluator<'_> {
             if r.at < before(self.now, check.interval * 3) {
                 continue;
             }
-            let cr = self
-                .state
-                .checks
-                .entry(r.check.clone())
-                .or_default()
+            let cs = self.state.checks.entry(r.check.clone()).or_default();
+            cs.every_s = check.interval.as_secs();
+            let cr = cs
                 .regions
                 .entry(r.region.clone())
                 .or_insert_with(CheckRegion::new);
@@ -76,10 +74,7 @@ impl Evaluator<'_> {
             cr.reason = r.reason;
             cr.detail = r.detail.clone();
             cr.latency_ms = r.latency_ms;
-            cr.history.push(ok);
-            if cr.history.len() > flapping::WINDOW {
-                cr.history.remove(0);
-            }
+            flapping::record(&mut cr.history, ok);
         }
     }
 }

@@ -92,6 +92,15 @@ pub struct CheckState {
     /// Monitoring faults in force, by reason code (`blocked`, `check_error`).
     #[serde(default)]
     pub faults: BTreeMap<String, FaultState>,
+    /// How often the check runs, in seconds, as of its newest result: with its schedule
+    /// (`crate::schedule::last_due`) a store can tell when it was last heard from when its
+    /// region last ran, instead of keeping a time per check.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub every_s: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One check in one region.
@@ -108,7 +117,9 @@ pub struct CheckRegion {
     pub latency_ms: f64,
     /// When the current run of failures began.
     pub failing_since: Option<DateTime<Utc>>,
-    /// The last results, oldest first, `true` = not down (for flap detection).
+    /// The last results, oldest first, `true` = not down (for flap detection), at most
+    /// [`super::flapping::WINDOW`]; a leading run of equal results is kept as one (flap detection pads
+    /// a short history with its first result), so a steady check's history stops changing.
     pub history: Vec<bool>,
     /// A monitoring fault newer than `last_at`: the region cannot see the check until a real
     /// result comes.
