@@ -3,7 +3,7 @@
 //! render, commit, deliver) over SQLite and over DynamoDB on moto, for N simulated minutes.
 //!
 //!     atalaya-bench-scale [--checks 20000] [--regions 5] [--warmup 21] [--minutes 8]
-//!                         [--noise 30] [--store sqlite|moto|both]
+//!                         [--noise 30] [--calm] [--store sqlite|moto|both]
 //!
 //! The first `--warmup` minutes are run and not measured: a fresh deployment hears each check a
 //! few times (a check every five minutes among them) before its state is steady.
@@ -70,6 +70,9 @@ struct Args {
     minutes: i64,
     /// Results in a thousand that fail at random (background noise).
     noise: u64,
+    /// No outage and no flapping check: with `--noise 0`, the steady minutes of a deployment
+    /// where nothing happens (what its state costs when nothing changes).
+    calm: bool,
     stores: Vec<String>,
 }
 
@@ -94,6 +97,7 @@ fn args() -> Args {
         warmup: num("--warmup", 21) as i64,
         minutes: num("--minutes", 8) as i64,
         noise: num("--noise", 30) as u64,
+        calm: all.iter().any(|a| a == "--calm"),
         stores: match store.as_str() {
             "both" => vec!["sqlite".into(), "moto".into()],
             other => vec![other.into()],
@@ -155,7 +159,12 @@ fn mix(parts: &[u64], n: u64) -> u64 {
 
 /// What region `r` reports in measured minute `m` (negative: warming up) for check `i` of
 /// service `s`: (down, why).
-fn fails(i: usize, s: usize, r: usize, m: i64, noise: u64) -> Option<&'static str> {
+fn fails(i: usize, s: usize, r: usize, m: i64, a: &Args) -> Option<&'static str> {
+    let noise = a.noise;
+    if a.calm {
+        return (mix(&[i as u64, r as u64, m as u64], 1000) < noise)
+            .then_some("connection reset by peer");
+    }
     // Five services down everywhere, minutes 3 to 6.
     if (100..105).contains(&s) && (3..=6).contains(&m) {
         return Some("status 503, expected one of [200]");
@@ -189,7 +198,7 @@ fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, a: &Args) -> Ve
             let latency = 40.0 + mix(&[i as u64, r as u64, m as u64, 7], 400) as f64;
             let at =
                 start + TimeDelta::milliseconds(500 + (mix(&[i as u64, r as u64], 20_000) as i64));
-            match fails(i, s, r, m - warmup, a.noise) {
+            match fails(i, s, r, m - warmup, a) {
                 Some(why) => ProbeResult {
                     check: c.id.clone(),
                     region: region.into(),

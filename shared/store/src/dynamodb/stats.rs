@@ -51,7 +51,7 @@ impl WriteStats {
         w.largest = w.largest.max(size as u64);
     }
 
-    /// Writes so far, by table name.
+    /// Writes so far, by table name (a partition's stamps items under `<state table>#stamps`).
     pub fn snapshot(&self) -> BTreeMap<String, TableWrites> {
         self.tables
             .lock()
