@@ -168,5 +168,6 @@ fn message(id: &str, second: i64) -> Message {
         subject: "Tienda online: estamos resolviendo un problema".into(),
         body: "Hola".into(),
         attributes: Default::default(),
+        digest: None,
     }
 }

@@ -398,3 +398,122 @@ checks:
         "counted once"
     );
 }
+
+/// When the monitor cannot see checks of several partitions (two of three regions silent: no
+/// quorum anywhere), each partition judges its own checks, and operators get one notice naming
+/// them all, then one when the monitor sees again — not one per partition.
+#[tokio::test]
+async fn a_blind_monitor_is_told_once_for_every_partition() {
+    let mut services = String::new();
+    let mut checks_text = String::new();
+    for i in 0..24 {
+        services.push_str(&format!(
+            "  - {{ id: s{i}, customer: acme, name: Service {i} }}\n"
+        ));
+        checks_text.push_str(&format!(
+            "  - {{ id: k{i}, service: s{i}, http: {{ url: 'https://s{i}.acme.example/' }} }}\n"
+        ));
+    }
+    let c = checks(&format!(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: {{ interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+{services}checks:
+{checks_text}"
+    ));
+    let m = moto().await;
+    let ops_q = m.queue("ops", &m.ops_topic, None).await;
+    let cust_q = m.queue("cust", &m.cust_topic, None).await;
+    let s = store().await.with_partitions(8);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+    };
+    let parts: std::collections::BTreeSet<String> = (0..24)
+        .map(|i| c.plan(8).of_check(&format!("k{i}")).unwrap().key.clone())
+        .collect();
+    assert!(
+        parts.len() >= 4,
+        "the checks spread over partitions: {parts:?}"
+    );
+    let base = chrono::Utc::now() - chrono::TimeDelta::minutes(12);
+    let at = |m: i64| base + chrono::TimeDelta::minutes(m);
+    let minute = |m: i64, regions: &'static [&'static str]| {
+        let results: Vec<ProbeResult> = (0..24)
+            .flat_map(|i| at_regions(&format!("k{i}"), at(m), Outcome::Up))
+            .filter(|r| regions.contains(&r.region.as_str()))
+            .collect();
+        let deps = &deps;
+        async move {
+            let out = handle(deps, &results, None, at(m) + chrono::TimeDelta::seconds(20)).await;
+            assert!(!out.evaluation_failed, "{out:?}");
+            let tick = handle(deps, &[], None, at(m) + chrono::TimeDelta::seconds(50)).await;
+            assert!(!tick.evaluation_failed, "{tick:?}");
+        }
+    };
+    const EVERY: &[&str] = &["eu-west-1", "us-east-1", "ap-southeast-2"];
+    for m in 0..2 {
+        minute(m, EVERY).await;
+    }
+    // Two regions stop reporting: no check has a quorum of fresh results.
+    for m in 2..8 {
+        minute(m, &["eu-west-1"]).await;
+    }
+    for m in 8..11 {
+        minute(m, EVERY).await;
+    }
+    let told: Vec<(String, String)> = m
+        .drain(&ops_q)
+        .await
+        .iter()
+        .map(|o| {
+            (
+                o["Subject"].as_str().unwrap_or_default().to_string(),
+                o["Message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let of = |p: &str| -> Vec<&(String, String)> {
+        told.iter().filter(|(s, _)| s.starts_with(p)).collect()
+    };
+    let subjects: Vec<&String> = told.iter().map(|(s, _)| s).collect();
+    let blind = of("[MONITOR BLIND]");
+    assert_eq!(
+        blind.len(),
+        1,
+        "one notice, not one per partition: {subjects:?}"
+    );
+    assert!(
+        blind[0]
+            .0
+            .starts_with("[MONITOR BLIND] 24 checks cannot be judged ("),
+        "{}",
+        blind[0].0
+    );
+    assert!(
+        blind[0].0.contains("regions: ap-southeast-2, us-east-1"),
+        "{}",
+        blind[0].0
+    );
+    for i in 0..24 {
+        assert!(
+            blind[0].1.contains(&format!(
+                "  k{i}  service s{i} (Service {i})  unknown since "
+            )),
+            "k{i} in {}",
+            blind[0].1
+        );
+    }
+    let restored = of("[MONITOR RESTORED]");
+    assert_eq!(restored.len(), 1, "{subjects:?}");
+    assert!(restored[0]
+        .0
+        .starts_with("[MONITOR RESTORED] 24 checks can be judged again ("));
+    // Nothing of it reached the customer, and no part is left behind in the outbox.
+    assert!(events(&m.drain(&cust_q).await).is_empty());
+    assert!(s.pending().await.unwrap().is_empty());
+}

@@ -14,6 +14,7 @@ fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Mess
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        digest: None,
     }
 }
 

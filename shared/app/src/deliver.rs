@@ -4,10 +4,12 @@
 //! leaves the outbox's pending list. A channel that fails is tried again alone next round; one
 //! that can never deliver a message (a permanent error) gives it up, and it is recorded so.
 
+use atalaya_core::message::merge;
 use atalaya_core::Message;
 use atalaya_notify::Channel;
-use atalaya_store::{Delivery, Store, StoreError};
+use atalaya_store::{Delivery, Pending, Store, StoreError};
 use chrono::Utc;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// How long a publisher holds a message it claimed.
@@ -30,81 +32,102 @@ pub struct Delivered {
 
 /// Delivers what is pending. Errors reading the outbox are returned; everything else is counted
 /// in [`Delivered`] (and logged), and what failed stays pending.
+///
+/// The parts of one notice (what the monitor cannot see, told by each partition of the state
+/// that judged some of the checks: messages with the same digest key) go out as one message,
+/// and each part is recorded as delivered with it.
 pub async fn deliver<S: Store>(
     store: &S,
     channels: &[&dyn Channel],
 ) -> Result<Delivered, StoreError> {
     let mut out = Delivered::default();
+    let mut groups: Vec<Vec<Pending>> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
     for pending in store.pending().await? {
-        let m = &pending.message;
-        match store.claim(&m.id, Utc::now(), CLAIM_LEASE).await {
-            Ok(true) => {}
-            Ok(false) => continue, // another publisher has it
-            Err(e) => {
-                tracing::error!(id = %m.id, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
-                failed(&mut out, format!("claiming {}: {e}", m.id));
-                continue;
+        match pending.message.digest.as_ref().map(|d| d.key.clone()) {
+            Some(key) => match by_key.get(&key) {
+                Some(&i) => groups[i].push(pending),
+                None => {
+                    by_key.insert(key, groups.len());
+                    groups.push(vec![pending]);
+                }
+            },
+            None => groups.push(vec![pending]),
+        }
+    }
+    for group in groups {
+        let mut parts = Vec::new();
+        for pending in group {
+            let id = &pending.message.id;
+            match store.claim(id, Utc::now(), CLAIM_LEASE).await {
+                Ok(true) => parts.push(pending),
+                Ok(false) => {} // another publisher has it
+                Err(e) => {
+                    tracing::error!(%id, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
+                    failed(&mut out, format!("claiming {id}: {e}"));
+                }
             }
         }
+        let messages: Vec<Message> = parts.iter().map(|p| p.message.clone()).collect();
+        let Some(m) = merge(&messages) else {
+            continue;
+        };
         let mut all_done = true;
         for channel in channels {
-            if pending.done.contains(channel.name()) {
+            if parts.iter().all(|p| p.done.contains(channel.name())) {
                 continue;
             }
-            if !send(store, *channel, m, &mut out).await {
+            let Some(delivery) = send(*channel, &m, &mut out).await else {
                 all_done = false;
+                continue;
+            };
+            for part in &messages {
+                if let Err(e) = store
+                    .record_delivery(&part.id, channel.name(), &delivery)
+                    .await
+                {
+                    // Sent but not recorded: this channel gets it again next round.
+                    tracing::error!(id = %part.id, channel = channel.name(), error = %e, "delivered but not recorded; it will be sent again");
+                    failed(
+                        &mut out,
+                        format!("recording {} on {}: {e}", part.id, channel.name()),
+                    );
+                    all_done = false;
+                }
             }
         }
-        let finished = if all_done {
-            store.mark_sent(&m.id).await.map(|_| out.messages += 1)
-        } else {
-            store.release(&m.id).await
-        };
-        if let Err(e) = finished {
-            tracing::warn!(id = %m.id, error = %e, "the outbox was not updated; the claim expires on its own");
-            failed(&mut out, format!("updating {}: {e}", m.id));
+        for part in &messages {
+            let finished = if all_done {
+                store.mark_sent(&part.id).await.map(|_| out.messages += 1)
+            } else {
+                store.release(&part.id).await
+            };
+            if let Err(e) = finished {
+                tracing::warn!(id = %part.id, error = %e, "the outbox was not updated; the claim expires on its own");
+                failed(&mut out, format!("updating {}: {e}", part.id));
+            }
         }
     }
     Ok(out)
 }
 
-/// One message to one channel, recorded. True when the channel is done with it.
-async fn send<S: Store>(
-    store: &S,
-    channel: &dyn Channel,
-    m: &Message,
-    out: &mut Delivered,
-) -> bool {
-    let delivery = match channel.send(m).await {
+/// One message to one channel: how it went, or `None` when it is to be tried again.
+async fn send(channel: &dyn Channel, m: &Message, out: &mut Delivered) -> Option<Delivery> {
+    match channel.send(m).await {
         Ok(()) => {
             out.sent += 1;
-            Delivery::Sent
+            Some(Delivery::Sent)
         }
         Err(e) if e.retryable => {
             tracing::error!(id = %m.id, channel = channel.name(), error = %e, "delivery failed; it is tried again");
             failed(out, e.to_string());
-            return false;
+            None
         }
         Err(e) => {
             tracing::error!(id = %m.id, channel = channel.name(), error = %e, "the channel can never deliver this message; given up");
             out.gave_up += 1;
             out.first_error.get_or_insert(e.to_string());
-            Delivery::GaveUp(e.detail)
-        }
-    };
-    match store
-        .record_delivery(&m.id, channel.name(), &delivery)
-        .await
-    {
-        Ok(()) => true,
-        Err(e) => {
-            // Sent but not recorded: this channel gets it again next round, with the same id.
-            tracing::error!(id = %m.id, channel = channel.name(), error = %e, "delivered but not recorded; it will be sent again");
-            failed(
-                out,
-                format!("recording {} on {}: {e}", m.id, channel.name()),
-            );
-            false
+            Some(Delivery::GaveUp(e.detail))
         }
     }
 }

@@ -18,6 +18,7 @@ fn message(id: &str) -> Message {
         subject: format!("subject {id}"),
         body: "body".into(),
         attributes: Default::default(),
+        digest: None,
     }
 }
 

@@ -27,6 +27,41 @@ pub const MAX_SUBJECT: usize = 99;
 /// request with several protocol variants).
 pub const MAX_BODY: usize = 256 * 1024;
 
+/// One part of a notice that several partitions of the state tell in the same evaluation (what
+/// the monitor cannot see, or sees again: each partition judges its own checks). Kept with the
+/// message in the outbox, never sent: delivery sends the parts pending together as one message
+/// ([`merge`]), so operators get one notice, not one per partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The same for every part of one notice.
+    pub key: String,
+    pub restored: bool,
+    pub checks: Vec<String>,
+    pub regions: Vec<String>,
+    /// The part's lines of the body (a check each, with its regions).
+    pub lines: String,
+}
+
+/// One message made of the parts of one notice (messages with the same digest key; the first
+/// gives the id and attributes). A message without a digest comes back as it is.
+pub fn merge(parts: &[Message]) -> Option<Message> {
+    let first = parts.first()?;
+    let digests: Vec<&Digest> = parts.iter().filter_map(|m| m.digest.as_ref()).collect();
+    if digests.len() != parts.len() || parts.len() == 1 {
+        return Some(Message {
+            digest: None,
+            ..first.clone()
+        });
+    }
+    let (subject, body) = operators::sight_text(&digests);
+    Some(Message {
+        subject: clean_subject(&subject),
+        body: cap_body(body),
+        digest: None,
+        ..first.clone()
+    })
+}
+
 /// What SNS receives (and the local outbox records, one per line).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -39,6 +74,9 @@ pub struct Message {
     pub body: String,
     /// audience, customer, service, severity, event, language, incident.
     pub attributes: BTreeMap<String, String>,
+    /// A part of a notice several partitions tell at once (never sent as such).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +249,7 @@ impl Renderer {
             subject: clean_subject(&subject),
             body: cap_body(body),
             attributes,
+            digest: operators::digest(event, config),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Operators' words: the technical truth in English, everything they need to act in one
 //! message (checks, regions, reasons, timings, first failure, the cause and the fix, the runbook).
 
+use super::Digest;
 use crate::config::Config;
 use crate::duration::format_duration;
 use crate::evaluate::{
@@ -28,6 +29,15 @@ fn service_label(config: &Config, id: &str) -> String {
     }
 }
 
+/// The part a notice of what the monitor cannot see (or sees again) is made of, if `event` is
+/// one.
+pub(super) fn digest(event: &Event, config: &Config) -> Option<Digest> {
+    match &event.about {
+        About::Sight(list) => Some(sight(event, list, config)),
+        _ => None,
+    }
+}
+
 /// The operators' message for `event`: (subject, body).
 pub(super) fn render(
     event: &Event,
@@ -44,7 +54,7 @@ pub(super) fn render(
             },
             _,
         ) => maintenance(event.kind, service, window, config),
-        (About::Sight(list), _) => sight(event, list, config),
+        (About::Sight(list), _) => sight_text(&[&sight(event, list, config)]),
         (
             About::Fault {
                 check,
@@ -154,68 +164,94 @@ fn blindness(b: &Blindness) -> String {
     }
 }
 
-fn sight(event: &Event, list: &[CheckSight], config: &Config) -> (String, String) {
-    let n = list.len();
-    let checks = if n == 1 { "check" } else { "checks" };
-    let names: Vec<&str> = list.iter().map(|c| c.check.as_str()).collect();
-    let mut body = String::new();
-    if event.kind == EventKind::MonitoringBlind {
-        let regions: BTreeSet<&str> = list
-            .iter()
-            .flat_map(|c| c.regions.iter().map(|(r, _)| r.as_str()))
-            .collect();
-        let _ = writeln!(
-            body,
-            "The monitor cannot see {n} {checks}: fewer regions than the quorum have fresh results for {}.\n",
-            if n == 1 { "it" } else { "them" }
-        );
-        for c in list {
+/// What the monitor cannot see (or sees again): one part of the notice, which delivery merges
+/// with the other partitions' parts of the same evaluation (`merge`).
+fn sight(event: &Event, list: &[CheckSight], config: &Config) -> Digest {
+    let restored = event.kind != EventKind::MonitoringBlind;
+    let mut lines = String::new();
+    for c in list {
+        if restored {
             let _ = writeln!(
-                body,
-                "  {}  service {}  unknown since {}",
-                c.check,
-                service_label(config, &c.service),
-                utc(c.since)
-            );
-            for (region, why) in &c.regions {
-                let _ = writeln!(body, "      {region}: {}", blindness(why));
-            }
-        }
-        body.push_str(
-            "\nWhile a check is unknown nothing changes because of it: no incident opens or resolves, no escalation, and customers get no good news (they keep getting the regular updates of an open incident). You will be told once when the monitor sees again.\nCheck the probe function, its schedule and its alarms in the regions above.\n",
-        );
-        (
-            clip_list(
-                &format!("[MONITOR BLIND] {n} {checks} cannot be judged ("),
-                &names,
-                &format!(
-                    "); regions: {}",
-                    regions.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ),
-            body,
-        )
-    } else {
-        for c in list {
-            let _ = writeln!(
-                body,
+                lines,
                 "  {}  service {}  unknown from {} for {}",
                 c.check,
                 service_label(config, &c.service),
                 utc(c.since),
                 span(event.at - c.since)
             );
+        } else {
+            let _ = writeln!(
+                lines,
+                "  {}  service {}  unknown since {}",
+                c.check,
+                service_label(config, &c.service),
+                utc(c.since)
+            );
+            for (region, why) in &c.regions {
+                let _ = writeln!(lines, "      {region}: {}", blindness(why));
+            }
         }
-        body.push_str("\nThe monitor sees these checks again; incidents are judged normally.\n");
-        (
+    }
+    let regions: BTreeSet<&str> = list
+        .iter()
+        .flat_map(|c| c.regions.iter().map(|(r, _)| r.as_str()))
+        .collect();
+    Digest {
+        // The same for every partition's part of one evaluation's notice.
+        key: format!(
+            "monitor/{}/{}",
+            if restored { "restored" } else { "blind" },
+            event.at.timestamp()
+        ),
+        restored,
+        checks: list.iter().map(|c| c.check.clone()).collect(),
+        regions: regions.into_iter().map(str::to_string).collect(),
+        lines,
+    }
+}
+
+/// The subject and body of a notice made of `parts` (one or more partitions' digests of one
+/// evaluation).
+pub(super) fn sight_text(parts: &[&Digest]) -> (String, String) {
+    let restored = parts.first().is_some_and(|d| d.restored);
+    let names: Vec<&str> = parts
+        .iter()
+        .flat_map(|d| d.checks.iter().map(String::as_str))
+        .collect();
+    let n = names.len();
+    let checks = if n == 1 { "check" } else { "checks" };
+    let lines: String = parts.iter().map(|d| d.lines.as_str()).collect();
+    if restored {
+        return (
             clip_list(
                 &format!("[MONITOR RESTORED] {n} {checks} can be judged again ("),
                 &names,
                 ")",
             ),
-            format!("The monitor can see {n} {checks} again:\n\n{body}"),
-        )
+            format!(
+                "The monitor can see {n} {checks} again:\n\n{lines}\nThe monitor sees these checks again; incidents are judged normally.\n"
+            ),
+        );
     }
+    let regions: BTreeSet<&str> = parts
+        .iter()
+        .flat_map(|d| d.regions.iter().map(String::as_str))
+        .collect();
+    let body = format!(
+        "The monitor cannot see {n} {checks}: fewer regions than the quorum have fresh results for {}.\n\n{lines}\nWhile a check is unknown nothing changes because of it: no incident opens or resolves, no escalation, and customers get no good news (they keep getting the regular updates of an open incident). You will be told once when the monitor sees again.\nCheck the probe function, its schedule and its alarms in the regions above.\n",
+        if n == 1 { "it" } else { "them" }
+    );
+    (
+        clip_list(
+            &format!("[MONITOR BLIND] {n} {checks} cannot be judged ("),
+            &names,
+            &format!(
+                "); regions: {}",
+                regions.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        body,
+    )
 }
 
 /// `head` + as many names as fit a subject + `tail`.

@@ -79,6 +79,7 @@ pub(crate) mod tests {
                 ("event".to_string(), "opened".to_string()),
             ]
             .into(),
+            digest: None,
         }
     }
 }

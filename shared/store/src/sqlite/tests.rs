@@ -28,6 +28,7 @@ fn message(id: &str) -> Message {
         subject: "s".into(),
         body: "b".into(),
         attributes: Default::default(),
+        digest: None,
     }
 }
 
