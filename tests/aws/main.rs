@@ -169,5 +169,6 @@ fn message(id: &str, second: i64) -> Message {
         body: "Hola".into(),
         attributes: Default::default(),
         digest: None,
+        translations: Default::default(),
     }
 }

@@ -15,6 +15,7 @@ fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Mess
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         digest: None,
+        translations: Default::default(),
     }
 }
 

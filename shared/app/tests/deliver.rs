@@ -19,6 +19,7 @@ fn message(id: &str) -> Message {
         body: "body".into(),
         attributes: Default::default(),
         digest: None,
+        translations: Default::default(),
     }
 }
 

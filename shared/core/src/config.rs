@@ -57,6 +57,28 @@ pub struct Config {
 }
 
 impl Config {
+    /// The brand of `customer`'s mail: the file's with the customer's own fields over it, or the
+    /// customer's alone when it names a sender; `None`: no customer email.
+    pub fn brand_for(&self, customer: &str) -> Option<crate::email::Brand> {
+        let own = self.customer(customer).map(|c| &c.brand);
+        match (&self.settings.brand, own) {
+            (Some(b), Some(o)) => Some(b.with(o)),
+            (Some(b), None) => Some(b.clone()),
+            (None, Some(o)) => Some(crate::email::Brand {
+                name: o.name.clone()?,
+                from: o.from.clone()?,
+                reply_to: o.reply_to.clone(),
+                logo_url: o.logo_url.clone(),
+                colour: o
+                    .colour
+                    .clone()
+                    .unwrap_or_else(|| crate::email::DEFAULT_COLOUR.to_string()),
+                footer: o.footer.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
+
     /// The same file as the local runner sees it: one region, `local`, running every check, so
     /// a file written for several AWS regions runs unchanged on a laptop.
     pub fn localized(mut self) -> Config {
@@ -155,6 +177,9 @@ pub struct Settings {
     /// What an evaluation is responsible for (not in the checks file): everything, unless the
     /// engine's state is split into partitions (`crate::partition`).
     pub scope: Scope,
+    /// Customer email branding (`None`: no customer email).
+    pub brand: Option<crate::email::Brand>,
+    pub email: crate::email::EmailSettings,
 }
 
 /// What one evaluation is responsible for when the engine's state is split into partitions.
@@ -221,7 +246,20 @@ pub struct Operators {
     pub escalate_after: Duration,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     /// The default language: English.
     #[default]
@@ -264,6 +302,8 @@ pub struct Customer {
     pub templates: Option<String>,
     /// Their own sign-off, over `settings.signature`.
     pub signature: Option<Signature>,
+    /// Their own email branding, over `settings.brand`.
+    pub brand: crate::email::BrandOverride,
 }
 
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@
 pub mod at;
 pub mod config;
 pub mod duration;
+pub mod email;
 pub mod error;
 pub mod evaluate;
 pub mod kinds;

@@ -4,16 +4,19 @@
 //! - `stdout`: a readable rendering for a terminal (the local runner, previews);
 //! - `jsonl`: one JSON object per line in a file: exactly what SNS would receive, plus `at`;
 //! - `sns`: the operators and customers topics, email-safe subjects, message attributes;
-//! - `memory`: keeps what it is sent (tests, and callers that only want to look).
+//! - `memory`: keeps what it is sent (tests, and callers that only want to look);
+//! - `email`: customer mail in the team's own name to each confirmed subscriber.
 //!
 //! The application layer (`atalaya-app`) delivers each pending message to every channel and
 //! records the delivery per message and channel, so a channel that failed is retried alone.
 
+pub mod email;
 pub mod jsonl;
 pub mod memory;
 pub mod sns;
 pub mod stdout;
 
+pub use email::EmailChannel;
 pub use jsonl::JsonlChannel;
 pub use memory::MemoryChannel;
 pub use sns::{email_subject, SnsChannel};

@@ -11,12 +11,14 @@
 
 pub mod dynamodb;
 mod sqlite;
+mod subscribers;
 
 pub use dynamodb::{
     pack_results, unpack_results, DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX,
     DEFAULT_RESULTS_TTL,
 };
 pub use sqlite::SqliteStore;
+pub use subscribers::{mail_key, Subscribers};
 
 use atalaya_core::evaluate::{Incident, State};
 use atalaya_core::{Message, ProbeResult};

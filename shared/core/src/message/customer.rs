@@ -15,13 +15,25 @@ impl Renderer {
         incident: Option<&Incident>,
         config: &Config,
     ) -> Result<(String, String, &'static str), RenderError> {
+        self.customer_in(event, incident, config, None)
+    }
+
+    /// The customer's message in `language` (default theirs). The customer's own templates
+    /// are in their language and are used only for it.
+    pub(super) fn customer_in(
+        &self,
+        event: &Event,
+        incident: Option<&Incident>,
+        config: &Config,
+        language: Option<Language>,
+    ) -> Result<(String, String, &'static str), RenderError> {
         let unknown = || RenderError::Unknown(event.id.clone());
         let service = event
             .service()
             .and_then(|s| config.service(s))
             .ok_or_else(unknown)?;
         let customer = config.customer(&service.customer).ok_or_else(unknown)?;
-        let (l, tz) = (customer.language, customer.timezone);
+        let (l, tz) = (language.unwrap_or(customer.language), customer.timezone);
         let window = match &event.about {
             About::Maintenance { window, .. } => Some(window),
             _ => None,
@@ -46,12 +58,12 @@ impl Renderer {
             start_date => window.map(|m| day(m.start, l, tz)),
             end => window.map(|m| when(m.end, l, tz)),
             window => window.map(|m| window_words(m, l, tz)),
-            signature => signature(customer, config),
+            signature => signature(customer, config, l),
         };
         let kind = event.kind.as_str();
         let pick = |part: &str| {
             let own = format!("{}/{kind}.{part}", customer.id);
-            if self.env.get_template(&own).is_ok() {
+            if l == customer.language && self.env.get_template(&own).is_ok() {
                 own
             } else {
                 format!("{}/{kind}.{part}", l.code())
@@ -68,8 +80,7 @@ impl Renderer {
 }
 
 /// The customer's sign-off: theirs, the file's, or the built-in one, in their language.
-fn signature(customer: &Customer, config: &Config) -> String {
-    let l = customer.language;
+fn signature(customer: &Customer, config: &Config, l: Language) -> String {
     customer
         .signature
         .as_ref()

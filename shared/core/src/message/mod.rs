@@ -13,7 +13,7 @@ mod operators;
 
 pub use customer::duration_words;
 
-use crate::config::Config;
+use crate::config::{Config, Language};
 use crate::evaluate::{Audience, Event, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,27 @@ pub struct Message {
     /// A part of a notice several partitions tell at once (never sent as such).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// A customer message in the other languages, by code, for subscribers who read another
+    /// than the customer's (kept in the outbox; SNS sends the customer's language only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, Translation>,
+}
+
+/// A customer message in another language.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Translation {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Message {
+    /// The subject and body in `language`, or in the customer's when there is no translation.
+    pub fn in_language(&self, language: &str) -> (&str, &str) {
+        match self.translations.get(language) {
+            Some(t) => (&t.subject, &t.body),
+            None => (&self.subject, &self.body),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,8 +236,27 @@ impl Renderer {
         config: &Config,
     ) -> Result<Message, RenderError> {
         let incident = event.incident().and_then(|id| state.incidents.get(id));
+        let mut translations = BTreeMap::new();
         let (subject, body, language) = match event.audience {
-            Audience::Customers => self.customer(event, incident, config)?,
+            Audience::Customers => {
+                let own = self.customer(event, incident, config)?;
+                // The same words in the other languages, for subscribers who read another
+                // (not when people wrote them: their words are in one language).
+                if event.text().is_none() {
+                    for l in Language::ALL.into_iter().filter(|l| l.code() != own.2) {
+                        let (subject, body, _) =
+                            self.customer_in(event, incident, config, Some(l))?;
+                        translations.insert(
+                            l.code().to_string(),
+                            Translation {
+                                subject: clean_subject(&subject),
+                                body: cap_body(body),
+                            },
+                        );
+                    }
+                }
+                own
+            }
             Audience::Operators => {
                 let (s, b) = operators::render(event, incident, state, config);
                 (s, b, "en")
@@ -250,6 +290,7 @@ impl Renderer {
             body: cap_body(body),
             attributes,
             digest: operators::digest(event, config),
+            translations,
         })
     }
 }

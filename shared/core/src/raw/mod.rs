@@ -54,6 +54,56 @@ pub struct RawSettings {
     /// customer's own `signature` takes its place. Default: "The support team" / "El equipo de
     /// soporte".
     pub signature: Option<At<RawSignature>>,
+    /// How customer email looks and who it comes from: `{ name: Acme, from: "Estado de Acme
+    /// <estado@acme.example>", reply_to: soporte@acme.example, logo_url: "https://…", colour:
+    /// "#0a7d4f", footer: "Acme Ltd · 1 Main St" }`. Each customer may override any field.
+    pub brand: Option<RawBrand>,
+    /// How customer email is sent: `{ smtp: "smtp://127.0.0.1:2525" }` for the local runner (on
+    /// AWS the mailer function sends through SES), where subscribers' pages are, and the key
+    /// that signs their links.
+    pub email: Option<RawEmail>,
+}
+
+/// Customer email branding.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Brand")]
+#[serde(deny_unknown_fields)]
+pub struct RawBrand {
+    /// The name customers know the team by, e.g. `Acme`.
+    pub name: Option<At<String>>,
+    /// The sender: `Estado de Acme <estado@acme.example>` (an address of a domain you verified
+    /// with SES on AWS).
+    pub from: Option<At<String>>,
+    /// Where replies go: `soporte@acme.example`.
+    pub reply_to: Option<At<String>>,
+    /// An HTTPS image at the top of each mail (mail reads as well without it).
+    pub logo_url: Option<At<String>>,
+    /// The accent colour, `#rrggbb` (default `#0a7d4f`); white text on it must be readable.
+    pub colour: Option<At<String>>,
+    /// A line under every mail, e.g. the company's name and address.
+    pub footer: Option<At<String>>,
+}
+
+/// How customer email is sent.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Email")]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    /// The SMTP server of the local runner: `smtp://[user:password@]host[:port][?tls=required]`
+    /// (STARTTLS) or `smtps://…` (TLS); credentials may be `${env:…}` references. Without it
+    /// the runner writes `.eml` files to `folder`.
+    pub smtp: Option<At<String>>,
+    /// Where the local runner writes mail when there is no `smtp` (default `mail`, next to the
+    /// checks file).
+    pub folder: Option<At<String>>,
+    /// Where subscribers' confirm, unsubscribe and manage pages are served, e.g.
+    /// `https://status.acme.example/email`; locally `atalaya run --listen`'s address is used
+    /// when not set.
+    pub pages_url: Option<At<String>>,
+    /// The key that signs subscribers' links, as a reference: `${ssm:/atalaya/email-key}`,
+    /// `${secret:atalaya/email-key}` or `${env:ATALAYA_EMAIL_KEY}` (at least 32 characters).
+    /// Locally, without it, a key file is made next to the database.
+    pub key: Option<At<String>>,
 }
 
 /// A sign-off: one text, or one per language (`en`, `es`).
@@ -175,6 +225,8 @@ pub struct RawCustomer {
     pub templates: Option<At<String>>,
     /// This customer's sign-off, over `settings.signature`.
     pub signature: Option<At<RawSignature>>,
+    /// This customer's email branding, field by field over `settings.brand`.
+    pub brand: Option<RawBrand>,
 }
 
 /// A service as the customer knows it.

@@ -4,6 +4,7 @@
 //! (each kind validates its own block and fields of `expect`: `crate::kinds`).
 
 mod checks;
+mod email;
 mod parse;
 mod references;
 mod settings;

@@ -71,6 +71,7 @@ pub(super) fn check_customer(
         timezone,
         templates: c.templates.as_ref().map(|t| t.value.clone()),
         signature: signature(errs, &c.signature, &subject),
+        brand: super::email::brand_override(errs, c.brand.as_ref(), &subject),
     }
 }
 

@@ -276,6 +276,8 @@ pub(super) fn check_settings(
             tick: LAMBDA_TICK,
             signature: signature(errs, &raw.signature, s),
             scope: Default::default(),
+            brand: super::email::brand(errs, raw.brand.as_ref(), s),
+            email: super::email::email(errs, raw.email.as_ref(), s),
         },
         defaults,
     )

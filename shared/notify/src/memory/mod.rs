@@ -80,6 +80,7 @@ pub(crate) mod tests {
             ]
             .into(),
             digest: None,
+            translations: Default::default(),
         }
     }
 }

@@ -49,6 +49,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         gave_up TEXT,
         PRIMARY KEY (message_id, channel)
      );",
+    // 5: email subscribers, and per message and subscriber whether the mail went out.
+    "CREATE TABLE subscribers (
+        id TEXT PRIMARY KEY,
+        customer TEXT NOT NULL,
+        email TEXT NOT NULL,
+        subscriber TEXT NOT NULL
+     );
+     CREATE INDEX subscribers_customer ON subscribers (customer, email);
+     CREATE TABLE mails (
+        key TEXT PRIMARY KEY,
+        sent_at TEXT,
+        claimed_until INTEGER
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

@@ -29,6 +29,7 @@ fn message(id: &str) -> Message {
         body: "b".into(),
         attributes: Default::default(),
         digest: None,
+        translations: Default::default(),
     }
 }
 

@@ -1,0 +1,240 @@
+//! Customer email in the team's own name: each customer message becomes, for every confirmed
+//! subscriber of its service, a branded multipart mail in the subscriber's language, threaded
+//! per incident, with one-click unsubscribe (`compose`), sent through SMTP or written as `.eml`
+//! files (`transport`). Each mail is claimed per message and subscriber before it is sent
+//! (`atalaya_store::Subscribers::claim_mail`), so a message delivered again sends nothing twice.
+//! A new subscriber gets the confirmation mail alone until they confirm (double opt-in).
+
+mod compose;
+mod templates;
+mod transport;
+
+pub use compose::{compose, thread_id, Content, Links, Mail};
+pub use templates::{words, Templates};
+pub use transport::{SendError, Transport};
+
+use crate::{Channel, ChannelError};
+use atalaya_core::email::{Action, Brand, Key, Subscriber, SubscriberState, Token};
+use atalaya_core::evaluate::Audience;
+use atalaya_core::{Config, Message};
+use atalaya_store::{mail_key, Subscribers};
+use chrono::Utc;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a sender holds a mail it claimed.
+const MAIL_LEASE: Duration = Duration::from_secs(120);
+
+pub struct EmailChannel<S> {
+    store: Arc<S>,
+    config: Arc<Config>,
+    templates: Templates,
+    key: Key,
+    /// Where the subscribers' pages are (no trailing `/`).
+    pages_url: String,
+    transport: Transport,
+}
+
+/// A subscriber's links, signed with `key`, on pages at `pages_url`.
+pub fn links(s: &Subscriber, key: &Key, pages_url: &str, brand: &Brand) -> Links {
+    let token = |action| {
+        Token {
+            action,
+            subscriber: s.id.clone(),
+            version: s.token_version,
+        }
+        .sign(key)
+    };
+    let unsubscribe = token(Action::Unsubscribe);
+    Links {
+        unsubscribe: format!("{pages_url}/unsubscribe?t={unsubscribe}"),
+        manage: format!("{pages_url}/manage?t={}", token(Action::Manage)),
+        unsubscribe_mailto: format!(
+            "mailto:{}?subject=unsubscribe%20{unsubscribe}",
+            brand.from.address
+        ),
+        confirm: (s.state == SubscriberState::Pending)
+            .then(|| format!("{pages_url}/confirm?t={}", token(Action::Confirm))),
+    }
+}
+
+impl<S: Subscribers + Send + Sync> EmailChannel<S> {
+    pub fn new(
+        store: Arc<S>,
+        config: Arc<Config>,
+        templates: Templates,
+        key: Key,
+        pages_url: &str,
+        transport: Transport,
+    ) -> Self {
+        EmailChannel {
+            store,
+            config,
+            templates,
+            key,
+            pages_url: pages_url.trim_end_matches('/').to_string(),
+            transport,
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The confirmation mail of a new subscriber (the only mail a pending subscriber gets).
+    pub async fn send_confirmation(&self, s: &Subscriber) -> Result<Mail, String> {
+        let brand = self
+            .config
+            .brand_for(&s.customer)
+            .ok_or("no settings.brand in the checks file: there is no sender for customer email")?;
+        let customer = self.config.customer(&s.customer);
+        let language = s.language_with(customer);
+        let services: Vec<&str> = self
+            .config
+            .services
+            .iter()
+            .filter(|v| v.customer == s.customer && s.services.includes(&v.id))
+            .map(|v| v.name.as_str())
+            .collect();
+        let (subject, body) = confirmation_words(language.code(), &brand.name, &services);
+        let mail = compose(
+            &self.templates,
+            &brand,
+            &Content {
+                id: &format!("confirm-{}-{}", s.id, s.token_version),
+                at: Utc::now(),
+                subject: &subject,
+                body: &body,
+                language: language.code(),
+                incident: None,
+                customer: &s.customer,
+            },
+            &s.email,
+            &s.id,
+            &links(s, &self.key, &self.pages_url, &brand),
+        )?;
+        self.transport.send(&mail).await.map_err(|e| e.detail)?;
+        Ok(mail)
+    }
+
+    async fn deliver(&self, m: &Message) -> Result<(), ChannelError> {
+        let fail = |retryable: bool, detail: String| ChannelError {
+            channel: "email".into(),
+            id: m.id.clone(),
+            retryable,
+            detail,
+        };
+        if m.topic != Audience::Customers {
+            return Ok(()); // operators hear through their own channels
+        }
+        let (Some(customer), Some(service)) =
+            (m.attributes.get("customer"), m.attributes.get("service"))
+        else {
+            return Ok(());
+        };
+        let Some(brand) = self.config.brand_for(customer) else {
+            return Ok(()); // no customer email without a sender
+        };
+        let subscribers = self
+            .store
+            .subscribers(Some(customer))
+            .await
+            .map_err(|e| fail(true, e.to_string()))?;
+        let mut first_failure = None;
+        for s in subscribers.iter().filter(|s| s.receives(service)) {
+            let key = mail_key(&m.id, &s.id);
+            match self.store.claim_mail(&key, Utc::now(), MAIL_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => continue, // sent already, or another sender has it
+                Err(e) => {
+                    first_failure.get_or_insert(e.to_string());
+                    continue;
+                }
+            }
+            let language = s.language_with(self.config.customer(customer));
+            let (subject, body) = m.in_language(language.code());
+            let mail = compose(
+                &self.templates,
+                &brand,
+                &Content {
+                    id: &m.id,
+                    at: m.at,
+                    subject,
+                    body,
+                    language: if m.translations.contains_key(language.code()) {
+                        language.code()
+                    } else {
+                        m.attributes.get("language").map_or("en", String::as_str)
+                    },
+                    incident: m.attributes.get("incident").map(String::as_str),
+                    customer,
+                },
+                &s.email,
+                &s.id,
+                &links(s, &self.key, &self.pages_url, &brand),
+            );
+            let sent = match mail {
+                Ok(mail) => self.transport.send(&mail).await,
+                Err(detail) => Err(SendError {
+                    permanent: true,
+                    detail,
+                }),
+            };
+            let recorded = match sent {
+                Ok(()) => self.store.mail_sent(&key).await,
+                Err(e) if e.permanent => {
+                    // Refused for good: no more mail to that address until someone re-adds it.
+                    tracing::warn!(subscriber = %s.id, customer = %customer, error = %e.detail, "the address refused the mail for good; the subscriber is marked bounced");
+                    let mut bounced = s.clone();
+                    bounced.state = SubscriberState::Bounced;
+                    bounced.note = Some(e.detail.clone());
+                    bounced.updated_at = Utc::now();
+                    let marked = self.store.put_subscriber(&bounced).await;
+                    self.store.mail_sent(&key).await.and(marked)
+                }
+                Err(e) => {
+                    tracing::error!(subscriber = %s.id, error = %e.detail, "mail not sent; it is tried again");
+                    first_failure.get_or_insert(e.detail);
+                    self.store.release_mail(&key).await
+                }
+            };
+            if let Err(e) = recorded {
+                first_failure.get_or_insert(e.to_string());
+            }
+        }
+        match first_failure {
+            Some(detail) => Err(fail(true, detail)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: Subscribers + Send + Sync> Channel for EmailChannel<S> {
+    fn name(&self) -> &str {
+        "email"
+    }
+
+    fn send<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(self.deliver(message))
+    }
+}
+
+/// The confirmation mail's subject and body.
+pub fn confirmation_words(language: &str, brand: &str, services: &[&str]) -> (String, String) {
+    let list = services.join(", ");
+    match language {
+        "es" => (
+            format!("Confirme su suscripción a los avisos de {brand}"),
+            format!(
+                "Hola:\n\nAlguien (esperamos que usted) pidió recibir en esta dirección los avisos de estado de {brand} sobre: {list}.\n\nPara empezar a recibirlos, confirme la suscripción con el enlace de abajo. Si no fue usted, ignore este correo: no le enviaremos nada más."
+            ),
+        ),
+        _ => (
+            format!("Confirm your subscription to {brand} status updates"),
+            format!(
+                "Hello,\n\nSomeone (we hope you) asked to receive {brand}'s status updates at this address about: {list}.\n\nTo start receiving them, confirm the subscription with the link below. If it was not you, ignore this mail: nothing more will be sent."
+            ),
+        ),
+    }
+}

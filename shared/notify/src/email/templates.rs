@@ -1,0 +1,128 @@
+//! The mail's two parts from templates: `mail.html` (inline CSS, readable without images, one
+//! column that fits a phone, dark-mode colours) and `mail.txt` around the message's words, with
+//! the subscriber's links and the brand. A customer's template folder (`customers[].templates`)
+//! may hold its own `mail.html` and `mail.txt`; the words around the message come in each
+//! language.
+
+use super::compose::{Content, Links};
+use atalaya_core::email::Brand;
+use atalaya_core::Config;
+use minijinja::{context, AutoEscape, Environment};
+use std::path::Path;
+
+/// The words around the message, per language.
+pub struct Words {
+    pub why: &'static str,
+    pub manage: &'static str,
+    pub unsubscribe: &'static str,
+    pub confirm: &'static str,
+}
+
+pub fn words(language: &str) -> Words {
+    match language {
+        "es" => Words {
+            why: "Recibe este correo porque se suscribió a los avisos de estado de {brand}.",
+            manage: "Elegir de qué servicios recibir avisos",
+            unsubscribe: "Darse de baja",
+            confirm: "Confirmar la suscripción",
+        },
+        _ => Words {
+            why: "You receive this because you subscribed to status updates from {brand}.",
+            manage: "Choose which services you hear about",
+            unsubscribe: "Unsubscribe",
+            confirm: "Confirm the subscription",
+        },
+    }
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+const HTML: &str = include_str!("templates/mail.html");
+const TEXT: &str = include_str!("templates/mail.txt");
+
+impl Templates {
+    /// The built-in templates and each customer's own (`<folder>/mail.html`, `mail.txt`,
+    /// relative to `base`, the checks file's folder).
+    pub fn new(config: &Config, base: &Path) -> Result<Templates, String> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.add_template("mail.html", HTML)
+            .map_err(|e| format!("mail.html: {e}"))?;
+        env.add_template("mail.txt", TEXT)
+            .map_err(|e| format!("mail.txt: {e}"))?;
+        for c in &config.customers {
+            let Some(folder) = &c.templates else { continue };
+            for part in ["mail.html", "mail.txt"] {
+                let path = base.join(folder).join(part);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => env
+                        .add_template_owned(format!("{}/{part}", c.id), text)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+        Ok(Templates { env })
+    }
+
+    /// The plain text and HTML of one mail.
+    pub(super) fn render(
+        &self,
+        brand: &Brand,
+        content: &Content<'_>,
+        links: &Links,
+    ) -> Result<(String, String), String> {
+        let w = words(content.language);
+        let why = w.why.replace("{brand}", &brand.name);
+        let paragraphs: Vec<Vec<String>> = content
+            .body
+            .trim()
+            .split("\n\n")
+            .map(|p| p.lines().map(str::to_string).collect())
+            .collect();
+        let ctx = context! {
+            language => content.language,
+            subject => content.subject,
+            body => content.body.trim_end(),
+            paragraphs => paragraphs,
+            preheader => content.body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default(),
+            brand => &brand.name,
+            colour => &brand.colour,
+            logo_url => &brand.logo_url,
+            footer => &brand.footer,
+            manage => &links.manage,
+            unsubscribe => &links.unsubscribe,
+            confirm => &links.confirm,
+            words => context! {
+                why => why,
+                manage => w.manage,
+                unsubscribe => w.unsubscribe,
+                confirm => w.confirm,
+            },
+        };
+        let pick = |part: &str| {
+            let own = format!("{}/{part}", content.customer);
+            if self.env.get_template(&own).is_ok() {
+                own
+            } else {
+                part.to_string()
+            }
+        };
+        let render = |name: String| {
+            self.env
+                .get_template(&name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| format!("template {name}: {e}"))
+        };
+        Ok((render(pick("mail.txt"))?, render(pick("mail.html"))?))
+    }
+}
