@@ -34,7 +34,9 @@ run: build
 	@$(TARGET_BIN) $(DEMO_TARGETS) > /tmp/atalaya-target.$$$$ & \
 	  pid=$$!; trap "kill $$pid 2>/dev/null; rm -f /tmp/atalaya-target.$$$$" EXIT; \
 	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
-	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl
+	  $(ATALAYA) subscribers add --customer demo --email you@demo.example --confirmed --checks examples/demo.yaml --db atalaya.db; \
+	  echo "Customer mail goes to ./mail (.eml files: open them with any mail program); subscribers' pages on http://127.0.0.1:8088/"; \
+	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl --listen 127.0.0.1:8088
 
 # Probes every check of examples/demo.yaml once and prints the results.
 probe: build
@@ -69,8 +71,13 @@ $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)"
 
+# The SMTP server the email tests send to (tests/smtp_sink.py), in the same virtualenv.
+SMTPD := $(VENV)/bin/aiosmtpd
+$(SMTPD): $(MOTO)
+	$(VENV)/bin/pip install --quiet "aiosmtpd==1.4.6"
+
 # The whole suite, with one moto_server on a free loopback port for the AWS tests.
-unit: $(MOTO)
+unit: $(MOTO) $(SMTPD)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  tests/with-moto.sh $(MOTO) $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -345,8 +345,15 @@ fn describe(id: &str, action: &Action, messages: &[Message], state: &State) -> S
 
 async fn publish(args: &StoreArgs, opened: &Opened, messages: &[Message]) -> anyhow::Result<()> {
     match opened {
-        Opened::Sqlite { store, outbox, .. } => {
-            let channels = crate::run::LocalChannels::open(outbox)?;
+        Opened::Sqlite {
+            store,
+            outbox,
+            checks,
+        } => {
+            let base =
+                std::path::PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
+            let email = crate::mail::channel(&checks.config, &base, &args.db, None).await?;
+            let channels = crate::run::LocalChannels::open(outbox)?.with_email(email);
             crate::run::deliver_local(store, &channels).await?;
         }
         Opened::Dynamo { store, .. } => match (&args.operators_topic, &args.customers_topic) {

@@ -3,11 +3,14 @@
 
 mod act;
 mod incidents;
+mod mail;
 mod output;
+mod pages;
 mod probe;
 mod references;
 mod run;
 mod store;
+mod subscribers;
 mod validate;
 
 use atalaya_core::{Config, Target};
@@ -102,6 +105,11 @@ enum Command {
         /// Most probes in flight at once.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         concurrency: u32,
+        /// Serve the subscribers' confirm, unsubscribe and manage pages on this address (e.g.
+        /// 127.0.0.1:8088; the links in customer mail point there unless
+        /// settings.email.pages_url says otherwise).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
     },
     /// List incidents (newest first): the local runner's (--db) or the Lambda functions'
     /// (--store dynamodb).
@@ -165,6 +173,13 @@ enum Command {
         /// The home region (where the bucket is).
         #[arg(long, env = "ATALAYA_HOME_REGION")]
         region: Option<String>,
+    },
+    /// Who hears about a customer's services by email: add, list, remove, import.
+    Subscribers {
+        #[command(subcommand)]
+        action: subscribers::SubscribersCommand,
+        #[command(flatten)]
+        store: store::StoreArgs,
     },
     /// Print the checks file's JSON Schema.
     ///
@@ -385,13 +400,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db,
             outbox,
             concurrency,
+            listen,
         } => run::run(run::RunOptions {
             file,
             once,
             db,
             outbox,
             concurrency: concurrency as usize,
+            listen,
         }),
+        Command::Subscribers { action, store } => subscribers::command(&store, action),
         Command::Incidents {
             open,
             format,

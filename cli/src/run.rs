@@ -6,7 +6,7 @@ use anyhow::Context;
 use atalaya_app::{deliver, transition, Checks, Mode};
 use atalaya_core::evaluate::{evaluate, resume, State, Verdict};
 use atalaya_core::{Check, Config, ProbeResult};
-use atalaya_notify::{Channel, JsonlChannel, StdoutChannel};
+use atalaya_notify::{Channel, EmailChannel, JsonlChannel, StdoutChannel};
 use atalaya_probe::{CheckError, Engine, EngineOptions};
 use atalaya_store::{SqliteStore, Store};
 use chrono::Utc;
@@ -22,12 +22,16 @@ pub struct RunOptions {
     pub db: PathBuf,
     pub outbox: PathBuf,
     pub concurrency: usize,
+    /// Serve the subscribers' pages here (`127.0.0.1:8088`).
+    pub listen: Option<String>,
 }
 
-/// The local runner's channels: people read stdout, machines read the JSONL outbox.
+/// The local runner's channels: people read stdout, machines read the JSONL outbox, and
+/// customers' subscribers get mail when the file has a brand.
 pub struct LocalChannels {
     stdout: StdoutChannel,
     jsonl: JsonlChannel,
+    email: Option<EmailChannel<SqliteStore>>,
 }
 
 impl LocalChannels {
@@ -36,11 +40,26 @@ impl LocalChannels {
             stdout: StdoutChannel::default(),
             jsonl: JsonlChannel::open(outbox)
                 .with_context(|| format!("opening the outbox {}", outbox.display()))?,
+            email: None,
         })
     }
 
-    pub fn all(&self) -> [&dyn Channel; 2] {
-        [&self.stdout, &self.jsonl]
+    /// With the email channel of the file (`crate::mail::channel`).
+    pub fn with_email(mut self, email: Option<EmailChannel<SqliteStore>>) -> Self {
+        self.email = email;
+        self
+    }
+
+    pub fn email(&self) -> Option<&EmailChannel<SqliteStore>> {
+        self.email.as_ref()
+    }
+
+    pub fn all(&self) -> Vec<&dyn Channel> {
+        let mut all: Vec<&dyn Channel> = vec![&self.stdout, &self.jsonl];
+        if let Some(e) = &self.email {
+            all.push(e);
+        }
+        all
     }
 }
 
@@ -78,8 +97,10 @@ pub async fn step(
         Ok::<_, std::convert::Infallible>(evaluate(&base, results, now, &checks.config))
     };
     let t = transition(store, checks, step, Mode::Commit).await?;
-    if t.committed {
-        deliver_local(store, channels).await?;
+    // Every round: what a channel could not take before (an SMTP server that said "later") is
+    // tried again. A failed delivery does not stop the runner; the message stays pending.
+    if let Err(e) = deliver_local(store, channels).await {
+        eprintln!("warning: {e:#} (kept; tried again next round)");
     }
     Ok(t.state)
 }
@@ -148,7 +169,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     store.set_meta("checks_dir", &base.display().to_string())?;
     store.set_meta("checks_text", &text)?;
     store.set_meta("outbox", &opts.outbox.display().to_string())?;
-    let channels = LocalChannels::open(&opts.outbox)?;
+    let runtime = atalaya_probe::runtime()?;
+    let email = runtime.block_on(crate::mail::channel(
+        config,
+        &base,
+        &opts.db,
+        opts.listen.as_deref(),
+    ))?;
+    let channels = LocalChannels::open(&opts.outbox)?.with_email(email);
 
     let engine = Arc::new(Engine::new(EngineOptions {
         region: atalaya_core::LOCAL_REGION.into(),
@@ -172,12 +200,47 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         opts.outbox.display(),
         if opts.once { "" } else { "; Ctrl-C stops" }
     );
-    let runtime = atalaya_probe::runtime()?;
+    if let Some(email) = channels.email() {
+        let subscribers =
+            runtime.block_on(atalaya_store::Subscribers::subscribers(&store, None))?;
+        let confirmed = subscribers
+            .iter()
+            .filter(|s| s.state == atalaya_core::email::SubscriberState::Confirmed)
+            .count();
+        eprintln!(
+            "atalaya: customer email: {} confirmed of {}; mail goes to {}{}",
+            confirmed,
+            crate::plural(subscribers.len(), "subscriber", "subscribers"),
+            email.transport().describe(),
+            match &opts.listen {
+                Some(a) => format!("; subscribers' pages on http://{a}/"),
+                None => String::new(),
+            }
+        );
+    }
+    // Served while the runner runs.
+    let _pages = match &opts.listen {
+        Some(addr) => {
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .with_context(|| format!("--listen {addr}"))?;
+            let key = runtime.block_on(crate::mail::key(config, &opts.db))?;
+            let pages = Arc::new(crate::pages::Pages {
+                store: Arc::new(SqliteStore::open(&opts.db)?),
+                config: Arc::new(config.clone()),
+                key,
+            });
+            Some(runtime.spawn(crate::pages::serve(listener, pages)))
+        }
+        None => None,
+    };
     let mut remote = crate::references::Remote::of(config);
     runtime.block_on(async {
         remote.refresh(&engine).await;
         // Whatever a previous run recorded and did not publish goes out first.
-        deliver_local(&store, &channels).await?;
+        if let Err(e) = deliver_local(&store, &channels).await {
+            eprintln!("warning: {e:#} (kept; tried again next round)");
+        }
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(usize, Result<ProbeResult, CheckError>)>();
         let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
@@ -302,6 +365,34 @@ async fn shutdown() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Opens (creating if needed) the database at `db` for the checks file `file`, recording it as
+/// the runner does (the subscriber commands may come before the first run).
+pub fn open_db_for(db: &Path, file: &Path) -> anyhow::Result<(SqliteStore, Checks, PathBuf)> {
+    let text = atalaya_app::checks::read(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = std::fs::canonicalize(file)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let checks = Checks::from_text(
+        &text,
+        &file.display().to_string(),
+        &base,
+        atalaya_core::Target::Local,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?
+    .localized();
+    let store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+    store.set_meta("checks_file", &file.display().to_string())?;
+    store.set_meta("checks_dir", &base.display().to_string())?;
+    store.set_meta("checks_text", &text)?;
+    let outbox = PathBuf::from(
+        store
+            .meta("outbox")?
+            .unwrap_or_else(|| "outbox.jsonl".into()),
+    );
+    Ok((store, checks, outbox))
 }
 
 /// Opens the runner's database with the checks file it ran with: the store, the checks (with

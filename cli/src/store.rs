@@ -62,7 +62,8 @@ pub struct StoreArgs {
         global = true
     )]
     pub region: String,
-    /// DynamoDB: the checks file the functions run with (service names; needed to act).
+    /// The checks file: with DynamoDB, the one the functions run with (service names; needed
+    /// to act); with the subscriber commands before the first run, the one the runner will use.
     #[arg(long, value_name = "FILE", env = "ATALAYA_CHECKS", global = true)]
     pub checks: Option<PathBuf>,
     /// DynamoDB: publish at once to this operators topic (else the alert function publishes

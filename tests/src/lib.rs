@@ -10,6 +10,7 @@ pub mod http;
 pub mod lambda_api;
 pub mod moto;
 pub mod secrets;
+pub mod smtp;
 pub mod tls;
 
 use atalaya_probe::{Connector, Engine, EngineOptions};

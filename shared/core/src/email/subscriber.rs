@@ -98,7 +98,8 @@ impl Subscriber {
             } else {
                 SubscriberState::Pending
             },
-            token_version: 0,
+            // Links of an earlier subscription of the same address (removed since) stay void.
+            token_version: now.timestamp().rem_euclid(i64::from(u32::MAX)) as u32,
             created_at: now,
             updated_at: now,
             note: None,

@@ -1,0 +1,338 @@
+//! `atalaya subscribers`: who hears about a customer's services by email. Kept where incidents
+//! are (the runner's database). A subscriber added without `--confirmed` gets a confirmation
+//! mail and nothing else until they confirm (double opt-in).
+
+use crate::store::{open, runtime, Opened, StoreArgs};
+use anyhow::Context;
+use atalaya_core::email::{check_address, Subscriber, SubscriberState, Subscription};
+use atalaya_core::{Config, Language};
+use atalaya_store::Subscribers;
+use chrono::Utc;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum SubscribersCommand {
+    /// Add a subscriber (or change one). Without --confirmed a confirmation mail goes out and
+    /// nothing else is sent until the subscriber confirms.
+    #[command(
+        after_help = "Examples:\n  atalaya subscribers add --customer acme --email ana@acme.example --language es\n  atalaya subscribers add --customer acme --email ops@acme.example --services shop,api --confirmed"
+    )]
+    Add {
+        /// The customer (an id of the checks file).
+        #[arg(long)]
+        customer: String,
+        /// The subscriber's address.
+        #[arg(long)]
+        email: String,
+        /// `en` or `es` (default: the customer's language).
+        #[arg(long)]
+        language: Option<String>,
+        /// Only these services (ids, comma-separated); default: all of the customer's.
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+        /// The address's owner already agreed (no confirmation mail).
+        #[arg(long)]
+        confirmed: bool,
+    },
+    /// List subscribers, by customer and address.
+    List {
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// `table` for people, `json` for machines.
+        #[arg(long, value_enum, default_value_t = crate::Format::Table)]
+        format: crate::Format,
+    },
+    /// Forget a subscriber (nothing more is sent to the address).
+    Remove {
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Add subscribers from a CSV file with a header line: `customer,email[,language][,services]`
+    /// (services separated by spaces or `;`). Every line is checked before any is added.
+    #[command(
+        after_help = "Example file:\n  customer,email,language,services\n  acme,ana@acme.example,es,\n  acme,ops@acme.example,en,shop;api"
+    )]
+    Import {
+        file: PathBuf,
+        /// Every address's owner already agreed (no confirmation mails).
+        #[arg(long)]
+        confirmed: bool,
+    },
+}
+
+/// What to add: checked against the checks file.
+struct Wanted {
+    customer: String,
+    email: String,
+    language: Option<Language>,
+    services: Subscription,
+}
+
+fn wanted(
+    config: &Config,
+    customer: &str,
+    email: &str,
+    language: Option<&str>,
+    services: &[String],
+) -> Result<Wanted, String> {
+    let c = config.customer(customer).ok_or_else(|| {
+        format!(
+            "no customer {customer:?} in the checks file ({})",
+            config.source
+        )
+    })?;
+    check_address(email.trim())?;
+    let language = match language.map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(code) => Some(
+            Language::from_code(code)
+                .ok_or_else(|| format!("{code:?} is not a supported language: use en or es"))?,
+        ),
+    };
+    let services: Vec<String> = services
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for s in &services {
+        match config.service(s) {
+            Some(svc) if svc.customer == c.id => {}
+            Some(_) => return Err(format!("service {s:?} is not {customer}'s")),
+            None => return Err(format!("no service {s:?} in the checks file")),
+        }
+    }
+    Ok(Wanted {
+        customer: c.id.clone(),
+        email: email.trim().to_string(),
+        language,
+        services: if services.is_empty() {
+            Subscription::All
+        } else {
+            Subscription::Services(services.into_iter().collect())
+        },
+    })
+}
+
+/// Adds or changes one subscriber; says what happened.
+async fn add_one<S: Subscribers>(
+    store: &S,
+    w: Wanted,
+    confirmed: bool,
+) -> anyhow::Result<(Subscriber, &'static str)> {
+    let now = Utc::now();
+    let id = Subscriber::id_for(&w.customer, &w.email);
+    let (s, what) = match store.subscriber(&id).await? {
+        Some(mut s) => {
+            s.language = w.language;
+            s.services = w.services;
+            s.updated_at = now;
+            let what = if confirmed {
+                s.state = SubscriberState::Confirmed;
+                "changed (confirmed)"
+            } else if s.state == SubscriberState::Confirmed {
+                "changed"
+            } else {
+                // Unsubscribed, bounced or complained: only the owner can agree again.
+                s.state = SubscriberState::Pending;
+                "pending again"
+            };
+            (s, what)
+        }
+        None => (
+            Subscriber::new(
+                &w.customer,
+                &w.email,
+                w.language,
+                w.services,
+                confirmed,
+                now,
+            ),
+            if confirmed {
+                "added (confirmed)"
+            } else {
+                "added (pending)"
+            },
+        ),
+    };
+    store.put_subscriber(&s).await?;
+    Ok((s, what))
+}
+
+pub fn command(
+    args: &StoreArgs,
+    cmd: SubscribersCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    runtime()?.block_on(async {
+        // Before the first run, the checks file is given here (--checks) and recorded.
+        let opened = match (&args.checks, args.store) {
+            (Some(file), crate::store::StoreKind::Sqlite) => {
+                let (store, checks, outbox) = crate::run::open_db_for(&args.db, file)?;
+                Opened::Sqlite { store, checks, outbox }
+            }
+            _ => open(args).await?,
+        };
+        let Opened::Sqlite { store, checks, .. } = opened else {
+            anyhow::bail!("subscribers on DynamoDB are not available from this command yet: use --store sqlite (the runner's database)");
+        };
+        let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
+        let config = &checks.config;
+        match cmd {
+            SubscribersCommand::List { customer, format } => {
+                let list = store.subscribers(customer.as_deref()).await?;
+                let text = if format == crate::Format::Json {
+                    format!("{}\n", serde_json::to_string_pretty(&list)?)
+                } else {
+                    table(&list)
+                };
+                crate::emit(&text)?;
+            }
+            SubscribersCommand::Remove { customer, email } => {
+                let id = Subscriber::id_for(&customer, email.trim());
+                if !store.remove_subscriber(&id).await? {
+                    anyhow::bail!("{email} is not a subscriber of {customer}");
+                }
+                crate::emit(&format!("removed {email} from {customer}'s subscribers\n"))?;
+            }
+            SubscribersCommand::Add { customer, email, language, services, confirmed } => {
+                let w = wanted(config, &customer, &email, language.as_deref(), &services)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let added = vec![add_one(&store, w, confirmed).await?];
+                report(config, &base, &args.db, added).await?;
+            }
+            SubscribersCommand::Import { file, confirmed } => {
+                let rows = read_csv(&file, config)?;
+                let mut added = Vec::new();
+                for w in rows {
+                    added.push(add_one(&store, w, confirmed).await?);
+                }
+                report(config, &base, &args.db, added).await?;
+            }
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+/// Prints what was added and sends the pending ones their confirmation mail.
+async fn report(
+    config: &Config,
+    base: &Path,
+    db: &Path,
+    added: Vec<(Subscriber, &'static str)>,
+) -> anyhow::Result<()> {
+    let pending = added
+        .iter()
+        .any(|(s, _)| s.state == SubscriberState::Pending);
+    let channel = if pending {
+        crate::mail::channel(config, base, db, None).await?
+    } else {
+        None
+    };
+    let mut out = String::new();
+    for (s, what) in &added {
+        out.push_str(&format!("{} {}: {what}", s.customer, s.email));
+        if s.state == SubscriberState::Pending {
+            match &channel {
+                Some(c) => match c.send_confirmation(s).await {
+                    Ok(_) => out.push_str(&format!(
+                        "; a confirmation mail went out ({}); nothing else is sent until it is confirmed",
+                        c.transport().describe()
+                    )),
+                    Err(e) => out.push_str(&format!("; the confirmation mail did not go out ({e}): add again to retry")),
+                },
+                None => out.push_str("; no confirmation mail: the checks file has no settings.brand (no sender)"),
+            }
+        }
+        out.push('\n');
+    }
+    crate::emit(&out)
+}
+
+fn read_csv(file: &Path, config: &Config) -> anyhow::Result<Vec<Wanted>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: the header line", file.display()))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(c), Some(e)) = (column("customer"), column("email")) else {
+        anyhow::bail!("{}:1: the header line must name the columns customer and email (and optionally language, services)", file.display());
+    };
+    let (l, s) = (column("language"), column("services"));
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(err) => {
+                problems.push(format!("{}:{line}: {err}", file.display()));
+                continue;
+            }
+        };
+        let get = |col: Option<usize>| col.and_then(|c| record.get(c)).unwrap_or_default();
+        let services: Vec<String> = get(s).split([';', ' ']).map(str::to_string).collect();
+        match wanted(config, get(Some(c)), get(Some(e)), Some(get(l)), &services) {
+            Ok(w) => rows.push(w),
+            Err(err) => problems.push(format!("{}:{line}: {err}", file.display())),
+        }
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{}\nnothing was imported", problems.join("\n"));
+    }
+    Ok(rows)
+}
+
+fn table(list: &[Subscriber]) -> String {
+    if list.is_empty() {
+        return "no subscribers\n".into();
+    }
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|s| {
+            [
+                s.customer.clone(),
+                s.email.clone(),
+                s.state.as_str().to_string(),
+                s.language.map_or("-", |l| l.code()).to_string(),
+                match &s.services {
+                    Subscription::All => "all".into(),
+                    Subscription::Services(v) => v.iter().cloned().collect::<Vec<_>>().join(","),
+                },
+            ]
+        })
+        .collect();
+    let head = ["CUSTOMER", "EMAIL", "STATE", "LANGUAGE", "SERVICES"];
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i == 4 {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(head);
+    for r in &rows {
+        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    out
+}

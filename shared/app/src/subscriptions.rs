@@ -1,0 +1,307 @@
+//! The subscribers' pages: confirm, unsubscribe, and choose which services to hear about. A GET
+//! shows a page in the subscriber's language with a button and changes nothing (a mail
+//! gateway's link scanner fetches every link); only a POST acts — the page's button, or a mail
+//! program's one-click unsubscribe (RFC 8058: a POST to the `List-Unsubscribe` address). Links
+//! are HMAC-signed (`atalaya_core::email::Token`): a forged or altered one is refused, one
+//! revoked (an older token version) is refused, and doing the same twice is harmless. Served by
+//! `atalaya run --listen` locally and by the subscriptions function on AWS.
+
+use atalaya_core::email::{Action, Key, Subscriber, SubscriberState, Subscription, Token};
+use atalaya_core::{Config, Language};
+use atalaya_store::Subscribers;
+use chrono::Utc;
+use minijinja::{context, Environment};
+
+/// A page to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub status: u16,
+    pub html: String,
+}
+
+/// A request to the pages: the path's last part (`confirm`, `unsubscribe`, `manage`), the
+/// token, and for a POST its form (a manage form's `service` values; `all`).
+pub struct Request<'a> {
+    pub post: bool,
+    pub action: &'a str,
+    pub token: &'a str,
+    pub form: &'a [(String, String)],
+}
+
+const PAGE: &str = include_str!("subscriptions/page.html");
+
+struct Words {
+    title: &'static str,
+    confirm_ask: &'static str,
+    confirm_button: &'static str,
+    confirmed: &'static str,
+    unsubscribe_ask: &'static str,
+    unsubscribe_button: &'static str,
+    unsubscribed: &'static str,
+    manage_ask: &'static str,
+    manage_all: &'static str,
+    manage_button: &'static str,
+    managed: &'static str,
+    not_subscribed: &'static str,
+    invalid: &'static str,
+    revoked: &'static str,
+    trouble: &'static str,
+}
+
+fn words(l: Language) -> Words {
+    match l {
+        Language::Es => Words {
+            title: "Avisos de estado",
+            confirm_ask: "Confirme que quiere recibir en {email} los avisos de estado de {brand}.",
+            confirm_button: "Confirmar la suscripción",
+            confirmed: "Listo: {email} recibirá los avisos de estado de {brand}.",
+            unsubscribe_ask: "¿Dejar de recibir en {email} los avisos de estado de {brand}?",
+            unsubscribe_button: "Darse de baja",
+            unsubscribed: "Listo: {email} ya no recibirá avisos de {brand}.",
+            manage_ask: "Elija de qué servicios de {brand} quiere recibir avisos en {email}.",
+            manage_all: "Todos, también los que se añadan",
+            manage_button: "Guardar",
+            managed: "Guardado: {email} recibirá avisos de los servicios elegidos.",
+            not_subscribed: "{email} no está suscrito a los avisos de {brand}.",
+            invalid: "Este enlace no es válido. Copie el enlace completo del correo o pida otro.",
+            revoked: "Este enlace ya no es válido: use el del correo más reciente.",
+            trouble: "No hemos podido guardar el cambio. Inténtelo de nuevo en unos minutos.",
+        },
+        Language::En => Words {
+            title: "Status updates",
+            confirm_ask: "Confirm that {email} should receive {brand}'s status updates.",
+            confirm_button: "Confirm the subscription",
+            confirmed: "Done: {email} will receive {brand}'s status updates.",
+            unsubscribe_ask: "Stop sending {brand}'s status updates to {email}?",
+            unsubscribe_button: "Unsubscribe",
+            unsubscribed: "Done: {email} will no longer receive {brand}'s updates.",
+            manage_ask: "Choose which of {brand}'s services {email} hears about.",
+            manage_all: "All of them, including any added later",
+            manage_button: "Save",
+            managed: "Saved: {email} will hear about the services chosen.",
+            not_subscribed: "{email} is not subscribed to {brand}'s updates.",
+            invalid:
+                "This link is not valid. Copy the whole link from the mail, or ask for a new one.",
+            revoked: "This link is no longer valid: use the one in the latest mail.",
+            trouble: "We could not save the change. Please try again in a few minutes.",
+        },
+    }
+}
+
+struct Out<'a> {
+    status: u16,
+    language: Language,
+    brand: &'a str,
+    colour: &'a str,
+    text: String,
+    form: Option<Form>,
+}
+
+/// The form a page shows: its button's words; for manage, the customer's services (id, name,
+/// chosen) and the "all of them" box (its words, ticked).
+type Form = (
+    &'static str,
+    Vec<(String, String, bool)>,
+    Option<(&'static str, bool)>,
+);
+
+fn render(o: Out<'_>) -> Page {
+    let w = words(o.language);
+    let mut env = Environment::new();
+    // The page is HTML: every value is escaped.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    let html = env
+        .template_from_str(PAGE)
+        .and_then(|t| {
+            t.render(context! {
+                language => o.language.code(),
+                title => w.title,
+                brand => o.brand,
+                colour => o.colour,
+                text => o.text,
+                button => o.form.as_ref().map(|f| f.0),
+                services => o.form.as_ref().map(|f| f.1.clone()).unwrap_or_default(),
+                all => o.form.as_ref().and_then(|f| f.2),
+            })
+        })
+        .unwrap_or_else(|e| format!("<!DOCTYPE html><title>error</title><p>{e}</p>"));
+    Page {
+        status: o.status,
+        html,
+    }
+}
+
+/// Answers one request to the pages.
+pub async fn handle<S: Subscribers>(
+    store: &S,
+    config: &Config,
+    key: &Key,
+    r: &Request<'_>,
+) -> Page {
+    let fallback_brand = config
+        .settings
+        .brand
+        .as_ref()
+        .map_or("", |b| b.name.as_str())
+        .to_string();
+    let colour = config
+        .settings
+        .brand
+        .as_ref()
+        .map_or(atalaya_core::email::DEFAULT_COLOUR, |b| b.colour.as_str())
+        .to_string();
+    let plain = |status: u16, language: Language, text: &str| {
+        render(Out {
+            status,
+            language,
+            brand: &fallback_brand,
+            colour: &colour,
+            text: text.replace("{brand}", &fallback_brand),
+            form: None,
+        })
+    };
+    let token = match Token::verify(r.token, key) {
+        Ok(t) if t.action.as_str() == r.action => t,
+        _ => return plain(403, Language::En, words(Language::En).invalid),
+    };
+    let subscriber = match store.subscriber(&token.subscriber).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return plain(
+                404,
+                Language::En,
+                &words(Language::En)
+                    .not_subscribed
+                    .replace("{email}", "This address"),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a subscriber for a page");
+            return plain(503, Language::En, words(Language::En).trouble);
+        }
+    };
+    let customer = config.customer(&subscriber.customer);
+    let language = subscriber.language_with(customer);
+    let w = words(language);
+    let brand = config.brand_for(&subscriber.customer);
+    let (brand_name, colour) = brand
+        .as_ref()
+        .map_or((fallback_brand.clone(), colour.clone()), |b| {
+            (b.name.clone(), b.colour.clone())
+        });
+    let fill = |t: &str| {
+        t.replace("{email}", &subscriber.email)
+            .replace("{brand}", &brand_name)
+    };
+    let page = |status: u16, text: String, form| {
+        render(Out {
+            status,
+            language,
+            brand: &brand_name,
+            colour: &colour,
+            text,
+            form,
+        })
+    };
+    if token.version != subscriber.token_version {
+        return page(403, w.revoked.to_string(), None);
+    }
+    let gone = matches!(
+        subscriber.state,
+        SubscriberState::Unsubscribed | SubscriberState::Bounced | SubscriberState::Complained
+    );
+    let services_of = |s: &Subscriber| -> Vec<(String, String, bool)> {
+        config
+            .services
+            .iter()
+            .filter(|v| v.customer == s.customer)
+            .map(|v| {
+                (
+                    v.id.clone(),
+                    v.name.clone(),
+                    s.services.includes(&v.id) && s.services != Subscription::All,
+                )
+            })
+            .collect()
+    };
+    let save = |s: Subscriber| async move {
+        let mut s = s;
+        s.updated_at = Utc::now();
+        store.put_subscriber(&s).await.map(|_| s)
+    };
+    match (token.action, r.post) {
+        (Action::Confirm, false) if subscriber.state == SubscriberState::Pending => page(
+            200,
+            fill(w.confirm_ask),
+            Some((w.confirm_button, Vec::new(), None)),
+        ),
+        (Action::Confirm, _) if subscriber.state == SubscriberState::Confirmed => {
+            page(200, fill(w.confirmed), None)
+        }
+        (Action::Confirm, true) if subscriber.state == SubscriberState::Pending => {
+            let mut s = subscriber.clone();
+            s.state = SubscriberState::Confirmed;
+            match save(s).await {
+                Ok(_) => page(200, fill(w.confirmed), None),
+                Err(_) => page(503, w.trouble.into(), None),
+            }
+        }
+        (Action::Confirm, _) => page(200, fill(w.not_subscribed), None),
+        (Action::Unsubscribe, _) if gone => page(200, fill(w.unsubscribed), None),
+        (Action::Unsubscribe, false) => page(
+            200,
+            fill(w.unsubscribe_ask),
+            Some((w.unsubscribe_button, Vec::new(), None)),
+        ),
+        (Action::Unsubscribe, true) => {
+            let mut s = subscriber.clone();
+            s.state = SubscriberState::Unsubscribed;
+            match save(s).await {
+                Ok(_) => page(200, fill(w.unsubscribed), None),
+                Err(_) => page(503, w.trouble.into(), None),
+            }
+        }
+        (Action::Manage, _) if gone => page(200, fill(w.not_subscribed), None),
+        (Action::Manage, false) => page(
+            200,
+            fill(w.manage_ask),
+            Some((
+                w.manage_button,
+                services_of(&subscriber),
+                Some((w.manage_all, subscriber.services == Subscription::All)),
+            )),
+        ),
+        (Action::Manage, true) => {
+            let all = r.form.iter().any(|(k, v)| k == "all" && v == "1");
+            let chosen: std::collections::BTreeSet<String> = r
+                .form
+                .iter()
+                .filter(|(k, _)| k == "service")
+                .map(|(_, v)| v.clone())
+                .filter(|v| {
+                    config
+                        .service(v)
+                        .is_some_and(|s| s.customer == subscriber.customer)
+                })
+                .collect();
+            let mut s = subscriber.clone();
+            s.services = if all {
+                Subscription::All
+            } else {
+                Subscription::Services(chosen)
+            };
+            match save(s).await {
+                Ok(s) => page(
+                    200,
+                    fill(w.managed),
+                    Some((
+                        w.manage_button,
+                        services_of(&s),
+                        Some((w.manage_all, s.services == Subscription::All)),
+                    )),
+                ),
+                Err(_) => page(503, w.trouble.into(), None),
+            }
+        }
+    }
+}
