@@ -446,8 +446,11 @@ def check_tables():
         if tables.get("results", {}).get("stream") != "NEW_IMAGE" or not code["stream"]:
             problem(f"{side}: the results table must stream NEW_IMAGE, as the code creates it")
         for index in code["index"]:
-            if index not in tables.get("outbox", {}).get("indexes", {}):
-                problem(f"{side}: the code queries index {index}, which the outbox table does not have")
+            if not any(index in d["indexes"] for d in tables.values()):
+                problem(f"{side}: the code queries index {index}, which no table has")
+        for name, d in tables.items():
+            if d["ttl"] and d["ttl"] not in code["ttl"]:
+                problem(f"{side}: table {name} expires items by {d['ttl']}, which the code does not write")
 
 
 def check_environment_and_iam():

@@ -124,6 +124,7 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Opened> {
                     incidents: args.incidents_table.clone(),
                     outbox: args.outbox_table.clone(),
                     results: None,
+                    subscribers: None,
                 },
             );
             let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();

@@ -171,65 +171,116 @@ pub fn command(
         let opened = match (&args.checks, args.store) {
             (Some(file), crate::store::StoreKind::Sqlite) => {
                 let (store, checks, outbox) = crate::run::open_db_for(&args.db, file)?;
-                Opened::Sqlite { store, checks, outbox }
+                Opened::Sqlite {
+                    store,
+                    checks,
+                    outbox,
+                }
             }
             _ => open(args).await?,
         };
-        let Opened::Sqlite { store, checks, .. } = opened else {
-            anyhow::bail!("subscribers on DynamoDB are not available from this command yet: use --store sqlite (the runner's database)");
-        };
-        let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
-        let config = &checks.config;
-        match cmd {
-            SubscribersCommand::List { customer, format } => {
-                let list = store.subscribers(customer.as_deref()).await?;
-                let text = if format == crate::Format::Json {
-                    format!("{}\n", serde_json::to_string_pretty(&list)?)
-                } else {
-                    table(&list)
+        match opened {
+            Opened::Sqlite { store, checks, .. } => {
+                let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
+                let mail = Mail::Local {
+                    base,
+                    db: args.db.clone(),
                 };
-                crate::emit(&text)?;
+                act(&store, Some(&checks.config), &mail, cmd).await
             }
-            SubscribersCommand::Remove { customer, email } => {
-                let id = Subscriber::id_for(&customer, email.trim());
-                if !store.remove_subscriber(&id).await? {
-                    anyhow::bail!("{email} is not a subscriber of {customer}");
-                }
-                crate::emit(&format!("removed {email} from {customer}'s subscribers\n"))?;
-            }
-            SubscribersCommand::Add { customer, email, language, services, confirmed } => {
-                let w = wanted(config, &customer, &email, language.as_deref(), &services)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let added = vec![add_one(&store, w, confirmed).await?];
-                report(config, &base, &args.db, added).await?;
-            }
-            SubscribersCommand::Import { file, confirmed } => {
-                let rows = read_csv(&file, config)?;
-                let mut added = Vec::new();
-                for w in rows {
-                    added.push(add_one(&store, w, confirmed).await?);
-                }
-                report(config, &base, &args.db, added).await?;
+            Opened::Dynamo { store, checks } => {
+                act(
+                    &store,
+                    checks.as_ref().map(|c| &c.config),
+                    &Mail::Mailer,
+                    cmd,
+                )
+                .await
             }
         }
-        Ok(std::process::ExitCode::SUCCESS)
     })
+}
+
+/// How confirmation mails go out.
+enum Mail {
+    /// The runner's: SMTP or .eml files.
+    Local { base: PathBuf, db: PathBuf },
+    /// The Lambda functions' mailer (SES), which the CLI does not reach.
+    Mailer,
+}
+
+async fn act<S: Subscribers>(
+    store: &S,
+    config: Option<&Config>,
+    mail: &Mail,
+    cmd: SubscribersCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    let needs_config = || {
+        config.context("adding subscribers checks them against the checks file: pass --checks FILE (the one the functions run with)")
+    };
+    let adding_pending = match &cmd {
+        SubscribersCommand::Add { confirmed, .. }
+        | SubscribersCommand::Import { confirmed, .. } => !confirmed,
+        _ => false,
+    };
+    if adding_pending && matches!(mail, Mail::Mailer) {
+        anyhow::bail!("on DynamoDB this command cannot send the confirmation mail (the mailer sends through SES): add subscribers whose owners already agreed, with --confirmed");
+    }
+    match cmd {
+        SubscribersCommand::List { customer, format } => {
+            let list = store.subscribers(customer.as_deref()).await?;
+            let text = if format == crate::Format::Json {
+                format!("{}\n", serde_json::to_string_pretty(&list)?)
+            } else {
+                table(&list)
+            };
+            crate::emit(&text)?;
+        }
+        SubscribersCommand::Remove { customer, email } => {
+            let id = Subscriber::id_for(&customer, email.trim());
+            if !store.remove_subscriber(&id).await? {
+                anyhow::bail!("{email} is not a subscriber of {customer}");
+            }
+            crate::emit(&format!("removed {email} from {customer}'s subscribers\n"))?;
+        }
+        SubscribersCommand::Add {
+            customer,
+            email,
+            language,
+            services,
+            confirmed,
+        } => {
+            let config = needs_config()?;
+            let w = wanted(config, &customer, &email, language.as_deref(), &services)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let added = vec![add_one(store, w, confirmed).await?];
+            report(config, mail, added).await?;
+        }
+        SubscribersCommand::Import { file, confirmed } => {
+            let config = needs_config()?;
+            let rows = read_csv(&file, config)?;
+            let mut added = Vec::new();
+            for w in rows {
+                added.push(add_one(store, w, confirmed).await?);
+            }
+            report(config, mail, added).await?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Prints what was added and sends the pending ones their confirmation mail.
 async fn report(
     config: &Config,
-    base: &Path,
-    db: &Path,
+    mail: &Mail,
     added: Vec<(Subscriber, &'static str)>,
 ) -> anyhow::Result<()> {
     let pending = added
         .iter()
         .any(|(s, _)| s.state == SubscriberState::Pending);
-    let channel = if pending {
-        crate::mail::channel(config, base, db, None).await?
-    } else {
-        None
+    let channel = match mail {
+        Mail::Local { base, db } if pending => crate::mail::channel(config, base, db, None).await?,
+        _ => None,
     };
     let mut out = String::new();
     for (s, what) in &added {

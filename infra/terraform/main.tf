@@ -7,10 +7,11 @@ data "aws_caller_identity" "current" {}
 
 locals {
   tables = {
-    results   = "${var.prefix}results"
-    state     = "${var.prefix}state"
-    incidents = "${var.prefix}incidents"
-    outbox    = "${var.prefix}outbox"
+    results     = "${var.prefix}results"
+    state       = "${var.prefix}state"
+    incidents   = "${var.prefix}incidents"
+    outbox      = "${var.prefix}outbox"
+    subscribers = "${var.prefix}subscribers"
   }
 }
 
@@ -111,6 +112,45 @@ resource "aws_dynamodb_table" "outbox" {
     hash_key        = "pending"
     range_key       = "created"
     projection_type = "ALL"
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = true
+}
+
+# Customer email: subscribers (pk = sub-..., listed per customer by the by_customer index) and,
+# per message and subscriber, whether the mail went out (pk = mail#..., expiring after 30 days).
+resource "aws_dynamodb_table" "subscribers" {
+  #checkov:skip=CKV_AWS_119:Subscribers' addresses are encrypted at rest with DynamoDB's AWS-managed key; a CMK would add key grants for the mailer, the pages and every operator who manages subscribers, for no reader that the table's IAM does not already stop.
+  name         = local.tables.subscribers
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "customer"
+    type = "S"
+  }
+  attribute {
+    name = "email"
+    type = "S"
+  }
+  global_secondary_index {
+    name            = "by_customer"
+    hash_key        = "customer"
+    range_key       = "email"
+    projection_type = "ALL"
+  }
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
   }
   point_in_time_recovery {
     enabled = true

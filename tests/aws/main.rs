@@ -11,6 +11,7 @@ mod faults;
 mod partitions;
 mod probe_fn;
 mod sns;
+mod subscribers;
 mod truth;
 
 use atalaya_app::Checks;

@@ -20,6 +20,7 @@ mod results;
 mod stamps;
 mod state;
 mod stats;
+mod subscribers;
 mod tables;
 
 pub use results::{pack_results, unpack_results};

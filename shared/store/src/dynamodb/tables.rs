@@ -1,4 +1,4 @@
-//! The four tables: their names (from a prefix or the environment) and, for tests and
+//! The five tables: their names (from a prefix or the environment) and, for tests and
 //! development, their creation (deployments create them from the templates).
 
 use super::{sdk, DynamoStore};
@@ -18,6 +18,7 @@ pub struct TableNames {
     pub state: Option<String>,
     pub incidents: Option<String>,
     pub outbox: Option<String>,
+    pub subscribers: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -26,16 +27,19 @@ pub struct Tables {
     pub state: String,
     pub incidents: String,
     pub outbox: String,
+    pub subscribers: String,
 }
 
 impl Tables {
-    /// `<prefix>results`, `<prefix>state`, `<prefix>incidents`, `<prefix>outbox`.
+    /// `<prefix>results`, `<prefix>state`, `<prefix>incidents`, `<prefix>outbox`,
+    /// `<prefix>subscribers`.
     pub fn with_prefix(prefix: &str) -> Self {
         Tables {
             results: format!("{prefix}results"),
             state: format!("{prefix}state"),
             incidents: format!("{prefix}incidents"),
             outbox: format!("{prefix}outbox"),
+            subscribers: format!("{prefix}subscribers"),
         }
     }
 
@@ -49,12 +53,13 @@ impl Tables {
             state: pick(names.state, t.state),
             incidents: pick(names.incidents, t.incidents),
             outbox: pick(names.outbox, t.outbox),
+            subscribers: pick(names.subscribers, t.subscribers),
         }
     }
 
     /// From the environment: `ATALAYA_TABLE_PREFIX` (default [`DEFAULT_PREFIX`]), each name
     /// overridable with `ATALAYA_RESULTS_TABLE`, `ATALAYA_STATE_TABLE`,
-    /// `ATALAYA_INCIDENTS_TABLE`, `ATALAYA_OUTBOX_TABLE`.
+    /// `ATALAYA_INCIDENTS_TABLE`, `ATALAYA_OUTBOX_TABLE`, `ATALAYA_SUBSCRIBERS_TABLE`.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let prefix = var("ATALAYA_TABLE_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
@@ -65,6 +70,7 @@ impl Tables {
                 state: var("ATALAYA_STATE_TABLE"),
                 incidents: var("ATALAYA_INCIDENTS_TABLE"),
                 outbox: var("ATALAYA_OUTBOX_TABLE"),
+                subscribers: var("ATALAYA_SUBSCRIBERS_TABLE"),
             },
         )
     }
@@ -157,6 +163,42 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("create outbox table", e))?;
+        let by_customer = GlobalSecondaryIndex::builder()
+            .index_name("by_customer")
+            .key_schema(key("customer", KeyType::Hash))
+            .key_schema(key("email", KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index");
+        self.client
+            .create_table()
+            .table_name(&self.tables.subscribers)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("customer"))
+            .attribute_definitions(attr("email"))
+            .global_secondary_indexes(by_customer)
+            .send()
+            .await
+            .map_err(|e| sdk("create subscribers table", e))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.tables.subscribers)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires")
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("enable the mail records' TTL", e))?;
         Ok(())
     }
 }
