@@ -8,6 +8,7 @@ mod cost;
 mod dynamodb;
 mod end_to_end;
 mod faults;
+mod mailer;
 mod partitions;
 mod probe_fn;
 mod sns;

@@ -20,17 +20,31 @@ async fn subscribers_and_mail_claims_on_dynamodb() {
         false,
         now,
     );
-    let g = Subscriber::new("globex", "a@globex.example", None, Subscription::All, true, now);
+    let g = Subscriber::new(
+        "globex",
+        "a@globex.example",
+        None,
+        Subscription::All,
+        true,
+        now,
+    );
     for x in [&b, &a, &g] {
         s.put_subscriber(x).await.unwrap();
     }
-    assert_eq!(s.subscribers(Some("acme")).await.unwrap(), [a.clone(), b.clone()]);
+    assert_eq!(
+        s.subscribers(Some("acme")).await.unwrap(),
+        [a.clone(), b.clone()]
+    );
     assert_eq!(s.subscribers(None).await.unwrap().len(), 3);
     let mut b2 = b.clone();
     b2.state = SubscriberState::Unsubscribed;
     s.put_subscriber(&b2).await.unwrap();
     assert_eq!(s.subscriber(&b.id).await.unwrap(), Some(b2));
-    assert_eq!(s.subscriber("mail#x").await.unwrap(), None, "a mail record is no subscriber");
+    assert_eq!(
+        s.subscriber("mail#x").await.unwrap(),
+        None,
+        "a mail record is no subscriber"
+    );
 
     let lease = Duration::from_secs(60);
     let key = atalaya_store::mail_key("inc-1/2/opened/shop", &a.id);
@@ -39,11 +53,17 @@ async fn subscribers_and_mail_claims_on_dynamodb() {
     s.release_mail(&key).await.unwrap();
     assert!(s.claim_mail(&key, now, lease).await.unwrap(), "given back");
     let later = now + chrono::TimeDelta::seconds(61);
-    assert!(s.claim_mail(&key, later, lease).await.unwrap(), "a dead sender's claim expires");
+    assert!(
+        s.claim_mail(&key, later, lease).await.unwrap(),
+        "a dead sender's claim expires"
+    );
     s.mail_sent(&key).await.unwrap();
     s.release_mail(&key).await.unwrap(); // too late: sent stays sent
     let much_later = now + chrono::TimeDelta::days(1);
-    assert!(!s.claim_mail(&key, much_later, lease).await.unwrap(), "sent");
+    assert!(
+        !s.claim_mail(&key, much_later, lease).await.unwrap(),
+        "sent"
+    );
     // Mail records are not listed as subscribers.
     assert_eq!(s.subscribers(None).await.unwrap().len(), 3);
     assert!(s.remove_subscriber(&a.id).await.unwrap());

@@ -30,6 +30,8 @@ pub struct Mail {
     pub to: String,
     pub message_id: String,
     pub bytes: Vec<u8>,
+    /// The subscriber it goes to (SES tags the mail with it).
+    pub subscriber: Option<String>,
 }
 
 /// What the mail says.
@@ -137,6 +139,7 @@ pub fn compose(
         to: to.to_string(),
         message_id,
         bytes: message.formatted(),
+        subscriber: Some(subscriber.to_string()),
     })
 }
 

@@ -1,5 +1,7 @@
 //! How a composed mail leaves: an SMTP server (STARTTLS, TLS and authentication as the URL
-//! says: lettre) or `.eml` files in a folder, which any mail program opens.
+//! says: lettre), Amazon SES (the raw message, a configuration set whose events report bounces
+//! and complaints, the subscriber as a message tag), or `.eml` files in a folder, which any
+//! mail program opens.
 
 use super::compose::Mail;
 use lettre::address::Envelope;
@@ -9,6 +11,10 @@ use std::time::Duration;
 
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Ses {
+        client: aws_sdk_sesv2::Client,
+        configuration_set: Option<String>,
+    },
     Folder(PathBuf),
 }
 
@@ -36,6 +42,13 @@ impl Transport {
         ))
     }
 
+    pub fn ses(sdk: &aws_config::SdkConfig, configuration_set: Option<String>) -> Transport {
+        Transport::Ses {
+            client: aws_sdk_sesv2::Client::new(sdk),
+            configuration_set: configuration_set.filter(|c| !c.is_empty()),
+        }
+    }
+
     pub fn folder(path: impl Into<PathBuf>) -> Transport {
         Transport::Folder(path.into())
     }
@@ -44,6 +57,7 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::Smtp(_) => "the SMTP server".into(),
+            Transport::Ses { .. } => "Amazon SES".into(),
             Transport::Folder(p) => p.display().to_string(),
         }
     }
@@ -72,6 +86,46 @@ impl Transport {
                         permanent: e.is_permanent(),
                         detail: e.to_string(),
                     })
+            }
+            Transport::Ses {
+                client,
+                configuration_set,
+            } => {
+                use aws_sdk_sesv2::primitives::Blob;
+                use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
+                let fail = |permanent: bool, detail: String| SendError { permanent, detail };
+                let raw = RawMessage::builder()
+                    .data(Blob::new(mail.bytes.clone()))
+                    .build()
+                    .map_err(|e| fail(true, e.to_string()))?;
+                let mut call = client
+                    .send_email()
+                    .from_email_address(&mail.from)
+                    .destination(Destination::builder().to_addresses(&mail.to).build())
+                    .content(EmailContent::builder().raw(raw).build())
+                    .set_configuration_set_name(configuration_set.clone());
+                if let Some(subscriber) = &mail.subscriber {
+                    // Bounce and complaint events name the subscriber.
+                    call = call.email_tags(
+                        MessageTag::builder()
+                            .name("subscriber")
+                            .value(subscriber)
+                            .build()
+                            .map_err(|e| fail(true, e.to_string()))?,
+                    );
+                }
+                call.send().await.map(|_| ()).map_err(|e| {
+                    let code = e
+                        .as_service_error()
+                        .and_then(|s| aws_sdk_sesv2::error::ProvideErrorMetadata::code(s))
+                        .unwrap_or_default()
+                        .to_string();
+                    // The address is on the account's suppression list, or SES refused the
+                    // message itself: sending it again cannot help.
+                    let permanent = code == "MessageRejected";
+                    let f = atalaya_aws::classify(&e);
+                    fail(permanent && !f.retryable, f.detail)
+                })
             }
             Transport::Folder(dir) => {
                 let io = |e: std::io::Error| SendError {

@@ -103,7 +103,13 @@ pub fn request(m: &Message) -> SnsRequest {
         topic: m.topic,
         subject: email_subject(&m.subject),
         message: serde_json::json!({ "default": body, "email": body, "sms": sms(m) }).to_string(),
-        attributes: m.attributes.clone(),
+        // The outbox id: the mailer reads the message back by it, and subscribers that keep
+        // what they received can tell a redelivery.
+        attributes: {
+            let mut a = m.attributes.clone();
+            a.insert("id".into(), m.id.clone());
+            a
+        },
     }
 }
 

@@ -1,0 +1,110 @@
+//! The mailer's bootstrap. Environment: ATALAYA_CHECKS (the packaged checks file; a published
+//! one from ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX (or
+//! ATALAYA_OUTBOX_TABLE, ATALAYA_SUBSCRIBERS_TABLE), ATALAYA_SES_CONFIGURATION_SET,
+//! AWS_REGION, AWS_ENDPOINT_URL (tests only). The checks file must give `settings.brand`,
+//! `settings.email.pages_url` and `settings.email.key` (a `${ssm:…}` or `${secret:…}`
+//! reference).
+
+use atalaya_app::{Checks, LiveChecks};
+use atalaya_core::email::Key;
+use atalaya_notify::email::{Templates, Transport};
+use atalaya_notify::EmailChannel;
+use atalaya_store::{DynamoStore, Tables};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The link-signing key from the file's reference (read once per cold start).
+async fn key(checks: &Checks, sdk: &aws_config::SdkConfig) -> Result<Key, Error> {
+    let t = checks
+        .config
+        .settings
+        .email
+        .key
+        .as_ref()
+        .ok_or("settings.email.key is not set: the mailer signs subscribers' links with it (a ${ssm:...} or ${secret:...} reference)")?;
+    let refs = t.references().cloned().collect();
+    let got = atalaya_aws::references::read(&refs, sdk).await;
+    if let Some((r, why)) = got.failed.first() {
+        return Err(format!("settings.email.key: {r} could not be read ({why})").into());
+    }
+    let text = t
+        .resolve(|r| got.values.get(r).cloned())
+        .map_err(|e| format!("settings.email.key: {e}"))?;
+    Key::from_text(&text.value).map_err(|e| Error::from(format!("settings.email.key: {e}")))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    atalaya_aws::init_lambda_logging(&[]);
+    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let region = env("AWS_REGION", "us-east-1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    let store = Arc::new(
+        DynamoStore::connect(
+            &region,
+            endpoint.as_deref(),
+            Tables::from_env(),
+            atalaya_store::DEFAULT_RESULTS_TTL,
+        )
+        .await,
+    );
+    let key = key(&checks, &sdk).await?;
+    let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
+    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
+    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
+            &sdk,
+            &bucket,
+            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
+        )),
+        _ => None,
+    };
+    // Customers' template folders are beside the checks file.
+    let base = std::path::Path::new(&path)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let (live, source, store, key, sdk, configuration_set, base) = (
+        &live,
+        &source,
+        &store,
+        &key,
+        &sdk,
+        &configuration_set,
+        &base,
+    );
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            if let Some(s) = source {
+                let r = live.refresh(s, std::time::Instant::now()).await;
+                atalaya_app::live::report(&r, &s.url());
+            }
+            let checks = live.current();
+            let config = &checks.config;
+            let pages = config.settings.email.pages_url.clone().ok_or(
+                "settings.email.pages_url is not set: subscribers' links need the pages' address",
+            )?;
+            let templates = Templates::new(config, base)?;
+            let channel = EmailChannel::new(
+                store.clone(),
+                Arc::new(config.clone()),
+                templates,
+                key.clone(),
+                &pages,
+                Transport::ses(sdk, configuration_set.clone()),
+            );
+            let sns: aws_lambda_events::event::sns::SnsEvent =
+                serde_json::from_value(event.payload)?;
+            let out = atalaya_mailer_fn::handle(store, &channel, &sns).await?;
+            Ok::<_, Error>(serde_json::to_value(out)?)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,250 @@
+//! The mailer function on moto: a customer message delivered by SNS becomes one mail per
+//! confirmed subscriber, sent through SES (the raw message moto records is parsed and checked),
+//! in each subscriber's language; SNS delivering it again sends nothing twice; SES's bounce
+//! event marks the subscriber, and nothing more goes to them.
+
+use super::*;
+use atalaya_core::email::{Key, Subscriber, SubscriberState, Subscription};
+use atalaya_notify::email::{Templates, Transport};
+use atalaya_notify::EmailChannel;
+use atalaya_store::Subscribers;
+use aws_lambda_events::event::sns::SnsEvent;
+use mail_parser::MessageParser;
+use std::sync::Arc;
+
+const FILE: &str = r##"
+settings:
+  regions: [eu-west-1]
+  brand: { name: Acme, from: "Estado de Acme <estado@acme.example>", reply_to: soporte@acme.example }
+  email: { pages_url: "https://status.acme.example/email", key: "${ssm:/atalaya/email-key}" }
+customers:
+  - { id: acme, name: Acme Iberia, language: es }
+services:
+  - { id: shop, customer: acme, name: Tienda de España }
+checks:
+  - { id: shop-home, service: shop, http: { url: "https://shop.acme.example/" } }
+"##;
+
+fn sns_event(m: &Message) -> SnsEvent {
+    let mut attributes = serde_json::Map::new();
+    for (k, v) in m.attributes.iter().chain([(&"id".to_string(), &m.id)]) {
+        attributes.insert(k.clone(), serde_json::json!({"Type": "String", "Value": v}));
+    }
+    serde_json::from_value(serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:atalaya-customers:1",
+        "Sns": {
+            "Type": "Notification", "MessageId": "m-1",
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:atalaya-customers",
+            "Subject": m.subject, "Message": m.body, "Timestamp": "2026-11-30T10:00:00Z",
+            "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
+            "MessageAttributes": attributes
+        }
+    }]}))
+    .unwrap()
+}
+
+fn ses_bounce(subscriber: &str) -> SnsEvent {
+    let body = serde_json::json!({
+        "eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "bouncedRecipients": [{"emailAddress": "ana@example.com"}]},
+        "mail": {"destination": ["ana@example.com"], "tags": {"subscriber": [subscriber]}}
+    });
+    serde_json::from_value(serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn",
+        "Sns": {"Type": "Notification", "MessageId": "m-2", "TopicArn": "arn:aws:sns:eu-west-1:123456789012:atalaya-ses-events",
+                "Message": body.to_string(), "Timestamp": "2026-11-30T10:05:00Z", "SignatureVersion": "1",
+                "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}
+    }]}))
+    .unwrap()
+}
+
+/// What SES (moto) has sent so far: the raw messages.
+async fn sent() -> Vec<(Vec<String>, String)> {
+    let url = format!("{}/moto-api/data.json", atalaya_tests::moto::endpoint());
+    let body = tokio::task::spawn_blocking(move || {
+        let u = url::Url::parse(&url).unwrap();
+        let mut s =
+            std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "GET /moto-api/data.json HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["destinations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect(),
+                m["raw_data"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_mailer_sends_through_ses_once_per_subscriber_and_stops_at_a_bounce() {
+    let c = checks(FILE);
+    let store = Arc::new(store().await);
+    let sdk = atalaya_aws::sdk_config("eu-west-1", Some(&atalaya_tests::moto::endpoint())).await;
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity()
+        .email_identity("acme.example")
+        .send()
+        .await
+        .unwrap();
+    ses.create_email_identity()
+        .email_identity("estado@acme.example")
+        .send()
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let ana = Subscriber::new(
+        "acme",
+        "ana@example.com",
+        None,
+        Subscription::All,
+        true,
+        now,
+    );
+    let bob = Subscriber::new(
+        "acme",
+        "bob@example.com",
+        Some(atalaya_core::Language::En),
+        Subscription::All,
+        true,
+        now,
+    );
+    let pending = Subscriber::new(
+        "acme",
+        "pat@example.com",
+        None,
+        Subscription::All,
+        false,
+        now,
+    );
+    for s in [&ana, &bob, &pending] {
+        store.put_subscriber(s).await.unwrap();
+    }
+    // A customer message as the alert function records it: the engine's, rendered, with its
+    // translations.
+    let down = |secs: i64| ProbeResult {
+        check: "shop-home".into(),
+        region: "eu-west-1".into(),
+        at: now - chrono::TimeDelta::seconds(secs),
+        outcome: Outcome::Down,
+        reason: Reason::HttpStatus,
+        detail: "status 503".into(),
+        latency_ms: 40.0,
+        phases: Phases::default(),
+        http_status: Some(503),
+        cert_days_left: None,
+    };
+    let mut state = atalaya_core::evaluate::State::default();
+    let mut events = Vec::new();
+    for secs in [150, 90, 30] {
+        let (next, e) = atalaya_core::evaluate::evaluate(
+            &state,
+            &[down(secs)],
+            now - chrono::TimeDelta::seconds(secs - 1),
+            &c.config,
+        );
+        state = next;
+        events.extend(e);
+    }
+    let event = events
+        .iter()
+        .find(|e| e.audience == atalaya_core::evaluate::Audience::Customers)
+        .unwrap_or_else(|| panic!("no customer event: {events:?}"));
+    let m = c.renderer.render(event, &state, &c.config).unwrap();
+    assert!(m.translations.contains_key("en"), "{m:?}");
+    store.enqueue(std::slice::from_ref(&m)).await.unwrap();
+    let before = sent().await.len();
+    let channel = EmailChannel::new(
+        store.clone(),
+        Arc::new(c.config.clone()),
+        Templates::new(&c.config, std::path::Path::new(".")).unwrap(),
+        Key::new(vec![7; 32]).unwrap(),
+        "https://status.acme.example/email",
+        Transport::ses(&sdk, Some("atalaya".into())),
+    );
+    let out = atalaya_mailer_fn::handle(&store, &channel, &sns_event(&m))
+        .await
+        .unwrap();
+    assert_eq!(out.messages, 1);
+    let mails: Vec<(Vec<String>, String)> = sent().await[before..].to_vec();
+    assert_eq!(
+        mails.len(),
+        2,
+        "ana and bob, not the pending subscriber: {mails:?}"
+    );
+    for (to, raw) in &mails {
+        let p = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let who = to[0].as_str();
+        assert!(
+            who.contains("ana@example.com") || who.contains("bob@example.com"),
+            "{to:?}"
+        );
+        let subject = p.subject().unwrap().to_string();
+        if who.contains("ana") {
+            assert_eq!(
+                subject,
+                "Tienda de España: nuevo problema, estamos trabajando en ello"
+            );
+        } else {
+            assert!(
+                subject.starts_with("Tienda de España: new problem"),
+                "{subject}"
+            );
+        }
+        assert_eq!(
+            p.from().unwrap().first().unwrap().address(),
+            Some("estado@acme.example")
+        );
+        assert!(p.body_html(0).is_some() && p.body_text(0).is_some());
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
+        assert!(
+            !raw.contains("shop.acme.example") && !raw.contains("inc-"),
+            "{raw}"
+        );
+    }
+    // SNS delivers the same message again: nothing is sent twice.
+    atalaya_mailer_fn::handle(&store, &channel, &sns_event(&m))
+        .await
+        .unwrap();
+    assert_eq!(sent().await.len(), before + 2);
+    // SES reports ana's address bounced for good: she is marked, and gets nothing more.
+    let out = atalaya_mailer_fn::handle(&store, &channel, &ses_bounce(&ana.id))
+        .await
+        .unwrap();
+    assert_eq!(out.marked, 1);
+    let marked = store.subscriber(&ana.id).await.unwrap().unwrap();
+    assert_eq!(marked.state, SubscriberState::Bounced);
+    assert!(marked.note.unwrap().contains("permanent bounce"));
+    let mut next = m.clone();
+    next.id = format!("{}-again", m.id);
+    store.enqueue(std::slice::from_ref(&next)).await.unwrap();
+    atalaya_mailer_fn::handle(&store, &channel, &sns_event(&next))
+        .await
+        .unwrap();
+    let last: Vec<Vec<String>> = sent().await[before + 2..]
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert_eq!(last.len(), 1, "bob only: {last:?}");
+    assert!(last[0][0].contains("bob@example.com"));
+}
