@@ -6,7 +6,7 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit bench bench-scale fuzz schema build help package validate-infra deploy-sam publish-checks
+.PHONY: run probe demo test lint unit browser bench bench-scale fuzz schema build help package validate-infra deploy-sam publish-checks
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
@@ -76,8 +76,12 @@ SMTPD := $(VENV)/bin/aiosmtpd
 $(SMTPD): $(MOTO)
 	$(VENV)/bin/pip install --quiet "aiosmtpd==1.4.6"
 
+# Debian's chromium for the tests that look at pages and mail in a real browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 # The whole suite, with one moto_server on a free loopback port for the AWS tests.
-unit: $(MOTO) $(SMTPD)
+unit: $(MOTO) $(SMTPD) browser
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  tests/with-moto.sh $(MOTO) $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
