@@ -3,7 +3,7 @@
 //! (`atalaya_app::subscriptions`); this only speaks HTTP: `GET|POST /confirm|/unsubscribe|/manage?t=TOKEN`,
 //! a form body of at most 16 KB.
 
-use atalaya_app::subscriptions::{handle, Request};
+use atalaya_app::subscriptions::{action_of, handle, token_of, Request, MAX_FORM};
 use atalaya_core::email::Key;
 use atalaya_core::Config;
 use atalaya_store::SqliteStore;
@@ -13,8 +13,6 @@ use hyper::body::Incoming;
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
-
-const MAX_FORM: usize = 16 * 1024;
 
 pub struct Pages {
     pub store: Arc<SqliteStore>,
@@ -44,18 +42,9 @@ pub async fn serve(listener: tokio::net::TcpListener, pages: Arc<Pages>) {
 fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    for (name, value) in [
-        ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
-        ("x-content-type-options", "nosniff"),
-        ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-    ] {
+    for (name, value) in atalaya_app::subscriptions::HEADERS {
         r.headers_mut()
-            .insert(name, hyper::header::HeaderValue::from_static(value));
+            .insert(*name, hyper::header::HeaderValue::from_static(value));
     }
     r
 }
@@ -66,17 +55,9 @@ async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<B
         Method::POST => true,
         _ => return respond(405, "method not allowed".into()),
     };
-    let action = req
-        .uri()
-        .path()
-        .trim_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    if !["confirm", "unsubscribe", "manage"].contains(&action.as_str()) {
+    let Some(action) = action_of(req.uri().path()).map(str::to_string) else {
         return respond(404, "not found".into());
-    }
+    };
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
             .into_owned()
@@ -91,12 +72,7 @@ async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<B
     } else {
         Vec::new()
     };
-    let token = query
-        .iter()
-        .chain(form.iter())
-        .find(|(k, _)| k == "t")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let token = token_of(&query, &form);
     let page = handle(
         &*pages.store,
         &pages.config,

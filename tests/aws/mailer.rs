@@ -248,3 +248,110 @@ async fn the_mailer_sends_through_ses_once_per_subscriber_and_stops_at_a_bounce(
     assert_eq!(last.len(), 1, "bob only: {last:?}");
     assert!(last[0][0].contains("bob@example.com"));
 }
+
+/// The pages function (a function URL event, as Lambda hands it over) on the subscribers table:
+/// a GET changes nothing, a POST confirms, a mail program's one-click POST unsubscribes, a
+/// forged link is refused.
+#[tokio::test]
+async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
+    use atalaya_core::email::{Action, Token};
+    let c = checks(FILE);
+    let store = store().await;
+    let key = Key::new(vec![9; 32]).unwrap();
+    let s = Subscriber::new(
+        "acme",
+        "pat@example.com",
+        None,
+        Subscription::All,
+        false,
+        chrono::Utc::now(),
+    );
+    store.put_subscriber(&s).await.unwrap();
+    let token = |action| {
+        Token {
+            action,
+            subscriber: s.id.clone(),
+            version: s.token_version,
+        }
+        .sign(&key)
+    };
+    let event = |method: &str, path: &str, t: &str, body: Option<(&str, bool)>| {
+        let mut e = serde_json::json!({
+            "version": "2.0", "rawPath": path, "rawQueryString": format!("t={t}"),
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": false
+        });
+        if let Some((b, b64)) = body {
+            e["body"] = serde_json::Value::String(if b64 {
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
+            } else {
+                b.to_string()
+            });
+            e["isBase64Encoded"] = serde_json::Value::Bool(b64);
+        }
+        e
+    };
+    let state = || async { store.subscriber(&s.id).await.unwrap().unwrap().state };
+    let confirm = token(Action::Confirm);
+    let page = atalaya_pages_fn::answer(
+        &store,
+        &c.config,
+        &key,
+        &event("GET", "/confirm", &confirm, None),
+    )
+    .await;
+    assert_eq!(page["statusCode"], 200);
+    assert!(
+        page["body"]
+            .as_str()
+            .unwrap()
+            .contains("Confirmar la suscripción"),
+        "{page}"
+    );
+    assert_eq!(page["headers"]["cache-control"], "no-store");
+    assert_eq!(
+        state().await,
+        SubscriberState::Pending,
+        "a GET changes nothing"
+    );
+    let forged = format!("{}x", confirm);
+    let page = atalaya_pages_fn::answer(
+        &store,
+        &c.config,
+        &key,
+        &event("POST", "/confirm", &forged, None),
+    )
+    .await;
+    assert_eq!(page["statusCode"], 403);
+    assert_eq!(state().await, SubscriberState::Pending);
+    let page = atalaya_pages_fn::answer(
+        &store,
+        &c.config,
+        &key,
+        &event("POST", "/confirm", &confirm, None),
+    )
+    .await;
+    assert_eq!(page["statusCode"], 200);
+    assert_eq!(state().await, SubscriberState::Confirmed);
+    let unsubscribe = token(Action::Unsubscribe);
+    let one_click = event(
+        "POST",
+        "/email/unsubscribe",
+        &unsubscribe,
+        Some(("List-Unsubscribe=One-Click", true)),
+    );
+    let page = atalaya_pages_fn::answer(&store, &c.config, &key, &one_click).await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    assert_eq!(state().await, SubscriberState::Unsubscribed);
+    // Again: harmless.
+    let page = atalaya_pages_fn::answer(&store, &c.config, &key, &one_click).await;
+    assert_eq!(page["statusCode"], 200);
+    let page = atalaya_pages_fn::answer(
+        &store,
+        &c.config,
+        &key,
+        &event("DELETE", "/confirm", &confirm, None),
+    )
+    .await;
+    assert_eq!(page["statusCode"], 405);
+}

@@ -12,6 +12,40 @@ use atalaya_store::Subscribers;
 use chrono::Utc;
 use minijinja::{context, Environment};
 
+/// The headers every page goes out with: HTML, never cached (a page reflects a subscriber's
+/// state), no referrer (the link carries a token), no script, no framing.
+pub const HEADERS: &[(&str, &str)] = &[
+    ("content-type", "text/html; charset=utf-8"),
+    ("cache-control", "no-store"),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
+];
+
+/// The largest form a page takes, in bytes.
+pub const MAX_FORM: usize = 16 * 1024;
+
+/// The page a path names (`…/confirm`, `…/unsubscribe`, `…/manage`), if any.
+pub fn action_of(path: &str) -> Option<&str> {
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    ["confirm", "unsubscribe", "manage"]
+        .contains(&last)
+        .then_some(last)
+}
+
+/// The token of a request: from the query (links, one-click POSTs) or the form.
+pub fn token_of(query: &[(String, String)], form: &[(String, String)]) -> String {
+    query
+        .iter()
+        .chain(form.iter())
+        .find(|(k, _)| k == "t")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// A page to answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {

@@ -1,0 +1,64 @@
+//! The subscribers' pages on AWS: a Lambda function URL (payload format 2.0) in front of
+//! `atalaya_app::subscriptions` — the same pages `atalaya run --listen` serves. A GET shows,
+//! only a POST acts (the page's button, or a mail program's one-click unsubscribe).
+
+use atalaya_app::subscriptions::{action_of, handle, token_of, Request, HEADERS, MAX_FORM};
+use atalaya_core::email::Key;
+use atalaya_core::Config;
+use atalaya_store::Subscribers;
+use base64::Engine;
+use serde_json::{json, Value};
+
+fn respond(status: u16, body: String) -> Value {
+    let headers: serde_json::Map<String, Value> = HEADERS
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    json!({ "statusCode": status, "headers": headers, "body": body })
+}
+
+fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(text).into_owned().collect()
+}
+
+/// Answers one function URL request.
+pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event: &Value) -> Value {
+    let method = event["requestContext"]["http"]["method"]
+        .as_str()
+        .unwrap_or("GET");
+    let post = match method {
+        "GET" | "HEAD" => false,
+        "POST" => true,
+        _ => return respond(405, "method not allowed".into()),
+    };
+    let Some(action) = action_of(event["rawPath"].as_str().unwrap_or("/")) else {
+        return respond(404, "not found".into());
+    };
+    let query = pairs(event["rawQueryString"].as_str().unwrap_or("").as_bytes());
+    let body = event["body"].as_str().unwrap_or("");
+    let body = if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default()
+    } else {
+        body.as_bytes().to_vec()
+    };
+    if body.len() > MAX_FORM {
+        return respond(413, "the form is too large".into());
+    }
+    let form = if post { pairs(&body) } else { Vec::new() };
+    let token = token_of(&query, &form);
+    let page = handle(
+        store,
+        config,
+        key,
+        &Request {
+            post,
+            action,
+            token: &token,
+            form: &form,
+        },
+    )
+    .await;
+    respond(page.status, page.html)
+}

@@ -1,0 +1,66 @@
+//! The pages function's bootstrap. Environment: ATALAYA_CHECKS (the packaged checks file; a
+//! published one from ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX
+//! (or ATALAYA_SUBSCRIBERS_TABLE), AWS_REGION, AWS_ENDPOINT_URL (tests only). The link-signing
+//! key comes from `settings.email.key` (a `${ssm:…}` or `${secret:…}` reference).
+
+use atalaya_app::{Checks, LiveChecks};
+use atalaya_core::email::Key;
+use atalaya_store::{DynamoStore, Tables};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    atalaya_aws::init_lambda_logging(&[]);
+    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let region = env("AWS_REGION", "us-east-1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    let t = checks.config.settings.email.key.clone().ok_or(
+        "settings.email.key is not set: the pages check subscribers' links with it (a ${ssm:...} or ${secret:...} reference)",
+    )?;
+    let refs = t.references().cloned().collect();
+    let got = atalaya_aws::references::read(&refs, &sdk).await;
+    if let Some((r, why)) = got.failed.first() {
+        return Err(format!("settings.email.key: {r} could not be read ({why})").into());
+    }
+    let text = t
+        .resolve(|r| got.values.get(r).cloned())
+        .map_err(|e| format!("settings.email.key: {e}"))?;
+    let key = Key::from_text(&text.value).map_err(|e| format!("settings.email.key: {e}"))?;
+    let store = DynamoStore::connect(
+        &region,
+        endpoint.as_deref(),
+        Tables::from_env(),
+        atalaya_store::DEFAULT_RESULTS_TTL,
+    )
+    .await;
+    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
+    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
+            &sdk,
+            &bucket,
+            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
+        )),
+        _ => None,
+    };
+    let (live, source, store, key) = (&live, &source, &store, &key);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            if let Some(s) = source {
+                let r = live.refresh(s, std::time::Instant::now()).await;
+                atalaya_app::live::report(&r, &s.url());
+            }
+            let checks = live.current();
+            Ok::<_, Error>(
+                atalaya_pages_fn::answer(store, &checks.config, key, &event.payload).await,
+            )
+        },
+    ))
+    .await
+}
