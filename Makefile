@@ -108,7 +108,7 @@ package: $(CARGO_LAMBDA)
 	rustup target add aarch64-unknown-linux-gnu
 	$(CARGO) run --quiet -p atalaya-cli -- validate --target lambda $(CHECKS)
 	PATH="$(CURDIR)/$(PKG_VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
-	  $(CARGO_LAMBDA) lambda build --profile lambda-release --arm64 -p atalaya-probe-fn -p atalaya-alert-fn
+	  $(CARGO_LAMBDA) lambda build --profile lambda-release --arm64 -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-mailer-fn -p atalaya-pages-fn
 	infra/package.sh $(CHECKS) dist
 
 # --- Infrastructure checks (offline) ---------------------------------------------------------
@@ -147,7 +147,7 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 deploy-sam: $(SAM) build
-	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
+	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [MAIL_DOMAIN=acme.example] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
 	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip || { echo "run make package first"; exit 2; }
 	@set -e; operators=$$(infra/keyed.sh "$(OPERATOR_EMAILS)"); customers=$$(infra/keyed.sh "$(CUSTOMERS)"); \
 	  shards=$${PROBE_SHARDS:-$$($(ATALAYA) plan --shards $(CHECKS))}; shard_list=$$(seq -s, 0 $$((shards - 1))); \
@@ -155,7 +155,8 @@ deploy-sam: $(SAM) build
 	  $(SAM) deploy --template infra/sam/home.yaml --stack-name $(PREFIX)home --region $(HOME_REGION) \
 	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
 	    --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
-	      OperatorEmails=$$operators $${customers:+CustomerSubscriptions=$$customers}; \
+	      OperatorEmails=$$operators $${customers:+CustomerSubscriptions=$$customers} \
+	      $(if $(MAIL_DOMAIN),MailDomain=$(MAIL_DOMAIN)); \
 	  for r in $(REGIONS); do \
 	    $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
 	      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
@@ -169,12 +170,12 @@ publish-checks: build
 	$(ATALAYA) publish-checks $(CHECKS) --bucket $(CHECKS_BUCKET) --region $(HOME_REGION)
 
 bench:
-	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
+	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-mailer-fn -p atalaya-pages-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
 	target/release/atalaya-bench-validate --checks 5000 --runs 7
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
 	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/release/atalaya-alert-fn examples/checks.yaml 30
-	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn
+	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-mailer-fn -p atalaya-pages-fn
 	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
 

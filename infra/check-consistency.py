@@ -62,6 +62,39 @@ ACCESS = {
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
     },
+    "mailer": {
+        ("logs:CreateLogStream", "logs"),
+        ("logs:PutLogEvents", "logs"),
+        ("dynamodb:BatchGetItem", "table:outbox"),
+        ("dynamodb:GetItem", "table:subscribers"),
+        ("dynamodb:PutItem", "table:subscribers"),
+        ("dynamodb:UpdateItem", "table:subscribers"),
+        ("dynamodb:DeleteItem", "table:subscribers"),
+        ("dynamodb:Query", "index:subscribers/by_customer"),
+        ("ses:SendEmail", "identity:mail"),
+        ("ses:SendRawEmail", "identity:mail"),
+        ("ses:SendEmail", "configuration-set:mail"),
+        ("ses:SendRawEmail", "configuration-set:mail"),
+        ("ssm:GetParameter", "parameters:here/prefix"),
+        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("sqs:SendMessage", "queue:mailer-dlq"),
+        ("kms:GenerateDataKey", "key"),
+        ("kms:Decrypt", "key"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
+    },
+    "pages": {
+        ("logs:CreateLogStream", "logs"),
+        ("logs:PutLogEvents", "logs"),
+        ("dynamodb:GetItem", "table:subscribers"),
+        ("dynamodb:PutItem", "table:subscribers"),
+        ("ssm:GetParameter", "parameters:here/prefix"),
+        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
+    },
     "probe": {
         ("logs:CreateLogStream", "logs"),
         ("logs:PutLogEvents", "logs"),
@@ -79,6 +112,8 @@ ENV_TARGETS = {
     "ATALAYA_STATE_TABLE": "table:state",
     "ATALAYA_INCIDENTS_TABLE": "table:incidents",
     "ATALAYA_OUTBOX_TABLE": "table:outbox",
+    "ATALAYA_SUBSCRIBERS_TABLE": "table:subscribers",
+    "ATALAYA_SES_CONFIGURATION_SET": "configuration-set:mail",
     "ATALAYA_OPERATORS_TOPIC_ARN": "topic:operators",
     "ATALAYA_CUSTOMERS_TOPIC_ARN": "topic:customers",
     "ATALAYA_TABLE_PREFIX": "prefix",
@@ -162,7 +197,7 @@ def code_metrics():
 
 
 def code_env(name):
-    src = function_code(name) + ("\n" + store_code() if name in ("alert", "probe") else "")
+    src = function_code(name) + ("\n" + store_code() if name in ("alert", "probe", "mailer", "pages") else "")
     read_vars = set(re.findall(r'"(ATALAYA_\w+)"', src))
     required = set(re.findall(r'required\("(ATALAYA_\w+)"\)', src))
     return read_vars, required
@@ -219,6 +254,8 @@ def sam_canon(tpl, value):
             return "logs"
         if t in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             return f"function:{lid}"
+        if t == "AWS::SES::ConfigurationSet":
+            return f"configuration-set:{short(p.get('Name'))}"
         return f"?{lid}"
 
     if isinstance(value, list):
@@ -260,6 +297,15 @@ def sam_canon(tpl, value):
                 return bucket_path(m.group(1), m.group(2) or "")
             if text == "arn:${AWS::Partition}:ssm:${HomeRegion}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
                 return "parameters:home/prefix"
+            if text == "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
+                return "parameters:here/prefix"
+            if text == "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}*":
+                return "secrets:here/prefix"
+            if text == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailDomain}":
+                return "identity:mail"
+            m = re.fullmatch(r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:configuration-set/\$\{Prefix\}(\w+)", text)
+            if m:
+                return f"configuration-set:{m.group(1)}"
             if text == "arn:${AWS::Partition}:secretsmanager:${HomeRegion}:${AWS::AccountId}:secret:${SecretsPrefix}*":
                 return "secrets:home/prefix"
             return f"?{text}"
@@ -269,7 +315,12 @@ def sam_canon(tpl, value):
 def sam_functions():
     """name -> (template, logical id, function properties, role properties)."""
     out = {}
-    for tname, lid, fname in (("home", "AlertFunction", "alert"), ("probe-region", "ProbeFunction", "probe")):
+    for tname, lid, fname in (
+        ("home", "AlertFunction", "alert"),
+        ("home", "MailerFunction", "mailer"),
+        ("home", "PagesFunction", "pages"),
+        ("probe-region", "ProbeFunction", "probe"),
+    ):
         tpl = sam(tname)
         f = sam_resources(tpl)[lid]
         role_ref = f["Properties"]["Role"]
@@ -315,6 +366,8 @@ def sam_access(tpl, role):
 
 TF_FILES = {
     "alert": ["infra/terraform/main.tf", "infra/terraform/alarms.tf"],
+    "mailer": ["infra/terraform/mail.tf"],
+    "pages": ["infra/terraform/mail.tf"],
     "probe": ["infra/terraform/modules/probe-region/main.tf"],
 }
 
@@ -332,6 +385,20 @@ def tf_blocks(text, kind):
 
 def tf_canon(expr):
     expr = expr.strip().strip('"')
+    # A resource made only with mail_domain (count = 1) is the same resource.
+    expr = expr.replace("[0]", "")
+    if expr == "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*":
+        return "parameters:here/prefix"
+    if expr == "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*":
+        return "secrets:here/prefix"
+    if expr == "${local.arn}:ses:${local.region}:${local.account}:identity/${var.mail_domain}":
+        return "identity:mail"
+    m = re.fullmatch(r"\$\{local\.arn\}:ses:\$\{local\.region\}:\$\{local\.account\}:configuration-set/\$\{var\.prefix\}(\w+)", expr)
+    if m:
+        return f"configuration-set:{m.group(1)}"
+    m = re.fullmatch(r"aws_sesv2_configuration_set\.(\w+)\.configuration_set_name", expr)
+    if m:
+        return f"configuration-set:{m.group(1)}"
     m = re.fullmatch(r"\$\{aws_dynamodb_table\.(\w+)\.arn\}/index/(\w+)", expr)
     if m:
         return f"index:{m.group(1)}/{m.group(2)}"
@@ -389,7 +456,7 @@ def tf_access(fname):
                 start = body.rfind("{", 0, sm.start())
                 st = balanced(body, start, "{", "}")
                 actions = re.search(r"Action\s*=\s*(\[[^\]]*\]|\"[^\"]*\")", st).group(1)
-                resource = re.search(r"Resource\s*=\s*(\[[^\]]*\]|\"[^\"]*\"|[\w.]+)", st).group(1)
+                resource = re.search(r"Resource\s*=\s*(\[[^\]]*\]|\"[^\"]*\"|[\w.]+(?:\[0\][\w.]*)?)", st).group(1)
                 for a in tf_list(actions):
                     for r in tf_list(resource):
                         pairs.add((a.strip('"'), tf_canon(r)))
@@ -507,7 +574,7 @@ def check_alarms():
                     if (p["MetricName"], d) not in emitted:
                         problem(f"SAM {tname}: alarm {lid} watches {p['MetricName']} by {d}, which no function emits (they emit {sorted(emitted_names)})")
             elif p["Namespace"] == "AWS/Lambda":
-                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction"):
+                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction"):
                     problem(f"SAM {tname}: alarm {lid} is on a function this stack does not create")
             elif p["Namespace"] == "AWS/SQS":
                 q = dims.get("QueueName", {})
@@ -529,7 +596,7 @@ def check_alarms():
                 for m in metrics:
                     if (m, dim.group(1) if dim else None) not in emitted:
                         problem(f"Terraform {rel}: alarm {label} watches {m} by {dim.group(1) if dim else None}, which no function emits")
-            elif ns == "AWS/Lambda" and not re.search(r"FunctionName = aws_lambda_function\.\w+\.function_name", body):
+            elif ns == "AWS/Lambda" and not re.search(r"FunctionName = aws_lambda_function\.\w+(\[0\])?\.function_name", body):
                 problem(f"Terraform {rel}: alarm {label} is not on this module's function")
     # The same alarms on both sides (by name pattern).
     sam_names = set()

@@ -30,6 +30,7 @@ SAMPLES = {
     "CustomersTopicArn": "arn:aws:sns:eu-west-1:111122223333:atalaya-customers",
     "Email": "it@acme.example",
     "Customer": "acme",
+    "MailDomain": "acme.example",
 }
 
 

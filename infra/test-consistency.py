@@ -11,11 +11,12 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/aws/src", "functions/alert/src", "functions/probe/src", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/aws/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
 TF_PROBE = "infra/terraform/modules/probe-region/main.tf"
+TF_MAIL = "infra/terraform/mail.tf"
 
 # (what, file, text, replacement, what the check must say)
 DRIFTS = [
@@ -57,6 +58,16 @@ DRIFTS = [
      "${HomeRegion}/checks.tar.gz", "${HomeRegion}/checks.tgz", "s3:GetObject on object:checks, which it needs"),
     ("Terraform's probe not told where the checks file is", TF_PROBE,
      "      ATALAYA_CHECKS_BUCKET    = local.checks_bucket\n", "", "the probe function's variables differ"),
+    ("the mailer may send from any identity", HOME,
+     "identity/${MailDomain}", "identity/*", "ses:SendEmail on identity:mail, which it needs"),
+    ("Terraform's mailer subscribers variable naming the outbox", TF_MAIL,
+     "ATALAYA_SUBSCRIBERS_TABLE     = aws_dynamodb_table.subscribers.name",
+     "ATALAYA_SUBSCRIBERS_TABLE     = aws_dynamodb_table.outbox.name",
+     "ATALAYA_SUBSCRIBERS_TABLE names table:outbox, not table:subscribers"),
+    ("the pages may write the outbox", HOME,
+     "Action: [dynamodb:GetItem, dynamodb:PutItem]\n                Resource: !GetAtt SubscribersTable.Arn",
+     "Action: [dynamodb:GetItem, dynamodb:PutItem]\n                Resource: !GetAtt OutboxTable.Arn",
+     "the pages function's role allows dynamodb:GetItem on table:outbox"),
     ("the probe may write another region's results", PROBE,
      "dynamodb:LeadingKeys: [!Ref AWS::Region]", "dynamodb:LeadingKeys: [!Ref HomeRegion]", "dynamodb:LeadingKeys"),
     ("the probe may write any region's results", PROBE,

@@ -90,3 +90,55 @@ resource "aws_cloudwatch_metric_alarm" "probe_missing" {
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }
+
+# Customer email (mail_domain set).
+resource "aws_cloudwatch_metric_alarm" "mailer_errors" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}mailer-errors"
+  alarm_description   = "The mailer failed; some subscribers may not have their customer mail (it is retried, then kept in the mailer's dead-letter queue)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.mailer[0].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+# SES reviews an account whose bounce rate passes 5 % or complaint rate 0.1 %: tell the
+# operators well before (docs/deploy.md, "Customer email").
+resource "aws_cloudwatch_metric_alarm" "mail_bounce_rate" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}mail-bounce-rate"
+  alarm_description   = "Over 2 % of customer mail bounces; SES reviews the account at 5 %. Remove or fix the addresses that bounce (atalaya subscribers list shows them)."
+  namespace           = "AWS/SES"
+  metric_name         = "Reputation.BounceRate"
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 0.02
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "mail_complaint_rate" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}mail-complaint-rate"
+  alarm_description   = "Over 0.05 % of customer mail is marked as spam; SES reviews the account at 0.1 %. Check who subscribed and whether they confirmed."
+  namespace           = "AWS/SES"
+  metric_name         = "Reputation.ComplaintRate"
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 0.0005
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}

@@ -16,9 +16,10 @@ locals {
 }
 
 module "topics_key" {
-  source          = "./modules/key"
-  description     = "Atalaya SNS topics and the alert dead-letter queue"
-  account_uses_it = true
+  source                = "./modules/key"
+  description           = "Atalaya SNS topics and the alert dead-letter queue"
+  account_uses_it       = true
+  ses_configuration_set = local.mail ? "${var.prefix}mail" : ""
 }
 
 resource "aws_dynamodb_table" "results" {

@@ -9,12 +9,13 @@ output "customers_topic_arn" {
 }
 
 output "table_names" {
-  description = "The four tables, by role."
+  description = "The five tables, by role."
   value = {
-    results   = aws_dynamodb_table.results.name
-    state     = aws_dynamodb_table.state.name
-    incidents = aws_dynamodb_table.incidents.name
-    outbox    = aws_dynamodb_table.outbox.name
+    results     = aws_dynamodb_table.results.name
+    state       = aws_dynamodb_table.state.name
+    incidents   = aws_dynamodb_table.incidents.name
+    outbox      = aws_dynamodb_table.outbox.name
+    subscribers = aws_dynamodb_table.subscribers.name
   }
 }
 
@@ -31,4 +32,9 @@ output "alert_dead_letter_queue_url" {
 output "checks_bucket_name" {
   description = "Where `atalaya publish-checks --bucket` uploads the checks file."
   value       = aws_s3_bucket.checks.id
+}
+
+output "pages_url" {
+  description = "The subscribers' pages (with mail_domain): set settings.email.pages_url to it."
+  value       = local.mail ? aws_lambda_function_url.pages[0].function_url : ""
 }

@@ -44,3 +44,27 @@ variable "probe_regions" {
   description = "The probe regions (as in settings.regions); each gets a \"no results in 5 minutes\" alarm in the home region."
   type        = list(string)
 }
+
+variable "mail_domain" {
+  description = "Customer email in your own name (docs/deploy.md, \"Customer email\"): the domain you verified with SES (settings.brand.from's). Empty: no mailer, no subscribers' pages."
+  type        = string
+  default     = ""
+}
+
+variable "secrets_prefix" {
+  description = "What the mailer and the pages may read for settings.email.key: SSM parameters under /<prefix> and Secrets Manager secrets named <prefix>..., in this region."
+  type        = string
+  default     = "atalaya/"
+}
+
+variable "mailer_package" {
+  description = "Path of the mailer function's zip (make package), with the checks file inside; needed with mail_domain."
+  type        = string
+  default     = ""
+}
+
+variable "pages_package" {
+  description = "Path of the pages function's zip (make package), with the checks file inside; needed with mail_domain."
+  type        = string
+  default     = ""
+}

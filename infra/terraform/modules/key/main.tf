@@ -7,6 +7,12 @@ variable "description" {
   type        = string
 }
 
+variable "ses_configuration_set" {
+  description = "An SES configuration set of this account and region that publishes its events to a topic under this key (empty: none)."
+  type        = string
+  default     = ""
+}
+
 variable "account_uses_it" {
   description = "Whether the account's principals (through their IAM policies) may encrypt and decrypt with it."
   type        = bool
@@ -34,7 +40,7 @@ resource "aws_kms_key" "this" {
   enable_key_rotation = true
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid       = "AccountAdministers"
         Effect    = "Allow"
@@ -53,7 +59,20 @@ resource "aws_kms_key" "this" {
           ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*" }
         }
       },
-    ]
+      ], var.ses_configuration_set == "" ? [] : [
+      {
+        # SES publishes bounce and complaint events to the encrypted mail-events topic.
+        Sid       = "SesEventsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "ses.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:ses:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:configuration-set/${var.ses_configuration_set}" }
+        }
+      },
+    ])
   })
 }
 
