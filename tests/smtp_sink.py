@@ -39,7 +39,7 @@ class Sink:
         with open(os.path.join(self.folder, f"{n}.json"), "w") as f:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
                        "tls": session.ssl is not None,
-                       "login": session.authenticated}, f)
+                       "login": bool(session.authenticated)}, f)
         return "250 Message accepted"
 
 

@@ -450,3 +450,42 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         .collect();
     assert!(again.is_empty(), "sent twice: {again:?}");
 }
+
+/// An SMTP server that wants a login gets it (the password from the environment, never in the
+/// file, never printed).
+#[test]
+fn mail_goes_through_an_smtp_server_that_requires_a_login() {
+    let smtp = SmtpSink::start(None, Some("atalaya:s3cret-pw"));
+    let w = workspace(&checks(
+        &format!(
+            "smtp://atalaya:${{env:SMTP_PASSWORD}}@127.0.0.1:{}",
+            smtp.port
+        ),
+        smtp.port,
+    ));
+    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--checks",
+            file,
+            "--db",
+            db,
+        ])
+        .env("SMTP_PASSWORD", "s3cret-pw")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("a confirmation mail went out"), "{said}");
+    assert!(!said.contains("s3cret"), "{said}");
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, ["bob@example.com"]);
+}

@@ -9,6 +9,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How long one mail's SMTP conversation may take.
+const SMTP_DEADLINE: Duration = Duration::from_secs(45);
+
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Ses {
@@ -37,8 +40,15 @@ impl Transport {
                     redact(&e.to_string(), url)
                 )
             })?;
+        // PLAIN, which every server with authentication takes: trying LOGIN after a refused
+        // PLAIN only repeats the refusal (some servers then stall the conversation).
         Ok(Transport::Smtp(
-            builder.timeout(Some(Duration::from_secs(30))).build(),
+            builder
+                .timeout(Some(Duration::from_secs(30)))
+                .authentication(vec![
+                    lettre::transport::smtp::authentication::Mechanism::Plain,
+                ])
+                .build(),
         ))
     }
 
@@ -79,13 +89,23 @@ impl Transport {
                     permanent: true,
                     detail: e.to_string(),
                 })?;
-                smtp.send_raw(&envelope, &mail.bytes)
+                // A server that stops answering mid-conversation must not hold the deliveries
+                // behind it: the whole conversation has a deadline.
+                match tokio::time::timeout(SMTP_DEADLINE, smtp.send_raw(&envelope, &mail.bytes))
                     .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
+                {
+                    Ok(sent) => sent.map(|_| ()).map_err(|e| SendError {
                         permanent: e.is_permanent(),
                         detail: e.to_string(),
-                    })
+                    }),
+                    Err(_) => Err(SendError {
+                        permanent: false,
+                        detail: format!(
+                            "the SMTP server did not finish within {} s",
+                            SMTP_DEADLINE.as_secs()
+                        ),
+                    }),
+                }
             }
             Transport::Ses {
                 client,
