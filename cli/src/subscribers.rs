@@ -189,13 +189,22 @@ pub fn command(
                 act(&store, Some(&checks.config), &mail, cmd).await
             }
             Opened::Dynamo { store, checks } => {
-                act(
-                    &store,
-                    checks.as_ref().map(|c| &c.config),
-                    &Mail::Mailer,
-                    cmd,
-                )
-                .await
+                let mail = Mail::Ses {
+                    store: std::sync::Arc::new(store),
+                    base: args
+                        .checks
+                        .as_deref()
+                        .and_then(Path::parent)
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default(),
+                    configuration_set: std::env::var("ATALAYA_SES_CONFIGURATION_SET")
+                        .unwrap_or_else(|_| format!("{}mail", args.table_prefix)),
+                    region: args.region.clone(),
+                };
+                let Mail::Ses { store, .. } = &mail else {
+                    unreachable!()
+                };
+                act(&**store, checks.as_ref().map(|c| &c.config), &mail, cmd).await
             }
         }
     })
@@ -205,8 +214,67 @@ pub fn command(
 enum Mail {
     /// The runner's: SMTP or .eml files.
     Local { base: PathBuf, db: PathBuf },
-    /// The Lambda functions' mailer (SES), which the CLI does not reach.
-    Mailer,
+    /// The functions': SES, from the home region, through the stack's configuration set
+    /// (ATALAYA_SES_CONFIGURATION_SET, default `<prefix>mail`), with the operator's credentials.
+    Ses {
+        store: std::sync::Arc<atalaya_store::DynamoStore>,
+        base: PathBuf,
+        configuration_set: String,
+        region: String,
+    },
+}
+
+/// The email channel a confirmation mail goes through.
+enum Sender {
+    Local(atalaya_notify::EmailChannel<atalaya_store::SqliteStore>),
+    Ses(atalaya_notify::EmailChannel<atalaya_store::DynamoStore>),
+}
+
+impl Sender {
+    async fn confirm(&self, s: &Subscriber) -> Result<(), String> {
+        match self {
+            Sender::Local(c) => c.send_confirmation(s).await.map(|_| ()),
+            Sender::Ses(c) => c.send_confirmation(s).await.map(|_| ()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Sender::Local(c) => c.transport().describe(),
+            Sender::Ses(c) => c.transport().describe(),
+        }
+    }
+}
+
+/// The SES channel of the functions' stack, for confirmation mails.
+async fn ses_sender(
+    config: &Config,
+    store: &std::sync::Arc<atalaya_store::DynamoStore>,
+    base: &Path,
+    configuration_set: &str,
+    region: &str,
+) -> anyhow::Result<Sender> {
+    use atalaya_notify::email::{Templates, Transport};
+    let key_ref = config.settings.email.key.as_ref().context(
+        "settings.email.key is not set: confirmation links are signed with the functions' key (a ${ssm:...} or ${secret:...} reference)",
+    )?;
+    let key = atalaya_core::email::Key::from_text(
+        &crate::mail::resolve(key_ref, "settings.email.key").await?,
+    )
+    .map_err(|e| anyhow::anyhow!("settings.email.key: {e}"))?;
+    let pages = config.settings.email.pages_url.as_deref().context(
+        "settings.email.pages_url is not set: the confirmation link needs the pages' address (the home stack's PagesUrl output)",
+    )?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let sdk = atalaya_aws::sdk_config(region, endpoint.as_deref()).await;
+    Ok(Sender::Ses(atalaya_notify::EmailChannel::new(
+        store.clone(),
+        std::sync::Arc::new(config.clone()),
+        Templates::new(config, base).map_err(|e| anyhow::anyhow!("{e}"))?,
+        key,
+        pages,
+        Transport::ses(&sdk, Some(configuration_set.to_string())),
+    )))
 }
 
 async fn act<S: Subscribers>(
@@ -218,14 +286,6 @@ async fn act<S: Subscribers>(
     let needs_config = || {
         config.context("adding subscribers checks them against the checks file: pass --checks FILE (the one the functions run with)")
     };
-    let adding_pending = match &cmd {
-        SubscribersCommand::Add { confirmed, .. }
-        | SubscribersCommand::Import { confirmed, .. } => !confirmed,
-        _ => false,
-    };
-    if adding_pending && matches!(mail, Mail::Mailer) {
-        anyhow::bail!("on DynamoDB this command cannot send the confirmation mail (the mailer sends through SES): add subscribers whose owners already agreed, with --confirmed");
-    }
     match cmd {
         SubscribersCommand::List { customer, format } => {
             let list = store.subscribers(customer.as_deref()).await?;
@@ -279,18 +339,26 @@ async fn report(
         .iter()
         .any(|(s, _)| s.state == SubscriberState::Pending);
     let channel = match mail {
-        Mail::Local { base, db } if pending => crate::mail::channel(config, base, db, None).await?,
-        _ => None,
+        _ if !pending => None,
+        Mail::Local { base, db } => crate::mail::channel(config, base, db, None)
+            .await?
+            .map(Sender::Local),
+        Mail::Ses {
+            store,
+            base,
+            configuration_set,
+            region,
+        } => Some(ses_sender(config, store, base, configuration_set, region).await?),
     };
     let mut out = String::new();
     for (s, what) in &added {
         out.push_str(&format!("{} {}: {what}", s.customer, s.email));
         if s.state == SubscriberState::Pending {
             match &channel {
-                Some(c) => match c.send_confirmation(s).await {
-                    Ok(_) => out.push_str(&format!(
+                Some(c) => match c.confirm(s).await {
+                    Ok(()) => out.push_str(&format!(
                         "; a confirmation mail went out ({}); nothing else is sent until it is confirmed",
-                        c.transport().describe()
+                        c.describe()
                     )),
                     Err(e) => out.push_str(&format!("; the confirmation mail did not go out ({e}): add again to retry")),
                 },

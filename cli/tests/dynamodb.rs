@@ -401,3 +401,155 @@ fn published_checks_files_are_taken_within_a_minute_and_a_broken_one_is_refused(
     }
     assert_eq!(live.current().config.checks.len(), 2);
 }
+
+/// Subscribers kept in the functions' table: added (a confirmation mail through SES, in the
+/// customer's language, with a link to the pages), listed, refused when wrong, removed.
+#[tokio::test]
+async fn subscribers_are_managed_in_dynamodb_and_confirmed_through_ses() {
+    let (_store, prefix) = atalaya_tests::moto::store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        CHECKS.replace(
+            "  defaults:",
+            "  brand: { name: Acme, from: \"Estado de Acme <estado@acme.example>\" }\n  email: { pages_url: \"https://abc.lambda-url.eu-west-1.on.aws\", key: \"${env:ATALAYA_EMAIL_KEY}\" }\n  defaults:",
+        ),
+    )
+    .unwrap();
+    let sdk = atalaya_aws::sdk_config("eu-west-1", Some(&atalaya_tests::moto::endpoint())).await;
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("acme.example")
+        .send()
+        .await
+        .unwrap();
+    let key = ("ATALAYA_EMAIL_KEY", "k".repeat(40));
+    let env = [(key.0, key.1.as_str())];
+    let file = checks.to_str().unwrap();
+    let out = atalaya(
+        &[
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "ana@example.com",
+            "--checks",
+            file,
+        ],
+        &prefix,
+        &env,
+    );
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("a confirmation mail went out (Amazon SES)"),
+        "{said}"
+    );
+    let out = atalaya(
+        &[
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--confirmed",
+            "--checks",
+            file,
+        ],
+        &prefix,
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = atalaya(
+        &[
+            "subscribers",
+            "add",
+            "--customer",
+            "nobody",
+            "--email",
+            "x@example.com",
+            "--checks",
+            file,
+        ],
+        &prefix,
+        &env,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no customer \"nobody\""));
+    let out = atalaya(&["subscribers", "list", "--format", "json"], &prefix, &[]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["email"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("ana@example.com", "pending"),
+            ("bob@example.com", "confirmed")
+        ]
+    );
+    // The confirmation mail SES (moto) sent: Spanish, with the pages' link.
+    let data = tokio::task::spawn_blocking(|| {
+        use std::io::{Read, Write};
+        let u = url::Url::parse(&atalaya_tests::moto::endpoint()).unwrap();
+        let mut s =
+            std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
+        write!(s, "GET /moto-api/data.json HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let raw = v["ses"]["RawMessage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["raw_data"].as_str())
+        .find(|r| r.contains("To: ana@example.com"))
+        .unwrap()
+        .to_string();
+    let m = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    assert_eq!(
+        m.subject(),
+        Some("Confirme su suscripción a los avisos de Acme")
+    );
+    assert!(m
+        .body_text(0)
+        .unwrap()
+        .contains("https://abc.lambda-url.eu-west-1.on.aws/confirm?t="));
+    let out = atalaya(
+        &[
+            "subscribers",
+            "remove",
+            "--customer",
+            "acme",
+            "--email",
+            "ana@example.com",
+        ],
+        &prefix,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = atalaya(&["subscribers", "list", "--format", "json"], &prefix, &[]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
