@@ -61,7 +61,42 @@ pub fn warnings(config: &Config, target: Target) -> Vec<ConfigError> {
     out.extend(unset_variables(config, target, |name| {
         std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
     }));
+    out.extend(email_on_lambda(config, target));
     out
+}
+
+/// Customer email on AWS needs the pages' address and a key the functions can read.
+fn email_on_lambda(config: &Config, target: Target) -> Vec<ConfigError> {
+    let mails = config.settings.brand.is_some()
+        || config
+            .customers
+            .iter()
+            .any(|c| config.brand_for(&c.id).is_some());
+    if target != Target::Lambda || !mails {
+        return Vec::new();
+    }
+    let email = &config.settings.email;
+    let mut missing = Vec::new();
+    if email.pages_url.is_none() {
+        missing.push("settings.email.pages_url (the home stack's PagesUrl output)");
+    }
+    match &email.key {
+        None => missing.push("settings.email.key (${ssm:/atalaya/email-key})"),
+        Some(k) if k.references().any(|r| r.source == atalaya_core::Source::Env) => missing.push(
+            "settings.email.key as ${ssm:...} or ${secret:...} (the functions' environment has no such variable)",
+        ),
+        Some(_) => {}
+    }
+    missing
+        .into_iter()
+        .map(|what| ConfigError {
+            file: config.source.clone(),
+            pos: atalaya_core::Pos { line: 1, col: 1 },
+            subject: "settings".into(),
+            field: "email".into(),
+            message: format!("customer email on AWS needs {what}: without it the mailer and the pages do not start (docs/deploy.md, \"Customer email in your own name\")"),
+        })
+        .collect()
 }
 
 fn unset_variables(

@@ -489,3 +489,69 @@ fn mail_goes_through_an_smtp_server_that_requires_a_login() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].to, ["bob@example.com"]);
 }
+
+/// A CSV import is checked whole first: a bad line is named with its line and nothing is added;
+/// a good file adds everyone.
+#[test]
+fn subscribers_are_imported_from_csv_all_or_nothing() {
+    let smtp = SmtpSink::start(None, None);
+    let w = workspace(&checks(&smtp.url(), smtp.port));
+    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
+    let csv = w.file.with_file_name("subscribers.csv");
+    std::fs::write(
+        &csv,
+        "customer,email,language,services\nacme,ana@example.com,es,\nacme,not-an-address,en,\nacme,bob@example.com,fr,shop\nacme,carol@example.com,,shop;blog\n",
+    )
+    .unwrap();
+    let (ok, _, err) = atalaya(&[
+        "subscribers",
+        "import",
+        csv.to_str().unwrap(),
+        "--confirmed",
+        "--checks",
+        file,
+        "--db",
+        db,
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("subscribers.csv:3: \"not-an-address\" is not an email address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("subscribers.csv:4: \"fr\" is not a supported language"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(subscribers(&w.db).as_array().unwrap().len(), 0);
+    std::fs::write(
+        &csv,
+        "customer,email,language,services\nacme,ana@example.com,es,\nacme,carol@example.com,,shop;blog\n",
+    )
+    .unwrap();
+    let (ok, out, err) = atalaya(&[
+        "subscribers",
+        "import",
+        csv.to_str().unwrap(),
+        "--confirmed",
+        "--db",
+        db,
+    ]);
+    assert!(ok, "{out}{err}");
+    let list = subscribers(&w.db);
+    let carol = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["email"] == "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        carol["services"],
+        serde_json::json!({"services": ["blog", "shop"]})
+    );
+    assert_eq!(carol["state"], "confirmed");
+    assert!(
+        smtp.received().is_empty(),
+        "confirmed: no confirmation mail"
+    );
+}
