@@ -196,8 +196,14 @@ def code_metrics():
     return out
 
 
+def aws_code():
+    return "\n".join(p.read_text() for p in sorted((ROOT / "shared/aws/src").rglob("*.rs")))
+
+
 def code_env(name):
-    src = function_code(name) + ("\n" + store_code() if name in ("alert", "probe", "mailer", "pages") else "")
+    # A function reads its own variables, the store's (table names) and the AWS helpers'
+    # (the published checks file).
+    src = "\n".join((function_code(name), store_code(), aws_code()))
     read_vars = set(re.findall(r'"(ATALAYA_\w+)"', src))
     required = set(re.findall(r'required\("(ATALAYA_\w+)"\)', src))
     return read_vars, required

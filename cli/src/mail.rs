@@ -18,30 +18,14 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 /// Fills a setting's references: `${env:…}` from the environment, `${ssm:…}`/`${secret:…}` from
 /// AWS (the usual credentials, AWS_REGION). Never prints a value.
 pub async fn resolve(t: &EnvTemplate, what: &str) -> anyhow::Result<String> {
-    let remote: std::collections::BTreeSet<_> = t
-        .references()
-        .filter(|r| r.source != atalaya_core::Source::Env)
-        .cloned()
-        .collect();
-    let mut values = std::collections::HashMap::new();
-    if !remote.is_empty() {
-        let region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|_| "us-east-1".into());
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-        let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-        let got = atalaya_aws::references::read(&remote, &sdk).await;
-        if let Some((r, why)) = got.failed.first() {
-            anyhow::bail!("{what}: {r} could not be read ({why})");
-        }
-        values = got.values;
-    }
-    t.resolve(|r| match r.source {
-        atalaya_core::Source::Env => std::env::var(&r.name).ok(),
-        _ => values.get(r).cloned(),
-    })
-    .map(|v| v.value)
-    .map_err(|e| anyhow::anyhow!("{what}: {e}"))
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    atalaya_aws::references::resolve(t, &sdk)
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }
 
 /// The key file of a database: `<db>.email-key`.

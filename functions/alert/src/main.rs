@@ -55,8 +55,7 @@ async fn main() -> Result<(), Error> {
     let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
         Ok(bucket) if !bucket.is_empty() => {
             let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-            let key = env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY);
-            Some(atalaya_aws::checks::S3Checks::new(&sdk, &bucket, &key))
+            atalaya_aws::checks::S3Checks::from_env(&sdk)
         }
         _ => None,
     };

@@ -19,22 +19,13 @@ fn env(name: &str, default: &str) -> String {
 
 /// The link-signing key from the file's reference (read once per cold start).
 async fn key(checks: &Checks, sdk: &aws_config::SdkConfig) -> Result<Key, Error> {
-    let t = checks
-        .config
-        .settings
-        .email
-        .key
-        .as_ref()
-        .ok_or("settings.email.key is not set: the mailer signs subscribers' links with it (a ${ssm:...} or ${secret:...} reference)")?;
-    let refs = t.references().cloned().collect();
-    let got = atalaya_aws::references::read(&refs, sdk).await;
-    if let Some((r, why)) = got.failed.first() {
-        return Err(format!("settings.email.key: {r} could not be read ({why})").into());
-    }
-    let text = t
-        .resolve(|r| got.values.get(r).cloned())
+    let t = checks.config.settings.email.key.as_ref().ok_or(
+        "settings.email.key is not set: the mailer signs subscribers' links with it (a ${ssm:...} or ${secret:...} reference)",
+    )?;
+    let text = atalaya_aws::references::resolve(t, sdk)
+        .await
         .map_err(|e| format!("settings.email.key: {e}"))?;
-    Key::from_text(&text.value).map_err(|e| Error::from(format!("settings.email.key: {e}")))
+    Key::from_text(&text).map_err(|e| Error::from(format!("settings.email.key: {e}")))
 }
 
 #[tokio::main]
@@ -58,14 +49,7 @@ async fn main() -> Result<(), Error> {
     let key = key(&checks, &sdk).await?;
     let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
     let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
-            &sdk,
-            &bucket,
-            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
-        )),
-        _ => None,
-    };
+    let source = atalaya_aws::checks::S3Checks::from_env(&sdk);
     // Customers' template folders are beside the checks file.
     let base = std::path::Path::new(&path)
         .parent()

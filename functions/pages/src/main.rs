@@ -24,15 +24,10 @@ async fn main() -> Result<(), Error> {
     let t = checks.config.settings.email.key.clone().ok_or(
         "settings.email.key is not set: the pages check subscribers' links with it (a ${ssm:...} or ${secret:...} reference)",
     )?;
-    let refs = t.references().cloned().collect();
-    let got = atalaya_aws::references::read(&refs, &sdk).await;
-    if let Some((r, why)) = got.failed.first() {
-        return Err(format!("settings.email.key: {r} could not be read ({why})").into());
-    }
-    let text = t
-        .resolve(|r| got.values.get(r).cloned())
+    let text = atalaya_aws::references::resolve(&t, &sdk)
+        .await
         .map_err(|e| format!("settings.email.key: {e}"))?;
-    let key = Key::from_text(&text.value).map_err(|e| format!("settings.email.key: {e}"))?;
+    let key = Key::from_text(&text).map_err(|e| format!("settings.email.key: {e}"))?;
     let store = DynamoStore::connect(
         &region,
         endpoint.as_deref(),
@@ -41,14 +36,7 @@ async fn main() -> Result<(), Error> {
     )
     .await;
     let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
-            &sdk,
-            &bucket,
-            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
-        )),
-        _ => None,
-    };
+    let source = atalaya_aws::checks::S3Checks::from_env(&sdk);
     let (live, source, store, key) = (&live, &source, &store, &key);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

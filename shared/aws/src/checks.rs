@@ -15,6 +15,19 @@ pub struct S3Checks {
 pub const DEFAULT_KEY: &str = "checks.tar.gz";
 
 impl S3Checks {
+    /// The published checks file the functions' environment names (ATALAYA_CHECKS_BUCKET,
+    /// ATALAYA_CHECKS_KEY), if any.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Option<S3Checks> {
+        let bucket = std::env::var("ATALAYA_CHECKS_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty())?;
+        let key = std::env::var("ATALAYA_CHECKS_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| DEFAULT_KEY.to_string());
+        Some(S3Checks::new(sdk, &bucket, &key))
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, key: &str) -> S3Checks {
         // Path-style addressing works with every bucket name and with local endpoints.
         let config = aws_sdk_s3::config::Builder::from(sdk)

@@ -95,3 +95,30 @@ pub async fn read_logged(
     }
     got.values
 }
+
+/// A setting with references filled: `${env:…}` from the environment, `${ssm:…}` and
+/// `${secret:…}` read with `sdk`. Says which reference could not be read, never a value.
+pub async fn resolve(
+    t: &atalaya_core::EnvTemplate,
+    sdk: &aws_config::SdkConfig,
+) -> Result<String, String> {
+    let remote: BTreeSet<Reference> = t
+        .references()
+        .filter(|r| r.source != Source::Env)
+        .cloned()
+        .collect();
+    let got = if remote.is_empty() {
+        Read::default()
+    } else {
+        read(&remote, sdk).await
+    };
+    if let Some((r, why)) = got.failed.first() {
+        return Err(format!("{r} could not be read ({why})"));
+    }
+    t.resolve(|r| match r.source {
+        Source::Env => std::env::var(&r.name).ok(),
+        _ => got.values.get(r).cloned(),
+    })
+    .map(|v| v.value)
+    .map_err(|e| e.to_string())
+}
