@@ -72,13 +72,24 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
-/// Where mail goes: the SMTP server, else the folder (`settings.email.folder`, relative to the
+/// Where mail goes: the SMTP server (its private certificate authority, if any, relative to
+/// `base`, the checks file's folder), else the folder (`settings.email.folder`, relative to the
 /// database's folder; default `mail`).
-pub async fn transport(config: &Config, db: &Path) -> anyhow::Result<Transport> {
+pub async fn transport(config: &Config, base: &Path, db: &Path) -> anyhow::Result<Transport> {
     match &config.settings.email.smtp {
         Some(t) => {
             let url = resolve(t, "settings.email.smtp").await?;
-            Transport::smtp(&url).map_err(|e| anyhow::anyhow!("settings.email.smtp: {e}"))
+            let ca = match &config.settings.email.smtp_ca {
+                Some(file) => {
+                    let path = base.join(file);
+                    Some(std::fs::read(&path).with_context(|| {
+                        format!("settings.email.smtp_ca: reading {}", path.display())
+                    })?)
+                }
+                None => None,
+            };
+            Transport::smtp(&url, ca.as_deref())
+                .map_err(|e| anyhow::anyhow!("settings.email.smtp: {e}"))
         }
         None => {
             let dir = db.parent().unwrap_or(Path::new("."));
@@ -123,6 +134,6 @@ pub async fn channel(
         templates,
         key(config, db).await?,
         &pages_url(config, listen),
-        transport(config, db).await?,
+        transport(config, base, db).await?,
     )))
 }

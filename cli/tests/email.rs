@@ -555,3 +555,80 @@ fn subscribers_are_imported_from_csv_all_or_nothing() {
         "confirmed: no confirmation mail"
     );
 }
+
+/// A private relay: STARTTLS required, its certificate signed by the team's own authority
+/// (settings.email.smtp_ca), a login; the mail arrives encrypted.
+#[test]
+fn mail_goes_through_a_private_relay_over_starttls() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = atalaya_tests::tls::pem_files(certs.path());
+    let smtp = SmtpSink::start(Some((&cert, &key)), Some("atalaya:s3cret-pw"));
+    let w = workspace(
+        &checks(
+            &format!(
+                "smtp://atalaya:${{env:SMTP_PASSWORD}}@127.0.0.1:{}?tls=required",
+                smtp.port
+            ),
+            smtp.port,
+        )
+        .replace(
+            "  email: {",
+            &format!("  email: {{ smtp_ca: \"{}\",", ca.display()),
+        ),
+    );
+    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "bob@example.com",
+            "--checks",
+            file,
+            "--db",
+            db,
+        ])
+        .env("SMTP_PASSWORD", "s3cret-pw")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("a confirmation mail went out"), "{said}");
+    let got = smtp.received();
+    assert_eq!(got.len(), 1, "{said}");
+    assert!(got[0].tls, "the conversation was encrypted");
+    // Without the authority the relay's certificate is not trusted: nothing is sent.
+    let w = workspace(&checks(
+        &format!(
+            "smtp://atalaya:${{env:SMTP_PASSWORD}}@127.0.0.1:{}?tls=required",
+            smtp.port
+        ),
+        smtp.port,
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "carol@example.com",
+        ])
+        .args([
+            "--checks",
+            w.file.to_str().unwrap(),
+            "--db",
+            w.db.to_str().unwrap(),
+        ])
+        .env("SMTP_PASSWORD", "s3cret-pw")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("did not go out"), "{said}");
+    assert!(!said.contains("s3cret"), "{said}");
+    assert_eq!(smtp.received().len(), 1);
+}

@@ -131,8 +131,11 @@ pub struct EmailSettings {
     /// the first byte); credentials may be `${env:…}`/`${ssm:…}`/`${secret:…}` references. The
     /// local runner sends through it; without it, it writes `.eml` files to `folder`.
     pub smtp: Option<EnvTemplate>,
+    /// The certificate authority of a private SMTP relay: a PEM file, relative to the checks
+    /// file.
+    pub smtp_ca: Option<String>,
     /// Where the local runner writes `.eml` files when there is no `smtp` (relative to the
-    /// checks file; default `mail`).
+    /// database's folder; default `mail`).
     pub folder: Option<String>,
     /// Where subscribers' confirm, unsubscribe and manage pages are served, e.g.
     /// `https://status.acme.example/email` (on AWS the subscriptions function's URL; locally

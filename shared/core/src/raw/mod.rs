@@ -93,8 +93,12 @@ pub struct RawEmail {
     /// (STARTTLS) or `smtps://…` (TLS); credentials may be `${env:…}` references. Without it
     /// the runner writes `.eml` files to `folder`.
     pub smtp: Option<At<String>>,
+    /// A PEM file of the certificate authority that signed the SMTP server's certificate, for a
+    /// relay with a private certificate (relative to the checks file); public certificates need
+    /// nothing.
+    pub smtp_ca: Option<At<String>>,
     /// Where the local runner writes mail when there is no `smtp` (default `mail`, next to the
-    /// checks file).
+    /// database).
     pub folder: Option<At<String>>,
     /// Where subscribers' confirm, unsubscribe and manage pages are served, e.g.
     /// `https://status.acme.example/email`; locally `atalaya run --listen`'s address is used

@@ -244,6 +244,10 @@ pub(super) fn email(errs: &mut Errs, raw: Option<&RawEmail>, subject: &str) -> E
     });
     EmailSettings {
         smtp,
+        smtp_ca: raw
+            .smtp_ca
+            .as_ref()
+            .and_then(|v| line(errs, v, subject, "email.smtp_ca")),
         folder: raw
             .folder
             .as_ref()

@@ -30,9 +30,12 @@ pub struct SendError {
 }
 
 impl Transport {
-    /// `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or `smtps://…`.
-    pub fn smtp(url: &str) -> Result<Transport, String> {
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+    /// `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or `smtps://…`;
+    /// `ca_pem`: the certificate authority of a relay with a private certificate (public
+    /// certificates are checked against the usual roots).
+    pub fn smtp(url: &str, ca_pem: Option<&[u8]>) -> Result<Transport, String> {
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             // The URL may hold a password: never repeat it.
             .map_err(|e| {
                 format!(
@@ -40,6 +43,26 @@ impl Transport {
                     redact(&e.to_string(), url)
                 )
             })?;
+        if let Some(pem) = ca_pem {
+            let parsed = url::Url::parse(url).map_err(|e| format!("the SMTP address: {e}"))?;
+            let host = parsed.host_str().unwrap_or_default().to_string();
+            let ca = Certificate::from_pem(pem)
+                .map_err(|e| format!("the SMTP server's certificate authority: {e}"))?;
+            let params = TlsParameters::builder(host)
+                .add_root_certificate(ca)
+                .build_rustls()
+                .map_err(|e| format!("TLS for the SMTP server: {e}"))?;
+            let mode = parsed
+                .query_pairs()
+                .find(|(k, _)| k == "tls")
+                .map(|(_, v)| v.to_string());
+            builder = builder.tls(match (parsed.scheme(), mode.as_deref()) {
+                ("smtps", _) => Tls::Wrapper(params),
+                (_, Some("opportunistic")) => Tls::Opportunistic(params),
+                // A certificate authority was given: the conversation is to be encrypted.
+                _ => Tls::Required(params),
+            });
+        }
         // PLAIN, which every server with authentication takes: trying LOGIN after a refused
         // PLAIN only repeats the refusal (some servers then stall the conversation).
         Ok(Transport::Smtp(
