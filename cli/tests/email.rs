@@ -27,6 +27,24 @@ fn atalaya(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `atalaya subscribers add` (pending: a confirmation mail) with the SMTP password in the
+/// environment: what it said on both streams.
+fn add_with_password(w: &Workspace, email: &str, password: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["subscribers", "add", "--customer", "acme", "--email", email])
+        .args([
+            "--checks",
+            w.file.to_str().unwrap(),
+            "--db",
+            w.db.to_str().unwrap(),
+        ])
+        .env("SMTP_PASSWORD", password)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
 fn checks(smtp: &str, target_port: u16) -> String {
     format!(
         r##"settings:
@@ -463,26 +481,7 @@ fn mail_goes_through_an_smtp_server_that_requires_a_login() {
         ),
         smtp.port,
     ));
-    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
-    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "subscribers",
-            "add",
-            "--customer",
-            "acme",
-            "--email",
-            "bob@example.com",
-            "--checks",
-            file,
-            "--db",
-            db,
-        ])
-        .env("SMTP_PASSWORD", "s3cret-pw")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let said = add_with_password(&w, "bob@example.com", "s3cret-pw");
     assert!(said.contains("a confirmation mail went out"), "{said}");
     assert!(!said.contains("s3cret"), "{said}");
     let got = smtp.received();
@@ -576,26 +575,7 @@ fn mail_goes_through_a_private_relay_over_starttls() {
             &format!("  email: {{ smtp_ca: \"{}\",", ca.display()),
         ),
     );
-    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
-    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "subscribers",
-            "add",
-            "--customer",
-            "acme",
-            "--email",
-            "bob@example.com",
-            "--checks",
-            file,
-            "--db",
-            db,
-        ])
-        .env("SMTP_PASSWORD", "s3cret-pw")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let said = add_with_password(&w, "bob@example.com", "s3cret-pw");
     assert!(said.contains("a confirmation mail went out"), "{said}");
     let got = smtp.received();
     assert_eq!(got.len(), 1, "{said}");
@@ -608,26 +588,7 @@ fn mail_goes_through_a_private_relay_over_starttls() {
         ),
         smtp.port,
     ));
-    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "subscribers",
-            "add",
-            "--customer",
-            "acme",
-            "--email",
-            "carol@example.com",
-        ])
-        .args([
-            "--checks",
-            w.file.to_str().unwrap(),
-            "--db",
-            w.db.to_str().unwrap(),
-        ])
-        .env("SMTP_PASSWORD", "s3cret-pw")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let said = add_with_password(&w, "carol@example.com", "s3cret-pw");
     assert!(said.contains("did not go out"), "{said}");
     assert!(!said.contains("s3cret"), "{said}");
     assert_eq!(smtp.received().len(), 1);
