@@ -354,4 +354,28 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
     )
     .await;
     assert_eq!(page["statusCode"], 405);
+    // Removed and added again: the links sent before are revoked (a new token version).
+    store.remove_subscriber(&s.id).await.unwrap();
+    let again = Subscriber::new(
+        "acme",
+        "pat@example.com",
+        None,
+        Subscription::All,
+        false,
+        chrono::Utc::now() + chrono::TimeDelta::seconds(5),
+    );
+    store.put_subscriber(&again).await.unwrap();
+    let page = atalaya_pages_fn::answer(
+        &store,
+        &c.config,
+        &key,
+        &event("POST", "/confirm", &confirm, None),
+    )
+    .await;
+    assert_eq!(page["statusCode"], 403, "{page}");
+    assert!(
+        page["body"].as_str().unwrap().contains("ya no es válido"),
+        "{page}"
+    );
+    assert_eq!(state().await, SubscriberState::Pending);
 }

@@ -292,4 +292,60 @@ checks:
         }
         assert!(!html.contains("<img"), "no image without a logo");
     }
+
+    #[test]
+    fn a_customer_may_replace_the_mail_templates() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(dir.path().join("acme-templates")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("acme-templates/mail.txt"),
+            "{{ body }}\n\nACME · {{ words.unsubscribe }}: {{ unsubscribe }}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let file = FILE.replace(
+            "  - { id: acme, name: ACME, language: es }",
+            "  - { id: acme, name: ACME, language: es, templates: acme-templates }",
+        );
+        let config = atalaya_core::load_str(&file, "checks.yaml", atalaya_core::Target::Local)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let templates = Templates::new(&config, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let brand = config.brand_for("acme").unwrap_or_else(|| panic!("brand"));
+        let links = Links {
+            unsubscribe: "https://s.example/unsubscribe?t=a.b".into(),
+            manage: "https://s.example/manage?t=c.d".into(),
+            unsubscribe_mailto: "mailto:estado@acme.example?subject=unsubscribe%20a.b".into(),
+            confirm: None,
+        };
+        let content = Content {
+            id: "evt/1",
+            at: "2026-11-30T10:00:00Z".parse().unwrap_or_default(),
+            subject: "Tienda online: nuevo problema",
+            body: "Hola.",
+            language: "es",
+            incident: None,
+            customer: "acme",
+        };
+        let mail = compose(
+            &templates,
+            &brand,
+            &content,
+            "a@example.com",
+            "sub-1",
+            &links,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let m = MessageParser::default()
+            .parse(&mail.bytes)
+            .unwrap_or_else(|| panic!("mime"));
+        let text = m.body_text(0).unwrap_or_default();
+        assert!(
+            text.contains("ACME · Darse de baja: https://s.example/unsubscribe?t=a.b"),
+            "{text}"
+        );
+        // The HTML part is still the built-in one.
+        assert!(m
+            .body_html(0)
+            .unwrap_or_default()
+            .contains("Recibe este correo"));
+    }
 }
