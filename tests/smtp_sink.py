@@ -1,6 +1,7 @@
 """An SMTP server for the email tests: aiosmtpd on 127.0.0.1, every message it accepts written
 to a folder as <n>.eml (the bytes received) with <n>.json (the envelope). Recipients whose local
-part starts with "bounce" are refused for good (550), those starting with "busy" for now (451).
+part starts with "bounce" are refused for good (550 5.1.1: no such mailbox), "busy" for now
+(451), "denied" by a policy of the server's (554 5.7.1: a fault of the sender's setup).
 With --tls CERT KEY it offers STARTTLS; with --auth USER:PASSWORD it requires that login.
 Prints the port it listens on, then serves until stdin closes."""
 
@@ -27,6 +28,8 @@ class Sink:
             return "550 5.1.1 mailbox unavailable"
         if local.startswith("busy"):
             return "451 4.3.0 try again later"
+        if local.startswith("denied"):
+            return "554 5.7.1 relay access denied"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -171,7 +171,8 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
     add("bounce@example.com", &["--confirmed"]);
     add("dan@example.com", &[]); // never confirms
     add("busy@example.com", &["--confirmed"]); // the server says "later", every time
-                                               // Bad input is refused, saying what is wrong.
+    add("denied@example.com", &["--confirmed"]); // the server refuses our relaying: our fault
+                                                 // Bad input is refused, saying what is wrong.
     let (ok, _, err) = atalaya(&[
         "subscribers",
         "add",
@@ -375,6 +376,9 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         "{to:?}"
     );
     assert_eq!(state_of(&w.db, "bounce@example.com"), "bounced", "{said}");
+    // A refusal that is the sender's fault never marks the customer's subscriber.
+    assert_eq!(state_of(&w.db, "denied@example.com"), "confirmed", "{said}");
+    assert!(said.contains("relay access denied"), "{said}");
     let of = |who: &str| -> Vec<Message<'_>> {
         mails.iter().filter(|m| m.to[0] == who).map(parse).collect()
     };

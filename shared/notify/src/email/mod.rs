@@ -176,14 +176,15 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             );
             let sent = match mail {
                 Ok(mail) => self.transport.send(&mail).await,
+                // A mail that cannot be composed is ours to fix, not the subscriber's.
                 Err(detail) => Err(SendError {
-                    permanent: true,
+                    bounced: false,
                     detail,
                 }),
             };
             let recorded = match sent {
                 Ok(()) => self.store.mail_sent(&key).await,
-                Err(e) if e.permanent => {
+                Err(e) if e.bounced => {
                     // Refused for good: no more mail to that address until someone re-adds it.
                     tracing::warn!(subscriber = %s.id, customer = %customer, error = %e.detail, "the address refused the mail for good; the subscriber is marked bounced");
                     let mut bounced = s.clone();

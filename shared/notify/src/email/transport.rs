@@ -21,11 +21,14 @@ pub enum Transport {
     Folder(PathBuf),
 }
 
-/// A mail that did not go: `permanent` when the server refused the recipient for good (a hard
-/// bounce), otherwise trying again may work.
+/// A mail that did not go. `bounced` when the recipient's address itself is refused for good
+/// (SMTP 5.1.x: no such mailbox, bad address): that subscriber gets nothing more. Anything else
+/// — a refusal of ours (relay denied, sender not verified, authentication) or a failure for now —
+/// leaves the mail to be tried again and reaches the operators: a fault of the monitor's own
+/// setup never marks a customer's subscriber.
 #[derive(Debug)]
 pub struct SendError {
-    pub permanent: bool,
+    pub bounced: bool,
     pub detail: String,
 }
 
@@ -100,16 +103,16 @@ impl Transport {
             Transport::Smtp(smtp) => {
                 let envelope = Envelope::new(
                     Some(mail.from.parse().map_err(|e| SendError {
-                        permanent: true,
+                        bounced: false,
                         detail: format!("sender {}: {e}", mail.from),
                     })?),
                     vec![mail.to.parse().map_err(|e| SendError {
-                        permanent: true,
+                        bounced: true,
                         detail: format!("recipient {}: {e}", mail.to),
                     })?],
                 )
                 .map_err(|e| SendError {
-                    permanent: true,
+                    bounced: false,
                     detail: e.to_string(),
                 })?;
                 // A server that stops answering mid-conversation must not hold the deliveries
@@ -117,12 +120,16 @@ impl Transport {
                 match tokio::time::timeout(SMTP_DEADLINE, smtp.send_raw(&envelope, &mail.bytes))
                     .await
                 {
-                    Ok(sent) => sent.map(|_| ()).map_err(|e| SendError {
-                        permanent: e.is_permanent(),
-                        detail: e.to_string(),
+                    Ok(sent) => sent.map(|_| ()).map_err(|e| {
+                        let detail = e.to_string();
+                        SendError {
+                            // RFC 3463: X.1.X is about the address (no such mailbox, bad syntax).
+                            bounced: e.is_permanent() && detail.contains(" 5.1."),
+                            detail,
+                        }
                     }),
                     Err(_) => Err(SendError {
-                        permanent: false,
+                        bounced: false,
                         detail: format!(
                             "the SMTP server did not finish within {} s",
                             SMTP_DEADLINE.as_secs()
@@ -136,11 +143,14 @@ impl Transport {
             } => {
                 use aws_sdk_sesv2::primitives::Blob;
                 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
-                let fail = |permanent: bool, detail: String| SendError { permanent, detail };
+                let fail = |detail: String| SendError {
+                    bounced: false,
+                    detail,
+                };
                 let raw = RawMessage::builder()
                     .data(Blob::new(mail.bytes.clone()))
                     .build()
-                    .map_err(|e| fail(true, e.to_string()))?;
+                    .map_err(|e| fail(e.to_string()))?;
                 let mut call = client
                     .send_email()
                     .from_email_address(&mail.from)
@@ -154,25 +164,19 @@ impl Transport {
                             .name("subscriber")
                             .value(subscriber)
                             .build()
-                            .map_err(|e| fail(true, e.to_string()))?,
+                            .map_err(|e| fail(e.to_string()))?,
                     );
                 }
-                call.send().await.map(|_| ()).map_err(|e| {
-                    let code = e
-                        .as_service_error()
-                        .and_then(|s| aws_sdk_sesv2::error::ProvideErrorMetadata::code(s))
-                        .unwrap_or_default()
-                        .to_string();
-                    // The address is on the account's suppression list, or SES refused the
-                    // message itself: sending it again cannot help.
-                    let permanent = code == "MessageRejected";
-                    let f = atalaya_aws::classify(&e);
-                    fail(permanent && !f.retryable, f.detail)
-                })
+                // SES reports bounces later, as events (the mailer marks the subscriber then);
+                // a refusal now (an unverified sender, the sandbox, a paused account) is ours.
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| fail(atalaya_aws::classify(&e).detail))
             }
             Transport::Folder(dir) => {
                 let io = |e: std::io::Error| SendError {
-                    permanent: false,
+                    bounced: false,
                     detail: format!("{}: {e}", dir.display()),
                 };
                 std::fs::create_dir_all(dir).map_err(io)?;
