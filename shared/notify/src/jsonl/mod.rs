@@ -14,7 +14,13 @@ use std::sync::Mutex;
 
 /// The line for `m` (pure: what [`JsonlChannel`] appends).
 pub fn line(m: &Message) -> Result<Vec<u8>, serde_json::Error> {
-    let mut line = serde_json::to_vec(m)?;
+    // What SNS receives: not the translations (for the email channel) nor a digest part.
+    let sent = Message {
+        digest: None,
+        translations: Default::default(),
+        ..m.clone()
+    };
+    let mut line = serde_json::to_vec(&sent)?;
     line.push(b'\n');
     Ok(line)
 }
@@ -98,6 +104,24 @@ mod tests {
 
     fn send(c: &JsonlChannel, m: &Message) {
         futures::executor::block_on(c.send(m)).unwrap();
+    }
+
+    #[test]
+    fn a_line_is_what_sns_receives_without_translations() {
+        let mut m = crate::memory::tests::message("m1");
+        m.translations.insert(
+            "en".into(),
+            atalaya_core::message::Translation {
+                subject: "Online shop: new problem".into(),
+                body: "Hello".into(),
+            },
+        );
+        let text = String::from_utf8(line(&m).unwrap()).unwrap();
+        assert!(
+            !text.contains("translations") && !text.contains("Online shop"),
+            "{text}"
+        );
+        assert!(text.contains("Tienda online"), "{text}");
     }
 
     #[test]
