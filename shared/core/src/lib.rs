@@ -14,6 +14,7 @@ pub mod message;
 pub mod partition;
 pub mod raw;
 pub mod result;
+pub mod rollup;
 pub mod schedule;
 pub mod screen;
 pub mod source;

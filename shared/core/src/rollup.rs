@@ -1,0 +1,204 @@
+//! Rollups: how long each service was up, degraded, down, unknown or in maintenance, per hour
+//! (days and months are sums of hours), and uptime under an accounting policy that says how it
+//! was counted. Pure: the shells accrue the time between two evaluations to the condition the
+//! service was in during it, and keep the hours.
+//!
+//! A service's condition (`service_condition`), most serious first: in a maintenance window →
+//! maintenance; a check down by the quorum → down (only the quorum confirms downtime: an
+//! incident kept open while its resolution is confirmed does not extend it); a check the monitor
+//! cannot see → unknown (the monitor never counts what it did not see as up); a check degraded,
+//! or failing in fewer regions than the quorum → degraded; else up.
+
+use crate::config::{Config, Service};
+use crate::evaluate::{State, Verdict};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a service was, for a stretch of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Up,
+    Degraded,
+    Down,
+    /// The monitor could not see it (silent regions, faults): counted apart, never as up.
+    Unknown,
+    Maintenance,
+}
+
+/// Milliseconds in each condition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Millis {
+    pub up: u64,
+    pub degraded: u64,
+    pub down: u64,
+    pub unknown: u64,
+    pub maintenance: u64,
+}
+
+impl Millis {
+    fn slot(&mut self, c: Condition) -> &mut u64 {
+        match c {
+            Condition::Up => &mut self.up,
+            Condition::Degraded => &mut self.degraded,
+            Condition::Down => &mut self.down,
+            Condition::Unknown => &mut self.unknown,
+            Condition::Maintenance => &mut self.maintenance,
+        }
+    }
+
+    pub fn add(&mut self, c: Condition, ms: u64) {
+        *self.slot(c) += ms;
+    }
+
+    pub fn merge(&mut self, o: &Millis) {
+        self.up += o.up;
+        self.degraded += o.degraded;
+        self.down += o.down;
+        self.unknown += o.unknown;
+        self.maintenance += o.maintenance;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.up + self.degraded + self.down + self.unknown + self.maintenance
+    }
+}
+
+/// Hours of one service: by the hour's start.
+pub type Hours = BTreeMap<DateTime<Utc>, Millis>;
+
+/// Adds the time from `from` to `to` in condition `c`, split at each hour.
+pub fn accrue(hours: &mut Hours, c: Condition, from: DateTime<Utc>, to: DateTime<Utc>) {
+    let mut t = from;
+    while t < to {
+        let hour = t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t);
+        let end = (hour + TimeDelta::hours(1)).min(to);
+        let ms = (end - t).num_milliseconds().max(0) as u64;
+        hours.entry(hour).or_default().add(c, ms);
+        t = end;
+    }
+}
+
+/// The hours from `from` (included) to `to` (excluded), summed.
+pub fn sum(hours: &Hours, from: DateTime<Utc>, to: DateTime<Utc>) -> Millis {
+    let mut out = Millis::default();
+    for (_, m) in hours.range(from..to) {
+        out.merge(m);
+    }
+    out
+}
+
+/// The condition of `service` in `state` at `now`.
+pub fn service_condition(
+    state: &State,
+    config: &Config,
+    service: &Service,
+    now: DateTime<Utc>,
+) -> Condition {
+    if service
+        .maintenance
+        .iter()
+        .any(|m| m.start <= now && now < m.end)
+    {
+        return Condition::Maintenance;
+    }
+    let verdicts: Vec<Verdict> = config
+        .checks
+        .iter()
+        .filter(|c| c.service == service.id)
+        .map(|c| {
+            state
+                .checks
+                .get(&c.id)
+                .map_or(Verdict::Unknown, |s| s.verdict)
+        })
+        .collect();
+    if verdicts.contains(&Verdict::Down) {
+        Condition::Down
+    } else if verdicts.contains(&Verdict::Unknown) {
+        Condition::Unknown
+    } else if verdicts.contains(&Verdict::Degraded) {
+        Condition::Degraded
+    } else {
+        Condition::Up
+    }
+}
+
+/// What time the monitor could not see counts as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownAs {
+    /// Left out of the period (the default: nothing is claimed about it).
+    #[default]
+    Exclude,
+    Up,
+    Down,
+}
+
+/// How uptime is counted (`settings.sla`), stated with every figure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The target, in percent (e.g. 99.9).
+    pub target: f64,
+    /// Maintenance windows left out of the period (else they count as downtime).
+    pub exclude_maintenance: bool,
+    /// How much of degraded time counts as downtime (0 to 1; Statuspage counts a partial
+    /// outage as 0.3).
+    pub partial_weight: f64,
+    pub unknown: UnknownAs,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            target: 99.9,
+            exclude_maintenance: true,
+            partial_weight: 0.3,
+            unknown: UnknownAs::Exclude,
+        }
+    }
+}
+
+/// Uptime under a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Uptime {
+    /// In percent; `None` when nothing in the period was counted.
+    pub percent: Option<f64>,
+    /// Milliseconds counted (the period less what the policy leaves out).
+    pub counted_ms: u64,
+    /// Milliseconds of downtime (degraded weighted).
+    pub downtime_ms: f64,
+    /// Of the downtime the target allows in the counted time, the share used (1 = all).
+    pub budget_used: Option<f64>,
+}
+
+impl Policy {
+    pub fn uptime(&self, m: &Millis) -> Uptime {
+        let mut counted = m.up + m.degraded + m.down;
+        let mut downtime = m.down as f64 + self.partial_weight * m.degraded as f64;
+        if !self.exclude_maintenance {
+            counted += m.maintenance;
+            downtime += m.maintenance as f64;
+        }
+        match self.unknown {
+            UnknownAs::Exclude => {}
+            UnknownAs::Up => counted += m.unknown,
+            UnknownAs::Down => {
+                counted += m.unknown;
+                downtime += m.unknown as f64;
+            }
+        }
+        let percent = (counted > 0).then(|| 100.0 * (1.0 - downtime / counted as f64));
+        let allowed = counted as f64 * (1.0 - self.target / 100.0);
+        Uptime {
+            percent,
+            counted_ms: counted,
+            downtime_ms: downtime,
+            budget_used: (allowed > 0.0).then(|| downtime / allowed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

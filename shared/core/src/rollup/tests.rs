@@ -1,0 +1,190 @@
+//! A scripted history through the pure core: two days of results for one service in two
+//! regions, evaluated every minute, with an outage, a one-region failure, a blind spell and a
+//! maintenance window; the hours add up to hand-checked figures under each accounting option.
+
+use super::*;
+use crate::result::{Outcome, Phases, ProbeResult, Reason};
+
+const FILE: &str = "
+settings:
+  regions: [eu-west-1, us-east-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME }
+services:
+  - id: shop
+    customer: acme
+    name: Shop
+    maintenance:
+      - { start: '2026-11-02T02:00:00Z', end: '2026-11-02T03:00:00Z' }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+";
+
+fn result(region: &str, at: DateTime<Utc>, down: bool) -> ProbeResult {
+    ProbeResult {
+        check: "shop-home".into(),
+        region: region.into(),
+        at,
+        outcome: if down { Outcome::Down } else { Outcome::Up },
+        reason: if down { Reason::HttpStatus } else { Reason::Ok },
+        detail: String::new(),
+        latency_ms: 50.0,
+        phases: Phases::default(),
+        http_status: Some(if down { 503 } else { 200 }),
+        cert_days_left: None,
+    }
+}
+
+/// Two days, minute by minute: which regions report, and which report the shop down.
+fn history() -> Hours {
+    let config = crate::load_str(FILE, "checks.yaml", crate::Target::Lambda)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let service = &config.services[0];
+    let t0: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap_or_default();
+    let mut state = State::default();
+    let mut hours = Hours::new();
+    let mut last: Option<(DateTime<Utc>, Condition)> = None;
+    for m in 0..2 * 24 * 60 {
+        let minute = t0 + TimeDelta::minutes(m);
+        let at = minute + TimeDelta::seconds(5);
+        let mut results = Vec::new();
+        let blind = (1740..1770).contains(&m); // day 2, 05:00-05:30: no region reports
+        if !blind {
+            let everywhere = (600..690).contains(&m) // day 1, 10:00-11:30
+                || (1560..1620).contains(&m); // day 2, 02:00-03:00 (in maintenance)
+            let one_region = (900..945).contains(&m); // day 1, 15:00-15:45, us-east-1 only
+            results.push(result("eu-west-1", at, everywhere));
+            results.push(result("us-east-1", at, everywhere || one_region));
+        }
+        let now = minute + TimeDelta::seconds(30);
+        state = crate::evaluate::evaluate(&state, &results, now, &config).0;
+        if let Some((from, c)) = last {
+            accrue(&mut hours, c, from, now);
+        }
+        last = Some((now, service_condition(&state, &config, service, now)));
+    }
+    hours
+}
+
+const MIN: u64 = 60_000;
+
+#[test]
+fn two_days_add_up_to_the_hand_checked_figures() {
+    let hours = history();
+    let t0: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap_or_default();
+    let all = sum(&hours, t0, t0 + TimeDelta::days(2));
+    // From the first evaluation (00:00:30) to the last (day 2, 23:59:30): 2,879 minutes.
+    assert_eq!(all.total(), 2879 * MIN);
+    // Down from the evaluation that saw it (10:00:30) to the one that saw it back (11:30:30).
+    assert_eq!(all.down, 90 * MIN, "{all:?}");
+    // One region of two failing: the quorum does not confirm it.
+    assert_eq!(all.degraded, 45 * MIN, "{all:?}");
+    // Unknown once the last results are three intervals old (04:59:05 + 3 min: the 05:02:30
+    // evaluation) until results come back (05:30:30): 28 minutes.
+    assert_eq!(all.unknown, 28 * MIN, "{all:?}");
+    // The window, from the first evaluation in it to the first after it; the failures inside
+    // it count as maintenance, not downtime.
+    assert_eq!(all.maintenance, 60 * MIN, "{all:?}");
+    assert_eq!(all.up, (2879 - 90 - 45 - 28 - 60) * MIN);
+    // The first day alone: 23 h 59 m 30 s counted from 00:00:30.
+    let day1 = sum(&hours, t0, t0 + TimeDelta::days(1));
+    assert_eq!(day1.total(), 1439 * MIN + 30_000);
+    assert_eq!(
+        (day1.down, day1.degraded, day1.unknown, day1.maintenance),
+        (90 * MIN, 45 * MIN, 0, 0)
+    );
+    // The outage's hours: 10:00-11:00 has 59.5 minutes down, 11:00-12:00 30.5.
+    let ten: DateTime<Utc> = "2026-11-01T10:00:00Z".parse().unwrap_or_default();
+    assert_eq!(hours[&ten].down, 59 * MIN + 30_000);
+    assert_eq!(hours[&(ten + TimeDelta::hours(1))].down, 30 * MIN + 30_000);
+}
+
+#[test]
+fn uptime_under_each_accounting_option() {
+    let all = {
+        let hours = history();
+        let t0: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap_or_default();
+        sum(&hours, t0, t0 + TimeDelta::days(2))
+    };
+    let close =
+        |a: Option<f64>, b: f64| assert!((a.unwrap_or(-1.0) - b).abs() < 1e-9, "{a:?} vs {b}");
+    // The default: maintenance and unknown left out, degraded counting 0.3.
+    let p = Policy::default();
+    let u = p.uptime(&all);
+    assert_eq!(u.counted_ms, (2656 + 45 + 90) * MIN);
+    close(u.percent, 100.0 * (1.0 - 103.5 / 2791.0));
+    // 0.1 % of 2,791 minutes is 2.791 minutes of allowed downtime; 103.5 used.
+    close(u.budget_used, 103.5 / 2.791);
+    // Degraded as full downtime, or as none.
+    close(
+        Policy {
+            partial_weight: 1.0,
+            ..p
+        }
+        .uptime(&all)
+        .percent,
+        100.0 * (1.0 - 135.0 / 2791.0),
+    );
+    close(
+        Policy {
+            partial_weight: 0.0,
+            ..p
+        }
+        .uptime(&all)
+        .percent,
+        100.0 * (1.0 - 90.0 / 2791.0),
+    );
+    // Maintenance as downtime.
+    close(
+        Policy {
+            exclude_maintenance: false,
+            ..p
+        }
+        .uptime(&all)
+        .percent,
+        100.0 * (1.0 - 163.5 / 2851.0),
+    );
+    // What the monitor did not see, as up or as down.
+    close(
+        Policy {
+            unknown: UnknownAs::Up,
+            ..p
+        }
+        .uptime(&all)
+        .percent,
+        100.0 * (1.0 - 103.5 / 2819.0),
+    );
+    close(
+        Policy {
+            unknown: UnknownAs::Down,
+            ..p
+        }
+        .uptime(&all)
+        .percent,
+        100.0 * (1.0 - 131.5 / 2819.0),
+    );
+    // Nothing counted: no figure rather than 100 %.
+    assert_eq!(
+        p.uptime(&Millis {
+            unknown: MIN,
+            ..Millis::default()
+        })
+        .percent,
+        None
+    );
+}
+
+#[test]
+fn time_is_split_at_each_hour() {
+    let mut hours = Hours::new();
+    let from: DateTime<Utc> = "2026-11-01T09:59:00Z".parse().unwrap_or_default();
+    accrue(
+        &mut hours,
+        Condition::Down,
+        from,
+        from + TimeDelta::minutes(62),
+    );
+    let values: Vec<u64> = hours.values().map(|m| m.down / MIN).collect();
+    assert_eq!(values, [1, 60, 1]);
+}
