@@ -177,6 +177,8 @@ pub struct Settings {
     /// What an evaluation is responsible for (not in the checks file): everything, unless the
     /// engine's state is split into partitions (`crate::partition`).
     pub scope: Scope,
+    /// How uptime is counted (`settings.sla`).
+    pub sla: crate::rollup::Policy,
     /// Customer email branding (`None`: no customer email).
     pub brand: Option<crate::email::Brand>,
     pub email: crate::email::EmailSettings,

@@ -58,10 +58,30 @@ pub struct RawSettings {
     /// <estado@acme.example>", reply_to: soporte@acme.example, logo_url: "https://…", colour:
     /// "#0a7d4f", footer: "Acme Ltd · 1 Main St" }`. Each customer may override any field.
     pub brand: Option<RawBrand>,
+    /// How uptime is counted, stated in every report: `{ target: 99.9, exclude_maintenance:
+    /// true, partial_weight: 0.3, unknown: exclude }` (these are the defaults).
+    pub sla: Option<RawSla>,
     /// How customer email is sent: `{ smtp: "smtp://127.0.0.1:2525" }` for the local runner (on
     /// AWS the mailer function sends through SES), where subscribers' pages are, and the key
     /// that signs their links.
     pub email: Option<RawEmail>,
+}
+
+/// The accounting policy of uptime figures.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Sla")]
+#[serde(deny_unknown_fields)]
+pub struct RawSla {
+    /// The uptime target in percent, e.g. `99.9` (default), at least 50 and below 100.
+    pub target: Option<At<f64>>,
+    /// Leave maintenance windows out of the period (default `true`); `false` counts them as
+    /// downtime.
+    pub exclude_maintenance: Option<At<bool>>,
+    /// How much of degraded time (failing, but not confirmed by the quorum) counts as downtime,
+    /// 0 to 1 (default `0.3`, as Statuspage counts a partial outage).
+    pub partial_weight: Option<At<f64>>,
+    /// Time the monitor could not see: `exclude` (default: left out), `up` or `down`.
+    pub unknown: Option<At<String>>,
 }
 
 /// Customer email branding.

@@ -188,3 +188,28 @@ fn time_is_split_at_each_hour() {
     let values: Vec<u64> = hours.values().map(|m| m.down / MIN).collect();
     assert_eq!(values, [1, 60, 1]);
 }
+
+#[test]
+fn the_policy_is_read_from_the_checks_file() {
+    let config = crate::load_str(
+        &FILE.replace(
+            "  defaults:",
+            "  sla: { target: 99.5, exclude_maintenance: false, partial_weight: 0.5, unknown: down }\n  defaults:",
+        ),
+        "checks.yaml",
+        crate::Target::Lambda,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.settings.sla,
+        Policy {
+            target: 99.5,
+            exclude_maintenance: false,
+            partial_weight: 0.5,
+            unknown: UnknownAs::Down
+        }
+    );
+    let plain = crate::load_str(FILE, "checks.yaml", crate::Target::Lambda)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plain.settings.sla, Policy::default());
+}

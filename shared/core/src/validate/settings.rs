@@ -276,11 +276,53 @@ pub(super) fn check_settings(
             tick: LAMBDA_TICK,
             signature: signature(errs, &raw.signature, s),
             scope: Default::default(),
+            sla: sla(errs, raw.sla.as_ref(), s),
             brand: super::email::brand(errs, raw.brand.as_ref(), s),
             email: super::email::email(errs, raw.email.as_ref(), s),
         },
         defaults,
     )
+}
+
+/// `settings.sla`: each figure in its range.
+fn sla(errs: &mut Errs, raw: Option<&RawSla>, s: &str) -> crate::rollup::Policy {
+    use crate::rollup::{Policy, UnknownAs};
+    let mut p = Policy::default();
+    let Some(raw) = raw else { return p };
+    if let Some(v) = &raw.target {
+        if (50.0..100.0).contains(&v.value) {
+            p.target = v.value;
+        } else {
+            errs.push(v.pos, s, "sla.target", format!("{} is not an uptime target: give a percentage from 50 up to (not including) 100, e.g. 99.9", v.value));
+        }
+    }
+    if let Some(v) = &raw.exclude_maintenance {
+        p.exclude_maintenance = v.value;
+    }
+    if let Some(v) = &raw.partial_weight {
+        if (0.0..=1.0).contains(&v.value) {
+            p.partial_weight = v.value;
+        } else {
+            errs.push(v.pos, s, "sla.partial_weight", format!("{} is not a weight: give a number from 0 (degraded is not downtime) to 1 (degraded is downtime)", v.value));
+        }
+    }
+    if let Some(v) = &raw.unknown {
+        p.unknown = match v.value.as_str() {
+            "exclude" => UnknownAs::Exclude,
+            "up" => UnknownAs::Up,
+            "down" => UnknownAs::Down,
+            other => {
+                errs.push(
+                    v.pos,
+                    s,
+                    "sla.unknown",
+                    format!("{other:?} is not `exclude`, `up` or `down`"),
+                );
+                UnknownAs::Exclude
+            }
+        };
+    }
+    p
 }
 
 pub(super) fn check_interval(
