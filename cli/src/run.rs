@@ -105,6 +105,29 @@ pub async fn step(
     Ok(t.state)
 }
 
+/// Accrues each service's time since the last round to the condition it was in then
+/// (`atalaya_core::rollup`); the first round after the runner starts accrues the time it was
+/// stopped as unknown: the monitor did not see it.
+fn roll_up(
+    store: &SqliteStore,
+    config: &Config,
+    state: &State,
+    now: chrono::DateTime<Utc>,
+    resuming: bool,
+) -> anyhow::Result<()> {
+    use atalaya_core::rollup::{accrue, service_condition, Condition, Hours};
+    for service in &config.services {
+        let mut hours = Hours::new();
+        if let Some((at, was)) = store.rollup_mark(&service.id)? {
+            let was = if resuming { Condition::Unknown } else { was };
+            accrue(&mut hours, was, at, now);
+        }
+        let now_is = service_condition(state, config, service, now);
+        store.accrue(&service.id, &hours, (now, now_is))?;
+    }
+    Ok(())
+}
+
 /// One line per round: `12:00:04  10 checks: 8 up, 1 degraded, 1 down, 0 unknown · 1 open incident`.
 pub fn round_line(state: &State, config: &Config, at: chrono::DateTime<Utc>) -> String {
     let count = |v: Verdict| {
@@ -325,6 +348,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             if round_done || (ticked && (results.is_empty() || waited_a_tick)) || stopping {
                 let state =
                     step(&store, &checks, &results, resuming, &channels).await?;
+                roll_up(&store, config, &state, Utc::now(), resuming)?;
                 resuming = false;
                 if !results.is_empty() && (in_flight.is_empty() || !opts.once) {
                     println!("{}", round_line(&state, config, Utc::now()));

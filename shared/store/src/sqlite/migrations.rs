@@ -62,6 +62,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sent_at TEXT,
         claimed_until INTEGER
      );",
+    // 6: rollups: per service and hour, the time in each condition; where each service's
+    // accounting stands (when it was last accrued, and in what condition).
+    "CREATE TABLE rollups (
+        service TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        millis TEXT NOT NULL,
+        PRIMARY KEY (service, hour)
+     );
+     CREATE INDEX rollups_hour ON rollups (hour);
+     CREATE TABLE rollup_marks (
+        service TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        condition TEXT NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

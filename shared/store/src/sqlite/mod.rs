@@ -3,6 +3,7 @@
 //! The calls are short local transactions; they run inline on the caller's task.
 
 mod migrations;
+mod rollups;
 mod subscribers;
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};

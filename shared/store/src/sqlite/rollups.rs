@@ -1,0 +1,137 @@
+//! Rollups in SQLite: per service and hour, the time in each condition
+//! (`atalaya_core::rollup`), kept 400 days; and each service's mark (when its time was last
+//! accrued, in what condition), so that the next round accrues from there.
+
+use super::{ts, SqliteStore};
+use crate::StoreError;
+use atalaya_core::rollup::{Condition, Hours, Millis};
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{params, OptionalExtension};
+
+/// How long hours are kept.
+pub const KEEP_DAYS: i64 = 400;
+
+impl SqliteStore {
+    /// Adds `hours` to `service`'s and moves its mark to `mark`, in one transaction; hours older
+    /// than [`KEEP_DAYS`] are let go.
+    pub fn accrue(
+        &self,
+        service: &str,
+        hours: &Hours,
+        mark: (DateTime<Utc>, Condition),
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (hour, add) in hours {
+            let key = ts(*hour);
+            let mut m: Millis = tx
+                .query_row(
+                    "SELECT millis FROM rollups WHERE service = ?1 AND hour = ?2",
+                    params![service, key],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .map(|j| serde_json::from_str(&j))
+                .transpose()?
+                .unwrap_or_default();
+            m.merge(add);
+            tx.execute(
+                "INSERT INTO rollups (service, hour, millis) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis",
+                params![service, key, serde_json::to_string(&m)?],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO rollup_marks (service, at, condition) VALUES (?1, ?2, ?3)
+             ON CONFLICT (service) DO UPDATE SET at = excluded.at, condition = excluded.condition",
+            params![service, ts(mark.0), serde_json::to_string(&mark.1)?],
+        )?;
+        tx.execute(
+            "DELETE FROM rollups WHERE hour < ?1",
+            params![ts(mark.0 - TimeDelta::days(KEEP_DAYS))],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where `service`'s accounting stands.
+    pub fn rollup_mark(
+        &self,
+        service: &str,
+    ) -> Result<Option<(DateTime<Utc>, Condition)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row(
+                "SELECT at, condition FROM rollup_marks WHERE service = ?1",
+                params![service],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(at, c)| {
+            let at = DateTime::parse_from_rfc3339(&at)
+                .map_err(|e| StoreError::Invalid(format!("rollup mark of {service}: {e}")))?
+                .with_timezone(&Utc);
+            Ok((at, serde_json::from_str(&c)?))
+        })
+        .transpose()
+    }
+
+    /// `service`'s hours from `from` (included) to `to` (excluded).
+    pub fn hours(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT hour, millis FROM rollups WHERE service = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour",
+        )?;
+        let rows = stmt.query_map(params![service, ts(from), ts(to)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Hours::new();
+        for row in rows {
+            let (hour, millis) = row?;
+            let hour = DateTime::parse_from_rfc3339(&hour)
+                .map_err(|e| StoreError::Invalid(format!("rollup hour {hour}: {e}")))?
+                .with_timezone(&Utc);
+            out.insert(hour, serde_json::from_str(&millis)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atalaya_core::rollup::accrue;
+
+    #[test]
+    fn hours_add_up_across_rounds_and_the_mark_moves() {
+        let s = SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let t: DateTime<Utc> = "2026-11-01T09:59:00Z".parse().unwrap_or_default();
+        assert_eq!(s.rollup_mark("shop").unwrap_or_default(), None);
+        for (i, c) in [Condition::Up, Condition::Down, Condition::Down]
+            .into_iter()
+            .enumerate()
+        {
+            let from = t + TimeDelta::minutes(i as i64);
+            let mut h = Hours::new();
+            accrue(&mut h, c, from, from + TimeDelta::minutes(1));
+            s.accrue("shop", &h, (from + TimeDelta::minutes(1), c))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let hours = s
+            .hours("shop", t - TimeDelta::hours(1), t + TimeDelta::hours(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ten: DateTime<Utc> = "2026-11-01T10:00:00Z".parse().unwrap_or_default();
+        assert_eq!(hours[&(ten - TimeDelta::hours(1))].up, 60_000);
+        assert_eq!(hours[&ten].down, 120_000);
+        assert_eq!(
+            s.rollup_mark("shop").unwrap_or_default(),
+            Some((t + TimeDelta::minutes(3), Condition::Down))
+        );
+        assert!(s.hours("blog", t, ten).unwrap_or_default().is_empty());
+    }
+}
