@@ -8,6 +8,7 @@ mod output;
 mod pages;
 mod probe;
 mod references;
+mod report;
 mod run;
 mod store;
 mod subscribers;
@@ -173,6 +174,27 @@ enum Command {
         /// The home region (where the bucket is).
         #[arg(long, env = "ATALAYA_HOME_REGION")]
         region: Option<String>,
+    },
+    /// Uptime per service for a month, under the accounting policy of the checks file
+    /// (settings.sla), stated in the report; the month's incidents; the error budget used. From
+    /// the local runner's rollups.
+    #[command(
+        after_help = "Examples:\n  atalaya report --month 2026-11\n  atalaya report --month 2026-11 --customer acme --format csv"
+    )]
+    Report {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// Only this customer's services.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long, value_enum, default_value_t = report::ReportFormat::Table)]
+        format: report::ReportFormat,
+        #[command(flatten)]
+        store: store::StoreArgs,
     },
     /// Who hears about a customer's services by email: add, list, remove, import.
     Subscribers {
@@ -410,6 +432,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
         }),
         Command::Subscribers { action, store } => subscribers::command(&store, action),
+        Command::Report {
+            month,
+            customer,
+            service,
+            format,
+            store,
+        } => report::report(
+            &store,
+            &month,
+            customer.as_deref(),
+            service.as_deref(),
+            format,
+        )
+        .map(|_| ExitCode::SUCCESS),
         Command::Incidents {
             open,
             format,

@@ -71,4 +71,67 @@ fn the_runner_counts_downtime_it_sees_and_its_own_absence_as_unknown() {
     assert!(second.unknown >= 2_000, "{second:?}");
     assert!(second.down > first.down, "{second:?}");
     assert_eq!(second.up, 0, "{second:?}");
+
+    // The month's report says how it counted, and what it counted.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let report = |format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "report",
+                "--month",
+                &month,
+                "--format",
+                format,
+                "--db",
+                w.db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
+    assert!(
+        json["accounting"]
+            .as_str()
+            .unwrap()
+            .contains("degraded time counts as 30 % downtime"),
+        "{json}"
+    );
+    let shop = &json["services"][0];
+    assert_eq!(shop["service"], "shop");
+    // Down the whole time it was seen; the unknown time is left out: 0 % uptime, not 40 %.
+    assert_eq!(shop["uptime_percent"].as_f64(), Some(0.0), "{shop}");
+    let down = shop["down_s"].as_f64().unwrap();
+    assert!(
+        (down * 1000.0 - second.down as f64).abs() < 1.0,
+        "{shop} vs {second:?}"
+    );
+    assert_eq!(shop["incidents"].as_array().unwrap().len(), 1, "{shop}");
+    let table = report("table");
+    assert!(
+        table.contains("shop (Shop)") && table.contains("0.000 %"),
+        "{table}"
+    );
+    let csv = report("csv");
+    assert!(
+        csv.starts_with("month,customer,service,name,uptime_percent"),
+        "{csv}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "report",
+            "--month",
+            "2026-13",
+            "--db",
+            w.db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give a month as YYYY-MM"));
 }

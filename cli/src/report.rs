@@ -1,0 +1,228 @@
+//! `atalaya report --month YYYY-MM`: uptime per service for a month, from the local runner's
+//! rollups, under the accounting policy of the checks file (`settings.sla`), which the report
+//! states; the incidents of the month with their durations; the error budget used. Months are
+//! UTC months.
+
+use crate::store::{open, runtime, Opened, StoreArgs};
+use anyhow::Context;
+use atalaya_core::rollup::{sum, Policy, UnknownAs};
+use atalaya_store::Store;
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Serialize)]
+struct ServiceReport {
+    customer: String,
+    service: String,
+    name: String,
+    uptime_percent: Option<f64>,
+    target_percent: f64,
+    error_budget_used: Option<f64>,
+    up_s: f64,
+    degraded_s: f64,
+    down_s: f64,
+    unknown_s: f64,
+    maintenance_s: f64,
+    incidents: Vec<IncidentLine>,
+}
+
+#[derive(Serialize)]
+struct IncidentLine {
+    id: String,
+    started_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    duration_s: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    month: String,
+    /// How the figures were counted, in words.
+    accounting: String,
+    policy: Policy,
+    services: Vec<ServiceReport>,
+}
+
+/// The month `YYYY-MM` as [start, end).
+fn month(text: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let bad = || anyhow::anyhow!("--month {text:?}: give a month as YYYY-MM, e.g. 2026-11");
+    let first = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .ok_or_else(bad)?;
+    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    Ok((at(first), at(next)))
+}
+
+/// The policy in words, as the report states it.
+pub fn accounting(p: &Policy) -> String {
+    format!(
+        "Uptime = 1 - downtime / counted time, in UTC months, from what the monitor saw each evaluation. Down counts only when the quorum of regions confirmed it; degraded time counts as {:.0} % downtime; maintenance windows are {}; time the monitor could not see is {}. Target {} %.",
+        p.partial_weight * 100.0,
+        if p.exclude_maintenance { "left out" } else { "counted as downtime" },
+        match p.unknown {
+            UnknownAs::Exclude => "left out",
+            UnknownAs::Up => "counted as up",
+            UnknownAs::Down => "counted as down",
+        },
+        p.target
+    )
+}
+
+pub fn report(
+    args: &StoreArgs,
+    month_text: &str,
+    customer: Option<&str>,
+    service: Option<&str>,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    let (from, to) = month(month_text)?;
+    runtime()?.block_on(async {
+        let Opened::Sqlite { store, checks, .. } = open(args).await? else {
+            anyhow::bail!("reports read the local runner's rollups (--store sqlite); the functions' are not kept yet");
+        };
+        let config = &checks.config;
+        if let Some(c) = customer {
+            config.customer(c).with_context(|| format!("no customer {c:?} in the checks file"))?;
+        }
+        if let Some(s) = service {
+            config.service(s).with_context(|| format!("no service {s:?} in the checks file"))?;
+        }
+        let policy = config.settings.sla;
+        let incidents = store.incidents(false).await?;
+        let mut services = Vec::new();
+        for svc in config
+            .services
+            .iter()
+            .filter(|s| customer.is_none_or(|c| s.customer == c) && service.is_none_or(|x| s.id == x))
+        {
+            let m = sum(&store.hours(&svc.id, from, to)?, from, to);
+            let u = policy.uptime(&m);
+            let secs = |ms: u64| ms as f64 / 1000.0;
+            services.push(ServiceReport {
+                customer: svc.customer.clone(),
+                service: svc.id.clone(),
+                name: svc.name.clone(),
+                uptime_percent: u.percent,
+                target_percent: policy.target,
+                error_budget_used: u.budget_used,
+                up_s: secs(m.up),
+                degraded_s: secs(m.degraded),
+                down_s: secs(m.down),
+                unknown_s: secs(m.unknown),
+                maintenance_s: secs(m.maintenance),
+                incidents: incidents
+                    .iter()
+                    .filter(|i| i.services().any(|s| s == &svc.id))
+                    .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
+                    .map(|i| IncidentLine {
+                        id: i.id.clone(),
+                        started_at: i.started_at,
+                        resolved_at: i.resolved_at,
+                        duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
+                    })
+                    .collect(),
+            });
+        }
+        let r = Report {
+            month: month_text.to_string(),
+            accounting: accounting(&policy),
+            policy,
+            services,
+        };
+        let text = match format {
+            ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&r)?),
+            ReportFormat::Csv => csv(&r)?,
+            ReportFormat::Table => table(&r),
+        };
+        crate::emit(&text)
+    })
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map_or("-".into(), |p| format!("{p:.3} %"))
+}
+
+fn table(r: &Report) -> String {
+    let mut out = format!("Uptime report, {}\n{}\n\n", r.month, r.accounting);
+    out.push_str("SERVICE                         UPTIME      TARGET    BUDGET USED  DOWN      DEGRADED  UNKNOWN   INCIDENTS\n");
+    let mins = |s: f64| format!("{:.0} min", s / 60.0);
+    for s in &r.services {
+        out.push_str(&format!(
+            "{:<31} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {}\n",
+            format!("{} ({})", s.service, s.name),
+            pct(s.uptime_percent),
+            format!("{} %", s.target_percent),
+            s.error_budget_used
+                .map_or("-".into(), |b| format!("{:.0} %", b * 100.0)),
+            mins(s.down_s),
+            mins(s.degraded_s),
+            mins(s.unknown_s),
+            s.incidents.len()
+        ));
+        for i in &s.incidents {
+            out.push_str(&format!(
+                "    {}  {} → {}\n",
+                i.id,
+                i.started_at.format("%Y-%m-%d %H:%M UTC"),
+                match (i.resolved_at, i.duration_s) {
+                    (Some(r), Some(d)) =>
+                        format!("{} ({} min)", r.format("%Y-%m-%d %H:%M UTC"), (d + 59) / 60),
+                    _ => "still open".into(),
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn csv(r: &Report) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "month",
+        "customer",
+        "service",
+        "name",
+        "uptime_percent",
+        "target_percent",
+        "error_budget_used",
+        "up_s",
+        "degraded_s",
+        "down_s",
+        "unknown_s",
+        "maintenance_s",
+        "incidents",
+    ])?;
+    for s in &r.services {
+        w.write_record([
+            r.month.clone(),
+            s.customer.clone(),
+            s.service.clone(),
+            s.name.clone(),
+            s.uptime_percent
+                .map_or(String::new(), |p| format!("{p:.6}")),
+            s.target_percent.to_string(),
+            s.error_budget_used
+                .map_or(String::new(), |b| format!("{b:.6}")),
+            format!("{:.3}", s.up_s),
+            format!("{:.3}", s.degraded_s),
+            format!("{:.3}", s.down_s),
+            format!("{:.3}", s.unknown_s),
+            format!("{:.3}", s.maintenance_s),
+            s.incidents.len().to_string(),
+        ])?;
+    }
+    let mut text = String::from_utf8(w.into_inner()?)?;
+    text.push_str(&format!("# {}\n", r.accounting));
+    Ok(text)
+}
