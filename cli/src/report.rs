@@ -1,7 +1,7 @@
 //! `atalaya report --month YYYY-MM`: uptime per service for a month, from the local runner's
 //! rollups, under the accounting policy of the checks file (`settings.sla`), which the report
-//! states; the incidents of the month with their durations; the error budget used. Months are
-//! UTC months.
+//! states; the incidents of the month with their durations; the error budget used; latency
+//! percentiles per phase (from the hours' sketches). Months are UTC months.
 
 use crate::store::{open, runtime, Opened, StoreArgs};
 use anyhow::Context;
@@ -30,6 +30,8 @@ struct ServiceReport {
     down_s: f64,
     unknown_s: f64,
     maintenance_s: f64,
+    /// Of every real result of the month, in milliseconds (p50, p95, p99), by phase.
+    latency: std::collections::BTreeMap<String, atalaya_core::rollup::Percentiles>,
     incidents: Vec<IncidentLine>,
 }
 
@@ -121,6 +123,13 @@ pub fn report(
                 down_s: secs(m.down),
                 unknown_s: secs(m.unknown),
                 maintenance_s: secs(m.maintenance),
+                latency: {
+                    let l = store.latency(&svc.id, from, to)?;
+                    ["total", "dns", "connect", "tls", "ttfb"]
+                        .into_iter()
+                        .filter_map(|p| l.percentiles(p).map(|v| (p.to_string(), v)))
+                        .collect()
+                },
                 incidents: incidents
                     .iter()
                     .filter(|i| i.services().any(|s| s == &svc.id))
@@ -155,11 +164,11 @@ fn pct(p: Option<f64>) -> String {
 
 fn table(r: &Report) -> String {
     let mut out = format!("Uptime report, {}\n{}\n\n", r.month, r.accounting);
-    out.push_str("SERVICE                         UPTIME      TARGET    BUDGET USED  DOWN      DEGRADED  UNKNOWN   INCIDENTS\n");
+    out.push_str("SERVICE                         UPTIME      TARGET    BUDGET USED  DOWN      DEGRADED  UNKNOWN   LATENCY p50/p95/p99   INCIDENTS\n");
     let mins = |s: f64| format!("{:.0} min", s / 60.0);
     for s in &r.services {
         out.push_str(&format!(
-            "{:<31} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {}\n",
+            "{:<31} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {:<21} {}\n",
             format!("{} ({})", s.service, s.name),
             pct(s.uptime_percent),
             format!("{} %", s.target_percent),
@@ -168,6 +177,10 @@ fn table(r: &Report) -> String {
             mins(s.down_s),
             mins(s.degraded_s),
             mins(s.unknown_s),
+            s.latency.get("total").map_or("-".into(), |p| format!(
+                "{:.0}/{:.0}/{:.0} ms",
+                p.p50, p.p95, p.p99
+            )),
             s.incidents.len()
         ));
         for i in &s.incidents {
@@ -201,6 +214,9 @@ fn csv(r: &Report) -> anyhow::Result<String> {
         "down_s",
         "unknown_s",
         "maintenance_s",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
         "incidents",
     ])?;
     for s in &r.services {
@@ -219,6 +235,15 @@ fn csv(r: &Report) -> anyhow::Result<String> {
             format!("{:.3}", s.down_s),
             format!("{:.3}", s.unknown_s),
             format!("{:.3}", s.maintenance_s),
+            s.latency
+                .get("total")
+                .map_or(String::new(), |p| format!("{:.1}", p.p50)),
+            s.latency
+                .get("total")
+                .map_or(String::new(), |p| format!("{:.1}", p.p95)),
+            s.latency
+                .get("total")
+                .map_or(String::new(), |p| format!("{:.1}", p.p99)),
             s.incidents.len().to_string(),
         ])?;
     }

@@ -112,10 +112,28 @@ fn roll_up(
     store: &SqliteStore,
     config: &Config,
     state: &State,
+    results: &[ProbeResult],
     now: chrono::DateTime<Utc>,
     resuming: bool,
 ) -> anyhow::Result<()> {
-    use atalaya_core::rollup::{accrue, service_condition, Condition, Hours};
+    use atalaya_core::rollup::{accrue, service_condition, Condition, Hours, Latency};
+    use chrono::DurationRound;
+    use std::collections::BTreeMap;
+    // What the round's results measured, per service and hour.
+    let mut latency: BTreeMap<&str, BTreeMap<chrono::DateTime<Utc>, Latency>> = BTreeMap::new();
+    for r in results {
+        if let Some(check) = config.check(&r.check) {
+            let hour =
+                r.at.duration_trunc(chrono::TimeDelta::hours(1))
+                    .unwrap_or(r.at);
+            latency
+                .entry(check.service.as_str())
+                .or_default()
+                .entry(hour)
+                .or_default()
+                .record(r);
+        }
+    }
     for service in &config.services {
         let mut hours = Hours::new();
         if let Some((at, was)) = store.rollup_mark(&service.id)? {
@@ -123,7 +141,8 @@ fn roll_up(
             accrue(&mut hours, was, at, now);
         }
         let now_is = service_condition(state, config, service, now);
-        store.accrue(&service.id, &hours, (now, now_is))?;
+        let measured = latency.remove(service.id.as_str()).unwrap_or_default();
+        store.accrue(&service.id, &hours, &measured, (now, now_is))?;
     }
     Ok(())
 }
@@ -348,7 +367,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             if round_done || (ticked && (results.is_empty() || waited_a_tick)) || stopping {
                 let state =
                     step(&store, &checks, &results, resuming, &channels).await?;
-                roll_up(&store, config, &state, Utc::now(), resuming)?;
+                roll_up(&store, config, &state, &results, Utc::now(), resuming)?;
                 resuming = false;
                 if !results.is_empty() && (in_flight.is_empty() || !opts.once) {
                     println!("{}", round_line(&state, config, Utc::now()));

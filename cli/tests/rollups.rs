@@ -112,6 +112,15 @@ fn the_runner_counts_downtime_it_sees_and_its_own_absence_as_unknown() {
         "{shop} vs {second:?}"
     );
     assert_eq!(shop["incidents"].as_array().unwrap().len(), 1, "{shop}");
+    // Every result measured something: percentiles of the month from the hours' sketches.
+    let total = &shop["latency"]["total"];
+    assert!(total["samples"].as_u64().unwrap() >= 4, "{shop}");
+    let (p50, p95, p99) = (
+        total["p50"].as_f64().unwrap(),
+        total["p95"].as_f64().unwrap(),
+        total["p99"].as_f64().unwrap(),
+    );
+    assert!(0.0 <= p50 && p50 <= p95 && p95 <= p99, "{total}");
     let table = report("table");
     assert!(
         table.contains("shop (Shop)") && table.contains("0.000 %"),

@@ -65,6 +65,86 @@ impl Millis {
     }
 }
 
+/// Latency percentiles, per phase, from mergeable sketches (DDSketch, 1 % relative accuracy):
+/// hours merge into days and months without keeping samples.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Latency {
+    /// By phase: `total`, `dns`, `connect`, `tls`, `ttfb`.
+    pub phases: BTreeMap<String, sketches_ddsketch::DDSketch>,
+}
+
+/// p50, p95 and p99 of one phase, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub samples: usize,
+}
+
+impl std::fmt::Debug for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: BTreeMap<&String, usize> =
+            self.phases.iter().map(|(p, s)| (p, s.count())).collect();
+        f.debug_struct("Latency").field("samples", &counts).finish()
+    }
+}
+
+impl Latency {
+    fn add(&mut self, phase: &str, ms: f64) {
+        if ms.is_finite() && ms >= 0.0 {
+            self.phases
+                .entry(phase.to_string())
+                .or_insert_with(|| sketches_ddsketch::DDSketch::new(Default::default()))
+                .add(ms);
+        }
+    }
+
+    /// Adds what a real result measured (a monitoring fault measured nothing).
+    pub fn record(&mut self, r: &crate::result::ProbeResult) {
+        if !r.is_real() {
+            return;
+        }
+        self.add("total", r.latency_ms);
+        let p = &r.phases;
+        for (phase, v) in [
+            ("dns", p.dns_ms),
+            ("connect", p.connect_ms),
+            ("tls", p.tls_ms),
+            ("ttfb", p.ttfb_ms),
+        ] {
+            if let Some(v) = v {
+                self.add(phase, v);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &Latency) {
+        for (phase, sk) in &o.phases {
+            match self.phases.get_mut(phase) {
+                // Sketches made with the same configuration always merge.
+                Some(mine) => {
+                    let _ = mine.merge(sk);
+                }
+                None => {
+                    self.phases.insert(phase.clone(), sk.clone());
+                }
+            }
+        }
+    }
+
+    pub fn percentiles(&self, phase: &str) -> Option<Percentiles> {
+        let sk = self.phases.get(phase)?;
+        let q = |q: f64| sk.quantile(q).ok().flatten();
+        Some(Percentiles {
+            p50: q(0.5)?,
+            p95: q(0.95)?,
+            p99: q(0.99)?,
+            samples: sk.count(),
+        })
+    }
+}
+
 /// Hours of one service: by the hour's start.
 pub type Hours = BTreeMap<DateTime<Utc>, Millis>;
 

@@ -213,3 +213,37 @@ fn the_policy_is_read_from_the_checks_file() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plain.settings.sla, Policy::default());
 }
+
+#[test]
+fn latency_percentiles_merge_within_one_percent() {
+    let mut hours: Vec<Latency> = Vec::new();
+    // 10,000 latencies 1..=10,000 ms, spread over ten hours; faults measure nothing.
+    for h in 0..10 {
+        let mut l = Latency::default();
+        for i in 1..=1000 {
+            let mut r = result("eu-west-1", DateTime::<Utc>::UNIX_EPOCH, false);
+            r.latency_ms = f64::from(h * 1000 + i);
+            r.phases.ttfb_ms = Some(r.latency_ms / 2.0);
+            l.record(&r);
+        }
+        let mut fault = result("eu-west-1", DateTime::<Utc>::UNIX_EPOCH, false);
+        fault.reason = crate::result::Reason::Blocked;
+        fault.latency_ms = 1e9;
+        l.record(&fault);
+        hours.push(l);
+    }
+    let mut month = Latency::default();
+    for h in &hours {
+        month.merge(h);
+    }
+    let p = month
+        .percentiles("total")
+        .unwrap_or_else(|| panic!("{month:?}"));
+    assert_eq!(p.samples, 10_000);
+    for (got, want) in [(p.p50, 5000.0), (p.p95, 9500.0), (p.p99, 9900.0)] {
+        assert!((got - want).abs() / want <= 0.01, "{got} vs {want}");
+    }
+    let ttfb = month.percentiles("ttfb").unwrap_or_else(|| panic!("ttfb"));
+    assert!((ttfb.p50 - 2500.0).abs() / 2500.0 <= 0.01, "{ttfb:?}");
+    assert!(month.percentiles("tls").is_none());
+}

@@ -76,6 +76,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL,
         condition TEXT NOT NULL
      );",
+    // 7: per service and hour, latency sketches per phase.
+    "ALTER TABLE rollups ADD COLUMN latency TEXT;",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

@@ -4,9 +4,10 @@
 
 use super::{ts, SqliteStore};
 use crate::StoreError;
-use atalaya_core::rollup::{Condition, Hours, Millis};
+use atalaya_core::rollup::{Condition, Hours, Latency, Millis};
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{params, OptionalExtension};
+use std::collections::BTreeMap;
 
 /// How long hours are kept.
 pub const KEEP_DAYS: i64 = 400;
@@ -18,27 +19,40 @@ impl SqliteStore {
         &self,
         service: &str,
         hours: &Hours,
+        latency: &BTreeMap<DateTime<Utc>, Latency>,
         mark: (DateTime<Utc>, Condition),
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for (hour, add) in hours {
-            let key = ts(*hour);
-            let mut m: Millis = tx
+        let empty = Millis::default();
+        let touched: std::collections::BTreeSet<&DateTime<Utc>> =
+            hours.keys().chain(latency.keys()).collect();
+        for hour in touched {
+            let add = hours.get(hour).unwrap_or(&empty);
+            let stored: Option<(String, Option<String>)> = tx
                 .query_row(
-                    "SELECT millis FROM rollups WHERE service = ?1 AND hour = ?2",
-                    params![service, key],
-                    |r| r.get::<_, String>(0),
+                    "SELECT millis, latency FROM rollups WHERE service = ?1 AND hour = ?2",
+                    params![service, ts(*hour)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()?
-                .map(|j| serde_json::from_str(&j))
-                .transpose()?
-                .unwrap_or_default();
+                .optional()?;
+            let (mut m, mut l): (Millis, Latency) = match stored {
+                Some((m, l)) => (
+                    serde_json::from_str(&m)?,
+                    l.map(|l| serde_json::from_str(&l))
+                        .transpose()?
+                        .unwrap_or_default(),
+                ),
+                None => Default::default(),
+            };
             m.merge(add);
+            if let Some(more) = latency.get(hour) {
+                l.merge(more);
+            }
             tx.execute(
-                "INSERT INTO rollups (service, hour, millis) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis",
-                params![service, key, serde_json::to_string(&m)?],
+                "INSERT INTO rollups (service, hour, millis, latency) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis, latency = excluded.latency",
+                params![service, ts(*hour), serde_json::to_string(&m)?, serde_json::to_string(&l)?],
             )?;
         }
         tx.execute(
@@ -74,6 +88,27 @@ impl SqliteStore {
             Ok((at, serde_json::from_str(&c)?))
         })
         .transpose()
+    }
+
+    /// `service`'s latency from `from` (included) to `to` (excluded), its hours merged.
+    pub fn latency(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Latency, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT latency FROM rollups WHERE service = ?1 AND hour >= ?2 AND hour < ?3 AND latency IS NOT NULL",
+        )?;
+        let rows = stmt.query_map(params![service, ts(from), ts(to)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Latency::default();
+        for row in rows {
+            out.merge(&serde_json::from_str(&row?)?);
+        }
+        Ok(out)
     }
 
     /// `service`'s hours from `from` (included) to `to` (excluded).
@@ -119,8 +154,13 @@ mod tests {
             let from = t + TimeDelta::minutes(i as i64);
             let mut h = Hours::new();
             accrue(&mut h, c, from, from + TimeDelta::minutes(1));
-            s.accrue("shop", &h, (from + TimeDelta::minutes(1), c))
-                .unwrap_or_else(|e| panic!("{e}"));
+            s.accrue(
+                "shop",
+                &h,
+                &BTreeMap::new(),
+                (from + TimeDelta::minutes(1), c),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
         }
         let hours = s
             .hours("shop", t - TimeDelta::hours(1), t + TimeDelta::hours(2))
