@@ -350,9 +350,7 @@ async fn publish(args: &StoreArgs, opened: &Opened, messages: &[Message]) -> any
             outbox,
             checks,
         } => {
-            let base =
-                std::path::PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
-            let email = crate::mail::channel(&checks.config, &base, &args.db, None).await?;
+            let email = crate::mail::channel(&checks.config, &checks.base, &args.db, None).await?;
             let channels = crate::run::LocalChannels::open(outbox)?.with_email(email);
             crate::run::deliver_local(store, &channels).await?;
         }

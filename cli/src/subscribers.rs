@@ -181,30 +181,22 @@ pub fn command(
         };
         match opened {
             Opened::Sqlite { store, checks, .. } => {
-                let base = PathBuf::from(store.meta("checks_dir")?.unwrap_or_else(|| ".".into()));
                 let mail = Mail::Local {
-                    base,
+                    base: checks.base.clone(),
                     db: args.db.clone(),
                 };
                 act(&store, Some(&checks.config), &mail, cmd).await
             }
             Opened::Dynamo { store, checks } => {
+                let store = std::sync::Arc::new(store);
                 let mail = Mail::Ses {
-                    store: std::sync::Arc::new(store),
-                    base: args
-                        .checks
-                        .as_deref()
-                        .and_then(Path::parent)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default(),
+                    store: store.clone(),
+                    base: checks.as_ref().map(|c| c.base.clone()).unwrap_or_default(),
                     configuration_set: std::env::var("ATALAYA_SES_CONFIGURATION_SET")
                         .unwrap_or_else(|_| format!("{}mail", args.table_prefix)),
                     region: args.region.clone(),
                 };
-                let Mail::Ses { store, .. } = &mail else {
-                    unreachable!()
-                };
-                act(&**store, checks.as_ref().map(|c| &c.config), &mail, cmd).await
+                act(&*store, checks.as_ref().map(|c| &c.config), &mail, cmd).await
             }
         }
     })

@@ -500,27 +500,13 @@ async fn subscribers_are_managed_in_dynamodb_and_confirmed_through_ses() {
         ]
     );
     // The confirmation mail SES (moto) sent: Spanish, with the pages' link.
-    let data = tokio::task::spawn_blocking(|| {
-        use std::io::{Read, Write};
-        let u = url::Url::parse(&atalaya_tests::moto::endpoint()).unwrap();
-        let mut s =
-            std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
-        write!(s, "GET /moto-api/data.json HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-    })
-    .await
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&data).unwrap();
-    let raw = v["ses"]["RawMessage"]
-        .as_array()
+    let raw = tokio::task::spawn_blocking(atalaya_tests::moto::ses_sent)
+        .await
         .unwrap()
-        .iter()
-        .filter_map(|m| m["raw_data"].as_str())
+        .into_iter()
+        .map(|(_, raw)| raw)
         .find(|r| r.contains("To: ana@example.com"))
-        .unwrap()
-        .to_string();
+        .unwrap();
     let m = mail_parser::MessageParser::default()
         .parse(raw.as_bytes())
         .unwrap();

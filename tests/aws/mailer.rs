@@ -61,36 +61,9 @@ fn ses_bounce(subscriber: &str) -> SnsEvent {
 
 /// What SES (moto) has sent so far: the raw messages.
 async fn sent() -> Vec<(Vec<String>, String)> {
-    let url = format!("{}/moto-api/data.json", atalaya_tests::moto::endpoint());
-    let body = tokio::task::spawn_blocking(move || {
-        let u = url::Url::parse(&url).unwrap();
-        let mut s =
-            std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
-        use std::io::{Read, Write};
-        write!(s, "GET /moto-api/data.json HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-    })
-    .await
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["ses"]["RawMessage"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            (
-                m["destinations"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| d.as_str().map(str::to_string))
-                    .collect(),
-                m["raw_data"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    tokio::task::spawn_blocking(atalaya_tests::moto::ses_sent)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -292,14 +265,12 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
         e
     };
     let state = || async { store.subscriber(&s.id).await.unwrap().unwrap().state };
+    let ask = |e: serde_json::Value| {
+        let (store, config, key) = (&store, &c.config, &key);
+        async move { atalaya_pages_fn::answer(store, config, key, &e).await }
+    };
     let confirm = token(Action::Confirm);
-    let page = atalaya_pages_fn::answer(
-        &store,
-        &c.config,
-        &key,
-        &event("GET", "/confirm", &confirm, None),
-    )
-    .await;
+    let page = ask(event("GET", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 200);
     assert!(
         page["body"]
@@ -315,22 +286,10 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
         "a GET changes nothing"
     );
     let forged = format!("{}x", confirm);
-    let page = atalaya_pages_fn::answer(
-        &store,
-        &c.config,
-        &key,
-        &event("POST", "/confirm", &forged, None),
-    )
-    .await;
+    let page = ask(event("POST", "/confirm", &forged, None)).await;
     assert_eq!(page["statusCode"], 403);
     assert_eq!(state().await, SubscriberState::Pending);
-    let page = atalaya_pages_fn::answer(
-        &store,
-        &c.config,
-        &key,
-        &event("POST", "/confirm", &confirm, None),
-    )
-    .await;
+    let page = ask(event("POST", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 200);
     assert_eq!(state().await, SubscriberState::Confirmed);
     let unsubscribe = token(Action::Unsubscribe);
@@ -340,19 +299,13 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
         &unsubscribe,
         Some(("List-Unsubscribe=One-Click", true)),
     );
-    let page = atalaya_pages_fn::answer(&store, &c.config, &key, &one_click).await;
+    let page = ask(one_click.clone()).await;
     assert_eq!(page["statusCode"], 200, "{page}");
     assert_eq!(state().await, SubscriberState::Unsubscribed);
     // Again: harmless.
-    let page = atalaya_pages_fn::answer(&store, &c.config, &key, &one_click).await;
+    let page = ask(one_click.clone()).await;
     assert_eq!(page["statusCode"], 200);
-    let page = atalaya_pages_fn::answer(
-        &store,
-        &c.config,
-        &key,
-        &event("DELETE", "/confirm", &confirm, None),
-    )
-    .await;
+    let page = ask(event("DELETE", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 405);
     // Removed and added again: the links sent before are revoked (a new token version).
     store.remove_subscriber(&s.id).await.unwrap();
@@ -365,13 +318,7 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
         chrono::Utc::now() + chrono::TimeDelta::seconds(5),
     );
     store.put_subscriber(&again).await.unwrap();
-    let page = atalaya_pages_fn::answer(
-        &store,
-        &c.config,
-        &key,
-        &event("POST", "/confirm", &confirm, None),
-    )
-    .await;
+    let page = ask(event("POST", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 403, "{page}");
     assert!(
         page["body"].as_str().unwrap().contains("ya no es válido"),

@@ -6,16 +6,17 @@ use super::alert::at_regions;
 use super::*;
 use atalaya_alert_fn::{handle, Deps};
 
-/// The state split into partitions, as the alert function keeps it on DynamoDB: an outage opens
-/// one incident (named after its partition) listing the dependent service beside it, each
-/// audience hears once, a silent region is told once (not once per partition), and the
-/// resolution comes when every region sees the services working.
-#[tokio::test]
-async fn with_the_state_in_partitions_an_outage_and_a_silent_region_are_told_once() {
+/// Twenty-four services of one check each (k<i> of s<i>) in three regions; with `dependency`,
+/// s1 depends on s0.
+fn twenty_four_services(dependency: bool) -> atalaya_app::Checks {
     let mut services = String::new();
     let mut checks_text = String::new();
     for i in 0..24 {
-        let dep = if i == 1 { ", depends_on: [s0]" } else { "" };
+        let dep = if dependency && i == 1 {
+            ", depends_on: [s0]"
+        } else {
+            ""
+        };
         services.push_str(&format!(
             "  - {{ id: s{i}, customer: acme, name: Service {i}{dep} }}\n"
         ));
@@ -23,7 +24,7 @@ async fn with_the_state_in_partitions_an_outage_and_a_silent_region_are_told_onc
             "  - {{ id: k{i}, service: s{i}, http: {{ url: 'https://s{i}.acme.example/' }} }}\n"
         ));
     }
-    let c = checks(&format!(
+    checks(&format!(
         "settings:
   regions: [eu-west-1, us-east-1, ap-southeast-2]
   defaults: {{ interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }}
@@ -32,7 +33,16 @@ customers:
 services:
 {services}checks:
 {checks_text}"
-    ));
+    ))
+}
+
+/// The state split into partitions, as the alert function keeps it on DynamoDB: an outage opens
+/// one incident (named after its partition) listing the dependent service beside it, each
+/// audience hears once, a silent region is told once (not once per partition), and the
+/// resolution comes when every region sees the services working.
+#[tokio::test]
+async fn with_the_state_in_partitions_an_outage_and_a_silent_region_are_told_once() {
+    let c = twenty_four_services(true);
     let m = moto().await;
     let ops_q = m.queue("ops", &m.ops_topic, None).await;
     let cust_q = m.queue("cust", &m.cust_topic, None).await;
@@ -404,26 +414,7 @@ checks:
 /// them all, then one when the monitor sees again — not one per partition.
 #[tokio::test]
 async fn a_blind_monitor_is_told_once_for_every_partition() {
-    let mut services = String::new();
-    let mut checks_text = String::new();
-    for i in 0..24 {
-        services.push_str(&format!(
-            "  - {{ id: s{i}, customer: acme, name: Service {i} }}\n"
-        ));
-        checks_text.push_str(&format!(
-            "  - {{ id: k{i}, service: s{i}, http: {{ url: 'https://s{i}.acme.example/' }} }}\n"
-        ));
-    }
-    let c = checks(&format!(
-        "settings:
-  regions: [eu-west-1, us-east-1, ap-southeast-2]
-  defaults: {{ interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }}
-customers:
-  - {{ id: acme, name: ACME Corp }}
-services:
-{services}checks:
-{checks_text}"
-    ));
+    let c = twenty_four_services(false);
     let m = moto().await;
     let ops_q = m.queue("ops", &m.ops_topic, None).await;
     let cust_q = m.queue("cust", &m.cust_topic, None).await;

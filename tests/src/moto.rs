@@ -126,3 +126,32 @@ pub async fn versioned_bucket(prefix: &str) -> String {
         .unwrap();
     bucket
 }
+
+/// What SES on moto has sent so far: each raw message with its destinations, oldest first
+/// (moto keeps them in its model data, `/moto-api/data.json`).
+pub fn ses_sent() -> Vec<(Vec<String>, String)> {
+    use std::io::{Read, Write};
+    let u = url::Url::parse(&endpoint()).unwrap();
+    let mut s = std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
+    write!(s, "GET /moto-api/data.json HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    v["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["destinations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect(),
+                m["raw_data"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}

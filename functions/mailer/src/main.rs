@@ -28,6 +28,9 @@ async fn key(checks: &Checks, sdk: &aws_config::SdkConfig) -> Result<Key, Error>
     Key::from_text(&text).map_err(|e| Error::from(format!("settings.email.key: {e}")))
 }
 
+/// The channel made for one version of the checks file.
+type Made = (Arc<Checks>, Arc<EmailChannel<DynamoStore>>);
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&[]);
@@ -50,20 +53,11 @@ async fn main() -> Result<(), Error> {
     let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
     let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
     let source = atalaya_aws::checks::S3Checks::from_env(&sdk);
-    // Customers' template folders are beside the checks file.
-    let base = std::path::Path::new(&path)
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .to_path_buf();
-    let (live, source, store, key, sdk, configuration_set, base) = (
-        &live,
-        &source,
-        &store,
-        &key,
-        &sdk,
-        &configuration_set,
-        &base,
-    );
+    let (live, source, store, key, sdk, configuration_set) =
+        (&live, &source, &store, &key, &sdk, &configuration_set);
+    // The channel of the checks file in use, made again only when a new version is picked up.
+    let made: std::sync::Mutex<Option<Made>> = std::sync::Mutex::new(None);
+    let made = &made;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             if let Some(s) = source {
@@ -71,19 +65,34 @@ async fn main() -> Result<(), Error> {
                 atalaya_app::live::report(&r, &s.url());
             }
             let checks = live.current();
-            let config = &checks.config;
-            let pages = config.settings.email.pages_url.clone().ok_or(
-                "settings.email.pages_url is not set: subscribers' links need the pages' address",
-            )?;
-            let templates = Templates::new(config, base)?;
-            let channel = EmailChannel::new(
-                store.clone(),
-                Arc::new(config.clone()),
-                templates,
-                key.clone(),
-                &pages,
-                Transport::ses(sdk, configuration_set.clone()),
-            );
+            let cached = made
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .filter(|(c, _)| Arc::ptr_eq(c, &checks))
+                .map(|(_, ch)| ch.clone());
+            let channel = match cached {
+                Some(ch) => ch,
+                None => {
+                    let config = &checks.config;
+                    let pages = config.settings.email.pages_url.clone().ok_or(
+                        "settings.email.pages_url is not set: subscribers' links need the pages' address",
+                    )?;
+                    // Customers' mail templates beside the file in use (the published bundle's
+                    // once one is picked up).
+                    let ch = Arc::new(EmailChannel::new(
+                        store.clone(),
+                        Arc::new(config.clone()),
+                        Templates::new(config, &checks.base)?,
+                        key.clone(),
+                        &pages,
+                        Transport::ses(sdk, configuration_set.clone()),
+                    ));
+                    *made.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((checks.clone(), ch.clone()));
+                    ch
+                }
+            };
             let sns: aws_lambda_events::event::sns::SnsEvent =
                 serde_json::from_value(event.payload)?;
             let out = atalaya_mailer_fn::handle(store, &channel, &sns).await?;

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 pub struct Checks {
     pub config: Config,
     pub renderer: Renderer,
+    /// The folder the file and its customers' template folders were read from (a published
+    /// file: where its bundle was unpacked).
+    pub base: PathBuf,
     /// The file split into partitions of the engine's state, made on first use.
     plan: std::sync::OnceLock<(u32, std::sync::Arc<atalaya_core::partition::Plan>)>,
     /// When this process last evaluated each partition (the evaluation's time): a tick leaves
@@ -76,13 +79,17 @@ impl Checks {
     ) -> Result<Checks, LoadError> {
         let config = atalaya_core::load_str(text, name, target).map_err(LoadError::Invalid)?;
         let renderer = renderer(&config, base).map_err(LoadError::Templates)?;
-        Ok(Checks::new(config, renderer))
+        Ok(Checks {
+            base: base.to_path_buf(),
+            ..Checks::new(config, renderer)
+        })
     }
 
     pub fn new(config: Config, renderer: Renderer) -> Checks {
         Checks {
             config,
             renderer,
+            base: PathBuf::from("."),
             plan: Default::default(),
             evaluated: Default::default(),
         }
@@ -90,7 +97,10 @@ impl Checks {
 
     /// The same file as the local runner sees it (one region, `local`).
     pub fn localized(self) -> Checks {
-        Checks::new(self.config.localized(), self.renderer)
+        Checks {
+            base: self.base,
+            ..Checks::new(self.config.localized(), self.renderer)
+        }
     }
 
     /// The file split into `n` partitions (made once; a store always asks for the same `n`).
