@@ -134,16 +134,25 @@ fn roll_up(
                 .record(r);
         }
     }
-    for service in &config.services {
-        let mut hours = Hours::new();
-        if let Some((at, was)) = store.rollup_mark(&service.id)? {
-            let was = if resuming { Condition::Unknown } else { was };
-            accrue(&mut hours, was, at, now);
-        }
-        let now_is = service_condition(state, config, service, now);
-        let measured = latency.remove(service.id.as_str()).unwrap_or_default();
-        store.accrue(&service.id, &hours, &measured, (now, now_is))?;
-    }
+    let marks = store.rollup_marks()?;
+    let accruals: Vec<atalaya_store::Accrual> = config
+        .services
+        .iter()
+        .map(|service| {
+            let mut hours = Hours::new();
+            if let Some((at, was)) = marks.get(&service.id) {
+                let was = if resuming { Condition::Unknown } else { *was };
+                accrue(&mut hours, was, *at, now);
+            }
+            atalaya_store::Accrual {
+                service: &service.id,
+                hours,
+                latency: latency.remove(service.id.as_str()).unwrap_or_default(),
+                mark: (now, service_condition(state, config, service, now)),
+            }
+        })
+        .collect();
+    store.accrue(&accruals)?;
     Ok(())
 }
 

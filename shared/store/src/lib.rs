@@ -17,7 +17,7 @@ pub use dynamodb::{
     pack_results, unpack_results, DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX,
     DEFAULT_RESULTS_TTL,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{Accrual, SqliteStore};
 pub use subscribers::{mail_key, Subscribers};
 
 use atalaya_core::evaluate::{Incident, State};

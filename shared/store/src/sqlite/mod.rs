@@ -4,6 +4,7 @@
 
 mod migrations;
 mod rollups;
+pub use rollups::Accrual;
 mod subscribers;
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};

@@ -7,87 +7,93 @@ use crate::StoreError;
 use atalaya_core::rollup::{Condition, Hours, Latency, Millis};
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{params, OptionalExtension};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// One service's time and latency since its mark, and its new mark.
+pub struct Accrual<'a> {
+    pub service: &'a str,
+    pub hours: Hours,
+    pub latency: BTreeMap<DateTime<Utc>, Latency>,
+    pub mark: (DateTime<Utc>, Condition),
+}
 
 /// How long hours are kept.
 pub const KEEP_DAYS: i64 = 400;
 
 impl SqliteStore {
-    /// Adds `hours` to `service`'s and moves its mark to `mark`, in one transaction; hours older
+    /// Adds each accrual's hours and latency to its service's and moves its mark, all in one
+    /// transaction (one per round of the runner, whatever the number of services); hours older
     /// than [`KEEP_DAYS`] are let go.
-    pub fn accrue(
-        &self,
-        service: &str,
-        hours: &Hours,
-        latency: &BTreeMap<DateTime<Utc>, Latency>,
-        mark: (DateTime<Utc>, Condition),
-    ) -> Result<(), StoreError> {
+    pub fn accrue(&self, accruals: &[Accrual<'_>]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let empty = Millis::default();
-        let touched: std::collections::BTreeSet<&DateTime<Utc>> =
-            hours.keys().chain(latency.keys()).collect();
-        for hour in touched {
-            let add = hours.get(hour).unwrap_or(&empty);
-            let stored: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT millis, latency FROM rollups WHERE service = ?1 AND hour = ?2",
-                    params![service, ts(*hour)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let (mut m, mut l): (Millis, Latency) = match stored {
-                Some((m, l)) => (
-                    serde_json::from_str(&m)?,
-                    l.map(|l| serde_json::from_str(&l))
-                        .transpose()?
-                        .unwrap_or_default(),
-                ),
-                None => Default::default(),
-            };
-            m.merge(add);
-            if let Some(more) = latency.get(hour) {
-                l.merge(more);
+        for a in accruals {
+            let touched: std::collections::BTreeSet<&DateTime<Utc>> =
+                a.hours.keys().chain(a.latency.keys()).collect();
+            for hour in touched {
+                let stored: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT millis, latency FROM rollups WHERE service = ?1 AND hour = ?2",
+                        params![a.service, ts(*hour)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let (mut m, mut l): (Millis, Latency) = match stored {
+                    Some((m, l)) => (
+                        serde_json::from_str(&m)?,
+                        l.map(|l| serde_json::from_str(&l))
+                            .transpose()?
+                            .unwrap_or_default(),
+                    ),
+                    None => Default::default(),
+                };
+                m.merge(a.hours.get(hour).unwrap_or(&empty));
+                if let Some(more) = a.latency.get(hour) {
+                    l.merge(more);
+                }
+                tx.execute(
+                    "INSERT INTO rollups (service, hour, millis, latency) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis, latency = excluded.latency",
+                    params![a.service, ts(*hour), serde_json::to_string(&m)?, serde_json::to_string(&l)?],
+                )?;
             }
             tx.execute(
-                "INSERT INTO rollups (service, hour, millis, latency) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis, latency = excluded.latency",
-                params![service, ts(*hour), serde_json::to_string(&m)?, serde_json::to_string(&l)?],
+                "INSERT INTO rollup_marks (service, at, condition) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (service) DO UPDATE SET at = excluded.at, condition = excluded.condition",
+                params![a.service, ts(a.mark.0), serde_json::to_string(&a.mark.1)?],
             )?;
         }
-        tx.execute(
-            "INSERT INTO rollup_marks (service, at, condition) VALUES (?1, ?2, ?3)
-             ON CONFLICT (service) DO UPDATE SET at = excluded.at, condition = excluded.condition",
-            params![service, ts(mark.0), serde_json::to_string(&mark.1)?],
-        )?;
-        tx.execute(
-            "DELETE FROM rollups WHERE hour < ?1",
-            params![ts(mark.0 - TimeDelta::days(KEEP_DAYS))],
-        )?;
+        if let Some(latest) = accruals.iter().map(|a| a.mark.0).max() {
+            tx.execute(
+                "DELETE FROM rollups WHERE hour < ?1",
+                params![ts(latest - TimeDelta::days(KEEP_DAYS))],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
 
-    /// Where `service`'s accounting stands.
-    pub fn rollup_mark(
-        &self,
-        service: &str,
-    ) -> Result<Option<(DateTime<Utc>, Condition)>, StoreError> {
-        let row: Option<(String, String)> = self
-            .conn()
-            .query_row(
-                "SELECT at, condition FROM rollup_marks WHERE service = ?1",
-                params![service],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        row.map(|(at, c)| {
+    /// Where every service's accounting stands, by service.
+    pub fn rollup_marks(&self) -> Result<HashMap<String, (DateTime<Utc>, Condition)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT service, at, condition FROM rollup_marks")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (service, at, c) = row?;
             let at = DateTime::parse_from_rfc3339(&at)
                 .map_err(|e| StoreError::Invalid(format!("rollup mark of {service}: {e}")))?
                 .with_timezone(&Utc);
-            Ok((at, serde_json::from_str(&c)?))
-        })
-        .transpose()
+            out.insert(service, (at, serde_json::from_str(&c)?));
+        }
+        Ok(out)
     }
 
     /// `service`'s latency from `from` (included) to `to` (excluded), its hours merged.
@@ -146,20 +152,20 @@ mod tests {
     fn hours_add_up_across_rounds_and_the_mark_moves() {
         let s = SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}"));
         let t: DateTime<Utc> = "2026-11-01T09:59:00Z".parse().unwrap_or_default();
-        assert_eq!(s.rollup_mark("shop").unwrap_or_default(), None);
+        assert!(s.rollup_marks().unwrap_or_default().is_empty());
         for (i, c) in [Condition::Up, Condition::Down, Condition::Down]
             .into_iter()
             .enumerate()
         {
             let from = t + TimeDelta::minutes(i as i64);
-            let mut h = Hours::new();
-            accrue(&mut h, c, from, from + TimeDelta::minutes(1));
-            s.accrue(
-                "shop",
-                &h,
-                &BTreeMap::new(),
-                (from + TimeDelta::minutes(1), c),
-            )
+            let mut hours = Hours::new();
+            accrue(&mut hours, c, from, from + TimeDelta::minutes(1));
+            s.accrue(&[Accrual {
+                service: "shop",
+                hours,
+                latency: BTreeMap::new(),
+                mark: (from + TimeDelta::minutes(1), c),
+            }])
             .unwrap_or_else(|e| panic!("{e}"));
         }
         let hours = s
@@ -169,8 +175,8 @@ mod tests {
         assert_eq!(hours[&(ten - TimeDelta::hours(1))].up, 60_000);
         assert_eq!(hours[&ten].down, 120_000);
         assert_eq!(
-            s.rollup_mark("shop").unwrap_or_default(),
-            Some((t + TimeDelta::minutes(3), Condition::Down))
+            s.rollup_marks().unwrap_or_default().get("shop"),
+            Some(&(t + TimeDelta::minutes(3), Condition::Down))
         );
         assert!(s.hours("blog", t, ten).unwrap_or_default().is_empty());
     }
