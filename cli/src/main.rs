@@ -10,6 +10,7 @@ mod probe;
 mod references;
 mod report;
 mod run;
+mod status_page;
 mod store;
 mod subscribers;
 mod validate;
@@ -111,6 +112,10 @@ enum Command {
         /// settings.email.pages_url says otherwise).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Keep the status site in this folder, rebuilt after each round (what changed is
+        /// written); with --listen it is served there too.
+        #[arg(long, value_name = "DIR")]
+        status_page: Option<PathBuf>,
     },
     /// List incidents (newest first): the local runner's (--db) or the Lambda functions'
     /// (--store dynamodb).
@@ -196,6 +201,9 @@ enum Command {
         #[command(flatten)]
         store: store::StoreArgs,
     },
+    /// The status site: a page per customer, the public page, their API, feed and badges.
+    #[command(name = "status-page", subcommand)]
+    StatusPage(StatusPageCommand),
     /// Who hears about a customer's services by email: add, list, remove, import.
     Subscribers {
         #[command(subcommand)]
@@ -208,6 +216,24 @@ enum Command {
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
     /// `# yaml-language-server: $schema=./atalaya.schema.json` on the first line of the file.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum StatusPageCommand {
+    /// Build the site from the local runner's database into a folder.
+    #[command(
+        after_help = "Example:\n  atalaya status-page build examples/demo.yaml --db atalaya.db --out site"
+    )]
+    Build {
+        /// The checks file.
+        file: PathBuf,
+        /// The local runner's database.
+        #[arg(long, default_value = "atalaya.db")]
+        db: PathBuf,
+        /// The folder to write the site to (only files whose bytes changed are written).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -423,6 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbox,
             concurrency,
             listen,
+            status_page,
         } => run::run(run::RunOptions {
             file,
             once,
@@ -430,7 +457,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outbox,
             concurrency: concurrency as usize,
             listen,
+            status_page,
         }),
+        Command::StatusPage(StatusPageCommand::Build { file, db, out }) => {
+            status_page::build(&file, &db, &out)
+        }
         Command::Subscribers { action, store } => subscribers::command(&store, action),
         Command::Report {
             month,

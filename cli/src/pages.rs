@@ -1,7 +1,8 @@
 //! `atalaya run --listen ADDR`: the subscribers' pages (confirm, unsubscribe, manage) over HTTP
-//! on the local machine. What each page does is the application's
-//! (`atalaya_app::subscriptions`); this only speaks HTTP: `GET|POST /confirm|/unsubscribe|/manage?t=TOKEN`,
-//! a form body of at most 16 KB.
+//! on the local machine, and the status site with `--status-page DIR`. What each subscription
+//! page does is the application's (`atalaya_app::subscriptions`); this only speaks HTTP:
+//! `GET|POST /confirm|/unsubscribe|/manage?t=TOKEN`, a form body of at most 16 KB; every other
+//! GET is a file of the site.
 
 use atalaya_app::subscriptions::{action_of, handle, token_of, Request, MAX_FORM};
 use atalaya_core::email::Key;
@@ -18,6 +19,8 @@ pub struct Pages {
     pub store: Arc<SqliteStore>,
     pub config: Arc<Config>,
     pub key: Key,
+    /// The status site's folder.
+    pub site: Option<std::path::PathBuf>,
 }
 
 /// Serves the pages on `listener` until the task is dropped.
@@ -49,6 +52,50 @@ fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
     r
 }
 
+/// A file of the status site, with the headers S3 and CloudFront would give it; a folder
+/// without its `/` is sent to it (the pages' links are relative).
+fn site_file(root: &std::path::Path, path: &str) -> Response<Full<Bytes>> {
+    let not_found = || {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"not found")));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r
+    };
+    if !path.ends_with('/') && crate::status_page::file_for(root, &format!("{path}/")).is_some() {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("{path}/")) {
+            r.headers_mut().insert(hyper::header::LOCATION, v);
+        }
+        return r;
+    }
+    let Some(file) = crate::status_page::file_for(root, path) else {
+        return not_found();
+    };
+    let Ok(body) = std::fs::read(&file) else {
+        return not_found();
+    };
+    let (kind, cache) = crate::status_page::headers_for(&file);
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(kind),
+    );
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static(cache),
+    );
+    h.insert(
+        "x-content-type-options",
+        hyper::header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "referrer-policy",
+        hyper::header::HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
 async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     let post = match *req.method() {
         Method::GET | Method::HEAD => false,
@@ -56,7 +103,10 @@ async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<B
         _ => return respond(405, "method not allowed".into()),
     };
     let Some(action) = action_of(req.uri().path()).map(str::to_string) else {
-        return respond(404, "not found".into());
+        return match (&pages.site, post) {
+            (Some(root), false) => site_file(root, req.uri().path()),
+            _ => respond(404, "not found".into()),
+        };
     };
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())

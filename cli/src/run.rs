@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Serve the subscribers' pages here (`127.0.0.1:8088`).
     pub listen: Option<String>,
+    /// Keep the status site in this folder (and serve it with `listen`).
+    pub status_page: Option<PathBuf>,
 }
 
 /// The local runner's channels: people read stdout, machines read the JSONL outbox, and
@@ -269,6 +271,24 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             }
         );
     }
+    if let Some(dir) = &opts.status_page {
+        eprintln!(
+            "atalaya: status site in {}{}",
+            dir.display(),
+            match &opts.listen {
+                Some(a) => format!(
+                    ", served on http://{a}/ ({})",
+                    config
+                        .customers
+                        .iter()
+                        .map(|c| format!("{}: http://{a}/{}/", c.id, c.slug))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => String::new(),
+            }
+        );
+    }
     // Served while the runner runs.
     let _pages = match &opts.listen {
         Some(addr) => {
@@ -280,6 +300,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 store: Arc::new(SqliteStore::open(&opts.db)?),
                 config: Arc::new(config.clone()),
                 key,
+                site: opts.status_page.clone(),
             });
             Some(runtime.spawn(crate::pages::serve(listener, pages)))
         }
@@ -377,6 +398,13 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 let state =
                     step(&store, &checks, &results, resuming, &channels).await?;
                 roll_up(&store, config, &state, &results, Utc::now(), resuming)?;
+                if let Some(dir) = &opts.status_page {
+                    // The site is what customers look at: a failure is said, and the runner
+                    // goes on watching.
+                    if let Err(e) = crate::status_page::rebuild(&store, config, dir).await {
+                        eprintln!("warning: status site: {e:#} (tried again next round)");
+                    }
+                }
                 resuming = false;
                 if !results.is_empty() && (in_flight.is_empty() || !opts.once) {
                     println!("{}", round_line(&state, config, Utc::now()));

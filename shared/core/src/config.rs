@@ -182,6 +182,17 @@ pub struct Settings {
     /// Customer email branding (`None`: no customer email).
     pub brand: Option<crate::email::Brand>,
     pub email: crate::email::EmailSettings,
+    /// The status site (`settings.status_page`).
+    pub status_site: StatusSite,
+}
+
+/// The status site as a whole.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatusSite {
+    /// Where it is served, without a trailing `/`.
+    pub url: Option<String>,
+    /// The public page's title.
+    pub title: Option<String>,
 }
 
 /// What one evaluation is responsible for when the engine's state is split into partitions.
@@ -306,6 +317,8 @@ pub struct Customer {
     pub signature: Option<Signature>,
     /// Their own email branding, over `settings.brand`.
     pub brand: crate::email::BrandOverride,
+    /// The folder of their status page on the status site (default their id).
+    pub slug: String,
 }
 
 #[derive(Clone, Debug)]
@@ -316,6 +329,8 @@ pub struct Service {
     pub depends_on: Vec<String>,
     pub maintenance: Vec<Maintenance>,
     pub runbook: Option<String>,
+    /// Also on the public status page.
+    pub public: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -80,7 +80,7 @@ impl Renderer {
 }
 
 /// The customer's sign-off: theirs, the file's, or the built-in one, in their language.
-fn signature(customer: &Customer, config: &Config, l: Language) -> String {
+pub fn signature(customer: &Customer, config: &Config, l: Language) -> String {
     customer
         .signature
         .as_ref()
@@ -221,7 +221,7 @@ const MONTHS_ES: [&str; 12] = [
 ];
 
 /// A day: `24 November 2026`, `24 de noviembre de 2026`.
-pub(super) fn day(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
+pub fn day(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
     local_day(t.with_timezone(&tz), l)
 }
 
@@ -236,7 +236,7 @@ fn local_day(t: DateTime<Tz>, l: Language) -> String {
 /// A time as a customer reads it, in their zone, with the zone named:
 /// `10:00 (Madrid time) on 24 November 2026`, `las 10:00 (hora de Madrid) del 24 de noviembre
 /// de 2026`.
-pub(super) fn when(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
+pub fn when(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
     let local = t.with_timezone(&tz);
     match l {
         Language::En => format!(
@@ -255,7 +255,7 @@ pub(super) fn when(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
 }
 
 /// A maintenance window; the date once when it starts and ends on the same day.
-fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
+pub fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
     let (start, end) = (m.start.with_timezone(&tz), m.end.with_timezone(&tz));
     let z = zone(tz, l);
     let same_day = start.date_naive() == end.date_naive();

@@ -65,6 +65,32 @@ pub struct RawSettings {
     /// AWS the mailer function sends through SES), where subscribers' pages are, and the key
     /// that signs their links.
     pub email: Option<RawEmail>,
+    /// The status site: `{ url: https://status.acme.example, title: Acme status }`. Each
+    /// customer has a page at `<url>/<slug>/`; services marked `public: true` are also on the
+    /// page at the root.
+    pub status_page: Option<RawStatusSite>,
+}
+
+/// The status site as a whole.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "StatusSite")]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusSite {
+    /// Where the site is served, e.g. `https://status.acme.example` (its feed and API links are
+    /// made from it; without it they are relative).
+    pub url: Option<At<String>>,
+    /// The public page's title (default: the brand's name and "status").
+    pub title: Option<At<String>>,
+}
+
+/// A customer's status page.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "StatusPage")]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusPage {
+    /// The page's folder on the status site: lower-case letters, digits and `-`, 3 to 64
+    /// characters (default the customer id). A long random slug keeps the page unlisted.
+    pub slug: Option<At<String>>,
 }
 
 /// The accounting policy of uptime figures.
@@ -251,6 +277,8 @@ pub struct RawCustomer {
     pub signature: Option<At<RawSignature>>,
     /// This customer's email branding, field by field over `settings.brand`.
     pub brand: Option<RawBrand>,
+    /// This customer's status page: `{ slug: acme-7f3k }`.
+    pub status_page: Option<RawStatusPage>,
 }
 
 /// A service as the customer knows it.
@@ -271,6 +299,9 @@ pub struct RawService {
     pub maintenance: Option<Vec<At<RawMaintenance>>>,
     /// A runbook link for operators (never shown to customers).
     pub runbook: Option<At<String>>,
+    /// Also shown on the public status page at the site's root (default `false`: only on its
+    /// customer's page).
+    pub public: Option<bool>,
 }
 
 /// A planned maintenance window.

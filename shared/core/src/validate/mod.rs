@@ -11,7 +11,9 @@ mod settings;
 
 use checks::check_check;
 use parse::salvage;
-use references::{check_customer, check_cycles, check_service, screen_maintenance_notes};
+use references::{
+    check_customer, check_cycles, check_service, check_slugs, screen_maintenance_notes,
+};
 use settings::check_settings;
 
 use crate::at::{At, Pos};
@@ -396,11 +398,12 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
     let service_ids = known_ids(&raw.services, |s| &s.id);
 
     let mut seen = HashMap::new();
-    let customers = raw
+    let customers: Vec<Customer> = raw
         .customers
         .iter()
         .map(|c| check_customer(c, &mut seen, errs))
         .collect();
+    check_slugs(&raw.customers, &customers, errs);
 
     let mut seen = HashMap::new();
     let services: Vec<Service> = raw

@@ -72,6 +72,7 @@ pub(super) fn check_customer(
         templates: c.templates.as_ref().map(|t| t.value.clone()),
         signature: signature(errs, &c.signature, &subject),
         brand: super::email::brand_override(errs, c.brand.as_ref(), &subject),
+        slug: slug(errs, c, &subject),
     }
 }
 
@@ -186,6 +187,59 @@ pub(super) fn check_service(
             .map(|d| d.value.clone())
             .collect(),
         maintenance,
+        public: s.public.unwrap_or(false),
+    }
+}
+
+/// Names the status site keeps for itself at its root.
+const RESERVED_SLUGS: [&str; 8] = [
+    "api",
+    "badges",
+    "assets",
+    "en",
+    "es",
+    "confirm",
+    "unsubscribe",
+    "manage",
+];
+
+/// The folder of a customer's status page: safe in a URL and a file name as written.
+fn slug(errs: &mut Errs, c: &RawCustomer, subject: &str) -> String {
+    let Some(s) = c.status_page.as_ref().and_then(|p| p.slug.as_ref()) else {
+        return c.id.value.to_ascii_lowercase();
+    };
+    let v = &s.value;
+    let ok = (3..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !v.starts_with('-');
+    if !ok {
+        errs.push(s.pos, subject, "status_page.slug", format!("{v:?} is not a page slug: use 3 to 64 lower-case letters, digits and `-` (not first), e.g. acme-7f3k9q"));
+    }
+    v.clone()
+}
+
+/// No customer's page takes a name the site keeps for itself, and two cannot share a folder.
+pub(super) fn check_slugs(raw: &Section<RawCustomer>, customers: &[Customer], errs: &mut Errs) {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (rc, c) in raw.iter().zip(customers) {
+        let pos = rc
+            .value
+            .status_page
+            .as_ref()
+            .and_then(|p| p.slug.as_ref())
+            .map_or(rc.value.id.pos, |s| s.pos);
+        let subject = format!("customer {}", c.id);
+        if RESERVED_SLUGS.contains(&c.slug.as_str()) {
+            errs.push(pos, &subject, "status_page.slug", format!("{:?} is kept for the status site itself: give this customer another `status_page.slug`", c.slug));
+        } else if let Some(other) = seen.insert(&c.slug, &c.id) {
+            errs.push(
+                pos,
+                &subject,
+                "status_page.slug",
+                format!("{:?} is already customer {other}'s page", c.slug),
+            );
+        }
     }
 }
 

@@ -279,9 +279,58 @@ pub(super) fn check_settings(
             sla: sla(errs, raw.sla.as_ref(), s),
             brand: super::email::brand(errs, raw.brand.as_ref(), s),
             email: super::email::email(errs, raw.email.as_ref(), s),
+            status_site: status_site(errs, raw.status_page.as_ref(), s),
         },
         defaults,
     )
+}
+
+/// `settings.status_page`: an http(s) address and a one-line title.
+fn status_site(errs: &mut Errs, raw: Option<&RawStatusSite>, s: &str) -> crate::config::StatusSite {
+    let Some(raw) = raw else {
+        return Default::default();
+    };
+    let url = raw
+        .url
+        .as_ref()
+        .and_then(|v| match url::Url::parse(v.value.trim()) {
+            Ok(u)
+                if matches!(u.scheme(), "https" | "http")
+                    && u.host_str().is_some()
+                    && u.query().is_none() =>
+            {
+                Some(u.as_str().trim_end_matches('/').to_string())
+            }
+            _ => {
+                errs.push(
+                    v.pos,
+                    s,
+                    "status_page.url",
+                    format!(
+                        "{:?} is not an http(s) address like https://status.acme.example",
+                        v.value
+                    ),
+                );
+                None
+            }
+        });
+    let title = raw.title.as_ref().and_then(|t| {
+        if t.value.trim().is_empty()
+            || t.value.chars().any(char::is_control)
+            || t.value.chars().count() > 100
+        {
+            errs.push(
+                t.pos,
+                s,
+                "status_page.title",
+                "give a title of one line, at most 100 characters",
+            );
+            None
+        } else {
+            Some(t.value.trim().to_string())
+        }
+    });
+    crate::config::StatusSite { url, title }
 }
 
 /// `settings.sla`: each figure in its range.

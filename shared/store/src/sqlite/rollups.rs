@@ -143,6 +143,17 @@ impl SqliteStore {
     }
 }
 
+impl crate::Rollups for SqliteStore {
+    async fn service_hours(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        self.hours(service, from, to)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,169 @@
+//! The status site, built whole from what the monitor knows: a page per customer at `<slug>/`
+//! (their services, their language and time zone, with the other languages beside it), a public
+//! page at the root for the services marked `public`, each with Statuspage's public API
+//! (`api/v2/summary.json`, `api/v2/status.json`), an Atom feed of the customers' updates
+//! (`history.atom`) and a badge per service (`badges/<service>.svg`).
+//!
+//! Pure: the shells hand in the state, the incidents, their customer messages and the hourly
+//! rollups, and write the objects out (a folder, S3) — only those whose bytes changed. Nothing
+//! in a page depends on the minute it was built: it changes when the status does, and the bars
+//! with each hour.
+
+mod api;
+mod atom;
+mod badge;
+mod html;
+pub mod model;
+mod words;
+
+use atalaya_core::config::{Config, Language};
+use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::rollup::Hours;
+use atalaya_core::Message;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+pub use model::{Audience, Status};
+
+/// What a site is built from.
+pub struct Input<'a> {
+    pub config: &'a Config,
+    pub state: &'a State,
+    /// The open incidents and those resolved in the last 90 days.
+    pub incidents: &'a [Incident],
+    /// The customer messages of those incidents (their timelines name them).
+    pub messages: &'a [Message],
+    /// Each service's hours (`atalaya_core::rollup`), the last 90 days at least.
+    pub hours: &'a BTreeMap<String, Hours>,
+    pub now: DateTime<Utc>,
+}
+
+/// How long a browser or CDN may keep an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cache {
+    /// Pages, API, feed, badges: a minute.
+    Status,
+    /// Stylesheet and script, named by their content: a year.
+    Asset,
+}
+
+impl Cache {
+    pub fn header(self) -> &'static str {
+        match self {
+            Cache::Status => "public, max-age=60",
+            Cache::Asset => "public, max-age=31536000, immutable",
+        }
+    }
+}
+
+/// One file of the site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Relative to the site's root, `/`-separated (`acme-7f3k/index.html`).
+    pub path: String,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub cache: Cache,
+}
+
+/// The whole site. An error is a fault of the built-in template (its words are in the binary).
+pub fn build(input: &Input) -> Result<Vec<Object>, String> {
+    let assets = html::Assets::new()?;
+    let mut out = assets.objects();
+    for c in &input.config.customers {
+        page_objects(
+            input,
+            Audience::Customer(c),
+            &format!("{}/", c.slug),
+            c.language,
+            &assets,
+            &mut out,
+        )?;
+    }
+    if input.config.services.iter().any(|s| s.public) {
+        page_objects(input, Audience::Public, "", Language::En, &assets, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn page_objects(
+    input: &Input,
+    audience: Audience,
+    prefix: &str,
+    language: Language,
+    assets: &html::Assets,
+    out: &mut Vec<Object>,
+) -> Result<(), String> {
+    let root = if prefix.is_empty() { "" } else { "../" };
+    let object = |path: String, body: Vec<u8>, content_type| Object {
+        path: format!("{prefix}{path}"),
+        body,
+        content_type,
+        cache: Cache::Status,
+    };
+    for l in Language::ALL {
+        let page = model::page(input, audience, l);
+        let body = assets.page(&page, root)?.into_bytes();
+        if l == language {
+            out.push(object("index.html".into(), body.clone(), html::HTML));
+        }
+        out.push(object(format!("index.{}.html", l.code()), body, html::HTML));
+    }
+    let page = model::page(input, audience, language);
+    let url = input
+        .config
+        .settings
+        .status_site
+        .url
+        .as_ref()
+        .map(|u| format!("{u}/{prefix}"));
+    let summary = api::summary(&page, url.as_deref(), language);
+    out.push(object(
+        "api/v2/summary.json".into(),
+        json(&summary),
+        api::JSON,
+    ));
+    out.push(object(
+        "api/v2/status.json".into(),
+        json(&api::status(&summary)),
+        api::JSON,
+    ));
+    out.push(object(
+        "history.atom".into(),
+        atom::feed(&page, url.as_deref(), input.config).into_bytes(),
+        atom::ATOM,
+    ));
+    for s in &page.services {
+        out.push(object(
+            format!("badges/{}.svg", s.id),
+            badge::svg(&s.name, s.status, language).into_bytes(),
+            badge::SVG,
+        ));
+    }
+    Ok(())
+}
+
+fn json(v: &serde_json::Value) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(v).unwrap_or_default();
+    b.push(b'\n');
+    b
+}
+
+/// The objects of `new` that differ from what `old` holds (path → body), and the paths of
+/// `old` that `new` no longer has: what a publisher writes and deletes.
+pub fn changes<'a>(
+    new: &'a [Object],
+    old: &BTreeMap<String, Vec<u8>>,
+) -> (Vec<&'a Object>, Vec<String>) {
+    let changed = new
+        .iter()
+        .filter(|o| old.get(&o.path) != Some(&o.body))
+        .collect();
+    let paths: std::collections::BTreeSet<&str> = new.iter().map(|o| o.path.as_str()).collect();
+    let gone = old
+        .keys()
+        .filter(|p| !paths.contains(p.as_str()))
+        .cloned()
+        .collect();
+    (changed, gone)
+}

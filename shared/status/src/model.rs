@@ -1,0 +1,617 @@
+//! What a page shows, worked out from the state, the rollups and the incidents: each service's
+//! status, its 90 days, the open incidents with the customers' own words, planned maintenance
+//! and the incidents of the last 90 days. The HTML, the API and the feed are views of this.
+
+use crate::words::{percent, words};
+use crate::Input;
+use atalaya_core::config::{Config, Customer, Language, Service};
+use atalaya_core::evaluate::{Incident, Phase, Verdict};
+use atalaya_core::message::{day, duration_words, signature, when, window_words};
+use atalaya_core::rollup::{sum, Millis};
+use atalaya_core::Message;
+use chrono::{DateTime, DurationRound, NaiveTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// How many days the bars and the history cover.
+pub const DAYS: i64 = 90;
+
+/// A service's status, in Statuspage's five words, and honestly one more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Operational,
+    UnderMaintenance,
+    /// The monitor cannot see the service: nothing is claimed about it.
+    MonitoringUnavailable,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Operational => "operational",
+            Status::UnderMaintenance => "under_maintenance",
+            Status::MonitoringUnavailable => "monitoring_unavailable",
+            Status::DegradedPerformance => "degraded_performance",
+            Status::PartialOutage => "partial_outage",
+            Status::MajorOutage => "major_outage",
+        }
+    }
+
+    pub fn word(self, l: Language) -> &'static str {
+        let w = words(l);
+        match self {
+            Status::Operational => w.operational,
+            Status::UnderMaintenance => w.under_maintenance,
+            Status::MonitoringUnavailable => w.monitoring_unavailable,
+            Status::DegradedPerformance => w.degraded_performance,
+            Status::PartialOutage => w.partial_outage,
+            Status::MajorOutage => w.major_outage,
+        }
+    }
+
+    /// The sentence for a page whose worst service is in this status.
+    pub fn overall(self, l: Language) -> &'static str {
+        let w = words(l);
+        match self {
+            Status::Operational => w.all_operational,
+            Status::UnderMaintenance => w.some_maintenance,
+            Status::MonitoringUnavailable => w.some_unavailable,
+            Status::DegradedPerformance => w.some_degraded,
+            Status::PartialOutage => w.some_partial,
+            Status::MajorOutage => w.some_major,
+        }
+    }
+}
+
+/// The status of `service` now: maintenance first; then what the quorum saw down (all of its
+/// checks: a major outage, some: a partial one); then, if any check cannot be seen, "monitoring
+/// unavailable" (never operational on what was not seen); then degraded; else operational.
+pub fn service_status(input: &Input, service: &Service) -> Status {
+    let now = input.now;
+    if service
+        .maintenance
+        .iter()
+        .any(|m| m.start <= now && now < m.end)
+    {
+        return Status::UnderMaintenance;
+    }
+    if !monitor_fresh(input) {
+        return Status::MonitoringUnavailable;
+    }
+    let verdicts: Vec<Verdict> = input
+        .config
+        .checks
+        .iter()
+        .filter(|c| c.service == service.id)
+        .map(|c| {
+            input
+                .state
+                .checks
+                .get(&c.id)
+                .map_or(Verdict::Unknown, |s| s.verdict)
+        })
+        .collect();
+    let down = verdicts.iter().filter(|v| **v == Verdict::Down).count();
+    if down > 0 && down == verdicts.len() {
+        Status::MajorOutage
+    } else if down > 0 {
+        Status::PartialOutage
+    } else if verdicts.is_empty() || verdicts.contains(&Verdict::Unknown) {
+        Status::MonitoringUnavailable
+    } else if verdicts.contains(&Verdict::Degraded) {
+        Status::DegradedPerformance
+    } else {
+        Status::Operational
+    }
+}
+
+/// Whether the state is the monitor's current view: some region reported within three of the
+/// longest check intervals (at least five minutes). A stopped or restarted monitor's last state
+/// is not the present, and a page built from it says it cannot see.
+pub fn monitor_fresh(input: &Input) -> bool {
+    let longest = input
+        .config
+        .checks
+        .iter()
+        .map(|c| c.interval)
+        .max()
+        .unwrap_or_default();
+    let window = TimeDelta::from_std(longest * 3)
+        .unwrap_or(TimeDelta::MAX)
+        .max(TimeDelta::minutes(5));
+    input
+        .state
+        .regions
+        .values()
+        .filter_map(|r| r.last_seen)
+        .max()
+        .is_some_and(|seen| input.now - seen <= window)
+}
+
+/// Who a page is for: one customer (their services, their language and zone) or everyone (the
+/// services marked public).
+#[derive(Clone, Copy)]
+pub enum Audience<'a> {
+    Customer(&'a Customer),
+    Public,
+}
+
+/// One page in one language.
+#[derive(Serialize)]
+pub struct Page {
+    pub id: String,
+    pub lang: &'static str,
+    pub title: String,
+    pub overall: Status,
+    pub overall_words: &'static str,
+    pub blind: bool,
+    pub services: Vec<ServiceView>,
+    pub open: Vec<IncidentView>,
+    pub maintenance: Vec<MaintenanceView>,
+    pub history: Vec<IncidentView>,
+    /// The time the page shows as "updated" (the hour it was built in: the page is rebuilt
+    /// when something changes and every hour).
+    pub checked_at: DateTime<Utc>,
+    pub checked_words: String,
+    pub policy_words: String,
+    pub zone: String,
+}
+
+#[derive(Serialize)]
+pub struct ServiceView {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub status_word: &'static str,
+    pub bars: Vec<Bar>,
+    pub uptime: Option<String>,
+    /// Of the service's open incidents, the last status its customers were told (for the
+    /// API's component status while the monitor cannot see).
+    pub told_outage: bool,
+}
+
+/// One day of one service.
+#[derive(Serialize)]
+pub struct Bar {
+    pub date: String,
+    pub kind: &'static str,
+    pub words: String,
+}
+
+#[derive(Serialize)]
+pub struct IncidentView {
+    pub id: String,
+    pub name: String,
+    pub phase: &'static str,
+    pub services: Vec<String>,
+    pub service_ids: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub started_words: String,
+    pub duration_words: String,
+    pub updates: Vec<UpdateView>,
+}
+
+#[derive(Serialize)]
+pub struct UpdateView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub at_words: String,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub event: String,
+    /// The incident's phase when it was written (Statuspage's update status).
+    pub phase: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct MaintenanceView {
+    pub id: String,
+    pub service: String,
+    pub service_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub in_progress: bool,
+    pub words: String,
+    pub note: Option<String>,
+}
+
+/// The services on a page.
+pub fn services_of<'a>(config: &'a Config, audience: Audience) -> Vec<&'a Service> {
+    config
+        .services
+        .iter()
+        .filter(|s| match audience {
+            Audience::Customer(c) => s.customer == c.id,
+            Audience::Public => s.public,
+        })
+        .collect()
+}
+
+pub fn page(input: &Input, audience: Audience, l: Language) -> Page {
+    let config = input.config;
+    let w = words(l);
+    let tz = match audience {
+        Audience::Customer(c) => c.timezone,
+        Audience::Public => Tz::UTC,
+    };
+    let services = services_of(config, audience);
+    let checked_at = input
+        .now
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap_or(input.now);
+    let mut views = Vec::new();
+    for s in &services {
+        let status = service_status(input, s);
+        let hours = input.hours.get(&s.id);
+        let mut bars = Vec::new();
+        let mut total = Millis::default();
+        for (date, from, to) in days(input.now, tz) {
+            let to = to.min(checked_at);
+            let m = hours.map(|h| sum(h, from, to)).unwrap_or_default();
+            total.merge(&m);
+            bars.push(bar(input, s, &date, from, to, &m, l, tz));
+        }
+        let uptime = config
+            .settings
+            .sla
+            .uptime(&total)
+            .percent
+            .map(|p| percent(p, l));
+        views.push(ServiceView {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            status,
+            status_word: status.word(l),
+            bars,
+            uptime,
+            told_outage: input
+                .incidents
+                .iter()
+                .any(|i| i.is_open() && touches(i, &s.id) && !i.told.is_empty()),
+        });
+    }
+    let overall = views
+        .iter()
+        .map(|v| v.status)
+        .max()
+        .unwrap_or(Status::Operational);
+    let ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    let mut open = Vec::new();
+    let mut history = Vec::new();
+    for i in input.incidents {
+        if !ids.iter().any(|s| touches(i, s)) {
+            continue;
+        }
+        let Some(view) = incident(input, i, audience, &ids, l, tz) else {
+            continue;
+        };
+        if i.is_open() {
+            open.push(view);
+        } else if i
+            .resolved_at
+            .is_some_and(|r| r > input.now - TimeDelta::days(DAYS))
+        {
+            history.push(view);
+        }
+    }
+    open.sort_by_key(|i| std::cmp::Reverse(i.started_at));
+    history.sort_by_key(|i| std::cmp::Reverse(i.started_at));
+    let title =
+        match audience {
+            Audience::Customer(c) => format!("{} · {}", c.name, w.status_of),
+            Audience::Public => config
+                .settings
+                .status_site
+                .title
+                .clone()
+                .unwrap_or_else(|| match config.settings.brand.as_ref() {
+                    Some(b) => format!("{} · {}", b.name, w.status_of),
+                    None => w.status_of.to_string(),
+                }),
+        };
+    Page {
+        id: match audience {
+            Audience::Customer(c) => c.slug.clone(),
+            Audience::Public => "public".into(),
+        },
+        lang: l.code(),
+        title,
+        overall,
+        overall_words: overall.overall(l),
+        blind: views
+            .iter()
+            .any(|v| v.status == Status::MonitoringUnavailable),
+        maintenance: maintenance(input, &services, l, tz),
+        services: views,
+        open,
+        history,
+        checked_at,
+        checked_words: when(checked_at, l, tz),
+        policy_words: policy_words(config, l),
+        zone: tz.name().to_string(),
+    }
+}
+
+fn touches(i: &Incident, service: &str) -> bool {
+    i.service == service || i.affected.iter().any(|a| a == service)
+}
+
+/// The last 90 days in `tz`, oldest first: (date, start, end) with the bounds in UTC.
+fn days(now: DateTime<Utc>, tz: Tz) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let today = now.with_timezone(&tz).date_naive();
+    let start_of = |d: chrono::NaiveDate| {
+        d.and_time(NaiveTime::MIN)
+            .and_local_timezone(tz)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
+    };
+    (0..DAYS)
+        .rev()
+        .map(|back| {
+            let d = today - TimeDelta::days(back);
+            (
+                d.format("%Y-%m-%d").to_string(),
+                start_of(d),
+                start_of(d + TimeDelta::days(1)),
+            )
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bar(
+    input: &Input,
+    s: &Service,
+    date: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    m: &Millis,
+    l: Language,
+    tz: Tz,
+) -> Bar {
+    let w = words(l);
+    let total = m.total();
+    let kind = if total == 0 {
+        "none"
+    } else if m.down > 0 {
+        "down"
+    } else if m.degraded > 0 {
+        "degraded"
+    } else if m.maintenance > 0 {
+        "maintenance"
+    } else if m.unknown * 2 > total {
+        "unseen"
+    } else {
+        "up"
+    };
+    let mut parts = vec![day(from, l, tz)];
+    match input.config.settings.sla.uptime(m).percent {
+        Some(p) if total > 0 => parts.push(format!("{} {}", percent(p, l), w.uptime)),
+        _ => parts.push(w.no_data.to_string()),
+    }
+    if m.unknown > 0 && total > 0 {
+        parts.push(format!(
+            "{} {}",
+            w.unseen_for,
+            duration_words(TimeDelta::milliseconds(m.unknown as i64), l)
+        ));
+    }
+    let names: Vec<String> = input
+        .incidents
+        .iter()
+        .filter(|i| touches(i, &s.id))
+        .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
+        .map(|i| {
+            let name = incident_name(input, i, s, l);
+            match i.resolved_at {
+                Some(r) => format!(
+                    "{name} ({} {})",
+                    w.lasted,
+                    duration_words(r - i.started_at, l)
+                ),
+                None => format!("{name} ({})", w.ongoing),
+            }
+        })
+        .collect();
+    match names.len() {
+        0 => parts.push(w.no_incidents.to_string()),
+        1 => parts.push(format!("1 {}: {}", w.incident, names[0])),
+        n => parts.push(format!("{n} {}: {}", w.incidents, names.join("; "))),
+    }
+    Bar {
+        date: date.to_string(),
+        kind,
+        words: parts.join(" · "),
+    }
+}
+
+/// The customer messages of an incident about the page's services, oldest first, with the
+/// phase each was written in.
+fn updates<'a>(input: &'a Input, i: &Incident, ids: &[&str]) -> Vec<(&'a Message, Phase)> {
+    let mut out: Vec<(&Message, Phase)> = i
+        .timeline
+        .iter()
+        .filter(|e| e.audience == atalaya_core::evaluate::Audience::Customers)
+        .filter(|e| e.service.as_deref().is_some_and(|s| ids.contains(&s)))
+        .filter_map(|e| {
+            input
+                .messages
+                .iter()
+                .find(|m| m.id == e.event)
+                .map(|m| (m, e.phase))
+        })
+        .collect();
+    out.sort_by_key(|(m, _)| m.at);
+    out.dedup_by_key(|(m, _)| m.id.clone());
+    out
+}
+
+/// An incident's name: the subject of the first message its customers got, else the service's
+/// name.
+fn incident_name(input: &Input, i: &Incident, s: &Service, l: Language) -> String {
+    updates(input, i, &[s.id.as_str()])
+        .first()
+        .map(|(m, _)| m.in_language(l.code()).0.to_string())
+        .unwrap_or_else(|| s.name.clone())
+}
+
+fn incident(
+    input: &Input,
+    i: &Incident,
+    audience: Audience,
+    ids: &[&str],
+    l: Language,
+    tz: Tz,
+) -> Option<IncidentView> {
+    let config = input.config;
+    let w = words(l);
+    let service_ids: Vec<String> = ids
+        .iter()
+        .filter(|s| touches(i, s))
+        .map(|s| s.to_string())
+        .collect();
+    let first = config.service(service_ids.first()?)?;
+    let messages = updates(input, i, ids);
+    let updates: Vec<UpdateView> = messages
+        .iter()
+        .map(|(m, phase)| {
+            let (subject, body) = m.in_language(l.code());
+            let owner = m
+                .attributes
+                .get("service")
+                .and_then(|s| config.service(s))
+                .and_then(|s| config.customer(&s.customer));
+            UpdateView {
+                id: m.id.clone(),
+                at: m.at,
+                at_words: when(m.at, l, tz),
+                title: subject.to_string(),
+                paragraphs: owner
+                    .map_or_else(Vec::new, |c| page_words(body, c, config, l, audience)),
+                event: m.attributes.get("event").cloned().unwrap_or_default(),
+                phase: phase.as_str(),
+            }
+        })
+        .collect();
+    let end = i.resolved_at.unwrap_or(input.now);
+    Some(IncidentView {
+        id: i.id.clone(),
+        name: updates
+            .first()
+            .map(|u| u.title.clone())
+            .unwrap_or_else(|| first.name.clone()),
+        phase: i.phase.as_str(),
+        services: service_ids
+            .iter()
+            .filter_map(|s| config.service(s))
+            .map(|s| s.name.clone())
+            .collect(),
+        service_ids,
+        started_at: i.started_at,
+        resolved_at: i.resolved_at,
+        updated_at: updates.last().map_or(i.opened_at, |u| u.at),
+        started_words: when(i.started_at, l, tz),
+        duration_words: match i.resolved_at {
+            Some(_) => format!("{} {}", w.lasted, duration_words(end - i.started_at, l)),
+            None => w.ongoing.to_string(),
+        },
+        updates,
+    })
+}
+
+/// The words of a customer message as a page shows them: without the greeting (which names the
+/// customer) and the sign-off. On the public page, a message that still names the customer is
+/// shown by its subject alone.
+pub fn page_words(
+    body: &str,
+    customer: &Customer,
+    config: &Config,
+    l: Language,
+    audience: Audience,
+) -> Vec<String> {
+    let mut paragraphs: Vec<&str> = body
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paragraphs
+        .first()
+        .is_some_and(|p| !p.contains('\n') && p.contains(&customer.name) && p.ends_with(','))
+    {
+        paragraphs.remove(0);
+    }
+    let sign_off = signature(customer, config, l);
+    if paragraphs
+        .last()
+        .is_some_and(|p| p.trim() == sign_off.trim())
+    {
+        paragraphs.pop();
+    }
+    let out: Vec<String> = paragraphs.iter().map(|p| p.to_string()).collect();
+    if matches!(audience, Audience::Public) && out.iter().any(|p| p.contains(&customer.name)) {
+        return Vec::new();
+    }
+    out
+}
+
+fn maintenance(input: &Input, services: &[&Service], l: Language, tz: Tz) -> Vec<MaintenanceView> {
+    let now = input.now;
+    let mut out = Vec::new();
+    for s in services {
+        for m in &s.maintenance {
+            let announced = m
+                .announce_before
+                .is_none_or(|b| now + TimeDelta::from_std(b).unwrap_or(TimeDelta::MAX) >= m.start);
+            if m.end > now && announced {
+                out.push(MaintenanceView {
+                    id: format!("{}-{}", s.id, m.start.timestamp()),
+                    service: s.name.clone(),
+                    service_id: s.id.clone(),
+                    start: m.start,
+                    end: m.end,
+                    in_progress: m.start <= now,
+                    words: window_words(m, l, tz),
+                    note: m.note.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|m| m.start);
+    out
+}
+
+/// The accounting policy, said plainly.
+pub fn policy_words(config: &Config, l: Language) -> String {
+    let w = words(l);
+    let p = &config.settings.sla;
+    let mut parts = vec![format!("{} {}", w.target, percent(p.target, l))];
+    parts.push(
+        if p.exclude_maintenance {
+            w.maintenance_left_out
+        } else {
+            w.maintenance_counted
+        }
+        .to_string(),
+    );
+    let weight = match l {
+        Language::En => format!("{}%", (p.partial_weight * 100.0).round()),
+        Language::Es => format!("{} %", (p.partial_weight * 100.0).round()),
+    };
+    parts.push(w.degraded_weight.replace("{pct}", &weight));
+    parts.push(
+        match p.unknown {
+            atalaya_core::rollup::UnknownAs::Exclude => w.unknown_exclude,
+            atalaya_core::rollup::UnknownAs::Up => w.unknown_up,
+            atalaya_core::rollup::UnknownAs::Down => w.unknown_down,
+        }
+        .to_string(),
+    );
+    parts.join("; ")
+}
