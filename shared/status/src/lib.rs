@@ -57,7 +57,7 @@ impl Cache {
 }
 
 /// One file of the site.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Object {
     /// Relative to the site's root, `/`-separated (`acme-7f3k/index.html`).
     pub path: String,
@@ -143,6 +143,17 @@ fn page_objects(
     Ok(())
 }
 
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Object")
+            .field("path", &self.path)
+            .field("bytes", &self.body.len())
+            .field("content_type", &self.content_type)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
 fn json(v: &serde_json::Value) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(v).unwrap_or_default();
     b.push(b'\n');
@@ -167,3 +178,6 @@ pub fn changes<'a>(
         .collect();
     (changed, gone)
 }
+
+#[cfg(test)]
+mod tests;

@@ -543,7 +543,7 @@ pub fn page_words(
         .collect();
     if paragraphs
         .first()
-        .is_some_and(|p| !p.contains('\n') && p.contains(&customer.name) && p.ends_with(','))
+        .is_some_and(|p| !p.contains('\n') && p.contains(&customer.name) && p.ends_with([',', ':']))
     {
         paragraphs.remove(0);
     }
