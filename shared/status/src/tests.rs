@@ -222,8 +222,7 @@ fn the_customer_page_tells_the_story_in_their_words_and_language() {
     let opened = w
         .messages
         .iter()
-        .filter(|m| m.attributes.get("event").map(String::as_str) == Some("opened"))
-        .next_back()
+        .rfind(|m| m.attributes.get("event").map(String::as_str) == Some("opened"))
         .unwrap_or_else(|| panic!("no opened message"));
     let second_paragraph = opened.body.split("\n\n").nth(1).unwrap_or_default();
     assert!(
