@@ -76,12 +76,24 @@ SMTPD := $(VENV)/bin/aiosmtpd
 $(SMTPD): $(MOTO)
 	$(VENV)/bin/pip install --quiet "aiosmtpd==1.4.6"
 
-# Debian's chromium for the tests that look at pages and mail in a real browser.
-browser:
+# Debian's chromium for the tests that look at pages and mail in a real browser, and axe-core
+# (pinned in tests/browser/package-lock.json), the accessibility checker they inject.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser: $(AXE)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+$(AXE): tests/browser/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+
+# What the status-site tests read the site with: a real feed parser and a JSON Schema validator.
+FEEDS := $(VENV)/bin/.feeds
+$(FEEDS): $(MOTO)
+	$(VENV)/bin/pip install --quiet "feedparser==6.0.11" "jsonschema==4.26.0"
+	@touch $@
+
 # The whole suite, with one moto_server on a free loopback port for the AWS tests.
-unit: $(MOTO) $(SMTPD) browser
+unit: $(MOTO) $(SMTPD) $(FEEDS) browser
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  tests/with-moto.sh $(MOTO) $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod dns;
 pub mod fault_proxy;
 pub mod http;

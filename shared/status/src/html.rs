@@ -11,12 +11,14 @@ use sha2::{Digest, Sha256};
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = include_str!("assets/status.css");
 const JS: &str = include_str!("assets/status.js");
+const ICON: &str = include_str!("assets/icon.svg");
 const PAGE: &str = include_str!("templates/page.html");
 
 pub(crate) struct Assets {
     env: Environment<'static>,
     css: String,
     js: String,
+    icon: String,
 }
 
 fn named(stem: &str, ext: &str, body: &str) -> String {
@@ -35,6 +37,7 @@ impl Assets {
             env,
             css: named("status", "css", CSS),
             js: named("status", "js", JS),
+            icon: named("icon", "svg", ICON),
         })
     }
 
@@ -50,6 +53,12 @@ impl Assets {
                 path: self.js.clone(),
                 body: JS.as_bytes().to_vec(),
                 content_type: "text/javascript; charset=utf-8",
+                cache: Cache::Asset,
+            },
+            Object {
+                path: self.icon.clone(),
+                body: ICON.as_bytes().to_vec(),
+                content_type: "image/svg+xml",
                 cache: Cache::Asset,
             },
         ]
@@ -72,9 +81,11 @@ impl Assets {
                 t.render(context! {
                     page => minijinja::Value::from(minijinja::value::Serde(page)),
                     w => minijinja::Value::from(minijinja::value::Serde(words(l))),
-                    root => root,
-                    css => &self.css,
-                    js => &self.js,
+                    // The site's own paths (hex names under assets/): nothing to escape.
+                    root => minijinja::Value::from_safe_string(root.to_string()),
+                    css => minijinja::Value::from_safe_string(self.css.clone()),
+                    js => minijinja::Value::from_safe_string(self.js.clone()),
+                    icon => minijinja::Value::from_safe_string(self.icon.clone()),
                     languages => languages,
                 })
             })

@@ -251,11 +251,11 @@ pub fn page(input: &Input, audience: Audience, l: Language) -> Page {
         let hours = input.hours.get(&s.id);
         let mut bars = Vec::new();
         let mut total = Millis::default();
-        for (date, from, to) in days(input.now, tz) {
-            let to = to.min(checked_at);
+        for (date, from, to_day) in days(input.now, tz) {
+            let to = to_day.min(checked_at);
             let m = hours.map(|h| sum(h, from, to)).unwrap_or_default();
             total.merge(&m);
-            bars.push(bar(input, s, &date, from, to, &m, l, tz));
+            bars.push(bar(input, s, &date, (from, to_day), &m, l, tz));
         }
         let uptime = config
             .settings
@@ -302,6 +302,13 @@ pub fn page(input: &Input, audience: Audience, l: Language) -> Page {
     }
     open.sort_by_key(|i| std::cmp::Reverse(i.started_at));
     history.sort_by_key(|i| std::cmp::Reverse(i.started_at));
+    // Updated: the hour the bars run to, or the newest update shown if it is newer.
+    let checked_at = open
+        .iter()
+        .chain(&history)
+        .flat_map(|i| i.updates.iter().map(|u| u.at))
+        .filter(|t| *t <= input.now)
+        .fold(checked_at, DateTime::max);
     let title =
         match audience {
             Audience::Customer(c) => format!("{} · {}", c.name, w.status_of),
@@ -365,20 +372,25 @@ fn days(now: DateTime<Utc>, tz: Tz) -> Vec<(String, DateTime<Utc>, DateTime<Utc>
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn bar(
     input: &Input,
     s: &Service,
     date: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    (from, to_day): (DateTime<Utc>, DateTime<Utc>),
     m: &Millis,
     l: Language,
     tz: Tz,
 ) -> Bar {
     let w = words(l);
     let total = m.total();
-    let kind = if total == 0 {
+    // An incident (downtime the quorum confirmed) on the day colours it even before its hour
+    // is complete: the bars never look better than the incident list.
+    let incident_that_day = input.incidents.iter().any(|i| {
+        touches(i, &s.id) && i.started_at < to_day && i.resolved_at.is_none_or(|r| r >= from)
+    });
+    let kind = if m.down > 0 || incident_that_day {
+        "down"
+    } else if total == 0 {
         "none"
     } else if m.down > 0 {
         "down"
@@ -407,7 +419,7 @@ fn bar(
         .incidents
         .iter()
         .filter(|i| touches(i, &s.id))
-        .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
+        .filter(|i| i.started_at < to_day && i.resolved_at.is_none_or(|r| r >= from))
         .map(|i| {
             let name = incident_name(input, i, s, l);
             match i.resolved_at {

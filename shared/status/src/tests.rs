@@ -346,8 +346,8 @@ fn a_rebuild_changes_only_what_changed() {
     assert_eq!(a["acme-7f3k9q/history.atom"], c["acme-7f3k9q/history.atom"]);
     assert_eq!(
         a.values().filter(|o| o.cache == Cache::Asset).count(),
-        2,
-        "a stylesheet and a script"
+        3,
+        "a stylesheet, a script and an icon"
     );
 }
 
