@@ -33,6 +33,20 @@ struct ServiceReport {
     /// Of every real result of the month, in milliseconds (p50, p95, p99), by phase.
     latency: std::collections::BTreeMap<String, atalaya_core::rollup::Percentiles>,
     incidents: Vec<IncidentLine>,
+    /// Each check in each region that reported, as that region saw it (down there: failing
+    /// past its retries; the service's down needs the quorum).
+    checks: Vec<CheckReport>,
+}
+
+#[derive(Serialize)]
+struct CheckReport {
+    check: String,
+    region: String,
+    uptime_percent: Option<f64>,
+    down_s: f64,
+    degraded_s: f64,
+    unknown_s: f64,
+    latency: Option<atalaya_core::rollup::Percentiles>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +125,32 @@ pub fn report(
             let m = sum(&store.hours(&svc.id, from, to)?, from, to);
             let u = policy.uptime(&m);
             let secs = |ms: u64| ms as f64 / 1000.0;
+            let mut checks = Vec::new();
+            let regions = config
+                .settings
+                .regions
+                .iter()
+                .map(String::as_str)
+                .chain([atalaya_core::LOCAL_REGION]);
+            for c in config.checks.iter().filter(|c| c.service == svc.id) {
+                for region in regions.clone() {
+                    let key = atalaya_core::rollup::check_key(&c.id, region);
+                    let hours = store.hours(&key, from, to)?;
+                    if hours.is_empty() {
+                        continue;
+                    }
+                    let m = sum(&hours, from, to);
+                    checks.push(CheckReport {
+                        check: c.id.clone(),
+                        region: region.to_string(),
+                        uptime_percent: policy.uptime(&m).percent,
+                        down_s: secs(m.down),
+                        degraded_s: secs(m.degraded),
+                        unknown_s: secs(m.unknown),
+                        latency: store.latency(&key, from, to)?.percentiles("total"),
+                    });
+                }
+            }
             services.push(ServiceReport {
                 customer: svc.customer.clone(),
                 service: svc.id.clone(),
@@ -141,6 +181,7 @@ pub fn report(
                         duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
                     })
                     .collect(),
+                checks,
             });
         }
         let r = Report {
@@ -183,6 +224,22 @@ fn table(r: &Report) -> String {
             )),
             s.incidents.len()
         ));
+        for c in &s.checks {
+            out.push_str(&format!(
+                "    {:<27} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {}\n",
+                format!("{} @ {}", c.check, c.region),
+                pct(c.uptime_percent),
+                "",
+                "",
+                mins(c.down_s),
+                mins(c.degraded_s),
+                mins(c.unknown_s),
+                c.latency.map_or("-".into(), |p| format!(
+                    "{:.0}/{:.0}/{:.0} ms",
+                    p.p50, p.p95, p.p99
+                )),
+            ));
+        }
         for i in &s.incidents {
             out.push_str(&format!(
                 "    {}  {} → {}\n",

@@ -108,8 +108,9 @@ pub async fn step(
 }
 
 /// Accrues each service's time since the last round to the condition it was in then
-/// (`atalaya_core::rollup`); the first round after the runner starts accrues the time it was
-/// stopped as unknown: the monitor did not see it.
+/// (`atalaya_core::rollup`), and each check's in the runner's region likewise; the first round
+/// after the runner starts accrues the time it was stopped as unknown: the monitor did not see
+/// it.
 fn roll_up(
     store: &SqliteStore,
     config: &Config,
@@ -118,39 +119,54 @@ fn roll_up(
     now: chrono::DateTime<Utc>,
     resuming: bool,
 ) -> anyhow::Result<()> {
-    use atalaya_core::rollup::{accrue, service_condition, Condition, Hours, Latency};
+    use atalaya_core::rollup::{
+        accrue, check_condition, check_key, service_condition, Condition, Hours, Latency,
+    };
     use chrono::DurationRound;
     use std::collections::BTreeMap;
-    // What the round's results measured, per service and hour.
-    let mut latency: BTreeMap<&str, BTreeMap<chrono::DateTime<Utc>, Latency>> = BTreeMap::new();
+    // What the round's results measured, per service and per check in its region, by hour.
+    let mut latency: BTreeMap<String, BTreeMap<chrono::DateTime<Utc>, Latency>> = BTreeMap::new();
     for r in results {
         if let Some(check) = config.check(&r.check) {
             let hour =
                 r.at.duration_trunc(chrono::TimeDelta::hours(1))
                     .unwrap_or(r.at);
-            latency
-                .entry(check.service.as_str())
-                .or_default()
-                .entry(hour)
-                .or_default()
-                .record(r);
+            for key in [check.service.clone(), check_key(&check.id, &r.region)] {
+                latency
+                    .entry(key)
+                    .or_default()
+                    .entry(hour)
+                    .or_default()
+                    .record(r);
+            }
         }
     }
     let marks = store.rollup_marks()?;
-    let accruals: Vec<atalaya_store::Accrual> = config
+    let region = atalaya_core::LOCAL_REGION;
+    let subjects: Vec<(String, Condition)> = config
         .services
         .iter()
-        .map(|service| {
+        .map(|s| (s.id.clone(), service_condition(state, config, s, now)))
+        .chain(config.checks.iter().map(|c| {
+            (
+                check_key(&c.id, region),
+                check_condition(state, config, c, region, now),
+            )
+        }))
+        .collect();
+    let accruals: Vec<atalaya_store::Accrual> = subjects
+        .iter()
+        .map(|(key, condition)| {
             let mut hours = Hours::new();
-            if let Some((at, was)) = marks.get(&service.id) {
+            if let Some((at, was)) = marks.get(key) {
                 let was = if resuming { Condition::Unknown } else { *was };
                 accrue(&mut hours, was, *at, now);
             }
             atalaya_store::Accrual {
-                service: &service.id,
+                subject: key,
                 hours,
-                latency: latency.remove(service.id.as_str()).unwrap_or_default(),
-                mark: (now, service_condition(state, config, service, now)),
+                latency: latency.remove(key).unwrap_or_default(),
+                mark: (now, *condition),
             }
         })
         .collect();

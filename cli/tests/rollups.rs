@@ -121,7 +121,23 @@ fn the_runner_counts_downtime_it_sees_and_its_own_absence_as_unknown() {
         total["p99"].as_f64().unwrap(),
     );
     assert!(0.0 <= p50 && p50 <= p95 && p95 <= p99, "{total}");
+    // The check in the runner's region: the same story as that region saw it (one region:
+    // its down is the service's).
+    let check = &shop["checks"][0];
+    assert_eq!(
+        (&check["check"], &check["region"]),
+        (&serde_json::json!("shop-tcp"), &serde_json::json!("local")),
+        "{shop}"
+    );
+    assert_eq!(check["uptime_percent"].as_f64(), Some(0.0), "{check}");
+    assert!(check["down_s"].as_f64().unwrap() >= 4.0, "{check}");
+    assert!(check["unknown_s"].as_f64().unwrap() >= 2.0, "{check}");
+    assert!(
+        check["latency"]["samples"].as_u64().unwrap() >= 4,
+        "{check}"
+    );
     let table = report("table");
+    assert!(table.contains("shop-tcp @ local"), "{table}");
     assert!(
         table.contains("shop (Shop)") && table.contains("0.000 %"),
         "{table}"

@@ -77,13 +77,13 @@ fn seed(db: &Path, now: DateTime<Utc>) {
     store
         .accrue(&[
             atalaya_store::Accrual {
-                service: "shop",
+                subject: "shop",
                 hours: shop,
                 latency: Default::default(),
                 mark: (now, Condition::Up),
             },
             atalaya_store::Accrual {
-                service: "pagos",
+                subject: "pagos",
                 hours: pagos,
                 latency: Default::default(),
                 mark: (now, Condition::Up),

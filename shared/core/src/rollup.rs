@@ -205,6 +205,51 @@ pub fn service_condition(
     }
 }
 
+/// The rollup key of one check in one region (`shop-home@eu-west-1`; ids cannot hold `@`), kept
+/// beside the services' own.
+pub fn check_key(check: &str, region: &str) -> String {
+    format!("{check}@{region}")
+}
+
+/// The condition of `check` in `region` at `now`, as that region saw it: in its service's
+/// maintenance window → maintenance; no result yet, a monitoring fault, a silent region or a
+/// result older than three intervals → unknown; failing past its retries → down (in that
+/// region: the service's down needs the quorum); failing within its retries, or degraded →
+/// degraded; else up.
+pub fn check_condition(
+    state: &State,
+    config: &Config,
+    check: &crate::config::Check,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Condition {
+    use crate::result::Outcome;
+    if config
+        .service(&check.service)
+        .is_some_and(|s| s.maintenance.iter().any(|m| m.start <= now && now < m.end))
+    {
+        return Condition::Maintenance;
+    }
+    let silent = state.regions.get(region).is_some_and(|r| r.silent);
+    let Some(cr) = state
+        .checks
+        .get(&check.id)
+        .and_then(|c| c.regions.get(region))
+    else {
+        return Condition::Unknown;
+    };
+    let fresh = crate::evaluate::after(cr.last_at, check.interval * 3) >= now;
+    if silent || cr.fault.is_some() || !fresh {
+        return Condition::Unknown;
+    }
+    match cr.outcome {
+        Outcome::Down if cr.hard_down => Condition::Down,
+        Outcome::Down | Outcome::Degraded => Condition::Degraded,
+        Outcome::Up => Condition::Up,
+        Outcome::Unknown => Condition::Unknown,
+    }
+}
+
 /// What time the monitor could not see counts as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

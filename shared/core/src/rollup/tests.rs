@@ -38,6 +38,11 @@ fn result(region: &str, at: DateTime<Utc>, down: bool) -> ProbeResult {
 
 /// Two days, minute by minute: which regions report, and which report the shop down.
 fn history() -> Hours {
+    histories().0
+}
+
+/// The service's hours, and each region's of its check.
+fn histories() -> (Hours, BTreeMap<String, Hours>) {
     let config = crate::load_str(FILE, "checks.yaml", crate::Target::Lambda)
         .unwrap_or_else(|e| panic!("{e}"));
     let service = &config.services[0];
@@ -45,6 +50,8 @@ fn history() -> Hours {
     let mut state = State::default();
     let mut hours = Hours::new();
     let mut last: Option<(DateTime<Utc>, Condition)> = None;
+    let mut regions: BTreeMap<String, Hours> = BTreeMap::new();
+    let mut last_region: BTreeMap<String, (DateTime<Utc>, Condition)> = BTreeMap::new();
     for m in 0..2 * 24 * 60 {
         let minute = t0 + TimeDelta::minutes(m);
         let at = minute + TimeDelta::seconds(5);
@@ -63,8 +70,41 @@ fn history() -> Hours {
             accrue(&mut hours, c, from, now);
         }
         last = Some((now, service_condition(&state, &config, service, now)));
+        for region in ["eu-west-1", "us-east-1"] {
+            let key = check_key("shop-home", region);
+            if let Some((from, c)) = last_region.get(&key) {
+                accrue(regions.entry(key.clone()).or_default(), *c, *from, now);
+            }
+            let c = check_condition(&state, &config, &config.checks[0], region, now);
+            last_region.insert(key, (now, c));
+        }
     }
-    hours
+    (hours, regions)
+}
+
+#[test]
+fn each_region_of_a_check_keeps_what_it_saw() {
+    let (_, regions) = histories();
+    let t0: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap_or_default();
+    let all = |r: &str| {
+        sum(
+            &regions[&check_key("shop-home", r)],
+            t0,
+            t0 + TimeDelta::days(2),
+        )
+    };
+    let (eu, us) = (all("eu-west-1"), all("us-east-1"));
+    // The outage everywhere: down in both regions, from the evaluation that saw each down
+    // (retries 1: the first failure is already past its retries) to the one that saw it back.
+    assert_eq!(eu.down, 90 * MIN, "{eu:?}");
+    // us-east-1 alone failed 15:00-15:45: down there, and only there.
+    assert_eq!(us.down, (90 + 45) * MIN, "{us:?}");
+    assert_eq!(eu.degraded + us.degraded, 0);
+    // Nobody reported for half an hour: unknown in both from the evaluation that found the
+    // last result three intervals old (05:02:30) to the one that had a new one (05:30:30).
+    assert_eq!((eu.unknown, us.unknown), (28 * MIN, 28 * MIN));
+    assert_eq!(eu.maintenance, 60 * MIN);
+    assert_eq!(eu.total(), us.total());
 }
 
 const MIN: u64 = 60_000;

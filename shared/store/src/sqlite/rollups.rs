@@ -1,4 +1,4 @@
-//! Rollups in SQLite: per service and hour, the time in each condition
+//! Rollups in SQLite: per service (and per check in a region) and hour, the time in each condition
 //! (`atalaya_core::rollup`), kept 400 days; and each service's mark (when its time was last
 //! accrued, in what condition), so that the next round accrues from there.
 
@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// One service's time and latency since its mark, and its new mark.
 pub struct Accrual<'a> {
-    pub service: &'a str,
+    /// A service id, or a check in a region (`atalaya_core::rollup::check_key`).
+    pub subject: &'a str,
     pub hours: Hours,
     pub latency: BTreeMap<DateTime<Utc>, Latency>,
     pub mark: (DateTime<Utc>, Condition),
@@ -35,7 +36,7 @@ impl SqliteStore {
                 let stored: Option<(String, Option<String>)> = tx
                     .query_row(
                         "SELECT millis, latency FROM rollups WHERE service = ?1 AND hour = ?2",
-                        params![a.service, ts(*hour)],
+                        params![a.subject, ts(*hour)],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
@@ -55,13 +56,13 @@ impl SqliteStore {
                 tx.execute(
                     "INSERT INTO rollups (service, hour, millis, latency) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis, latency = excluded.latency",
-                    params![a.service, ts(*hour), serde_json::to_string(&m)?, serde_json::to_string(&l)?],
+                    params![a.subject, ts(*hour), serde_json::to_string(&m)?, serde_json::to_string(&l)?],
                 )?;
             }
             tx.execute(
                 "INSERT INTO rollup_marks (service, at, condition) VALUES (?1, ?2, ?3)
                  ON CONFLICT (service) DO UPDATE SET at = excluded.at, condition = excluded.condition",
-                params![a.service, ts(a.mark.0), serde_json::to_string(&a.mark.1)?],
+                params![a.subject, ts(a.mark.0), serde_json::to_string(&a.mark.1)?],
             )?;
         }
         if let Some(latest) = accruals.iter().map(|a| a.mark.0).max() {
@@ -172,7 +173,7 @@ mod tests {
             let mut hours = Hours::new();
             accrue(&mut hours, c, from, from + TimeDelta::minutes(1));
             s.accrue(&[Accrual {
-                service: "shop",
+                subject: "shop",
                 hours,
                 latency: BTreeMap::new(),
                 mark: (from + TimeDelta::minutes(1), c),
