@@ -15,6 +15,8 @@ pub enum ReportFormat {
     Table,
     Json,
     Csv,
+    /// For the customer: their language and time zone (with --customer), styles inline.
+    Html,
 }
 
 #[derive(Serialize)]
@@ -191,12 +193,85 @@ pub fn report(
             services,
         };
         let text = match format {
+            ReportFormat::Html => {
+                html(&store, config, customer, &r, &incidents, from).await?
+            }
             ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&r)?),
             ReportFormat::Csv => csv(&r)?,
             ReportFormat::Table => table(&r),
         };
         crate::emit(&text)
     })
+}
+
+/// The customer's report: services by their names, incidents by what their customers were
+/// told.
+async fn html(
+    store: &atalaya_store::SqliteStore,
+    config: &atalaya_core::Config,
+    customer: Option<&str>,
+    r: &Report,
+    incidents: &[atalaya_core::evaluate::Incident],
+    from: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    use atalaya_core::evaluate::Audience;
+    use atalaya_status::report::{IncidentMonth, ServiceMonth};
+    let customer = customer.and_then(|c| config.customer(c));
+    let language = customer.map_or(atalaya_core::config::Language::En, |c| c.language);
+    let ids: Vec<String> = incidents
+        .iter()
+        .flat_map(|i| &i.timeline)
+        .filter(|e| e.audience == Audience::Customers)
+        .map(|e| e.event.clone())
+        .collect();
+    let messages = if ids.is_empty() {
+        Vec::new()
+    } else {
+        store.messages(&ids).await?
+    };
+    let ms = |s: f64| (s * 1000.0).round() as u64;
+    let services: Vec<ServiceMonth> = r
+        .services
+        .iter()
+        .map(|s| ServiceMonth {
+            name: s.name.clone(),
+            millis: atalaya_core::rollup::Millis {
+                up: ms(s.up_s),
+                degraded: ms(s.degraded_s),
+                down: ms(s.down_s),
+                unknown: ms(s.unknown_s),
+                maintenance: ms(s.maintenance_s),
+            },
+            latency: s.latency.get("total").copied(),
+            incidents: s
+                .incidents
+                .iter()
+                .map(|line| {
+                    let told = incidents
+                        .iter()
+                        .find(|i| i.id == line.id)
+                        .into_iter()
+                        .flat_map(|i| &i.timeline)
+                        .filter(|e| {
+                            e.audience == Audience::Customers
+                                && e.service.as_deref() == Some(s.service.as_str())
+                        })
+                        .find_map(|e| messages.iter().find(|m| m.id == e.event));
+                    IncidentMonth {
+                        name: told.map_or_else(
+                            || s.name.clone(),
+                            |m| m.in_language(language.code()).0.to_string(),
+                        ),
+                        started_at: line.started_at,
+                        resolved_at: line.resolved_at,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let month = atalaya_core::message::month_words(from.year(), from.month0() as usize, language);
+    atalaya_status::report::html(config, customer, &month, &services)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 fn pct(p: Option<f64>) -> String {

@@ -342,6 +342,53 @@ fn a_customer_page_during_an_incident_reads_right_for_people_and_machines() {
     );
     assert_eq!(b.errors, Vec::<String>::new(), "console errors");
     eprintln!("screenshots: {} {}", desktop.display(), mobile.display());
+
+    // The month's report for the customer, in their language and zone.
+    let month = Utc::now().format("%Y-%m").to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "report",
+            "--month",
+            &month,
+            "--customer",
+            "acme",
+            "--format",
+            "html",
+        ])
+        .args(["--db", w.db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("<html lang=\"es\">"), "{report}");
+    assert!(report.contains("Informe de disponibilidad"), "{report}");
+    assert!(
+        report.contains(opened["subject"].as_str().unwrap()),
+        "the incident by the name the customer was told: {report}"
+    );
+    assert!(report.contains("(hora de Madrid)"), "{report}");
+    assert!(
+        report.contains("el mantenimiento programado no cuenta"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("shop-home") && !report.contains("127.0.0.1"),
+        "{report}"
+    );
+    let file = screenshots().join("report-es.html");
+    std::fs::write(&file, &report).unwrap();
+    b.size(1024, 900);
+    b.goto(&format!("file://{}", file.display()));
+    b.eval(&axe_source());
+    let violations = b.eval(
+        "axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id))",
+    );
+    assert_eq!(violations, serde_json::json!([]), "axe-core on the report");
+    b.screenshot(&screenshots().join("report-es-1024.png"));
     drop(b);
     interrupt(runner);
     atalaya_tests::http::set_switch("status-page-shop", false);

@@ -14,6 +14,7 @@ mod atom;
 mod badge;
 mod html;
 pub mod model;
+pub mod report;
 mod words;
 
 use atalaya_core::config::{Config, Language};

@@ -220,6 +220,14 @@ const MONTHS_ES: [&str; 12] = [
     "diciembre",
 ];
 
+/// A month: `November 2026`, `noviembre de 2026` (`month0` from 0).
+pub fn month_words(year: i32, month0: usize, l: Language) -> String {
+    match l {
+        Language::En => format!("{} {year}", MONTHS_EN[month0 % 12]),
+        Language::Es => format!("{} de {year}", MONTHS_ES[month0 % 12]),
+    }
+}
+
 /// A day: `24 November 2026`, `24 de noviembre de 2026`.
 pub fn day(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
     local_day(t.with_timezone(&tz), l)

@@ -11,7 +11,7 @@
 mod customer;
 mod operators;
 
-pub use customer::{day, duration_words, signature, when, window_words};
+pub use customer::{day, duration_words, month_words, signature, when, window_words};
 
 use crate::config::{Config, Language};
 use crate::evaluate::{Audience, Event, State};
