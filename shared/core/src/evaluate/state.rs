@@ -26,6 +26,10 @@ pub struct State {
     /// when the window ends and the service is seen working.
     pub deferred_resolutions: BTreeSet<(String, String)>,
     pub next_incident: u64,
+    /// Where the rollups stand, for shells that keep them apart from the state
+    /// (`crate::rollup::Marks`).
+    #[serde(default, skip_serializing_if = "crate::rollup::Marks::is_empty")]
+    pub rollup: crate::rollup::Marks,
 }
 
 impl State {

@@ -287,3 +287,85 @@ fn latency_percentiles_merge_within_one_percent() {
     assert!((ttfb.p50 - 2500.0).abs() / 2500.0 <= 0.01, "{ttfb:?}");
     assert!(month.percentiles("tls").is_none());
 }
+
+/// The alert function's way (marks in the state, moved when a condition changes and once an
+/// hour, completed hours written and forgotten) adds up to the runner's (every minute accrued)
+/// for the same history.
+#[test]
+fn marks_written_hourly_add_up_to_accruing_every_minute() {
+    let config = crate::load_str(FILE, "checks.yaml", crate::Target::Lambda)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let service = &config.services[0];
+    let t0: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap_or_default();
+    let mut state = State::default();
+    let mut every_minute = Hours::new();
+    let mut last: Option<(DateTime<Utc>, Condition)> = None;
+    let mut marks = Marks::default();
+    let mut written = Hours::new();
+    let mut changes = 0;
+    for m in 0..2 * 24 * 60 {
+        let minute = t0 + TimeDelta::minutes(m);
+        let at = minute + TimeDelta::seconds(5);
+        let down = (600..690).contains(&m);
+        let results = vec![result("eu-west-1", at, down), result("us-east-1", at, down)];
+        let now = minute + TimeDelta::seconds(30);
+        state = crate::evaluate::evaluate(&state, &results, now, &config).0;
+        let c = service_condition(&state, &config, service, now);
+        if let Some((from, was)) = last {
+            accrue(&mut every_minute, was, from, now);
+        }
+        last = Some((now, c));
+        let before = marks.clone();
+        marks.advance(now, &BTreeMap::from([("shop".to_string(), c)]), None);
+        if marks != before {
+            changes += 1;
+        }
+        let done = marks.completed(now);
+        if let Some(h) = done.get("shop") {
+            for (t, v) in h {
+                written.entry(*t).or_default().merge(v);
+            }
+        }
+        marks.forget(&done);
+    }
+    let end: DateTime<Utc> = "2026-11-02T23:00:00Z".parse().unwrap_or_default();
+    let full: Hours = every_minute.range(..end).map(|(t, v)| (*t, *v)).collect();
+    assert_eq!(written, full);
+    // The marks changed at the start, once an hour (47 hours began), and when the outage
+    // ended (it began with the 10:00 hour: one change for both).
+    assert_eq!(changes, 1 + 47 + 1);
+}
+
+#[test]
+fn a_monitor_that_was_not_running_counts_that_time_unknown() {
+    let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap_or_default() };
+    let up = BTreeMap::from([("shop".to_string(), Condition::Up)]);
+    let mut marks = Marks::default();
+    marks.advance(t("2026-11-01T10:00:00Z"), &up, None);
+    marks.advance(t("2026-11-01T10:20:00Z"), &up, None);
+    // The shell last ran at 10:30 and runs again at 12:15.
+    marks.advance(
+        t("2026-11-01T12:15:00Z"),
+        &up,
+        Some(t("2026-11-01T10:30:00Z")),
+    );
+    let done = marks.completed(t("2026-11-01T12:15:00Z"));
+    let shop = &done["shop"];
+    assert_eq!(shop[&t("2026-11-01T10:00:00Z")].up, 30 * MIN);
+    assert_eq!(shop[&t("2026-11-01T10:00:00Z")].unknown, 30 * MIN);
+    assert_eq!(shop[&t("2026-11-01T11:00:00Z")].unknown, 60 * MIN);
+    // The current hour is not complete: it stays.
+    assert_eq!(
+        marks.pending["shop"][&t("2026-11-01T12:00:00Z")].unknown,
+        15 * MIN
+    );
+    marks.forget(&done);
+    assert_eq!(marks.pending["shop"].len(), 1);
+    // A subject that leaves is accrued to the moment it left.
+    marks.advance(t("2026-11-01T12:20:00Z"), &BTreeMap::new(), None);
+    assert!(marks.since.is_empty());
+    assert_eq!(
+        marks.pending["shop"][&t("2026-11-01T12:00:00Z")].up,
+        5 * MIN
+    );
+}
