@@ -62,6 +62,11 @@ resource "aws_dynamodb_table" "state" {
     name = "pk"
     type = "S"
   }
+  # Rollup hours (rollup#<service>#<day>) expire 400 days after their day.
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
   point_in_time_recovery {
     enabled = true
   }

@@ -76,6 +76,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
     let all = at_regions("shop-home", t0, Outcome::Up);
@@ -158,6 +159,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
 
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
@@ -264,6 +266,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&broken],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let out = handle(&deps, &results, first, t0 + chrono::TimeDelta::seconds(5)).await;
     assert!(out.events > 0 && out.publish_failures > 0, "{out:?}");
@@ -281,6 +284,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let tick = handle(&deps, &[], None, t0 + chrono::TimeDelta::seconds(30)).await;
     assert_eq!(tick.publish_failures, 0, "{tick:?}");

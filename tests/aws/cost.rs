@@ -64,6 +64,7 @@ services:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
 
     // Minute 0: the real probe function in each region; its results are the pattern of the

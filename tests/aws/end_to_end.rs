@@ -145,6 +145,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let out = alert(
         &deps,

@@ -12,6 +12,7 @@ mod mailer;
 mod partitions;
 mod probe_fn;
 mod sns;
+mod status_site;
 mod subscribers;
 mod truth;
 

@@ -51,6 +51,7 @@ async fn with_the_state_in_partitions_an_outage_and_a_silent_region_are_told_onc
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let plan = c.plan(8);
     assert!(plan.parts.len() > 1, "the services spread over partitions");
@@ -172,6 +173,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);
     let mut down = at_regions("shop-home", t0, Outcome::Down);
@@ -267,6 +269,7 @@ checks:
         checks: &before,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     handle(
         &deps,
@@ -285,6 +288,7 @@ checks:
         checks: &after,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     handle(&deps, &[], None, at(0) + chrono::TimeDelta::seconds(50)).await;
     assert!(
@@ -355,6 +359,7 @@ checks:
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let part = c.plan(4).of_check("shop-home").unwrap().key.clone();
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
@@ -423,6 +428,7 @@ async fn a_blind_monitor_is_told_once_for_every_partition() {
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let parts: std::collections::BTreeSet<String> = (0..24)
         .map(|i| c.plan(8).of_check(&format!("k{i}")).unwrap().key.clone())

@@ -213,6 +213,7 @@ async fn with_every_probe_region_silent_mid_incident_the_alert_function_sends_no
         checks: &c,
         store: &s,
         channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = chrono::Utc::now() - TimeDelta::minutes(60);
     // The shop goes down in every region; the others are fine.

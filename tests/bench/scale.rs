@@ -248,7 +248,7 @@ struct Figures {
     open_at_end: usize,
 }
 
-async fn drive<S: Store>(
+async fn drive<S: Store + atalaya_store::Rollups>(
     store: &S,
     checks: &Checks,
     a: &Args,
@@ -261,6 +261,7 @@ async fn drive<S: Store>(
         checks,
         store,
         channels: &[&channel],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let mut f = Figures {
         eval_ms: Vec::new(),

@@ -8,10 +8,11 @@
 //! The handler is generic over the store and the channels: its decisions are tested over SQLite
 //! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
+use atalaya_app::status_site::{publish, site, Site};
 use atalaya_app::{deliver, evaluate_batch, Checks};
 use atalaya_core::ProbeResult;
 use atalaya_notify::Channel;
-use atalaya_store::Store;
+use atalaya_store::{Rollups, Store};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,6 +32,10 @@ pub struct AlertOutput {
     pub evaluation_failed_for_good: bool,
     /// Configured regions with no result for three intervals (left out of the quorum).
     pub silent_regions: usize,
+    /// Status site objects written (or deleted) after the evaluation.
+    pub site_objects: usize,
+    /// The status site could not be rebuilt or published (the next change or hour tries again).
+    pub site_failed: bool,
     #[serde(rename = "batchItemFailures")]
     pub batch_item_failures: Vec<ItemFailure>,
 }
@@ -41,11 +46,13 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-/// What the handler works with: the checks file, the store, the channels messages go to.
-pub struct Deps<'a, S> {
+/// What the handler works with: the checks file, the store, the channels messages go to, and
+/// where the status site is published (none: no site).
+pub struct Deps<'a, S, W = atalaya_app::status_site::Folder> {
     pub checks: &'a Checks,
     pub store: &'a S,
     pub channels: &'a [&'a dyn Channel],
+    pub site: Option<&'a W>,
 }
 
 /// The results carried by a stream batch (inserts and updates of the results table), with the
@@ -74,8 +81,8 @@ pub fn results_of(event: &StreamEvent) -> (Vec<ProbeResult>, Option<String>) {
 }
 
 /// One invocation: `results` from a stream batch (empty for a tick), evaluated at `now`.
-pub async fn handle<S: Store>(
-    deps: &Deps<'_, S>,
+pub async fn handle<S: Store + Rollups, W: Site>(
+    deps: &Deps<'_, S, W>,
     results: &[ProbeResult],
     first_sequence: Option<String>,
     now: DateTime<Utc>,
@@ -130,6 +137,8 @@ pub fn emf(
                 u8::from(o.evaluation_failed).into(),
             ),
             ("SilentRegions", "Count", o.silent_regions as f64),
+            ("SiteObjectsWritten", "Count", o.site_objects as f64),
+            ("SiteFailures", "Count", u8::from(o.site_failed).into()),
             (
                 "AlertDuration",
                 "Milliseconds",
@@ -191,6 +200,9 @@ async fn take_lease<S: Store>(store: &S, owner: &str) -> Result<bool, atalaya_st
     }
 }
 
+/// Whether this instance has published the status site yet.
+static SITE_PUBLISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The evaluation failed and may succeed later: the stream batch (if any) goes back to Lambda.
 fn hand_back(mut out: AlertOutput, first_sequence: Option<String>) -> AlertOutput {
     out.evaluation_failed = true;
@@ -202,8 +214,8 @@ fn hand_back(mut out: AlertOutput, first_sequence: Option<String>) -> AlertOutpu
     out
 }
 
-async fn run<S: Store>(
-    deps: &Deps<'_, S>,
+async fn run<S: Store + Rollups, W: Site>(
+    deps: &Deps<'_, S, W>,
     results: &[ProbeResult],
     first_sequence: Option<String>,
     now: DateTime<Utc>,
@@ -232,10 +244,13 @@ async fn run<S: Store>(
     if let Err(e) = deps.store.release_lease(&owner).await {
         tracing::warn!(error = %e, "the evaluation lease was not given back; it expires on its own");
     }
-    match evaluated {
+    let rebuild = match evaluated {
         Ok(e) => {
             out.events = e.events;
             out.silent_regions = e.silent_regions;
+            // The site changes with what customers and operators are told, and with each
+            // completed hour (the bars).
+            e.events > 0 || e.rollup_hours > 0
         }
         Err(e) if e.retryable() => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
@@ -249,7 +264,7 @@ async fn run<S: Store>(
             out.evaluation_failed_for_good = true;
             return out;
         }
-    }
+    };
     match deliver(deps.store, deps.channels).await {
         Ok(d) => {
             out.published = d.messages;
@@ -258,6 +273,25 @@ async fn run<S: Store>(
         Err(e) => {
             tracing::error!(retryable = e.retryable(), error = %e, "cannot read the outbox; messages stay pending");
             out.publish_failures = 1;
+        }
+    }
+    // A fresh instance publishes once on its first tick (a new deployment's site, or one a
+    // failed publish left behind); unchanged objects are not written again.
+    let first = results.is_empty() && !SITE_PUBLISHED.load(std::sync::atomic::Ordering::Relaxed);
+    if let (true, Some(target)) = (rebuild || first, deps.site) {
+        let published = match site(deps.store, &deps.checks.config, now).await {
+            Ok(objects) => publish(target, &objects).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match published {
+            Ok(p) => {
+                out.site_objects = p.written.len() + p.deleted.len();
+                SITE_PUBLISHED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the status site was not updated; the next change or hour tries again");
+                out.site_failed = true;
+            }
         }
     }
     out

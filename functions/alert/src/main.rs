@@ -2,7 +2,8 @@
 //! function takes DynamoDB stream batches and the scheduler's tick (any event without Records).
 //!
 //! Environment: ATALAYA_CHECKS, ATALAYA_TABLE_PREFIX (or ATALAYA_<RESULTS|STATE|INCIDENTS|OUTBOX>_TABLE), ATALAYA_OPERATORS_TOPIC_ARN,
-//! ATALAYA_CUSTOMERS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL (tests only).
+//! ATALAYA_CUSTOMERS_TOPIC_ARN, ATALAYA_SITE_BUCKET (the status site; optional), AWS_REGION,
+//! AWS_ENDPOINT_URL (tests only).
 
 use atalaya_alert_fn::{handle, results_of, Deps};
 use atalaya_app::{Checks, LiveChecks};
@@ -59,8 +60,24 @@ async fn main() -> Result<(), Error> {
         }
         _ => None,
     };
+    // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
+    let site = match std::env::var("ATALAYA_SITE_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => {
+            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+            Some(atalaya_app::status_site::S3Site::new(
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&sdk)
+                        .force_path_style(endpoint.is_some())
+                        .build(),
+                ),
+                bucket,
+            ))
+        }
+        _ => None,
+    };
     let store = &store;
     let sns = &sns;
+    let site = site.as_ref();
     let (live, source) = (&live, &source);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
@@ -85,6 +102,7 @@ async fn main() -> Result<(), Error> {
                 checks: &checks,
                 store,
                 channels: &[sns],
+                site,
             };
             let out = handle(&deps, &results, first, now).await;
             println!(

@@ -84,6 +84,7 @@ async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_t
         checks: &c,
         store: &s,
         channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     let down = results("shop-home", t0, Outcome::Down, &ALL);
@@ -124,6 +125,7 @@ async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
         checks: &c,
         store: &s,
         channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     ch.fail_next(1);
@@ -149,6 +151,29 @@ struct Failing {
     inner: SqliteStore,
     commits_to_fail: AtomicUsize,
     for_good: bool,
+}
+
+impl atalaya_store::Rollups for Failing {
+    async fn service_hours(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<atalaya_core::rollup::Hours, StoreError> {
+        self.inner.service_hours(service, from, to).await
+    }
+    async fn write_hours(
+        &self,
+        hours: &std::collections::BTreeMap<String, atalaya_core::rollup::Hours>,
+    ) -> Result<(), StoreError> {
+        self.inner.write_hours(hours).await
+    }
+    async fn alive(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.alive(now).await
+    }
+    async fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.last_alive().await
+    }
 }
 
 impl Store for Failing {
@@ -239,6 +264,7 @@ async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda()
         checks: &c,
         store: &s,
         channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     let down = results("shop-home", t0, Outcome::Down, &ALL);
@@ -275,6 +301,7 @@ async fn a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_ba
         checks: &c,
         store: &s,
         channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = Utc::now() - TimeDelta::minutes(3);
     let down = results("shop-home", t0, Outcome::Down, &ALL);
@@ -301,6 +328,7 @@ async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing() {
         checks: &c,
         store: &s,
         channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
     };
     let t0 = Utc::now() - TimeDelta::minutes(10);
     let mut silent = 0;

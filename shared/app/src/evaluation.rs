@@ -16,7 +16,7 @@ use crate::transition::{transition, transition_in, Mode, TransitionError};
 use crate::Checks;
 use atalaya_core::evaluate::{evaluate, Incident, RegionState, State};
 use atalaya_core::ProbeResult;
-use atalaya_store::Store;
+use atalaya_store::{Rollups, Store};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -37,10 +37,36 @@ pub struct Evaluated {
     pub evaluated: usize,
     /// Configured regions with no result for three intervals.
     pub silent_regions: usize,
+    /// Service-hours of rollups written.
+    pub rollup_hours: usize,
 }
 
-/// Evaluates `results` at `now` (a tick: none) and commits what changes.
-pub async fn evaluate_batch<S: Store>(
+/// The evaluator missed this many minutes of ticks: the time since it last ran is unknown.
+const ABSENT: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
+
+/// Each service's condition in `state` (a partition's services), as the rollups count it.
+fn conditions(
+    state: &State,
+    config: &atalaya_core::Config,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, atalaya_core::rollup::Condition> {
+    config
+        .services
+        .iter()
+        .map(|s| {
+            (
+                s.id.clone(),
+                atalaya_core::rollup::service_condition(state, config, s, now),
+            )
+        })
+        .collect()
+}
+
+/// Evaluates `results` at `now` (a tick: none) and commits what changes. Split into
+/// partitions, each partition also keeps its services' rollup marks (`State.rollup`): their
+/// completed hours are written to the store's rollups and then let go; a tick records that the
+/// evaluator ran, and an evaluation after an absence counts it unknown.
+pub async fn evaluate_batch<S: Store + Rollups>(
     store: &S,
     checks: &Checks,
     results: &[ProbeResult],
@@ -61,10 +87,25 @@ pub async fn evaluate_batch<S: Store>(
             committed: usize::from(t.committed),
             evaluated: 1,
             silent_regions: t.state.regions.values().filter(|r| r.silent).count(),
+            rollup_hours: 0,
         });
     }
     let plan = checks.plan(n);
     let mut out = Evaluated::default();
+    // When the evaluator last ran (a tick records it): after an absence, that time is unknown.
+    let last = if results.is_empty() {
+        store.alive(now).await
+    } else {
+        store.last_alive().await
+    };
+    let blind_from = match last {
+        Ok(Some(t)) if now - t > ABSENT => Some(t),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the evaluator's pulse could not be read; absences are not counted this time");
+            None
+        }
+    };
     // 1. The regions.
     let regions = &plan.regions;
     let t = transition_in(
@@ -119,7 +160,10 @@ pub async fn evaluate_batch<S: Store>(
                     let own = s.regions.entry(region.clone()).or_default();
                     own.last_seen = own.last_seen.max(rs.last_seen);
                 }
-                Ok(evaluate(&s, mine, now, &part.config))
+                let (mut s, events) = evaluate(&s, mine, now, &part.config);
+                let current = conditions(&s, &part.config, now);
+                s.rollup.advance(now, &current, blind_from);
+                Ok((s, events))
             };
             let t =
                 transition_in(store, &part.key, renderer, &part.config, step, Mode::Commit).await;
@@ -131,9 +175,17 @@ pub async fn evaluate_batch<S: Store>(
     .await;
     let mut first_error = None;
     let mut strays: Vec<(&str, Incident)> = Vec::new();
+    let mut written: Vec<(
+        &atalaya_core::partition::Part,
+        BTreeMap<String, atalaya_core::rollup::Hours>,
+    )> = Vec::new();
     for (part, t) in done {
         match t {
             Ok(t) => {
+                let completed = t.state.rollup.completed(now);
+                if !completed.is_empty() {
+                    written.push((part, completed));
+                }
                 out.evaluated += 1;
                 out.committed += usize::from(t.committed);
                 out.events += if t.committed { t.events.len() } else { 0 };
@@ -155,6 +207,30 @@ pub async fn evaluate_batch<S: Store>(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    // Completed hours: written (setting an hour twice is harmless), then let go of.
+    for (part, completed) in written {
+        if let Err(e) = store.write_hours(&completed).await {
+            tracing::error!(partition = %part.key, error = %e, "rollup hours not written; kept for the next evaluation");
+            continue;
+        }
+        let forget = transition_in(
+            store,
+            &part.key,
+            &checks.renderer,
+            &part.config,
+            |s: &State| {
+                let mut s = s.clone();
+                s.rollup.forget(&completed);
+                Ok::<_, Infallible>((s, Vec::new()))
+            },
+            Mode::Commit,
+        )
+        .await;
+        if let Err(e) = forget {
+            tracing::warn!(partition = %part.key, error = %e, "written rollup hours not let go of; written again next time");
+        }
+        out.rollup_hours += completed.values().map(|h| h.len()).sum::<usize>();
     }
     for (from, incident) in strays {
         if let Err(e) = hand_over(store, checks, &plan, from, incident).await {

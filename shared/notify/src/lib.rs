@@ -5,7 +5,8 @@
 //! - `jsonl`: one JSON object per line in a file: exactly what SNS would receive, plus `at`;
 //! - `sns`: the operators and customers topics, email-safe subjects, message attributes;
 //! - `memory`: keeps what it is sent (tests, and callers that only want to look);
-//! - `email`: customer mail in the team's own name to each confirmed subscriber.
+//! - `email`: customer mail in the team's own name to each confirmed subscriber;
+//! - `site`: the status site's objects, to a folder or an S3 bucket (only what changed).
 //!
 //! The application layer (`atalaya-app`) delivers each pending message to every channel and
 //! records the delivery per message and channel, so a channel that failed is retried alone.
@@ -13,6 +14,7 @@
 pub mod email;
 pub mod jsonl;
 pub mod memory;
+pub mod site;
 pub mod sns;
 pub mod stdout;
 

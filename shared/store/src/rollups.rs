@@ -3,6 +3,7 @@
 use crate::StoreError;
 use atalaya_core::rollup::Hours;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// Read by `atalaya report` and the status site; written by whoever evaluates (the runner, the
@@ -15,4 +16,19 @@ pub trait Rollups {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Hours, StoreError>> + Send;
+
+    /// Sets completed hours, by subject (an hour written twice is the same hour).
+    fn write_hours(
+        &self,
+        hours: &BTreeMap<String, Hours>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records that the evaluator runs at `now`, and says when it last did.
+    fn alive(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// When the evaluator last recorded that it ran.
+    fn last_alive(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 }

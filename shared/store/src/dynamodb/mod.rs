@@ -17,6 +17,7 @@
 
 mod outbox;
 mod results;
+mod rollups;
 mod stamps;
 mod state;
 mod stats;

@@ -140,6 +140,20 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk(what, e))?;
         }
+        // Rollup hours in the state table expire 400 days after their day.
+        self.client
+            .update_time_to_live()
+            .table_name(&self.tables.state)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires")
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("enable the state table's TTL", e))?;
         let pending = GlobalSecondaryIndex::builder()
             .index_name("pending")
             .key_schema(key("pending", KeyType::Hash))

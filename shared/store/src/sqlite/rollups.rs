@@ -153,6 +153,35 @@ impl crate::Rollups for SqliteStore {
     ) -> Result<Hours, StoreError> {
         self.hours(service, from, to)
     }
+
+    async fn write_hours(&self, hours: &BTreeMap<String, Hours>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (subject, hours) in hours {
+            for (hour, m) in hours {
+                tx.execute(
+                    "INSERT INTO rollups (service, hour, millis) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (service, hour) DO UPDATE SET millis = excluded.millis",
+                    params![subject, ts(*hour), serde_json::to_string(m)?],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn alive(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let before = self.last_alive().await?;
+        self.set_meta("alive", &ts(now))?;
+        Ok(before)
+    }
+
+    async fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta("alive")?
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,208 @@
+//! Rollups in the state table: one item per service and UTC day (`pk = rollup#<service>#<day>`)
+//! with an attribute per completed hour (`h00` … `h23`: milliseconds up, degraded, down,
+//! unknown, in maintenance), written by the alert function once the hour is over (setting an
+//! hour twice writes the same thing), kept [`KEEP_DAYS`] (`expires`, the table's TTL). And the
+//! evaluator's pulse (`pk = alive#evaluate`): when it last ran, so the time it was not running
+//! is counted unknown.
+
+use super::{s, sdk, DynamoStore};
+use crate::{Rollups, StoreError};
+use atalaya_core::rollup::{Hours, Millis};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// How long hours are kept (beyond the 400 days reports and pages may read).
+pub const KEEP_DAYS: i64 = 400;
+const ALIVE: &str = "alive#evaluate";
+
+fn key(service: &str, day: NaiveDate) -> String {
+    format!("rollup#{service}#{}", day.format("%Y-%m-%d"))
+}
+
+fn encode(m: &Millis) -> String {
+    format!(
+        "{},{},{},{},{}",
+        m.up, m.degraded, m.down, m.unknown, m.maintenance
+    )
+}
+
+fn decode(v: &str) -> Result<Millis, StoreError> {
+    let n: Vec<u64> = v
+        .split(',')
+        .map(|x| x.parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Invalid(format!("rollup hour {v:?}: {e}")))?;
+    match n[..] {
+        [up, degraded, down, unknown, maintenance] => Ok(Millis {
+            up,
+            degraded,
+            down,
+            unknown,
+            maintenance,
+        }),
+        _ => Err(StoreError::Invalid(format!(
+            "rollup hour {v:?}: five numbers expected"
+        ))),
+    }
+}
+
+impl Rollups for DynamoStore {
+    async fn service_hours(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        let mut days = Vec::new();
+        let mut d = from.date_naive();
+        while d <= to.date_naive() && days.len() < 2 * KEEP_DAYS as usize {
+            days.push(d);
+            d += TimeDelta::days(1);
+        }
+        let mut out = Hours::new();
+        for chunk in days.chunks(100) {
+            let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|d| HashMap::from([("pk".to_string(), s(key(service, *d)))]))
+                .collect();
+            let mut request = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            );
+            for _ in 0..10 {
+                let Some(keys) = request.take() else { break };
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.tables.state, keys)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("read rollups", e))?;
+                for item in got
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.tables.state)
+                    .unwrap_or_default()
+                {
+                    let Some(day) = item
+                        .get("day")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    else {
+                        continue;
+                    };
+                    for h in 0..24u32 {
+                        if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}")) {
+                            let t = day.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
+                            if from <= t && t < to {
+                                out.insert(t, decode(v)?);
+                            }
+                        }
+                    }
+                }
+                request = got
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.tables.state))
+                    .filter(|k| !k.keys.is_empty());
+            }
+            if request.is_some() {
+                return Err(StoreError::Aws {
+                    what: "read rollups".into(),
+                    retryable: true,
+                    detail: "DynamoDB kept keys unprocessed; try again".into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write_hours(&self, hours: &BTreeMap<String, Hours>) -> Result<(), StoreError> {
+        for (service, hours) in hours {
+            let mut by_day: BTreeMap<NaiveDate, Vec<(u32, &Millis)>> = BTreeMap::new();
+            for (t, m) in hours {
+                by_day
+                    .entry(t.date_naive())
+                    .or_default()
+                    .push((t.hour(), m));
+            }
+            for (day, list) in by_day {
+                let expires = (day + TimeDelta::days(KEEP_DAYS + 1))
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc()
+                    .timestamp();
+                let mut set = vec!["#day = :day".to_string(), "#exp = :exp".to_string()];
+                let mut u = self
+                    .client
+                    .update_item()
+                    .table_name(&self.tables.state)
+                    .key("pk", s(key(service, day)))
+                    .expression_attribute_names("#day", "day")
+                    .expression_attribute_names("#exp", "expires")
+                    .expression_attribute_values(":day", s(day.format("%Y-%m-%d").to_string()))
+                    .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()));
+                for (h, m) in list {
+                    set.push(format!("#h{h:02} = :h{h:02}"));
+                    u = u
+                        .expression_attribute_names(format!("#h{h:02}"), format!("h{h:02}"))
+                        .expression_attribute_values(format!(":h{h:02}"), s(encode(m)));
+                }
+                u.update_expression(format!("SET {}", set.join(", ")))
+                    .send()
+                    .await
+                    .map_err(|e| sdk("write rollups", e))?;
+                self.stats.add(&self.tables.state, 1024, false);
+            }
+        }
+        Ok(())
+    }
+
+    async fn alive(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(ALIVE))
+            .update_expression("SET #at = :now")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|e| sdk("record the evaluator's pulse", e))?;
+        self.stats.add(&self.tables.state, 64, false);
+        Ok(out
+            .attributes
+            .and_then(|a| {
+                a.get("at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            })
+            .and_then(DateTime::from_timestamp_millis))
+    }
+
+    async fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(ALIVE))
+            .send()
+            .await
+            .map_err(|e| sdk("read the evaluator's pulse", e))?;
+        Ok(out
+            .item
+            .and_then(|a| {
+                a.get("at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            })
+            .and_then(DateTime::from_timestamp_millis))
+    }
+}
