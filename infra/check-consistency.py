@@ -48,10 +48,18 @@ ACCESS = {
         ("dynamodb:GetItem", "table:state"),
         ("dynamodb:BatchGetItem", "table:state"),
         ("dynamodb:PutItem", "table:state"),
+        ("dynamodb:UpdateItem", "table:state"),
         ("dynamodb:DeleteItem", "table:state"),
         ("dynamodb:PutItem", "table:incidents"),
+        ("dynamodb:Scan", "table:incidents"),
         ("dynamodb:PutItem", "table:outbox"),
         ("dynamodb:UpdateItem", "table:outbox"),
+        ("dynamodb:BatchGetItem", "table:outbox"),
+        ("s3:PutObject", "objects:site/pages"),
+        ("s3:DeleteObject", "objects:site/pages"),
+        ("s3:GetObject", "object:site/manifest"),
+        ("s3:PutObject", "object:site/manifest"),
+        ("s3:ListBucket", "bucket:site"),
         ("dynamodb:Query", "index:outbox/pending"),
         ("sns:Publish", "topic:operators"),
         ("sns:Publish", "topic:customers"),
@@ -119,6 +127,7 @@ ENV_TARGETS = {
     "ATALAYA_TABLE_PREFIX": "prefix",
     "ATALAYA_HOME_REGION": "home-region",
     "ATALAYA_CHECKS_BUCKET": "bucket:checks",
+    "ATALAYA_SITE_BUCKET": "bucket:site",
 }
 
 
@@ -127,12 +136,26 @@ def checks_key():
     return re.search(r'pub const DEFAULT_KEY: &str = "([^"]+)"', read("shared/aws/src/checks.rs")).group(1)
 
 
+def site_keys():
+    """Where the alert function writes the status site's pages and its manifest (the code's)."""
+    src = read("shared/notify/src/site/s3.rs")
+    prefix = re.search(r'pub const SITE_PREFIX: &str = "([^"]+)"', src).group(1)
+    manifest = re.search(r'pub const MANIFEST: &str = "([^"]+)"', src).group(1)
+    return prefix, manifest
+
+
 def bucket_path(name, rest):
-    """`checks` bucket names (prefix-checks-account-region) with an optional `/key`."""
+    """Bucket names (prefix-<name>-account-region) with an optional `/key`: the checks file in
+    the checks bucket; the pages and the manifest in the site bucket."""
     if rest == "":
         return f"bucket:{name}"
-    if rest == "/" + checks_key():
+    if name == "checks" and rest == "/" + checks_key():
         return f"object:{name}"
+    pages, manifest = site_keys()
+    if name == "site" and rest == f"/{pages}*":
+        return "objects:site/pages"
+    if name == "site" and rest == f"/{manifest}":
+        return "object:site/manifest"
     return f"?object {rest}"
 
 

@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/aws/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
@@ -25,8 +25,8 @@ DRIFTS = [
     ("the probe's table prefix dropped (IAM)", PROBE,
      "table/${Prefix}results", "table/results", "dynamodb:BatchWriteItem on table:results, which it needs"),
     ("a wrong table ARN in IAM", HOME,
-     "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:DeleteItem]\n                Resource: !GetAtt StateTable.Arn",
-     "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:DeleteItem]\n                Resource: !GetAtt IncidentsTable.Arn",
+     "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n                Resource: !GetAtt StateTable.Arn",
+     "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n                Resource: !GetAtt IncidentsTable.Arn",
      "dynamodb:GetItem on table:incidents, which it should not"),
     ("an alarm on a metric nobody emits", HOME,
      "MetricName: PublishFailures", "MetricName: PublishFailure", "watches PublishFailure by Function, which no function emits"),
@@ -72,6 +72,13 @@ DRIFTS = [
      "dynamodb:LeadingKeys: [!Ref AWS::Region]", "dynamodb:LeadingKeys: [!Ref HomeRegion]", "dynamodb:LeadingKeys"),
     ("the probe may write any region's results", PROBE,
      "dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:LeadingKeys"),
+    ("the alert function may write anywhere in the site bucket", HOME,
+     "Action: [s3:PutObject, s3:DeleteObject]\n                Resource: !Sub ${SiteBucket.Arn}/site/*",
+     "Action: [s3:PutObject, s3:DeleteObject]\n                Resource: !Sub ${SiteBucket.Arn}/*",
+     "s3:PutObject on ?object /*, which it should not"),
+    ("Terraform's site manifest where CloudFront serves it", "infra/terraform/main.tf",
+     '"${aws_s3_bucket.site.arn}/state/site.json"', '"${aws_s3_bucket.site.arn}/site/site.json"',
+     "s3:GetObject on object:site/manifest, which it needs"),
 ]
 
 

@@ -49,6 +49,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
 locals {
   alert_metric_alarms = {
     "alert-evaluation-failures" = { metric = "EvaluationFailures", stat = "Sum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "Evaluations of probe results could not be committed; incidents may not open or close." }
+    "alert-site-failures"       = { metric = "SiteFailures", stat = "Sum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "The status site could not be rebuilt or published; customers may be reading an old status." }
     "alert-publish-failures"    = { metric = "PublishFailures", stat = "Sum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "Messages could not be delivered to a channel (they stay pending and are retried); customers or operators hear late." }
     "checks-file-rejected"      = { metric = "ChecksFileRejected", stat = "Maximum", threshold = 1, op = "GreaterThanOrEqualToThreshold", missing = "notBreaching", text = "A published checks file was refused (see the alert function's log for every problem); the last good one keeps running. Fix it and publish again." }
     "alert-state-size"          = { metric = "StateItemBytes", stat = "Maximum", threshold = 307200, op = "GreaterThanThreshold", missing = "notBreaching", text = "The engine state item is over 300 KB; at 400 KB DynamoDB refuses it and evaluations stop." }

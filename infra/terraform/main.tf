@@ -301,10 +301,20 @@ resource "aws_iam_role_policy" "alert" {
       { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.alert.arn}:*" },
       { Sid = "ReadResultsStream", Effect = "Allow", Action = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], Resource = aws_dynamodb_table.results.stream_arn },
       { Sid = "ListResultsStreams", Effect = "Allow", Action = ["dynamodb:ListStreams"], Resource = "${aws_dynamodb_table.results.arn}/stream/*" },
-      # The state's partitions with their stamps, and the evaluation lease.
-      { Sid = "State", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource = aws_dynamodb_table.state.arn },
-      { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.incidents.arn },
-      { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem"], Resource = aws_dynamodb_table.outbox.arn },
+      # The state's partitions with their stamps, the evaluation lease, the rollup hours and the
+      # evaluator's pulse.
+      { Sid = "State", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = aws_dynamodb_table.state.arn },
+      # Incidents written with the state; read (the last 90 days) for the status site.
+      { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:Scan"], Resource = aws_dynamodb_table.incidents.arn },
+      # Messages recorded and marked; the customers' words read back for the status site.
+      { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"], Resource = aws_dynamodb_table.outbox.arn },
+      { Sid = "SitePages", Effect = "Allow", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = "${aws_s3_bucket.site.arn}/site/*" },
+      { Sid = "SiteManifest", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject"], Resource = "${aws_s3_bucket.site.arn}/state/site.json" },
+      # GetObject says "not found" (rather than "access denied") before the first publish.
+      {
+        Sid       = "FindSiteManifest", Effect = "Allow", Action = ["s3:ListBucket"], Resource = aws_s3_bucket.site.arn
+        Condition = { StringEquals = { "s3:prefix" = "state/site.json" } }
+      },
       { Sid = "PendingMessages", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.outbox.arn}/index/pending" },
       { Sid = "Publish", Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.operators.arn, aws_sns_topic.customers.arn] },
       { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = module.topics_key.arn },
@@ -352,6 +362,7 @@ resource "aws_lambda_function" "alert" {
       ATALAYA_OPERATORS_TOPIC_ARN = aws_sns_topic.operators.arn
       ATALAYA_CUSTOMERS_TOPIC_ARN = aws_sns_topic.customers.arn
       ATALAYA_CHECKS_BUCKET       = aws_s3_bucket.checks.id
+      ATALAYA_SITE_BUCKET         = aws_s3_bucket.site.id
     }
   }
   depends_on = [aws_cloudwatch_log_group.alert, aws_iam_role_policy.alert]

@@ -38,3 +38,13 @@ output "pages_url" {
   description = "The subscribers' pages (with mail_domain): set settings.email.pages_url to it."
   value       = local.mail ? aws_lambda_function_url.pages[0].function_url : ""
 }
+
+output "status_site_url" {
+  description = "The status site (each customer's page at <url>/<slug>/; settings.status_page.url)."
+  value       = var.status_domain == "" ? "https://${aws_cloudfront_distribution.site.domain_name}" : "https://${var.status_domain}"
+}
+
+output "site_bucket" {
+  description = "Where the alert function writes the status site (under site/)."
+  value       = aws_s3_bucket.site.id
+}

@@ -51,6 +51,22 @@ variable "mail_domain" {
   default     = ""
 }
 
+variable "status_domain" {
+  description = "The status site under your own name (e.g. status.acme.example), with status_certificate_arn. Empty: the CloudFront address (status_site_url) only."
+  type        = string
+  default     = ""
+}
+
+variable "status_certificate_arn" {
+  description = "The ACM certificate for status_domain (CloudFront takes certificates from us-east-1 only)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.status_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[a-f0-9-]+$", var.status_certificate_arn))
+    error_message = "The status site's certificate must be an ACM certificate in us-east-1."
+  }
+}
+
 variable "secrets_prefix" {
   description = "What the mailer and the pages may read for settings.email.key: SSM parameters under /<prefix> and Secrets Manager secrets named <prefix>..., in this region."
   type        = string

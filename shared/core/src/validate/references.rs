@@ -232,7 +232,7 @@ pub(super) fn check_slugs(raw: &Section<RawCustomer>, customers: &[Customer], er
         let subject = format!("customer {}", c.id);
         if RESERVED_SLUGS.contains(&c.slug.as_str()) {
             errs.push(pos, &subject, "status_page.slug", format!("{:?} is kept for the status site itself: give this customer another `status_page.slug`", c.slug));
-        } else if let Some(other) = seen.insert(&c.slug, &c.id) {
+        } else if let Some(other) = seen.insert(&c.slug, &c.id).filter(|o| *o != c.id) {
             errs.push(
                 pos,
                 &subject,
