@@ -6,7 +6,7 @@
 use crate::store::{open, runtime, Opened, StoreArgs};
 use anyhow::Context;
 use atalaya_core::rollup::{sum, Policy, UnknownAs};
-use atalaya_store::Store;
+use atalaya_store::{Rollups, Store};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
@@ -106,108 +106,156 @@ pub fn report(
 ) -> anyhow::Result<()> {
     let (from, to) = month(month_text)?;
     runtime()?.block_on(async {
-        let Opened::Sqlite { store, checks, .. } = open(args).await? else {
-            anyhow::bail!("reports read the local runner's rollups (--store sqlite); the functions' are not kept yet");
-        };
-        let config = &checks.config;
-        if let Some(c) = customer {
-            config.customer(c).with_context(|| format!("no customer {c:?} in the checks file"))?;
-        }
-        if let Some(s) = service {
-            config.service(s).with_context(|| format!("no service {s:?} in the checks file"))?;
-        }
-        let policy = config.settings.sla;
-        let incidents = store.incidents(false).await?;
-        let mut services = Vec::new();
-        for svc in config
-            .services
-            .iter()
-            .filter(|s| customer.is_none_or(|c| s.customer == c) && service.is_none_or(|x| s.id == x))
-        {
-            let m = sum(&store.hours(&svc.id, from, to)?, from, to);
-            let u = policy.uptime(&m);
-            let secs = |ms: u64| ms as f64 / 1000.0;
-            let mut checks = Vec::new();
-            let regions = config
-                .settings
-                .regions
-                .iter()
-                .map(String::as_str)
-                .chain([atalaya_core::LOCAL_REGION]);
-            for c in config.checks.iter().filter(|c| c.service == svc.id) {
-                for region in regions.clone() {
-                    let key = atalaya_core::rollup::check_key(&c.id, region);
-                    let hours = store.hours(&key, from, to)?;
-                    if hours.is_empty() {
-                        continue;
-                    }
-                    let m = sum(&hours, from, to);
-                    checks.push(CheckReport {
-                        check: c.id.clone(),
-                        region: region.to_string(),
-                        uptime_percent: policy.uptime(&m).percent,
-                        down_s: secs(m.down),
-                        degraded_s: secs(m.degraded),
-                        unknown_s: secs(m.unknown),
-                        latency: store.latency(&key, from, to)?.percentiles("total"),
-                    });
-                }
+        let opened = open(args).await?;
+        let text = match &opened {
+            Opened::Sqlite { store, checks, .. } => {
+                let q = Query { month_text, from, to, customer, service, format };
+                write(store, &checks.config, Some(store), &q).await?
             }
-            services.push(ServiceReport {
-                customer: svc.customer.clone(),
-                service: svc.id.clone(),
-                name: svc.name.clone(),
-                uptime_percent: u.percent,
-                target_percent: policy.target,
-                error_budget_used: u.budget_used,
-                up_s: secs(m.up),
-                degraded_s: secs(m.degraded),
-                down_s: secs(m.down),
-                unknown_s: secs(m.unknown),
-                maintenance_s: secs(m.maintenance),
-                latency: {
-                    let l = store.latency(&svc.id, from, to)?;
-                    ["total", "dns", "connect", "tls", "ttfb"]
-                        .into_iter()
-                        .filter_map(|p| l.percentiles(p).map(|v| (p.to_string(), v)))
-                        .collect()
-                },
-                incidents: incidents
-                    .iter()
-                    .filter(|i| i.services().any(|s| s == &svc.id))
-                    .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
-                    .map(|i| IncidentLine {
-                        id: i.id.clone(),
-                        started_at: i.started_at,
-                        resolved_at: i.resolved_at,
-                        duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
-                    })
-                    .collect(),
-                checks,
-            });
-        }
-        let r = Report {
-            month: month_text.to_string(),
-            accounting: accounting(&policy),
-            policy,
-            services,
-        };
-        let text = match format {
-            ReportFormat::Html => {
-                html(&store, config, customer, &r, &incidents, from).await?
+            Opened::Dynamo { store, checks } => {
+                let checks = checks.as_ref().ok_or_else(|| anyhow::anyhow!(
+                    "a report of the functions' rollups needs the checks file they run with: pass --checks FILE (or set ATALAYA_CHECKS)"
+                ))?;
+                let q = Query { month_text, from, to, customer, service, format };
+                write(store, &checks.config, None, &q).await?
             }
-            ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&r)?),
-            ReportFormat::Csv => csv(&r)?,
-            ReportFormat::Table => table(&r),
         };
         crate::emit(&text)
     })
 }
 
+struct Query<'a> {
+    month_text: &'a str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    customer: Option<&'a str>,
+    service: Option<&'a str>,
+    format: ReportFormat,
+}
+
+/// The report from any store's service hours; the local runner's database also has each check
+/// per region and latency sketches (`local`), which the functions do not keep.
+async fn write<S: Store + Rollups>(
+    store: &S,
+    config: &atalaya_core::Config,
+    local: Option<&atalaya_store::SqliteStore>,
+    q: &Query<'_>,
+) -> anyhow::Result<String> {
+    let Query {
+        month_text,
+        from,
+        to,
+        customer,
+        service,
+        format,
+    } = *q;
+    if let Some(c) = customer {
+        config
+            .customer(c)
+            .with_context(|| format!("no customer {c:?} in the checks file"))?;
+    }
+    if let Some(s) = service {
+        config
+            .service(s)
+            .with_context(|| format!("no service {s:?} in the checks file"))?;
+    }
+    let policy = config.settings.sla;
+    let incidents = store.incidents(false).await?;
+    let mut services = Vec::new();
+    for svc in config
+        .services
+        .iter()
+        .filter(|s| customer.is_none_or(|c| s.customer == c) && service.is_none_or(|x| s.id == x))
+    {
+        let m = sum(&store.service_hours(&svc.id, from, to).await?, from, to);
+        let u = policy.uptime(&m);
+        let secs = |ms: u64| ms as f64 / 1000.0;
+        let mut checks = Vec::new();
+        let regions = config
+            .settings
+            .regions
+            .iter()
+            .map(String::as_str)
+            .chain([atalaya_core::LOCAL_REGION]);
+        for c in config
+            .checks
+            .iter()
+            .filter(|c| c.service == svc.id && local.is_some())
+        {
+            let Some(store) = local else { continue };
+            for region in regions.clone() {
+                let key = atalaya_core::rollup::check_key(&c.id, region);
+                let hours = store.hours(&key, from, to)?;
+                if hours.is_empty() {
+                    continue;
+                }
+                let m = sum(&hours, from, to);
+                checks.push(CheckReport {
+                    check: c.id.clone(),
+                    region: region.to_string(),
+                    uptime_percent: policy.uptime(&m).percent,
+                    down_s: secs(m.down),
+                    degraded_s: secs(m.degraded),
+                    unknown_s: secs(m.unknown),
+                    latency: store.latency(&key, from, to)?.percentiles("total"),
+                });
+            }
+        }
+        services.push(ServiceReport {
+            customer: svc.customer.clone(),
+            service: svc.id.clone(),
+            name: svc.name.clone(),
+            uptime_percent: u.percent,
+            target_percent: policy.target,
+            error_budget_used: u.budget_used,
+            up_s: secs(m.up),
+            degraded_s: secs(m.degraded),
+            down_s: secs(m.down),
+            unknown_s: secs(m.unknown),
+            maintenance_s: secs(m.maintenance),
+            latency: {
+                let l = match local {
+                    Some(l) => l.latency(&svc.id, from, to)?,
+                    None => Default::default(),
+                };
+                ["total", "dns", "connect", "tls", "ttfb"]
+                    .into_iter()
+                    .filter_map(|p| l.percentiles(p).map(|v| (p.to_string(), v)))
+                    .collect()
+            },
+            incidents: incidents
+                .iter()
+                .filter(|i| i.services().any(|s| s == &svc.id))
+                .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
+                .map(|i| IncidentLine {
+                    id: i.id.clone(),
+                    started_at: i.started_at,
+                    resolved_at: i.resolved_at,
+                    duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
+                })
+                .collect(),
+            checks,
+        });
+    }
+    let r = Report {
+        month: month_text.to_string(),
+        accounting: accounting(&policy),
+        policy,
+        services,
+    };
+    let text = match format {
+        ReportFormat::Html => html(store, config, customer, &r, &incidents, from).await?,
+        ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&r)?),
+        ReportFormat::Csv => csv(&r)?,
+        ReportFormat::Table => table(&r),
+    };
+    Ok(text)
+}
+
 /// The customer's report: services by their names, incidents by what their customers were
 /// told.
-async fn html(
-    store: &atalaya_store::SqliteStore,
+async fn html<S: Store>(
+    store: &S,
     config: &atalaya_core::Config,
     customer: Option<&str>,
     r: &Report,

@@ -539,3 +539,81 @@ async fn subscribers_are_managed_in_dynamodb_and_confirmed_through_ses() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+/// The month's report from the functions' rollups (the alert function writes the hours; here
+/// they are written as it writes them), in Spanish for the customer.
+#[tokio::test]
+async fn the_report_reads_the_functions_rollups() {
+    use atalaya_core::rollup::{accrue, Condition, Hours};
+    use atalaya_store::Rollups;
+    let (store, prefix) = atalaya_tests::moto::store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(&checks, CHECKS).unwrap();
+    let t = |s: &str| -> chrono::DateTime<chrono::Utc> { s.parse().unwrap() };
+    let mut hours = Hours::new();
+    accrue(
+        &mut hours,
+        Condition::Up,
+        t("2026-10-01T00:00:00Z"),
+        t("2026-10-31T00:00:00Z"),
+    );
+    accrue(
+        &mut hours,
+        Condition::Down,
+        t("2026-10-31T00:00:00Z"),
+        t("2026-10-31T01:00:00Z"),
+    );
+    accrue(
+        &mut hours,
+        Condition::Up,
+        t("2026-10-31T01:00:00Z"),
+        t("2026-11-01T00:00:00Z"),
+    );
+    store
+        .write_hours(&std::collections::BTreeMap::from([(
+            "shop".to_string(),
+            hours,
+        )]))
+        .await
+        .unwrap();
+    let checks_env = [("ATALAYA_CHECKS", checks.to_str().unwrap())];
+    let out = atalaya(
+        &["report", "--month", "2026-10", "--format", "json"],
+        &prefix,
+        &checks_env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shop = &r["services"][0];
+    // One hour down of 744: 99.865…%.
+    let pct = shop["uptime_percent"].as_f64().unwrap();
+    assert!((pct - 100.0 * (1.0 - 1.0 / 744.0)).abs() < 1e-9, "{shop}");
+    assert_eq!(shop["down_s"].as_f64(), Some(3600.0));
+    let html = atalaya(
+        &[
+            "report",
+            "--month",
+            "2026-10",
+            "--customer",
+            "acme",
+            "--format",
+            "html",
+        ],
+        &prefix,
+        &checks_env,
+    );
+    let html = String::from_utf8(html.stdout).unwrap();
+    assert!(
+        html.contains("octubre de 2026") && html.contains("99,86 %"),
+        "{html}"
+    );
+    // Without the checks file the functions run with, it says what is missing.
+    let out = atalaya(&["report", "--month", "2026-10"], &prefix, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--checks"));
+}
