@@ -36,7 +36,8 @@ run: build
 	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
 	  $(ATALAYA) subscribers add --customer demo --email you@demo.example --confirmed --checks examples/demo.yaml --db atalaya.db; \
 	  echo "Customer mail goes to ./mail (.eml files: open them with any mail program); subscribers' pages on http://127.0.0.1:8088/"; \
-	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl --listen 127.0.0.1:8088
+	  echo "Status pages: http://127.0.0.1:8088/demo-7f3k9q/ (the customer's) and http://127.0.0.1:8088/ (public), kept in ./site"; \
+	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl --listen 127.0.0.1:8088 --status-page site
 
 # Probes every check of examples/demo.yaml once and prints the results.
 probe: build
