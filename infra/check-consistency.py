@@ -196,7 +196,7 @@ def code_tables():
     return {
         "names": set(re.findall(r'format!\("\{prefix\}(\w+)"\)', src)),
         "types": set(re.findall(r"ScalarAttributeType::(\w+)", src)),
-        "ttl": re.findall(r'TimeToLiveSpecification::builder\(\)\s*\.enabled\(true\)\s*\.attribute_name\("(\w+)"\)', src),
+        "ttl": re.findall(r'\.enable_ttl\(\s*&self\.tables\.\w+,\s*"(\w+)"', src),
         "index": re.findall(r'\.index_name\("(\w+)"\)', src),
         "stream": "StreamViewType::NewImage" in src,
     }

@@ -266,17 +266,7 @@ async fn html<S: Store>(
     use atalaya_status::report::{IncidentMonth, ServiceMonth};
     let customer = customer.and_then(|c| config.customer(c));
     let language = customer.map_or(atalaya_core::config::Language::En, |c| c.language);
-    let ids: Vec<String> = incidents
-        .iter()
-        .flat_map(|i| &i.timeline)
-        .filter(|e| e.audience == Audience::Customers)
-        .map(|e| e.event.clone())
-        .collect();
-    let messages = if ids.is_empty() {
-        Vec::new()
-    } else {
-        store.messages(&ids).await?
-    };
+    let messages = atalaya_app::status_site::customer_messages(store, incidents).await?;
     let ms = |s: f64| (s * 1000.0).round() as u64;
     let services: Vec<ServiceMonth> = r
         .services

@@ -29,24 +29,8 @@ checks:
 }
 
 async fn bucket(prefix: &str) -> (aws_sdk_s3::Client, String) {
-    let bucket = format!("{}site", prefix.trim_end_matches('-'));
-    let sdk = atalaya_tests::moto::sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (s3, bucket)
+    let name = format!("{}site", prefix.trim_end_matches('-'));
+    (atalaya_tests::moto::bucket(&name).await, name)
 }
 
 async fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {

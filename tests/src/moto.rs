@@ -95,17 +95,21 @@ pub async fn store() -> (atalaya_store::DynamoStore, String) {
     (store, prefix)
 }
 
-/// A versioned S3 bucket on moto (in eu-west-1), as the home stack's checks bucket is; its name.
-pub async fn versioned_bucket(prefix: &str) -> String {
-    let bucket = format!("{}checks", prefix.trim_end_matches('-'));
+/// An S3 client for moto (path-style addresses).
+pub async fn s3() -> aws_sdk_s3::Client {
     let sdk = sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
+    aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build(),
-    );
+    )
+}
+
+/// A private S3 bucket `name` on moto, in eu-west-1, with a client for it.
+pub async fn bucket(name: &str) -> aws_sdk_s3::Client {
+    let s3 = s3().await;
     s3.create_bucket()
-        .bucket(&bucket)
+        .bucket(name)
         .create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
                 .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
@@ -114,8 +118,15 @@ pub async fn versioned_bucket(prefix: &str) -> String {
         .send()
         .await
         .unwrap();
+    s3
+}
+
+/// A versioned S3 bucket on moto (in eu-west-1), as the home stack's checks bucket is; its name.
+pub async fn versioned_bucket(prefix: &str) -> String {
+    let bucket_name = format!("{}checks", prefix.trim_end_matches('-'));
+    let s3 = bucket(&bucket_name).await;
     s3.put_bucket_versioning()
-        .bucket(&bucket)
+        .bucket(&bucket_name)
         .versioning_configuration(
             aws_sdk_s3::types::VersioningConfiguration::builder()
                 .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
@@ -124,7 +135,7 @@ pub async fn versioned_bucket(prefix: &str) -> String {
         .send()
         .await
         .unwrap();
-    bucket
+    bucket_name
 }
 
 /// What SES on moto has sent so far: each raw message with its destinations, oldest first

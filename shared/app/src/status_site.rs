@@ -24,17 +24,7 @@ pub async fn site<S: Store + Rollups>(
         .into_iter()
         .filter(|i| i.is_open() || i.resolved_at.is_some_and(|r| r >= since))
         .collect();
-    let ids: Vec<String> = incidents
-        .iter()
-        .flat_map(|i| &i.timeline)
-        .filter(|e| e.audience == Audience::Customers)
-        .map(|e| e.event.clone())
-        .collect();
-    let messages = if ids.is_empty() {
-        Vec::new()
-    } else {
-        store.messages(&ids).await?
-    };
+    let messages = customer_messages(store, &incidents).await?;
     let mut hours = BTreeMap::new();
     for s in &config.services {
         hours.insert(s.id.clone(), store.service_hours(&s.id, since, now).await?);
@@ -48,6 +38,23 @@ pub async fn site<S: Store + Rollups>(
         now,
     })
     .map_err(SiteError::Build)
+}
+
+/// The messages the customers of these incidents were sent (their timelines name them).
+pub async fn customer_messages<S: Store>(
+    store: &S,
+    incidents: &[atalaya_core::evaluate::Incident],
+) -> Result<Vec<atalaya_core::Message>, StoreError> {
+    let ids: Vec<String> = incidents
+        .iter()
+        .flat_map(|i| &i.timeline)
+        .filter(|e| e.audience == Audience::Customers)
+        .map(|e| e.event.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.messages(&ids).await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,21 +21,8 @@ checks:
   - { id: shop-home, service: shop, http: { url: "https://shop.acme.example/" } }
 "##;
 
-fn chromium() -> String {
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new("which")
-            .arg(c)
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return c.to_string();
-        }
-    }
-    panic!("no chromium: `make test` installs Debian's chromium (apt-get install -y chromium)");
-}
-
 fn run(args: &[&str], page: &Path, profile: &Path) -> String {
-    let out = Command::new(chromium())
+    let out = Command::new(atalaya_tests::browser::chromium())
         .args([
             "--headless",
             "--no-sandbox",

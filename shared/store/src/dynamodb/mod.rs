@@ -95,6 +95,61 @@ fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> Result<&'a
         .ok_or_else(|| StoreError::Invalid(format!("item without {key}")))
 }
 
+impl DynamoStore {
+    /// The items of `table` with these `pk`s (those that exist), 100 keys per BatchGetItem,
+    /// asking again a few times for what DynamoDB leaves unprocessed (throttling).
+    pub(super) async fn batch_get(
+        &self,
+        table: &str,
+        pks: &[String],
+        consistent: bool,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in pks.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|k| HashMap::from([("pk".to_string(), s(k.clone()))]))
+                .collect();
+            let mut request = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            );
+            for _ in 0..10 {
+                let Some(keys) = request.take() else { break };
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| sdk(what, e))?;
+                found.extend(
+                    out.responses
+                        .unwrap_or_default()
+                        .remove(table)
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+            if request.is_some() {
+                return Err(StoreError::Aws {
+                    what: what.into(),
+                    retryable: true,
+                    detail: "DynamoDB kept keys unprocessed; try again".into(),
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// How long results are kept when the deployment does not say (`ATALAYA_RESULTS_TTL_DAYS`).
 pub const DEFAULT_RESULTS_TTL: Duration = Duration::from_secs(30 * 86_400);
 

@@ -62,51 +62,15 @@ impl DynamoStore {
         self.stats.add(&self.tables.outbox, 1, false);
     }
 
-    /// BatchGetItem, 100 keys at a time, asking again for what DynamoDB leaves unprocessed.
+    /// The messages with these ids (those recorded), in that order.
     pub(super) async fn read_messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError> {
         let mut found: HashMap<String, Message> = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let keys: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|id| HashMap::from([("pk".to_string(), s(id.clone()))]))
-                .collect();
-            let mut request = Some(
-                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            );
-            for _ in 0..10 {
-                let Some(keys) = request.take() else { break };
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.tables.outbox, keys)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("read messages", e))?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.tables.outbox)
-                    .unwrap_or_default()
-                {
-                    let m: Message = serde_json::from_str(get_s(&item, "message")?)?;
-                    found.insert(m.id.clone(), m);
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.tables.outbox))
-                    .filter(|k| !k.keys.is_empty());
-            }
-            if request.is_some() {
-                return Err(StoreError::Aws {
-                    what: "read messages".into(),
-                    retryable: true,
-                    detail: "DynamoDB kept keys unprocessed; try again".into(),
-                });
-            }
+        for item in self
+            .batch_get(&self.tables.outbox, ids, true, "read messages")
+            .await?
+        {
+            let m: Message = serde_json::from_str(get_s(&item, "message")?)?;
+            found.insert(m.id.clone(), m);
         }
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }

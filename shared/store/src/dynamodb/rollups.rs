@@ -47,6 +47,14 @@ fn decode(v: &str) -> Result<Millis, StoreError> {
     }
 }
 
+/// The time a pulse item holds.
+fn pulse(item: Option<&HashMap<String, AttributeValue>>) -> Option<DateTime<Utc>> {
+    item.and_then(|a| a.get("at"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(DateTime::from_timestamp_millis)
+}
+
 impl Rollups for DynamoStore {
     async fn service_hours(
         &self,
@@ -60,60 +68,26 @@ impl Rollups for DynamoStore {
             days.push(d);
             d += TimeDelta::days(1);
         }
+        let keys: Vec<String> = days.iter().map(|d| key(service, *d)).collect();
         let mut out = Hours::new();
-        for chunk in days.chunks(100) {
-            let keys: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|d| HashMap::from([("pk".to_string(), s(key(service, *d)))]))
-                .collect();
-            let mut request = Some(
-                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .build()
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            );
-            for _ in 0..10 {
-                let Some(keys) = request.take() else { break };
-                let got = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.tables.state, keys)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("read rollups", e))?;
-                for item in got
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.tables.state)
-                    .unwrap_or_default()
-                {
-                    let Some(day) = item
-                        .get("day")
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    else {
-                        continue;
-                    };
-                    for h in 0..24u32 {
-                        if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}")) {
-                            let t = day.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
-                            if from <= t && t < to {
-                                out.insert(t, decode(v)?);
-                            }
-                        }
+        for item in self
+            .batch_get(&self.tables.state, &keys, false, "read rollups")
+            .await?
+        {
+            let Some(day) = item
+                .get("day")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            for h in 0..24u32 {
+                if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}")) {
+                    let t = day.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
+                    if from <= t && t < to {
+                        out.insert(t, decode(v)?);
                     }
                 }
-                request = got
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.tables.state))
-                    .filter(|k| !k.keys.is_empty());
-            }
-            if request.is_some() {
-                return Err(StoreError::Aws {
-                    what: "read rollups".into(),
-                    retryable: true,
-                    detail: "DynamoDB kept keys unprocessed; try again".into(),
-                });
             }
         }
         Ok(out)
@@ -177,14 +151,7 @@ impl Rollups for DynamoStore {
             .await
             .map_err(|e| sdk("record the evaluator's pulse", e))?;
         self.stats.add(&self.tables.state, 64, false);
-        Ok(out
-            .attributes
-            .and_then(|a| {
-                a.get("at")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-            })
-            .and_then(DateTime::from_timestamp_millis))
+        Ok(pulse(out.attributes.as_ref()))
     }
 
     async fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -196,13 +163,6 @@ impl Rollups for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("read the evaluator's pulse", e))?;
-        Ok(out
-            .item
-            .and_then(|a| {
-                a.get("at")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-            })
-            .and_then(DateTime::from_timestamp_millis))
+        Ok(pulse(out.item.as_ref()))
     }
 }

@@ -179,40 +179,15 @@ impl DynamoStore {
         } else {
             vec![state_key(part), stamps_key(part)]
         };
-        let mut ask = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
-        for k in &keys {
-            ask = ask.keys(HashMap::from([("pk".to_string(), s(k.clone()))]));
-        }
-        let mut request = HashMap::from([(
-            self.tables.state.clone(),
-            ask.build()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?,
-        )]);
-        let mut found: HashMap<String, HashMap<String, AttributeValue>> = HashMap::new();
-        // Unprocessed keys (throttling) are asked again, a few times.
-        for _ in 0..5 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request.clone()))
-                .send()
-                .await
-                .map_err(|e| sdk("read state", e))?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.tables.state)
-                .unwrap_or_default()
-            {
-                if let Some(AttributeValue::S(k)) = item.get("pk") {
-                    found.insert(k.clone(), item);
-                }
-            }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                Some(more) => request = more,
-                None => break,
-            }
-        }
+        let found: HashMap<String, HashMap<String, AttributeValue>> = self
+            .batch_get(&self.tables.state, &keys, true, "read state")
+            .await?
+            .into_iter()
+            .filter_map(|item| match item.get("pk") {
+                Some(AttributeValue::S(k)) => Some((k.clone(), item)),
+                _ => None,
+            })
+            .collect();
         let Some(item) = found.get(&state_key(part)) else {
             return Ok(Versioned::default());
         };

@@ -113,19 +113,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("create results table", e))?;
-        self.client
-            .update_time_to_live()
-            .table_name(&self.tables.results)
-            .time_to_live_specification(
-                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name("ttl")
-                    .build()
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| sdk("enable the results' TTL", e))?;
+        self.enable_ttl(&self.tables.results, "ttl", "enable the results' TTL")
+            .await?;
         for (table, what) in [
             (&self.tables.state, "create state table"),
             (&self.tables.incidents, "create incidents table"),
@@ -141,19 +130,12 @@ impl DynamoStore {
                 .map_err(|e| sdk(what, e))?;
         }
         // Rollup hours in the state table expire 400 days after their day.
-        self.client
-            .update_time_to_live()
-            .table_name(&self.tables.state)
-            .time_to_live_specification(
-                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name("expires")
-                    .build()
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| sdk("enable the state table's TTL", e))?;
+        self.enable_ttl(
+            &self.tables.state,
+            "expires",
+            "enable the state table's TTL",
+        )
+        .await?;
         let pending = GlobalSecondaryIndex::builder()
             .index_name("pending")
             .key_schema(key("pending", KeyType::Hash))
@@ -200,19 +182,30 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("create subscribers table", e))?;
+        self.enable_ttl(
+            &self.tables.subscribers,
+            "expires",
+            "enable the mail records' TTL",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Lets DynamoDB expire `table`'s items by their `attribute` (epoch seconds).
+    async fn enable_ttl(&self, table: &str, attribute: &str, what: &str) -> Result<(), StoreError> {
         self.client
             .update_time_to_live()
-            .table_name(&self.tables.subscribers)
+            .table_name(table)
             .time_to_live_specification(
                 aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
                     .enabled(true)
-                    .attribute_name("expires")
+                    .attribute_name(attribute)
                     .build()
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             )
             .send()
             .await
-            .map_err(|e| sdk("enable the mail records' TTL", e))?;
+            .map_err(|e| sdk(what, e))?;
         Ok(())
     }
 }
