@@ -177,19 +177,14 @@ async fn write<S: Store + Rollups>(
             .iter()
             .map(String::as_str)
             .chain([atalaya_core::LOCAL_REGION]);
-        for c in config
-            .checks
-            .iter()
-            .filter(|c| c.service == svc.id && local.is_some())
-        {
-            let Some(store) = local else { continue };
+        for c in config.checks.iter().filter(|c| c.service == svc.id) {
             for region in regions.clone() {
-                let key = atalaya_core::rollup::check_key(&c.id, region);
-                let hours = store.hours(&key, from, to)?;
+                let hours = store.check_hours(&svc.id, &c.id, region, from, to).await?;
                 if hours.is_empty() {
                     continue;
                 }
                 let m = sum(&hours, from, to);
+                let key = atalaya_core::rollup::check_key(&c.id, region);
                 checks.push(CheckReport {
                     check: c.id.clone(),
                     region: region.to_string(),
@@ -197,7 +192,10 @@ async fn write<S: Store + Rollups>(
                     down_s: secs(m.down),
                     degraded_s: secs(m.degraded),
                     unknown_s: secs(m.unknown),
-                    latency: store.latency(&key, from, to)?.percentiles("total"),
+                    latency: match local {
+                        Some(l) => l.latency(&key, from, to)?.percentiles("total"),
+                        None => None,
+                    },
                 });
             }
         }

@@ -573,7 +573,7 @@ async fn the_report_reads_the_functions_rollups() {
     store
         .write_hours(&std::collections::BTreeMap::from([(
             "shop".to_string(),
-            hours,
+            std::collections::BTreeMap::from([("shop".to_string(), hours)]),
         )]))
         .await
         .unwrap();

@@ -162,9 +162,24 @@ impl atalaya_store::Rollups for Failing {
     ) -> Result<atalaya_core::rollup::Hours, StoreError> {
         self.inner.service_hours(service, from, to).await
     }
+    async fn check_hours(
+        &self,
+        service: &str,
+        check: &str,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<atalaya_core::rollup::Hours, StoreError> {
+        self.inner
+            .check_hours(service, check, region, from, to)
+            .await
+    }
     async fn write_hours(
         &self,
-        hours: &std::collections::BTreeMap<String, atalaya_core::rollup::Hours>,
+        hours: &std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, atalaya_core::rollup::Hours>,
+        >,
     ) -> Result<(), StoreError> {
         self.inner.write_hours(hours).await
     }

@@ -44,22 +44,48 @@ pub struct Evaluated {
 /// The evaluator missed this many minutes of ticks: the time since it last ran is unknown.
 const ABSENT: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
 
-/// Each service's condition in `state` (a partition's services), as the rollups count it.
+/// Each service's condition in `state` (a partition's services), and each of its checks' in
+/// each region, as the rollups count them.
 fn conditions(
     state: &State,
     config: &atalaya_core::Config,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, atalaya_core::rollup::Condition> {
-    config
+    use atalaya_core::rollup::{check_condition, check_key, service_condition};
+    let services = config
         .services
         .iter()
-        .map(|s| {
+        .map(|s| (s.id.clone(), service_condition(state, config, s, now)));
+    let checks = config.checks.iter().flat_map(|c| {
+        config.settings.regions.iter().map(move |r| {
             (
-                s.id.clone(),
-                atalaya_core::rollup::service_condition(state, config, s, now),
+                check_key(&c.id, r),
+                check_condition(state, config, c, r, now),
             )
         })
-        .collect()
+    });
+    services.chain(checks).collect()
+}
+
+/// Completed hours by the service they belong to (a check's go with its service's); those of
+/// subjects no longer in the file are left out (and let go of).
+fn by_service(
+    config: &atalaya_core::Config,
+    completed: &BTreeMap<String, atalaya_core::rollup::Hours>,
+) -> BTreeMap<String, BTreeMap<String, atalaya_core::rollup::Hours>> {
+    let mut out: BTreeMap<String, BTreeMap<String, atalaya_core::rollup::Hours>> = BTreeMap::new();
+    for (subject, hours) in completed {
+        let service = match subject.split_once('@') {
+            Some((check, _)) => config.check(check).map(|c| c.service.clone()),
+            None => config.service(subject).map(|s| s.id.clone()),
+        };
+        if let Some(service) = service {
+            out.entry(service)
+                .or_default()
+                .insert(subject.clone(), hours.clone());
+        }
+    }
+    out
 }
 
 /// Evaluates `results` at `now` (a tick: none) and commits what changes. Split into
@@ -210,7 +236,10 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     }
     // Completed hours: written (setting an hour twice is harmless), then let go of.
     for (part, completed) in written {
-        if let Err(e) = store.write_hours(&completed).await {
+        if let Err(e) = store
+            .write_hours(&by_service(&part.config, &completed))
+            .await
+        {
             tracing::error!(partition = %part.key, error = %e, "rollup hours not written; kept for the next evaluation");
             continue;
         }
@@ -230,7 +259,11 @@ pub async fn evaluate_batch<S: Store + Rollups>(
         if let Err(e) = forget {
             tracing::warn!(partition = %part.key, error = %e, "written rollup hours not let go of; written again next time");
         }
-        out.rollup_hours += completed.values().map(|h| h.len()).sum::<usize>();
+        out.rollup_hours += completed
+            .iter()
+            .filter(|(k, _)| !k.contains('@'))
+            .map(|(_, h)| h.len())
+            .sum::<usize>();
     }
     for (from, incident) in strays {
         if let Err(e) = hand_over(store, checks, &plan, from, incident).await {

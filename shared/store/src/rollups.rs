@@ -17,10 +17,21 @@ pub trait Rollups {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Hours, StoreError>> + Send;
 
-    /// Sets completed hours, by subject (an hour written twice is the same hour).
+    /// `check`'s hours in `region` (`atalaya_core::rollup::check_key`), from `from` to `to`.
+    fn check_hours(
+        &self,
+        service: &str,
+        check: &str,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Hours, StoreError>> + Send;
+
+    /// Sets completed hours, by service, then by subject: the service itself (its id) or one of
+    /// its checks in a region (`check_key`). An hour written twice is the same hour.
     fn write_hours(
         &self,
-        hours: &BTreeMap<String, Hours>,
+        by_service: &BTreeMap<String, BTreeMap<String, Hours>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records that the evaluator runs at `now`, and says when it last did.

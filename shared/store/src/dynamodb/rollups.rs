@@ -1,6 +1,7 @@
 //! Rollups in the state table: one item per service and UTC day (`pk = rollup#<service>#<day>`)
 //! with an attribute per completed hour (`h00` … `h23`: milliseconds up, degraded, down,
-//! unknown, in maintenance), written by the alert function once the hour is over (setting an
+//! unknown, in maintenance), and one per hour for each of its checks in each region
+//! (`h00:<check>@<region>`), written by the alert function once the hour is over (setting an
 //! hour twice writes the same thing), kept [`KEEP_DAYS`] (`expires`, the table's TTL). And the
 //! evaluator's pulse (`pk = alive#evaluate`): when it last ran, so the time it was not running
 //! is counted unknown.
@@ -55,10 +56,13 @@ fn pulse(item: Option<&HashMap<String, AttributeValue>>) -> Option<DateTime<Utc>
         .and_then(DateTime::from_timestamp_millis)
 }
 
-impl Rollups for DynamoStore {
-    async fn service_hours(
+impl DynamoStore {
+    /// The hours of `service`'s day items whose attributes end with `suffix` (empty: the
+    /// service's own; `:<check>@<region>`: a check's in a region).
+    async fn read_hours(
         &self,
         service: &str,
+        suffix: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Hours, StoreError> {
@@ -82,7 +86,7 @@ impl Rollups for DynamoStore {
                 continue;
             };
             for h in 0..24u32 {
-                if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}")) {
+                if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}{suffix}")) {
                     let t = day.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
                     if from <= t && t < to {
                         out.insert(t, decode(v)?);
@@ -93,42 +97,91 @@ impl Rollups for DynamoStore {
         Ok(out)
     }
 
-    async fn write_hours(&self, hours: &BTreeMap<String, Hours>) -> Result<(), StoreError> {
-        for (service, hours) in hours {
-            let mut by_day: BTreeMap<NaiveDate, Vec<(u32, &Millis)>> = BTreeMap::new();
-            for (t, m) in hours {
-                by_day
-                    .entry(t.date_naive())
-                    .or_default()
-                    .push((t.hour(), m));
+    /// Sets these hour attributes of `service`'s item for `day`.
+    async fn set_hours(
+        &self,
+        service: &str,
+        day: NaiveDate,
+        hours: &[(String, &Millis)],
+    ) -> Result<(), StoreError> {
+        let expires = (day + TimeDelta::days(KEEP_DAYS + 1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp();
+        let mut set = vec!["#day = :day".to_string(), "#exp = :exp".to_string()];
+        let mut u = self
+            .client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(key(service, day)))
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_names("#exp", "expires")
+            .expression_attribute_values(":day", s(day.format("%Y-%m-%d").to_string()))
+            .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()));
+        for (i, (name, m)) in hours.iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            u = u
+                .expression_attribute_names(format!("#a{i}"), name.clone())
+                .expression_attribute_values(format!(":a{i}"), s(encode(m)));
+        }
+        u.update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+            .map_err(|e| sdk("write rollups", e))?;
+        self.stats
+            .add(&self.tables.state, 64 + 48 * hours.len(), false);
+        Ok(())
+    }
+}
+
+impl Rollups for DynamoStore {
+    async fn service_hours(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        self.read_hours(service, "", from, to).await
+    }
+
+    async fn check_hours(
+        &self,
+        service: &str,
+        check: &str,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        let suffix = format!(":{}", atalaya_core::rollup::check_key(check, region));
+        self.read_hours(service, &suffix, from, to).await
+    }
+
+    async fn write_hours(
+        &self,
+        by_service: &BTreeMap<String, BTreeMap<String, Hours>>,
+    ) -> Result<(), StoreError> {
+        for (service, subjects) in by_service {
+            // By day: one update per service and day sets every hour of it at once.
+            let mut by_day: BTreeMap<NaiveDate, Vec<(String, &Millis)>> = BTreeMap::new();
+            for (subject, hours) in subjects {
+                let suffix = if subject == service {
+                    String::new()
+                } else {
+                    format!(":{subject}")
+                };
+                for (t, m) in hours {
+                    by_day
+                        .entry(t.date_naive())
+                        .or_default()
+                        .push((format!("h{:02}{suffix}", t.hour()), m));
+                }
             }
             for (day, list) in by_day {
-                let expires = (day + TimeDelta::days(KEEP_DAYS + 1))
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    .timestamp();
-                let mut set = vec!["#day = :day".to_string(), "#exp = :exp".to_string()];
-                let mut u = self
-                    .client
-                    .update_item()
-                    .table_name(&self.tables.state)
-                    .key("pk", s(key(service, day)))
-                    .expression_attribute_names("#day", "day")
-                    .expression_attribute_names("#exp", "expires")
-                    .expression_attribute_values(":day", s(day.format("%Y-%m-%d").to_string()))
-                    .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()));
-                for (h, m) in list {
-                    set.push(format!("#h{h:02} = :h{h:02}"));
-                    u = u
-                        .expression_attribute_names(format!("#h{h:02}"), format!("h{h:02}"))
-                        .expression_attribute_values(format!(":h{h:02}"), s(encode(m)));
+                // An update expression stays well under DynamoDB's 4 KB by taking 40 at a time.
+                for chunk in list.chunks(40) {
+                    self.set_hours(service, day, chunk).await?;
                 }
-                u.update_expression(format!("SET {}", set.join(", ")))
-                    .send()
-                    .await
-                    .map_err(|e| sdk("write rollups", e))?;
-                self.stats.add(&self.tables.state, 1024, false);
             }
         }
         Ok(())

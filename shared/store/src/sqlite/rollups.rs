@@ -154,10 +154,24 @@ impl crate::Rollups for SqliteStore {
         self.hours(service, from, to)
     }
 
-    async fn write_hours(&self, hours: &BTreeMap<String, Hours>) -> Result<(), StoreError> {
+    async fn check_hours(
+        &self,
+        _service: &str,
+        check: &str,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Hours, StoreError> {
+        self.hours(&atalaya_core::rollup::check_key(check, region), from, to)
+    }
+
+    async fn write_hours(
+        &self,
+        by_service: &BTreeMap<String, BTreeMap<String, Hours>>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for (subject, hours) in hours {
+        for (subject, hours) in by_service.values().flatten() {
             for (hour, m) in hours {
                 tx.execute(
                     "INSERT INTO rollups (service, hour, millis) VALUES (?1, ?2, ?3)
