@@ -171,14 +171,16 @@ async fn write<S: Store + Rollups>(
         let u = policy.uptime(&m);
         let secs = |ms: u64| ms as f64 / 1000.0;
         let mut checks = Vec::new();
-        let regions = config
+        // The file's regions, and the local runner's (once, whether the file names it or not).
+        let regions: std::collections::BTreeSet<&str> = config
             .settings
             .regions
             .iter()
             .map(String::as_str)
-            .chain([atalaya_core::LOCAL_REGION]);
+            .chain([atalaya_core::LOCAL_REGION])
+            .collect();
         for c in config.checks.iter().filter(|c| c.service == svc.id) {
-            for region in regions.clone() {
+            for region in regions.iter().copied() {
                 let hours = store.check_hours(&svc.id, &c.id, region, from, to).await?;
                 if hours.is_empty() {
                     continue;

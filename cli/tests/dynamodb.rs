@@ -570,10 +570,19 @@ async fn the_report_reads_the_functions_rollups() {
         t("2026-10-31T01:00:00Z"),
         t("2026-11-01T00:00:00Z"),
     );
+    // The check in its region: down a minute longer there (it failed first in that region).
+    let mut region = hours.clone();
+    if let Some(m) = region.get_mut(&t("2026-10-30T23:00:00Z")) {
+        m.up -= 60_000;
+        m.down += 60_000;
+    }
     store
         .write_hours(&std::collections::BTreeMap::from([(
             "shop".to_string(),
-            std::collections::BTreeMap::from([("shop".to_string(), hours)]),
+            std::collections::BTreeMap::from([
+                ("shop".to_string(), hours),
+                ("shop-home@eu-west-1".to_string(), region),
+            ]),
         )]))
         .await
         .unwrap();
@@ -594,6 +603,16 @@ async fn the_report_reads_the_functions_rollups() {
     let pct = shop["uptime_percent"].as_f64().unwrap();
     assert!((pct - 100.0 * (1.0 - 1.0 / 744.0)).abs() < 1e-9, "{shop}");
     assert_eq!(shop["down_s"].as_f64(), Some(3600.0));
+    let check = &shop["checks"][0];
+    assert_eq!(
+        (&check["check"], &check["region"]),
+        (
+            &serde_json::json!("shop-home"),
+            &serde_json::json!("eu-west-1")
+        ),
+        "{shop}"
+    );
+    assert_eq!(check["down_s"].as_f64(), Some(3660.0), "{shop}");
     let html = atalaya(
         &[
             "report",

@@ -123,6 +123,11 @@ fn the_runner_counts_downtime_it_sees_and_its_own_absence_as_unknown() {
     assert!(0.0 <= p50 && p50 <= p95 && p95 <= p99, "{total}");
     // The check in the runner's region: the same story as that region saw it (one region:
     // its down is the service's).
+    assert_eq!(
+        shop["checks"].as_array().unwrap().len(),
+        1,
+        "once per check and region: {shop}"
+    );
     let check = &shop["checks"][0];
     assert_eq!(
         (&check["check"], &check["region"]),

@@ -362,7 +362,13 @@ checks:
         site: None::<&atalaya_app::status_site::Folder>,
     };
     let part = c.plan(4).of_check("shop-home").unwrap().key.clone();
-    let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
+    // Within one hour: once an hour the rollup marks move (docs/architecture.md, "Rollups").
+    let t0 = chrono::DurationRound::duration_trunc(
+        chrono::Utc::now() - chrono::TimeDelta::hours(2),
+        chrono::TimeDelta::hours(1),
+    )
+    .unwrap()
+        + chrono::TimeDelta::minutes(5);
     let at = |m: i64| t0 + chrono::TimeDelta::minutes(m);
     let minute = |m: i64, outcome: Outcome| {
         let results = at_regions(

@@ -21,8 +21,10 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-/// Partitions evaluated at once.
+/// Partitions evaluated at once (and rollup writes in flight).
 const IN_FLIGHT: usize = 16;
+/// Services whose completed hours one evaluation writes at most.
+const FLUSH: usize = 200;
 /// A tick leaves out a partition evaluated less than this ago.
 pub const RECENT: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
@@ -44,27 +46,25 @@ pub struct Evaluated {
 /// The evaluator missed this many minutes of ticks: the time since it last ran is unknown.
 const ABSENT: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
 
-/// Each service's condition in `state` (a partition's services), and each of its checks' in
-/// each region, as the rollups count them.
+/// Each service's condition in `state` (a partition's services), as the rollups count it. (Its
+/// checks per region are not kept here: their marks would make every partition item half as big
+/// again, rewritten with every batch, and their hours twenty times the writes; measured with
+/// `make bench-scale`, docs/performance.md.)
 fn conditions(
     state: &State,
     config: &atalaya_core::Config,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, atalaya_core::rollup::Condition> {
-    use atalaya_core::rollup::{check_condition, check_key, service_condition};
-    let services = config
+    config
         .services
         .iter()
-        .map(|s| (s.id.clone(), service_condition(state, config, s, now)));
-    let checks = config.checks.iter().flat_map(|c| {
-        config.settings.regions.iter().map(move |r| {
+        .map(|s| {
             (
-                check_key(&c.id, r),
-                check_condition(state, config, c, r, now),
+                s.id.clone(),
+                atalaya_core::rollup::service_condition(state, config, s, now),
             )
         })
-    });
-    services.chain(checks).collect()
+        .collect()
 }
 
 /// Completed hours by the service they belong to (a check's go with its service's); those of
@@ -234,14 +234,49 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             }
         }
     }
-    // Completed hours: written (setting an hour twice is harmless), then let go of.
+    // Completed hours: written (setting an hour twice is harmless), then let go of. At most
+    // FLUSH services' per evaluation, several at once: the first evaluations of an hour share
+    // the writes instead of one of them taking them all.
+    let mut budget = FLUSH;
     for (part, completed) in written {
-        if let Err(e) = store
-            .write_hours(&by_service(&part.config, &completed))
-            .await
-        {
-            tracing::error!(partition = %part.key, error = %e, "rollup hours not written; kept for the next evaluation");
+        if budget == 0 {
+            break;
+        }
+        let mut grouped = by_service(&part.config, &completed);
+        let keep: Vec<String> = grouped.keys().skip(budget).cloned().collect();
+        for k in &keep {
+            grouped.remove(k);
+        }
+        budget = budget.saturating_sub(grouped.len());
+        let writes =
+            futures::stream::iter(grouped.into_iter().map(|(service, subjects)| async move {
+                let one = BTreeMap::from([(service, subjects)]);
+                store.write_hours(&one).await.map(|_| one)
+            }))
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        let mut done: BTreeMap<String, atalaya_core::rollup::Hours> = BTreeMap::new();
+        for w in writes {
+            match w {
+                Ok(one) => done.extend(one.into_values().flatten()),
+                Err(e) => {
+                    tracing::error!(partition = %part.key, error = %e, "rollup hours not written; kept for the next evaluation")
+                }
+            }
+        }
+        if done.is_empty() {
             continue;
+        }
+        // Subjects no longer in the file have nowhere to go: let go of them too.
+        for (k, h) in &completed {
+            let gone = match k.split_once('@') {
+                Some((check, _)) => part.config.check(check).is_none(),
+                None => part.config.service(k).is_none(),
+            };
+            if gone {
+                done.insert(k.clone(), h.clone());
+            }
         }
         let forget = transition_in(
             store,
@@ -250,7 +285,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             &part.config,
             |s: &State| {
                 let mut s = s.clone();
-                s.rollup.forget(&completed);
+                s.rollup.forget(&done);
                 Ok::<_, Infallible>((s, Vec::new()))
             },
             Mode::Commit,
@@ -259,11 +294,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
         if let Err(e) = forget {
             tracing::warn!(partition = %part.key, error = %e, "written rollup hours not let go of; written again next time");
         }
-        out.rollup_hours += completed
-            .iter()
-            .filter(|(k, _)| !k.contains('@'))
-            .map(|(_, h)| h.len())
-            .sum::<usize>();
+        out.rollup_hours += done.values().map(|h| h.len()).sum::<usize>();
     }
     for (from, incident) in strays {
         if let Err(e) = hand_over(store, checks, &plan, from, incident).await {
