@@ -43,7 +43,7 @@ pub async fn rebuild(
     config: &Config,
     out: &Path,
 ) -> anyhow::Result<Published> {
-    let objects = site(store, config, Utc::now()).await?;
+    let objects = site(store, config, Utc::now(), None).await?;
     Ok(publish(
         &Folder {
             root: out.to_path_buf(),

@@ -8,7 +8,7 @@
 //! The handler is generic over the store and the channels: its decisions are tested over SQLite
 //! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
-use atalaya_app::status_site::{publish, site, Site};
+use atalaya_app::status_site::{publish_scoped, site, Site};
 use atalaya_app::{deliver, evaluate_batch, Checks};
 use atalaya_core::ProbeResult;
 use atalaya_notify::Channel;
@@ -244,13 +244,19 @@ async fn run<S: Store + Rollups, W: Site>(
     if let Err(e) = deps.store.release_lease(&owner).await {
         tracing::warn!(error = %e, "the evaluation lease was not given back; it expires on its own");
     }
-    let rebuild = match evaluated {
+    // The site changes with what customers and operators are told, and with each completed
+    // hour (the bars): the pages of the customers concerned, or all of them.
+    let rebuild: Option<Option<std::collections::BTreeSet<String>>> = match evaluated {
         Ok(e) => {
             out.events = e.events;
             out.silent_regions = e.silent_regions;
-            // The site changes with what customers and operators are told, and with each
-            // completed hour (the bars).
-            e.events > 0 || e.rollup_hours > 0
+            if e.everyone {
+                Some(None)
+            } else if !e.customers.is_empty() {
+                Some(Some(e.customers))
+            } else {
+                None
+            }
         }
         Err(e) if e.retryable() => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
@@ -278,15 +284,23 @@ async fn run<S: Store + Rollups, W: Site>(
     // A fresh instance publishes once on its first tick (a new deployment's site, or one a
     // failed publish left behind); unchanged objects are not written again.
     let first = results.is_empty() && !SITE_PUBLISHED.load(std::sync::atomic::Ordering::Relaxed);
-    if let (true, Some(target)) = (rebuild || first, deps.site) {
-        let published = match site(deps.store, &deps.checks.config, now).await {
-            Ok(objects) => publish(target, &objects).await.map_err(|e| e.to_string()),
+    let rebuild = if first { Some(None) } else { rebuild };
+    if let (Some(only), Some(target)) = (rebuild, deps.site) {
+        let config = &deps.checks.config;
+        let published = match site(deps.store, config, now, only.as_ref()).await {
+            Ok(objects) => publish_scoped(target, &objects, |p| {
+                atalaya_status::in_scope(config, only.as_ref(), p)
+            })
+            .await
+            .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match published {
             Ok(p) => {
                 out.site_objects = p.written.len() + p.deleted.len();
-                SITE_PUBLISHED.store(true, std::sync::atomic::Ordering::Relaxed);
+                if first {
+                    SITE_PUBLISHED.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "the status site was not updated; the next change or hour tries again");

@@ -41,6 +41,10 @@ pub struct Evaluated {
     pub silent_regions: usize,
     /// Service-hours of rollups written.
     pub rollup_hours: usize,
+    /// Customers whose services had news (events, written hours): their status pages change.
+    pub customers: std::collections::BTreeSet<String>,
+    /// An event about no one service (a region, the monitor's sight): every page may change.
+    pub everyone: bool,
 }
 
 /// The evaluator missed this many minutes of ticks: the time since it last ran is unknown.
@@ -113,7 +117,8 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             committed: usize::from(t.committed),
             evaluated: 1,
             silent_regions: t.state.regions.values().filter(|r| r.silent).count(),
-            rollup_hours: 0,
+            everyone: t.committed && !t.events.is_empty(),
+            ..Evaluated::default()
         });
     }
     let plan = checks.plan(n);
@@ -146,6 +151,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     out.evaluated += 1;
     out.committed += usize::from(t.committed);
     out.events += if t.committed { t.events.len() } else { 0 };
+    out.everyone |= t.committed && !t.events.is_empty();
     out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
     let heard: BTreeMap<String, RegionState> = t.state.regions;
     // 2. The partitions with results (every one on a tick).
@@ -208,6 +214,16 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     for (part, t) in done {
         match t {
             Ok(t) => {
+                if t.committed {
+                    for e in &t.events {
+                        match e.service().and_then(|s| part.config.service(s)) {
+                            Some(s) => {
+                                out.customers.insert(s.customer.clone());
+                            }
+                            None => out.everyone = true,
+                        }
+                    }
+                }
                 let completed = t.state.rollup.completed(now);
                 if !completed.is_empty() {
                     written.push((part, completed));
@@ -295,6 +311,11 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             tracing::warn!(partition = %part.key, error = %e, "written rollup hours not let go of; written again next time");
         }
         out.rollup_hours += done.values().map(|h| h.len()).sum::<usize>();
+        for k in done.keys() {
+            if let Some(s) = part.config.service(k) {
+                out.customers.insert(s.customer.clone());
+            }
+        }
     }
     for (from, incident) in strays {
         if let Err(e) = hand_over(store, checks, &plan, from, incident).await {

@@ -37,6 +37,36 @@ pub struct Input<'a> {
     /// Each service's hours (`atalaya_core::rollup`), the last 90 days at least.
     pub hours: &'a BTreeMap<String, Hours>,
     pub now: DateTime<Utc>,
+    /// Only these customers' pages (and the public page if one of them has a public service);
+    /// `None`: the whole site.
+    pub only: Option<&'a std::collections::BTreeSet<String>>,
+}
+
+/// Whether the public page is part of a build limited to `only`.
+pub fn public_rebuilt(config: &Config, only: Option<&std::collections::BTreeSet<String>>) -> bool {
+    config
+        .services
+        .iter()
+        .any(|s| s.public && only.is_none_or(|o| o.contains(&s.customer)))
+}
+
+/// Whether `path` is part of what a build limited to `only` writes: a rebuilt customer's
+/// folder, the public page's files if it was rebuilt, the assets. What a publish may delete.
+pub fn in_scope(
+    config: &Config,
+    only: Option<&std::collections::BTreeSet<String>>,
+    path: &str,
+) -> bool {
+    let Some(only) = only else { return true };
+    if let Some((first, _)) = path.split_once('/') {
+        if first == "assets" {
+            return false;
+        }
+        if let Some(c) = config.customers.iter().find(|c| c.slug == first) {
+            return only.contains(&c.id);
+        }
+    }
+    public_rebuilt(config, Some(only))
 }
 
 /// How long a browser or CDN may keep an object.
@@ -72,6 +102,9 @@ pub fn build(input: &Input) -> Result<Vec<Object>, String> {
     let assets = html::Assets::new()?;
     let mut out = assets.objects();
     for c in &input.config.customers {
+        if input.only.is_some_and(|o| !o.contains(&c.id)) {
+            continue;
+        }
         page_objects(
             input,
             Audience::Customer(c),
@@ -81,7 +114,7 @@ pub fn build(input: &Input) -> Result<Vec<Object>, String> {
             &mut out,
         )?;
     }
-    if input.config.services.iter().any(|s| s.public) {
+    if public_rebuilt(input.config, input.only) {
         page_objects(input, Audience::Public, "", Language::En, &assets, &mut out)?;
     }
     Ok(out)

@@ -65,6 +65,7 @@ impl World {
             messages: &self.messages,
             hours: &self.hours,
             now: self.now,
+            only: None,
         }
     }
 }
@@ -402,4 +403,48 @@ fn page_words_drop_the_greeting_and_sign_off_only() {
         Audience::Public
     )
     .is_empty());
+}
+
+#[test]
+fn a_build_for_some_customers_writes_their_pages_and_the_public_one_only() {
+    let (w, incidents) = three_days();
+    let only = std::collections::BTreeSet::from(["other".to_string()]);
+    let some: BTreeMap<String, Object> = build(&Input {
+        incidents: &incidents,
+        only: Some(&only),
+        ..w.input()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .map(|o| (o.path.clone(), o))
+    .collect();
+    assert!(some.contains_key("other/index.html"));
+    assert!(!some.keys().any(|p| p.starts_with("acme-7f3k9q/")));
+    // Globex has no public service: the public page is not rebuilt, nor in scope.
+    assert!(!some.contains_key("index.html"));
+    assert!(!in_scope(&w.config, Some(&only), "index.html"));
+    assert!(in_scope(&w.config, Some(&only), "other/history.atom"));
+    assert!(!in_scope(&w.config, Some(&only), "acme-7f3k9q/index.html"));
+    assert!(!in_scope(
+        &w.config,
+        Some(&only),
+        "assets/status.0000000000.css"
+    ));
+    // Acme has the public shop: its build has the public page too, byte for byte the whole
+    // site's.
+    let acme = std::collections::BTreeSet::from(["acme".to_string()]);
+    let all = built(&w, &incidents, w.now);
+    let part: BTreeMap<String, Object> = build(&Input {
+        incidents: &incidents,
+        only: Some(&acme),
+        ..w.input()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .map(|o| (o.path.clone(), o))
+    .collect();
+    for (path, o) in &part {
+        assert_eq!(Some(o), all.get(path), "{path}");
+    }
+    assert!(part.contains_key("index.html") && in_scope(&w.config, Some(&acme), "badges/shop.svg"));
 }

@@ -50,8 +50,22 @@ pub struct Published {
 
 /// Writes the objects whose bytes changed and deletes those the site no longer has.
 pub async fn publish<T: Site>(site: &T, objects: &[Object]) -> Result<Published, SiteError> {
+    publish_scoped(site, objects, |_| true).await
+}
+
+/// [`publish`] for a build of part of the site: only paths `in_scope` may be deleted, and what
+/// the site holds outside it is kept as it is.
+pub async fn publish_scoped<T: Site>(
+    site: &T,
+    objects: &[Object],
+    in_scope: impl Fn(&str) -> bool,
+) -> Result<Published, SiteError> {
     let before = site.fingerprints().await?;
-    let mut after = BTreeMap::new();
+    let mut after: BTreeMap<String, String> = before
+        .iter()
+        .filter(|(p, _)| !in_scope(p))
+        .map(|(p, f)| (p.clone(), f.clone()))
+        .collect();
     let mut out = Published::default();
     for o in objects {
         let f = fingerprint(&o.body);
