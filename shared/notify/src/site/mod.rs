@@ -17,6 +17,9 @@ use std::path::PathBuf;
 #[error("status site: {0}")]
 pub struct SiteError(pub String);
 
+/// Objects written at once.
+const IN_FLIGHT: usize = 16;
+
 /// A content fingerprint (SHA-256, hex): what a [`Site`] remembers of each object.
 pub fn fingerprint(body: &[u8]) -> String {
     Sha256::digest(body)
@@ -67,15 +70,28 @@ pub async fn publish_scoped<T: Site>(
         .map(|(p, f)| (p.clone(), f.clone()))
         .collect();
     let mut out = Published::default();
+    let mut changed = Vec::new();
     for o in objects {
         let f = fingerprint(&o.body);
         if before.get(&o.path) == Some(&f) {
             out.unchanged += 1;
         } else {
-            site.put(o).await?;
-            out.written.push(o.path.clone());
+            changed.push(o);
         }
         after.insert(o.path.clone(), f);
+    }
+    // Several at once: a first publish of a large site is thousands of objects.
+    use futures::StreamExt;
+    let puts: Vec<Result<String, SiteError>> = futures::stream::iter(
+        changed
+            .into_iter()
+            .map(|o| async move { site.put(o).await.map(|_| o.path.clone()) }),
+    )
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    for p in puts {
+        out.written.push(p?);
     }
     for path in before.keys().filter(|p| !after.contains_key(*p)) {
         site.delete(path).await?;
