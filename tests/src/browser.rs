@@ -24,6 +24,19 @@ pub fn chromium() -> String {
     panic!("no chromium: `make test` installs Debian's chromium (apt-get install -y chromium)");
 }
 
+/// Headless, and nothing that would reach the network; each run also gets a fresh
+/// `--user-data-dir`.
+pub const FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
 pub struct Browser {
     child: Child,
     _profile: tempfile::TempDir,
@@ -39,15 +52,8 @@ impl Browser {
     pub fn start() -> Browser {
         let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let child = Command::new(chromium())
+            .args(FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
                 "--remote-debugging-port=0",
                 "--remote-debugging-address=127.0.0.1",
             ])

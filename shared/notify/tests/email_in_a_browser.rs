@@ -23,16 +23,7 @@ checks:
 
 fn run(args: &[&str], page: &Path, profile: &Path) -> String {
     let out = Command::new(atalaya_tests::browser::chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(atalaya_tests::browser::FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(page)

@@ -140,9 +140,20 @@ fn history(minutes: i64) -> (World, Vec<Incident>) {
 }
 
 fn built(w: &World, incidents: &[Incident], now: DateTime<Utc>) -> BTreeMap<String, Object> {
+    built_for(w, incidents, now, None)
+}
+
+/// The objects of a build (of these customers' pages only, with `only`), by path.
+fn built_for(
+    w: &World,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> BTreeMap<String, Object> {
     build(&Input {
         now,
         incidents,
+        only,
         ..w.input()
     })
     .unwrap_or_else(|e| panic!("{e}"))
@@ -409,15 +420,7 @@ fn page_words_drop_the_greeting_and_sign_off_only() {
 fn a_build_for_some_customers_writes_their_pages_and_the_public_one_only() {
     let (w, incidents) = three_days();
     let only = std::collections::BTreeSet::from(["other".to_string()]);
-    let some: BTreeMap<String, Object> = build(&Input {
-        incidents: &incidents,
-        only: Some(&only),
-        ..w.input()
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-    .into_iter()
-    .map(|o| (o.path.clone(), o))
-    .collect();
+    let some = built_for(&w, &incidents, w.now, Some(&only));
     assert!(some.contains_key("other/index.html"));
     assert!(!some.keys().any(|p| p.starts_with("acme-7f3k9q/")));
     // Globex has no public service: the public page is not rebuilt, nor in scope.
@@ -434,15 +437,7 @@ fn a_build_for_some_customers_writes_their_pages_and_the_public_one_only() {
     // site's.
     let acme = std::collections::BTreeSet::from(["acme".to_string()]);
     let all = built(&w, &incidents, w.now);
-    let part: BTreeMap<String, Object> = build(&Input {
-        incidents: &incidents,
-        only: Some(&acme),
-        ..w.input()
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-    .into_iter()
-    .map(|o| (o.path.clone(), o))
-    .collect();
+    let part = built_for(&w, &incidents, w.now, Some(&acme));
     for (path, o) in &part {
         assert_eq!(Some(o), all.get(path), "{path}");
     }
