@@ -356,6 +356,136 @@ pub fn check_condition(
     }
 }
 
+/// One hour (or any span) of every check in every region, worked out from the results alone
+/// (what a job reading the results table after the hour has): each check-region's time per
+/// condition and latency sketches, per check-region and per service.
+#[derive(Clone, Debug, Default)]
+pub struct FromResults {
+    pub checks: BTreeMap<String, Millis>,
+    pub latency: BTreeMap<String, Latency>,
+}
+
+/// [`FromResults`] for `[from, to)`. `results` should start a few intervals before `from` (the
+/// counters of retries need them); each is taken as the check's condition in its region from its
+/// time until the next one, or until three intervals later (then unknown, as the engine judges
+/// staleness): a monitoring fault is unknown; a failure is down once `retries` failures in a row
+/// were seen there (the engine's hard down), degraded before; in a maintenance window of its
+/// service, maintenance.
+pub fn from_results(
+    config: &Config,
+    results: &[crate::result::ProbeResult],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> FromResults {
+    use crate::result::Outcome;
+    let mut by_subject: BTreeMap<(String, String), Vec<&crate::result::ProbeResult>> =
+        BTreeMap::new();
+    for r in results {
+        if config.check(&r.check).is_some() {
+            by_subject
+                .entry((r.check.clone(), r.region.clone()))
+                .or_default()
+                .push(r);
+        }
+    }
+    let mut out = FromResults::default();
+    for ((check_id, region), mut rs) in by_subject {
+        let Some(check) = config.check(&check_id) else {
+            continue;
+        };
+        let maintenance = config
+            .service(&check.service)
+            .map(|s| s.maintenance.as_slice())
+            .unwrap_or_default();
+        rs.sort_by_key(|r| r.at);
+        let key = check_key(&check_id, &region);
+        let mut hours = Hours::new();
+        let mut add = |c: Condition, a: DateTime<Utc>, b: DateTime<Utc>| {
+            let (a, b) = (a.max(from), b.min(to));
+            if a < b {
+                accrue(&mut hours, c, a, b);
+            }
+        };
+        // Before the first result nothing was seen.
+        if let Some(first) = rs.first() {
+            add(Condition::Unknown, from, first.at);
+        } else {
+            add(Condition::Unknown, from, to);
+        }
+        let mut fails = 0u32;
+        for (i, r) in rs.iter().enumerate() {
+            let until = rs.get(i + 1).map_or(to, |n| n.at);
+            let condition = if !r.is_real() {
+                Condition::Unknown
+            } else {
+                match r.outcome {
+                    Outcome::Down => {
+                        fails += 1;
+                        if fails >= check.retries {
+                            Condition::Down
+                        } else {
+                            Condition::Degraded
+                        }
+                    }
+                    Outcome::Degraded => {
+                        fails = 0;
+                        Condition::Degraded
+                    }
+                    Outcome::Up => {
+                        fails = 0;
+                        Condition::Up
+                    }
+                    Outcome::Unknown => Condition::Unknown,
+                }
+            };
+            let seen_until = if condition == Condition::Unknown {
+                until
+            } else {
+                until.min(crate::evaluate::after(r.at, check.interval * 3))
+            };
+            // Maintenance windows cut across: their time is maintenance whatever was seen.
+            let mut t = r.at;
+            for (end, c) in [(seen_until, condition), (until, Condition::Unknown)] {
+                while t < end {
+                    let window = maintenance.iter().find(|m| m.start <= t && t < m.end);
+                    let next = maintenance
+                        .iter()
+                        .filter(|m| m.start > t)
+                        .map(|m| m.start)
+                        .min()
+                        .unwrap_or(end);
+                    match window {
+                        Some(m) => {
+                            let stop = m.end.min(end);
+                            add(Condition::Maintenance, t, stop);
+                            t = stop;
+                        }
+                        None => {
+                            let stop = next.min(end);
+                            add(c, t, stop);
+                            t = stop;
+                        }
+                    }
+                }
+            }
+            if from <= r.at && r.at < to {
+                out.latency.entry(key.clone()).or_default().record(r);
+                out.latency
+                    .entry(check.service.clone())
+                    .or_default()
+                    .record(r);
+            }
+        }
+        // Every hour accrued was clipped to [from, to): all of them count.
+        let mut total = Millis::default();
+        for m in hours.values() {
+            total.merge(m);
+        }
+        out.checks.insert(key, total);
+    }
+    out
+}
+
 /// What time the monitor could not see counts as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -369,3 +369,74 @@ fn a_monitor_that_was_not_running_counts_that_time_unknown() {
         5 * MIN
     );
 }
+
+/// An hour of results alone, as a job reading the results table sees it: a failure is degraded
+/// until `retries` in a row, then down; a region that goes quiet is unknown after three
+/// intervals; a monitoring fault is unknown; a maintenance window is maintenance whatever was
+/// seen; latency from every real result of the hour.
+#[test]
+fn an_hour_from_its_results_alone() {
+    let config = crate::load_str(
+        "
+settings:
+  regions: [eu-west-1, us-east-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 2, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME }
+services:
+  - id: shop
+    customer: acme
+    name: Shop
+    maintenance:
+      - { start: '2026-11-01T10:40:00Z', end: '2026-11-01T10:42:00Z' }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+        "checks.yaml",
+        crate::Target::Lambda,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap_or_default() };
+    let (from, to) = (t("2026-11-01T10:00:00Z"), t("2026-11-01T11:00:00Z"));
+    let mut results = Vec::new();
+    // From 09:57 (the counters need what came before the hour) to 10:59, at :05 each minute.
+    for m in -3..60 {
+        let at = from + TimeDelta::minutes(m) + TimeDelta::seconds(5);
+        // eu-west-1: failing at 10:10, 10:11 and 10:12.
+        results.push(result("eu-west-1", at, (10..13).contains(&m)));
+        // us-east-1: quiet from 10:31 to 10:44; a monitoring fault at 10:50.
+        if !(31..45).contains(&m) {
+            let mut r = result("us-east-1", at, false);
+            if m == 50 {
+                r.outcome = Outcome::Unknown;
+                r.reason = Reason::Blocked;
+            }
+            results.push(r);
+        }
+    }
+    let hour = from_results(&config, &results, from, to);
+    let eu = hour.checks[&check_key("shop-home", "eu-west-1")];
+    // Degraded for the first failure (one of two retries), down from the second to recovery.
+    assert_eq!(
+        (eu.up, eu.degraded, eu.down, eu.unknown, eu.maintenance),
+        (55 * MIN, MIN, 2 * MIN, 0, 2 * MIN)
+    );
+    let us = hour.checks[&check_key("shop-home", "us-east-1")];
+    // Unknown from 10:33:05 (three intervals after 10:30:05) to 10:45:05, less the window; and
+    // from the fault (10:50:05) to the next result.
+    assert_eq!(
+        (us.up, us.degraded, us.down, us.unknown, us.maintenance),
+        (47 * MIN, 0, 0, 11 * MIN, 2 * MIN)
+    );
+    assert_eq!(eu.total(), 60 * MIN);
+    assert_eq!(us.total(), 60 * MIN);
+    // Latency of every real result in the hour: per region and for the service.
+    let count = |k: &str| {
+        hour.latency[k]
+            .percentiles("total")
+            .map_or(0, |p| p.samples)
+    };
+    assert_eq!(count(&check_key("shop-home", "eu-west-1")), 60);
+    assert_eq!(count(&check_key("shop-home", "us-east-1")), 45);
+    assert_eq!(count("shop"), 105);
+}
