@@ -495,6 +495,17 @@ fn incident(
         .iter()
         .map(|(m, phase)| {
             let (subject, body) = m.in_language(l.code());
+            // The language the words are in: a translation, or the message as sent (a message
+            // recorded before translations existed has none), whose sign-off is its own.
+            let written_in = if m.translations.contains_key(l.code()) {
+                l
+            } else {
+                match m.attributes.get("language").map(String::as_str) {
+                    Some("es") => Language::Es,
+                    Some("en") => Language::En,
+                    _ => l,
+                }
+            };
             let owner = m
                 .attributes
                 .get("service")
@@ -505,8 +516,9 @@ fn incident(
                 at: m.at,
                 at_words: when(m.at, l, tz),
                 title: subject.to_string(),
-                paragraphs: owner
-                    .map_or_else(Vec::new, |c| page_words(body, c, config, l, audience)),
+                paragraphs: owner.map_or_else(Vec::new, |c| {
+                    page_words(body, c, config, written_in, audience)
+                }),
                 event: m.attributes.get("event").cloned().unwrap_or_default(),
                 phase: phase.as_str(),
             }

@@ -443,3 +443,21 @@ fn a_build_for_some_customers_writes_their_pages_and_the_public_one_only() {
     }
     assert!(part.contains_key("index.html") && in_scope(&w.config, Some(&acme), "badges/shop.svg"));
 }
+
+/// A message recorded before translations existed is shown as it was sent on the other
+/// language's page too, without its own greeting and sign-off.
+#[test]
+fn an_untranslated_message_loses_its_own_sign_off_on_the_other_page() {
+    let (mut w, incidents) = three_days();
+    for m in &mut w.messages {
+        m.translations.clear();
+    }
+    let site = built(&w, &incidents, w.now);
+    let en = text(&site, "acme-7f3k9q/index.en.html");
+    assert!(
+        en.contains("Tienda online no funciona con normalidad"),
+        "{en}"
+    );
+    assert!(!en.contains("El equipo de soporte"), "{en}");
+    assert!(!en.contains("Hola, Acme Iberia"), "{en}");
+}
