@@ -191,5 +191,15 @@ async fn the_alert_function_keeps_hours_and_publishes_only_what_changed() {
         .into_bytes();
     let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(summary["components"][0]["id"], "shop");
+    // Read from the partitions the alert function keeps: what the monitor last saw.
+    assert_eq!(
+        summary["components"][0]["status"], "operational",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["components"][1]["status"], "operational",
+        "{summary}"
+    );
+    assert_eq!(summary["status"]["indicator"], "none", "{summary}");
     assert_eq!(summary["page"]["time_zone"], "UTC");
 }

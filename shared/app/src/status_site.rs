@@ -18,7 +18,6 @@ pub async fn site<S: Store + Rollups>(
     now: DateTime<Utc>,
     only: Option<&std::collections::BTreeSet<String>>,
 ) -> Result<Vec<Object>, SiteError> {
-    let state = store.load_state().await?.state;
     let since = now - TimeDelta::days(atalaya_status::model::DAYS + 1);
     let incidents: Vec<_> = store
         .incidents(false)
@@ -27,12 +26,15 @@ pub async fn site<S: Store + Rollups>(
         .filter(|i| i.is_open() || i.resolved_at.is_some_and(|r| r >= since))
         .collect();
     let messages = customer_messages(store, &incidents).await?;
-    // The services whose bars are drawn; 16 read at once (a service's 90 days: one BatchGetItem).
+    // The services on the pages rebuilt; their bars 16 at a time (90 days: one BatchGetItem).
     let public = atalaya_status::public_rebuilt(config, only);
-    let wanted = config
+    let wanted: Vec<&atalaya_core::Service> = config
         .services
         .iter()
-        .filter(|s| only.is_none_or(|o| o.contains(&s.customer)) || (public && s.public));
+        .filter(|s| only.is_none_or(|o| o.contains(&s.customer)) || (public && s.public))
+        .collect();
+    let state = state_of(store, config, &wanted).await?;
+    let wanted = wanted.into_iter();
     use futures::StreamExt;
     let read: Vec<Result<(String, atalaya_core::rollup::Hours), StoreError>> =
         futures::stream::iter(wanted.map(|s| async move {
@@ -53,6 +55,39 @@ pub async fn site<S: Store + Rollups>(
         only,
     })
     .map_err(SiteError::Build)
+}
+
+/// The engine's state as far as these services go: the one document, or, split into partitions
+/// (the alert function's), the partitions that hold them with the regions' (when each region
+/// was last heard), read 16 at a time.
+async fn state_of<S: Store>(
+    store: &S,
+    config: &Config,
+    services: &[&atalaya_core::Service],
+) -> Result<atalaya_core::evaluate::State, StoreError> {
+    let n = store.partitions();
+    if n <= 1 {
+        return Ok(store.load_state().await?.state);
+    }
+    let plan = atalaya_core::partition::Plan::of(config, n);
+    let keys: std::collections::BTreeSet<&str> = services
+        .iter()
+        .filter_map(|s| plan.of_service(&s.id))
+        .map(|p| p.key.as_str())
+        .collect();
+    let mut state = store.load_part(&plan.regions.key).await?.state;
+    use futures::StreamExt;
+    let parts: Vec<Result<atalaya_store::Versioned, StoreError>> =
+        futures::stream::iter(keys.into_iter().map(|k| store.load_part(k)))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+    for part in parts {
+        let part = part?.state;
+        state.checks.extend(part.checks);
+        state.incidents.extend(part.incidents);
+    }
+    Ok(state)
 }
 
 /// The messages the customers of these incidents were sent (their timelines name them).
