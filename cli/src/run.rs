@@ -341,6 +341,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = Box::pin(shutdown());
         let mut resuming = true;
+        let mut site_signature: Option<u64> = None;
         // The results of a round are evaluated together: once the probes started together are
         // all back, or at the next tick (at most a second) when rounds overlap. Evaluating each
         // result as it lands would let the order probes finish in decide which service's
@@ -416,9 +417,13 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 roll_up(&store, config, &state, &results, Utc::now(), resuming)?;
                 if let Some(dir) = &opts.status_page {
                     // The site is what customers look at: a failure is said, and the runner
-                    // goes on watching.
-                    if let Err(e) = crate::status_page::rebuild(&store, config, dir).await {
-                        eprintln!("warning: status site: {e:#} (tried again next round)");
+                    // goes on watching. Rebuilt when what the pages show changed.
+                    let sig = crate::status_page::signature(&state, config, Utc::now());
+                    if site_signature != Some(sig) {
+                        match crate::status_page::rebuild(&store, config, dir).await {
+                            Ok(_) => site_signature = Some(sig),
+                            Err(e) => eprintln!("warning: status site: {e:#} (tried again next round)"),
+                        }
                     }
                 }
                 resuming = false;

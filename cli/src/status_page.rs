@@ -53,6 +53,35 @@ pub async fn rebuild(
     .await?)
 }
 
+/// What the pages depend on that a round can change: each check's verdict, each incident's
+/// phase and number of messages, the maintenance windows in force, and the hour (the bars). The
+/// runner rebuilds the site only when it differs from the last rebuild's.
+pub fn signature(
+    state: &atalaya_core::evaluate::State,
+    config: &Config,
+    now: chrono::DateTime<Utc>,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (id, c) in &state.checks {
+        (id, c.verdict.as_str()).hash(&mut h);
+    }
+    for (id, i) in &state.incidents {
+        (id, i.phase.as_str(), i.timeline.len()).hash(&mut h);
+    }
+    for s in &config.services {
+        for m in s
+            .maintenance
+            .iter()
+            .filter(|m| m.start <= now && now < m.end)
+        {
+            (&s.id, m.start).hash(&mut h);
+        }
+    }
+    now.timestamp().div_euclid(3600).hash(&mut h);
+    h.finish()
+}
+
 /// A file of the site for a request path, or `None` (not found, or not a path of the site).
 pub fn file_for(root: &Path, path: &str) -> Option<PathBuf> {
     let rel = path.trim_start_matches('/');

@@ -11,28 +11,16 @@ use atalaya_notify::SnsChannel;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-/// A variable the function cannot work without: its absence stops the function at init, named.
-fn required(name: &str) -> Result<String, Error> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::from(format!("{name} is not set: the stack must set it (infra/)")))
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // No probes run here; the SDK's own logs carry nothing resolved.
     atalaya_aws::init_lambda_logging(&[]);
-    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
     // The checks file and its customers' templates (folders beside it): a problem stops the
     // function at init, with every problem in its log.
     let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;
-    let region = env("AWS_REGION", "us-east-1");
+    let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let store = DynamoStore::connect(
         &region,
@@ -46,8 +34,8 @@ async fn main() -> Result<(), Error> {
     let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),
-        required("ATALAYA_OPERATORS_TOPIC_ARN")?,
-        required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
+        atalaya_aws::required("ATALAYA_OPERATORS_TOPIC_ARN")?,
+        atalaya_aws::required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
     )
     .await;
     // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged

@@ -13,10 +13,6 @@ use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 /// The link-signing key from the file's reference (read once per cold start).
 async fn key(checks: &Checks, sdk: &aws_config::SdkConfig) -> Result<Key, Error> {
     let t = checks.config.settings.email.key.as_ref().ok_or(
@@ -34,10 +30,10 @@ type Made = (Arc<Checks>, Arc<EmailChannel<DynamoStore>>);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&[]);
-    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
     let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;
-    let region = env("AWS_REGION", "us-east-1");
+    let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
     let store = Arc::new(

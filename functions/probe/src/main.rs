@@ -19,10 +19,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 /// What an invocation runs with: the checks file in use and an engine built for it.
 struct Current {
     version: Option<String>,
@@ -50,26 +46,26 @@ fn engine_for(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
-    let path = env("ATALAYA_CHECKS", "checks.yaml");
+    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
     let packaged = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
         .map_err(|e| format!("{path}: {e}"))?;
-    let concurrency: usize = env("ATALAYA_CONCURRENCY", "64")
+    let concurrency: usize = atalaya_aws::env_or("ATALAYA_CONCURRENCY", "64")
         .parse()
         .map_err(|_| "ATALAYA_CONCURRENCY is not a number")?;
-    let ttl_days: u64 = env("ATALAYA_RESULTS_TTL_DAYS", "30")
+    let ttl_days: u64 = atalaya_aws::env_or("ATALAYA_RESULTS_TTL_DAYS", "30")
         .parse()
         .map_err(|_| "ATALAYA_RESULTS_TTL_DAYS is not a number")?;
-    let region = env("AWS_REGION", "us-east-1");
+    let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     // The tables, the published checks file and the secret references live in the home region,
     // wherever this function runs.
-    let home = env("ATALAYA_HOME_REGION", &region);
+    let home = atalaya_aws::env_or("ATALAYA_HOME_REGION", &region);
     let aws = atalaya_aws::sdk_config(&home, endpoint.as_deref()).await;
     let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
         Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
             &aws,
             &bucket,
-            &env("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
+            &atalaya_aws::env_or("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
         )),
         _ => None,
     };

@@ -136,6 +136,19 @@ pub fn emf(
     line.into()
 }
 
+/// A function's setting from its environment, or `default`.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// A variable a function cannot work without: its absence stops the function at init, named.
+pub fn required(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{name} is not set: the stack must set it (infra/)"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

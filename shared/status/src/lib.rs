@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 pub use model::{Audience, Status};
 
 /// What a site is built from.
+#[derive(Clone, Copy)]
 pub struct Input<'a> {
     pub config: &'a Config,
     pub state: &'a State,
@@ -99,6 +100,13 @@ pub struct Object {
 
 /// The whole site. An error is a fault of the built-in template (its words are in the binary).
 pub fn build(input: &Input) -> Result<Vec<Object>, String> {
+    // Messages by id: every incident of every page looks its updates up.
+    let mut messages = input.messages.to_vec();
+    messages.sort_by(|a, b| a.id.cmp(&b.id));
+    let input = &Input {
+        messages: &messages,
+        ..*input
+    };
     let assets = html::Assets::new()?;
     let mut out = assets.objects();
     for c in &input.config.customers {
@@ -135,15 +143,18 @@ fn page_objects(
         content_type,
         cache: Cache::Status,
     };
+    let mut own = None;
     for l in Language::ALL {
         let page = model::page(input, audience, l);
         let body = assets.page(&page, root)?.into_bytes();
         if l == language {
             out.push(object("index.html".into(), body.clone(), html::HTML));
+            own = Some(page);
         }
         out.push(object(format!("index.{}.html", l.code()), body, html::HTML));
     }
-    let page = model::page(input, audience, language);
+    // The API, feed and badges speak the page's own language.
+    let page = own.unwrap_or_else(|| model::page(input, audience, language));
     let url = input
         .config
         .settings

@@ -233,7 +233,8 @@ pub fn services_of<'a>(config: &'a Config, audience: Audience) -> Vec<&'a Servic
         .collect()
 }
 
-pub fn page(input: &Input, audience: Audience, l: Language) -> Page {
+/// One page (`Input::messages` sorted by id, as `build` passes them).
+pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
     let config = input.config;
     let w = words(l);
     let tz = match audience {
@@ -453,11 +454,12 @@ fn updates<'a>(input: &'a Input, i: &Incident, ids: &[&str]) -> Vec<(&'a Message
         .filter(|e| e.audience == atalaya_core::evaluate::Audience::Customers)
         .filter(|e| e.service.as_deref().is_some_and(|s| ids.contains(&s)))
         .filter_map(|e| {
+            // `build` hands the pages the messages sorted by id.
             input
                 .messages
-                .iter()
-                .find(|m| m.id == e.event)
-                .map(|m| (m, e.phase))
+                .binary_search_by(|m| m.id.as_str().cmp(&e.event))
+                .ok()
+                .map(|k| (&input.messages[k], e.phase))
         })
         .collect();
     out.sort_by_key(|(m, _)| m.at);

@@ -80,20 +80,6 @@ impl DynamoStore {
     /// Creates the four tables (on-demand billing) and turns on the results' TTL. Deployments
     /// create them from the templates; this is for tests and development.
     pub async fn create_tables(&self) -> Result<(), StoreError> {
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key")
-        };
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attr")
-        };
         self.client
             .create_table()
             .table_name(&self.tables.results)
@@ -136,52 +122,19 @@ impl DynamoStore {
             "enable the state table's TTL",
         )
         .await?;
-        let pending = GlobalSecondaryIndex::builder()
-            .index_name("pending")
-            .key_schema(key("pending", KeyType::Hash))
-            .key_schema(key("created", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .expect("index");
-        self.client
-            .create_table()
-            .table_name(&self.tables.outbox)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash))
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("pending"))
-            .attribute_definitions(attr("created"))
-            .global_secondary_indexes(pending)
-            .send()
-            .await
-            .map_err(|e| sdk("create outbox table", e))?;
-        let by_customer = GlobalSecondaryIndex::builder()
-            .index_name("by_customer")
-            .key_schema(key("customer", KeyType::Hash))
-            .key_schema(key("email", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .expect("index");
-        self.client
-            .create_table()
-            .table_name(&self.tables.subscribers)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash))
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("customer"))
-            .attribute_definitions(attr("email"))
-            .global_secondary_indexes(by_customer)
-            .send()
-            .await
-            .map_err(|e| sdk("create subscribers table", e))?;
+        // Messages left to deliver (a sparse index), and each customer's subscribers.
+        self.create_indexed(
+            &self.tables.outbox,
+            ("pending", "pending", "created"),
+            "create outbox table",
+        )
+        .await?;
+        self.create_indexed(
+            &self.tables.subscribers,
+            ("by_customer", "customer", "email"),
+            "create subscribers table",
+        )
+        .await?;
         self.enable_ttl(
             &self.tables.subscribers,
             "expires",
@@ -208,4 +161,56 @@ impl DynamoStore {
             .map_err(|e| sdk(what, e))?;
         Ok(())
     }
+
+    /// A table keyed by `pk` with one global index (`name`, its hash and range keys, every
+    /// attribute projected).
+    async fn create_indexed(
+        &self,
+        table: &str,
+        (name, hash, range): (&str, &str, &str),
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(range, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index");
+        self.client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr(hash))
+            .attribute_definitions(attr(range))
+            .global_secondary_indexes(index)
+            .send()
+            .await
+            .map_err(|e| sdk(what, e))?;
+        Ok(())
+    }
+}
+
+/// A key schema element (the builder fails only without a name or kind).
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key")
+}
+
+/// A string attribute's definition.
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attr")
 }
