@@ -13,7 +13,7 @@ use crate::config::{Config, Service};
 use crate::evaluate::{State, Verdict};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What a service was, for a stretch of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -357,69 +357,166 @@ pub fn check_condition(
 }
 
 /// One hour (or any span) of every check in every region, worked out from the results alone
-/// (what a job reading the results table after the hour has): each check-region's time per
-/// condition and latency sketches, per check-region and per service.
-#[derive(Clone, Debug, Default)]
-pub struct FromResults {
+/// (what the hourly job reading the results table has): each check-region's time per condition
+/// and latency sketches, per check-region and per service. Also what the DynamoDB store keeps
+/// per service and hour (one part per region) and what a report reads back, merged.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Detail {
+    /// By check in a region ([`check_key`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checks: BTreeMap<String, Millis>,
+    /// By service id or check in a region.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency: BTreeMap<String, Latency>,
 }
 
-/// [`FromResults`] for `[from, to)`. `results` should start a few intervals before `from` (the
-/// counters of retries need them); each is taken as the check's condition in its region from its
-/// time until the next one, or until three intervals later (then unknown, as the engine judges
-/// staleness): a monitoring fault is unknown; a failure is down once `retries` failures in a row
-/// were seen there (the engine's hard down), degraded before; in a maintenance window of its
-/// service, maintenance.
-pub fn from_results(
-    config: &Config,
-    results: &[crate::result::ProbeResult],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> FromResults {
-    use crate::result::Outcome;
-    let mut by_subject: BTreeMap<(String, String), Vec<&crate::result::ProbeResult>> =
-        BTreeMap::new();
-    for r in results {
-        if config.check(&r.check).is_some() {
-            by_subject
-                .entry((r.check.clone(), r.region.clone()))
-                .or_default()
-                .push(r);
+impl Detail {
+    pub fn merge(&mut self, o: &Detail) {
+        for (k, m) in &o.checks {
+            self.checks.entry(k.clone()).or_default().merge(m);
+        }
+        for (k, l) in &o.latency {
+            self.latency.entry(k.clone()).or_default().merge(l);
         }
     }
-    let mut out = FromResults::default();
-    for ((check_id, region), mut rs) in by_subject {
-        let Some(check) = config.check(&check_id) else {
-            continue;
+
+    pub fn is_empty(&self) -> bool {
+        self.checks.is_empty() && self.latency.is_empty()
+    }
+}
+
+/// What one result says of its check's condition in its region, before retries are counted.
+#[derive(Clone, Copy)]
+enum Seen {
+    Unknown,
+    Failed,
+    Degraded,
+    Up,
+}
+
+/// [`Detail`] for `[from, to)`, built from results as they come (in any order, page by page):
+/// it keeps 16 bytes per result and the sketches, never the results themselves, so an hour of
+/// 20,000 checks in a region (1.2 million results) fits a small function.
+///
+/// Each result is taken as the check's condition in its region from its time until the next
+/// one, or until three intervals later (then unknown, as the engine judges staleness): a
+/// monitoring fault is unknown; a failure is down once `retries` failures in a row were seen
+/// there (the engine's hard down), degraded before; in a maintenance window of its service,
+/// maintenance. The results should start a few intervals before `from` (the counters of retries
+/// need them, [`Tally::lookback`]).
+pub struct Tally<'c> {
+    config: &'c Config,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    seen: HashMap<(String, String), Vec<(i64, Seen)>>,
+    latency: BTreeMap<String, Latency>,
+}
+
+impl<'c> Tally<'c> {
+    pub fn new(config: &'c Config, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Tally {
+            config,
+            from,
+            to,
+            seen: HashMap::new(),
+            latency: BTreeMap::new(),
+        }
+    }
+
+    /// How far before `from` results matter: the most any check needs for its retries or its
+    /// staleness (four of its intervals, or one more than its retries), at most an hour.
+    pub fn lookback(config: &Config) -> TimeDelta {
+        config
+            .checks
+            .iter()
+            .map(|c| {
+                TimeDelta::from_std(c.interval * (c.retries.max(3) + 1))
+                    .unwrap_or(TimeDelta::hours(1))
+            })
+            .max()
+            .unwrap_or_default()
+            .clamp(TimeDelta::minutes(5), TimeDelta::hours(1))
+    }
+
+    /// Takes one result into account (one of a check the file no longer has is left out).
+    pub fn add(&mut self, r: &crate::result::ProbeResult) {
+        use crate::result::Outcome;
+        let Some(check) = self.config.check(&r.check) else {
+            return;
         };
-        let maintenance = config
-            .service(&check.service)
-            .map(|s| s.maintenance.as_slice())
-            .unwrap_or_default();
-        rs.sort_by_key(|r| r.at);
-        let key = check_key(&check_id, &region);
-        let mut hours = Hours::new();
-        let mut add = |c: Condition, a: DateTime<Utc>, b: DateTime<Utc>| {
-            let (a, b) = (a.max(from), b.min(to));
-            if a < b {
-                accrue(&mut hours, c, a, b);
+        if r.at >= self.to {
+            return;
+        }
+        let seen = if !r.is_real() {
+            Seen::Unknown
+        } else {
+            match r.outcome {
+                Outcome::Down => Seen::Failed,
+                Outcome::Degraded => Seen::Degraded,
+                Outcome::Up => Seen::Up,
+                Outcome::Unknown => Seen::Unknown,
             }
         };
-        // Before the first result nothing was seen.
-        if let Some(first) = rs.first() {
-            add(Condition::Unknown, from, first.at);
-        } else {
-            add(Condition::Unknown, from, to);
+        let list = match self.seen.get_mut(&(r.check.clone(), r.region.clone())) {
+            Some(l) => l,
+            None => self
+                .seen
+                .entry((r.check.clone(), r.region.clone()))
+                .or_default(),
+        };
+        list.push((r.at.timestamp_micros(), seen));
+        if self.from <= r.at {
+            let key = check_key(&r.check, &r.region);
+            self.latency.entry(key).or_default().record(r);
+            self.latency
+                .entry(check.service.clone())
+                .or_default()
+                .record(r);
         }
-        let mut fails = 0u32;
-        for (i, r) in rs.iter().enumerate() {
-            let until = rs.get(i + 1).map_or(to, |n| n.at);
-            let condition = if !r.is_real() {
-                Condition::Unknown
-            } else {
-                match r.outcome {
-                    Outcome::Down => {
+    }
+
+    /// How many results were taken.
+    pub fn len(&self) -> usize {
+        self.seen.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    pub fn finish(self) -> Detail {
+        let (from, to) = (self.from, self.to);
+        let mut out = Detail {
+            checks: BTreeMap::new(),
+            latency: self.latency,
+        };
+        for ((check_id, region), mut rs) in self.seen {
+            let Some(check) = self.config.check(&check_id) else {
+                continue;
+            };
+            let maintenance = self
+                .config
+                .service(&check.service)
+                .map(|s| s.maintenance.as_slice())
+                .unwrap_or_default();
+            rs.sort_by_key(|(at, _)| *at);
+            rs.dedup_by_key(|(at, _)| *at);
+            let at = |us: i64| DateTime::from_timestamp_micros(us).unwrap_or(from);
+            let mut total = Millis::default();
+            let mut add = |c: Condition, a: DateTime<Utc>, b: DateTime<Utc>| {
+                let (a, b) = (a.max(from), b.min(to));
+                if a < b {
+                    total.add(c, (b - a).num_milliseconds().max(0) as u64);
+                }
+            };
+            // Before the first result nothing was seen.
+            add(Condition::Unknown, from, rs.first().map_or(to, |r| at(r.0)));
+            let mut fails = 0u32;
+            for (i, (t0, seen)) in rs.iter().enumerate() {
+                let t0 = at(*t0);
+                let until = rs.get(i + 1).map_or(to, |n| at(n.0));
+                let condition = match seen {
+                    Seen::Failed => {
                         fails += 1;
                         if fails >= check.retries {
                             Condition::Down
@@ -427,63 +524,67 @@ pub fn from_results(
                             Condition::Degraded
                         }
                     }
-                    Outcome::Degraded => {
+                    Seen::Degraded => {
                         fails = 0;
                         Condition::Degraded
                     }
-                    Outcome::Up => {
+                    Seen::Up => {
                         fails = 0;
                         Condition::Up
                     }
-                    Outcome::Unknown => Condition::Unknown,
-                }
-            };
-            let seen_until = if condition == Condition::Unknown {
-                until
-            } else {
-                until.min(crate::evaluate::after(r.at, check.interval * 3))
-            };
-            // Maintenance windows cut across: their time is maintenance whatever was seen.
-            let mut t = r.at;
-            for (end, c) in [(seen_until, condition), (until, Condition::Unknown)] {
-                while t < end {
-                    let window = maintenance.iter().find(|m| m.start <= t && t < m.end);
-                    let next = maintenance
-                        .iter()
-                        .filter(|m| m.start > t)
-                        .map(|m| m.start)
-                        .min()
-                        .unwrap_or(end);
-                    match window {
-                        Some(m) => {
-                            let stop = m.end.min(end);
-                            add(Condition::Maintenance, t, stop);
-                            t = stop;
-                        }
-                        None => {
-                            let stop = next.min(end);
-                            add(c, t, stop);
-                            t = stop;
-                        }
+                    Seen::Unknown => Condition::Unknown,
+                };
+                let seen_until = if condition == Condition::Unknown {
+                    until
+                } else {
+                    until.min(crate::evaluate::after(t0, check.interval * 3))
+                };
+                // Maintenance windows cut across: their time is maintenance whatever was seen.
+                let mut t = t0;
+                for (end, c) in [(seen_until, condition), (until, Condition::Unknown)] {
+                    while t < end {
+                        let window = maintenance.iter().find(|m| m.start <= t && t < m.end);
+                        let next = maintenance
+                            .iter()
+                            .filter(|m| m.start > t)
+                            .map(|m| m.start)
+                            .min()
+                            .unwrap_or(end);
+                        let stop = match window {
+                            Some(m) => m.end.min(end),
+                            None => next.min(end),
+                        };
+                        add(
+                            if window.is_some() {
+                                Condition::Maintenance
+                            } else {
+                                c
+                            },
+                            t,
+                            stop,
+                        );
+                        t = stop;
                     }
                 }
             }
-            if from <= r.at && r.at < to {
-                out.latency.entry(key.clone()).or_default().record(r);
-                out.latency
-                    .entry(check.service.clone())
-                    .or_default()
-                    .record(r);
-            }
+            out.checks.insert(check_key(&check_id, &region), total);
         }
-        // Every hour accrued was clipped to [from, to): all of them count.
-        let mut total = Millis::default();
-        for m in hours.values() {
-            total.merge(m);
-        }
-        out.checks.insert(key, total);
+        out
     }
-    out
+}
+
+/// [`Tally`] over a slice of results.
+pub fn from_results(
+    config: &Config,
+    results: &[crate::result::ProbeResult],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Detail {
+    let mut t = Tally::new(config, from, to);
+    for r in results {
+        t.add(r);
+    }
+    t.finish()
 }
 
 /// What time the monitor could not see counts as.

@@ -439,4 +439,41 @@ checks:
     assert_eq!(count(&check_key("shop-home", "eu-west-1")), 60);
     assert_eq!(count(&check_key("shop-home", "us-east-1")), 45);
     assert_eq!(count("shop"), 105);
+
+    // Pages of results come in any order: the tally is the same.
+    let mut tally = Tally::new(&config, from, to);
+    for page in results.rchunks(7) {
+        for r in page {
+            tally.add(r);
+        }
+    }
+    assert_eq!(tally.len(), results.len());
+    let again = tally.finish();
+    assert_eq!(again.checks, hour.checks);
+    assert_eq!(
+        count("shop"),
+        again.latency["shop"]
+            .percentiles("total")
+            .map_or(0, |p| p.samples)
+    );
+    // Kept per region, merged back: the same hour.
+    let mut merged = Detail::default();
+    for region in ["eu-west-1", "us-east-1"] {
+        let part: Vec<_> = results
+            .iter()
+            .filter(|r| r.region == region)
+            .cloned()
+            .collect();
+        let json =
+            serde_json::to_string(&from_results(&config, &part, from, to)).unwrap_or_default();
+        merged.merge(&serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(merged.checks, hour.checks);
+    assert_eq!(
+        merged.latency["shop"].percentiles("total"),
+        hour.latency["shop"].percentiles("total")
+    );
+    // A one-minute check with two retries needs four minutes before the hour (staleness is
+    // three intervals); at least five are read.
+    assert_eq!(Tally::lookback(&config), TimeDelta::minutes(5));
 }
