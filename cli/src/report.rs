@@ -110,14 +110,14 @@ pub fn report(
         let text = match &opened {
             Opened::Sqlite { store, checks, .. } => {
                 let q = Query { month_text, from, to, customer, service, format };
-                write(store, &checks.config, Some(store), &q).await?
+                write(store, &checks.config, &q).await?
             }
             Opened::Dynamo { store, checks } => {
                 let checks = checks.as_ref().ok_or_else(|| anyhow::anyhow!(
                     "a report of the functions' rollups needs the checks file they run with: pass --checks FILE (or set ATALAYA_CHECKS)"
                 ))?;
                 let q = Query { month_text, from, to, customer, service, format };
-                write(store, &checks.config, None, &q).await?
+                write(store, &checks.config, &q).await?
             }
         };
         crate::emit(&text)
@@ -133,12 +133,11 @@ struct Query<'a> {
     format: ReportFormat,
 }
 
-/// The report from any store's service hours; the local runner's database also has each check
-/// per region and latency sketches (`local`), which the functions do not keep.
+/// The report from any store's rollups: the services' hours, each check's per region and the
+/// latency sketches (kept as it goes by the local runner, by the hourly job on AWS).
 async fn write<S: Store + Rollups>(
     store: &S,
     config: &atalaya_core::Config,
-    local: Option<&atalaya_store::SqliteStore>,
     q: &Query<'_>,
 ) -> anyhow::Result<String> {
     let Query {
@@ -179,27 +178,31 @@ async fn write<S: Store + Rollups>(
             .map(String::as_str)
             .chain([atalaya_core::LOCAL_REGION])
             .collect();
-        for c in config.checks.iter().filter(|c| c.service == svc.id) {
-            for region in regions.iter().copied() {
-                let hours = store.check_hours(&svc.id, &c.id, region, from, to).await?;
-                if hours.is_empty() {
-                    continue;
-                }
-                let m = sum(&hours, from, to);
-                let key = atalaya_core::rollup::check_key(&c.id, region);
-                checks.push(CheckReport {
-                    check: c.id.clone(),
-                    region: region.to_string(),
-                    uptime_percent: policy.uptime(&m).percent,
-                    down_s: secs(m.down),
-                    degraded_s: secs(m.degraded),
-                    unknown_s: secs(m.unknown),
-                    latency: match local {
-                        Some(l) => l.latency(&key, from, to)?.percentiles("total"),
-                        None => None,
-                    },
-                });
-            }
+        let wanted: Vec<(&str, &str, String)> = config
+            .checks
+            .iter()
+            .filter(|c| c.service == svc.id)
+            .flat_map(|c| {
+                regions
+                    .iter()
+                    .map(|r| (c.id.as_str(), *r, atalaya_core::rollup::check_key(&c.id, r)))
+            })
+            .collect();
+        let subjects: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
+        let detail = store.detail(&svc.id, &subjects, from, to).await?;
+        for (check, region, key) in &wanted {
+            let Some(m) = detail.checks.get(key) else {
+                continue;
+            };
+            checks.push(CheckReport {
+                check: check.to_string(),
+                region: region.to_string(),
+                uptime_percent: policy.uptime(m).percent,
+                down_s: secs(m.down),
+                degraded_s: secs(m.degraded),
+                unknown_s: secs(m.unknown),
+                latency: detail.latency.get(key).and_then(|l| l.percentiles("total")),
+            });
         }
         services.push(ServiceReport {
             customer: svc.customer.clone(),
@@ -214,10 +217,7 @@ async fn write<S: Store + Rollups>(
             unknown_s: secs(m.unknown),
             maintenance_s: secs(m.maintenance),
             latency: {
-                let l = match local {
-                    Some(l) => l.latency(&svc.id, from, to)?,
-                    None => Default::default(),
-                };
+                let l = detail.latency.get(&svc.id).cloned().unwrap_or_default();
                 ["total", "dns", "connect", "tls", "ttfb"]
                     .into_iter()
                     .filter_map(|p| l.percentiles(p).map(|v| (p.to_string(), v)))

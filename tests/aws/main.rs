@@ -11,6 +11,7 @@ mod faults;
 mod mailer;
 mod partitions;
 mod probe_fn;
+mod rollup_job;
 mod sns;
 mod status_site;
 mod subscribers;

@@ -174,6 +174,15 @@ impl atalaya_store::Rollups for Failing {
             .check_hours(service, check, region, from, to)
             .await
     }
+    async fn detail(
+        &self,
+        service: &str,
+        subjects: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<atalaya_core::rollup::Detail, StoreError> {
+        self.inner.detail(service, subjects, from, to).await
+    }
     async fn write_hours(
         &self,
         hours: &std::collections::BTreeMap<

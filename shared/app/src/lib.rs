@@ -14,6 +14,7 @@ pub mod checks;
 pub mod deliver;
 pub mod evaluation;
 pub mod live;
+pub mod rollup_job;
 pub mod status_site;
 pub mod subscriptions;
 pub mod transition;

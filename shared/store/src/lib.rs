@@ -18,7 +18,7 @@ pub use dynamodb::{
     pack_results, unpack_results, DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX,
     DEFAULT_RESULTS_TTL,
 };
-pub use rollups::Rollups;
+pub use rollups::{HourlyRollups, Rollups, Written};
 pub use sqlite::{Accrual, SqliteStore};
 pub use subscribers::{mail_key, Subscribers};
 

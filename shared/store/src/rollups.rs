@@ -1,9 +1,10 @@
 //! The hourly rollups (`atalaya_core::rollup`) as the report and the status site read them.
 
 use crate::StoreError;
-use atalaya_core::rollup::Hours;
+use atalaya_core::rollup::{Detail, Hours};
+use atalaya_core::ProbeResult;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// Read by `atalaya report` and the status site; written by whoever evaluates (the runner, the
@@ -27,6 +28,18 @@ pub trait Rollups {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Hours, StoreError>> + Send;
 
+    /// What `service`'s checks did from `from` to `to`, summed: each check's time per region
+    /// (`subjects`: the [`atalaya_core::rollup::check_key`]s wanted) and latency sketches (the
+    /// service's and each of those). Kept by the local runner as it goes, by the hourly job on
+    /// AWS ([`HourlyRollups`]).
+    fn detail(
+        &self,
+        service: &str,
+        subjects: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Detail, StoreError>> + Send;
+
     /// Sets completed hours, by service, then by subject: the service itself (its id) or one of
     /// its checks in a region (`check_key`). An hour written twice is the same hour.
     fn write_hours(
@@ -42,4 +55,43 @@ pub trait Rollups {
 
     /// When the evaluator last recorded that it ran.
     fn last_alive(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+}
+
+/// What the hourly job on AWS needs (`atalaya_app::rollup_job`): each region's results of an
+/// hour, page by page, and where to keep what it made of them.
+pub trait HourlyRollups {
+    /// Of these hours, the regions whose part is written, by hour.
+    fn regions_done(
+        &self,
+        hours: &[DateTime<Utc>],
+    ) -> impl Future<Output = Result<BTreeMap<DateTime<Utc>, BTreeSet<String>>, StoreError>> + Send;
+
+    /// Gives `each` the results of `region` stored from `from` to `to` (by their run's first
+    /// result), a page at a time; returns how many. An item that cannot be read is logged and
+    /// counted in the second number, never fatal (it would stop every later hour).
+    fn each_results_page(
+        &self,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        each: &mut (dyn FnMut(Vec<ProbeResult>) + Send),
+    ) -> impl Future<Output = Result<(usize, usize), StoreError>> + Send;
+
+    /// Writes `region`'s part of each service's `hour`, then records the hour done there.
+    fn write_region_hour(
+        &self,
+        region: &str,
+        hour: DateTime<Utc>,
+        by_service: &BTreeMap<String, Detail>,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
+}
+
+/// What [`HourlyRollups::write_region_hour`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub items: usize,
+    pub bytes: usize,
+    pub largest: usize,
+    /// Parts too large to keep each check's latency: they keep the service's.
+    pub trimmed: usize,
 }

@@ -25,6 +25,7 @@ mod subscribers;
 mod tables;
 
 pub use results::{pack_results, unpack_results};
+pub use rollups::MAX_PART_BYTES;
 pub use stats::{item_size, TableWrites, WriteStats};
 pub use tables::{TableNames, Tables, DEFAULT_PREFIX};
 

@@ -1,17 +1,30 @@
-//! Rollups in the state table: one item per service and UTC day (`pk = rollup#<service>#<day>`)
-//! with an attribute per completed hour (`h00` … `h23`: milliseconds up, degraded, down,
-//! unknown, in maintenance), and one per hour for each of its checks in each region
-//! (`h00:<check>@<region>`), written by the alert function once the hour is over (setting an
-//! hour twice writes the same thing), kept [`KEEP_DAYS`] (`expires`, the table's TTL). And the
-//! evaluator's pulse (`pk = alive#evaluate`): when it last ran, so the time it was not running
-//! is counted unknown.
+//! Rollups in the state table.
+//!
+//! - Services: one item per service and UTC day (`pk = rollup#<service>#<YYYY-MM-DD>`) with an
+//!   attribute per completed hour (`h00` … `h23`: milliseconds up, degraded, down, unknown, in
+//!   maintenance), written by the alert function once the hour is over (setting an hour twice
+//!   writes the same thing).
+//! - Checks per region and latency: one item per service and UTC hour
+//!   (`pk = rollup#<service>#<YYYY-MM-DDTHH>`) with a part per region (`r:<region>`: gzip of the
+//!   JSON of [`Detail`]: each of the service's checks' time in that region, latency sketches of
+//!   each and of the service there), written by the hourly job from the results table
+//!   (`atalaya_app::rollup_job`); the job records each region's hour done in
+//!   `pk = rollups-done#<YYYY-MM-DDTHH>` (an attribute per region).
+//! - The evaluator's pulse (`pk = alive#evaluate`): when it last ran, so the time it was not
+//!   running is counted unknown.
+//!
+//! All kept [`KEEP_DAYS`] (`expires`, the table's TTL).
 
-use super::{s, sdk, DynamoStore};
-use crate::{Rollups, StoreError};
-use atalaya_core::rollup::{Hours, Millis};
+use super::results::{gunzip, gzip, unpack_results};
+use super::{micros, s, sdk, DynamoStore};
+use crate::{HourlyRollups, Rollups, StoreError, Written};
+use atalaya_core::rollup::{Detail, Hours, Millis};
+use atalaya_core::ProbeResult;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
-use std::collections::{BTreeMap, HashMap};
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Timelike, Utc};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How long hours are kept (beyond the 400 days reports and pages may read).
 pub const KEEP_DAYS: i64 = 400;
@@ -19,6 +32,33 @@ const ALIVE: &str = "alive#evaluate";
 
 fn key(service: &str, day: NaiveDate) -> String {
     format!("rollup#{service}#{}", day.format("%Y-%m-%d"))
+}
+
+fn hour_key(service: &str, hour: DateTime<Utc>) -> String {
+    format!("rollup#{service}#{}", hour.format("%Y-%m-%dT%H"))
+}
+
+fn done_key(hour: DateTime<Utc>) -> String {
+    format!("rollups-done#{}", hour.format("%Y-%m-%dT%H"))
+}
+
+/// The most one region's part of a service's hour may take: with every region's part, the
+/// item stays under 100 KB (docs/performance.md's limit) for up to 8 regions.
+pub const MAX_PART_BYTES: usize = 12 * 1024;
+
+/// Hours from `from` to `to` (starts of hours; `from` rounded down), at most a year and a bit.
+fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut h = from.duration_trunc(TimeDelta::hours(1)).unwrap_or(from);
+    while h < to && out.len() < 24 * 2 * KEEP_DAYS as usize {
+        out.push(h);
+        h += TimeDelta::hours(1);
+    }
+    out
+}
+
+fn expires(t: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N((t + TimeDelta::days(KEEP_DAYS + 1)).timestamp().to_string())
 }
 
 fn encode(m: &Millis) -> String {
@@ -57,8 +97,47 @@ fn pulse(item: Option<&HashMap<String, AttributeValue>>) -> Option<DateTime<Utc>
 }
 
 impl DynamoStore {
+    /// Each hour of `service` from `from` to `to` the hourly job wrote, its regions' parts
+    /// merged.
+    async fn hour_details(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<DateTime<Utc>, Detail>, StoreError> {
+        let hours = hours_between(from, to);
+        let keys: Vec<String> = hours.iter().map(|h| hour_key(service, *h)).collect();
+        let by_key: HashMap<&str, DateTime<Utc>> = keys
+            .iter()
+            .map(String::as_str)
+            .zip(hours.iter().copied())
+            .collect();
+        let mut out = BTreeMap::new();
+        for item in self
+            .batch_get(&self.tables.state, &keys, false, "read rollups")
+            .await?
+        {
+            let Some(hour) = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|k| by_key.get(k.as_str()))
+            else {
+                continue;
+            };
+            let mut d = Detail::default();
+            for (name, v) in &item {
+                if let (Some(region), AttributeValue::B(b)) = (name.strip_prefix("r:"), v) {
+                    let what = format!("the rollup of {service} at {hour} in {region}");
+                    d.merge(&serde_json::from_slice(&gunzip(b.as_ref(), &what)?)?);
+                }
+            }
+            out.insert(*hour, d);
+        }
+        Ok(out)
+    }
+
     /// The hours of `service`'s day items whose attributes end with `suffix` (empty: the
-    /// service's own; `:<check>@<region>`: a check's in a region).
+    /// service's own; `:<check>@<region>`: a check's in a region, as older versions wrote).
     async fn read_hours(
         &self,
         service: &str,
@@ -153,8 +232,30 @@ impl Rollups for DynamoStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Hours, StoreError> {
-        let suffix = format!(":{}", atalaya_core::rollup::check_key(check, region));
-        self.read_hours(service, &suffix, from, to).await
+        let key = atalaya_core::rollup::check_key(check, region);
+        Ok(self
+            .hour_details(service, from, to)
+            .await?
+            .into_iter()
+            .filter_map(|(h, d)| d.checks.get(&key).map(|m| (h, *m)))
+            .collect())
+    }
+
+    async fn detail(
+        &self,
+        service: &str,
+        subjects: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Detail, StoreError> {
+        let mut out = Detail::default();
+        for d in self.hour_details(service, from, to).await?.values() {
+            out.merge(d);
+        }
+        out.checks.retain(|k, _| subjects.contains(k));
+        out.latency
+            .retain(|k, _| k == service || subjects.contains(k));
+        Ok(out)
     }
 
     async fn write_hours(
@@ -217,5 +318,167 @@ impl Rollups for DynamoStore {
             .await
             .map_err(|e| sdk("read the evaluator's pulse", e))?;
         Ok(pulse(out.item.as_ref()))
+    }
+}
+
+/// One region's part of a service's hour, compressed, under [`MAX_PART_BYTES`]: when each
+/// check's latency does not fit, the part keeps the service's (and says it was trimmed).
+fn part(service: &str, d: &Detail) -> Result<(Vec<u8>, bool), StoreError> {
+    let blob = gzip(&serde_json::to_vec(d)?);
+    if blob.len() <= MAX_PART_BYTES {
+        return Ok((blob, false));
+    }
+    let mut trimmed = d.clone();
+    trimmed.latency.retain(|k, _| k == service);
+    let blob = gzip(&serde_json::to_vec(&trimmed)?);
+    if blob.len() <= MAX_PART_BYTES {
+        return Ok((blob, true));
+    }
+    trimmed.checks.clear();
+    Ok((gzip(&serde_json::to_vec(&trimmed)?), true))
+}
+
+impl HourlyRollups for DynamoStore {
+    async fn regions_done(
+        &self,
+        hours: &[DateTime<Utc>],
+    ) -> Result<BTreeMap<DateTime<Utc>, BTreeSet<String>>, StoreError> {
+        let keys: Vec<String> = hours.iter().map(|h| done_key(*h)).collect();
+        let mut out = BTreeMap::new();
+        for item in self
+            .batch_get(
+                &self.tables.state,
+                &keys,
+                true,
+                "read the rollup job's progress",
+            )
+            .await?
+        {
+            let Some(i) = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|k| keys.iter().position(|x| x == k))
+            else {
+                continue;
+            };
+            let regions = item
+                .keys()
+                .filter_map(|k| k.strip_prefix("r:"))
+                .map(str::to_string)
+                .collect();
+            out.insert(hours[i], regions);
+        }
+        Ok(out)
+    }
+
+    async fn each_results_page(
+        &self,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        each: &mut (dyn FnMut(Vec<ProbeResult>) + Send),
+    ) -> Result<(usize, usize), StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.results)
+            .key_condition_expression("pk = :r AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":r", s(region))
+            .expression_attribute_values(":from", s(micros(from)))
+            // Every key of a run that started before `to` sorts before this one.
+            .expression_attribute_values(":to", s(micros(to)))
+            .projection_expression("sk, results")
+            .into_paginator()
+            .send();
+        let (mut read, mut unreadable) = (0, 0);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk("read results", e))?;
+            let mut results = Vec::new();
+            for item in page.items() {
+                let unpacked = item
+                    .get("results")
+                    .and_then(|v| v.as_b().ok())
+                    .ok_or_else(|| StoreError::Invalid("results item without results".into()))
+                    .and_then(|b| unpack_results(b.as_ref()));
+                match unpacked {
+                    Ok(r) => results.extend(r),
+                    Err(e) => {
+                        unreadable += 1;
+                        tracing::error!(region, sk = ?item.get("sk"), error = %e, "unreadable results item left out of the rollups");
+                    }
+                }
+            }
+            read += results.len();
+            each(results);
+        }
+        Ok((read, unreadable))
+    }
+
+    async fn write_region_hour(
+        &self,
+        region: &str,
+        hour: DateTime<Utc>,
+        by_service: &BTreeMap<String, Detail>,
+    ) -> Result<Written, StoreError> {
+        let name = format!("r:{region}");
+        let parts: Vec<(String, Vec<u8>, bool)> = by_service
+            .iter()
+            .map(|(service, d)| part(service, d).map(|(b, t)| (hour_key(service, hour), b, t)))
+            .collect::<Result<_, _>>()?;
+        let sizes: Vec<(usize, bool)> = futures::stream::iter(parts)
+            .map(|(pk, blob, trimmed)| {
+                let name = name.clone();
+                async move {
+                    let size = blob.len() + pk.len() + name.len() + 40;
+                    self.client
+                        .update_item()
+                        .table_name(&self.tables.state)
+                        .key("pk", s(pk))
+                        .update_expression("SET #part = :part, #hour = :hour, #exp = :exp")
+                        .expression_attribute_names("#part", name)
+                        .expression_attribute_names("#hour", "hour")
+                        .expression_attribute_names("#exp", "expires")
+                        .expression_attribute_values(":part", AttributeValue::B(Blob::new(blob)))
+                        .expression_attribute_values(
+                            ":hour",
+                            s(hour.format("%Y-%m-%dT%H").to_string()),
+                        )
+                        .expression_attribute_values(":exp", expires(hour))
+                        .send()
+                        .await
+                        .map_err(|e| sdk("write rollups", e))?;
+                    self.stats.add(&self.tables.state, size, false);
+                    Ok::<_, StoreError>((size, trimmed))
+                }
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        self.client
+            .update_item()
+            .table_name(&self.tables.state)
+            .key("pk", s(done_key(hour)))
+            .update_expression("SET #r = :now, #exp = :exp")
+            .expression_attribute_names("#r", name)
+            .expression_attribute_names("#exp", "expires")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(chrono::Utc::now().timestamp_millis().to_string()),
+            )
+            // The progress is worth a few days (the job looks back a day).
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N((hour + TimeDelta::days(7)).timestamp().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("record the rollup job's progress", e))?;
+        self.stats.add(&self.tables.state, 64, false);
+        Ok(Written {
+            items: sizes.len(),
+            bytes: sizes.iter().map(|x| x.0).sum(),
+            largest: sizes.iter().map(|x| x.0).max().unwrap_or(0),
+            trimmed: sizes.iter().filter(|x| x.1).count(),
+        })
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{ts, SqliteStore};
 use crate::StoreError;
-use atalaya_core::rollup::{Condition, Hours, Latency, Millis};
+use atalaya_core::rollup::{Condition, Detail, Hours, Latency, Millis};
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{params, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
@@ -163,6 +163,30 @@ impl crate::Rollups for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<Hours, StoreError> {
         self.hours(&atalaya_core::rollup::check_key(check, region), from, to)
+    }
+
+    async fn detail(
+        &self,
+        service: &str,
+        subjects: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Detail, StoreError> {
+        let mut out = Detail::default();
+        for subject in subjects {
+            let hours = self.hours(subject, from, to)?;
+            if !hours.is_empty() {
+                out.checks
+                    .insert(subject.clone(), atalaya_core::rollup::sum(&hours, from, to));
+            }
+        }
+        for subject in subjects.iter().map(String::as_str).chain([service]) {
+            let l = self.latency(subject, from, to)?;
+            if !l.phases.is_empty() {
+                out.latency.insert(subject.to_string(), l);
+            }
+        }
+        Ok(out)
     }
 
     async fn write_hours(

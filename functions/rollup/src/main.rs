@@ -1,0 +1,60 @@
+//! The rollup function's bootstrap. Environment: ATALAYA_CHECKS (the packaged checks file; a
+//! published one from ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX
+//! (or ATALAYA_RESULTS_TABLE and ATALAYA_STATE_TABLE), AWS_REGION, AWS_ENDPOINT_URL (tests
+//! only). Any event runs the job.
+
+use atalaya_app::{Checks, LiveChecks};
+use atalaya_store::{DynamoStore, Tables};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::time::{Duration, Instant, SystemTime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    atalaya_aws::init_lambda_logging(&[]);
+    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
+    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let store = DynamoStore::connect(
+        &region,
+        endpoint.as_deref(),
+        Tables::from_env(),
+        atalaya_store::DEFAULT_RESULTS_TTL,
+    )
+    .await;
+    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
+    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => {
+            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+            atalaya_aws::checks::S3Checks::from_env(&sdk)
+        }
+        _ => None,
+    };
+    let (store, live, source) = (&store, &live, &source);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            if let Some(s) = source {
+                let r = live.refresh(s, Instant::now()).await;
+                atalaya_app::live::report(&r, &s.url());
+            }
+            let checks = live.current();
+            // Stop taking hours 10 s before Lambda would stop the function.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(Duration::from_secs(10));
+            let out = atalaya_rollup_fn::handle(
+                store,
+                &checks.config,
+                chrono::Utc::now(),
+                Instant::now() + left,
+            )
+            .await?;
+            Ok::<_, Error>(serde_json::to_value(out)?)
+        },
+    ))
+    .await
+}
