@@ -540,8 +540,9 @@ async fn subscribers_are_managed_in_dynamodb_and_confirmed_through_ses() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-/// The month's report from the functions' rollups (the alert function writes the hours; here
-/// they are written as it writes them), in Spanish for the customer.
+/// The month's report from the functions' rollups (the alert function writes the services'
+/// hours, the rollup job each check's per region and the latency; here they are written as
+/// they write them), in Spanish for the customer.
 #[tokio::test]
 async fn the_report_reads_the_functions_rollups() {
     use atalaya_core::rollup::{accrue, Condition, Hours};
@@ -570,22 +571,51 @@ async fn the_report_reads_the_functions_rollups() {
         t("2026-10-31T01:00:00Z"),
         t("2026-11-01T00:00:00Z"),
     );
-    // The check in its region: down a minute longer there (it failed first in that region).
-    let mut region = hours.clone();
-    if let Some(m) = region.get_mut(&t("2026-10-30T23:00:00Z")) {
-        m.up -= 60_000;
-        m.down += 60_000;
-    }
     store
         .write_hours(&std::collections::BTreeMap::from([(
             "shop".to_string(),
-            std::collections::BTreeMap::from([
-                ("shop".to_string(), hours),
-                ("shop-home@eu-west-1".to_string(), region),
-            ]),
+            std::collections::BTreeMap::from([("shop".to_string(), hours)]),
         )]))
         .await
         .unwrap();
+    // The check in its region, as the rollup job writes it: down a minute longer there (it
+    // failed first in that region), with the latency it measured.
+    use atalaya_core::rollup::{Detail, Millis};
+    use atalaya_store::HourlyRollups;
+    for (hour, down_ms, latencies) in [
+        ("2026-10-30T23:00:00Z", 60_000, [100.0, 110.0, 120.0]),
+        ("2026-10-31T00:00:00Z", 3_600_000, [300.0, 310.0, 320.0]),
+    ] {
+        let mut d = Detail::default();
+        d.checks.insert(
+            "shop-home@eu-west-1".into(),
+            Millis {
+                up: 3_600_000 - down_ms,
+                down: down_ms,
+                ..Millis::default()
+            },
+        );
+        for (i, ms) in latencies.into_iter().enumerate() {
+            let r = atalaya_core::ProbeResult {
+                latency_ms: ms,
+                outcome: Outcome::Up,
+                ..down(t(hour) + chrono::TimeDelta::minutes(i as i64))
+            };
+            d.latency
+                .entry("shop-home@eu-west-1".into())
+                .or_default()
+                .record(&r);
+            d.latency.entry("shop".into()).or_default().record(&r);
+        }
+        store
+            .write_region_hour(
+                "eu-west-1",
+                t(hour),
+                &std::collections::BTreeMap::from([("shop".to_string(), d)]),
+            )
+            .await
+            .unwrap();
+    }
     let checks_env = [("ATALAYA_CHECKS", checks.to_str().unwrap())];
     let out = atalaya(
         &["report", "--month", "2026-10", "--format", "json"],
@@ -613,6 +643,13 @@ async fn the_report_reads_the_functions_rollups() {
         "{shop}"
     );
     assert_eq!(check["down_s"].as_f64(), Some(3660.0), "{shop}");
+    // Latency percentiles from the sketches of both hours (1 % relative accuracy).
+    let p50 = check["latency"]["p50"].as_f64().unwrap();
+    assert!((p50 - 120.0).abs() <= 1.3, "{shop}");
+    // Six samples: the 99th percentile is the fifth (DDSketch ranks as q × (n − 1)).
+    let p99 = shop["latency"]["total"]["p99"].as_f64().unwrap();
+    assert!((p99 - 310.0).abs() <= 3.1, "{shop}");
+    assert_eq!(shop["latency"]["total"]["samples"].as_u64(), Some(6), "{shop}");
     let html = atalaya(
         &[
             "report",

@@ -171,7 +171,10 @@ async fn the_rollup_function_keeps_each_check_per_region_and_latency_from_the_re
         .await
         .unwrap();
     let before = hour - TimeDelta::hours(1);
-    assert_eq!(hours.keys().copied().collect::<Vec<_>>(), vec![before, hour]);
+    assert_eq!(
+        hours.keys().copied().collect::<Vec<_>>(),
+        vec![before, hour]
+    );
     assert_eq!(hours[&hour].up, 60 * MIN);
     // The hour before: nothing seen until its first result, at 23:50:05.
     assert_eq!(

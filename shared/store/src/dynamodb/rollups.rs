@@ -136,12 +136,10 @@ impl DynamoStore {
         Ok(out)
     }
 
-    /// The hours of `service`'s day items whose attributes end with `suffix` (empty: the
-    /// service's own; `:<check>@<region>`: a check's in a region, as older versions wrote).
+    /// The hours of `service`'s day items.
     async fn read_hours(
         &self,
         service: &str,
-        suffix: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Hours, StoreError> {
@@ -165,7 +163,7 @@ impl DynamoStore {
                 continue;
             };
             for h in 0..24u32 {
-                if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}{suffix}")) {
+                if let Some(AttributeValue::S(v)) = item.get(&format!("h{h:02}")) {
                     let t = day.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
                     if from <= t && t < to {
                         out.insert(t, decode(v)?);
@@ -221,7 +219,7 @@ impl Rollups for DynamoStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Hours, StoreError> {
-        self.read_hours(service, "", from, to).await
+        self.read_hours(service, from, to).await
     }
 
     async fn check_hours(
@@ -266,16 +264,17 @@ impl Rollups for DynamoStore {
             // By day: one update per service and day sets every hour of it at once.
             let mut by_day: BTreeMap<NaiveDate, Vec<(String, &Millis)>> = BTreeMap::new();
             for (subject, hours) in subjects {
-                let suffix = if subject == service {
-                    String::new()
-                } else {
-                    format!(":{subject}")
-                };
+                if subject != service {
+                    // Each check's hours per region are the hourly job's (HourlyRollups).
+                    return Err(StoreError::Invalid(format!(
+                        "rollups of {subject}: on DynamoDB only services' hours are written this way"
+                    )));
+                }
                 for (t, m) in hours {
                     by_day
                         .entry(t.date_naive())
                         .or_default()
-                        .push((format!("h{:02}{suffix}", t.hour()), m));
+                        .push((format!("h{:02}", t.hour()), m));
                 }
             }
             for (day, list) in by_day {
