@@ -103,6 +103,16 @@ ACCESS = {
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
     },
+    "rollup": {
+        ("logs:CreateLogStream", "logs"),
+        ("logs:PutLogEvents", "logs"),
+        ("dynamodb:Query", "table:results"),
+        ("dynamodb:BatchGetItem", "table:state"),
+        ("dynamodb:UpdateItem", "table:state"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
+    },
     "probe": {
         ("logs:CreateLogStream", "logs"),
         ("logs:PutLogEvents", "logs"),
@@ -208,7 +218,7 @@ TYPE_LETTER = {"String": "S", "Number": "N", "Binary": "B", "S": "S", "N": "N", 
 def code_metrics():
     """(metric, dimension name) pairs the functions emit as EMF."""
     out = set()
-    for name in ("alert", "probe"):
+    for name in ("alert", "probe", "rollup"):
         src = function_code(name)
         for m in re.finditer(r"atalaya_aws::emf\(", src):
             call = balanced(src, m.end() - 1, "(", ")")
@@ -348,6 +358,7 @@ def sam_functions():
         ("home", "AlertFunction", "alert"),
         ("home", "MailerFunction", "mailer"),
         ("home", "PagesFunction", "pages"),
+        ("home", "RollupFunction", "rollup"),
         ("probe-region", "ProbeFunction", "probe"),
     ):
         tpl = sam(tname)
@@ -397,6 +408,7 @@ TF_FILES = {
     "alert": ["infra/terraform/main.tf", "infra/terraform/alarms.tf"],
     "mailer": ["infra/terraform/mail.tf"],
     "pages": ["infra/terraform/mail.tf"],
+    "rollup": ["infra/terraform/rollup.tf"],
     "probe": ["infra/terraform/modules/probe-region/main.tf"],
 }
 
@@ -586,6 +598,25 @@ def check_environment_and_iam():
             tf_text = read(TF_FILES["probe"][0])
             if not writes or len(own) != len(writes) or not re.search(r'"dynamodb:LeadingKeys"\s*=\s*\[local\.region\]', tf_text):
                 problem("the probe function's role must limit its writes to its own region's results (dynamodb:LeadingKeys = the function's region)")
+        # The rollup job touches only the rollup items of the state table, whose keys the code
+        # writes with these prefixes.
+        if fname == "rollup":
+            prefixes = ["rollup#*", "rollups-done#*"]
+            code = store_code()
+            for p in prefixes:
+                if f'"{p[:-1]}{{' not in code:
+                    problem(f"the rollup function's role allows state keys {p}, which the store code does not write")
+            state = [
+                st
+                for pol in role.get("Policies", [])
+                for st in pol["PolicyDocument"]["Statement"]
+                if sam_canon(tpl, st["Resource"]) == "table:state"
+            ]
+            limited = [st for st in state if st.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys") == prefixes]
+            tf_text = read(TF_FILES["rollup"][0])
+            tf_ok = re.search(r'"dynamodb:LeadingKeys"\s*=\s*\["rollup#\*", "rollups-done#\*"\]', tf_text)
+            if not state or len(limited) != len(state) or not tf_ok:
+                problem("the rollup function's role must limit its state access to the rollup items (dynamodb:LeadingKeys = rollup#*, rollups-done#*)")
 
 
 def check_alarms():
@@ -603,13 +634,13 @@ def check_alarms():
                     if (p["MetricName"], d) not in emitted:
                         problem(f"SAM {tname}: alarm {lid} watches {p['MetricName']} by {d}, which no function emits (they emit {sorted(emitted_names)})")
             elif p["Namespace"] == "AWS/Lambda":
-                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction"):
+                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:RollupFunction"):
                     problem(f"SAM {tname}: alarm {lid} is on a function this stack does not create")
             elif p["Namespace"] == "AWS/SQS":
                 q = dims.get("QueueName", {})
                 if not (isinstance(q, dict) and "Fn::GetAtt" in q and sam_canon(tpl, {"Fn::GetAtt": q["Fn::GetAtt"]}).startswith("queue:")):
                     problem(f"SAM {tname}: alarm {lid} is on a queue this stack does not create")
-    for rel in ("infra/terraform/alarms.tf", "infra/terraform/modules/probe-region/main.tf"):
+    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/modules/probe-region/main.tf"):
         text = read(rel)
         for label, body in tf_blocks(text, "aws_cloudwatch_metric_alarm"):
             ns = re.search(r'namespace\s*=\s*"([^"]+)"', body).group(1)
@@ -636,7 +667,7 @@ def check_alarms():
                 n = n.get("Fn::Sub", n) if isinstance(n, dict) else n
                 sam_names.add(re.sub(r"\$\{[^}]+\}", "", n).strip("-"))
     tf_names = set()
-    for rel in ("infra/terraform/alarms.tf", "infra/terraform/modules/probe-region/main.tf"):
+    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/modules/probe-region/main.tf"):
         text = read(rel)
         for label, body in tf_blocks(text, "aws_cloudwatch_metric_alarm"):
             n = re.search(r'alarm_name\s*=\s*"([^"]+)"', body).group(1)
@@ -659,16 +690,18 @@ def check_schedules():
             problem(f"{where}: the probe schedule's payload has {sorted(keys)}; the probe function takes {sorted(fields)} (region required)")
         if target == "alert" and keys != {"tick"}:
             problem(f"{where}: the tick's payload has {sorted(keys)}, not {{tick}}")
+        if target == "rollup" and keys:
+            problem(f"{where}: the rollup job's schedule passes {sorted(keys)}; the job takes nothing")
 
-    for tname, lid, target in (("home", "AlertFunction", "alert"), ("probe-region", "ProbeFunction", "probe")):
+    for tname, lid, target in (("home", "AlertFunction", "alert"), ("home", "RollupFunction", "rollup"), ("probe-region", "ProbeFunction", "probe")):
         tpl = sam(tname)
         res = sam_resources(tpl)
         inputs = []
         for ev in res[lid]["Properties"].get("Events", {}).values():
             if ev.get("Type") in ("ScheduleV2", "Schedule"):
-                inputs.append(ev["Properties"].get("Input"))
+                inputs.append(ev["Properties"].get("Input", "{}"))
         for r in res.values():
-            if r.get("Type") == "AWS::Scheduler::Schedule":
+            if r.get("Type") == "AWS::Scheduler::Schedule" and target == "probe":
                 inputs.append(r["Properties"]["Target"].get("Input"))
         if not inputs:
             problem(f"SAM {tname}: no schedule invokes the {target} function")
@@ -682,7 +715,9 @@ def check_schedules():
                 problem(f"SAM {tname}: a schedule's payload for the {target} function is not JSON ({e}): {i!r}")
                 continue
             payload_ok(f"SAM {tname}", set(payload), target)
-    for rel, target in (("infra/terraform/main.tf", "alert"), ("infra/terraform/modules/probe-region/main.tf", "probe")):
+    for rel, target in (("infra/terraform/main.tf", "alert"), ("infra/terraform/rollup.tf", "rollup"), ("infra/terraform/modules/probe-region/main.tf", "probe")):
+        if not list(tf_blocks(read(rel), "aws_scheduler_schedule")):
+            problem(f"Terraform {rel}: no schedule invokes the {target} function")
         for label, body in tf_blocks(read(rel), "aws_scheduler_schedule"):
             m = re.search(r"input\s*=\s*jsonencode\((\{.*?\})\)", body, re.S)
             if not m:

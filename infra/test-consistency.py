@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
@@ -56,6 +56,13 @@ DRIFTS = [
      '"alert-publish-failures"', '"alert-publish-failure"', "alarms differ"),
     ("the probe reading another object than the published checks file", PROBE,
      "${HomeRegion}/checks.tar.gz", "${HomeRegion}/checks.tgz", "s3:GetObject on object:checks, which it needs"),
+    ("the rollup job allowed the whole state table in Terraform", "infra/terraform/rollup.tf",
+     '\n        Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["rollup#*", "rollups-done#*"] } }', "",
+     "limit its state access to the rollup items"),
+    ("the rollup job allowed to put whole state items in SAM", HOME,
+     "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem]\n                Resource: !GetAtt StateTable.Arn",
+     "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem, dynamodb:PutItem]\n                Resource: !GetAtt StateTable.Arn",
+     "the rollup function's role allows dynamodb:PutItem on table:state, which it should not"),
     ("Terraform's probe not told where the checks file is", TF_PROBE,
      "      ATALAYA_CHECKS_BUCKET    = local.checks_bucket\n", "", "the probe function's variables differ"),
     ("the mailer may send from any identity", HOME,

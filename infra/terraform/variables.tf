@@ -28,6 +28,11 @@ variable "alert_package" {
   type        = string
 }
 
+variable "rollup_package" {
+  description = "Path of the rollup function's zip (make package), with the checks file inside."
+  type        = string
+}
+
 variable "log_retention_days" {
   description = "How long the functions' logs are kept."
   type        = number

@@ -58,6 +58,7 @@ module "home" {
   customer_subscriptions = var.customer_subscriptions
   probe_regions          = ["eu-west-1", "us-east-1", "ap-southeast-2"]
   alert_package          = "${local.dist}/atalaya-alert.zip"
+  rollup_package         = "${local.dist}/atalaya-rollup.zip"
 }
 
 module "probe_eu_west_1" {
