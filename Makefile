@@ -194,13 +194,13 @@ bench:
 	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
 	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
 
-# 20,000 checks x 5 regions through the real alert code path, over SQLite and DynamoDB on moto
-# (release); the last line is the summary docs/performance.md quotes. BENCH_MINUTES: simulated
-# minutes.
+# 20,000 checks x 5 regions through the real alert code path, over SQLite and DynamoDB on moto,
+# then the hourly rollup job over one region's hour (release); the last lines are the summaries
+# docs/performance.md quotes. BENCH_MINUTES: simulated minutes.
 BENCH_MINUTES ?= 8
 bench-scale: $(MOTO)
 	$(CARGO) build --release -p atalaya-tests --bin atalaya-bench-scale
-	ATALAYA_MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python target/release/atalaya-bench-scale --checks 20000 --regions 5 --minutes $(BENCH_MINUTES) 2>/dev/null | grep -v '^{'
+	ATALAYA_MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python target/release/atalaya-bench-scale --checks 20000 --regions 5 --minutes $(BENCH_MINUTES) --rollup 2>/dev/null | grep -v '^{'
 
 # Fuzzing (cargo-fuzz, libFuzzer, nightly): each target in fuzz/fuzz_targets runs for FUZZ_SECONDS
 # from its seeds (fuzz/seeds/<target>, the fixtures and examples for checks_file) and past

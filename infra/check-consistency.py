@@ -108,7 +108,7 @@ ACCESS = {
         ("logs:PutLogEvents", "logs"),
         ("dynamodb:Query", "table:results"),
         ("dynamodb:BatchGetItem", "table:state"),
-        ("dynamodb:UpdateItem", "table:state"),
+        ("dynamodb:PutItem", "table:state"),
         ("s3:GetObject", "object:checks"),
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),

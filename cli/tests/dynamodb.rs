@@ -649,7 +649,11 @@ async fn the_report_reads_the_functions_rollups() {
     // Six samples: the 99th percentile is the fifth (DDSketch ranks as q × (n − 1)).
     let p99 = shop["latency"]["total"]["p99"].as_f64().unwrap();
     assert!((p99 - 310.0).abs() <= 3.1, "{shop}");
-    assert_eq!(shop["latency"]["total"]["samples"].as_u64(), Some(6), "{shop}");
+    assert_eq!(
+        shop["latency"]["total"]["samples"].as_u64(),
+        Some(6),
+        "{shop}"
+    );
     let html = atalaya(
         &[
             "report",

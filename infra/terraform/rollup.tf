@@ -33,7 +33,7 @@ resource "aws_iam_role_policy" "rollup" {
       # Only the rollup items (rollup#<service>#<hour>) and the job's progress
       # (rollups-done#<hour>): never the engine's state, the lease or the pulse.
       {
-        Sid       = "RollupItems", Effect = "Allow", Action = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], Resource = aws_dynamodb_table.state.arn
+        Sid       = "RollupItems", Effect = "Allow", Action = ["dynamodb:BatchGetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.state.arn
         Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["rollup#*", "rollups-done#*"] } }
       },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },

@@ -3,7 +3,7 @@
 //! render, commit, deliver) over SQLite and over DynamoDB on moto, for N simulated minutes.
 //!
 //!     atalaya-bench-scale [--checks 20000] [--regions 5] [--warmup 21] [--minutes 8]
-//!                         [--noise 30] [--calm] [--store sqlite|moto|both]
+//!                         [--noise 30] [--calm] [--store sqlite|moto|both|none] [--rollup]
 //!
 //! The first `--warmup` minutes are run and not measured: a fresh deployment hears each check a
 //! few times (a check every five minutes among them) before its state is steady.
@@ -21,6 +21,11 @@
 //! model; the probe side modelled from its measured CPU and the targets' latency). The last
 //! line: `bench-scale: <checks> checks x <regions> regions: eval p99 <ms> ms, largest item <KB>
 //! KB, $<x> per million`.
+
+//!
+//! `--rollup` also measures the hourly rollup job over one region's hour (`rollup.rs`).
+
+mod rollup;
 
 use atalaya_alert_fn::{handle, Deps};
 use atalaya_app::Checks;
@@ -74,6 +79,8 @@ struct Args {
     /// where nothing happens (what its state costs when nothing changes).
     calm: bool,
     stores: Vec<String>,
+    /// Also measure the rollup job over one region's hour.
+    rollup: bool,
 }
 
 fn args() -> Args {
@@ -98,8 +105,10 @@ fn args() -> Args {
         minutes: num("--minutes", 8) as i64,
         noise: num("--noise", 30) as u64,
         calm: all.iter().any(|a| a == "--calm"),
+        rollup: all.iter().any(|a| a == "--rollup"),
         stores: match store.as_str() {
             "both" => vec!["sqlite".into(), "moto".into()],
+            "none" => Vec::new(),
             other => vec![other.into()],
         },
     }
@@ -486,6 +495,14 @@ fn main() {
             }
             other => panic!("--store: sqlite, moto or both, not {other}"),
         }
+    }
+    if a.rollup {
+        let line = rollup::run(&a, &checks, &runtime);
+        last = if last.is_empty() {
+            line
+        } else {
+            format!("{last}\n{line}")
+        };
     }
     if !last.is_empty() {
         println!("{last}");

@@ -105,7 +105,7 @@ pub async fn run<S: HourlyRollups>(
 ) -> Result<JobOutput, StoreError> {
     let hours = window(now);
     let regions = regions(config);
-    let done = store.regions_done(&hours).await?;
+    let done = store.regions_done(&hours, &regions).await?;
     let mut todo: Vec<(DateTime<Utc>, &String)> = Vec::new();
     for h in &hours {
         for r in &regions {

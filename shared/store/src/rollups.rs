@@ -29,8 +29,8 @@ pub trait Rollups {
     ) -> impl Future<Output = Result<Hours, StoreError>> + Send;
 
     /// What `service`'s checks did from `from` to `to`, summed: each check's time per region
-    /// (`subjects`: the [`atalaya_core::rollup::check_key`]s wanted) and latency sketches (the
-    /// service's and each of those). Kept by the local runner as it goes, by the hourly job on
+    /// (`subjects`: the [`atalaya_core::rollup::check_key`]s wanted; the regions they name are
+    /// those read) and latency sketches (the service's in those regions, and each subject's). Kept by the local runner as it goes, by the hourly job on
     /// AWS ([`HourlyRollups`]).
     fn detail(
         &self,
@@ -60,10 +60,11 @@ pub trait Rollups {
 /// What the hourly job on AWS needs (`atalaya_app::rollup_job`): each region's results of an
 /// hour, page by page, and where to keep what it made of them.
 pub trait HourlyRollups {
-    /// Of these hours, the regions whose part is written, by hour.
+    /// Of these hours, those of `regions` whose part is written, by hour.
     fn regions_done(
         &self,
         hours: &[DateTime<Utc>],
+        regions: &BTreeSet<String>,
     ) -> impl Future<Output = Result<BTreeMap<DateTime<Utc>, BTreeSet<String>>, StoreError>> + Send;
 
     /// Gives `each` the results of `region` stored from `from` to `to` (by their run's first

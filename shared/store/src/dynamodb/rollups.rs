@@ -4,12 +4,13 @@
 //!   attribute per completed hour (`h00` … `h23`: milliseconds up, degraded, down, unknown, in
 //!   maintenance), written by the alert function once the hour is over (setting an hour twice
 //!   writes the same thing).
-//! - Checks per region and latency: one item per service and UTC hour
-//!   (`pk = rollup#<service>#<YYYY-MM-DDTHH>`) with a part per region (`r:<region>`: gzip of the
-//!   JSON of [`Detail`]: each of the service's checks' time in that region, latency sketches of
-//!   each and of the service there), written by the hourly job from the results table
-//!   (`atalaya_app::rollup_job`); the job records each region's hour done in
-//!   `pk = rollups-done#<YYYY-MM-DDTHH>` (an attribute per region).
+//! - Checks per region and latency: one item per service, UTC hour and region
+//!   (`pk = rollup#<service>#<YYYY-MM-DDTHH>#<region>`, `detail`: gzip of the JSON of
+//!   [`Detail`]: each of the service's checks' time in that region, latency sketches of each and
+//!   of the service there), put by the hourly job from the results table
+//!   (`atalaya_app::rollup_job`), which then puts `pk = rollups-done#<YYYY-MM-DDTHH>#<region>`.
+//!   An item per region, not a part per region in one item: DynamoDB bills an update by the
+//!   whole item, so five regions' parts in one item would cost three times their bytes.
 //! - The evaluator's pulse (`pk = alive#evaluate`): when it last ran, so the time it was not
 //!   running is counted unknown.
 //!
@@ -34,17 +35,17 @@ fn key(service: &str, day: NaiveDate) -> String {
     format!("rollup#{service}#{}", day.format("%Y-%m-%d"))
 }
 
-fn hour_key(service: &str, hour: DateTime<Utc>) -> String {
-    format!("rollup#{service}#{}", hour.format("%Y-%m-%dT%H"))
+fn hour_key(service: &str, hour: DateTime<Utc>, region: &str) -> String {
+    format!("rollup#{service}#{}#{region}", hour.format("%Y-%m-%dT%H"))
 }
 
-fn done_key(hour: DateTime<Utc>) -> String {
-    format!("rollups-done#{}", hour.format("%Y-%m-%dT%H"))
+fn done_key(hour: DateTime<Utc>, region: &str) -> String {
+    format!("rollups-done#{}#{region}", hour.format("%Y-%m-%dT%H"))
 }
 
-/// The most one region's part of a service's hour may take: with every region's part, the
-/// item stays under 100 KB (docs/performance.md's limit) for up to 8 regions.
-pub const MAX_PART_BYTES: usize = 12 * 1024;
+/// The most one region's part of a service's hour may take (docs/performance.md: no item over
+/// 100 KB; a part is about 300 bytes a check).
+pub const MAX_PART_BYTES: usize = 64 * 1024;
 
 /// Hours from `from` to `to` (starts of hours; `from` rounded down), at most a year and a bit.
 fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
@@ -97,41 +98,41 @@ fn pulse(item: Option<&HashMap<String, AttributeValue>>) -> Option<DateTime<Utc>
 }
 
 impl DynamoStore {
-    /// Each hour of `service` from `from` to `to` the hourly job wrote, its regions' parts
-    /// merged.
+    /// Each hour of `service` from `from` to `to` the hourly job wrote in these `regions`,
+    /// the regions' parts merged.
     async fn hour_details(
         &self,
         service: &str,
+        regions: &BTreeSet<&str>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<BTreeMap<DateTime<Utc>, Detail>, StoreError> {
-        let hours = hours_between(from, to);
-        let keys: Vec<String> = hours.iter().map(|h| hour_key(service, *h)).collect();
-        let by_key: HashMap<&str, DateTime<Utc>> = keys
-            .iter()
-            .map(String::as_str)
-            .zip(hours.iter().copied())
-            .collect();
-        let mut out = BTreeMap::new();
+        let mut keys = Vec::new();
+        let mut by_key: HashMap<String, DateTime<Utc>> = HashMap::new();
+        for h in hours_between(from, to) {
+            for r in regions {
+                let k = hour_key(service, h, r);
+                by_key.insert(k.clone(), h);
+                keys.push(k);
+            }
+        }
+        let mut out: BTreeMap<DateTime<Utc>, Detail> = BTreeMap::new();
         for item in self
             .batch_get(&self.tables.state, &keys, false, "read rollups")
             .await?
         {
-            let Some(hour) = item
+            let Some((pk, hour)) = item
                 .get("pk")
                 .and_then(|v| v.as_s().ok())
-                .and_then(|k| by_key.get(k.as_str()))
+                .and_then(|k| by_key.get(k).map(|h| (k, *h)))
             else {
                 continue;
             };
-            let mut d = Detail::default();
-            for (name, v) in &item {
-                if let (Some(region), AttributeValue::B(b)) = (name.strip_prefix("r:"), v) {
-                    let what = format!("the rollup of {service} at {hour} in {region}");
-                    d.merge(&serde_json::from_slice(&gunzip(b.as_ref(), &what)?)?);
-                }
+            if let Some(AttributeValue::B(b)) = item.get("detail") {
+                let what = format!("the rollup {pk}");
+                let part: Detail = serde_json::from_slice(&gunzip(b.as_ref(), &what)?)?;
+                out.entry(hour).or_default().merge(&part);
             }
-            out.insert(*hour, d);
         }
         Ok(out)
     }
@@ -232,7 +233,7 @@ impl Rollups for DynamoStore {
     ) -> Result<Hours, StoreError> {
         let key = atalaya_core::rollup::check_key(check, region);
         Ok(self
-            .hour_details(service, from, to)
+            .hour_details(service, &BTreeSet::from([region]), from, to)
             .await?
             .into_iter()
             .filter_map(|(h, d)| d.checks.get(&key).map(|m| (h, *m)))
@@ -246,8 +247,17 @@ impl Rollups for DynamoStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Detail, StoreError> {
+        // The regions are those the subjects name (`<check>@<region>`).
+        let regions: BTreeSet<&str> = subjects
+            .iter()
+            .filter_map(|k| k.rsplit_once('@').map(|x| x.1))
+            .collect();
         let mut out = Detail::default();
-        for d in self.hour_details(service, from, to).await?.values() {
+        for d in self
+            .hour_details(service, &regions, from, to)
+            .await?
+            .values()
+        {
             out.merge(d);
         }
         out.checks.retain(|k, _| subjects.contains(k));
@@ -341,9 +351,16 @@ impl HourlyRollups for DynamoStore {
     async fn regions_done(
         &self,
         hours: &[DateTime<Utc>],
+        regions: &BTreeSet<String>,
     ) -> Result<BTreeMap<DateTime<Utc>, BTreeSet<String>>, StoreError> {
-        let keys: Vec<String> = hours.iter().map(|h| done_key(*h)).collect();
-        let mut out = BTreeMap::new();
+        let mut by_key: HashMap<String, (DateTime<Utc>, &String)> = HashMap::new();
+        for h in hours {
+            for r in regions {
+                by_key.insert(done_key(*h, r), (*h, r));
+            }
+        }
+        let keys: Vec<String> = by_key.keys().cloned().collect();
+        let mut out: BTreeMap<DateTime<Utc>, BTreeSet<String>> = BTreeMap::new();
         for item in self
             .batch_get(
                 &self.tables.state,
@@ -353,19 +370,13 @@ impl HourlyRollups for DynamoStore {
             )
             .await?
         {
-            let Some(i) = item
+            if let Some((h, r)) = item
                 .get("pk")
                 .and_then(|v| v.as_s().ok())
-                .and_then(|k| keys.iter().position(|x| x == k))
-            else {
-                continue;
-            };
-            let regions = item
-                .keys()
-                .filter_map(|k| k.strip_prefix("r:"))
-                .map(str::to_string)
-                .collect();
-            out.insert(hours[i], regions);
+                .and_then(|k| by_key.get(k))
+            {
+                out.entry(*h).or_default().insert(r.to_string());
+            }
         }
         Ok(out)
     }
@@ -419,30 +430,25 @@ impl HourlyRollups for DynamoStore {
         hour: DateTime<Utc>,
         by_service: &BTreeMap<String, Detail>,
     ) -> Result<Written, StoreError> {
-        let name = format!("r:{region}");
         let parts: Vec<(String, Vec<u8>, bool)> = by_service
             .iter()
-            .map(|(service, d)| part(service, d).map(|(b, t)| (hour_key(service, hour), b, t)))
+            .map(|(service, d)| {
+                part(service, d).map(|(b, t)| (hour_key(service, hour, region), b, t))
+            })
             .collect::<Result<_, _>>()?;
+        let hour_text = hour.format("%Y-%m-%dT%H").to_string();
         let sizes: Vec<(usize, bool)> = futures::stream::iter(parts)
             .map(|(pk, blob, trimmed)| {
-                let name = name.clone();
+                let hour_text = hour_text.clone();
                 async move {
-                    let size = blob.len() + pk.len() + name.len() + 40;
+                    let size = blob.len() + pk.len() + 60;
                     self.client
-                        .update_item()
+                        .put_item()
                         .table_name(&self.tables.state)
-                        .key("pk", s(pk))
-                        .update_expression("SET #part = :part, #hour = :hour, #exp = :exp")
-                        .expression_attribute_names("#part", name)
-                        .expression_attribute_names("#hour", "hour")
-                        .expression_attribute_names("#exp", "expires")
-                        .expression_attribute_values(":part", AttributeValue::B(Blob::new(blob)))
-                        .expression_attribute_values(
-                            ":hour",
-                            s(hour.format("%Y-%m-%dT%H").to_string()),
-                        )
-                        .expression_attribute_values(":exp", expires(hour))
+                        .item("pk", s(pk))
+                        .item("detail", AttributeValue::B(Blob::new(blob)))
+                        .item("hour", s(hour_text))
+                        .item("expires", expires(hour))
                         .send()
                         .await
                         .map_err(|e| sdk("write rollups", e))?;
@@ -454,19 +460,16 @@ impl HourlyRollups for DynamoStore {
             .try_collect()
             .await?;
         self.client
-            .update_item()
+            .put_item()
             .table_name(&self.tables.state)
-            .key("pk", s(done_key(hour)))
-            .update_expression("SET #r = :now, #exp = :exp")
-            .expression_attribute_names("#r", name)
-            .expression_attribute_names("#exp", "expires")
-            .expression_attribute_values(
-                ":now",
+            .item("pk", s(done_key(hour, region)))
+            .item(
+                "at",
                 AttributeValue::N(chrono::Utc::now().timestamp_millis().to_string()),
             )
             // The progress is worth a few days (the job looks back a day).
-            .expression_attribute_values(
-                ":exp",
+            .item(
+                "expires",
                 AttributeValue::N((hour + TimeDelta::days(7)).timestamp().to_string()),
             )
             .send()
