@@ -234,9 +234,13 @@ def aws_code():
 
 
 def code_env(name):
-    # A function reads its own variables, the store's (table names) and the AWS helpers'
-    # (the published checks file).
-    src = "\n".join((function_code(name), store_code(), aws_code()))
+    # A function reads its own variables, the store's (table names), the AWS helpers' (the
+    # published checks file) and, when it loads its checks file through it, FunctionChecks's.
+    own = function_code(name)
+    shared = [store_code(), aws_code()]
+    if "FunctionChecks" in own:
+        shared.append(read("shared/app/src/live.rs"))
+    src = "\n".join([own] + shared)
     read_vars = set(re.findall(r'"(ATALAYA_\w+)"', src))
     required = set(re.findall(r'required\("(ATALAYA_\w+)"\)', src))
     return read_vars, required

@@ -6,7 +6,7 @@
 //! AWS_ENDPOINT_URL (tests only).
 
 use atalaya_alert_fn::{handle, results_of, Deps};
-use atalaya_app::{Checks, LiveChecks};
+use atalaya_app::live::FunctionChecks;
 use atalaya_notify::SnsChannel;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -15,11 +15,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     // No probes run here; the SDK's own logs carry nothing resolved.
     atalaya_aws::init_lambda_logging(&[]);
-    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
     // The checks file and its customers' templates (folders beside it): a problem stops the
     // function at init, with every problem in its log.
-    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let checks = FunctionChecks::packaged()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let store = DynamoStore::connect(
@@ -40,33 +38,24 @@ async fn main() -> Result<(), Error> {
     .await;
     // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged
     // one until then.
-    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => {
-            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-            atalaya_aws::checks::S3Checks::from_env(&sdk)
-        }
-        _ => None,
-    };
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    let live = FunctionChecks::new(checks, &sdk);
     // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
     let site = match std::env::var("ATALAYA_SITE_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => {
-            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-            Some(atalaya_app::status_site::S3Site::new(
-                aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&sdk)
-                        .force_path_style(endpoint.is_some())
-                        .build(),
-                ),
-                bucket,
-            ))
-        }
+        Ok(bucket) if !bucket.is_empty() => Some(atalaya_app::status_site::S3Site::new(
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(endpoint.is_some())
+                    .build(),
+            ),
+            bucket,
+        )),
         _ => None,
     };
     let store = &store;
     let sns = &sns;
     let site = site.as_ref();
-    let (live, source) = (&live, &source);
+    let live = &live;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let tick = event.payload.get("Records").is_none();
@@ -78,14 +67,7 @@ async fn main() -> Result<(), Error> {
                 (Vec::new(), None)
             };
             let now = chrono::Utc::now();
-            let rejected = match source {
-                Some(s) => {
-                    let r = live.refresh(s, std::time::Instant::now()).await;
-                    atalaya_app::live::report(&r, &s.url())
-                }
-                None => 0,
-            };
-            let checks = live.current();
+            let (checks, rejected) = live.now().await;
             let deps = Deps {
                 checks: &checks,
                 store,

@@ -5,7 +5,8 @@
 //! `settings.email.pages_url` and `settings.email.key` (a `${ssm:…}` or `${secret:…}`
 //! reference).
 
-use atalaya_app::{Checks, LiveChecks};
+use atalaya_app::live::FunctionChecks;
+use atalaya_app::Checks;
 use atalaya_core::email::Key;
 use atalaya_notify::email::{Templates, Transport};
 use atalaya_notify::EmailChannel;
@@ -30,9 +31,7 @@ type Made = (Arc<Checks>, Arc<EmailChannel<DynamoStore>>);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&[]);
-    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
-    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let checks = FunctionChecks::packaged()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
@@ -47,20 +46,15 @@ async fn main() -> Result<(), Error> {
     );
     let key = key(&checks, &sdk).await?;
     let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
-    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = atalaya_aws::checks::S3Checks::from_env(&sdk);
-    let (live, source, store, key, sdk, configuration_set) =
-        (&live, &source, &store, &key, &sdk, &configuration_set);
+    let live = FunctionChecks::new(checks, &sdk);
+    let (live, store, key, sdk, configuration_set) =
+        (&live, &store, &key, &sdk, &configuration_set);
     // The channel of the checks file in use, made again only when a new version is picked up.
     let made: std::sync::Mutex<Option<Made>> = std::sync::Mutex::new(None);
     let made = &made;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            if let Some(s) = source {
-                let r = live.refresh(s, std::time::Instant::now()).await;
-                atalaya_app::live::report(&r, &s.url());
-            }
-            let checks = live.current();
+            let (checks, _) = live.now().await;
             let cached = made
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -3,7 +3,7 @@
 //! (or ATALAYA_SUBSCRIBERS_TABLE), AWS_REGION, AWS_ENDPOINT_URL (tests only). The link-signing
 //! key comes from `settings.email.key` (a `${ssm:…}` or `${secret:…}` reference).
 
-use atalaya_app::{Checks, LiveChecks};
+use atalaya_app::live::FunctionChecks;
 use atalaya_core::email::Key;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -11,9 +11,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&[]);
-    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
-    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let checks = FunctionChecks::packaged()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
@@ -31,16 +29,11 @@ async fn main() -> Result<(), Error> {
         atalaya_store::DEFAULT_RESULTS_TTL,
     )
     .await;
-    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = atalaya_aws::checks::S3Checks::from_env(&sdk);
-    let (live, source, store, key) = (&live, &source, &store, &key);
+    let checks = FunctionChecks::new(checks, &sdk);
+    let (checks, store, key) = (&checks, &store, &key);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            if let Some(s) = source {
-                let r = live.refresh(s, std::time::Instant::now()).await;
-                atalaya_app::live::report(&r, &s.url());
-            }
-            let checks = live.current();
+            let (checks, _) = checks.now().await;
             Ok::<_, Error>(
                 atalaya_pages_fn::answer(store, &checks.config, key, &event.payload).await,
             )

@@ -9,7 +9,8 @@
 //! publish-checks`, in the home region), AWS_REGION (set by Lambda), AWS_ENDPOINT_URL (tests
 //! only).
 
-use atalaya_app::{Checks, LiveChecks};
+use atalaya_app::live::FunctionChecks;
+use atalaya_app::Checks;
 use atalaya_core::Reference;
 use atalaya_probe::{Engine, EngineOptions, References};
 use atalaya_probe_fn::{handle, ProbeEvent};
@@ -46,9 +47,7 @@ fn engine_for(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
-    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
-    let packaged = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let packaged = FunctionChecks::packaged()?;
     let concurrency: usize = atalaya_aws::env_or("ATALAYA_CONCURRENCY", "64")
         .parse()
         .map_err(|_| "ATALAYA_CONCURRENCY is not a number")?;
@@ -61,15 +60,7 @@ async fn main() -> Result<(), Error> {
     // wherever this function runs.
     let home = atalaya_aws::env_or("ATALAYA_HOME_REGION", &region);
     let aws = atalaya_aws::sdk_config(&home, endpoint.as_deref()).await;
-    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => Some(atalaya_aws::checks::S3Checks::new(
-            &aws,
-            &bucket,
-            &atalaya_aws::env_or("ATALAYA_CHECKS_KEY", atalaya_aws::checks::DEFAULT_KEY),
-        )),
-        _ => None,
-    };
-    let live = LiveChecks::new(packaged, std::env::temp_dir().join("atalaya-checks"));
+    let live = FunctionChecks::new(packaged, &aws);
     let references = Arc::new(References::default());
     let first = live.current();
     let current = tokio::sync::Mutex::new(Current {
@@ -88,14 +79,9 @@ async fn main() -> Result<(), Error> {
     // Before each run: a newly published checks file (checked once a minute), then the
     // ${ssm:…} and ${secret:…} references when older than atalaya_probe::references::REFRESH.
     let prepare = || async {
-        let mut rejected = 0;
-        if let Some(s) = &source {
-            let r = live.refresh(s, Instant::now()).await;
-            rejected = atalaya_app::live::report(&r, &s.url());
-        }
+        let (checks, rejected) = live.now().await;
         let mut cur = current.lock().await;
         if live.version() != cur.version {
-            let checks = live.current();
             match engine_for(&checks, &region, concurrency, &references) {
                 Ok(engine) => {
                     references.mark_stale();

@@ -3,7 +3,7 @@
 //! (or ATALAYA_RESULTS_TABLE and ATALAYA_STATE_TABLE), AWS_REGION, AWS_ENDPOINT_URL (tests
 //! only). Any event runs the job.
 
-use atalaya_app::{Checks, LiveChecks};
+use atalaya_app::live::FunctionChecks;
 use atalaya_store::{DynamoStore, Tables};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,11 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     atalaya_aws::init_lambda_logging(&[]);
-    let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
-    let checks = Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let packaged = FunctionChecks::packaged()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
     let store = DynamoStore::connect(
         &region,
         endpoint.as_deref(),
@@ -23,22 +22,11 @@ async fn main() -> Result<(), Error> {
         atalaya_store::DEFAULT_RESULTS_TTL,
     )
     .await;
-    let live = LiveChecks::new(checks, std::env::temp_dir().join("atalaya-checks"));
-    let source = match std::env::var("ATALAYA_CHECKS_BUCKET") {
-        Ok(bucket) if !bucket.is_empty() => {
-            let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-            atalaya_aws::checks::S3Checks::from_env(&sdk)
-        }
-        _ => None,
-    };
-    let (store, live, source) = (&store, &live, &source);
+    let checks = FunctionChecks::new(packaged, &sdk);
+    let (store, checks) = (&store, &checks);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            if let Some(s) = source {
-                let r = live.refresh(s, Instant::now()).await;
-                atalaya_app::live::report(&r, &s.url());
-            }
-            let checks = live.current();
+            let (checks, _) = checks.now().await;
             // Stop taking hours 10 s before Lambda would stop the function.
             let left = event
                 .context

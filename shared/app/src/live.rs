@@ -168,6 +168,50 @@ impl Source for atalaya_aws::checks::S3Checks {
     }
 }
 
+/// A Lambda function's checks file: the one packaged with it (`ATALAYA_CHECKS`, default
+/// `checks.yaml` beside the bootstrap, its templates beside it) and, when `ATALAYA_CHECKS_BUCKET`
+/// is set, the published one (`atalaya publish-checks`), picked up within a minute.
+pub struct FunctionChecks {
+    live: LiveChecks,
+    source: Option<atalaya_aws::checks::S3Checks>,
+}
+
+impl FunctionChecks {
+    /// The packaged file; a problem in it stops the function at init, with every problem.
+    pub fn packaged() -> Result<Checks, String> {
+        let path = atalaya_aws::env_or("ATALAYA_CHECKS", "checks.yaml");
+        Checks::load(std::path::Path::new(&path), atalaya_core::Target::Lambda)
+            .map_err(|e| format!("{path}: {e}"))
+    }
+
+    pub fn new(packaged: Checks, sdk: &aws_config::SdkConfig) -> FunctionChecks {
+        FunctionChecks {
+            live: LiveChecks::new(packaged, std::env::temp_dir().join("atalaya-checks")),
+            source: atalaya_aws::checks::S3Checks::from_env(sdk),
+        }
+    }
+
+    /// The checks in use, without asking for a new version.
+    pub fn current(&self) -> Arc<Checks> {
+        self.live.current()
+    }
+
+    /// The published version in use (`None`: the packaged file).
+    pub fn version(&self) -> Option<String> {
+        self.live.version()
+    }
+
+    /// The checks for this invocation, after asking for a newly published version (at most once
+    /// a minute); with 1 when a published version was refused (the `ChecksFileRejected` metric).
+    pub async fn now(&self) -> (Arc<Checks>, u8) {
+        let rejected = match &self.source {
+            Some(s) => report(&self.live.refresh(s, Instant::now()).await, &s.url()),
+            None => 0,
+        };
+        (self.live.current(), rejected)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
