@@ -23,7 +23,9 @@ fn checks(addr: std::net::SocketAddr) -> String {
     format!(
         "settings:
   allow_networks: [127.0.0.0/8]
-  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+  # One round at the start, the next 30 s later: nothing the test reads goes stale while it
+  # reads (three intervals), however slow a loaded machine makes it.
+  defaults: {{ interval: 30s, timeout: 2s, retries: 1, recover_after: 1 }}
   status_page: {{ title: Nube · Estado }}
 customers:
   - {{ id: acme, name: Acme Iberia, language: es, timezone: Europe/Madrid, status_page: {{ slug: {SLUG} }} }}
