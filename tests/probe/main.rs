@@ -8,6 +8,7 @@ mod guard;
 mod http;
 mod tcp;
 mod tls;
+mod tls_client;
 
 use atalaya_core::{Outcome, ProbeResult, Reason};
 use atalaya_probe::Engine;

@@ -73,8 +73,26 @@ pub async fn server(tls: Option<Leaf>) -> SocketAddr {
     server_on("127.0.0.1:0", tls).await.unwrap()
 }
 
+/// The same server over TLS with this configuration (a private PKI, client certificates).
+pub async fn server_with_tls(config: std::sync::Arc<rustls::ServerConfig>) -> SocketAddr {
+    serve("127.0.0.1:0", Some(tokio_rustls::TlsAcceptor::from(config)))
+        .await
+        .unwrap()
+}
+
 /// Starts the server on `bind` (e.g. 127.0.0.1:8080).
 pub async fn server_on(bind: &str, tls: Option<Leaf>) -> std::io::Result<SocketAddr> {
+    serve(
+        bind,
+        tls.map(|leaf| tokio_rustls::TlsAcceptor::from(server_config(leaf))),
+    )
+    .await
+}
+
+async fn serve(
+    bind: &str,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<SocketAddr> {
     // A deep accept queue: the benchmark opens hundreds of connections at once.
     let bind: SocketAddr = bind.parse().map_err(std::io::Error::other)?;
     let socket = tokio::net::TcpSocket::new_v4()?;
@@ -82,7 +100,6 @@ pub async fn server_on(bind: &str, tls: Option<Leaf>) -> std::io::Result<SocketA
     socket.bind(bind)?;
     let listener = socket.listen(4096)?;
     let addr = listener.local_addr().unwrap();
-    let acceptor = tls.map(|leaf| tokio_rustls::TlsAcceptor::from(server_config(leaf)));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let accepted = std::time::Instant::now();

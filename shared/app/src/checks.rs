@@ -77,7 +77,8 @@ impl Checks {
         base: &Path,
         target: Target,
     ) -> Result<Checks, LoadError> {
-        let config = atalaya_core::load_str(text, name, target).map_err(LoadError::Invalid)?;
+        let mut config = atalaya_core::load_str(text, name, target).map_err(LoadError::Invalid)?;
+        read_pem_files(&mut config, name, base).map_err(LoadError::Invalid)?;
         let renderer = renderer(&config, base).map_err(LoadError::Templates)?;
         Ok(Checks {
             base: base.to_path_buf(),
@@ -116,6 +117,55 @@ impl Checks {
         } else {
             std::sync::Arc::new(atalaya_core::partition::Plan::of(&self.config, n))
         }
+    }
+}
+
+/// The most a PEM file may hold (a CA bundle of a few hundred certificates).
+const MAX_PEM_FILE: u64 = 1 << 20;
+
+/// Reads the PEM files the checks' TLS options name (`ca`, `client_cert`, `client_key`, beside
+/// the checks file), each checked to hold what its field needs; a problem names the file, the
+/// place of the field, the check and the field. A key's content is never shown.
+fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<(), ConfigErrors> {
+    use atalaya_core::kinds::tls_client::Pem;
+    let mut problems = Vec::new();
+    for check in &mut config.checks {
+        let id = check.id.clone();
+        let Some((prefix, client)) = check.kind.tls_client_mut() else {
+            continue;
+        };
+        for (field, pem) in client.pems_mut() {
+            let Pem::File { path, pos, text } = pem else {
+                continue;
+            };
+            let (label, wanted): (&str, &[&str]) = match field {
+                "client_key" => ("private key", &["PRIVATE KEY-----"]),
+                _ => ("certificate", &["-----BEGIN CERTIFICATE-----"]),
+            };
+            let full = base.join(&*path);
+            let problem = match read_text(&full, MAX_PEM_FILE) {
+                Ok(t) if wanted.iter().all(|w| t.contains(w)) && t.contains("-----BEGIN") => {
+                    *text = Some(t);
+                    None
+                }
+                Ok(_) => Some(format!("{} holds no {label} in PEM form", full.display())),
+                Err(e) => Some(format!("{}: {e}", full.display())),
+            };
+            if let Some(message) = problem {
+                problems.push(atalaya_core::ConfigError {
+                    file: name.to_string(),
+                    pos: *pos,
+                    subject: format!("check {id}"),
+                    field: format!("{prefix}{field}"),
+                    message,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(problems))
     }
 }
 

@@ -13,6 +13,7 @@ mod redact;
 pub mod references;
 mod tcp;
 mod tls;
+mod tls_client;
 
 pub use guard::Guard;
 pub use net::{Connector, DirectConnector};
@@ -129,6 +130,10 @@ pub struct Engine {
     resolver: Result<TokioResolver, String>,
     dns_servers: Vec<SocketAddr>,
     webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The roots `webpki` verifies with (the public ones and any extra), for checks that add a
+    /// CA to them.
+    public_roots: Arc<Vec<rustls_pki_types::TrustAnchor<'static>>>,
+    verifiers: tls_client::Verifiers,
     crypto: Arc<rustls::crypto::CryptoProvider>,
     connector: Arc<dyn Connector>,
     concurrency: usize,
@@ -146,6 +151,7 @@ impl Engine {
                 .add(cert)
                 .map_err(|e| EngineError::Tls(format!("extra root: {e}")))?;
         }
+        let public_roots = Arc::new(roots.roots.clone());
         let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
             crypto.clone(),
@@ -197,6 +203,8 @@ impl Engine {
             resolver,
             dns_servers,
             webpki,
+            public_roots,
+            verifiers: Default::default(),
             crypto,
             connector: options.connector,
             concurrency: options.concurrency.max(1),
@@ -259,16 +267,20 @@ impl Engine {
     /// headers and body.
     pub async fn probe(&self, check: &Check) -> Result<ProbeResult, CheckError> {
         let prepared = http::Prepared::new(check, &self.references)?;
+        let tls = self.tls_setup(check)?;
         let at = chrono::Utc::now();
         let start = Instant::now();
         let mut trace = Trace::default();
         let work = async {
             match &check.kind {
-                CheckKind::Http(h) => self.http(check, h, prepared.as_ref(), &mut trace).await,
+                CheckKind::Http(h) => {
+                    self.http(check, h, prepared.as_ref(), tls.as_ref(), &mut trace)
+                        .await
+                }
                 // Boxed so that each in-flight probe is the size of its own kind.
                 CheckKind::Tcp(t) => Box::pin(self.tcp(t, &mut trace)).await,
                 CheckKind::Dns(d) => Box::pin(self.dns(d, &mut trace)).await,
-                CheckKind::Tls(t) => Box::pin(self.tls(check, t, &mut trace)).await,
+                CheckKind::Tls(t) => Box::pin(self.tls(check, t, tls.as_ref(), &mut trace)).await,
             }
         };
         let judged = match tokio::time::timeout(check.timeout, work).await {
@@ -277,10 +289,12 @@ impl Engine {
         };
         let latency_ms = net::ms_since(start);
         let judged = judged.with_latency(check, latency_ms);
-        let secrets = prepared
-            .as_ref()
-            .map(|p| p.secrets.as_slice())
-            .unwrap_or(&[]);
+        let secrets: Vec<String> = prepared
+            .iter()
+            .flat_map(|p| p.secrets.iter())
+            .chain(tls.iter().flat_map(|t| t.secrets.iter()))
+            .cloned()
+            .collect();
         Ok(ProbeResult {
             check: check.id.clone(),
             region: self.region.clone(),
@@ -288,7 +302,7 @@ impl Engine {
             outcome: judged.outcome,
             reason: judged.reason,
             // What the target said, with no secret in any form and nothing that moves a cursor.
-            detail: redact::printable(&redact::scrub(&judged.detail, secrets)),
+            detail: redact::printable(&redact::scrub(&judged.detail, &secrets)),
             latency_ms,
             phases: trace.phases,
             http_status: trace.http_status,
@@ -319,6 +333,9 @@ pub(crate) struct Trace {
     pub phases: Phases,
     pub http_status: Option<u16>,
     pub cert_days_left: Option<i64>,
+    /// The certificate of the chain that expires first, when it is not the server's own
+    /// (an intermediate): its subject.
+    pub cert_first_to_expire: Option<String>,
     pub peer: Option<SocketAddr>,
 }
 

@@ -195,16 +195,22 @@ impl Engine {
         Err(last.unwrap_or_else(|| Judgement::down(Reason::Dns, "no address to connect to".into())))
     }
 
-    /// TLS handshake; records the leaf certificate's days left even when verification fails.
+    /// TLS handshake, with the check's own trust and client certificate when it has them
+    /// (`setup`); records the days left of the chain's first certificate to expire (the
+    /// server's or an intermediate it sent) even when verification fails.
     pub(crate) async fn handshake(
         &self,
         stream: TcpStream,
         server_name: &str,
         verify: bool,
         alpn: &[&[u8]],
+        setup: Option<&crate::tls_client::TlsSetup>,
         trace: &mut Trace,
     ) -> Step<TlsStream<TcpStream>> {
         trace.phase = "tls";
+        let server_name = setup
+            .and_then(|s| s.server_name.as_deref())
+            .unwrap_or(server_name);
         let name = ServerName::try_from(
             server_name
                 .trim_start_matches('[')
@@ -218,25 +224,42 @@ impl Engine {
             )
         })?;
         let verifier = Arc::new(CapturingVerifier {
-            inner: self.webpki.clone(),
+            inner: setup.map_or_else(|| self.webpki.clone(), |s| s.verifier.clone()),
             verify,
-            leaf: Mutex::new(None),
+            chain: Mutex::new(Vec::new()),
         });
-        let mut config = rustls::ClientConfig::builder_with_provider(self.crypto.clone())
+        let builder = rustls::ClientConfig::builder_with_provider(self.crypto.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| Judgement::down(Reason::TlsHandshake, format!("TLS configuration: {e}")))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier.clone());
+        let mut config = match setup.and_then(|s| s.client.clone()) {
+            Some(client) => builder.with_client_cert_resolver(client),
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let t = Instant::now();
         let result = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(name, stream)
             .await;
         trace.add_tls(ms_since(t));
-        let leaf = verifier.leaf.lock().ok().and_then(|mut l| l.take());
-        if let Some(der) = leaf {
-            trace.cert_days_left = days_left(&der);
+        let chain = verifier
+            .chain
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        // The first to expire decides; the server's own certificate wins a tie.
+        let mut first: Option<(i64, usize)> = None;
+        for (i, der) in chain.iter().enumerate() {
+            if let Some(d) = days_left(der) {
+                if first.is_none_or(|(f, _)| d < f) {
+                    first = Some((d, i));
+                }
+            }
+        }
+        if let Some((days, i)) = first {
+            trace.cert_days_left = Some(days);
+            trace.cert_first_to_expire = (i > 0).then(|| subject(&chain[i]));
         }
         result.map_err(|e| tls_failure(&e, server_name, trace.cert_days_left))
     }
@@ -247,6 +270,13 @@ fn blocked(ip: IpAddr, kind: &str) -> Judgement {
         Reason::Blocked,
         format!("refused to connect to {ip}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
     )
+}
+
+/// A certificate's subject, as operators read it (`CN=Example Intermediate CA, O=Example`).
+fn subject(der: &[u8]) -> String {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, c)| c.subject().to_string())
+        .unwrap_or_else(|_| "an intermediate certificate".into())
 }
 
 /// Days until the certificate's notAfter, rounded down (negative once expired).
@@ -303,13 +333,14 @@ fn tls_failure(e: &io::Error, server_name: &str, days: Option<i64>) -> Judgement
     Judgement::down(reason, format!("{what} ({server_name})"))
 }
 
-/// Verifies like webpki (or not at all, when a check turns verification off) and keeps the leaf
-/// certificate so its expiry can be reported whatever the verdict.
+/// Verifies like webpki (or not at all, when a check turns verification off) and keeps the
+/// chain the server sent so its expiry can be reported whatever the verdict.
 #[derive(Debug)]
 struct CapturingVerifier {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
     verify: bool,
-    leaf: Mutex<Option<Vec<u8>>>,
+    /// The server's certificate, then the intermediates it sent.
+    chain: Mutex<Vec<Vec<u8>>>,
 }
 
 impl ServerCertVerifier for CapturingVerifier {
@@ -321,8 +352,11 @@ impl ServerCertVerifier for CapturingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut leaf) = self.leaf.lock() {
-            *leaf = Some(end_entity.to_vec());
+        if let Ok(mut chain) = self.chain.lock() {
+            *chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.to_vec())
+                .collect();
         }
         if self.verify {
             self.inner.verify_server_cert(

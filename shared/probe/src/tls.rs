@@ -1,4 +1,5 @@
-//! TLS probes: handshake, chain and hostname verification, days until the leaf expires.
+//! TLS probes: handshake, chain and hostname verification, days until the first certificate of
+//! the chain expires.
 
 use crate::{Engine, Judgement, Step, Trace};
 use atalaya_core::duration::format_duration;
@@ -9,18 +10,23 @@ impl Engine {
         &self,
         check: &Check,
         t: &TlsCheck,
+        setup: Option<&crate::tls_client::TlsSetup>,
         trace: &mut Trace,
     ) -> Step<Judgement> {
         let stream = self.connect_host(&t.host, t.port, trace).await?;
         let _tls = self
-            .handshake(stream, &t.server_name, true, &[], trace)
+            .handshake(stream, &t.server_name, true, &[], setup, trace)
             .await?;
-        let detail = match trace.cert_days_left {
-            Some(d) => format!(
+        let detail = match (trace.cert_days_left, &trace.cert_first_to_expire) {
+            (Some(d), Some(first)) => format!(
+                "certificate chain for {} valid for {d} more day(s): {first} expires first",
+                t.server_name
+            ),
+            (Some(d), None) => format!(
                 "certificate for {} valid for {d} more day(s)",
                 t.server_name
             ),
-            None => format!("certificate for {} verified", t.server_name),
+            (None, _) => format!("certificate for {} verified", t.server_name),
         };
         Ok(cert_threshold(check, trace, Judgement::up(detail)))
     }
@@ -35,10 +41,16 @@ pub(crate) fn cert_threshold(check: &Check, trace: &Trace, judged: Judgement) ->
         return Judgement {
             outcome: Outcome::Degraded,
             reason: Reason::Assertion,
-            detail: format!(
-                "certificate expires in {days} day(s), under the {} threshold",
-                format_duration(threshold)
-            ),
+            detail: match &trace.cert_first_to_expire {
+                Some(first) => format!(
+                    "certificate chain expires in {days} day(s) ({first}), under the {} threshold",
+                    format_duration(threshold)
+                ),
+                None => format!(
+                    "certificate expires in {days} day(s), under the {} threshold",
+                    format_duration(threshold)
+                ),
+            },
         };
     }
     judged

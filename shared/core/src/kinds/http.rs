@@ -4,6 +4,7 @@
 use crate::at::At;
 use crate::config::{DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS};
 use crate::duration::parse_size;
+use crate::kinds::tls_client::{self, RawTlsClient, TlsClient};
 use crate::raw::{Count, RawExpect};
 use crate::template::EnvTemplate;
 use crate::validate::{is_token, template, Ctx};
@@ -38,6 +39,9 @@ pub struct RawHttp {
     pub tls_verify: Option<bool>,
     /// Most body bytes read, after decompression (default `1MiB`).
     pub max_body: Option<At<String>>,
+    /// What the TLS client trusts and presents: a private CA, the system's roots, a client
+    /// certificate, the name to verify.
+    pub tls: Option<At<RawTlsClient>>,
 }
 
 /// A header expectation: a value to equal, or a rule.
@@ -67,6 +71,7 @@ pub struct HttpCheck {
     pub max_redirects: u32,
     pub tls_verify: bool,
     pub max_body: u64,
+    pub tls: TlsClient,
     /// Its own fields of `expect`.
     pub expect: HttpExpect,
 }
@@ -90,6 +95,7 @@ impl HttpCheck {
                 .map(|(name, v)| (format!("http.headers.{name}"), v)),
         );
         out.extend(self.body.iter().map(|b| ("http.body".to_string(), b)));
+        out.extend(self.tls.templates("http.tls."));
         out
     }
 
@@ -236,6 +242,42 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         None => DEFAULT_MAX_BODY,
     };
     let expect = expect.map(|e| expectations(e, cx)).unwrap_or_default();
+    let tls = match &h.tls {
+        Some(t) => {
+            let raw = &t.value;
+            tls_client::validate(
+                tls_client::Fields {
+                    prefix: "http.tls.",
+                    ca: raw.ca.as_ref(),
+                    trust: raw.trust.as_ref(),
+                    client_cert: raw.client_cert.as_ref(),
+                    client_key: raw.client_key.as_ref(),
+                    server_name: raw.server_name.as_ref(),
+                },
+                cx,
+            )
+        }
+        None => TlsClient::default(),
+    };
+    if !tls.is_default()
+        && url
+            .as_ref()
+            .is_some_and(|u| !u.with_placeholders().starts_with("https:"))
+    {
+        if let Some(t) = &h.tls {
+            cx.push(
+                t.pos,
+                "http.tls",
+                "TLS options on an http:// URL are never used: the URL should be https://",
+            );
+        }
+    }
+    if !tls.is_default() && h.tls_verify == Some(false) && (tls.ca.is_some() || tls.trust.is_some())
+    {
+        if let Some(t) = &h.tls {
+            cx.push(t.pos, "http.tls", "tls_verify: false verifies nothing, so a ca or trust here would be ignored: remove one of them");
+        }
+    }
     Some(HttpCheck {
         url: url?,
         method,
@@ -245,6 +287,7 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         max_redirects,
         tls_verify: h.tls_verify.unwrap_or(true),
         max_body,
+        tls,
         expect,
     })
 }

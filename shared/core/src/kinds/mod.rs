@@ -10,6 +10,7 @@ pub mod dns;
 pub mod http;
 pub mod tcp;
 pub mod tls;
+pub mod tls_client;
 
 use crate::at::Pos;
 use crate::raw::RawCheck;
@@ -65,7 +66,26 @@ impl CheckKind {
     pub fn templates(&self) -> Vec<(String, &EnvTemplate)> {
         match self {
             CheckKind::Http(h) => h.templates(),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) | CheckKind::Tls(_) => Vec::new(),
+            CheckKind::Tls(t) => t.client.templates("tls."),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
+        }
+    }
+
+    /// What its TLS client trusts and presents, with the field prefix (kinds that make TLS
+    /// connections).
+    pub fn tls_client(&self) -> Option<(&'static str, &tls_client::TlsClient)> {
+        match self {
+            CheckKind::Http(h) => Some(("http.tls.", &h.tls)),
+            CheckKind::Tls(t) => Some(("tls.", &t.client)),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => None,
+        }
+    }
+
+    pub fn tls_client_mut(&mut self) -> Option<(&'static str, &mut tls_client::TlsClient)> {
+        match self {
+            CheckKind::Http(h) => Some(("http.tls.", &mut h.tls)),
+            CheckKind::Tls(t) => Some(("tls.", &mut t.client)),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => None,
         }
     }
 

@@ -1,7 +1,9 @@
-//! TLS checks: a handshake with the server, its certificate verified and its days left
-//! measured (`expect.cert_valid_for`, shared with https checks).
+//! TLS checks: a handshake with the server, its certificate chain verified and the days left of
+//! the certificate that expires first measured (`expect.cert_valid_for`, shared with https
+//! checks). What the client trusts and presents is `tls_client`'s.
 
 use crate::at::At;
+use crate::kinds::tls_client::{self, TlsClient, Trust};
 use crate::raw::Port;
 use crate::validate::{valid_host, Ctx};
 use schemars::JsonSchema;
@@ -21,6 +23,16 @@ pub struct RawTls {
     pub port: Option<At<Port>>,
     /// Name to send (SNI) and verify, if it differs from host.
     pub server_name: Option<At<String>>,
+    /// CA certificate(s) to trust, PEM: inline, a file beside the checks file, or a
+    /// `${ssm:…}`/`${secret:…}`/`${env:…}` reference. Alone it is the only trust (a private CA);
+    /// with `trust`, it is added to those roots.
+    pub ca: Option<At<String>>,
+    /// `public` (the default: the web's public roots) or `system` (the machine's store).
+    pub trust: Option<At<Trust>>,
+    /// Client certificate chain, PEM (as `ca`), sent when the server asks for one.
+    pub client_cert: Option<At<String>>,
+    /// The client certificate's private key, PEM: a reference or a file, never written inline.
+    pub client_key: Option<At<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -28,6 +40,8 @@ pub struct TlsCheck {
     pub host: String,
     pub port: u16,
     pub server_name: String,
+    /// Trust and client certificate (its `server_name` is the field above).
+    pub client: TlsClient,
 }
 
 impl TlsCheck {
@@ -49,11 +63,17 @@ pub(crate) fn validate(t: &At<RawTls>, cx: &mut Ctx) -> Option<TlsCheck> {
             "port 0 is not a port",
         );
     }
-    if let Some(sn) = &t.server_name {
-        if let Err(e) = valid_host(&sn.value) {
-            cx.push(sn.pos, "tls.server_name", e);
-        }
-    }
+    let client = tls_client::validate(
+        tls_client::Fields {
+            prefix: "tls.",
+            ca: t.ca.as_ref(),
+            trust: t.trust.as_ref(),
+            client_cert: t.client_cert.as_ref(),
+            client_key: t.client_key.as_ref(),
+            server_name: t.server_name.as_ref(),
+        },
+        cx,
+    );
     Some(TlsCheck {
         host: t.host.value.clone(),
         port,
@@ -62,5 +82,6 @@ pub(crate) fn validate(t: &At<RawTls>, cx: &mut Ctx) -> Option<TlsCheck> {
             .as_ref()
             .map(|s| s.value.clone())
             .unwrap_or_else(|| t.host.value.clone()),
+        client,
     })
 }

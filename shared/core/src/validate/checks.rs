@@ -115,6 +115,7 @@ pub(super) fn check_check(
     let mut cx = Ctx {
         errs,
         subject: subject.to_string(),
+        target,
     };
     if let Some(e) = &c.expect {
         applies(&e.value, c, &mut cx);

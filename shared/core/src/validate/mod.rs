@@ -241,6 +241,8 @@ fn unknown(noun: &str, value: &str, known: &HashSet<String>) -> String {
 pub(crate) struct Ctx<'e> {
     pub errs: &'e mut Errs,
     pub subject: String,
+    /// Where the file will run (some things cannot be done on Lambda).
+    pub target: Target,
 }
 
 impl Ctx<'_> {

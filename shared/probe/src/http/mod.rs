@@ -179,6 +179,7 @@ impl Engine {
         check: &Check,
         h: &HttpCheck,
         p: Option<&Prepared>,
+        tls: Option<&crate::tls_client::TlsSetup>,
         trace: &mut Trace,
     ) -> Step<Judgement> {
         let Some(p) = p else {
@@ -258,6 +259,7 @@ impl Engine {
                         host_text.trim_start_matches('[').trim_end_matches(']'),
                         h.tls_verify,
                         &[b"http/1.1"],
+                        tls,
                         trace,
                     )
                     .await?;
