@@ -147,7 +147,7 @@ const SECRETS_PREFIX: &str = "atalaya/";
 
 fn outside_prefix(r: &atalaya_core::Reference) -> bool {
     match r.source {
-        atalaya_core::Source::Env => false,
+        atalaya_core::Source::Env | atalaya_core::Source::Var => false,
         atalaya_core::Source::Ssm => !r.name.starts_with(&format!("/{SECRETS_PREFIX}")),
         atalaya_core::Source::Secret => !r.name.starts_with(SECRETS_PREFIX),
     }

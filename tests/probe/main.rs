@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dns;
+mod flow;
 mod guard;
 mod http;
 mod tcp;

@@ -34,6 +34,14 @@ fn switch_down(name: &str) -> bool {
         .contains(name)
 }
 
+/// The API the flow tests log in to: the password it takes and the session token it hands out
+/// (which must never appear in a result).
+pub const FLOW_PASSWORD: &str = "pr0be-passw0rd";
+pub const FLOW_TOKEN: &str = "tok-7f3k9q2w8e5r1t6yu0ip";
+
+/// Orders the flow API deleted (cleanup steps), by id.
+pub static FLOW_DELETED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// The `/demo` path's outage: from `start + after` for `length` it answers 503.
 static DEMO_OUTAGE: OnceLock<(std::time::Instant, Duration, Duration)> = OnceLock::new();
 
@@ -350,6 +358,71 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 b"",
             )
             .await?
+        }
+        // A small API for multi-step flows: log in (a JSON token and a session header), create an
+        // order with the token (failing while the `flow-orders` switch is down, quoting the token
+        // back as a careless API would), delete it (recorded in FLOW_DELETED).
+        p if p.starts_with("/flow/") => {
+            let method = text.split_whitespace().next().unwrap_or("?").to_string();
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let head_end = req
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|i| i + 4)
+                .unwrap_or(req.len());
+            let mut body = req[head_end..].to_vec();
+            while body.len() < len {
+                let n = s.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&buf[..n]);
+            }
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let authorized =
+                header("authorization").as_deref() == Some(&format!("Bearer {FLOW_TOKEN}"));
+            match (method.as_str(), &p["/flow/".len()..]) {
+                ("POST", "login")
+                    if body.contains(&format!("\"password\":\"{FLOW_PASSWORD}\"")) =>
+                {
+                    let json = format!("{{\"token\":\"{FLOW_TOKEN}\",\"user\":\"probe\"}}");
+                    respond(
+                        &mut s,
+                        200,
+                        &[
+                            ("Content-Type", "application/json"),
+                            ("X-Session", "sid=s3ss10n-42; Path=/"),
+                        ],
+                        json.as_bytes(),
+                    )
+                    .await?
+                }
+                ("POST", "login") => respond(&mut s, 401, &[], b"wrong password").await?,
+                ("POST", "orders") if !authorized => respond(&mut s, 401, &[], b"no token").await?,
+                ("POST", "orders") if switch_down("flow-orders") => {
+                    let out = format!("orders are down; token {FLOW_TOKEN} was fine");
+                    respond(&mut s, 500, &[], out.as_bytes()).await?
+                }
+                ("POST", "orders") => {
+                    respond(
+                        &mut s,
+                        201,
+                        &[("Content-Type", "application/json")],
+                        b"{\"id\":\"ord-42\",\"status\":\"open\"}",
+                    )
+                    .await?
+                }
+                ("DELETE", id) if authorized && id.starts_with("orders/") => {
+                    FLOW_DELETED
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(id["orders/".len()..].to_string());
+                    respond(&mut s, 204, &[], b"").await?
+                }
+                _ => respond(&mut s, 404, &[], b"not found").await?,
+            }
         }
         "/echo-body" => {
             // Echoes the method, the content type and the request body.

@@ -131,34 +131,33 @@ fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<(), Co
     let mut problems = Vec::new();
     for check in &mut config.checks {
         let id = check.id.clone();
-        let Some((prefix, client)) = check.kind.tls_client_mut() else {
-            continue;
-        };
-        for (field, pem) in client.pems_mut() {
-            let Pem::File { path, pos, text } = pem else {
-                continue;
-            };
-            let (label, wanted): (&str, &[&str]) = match field {
-                "client_key" => ("private key", &["PRIVATE KEY-----"]),
-                _ => ("certificate", &["-----BEGIN CERTIFICATE-----"]),
-            };
-            let full = base.join(&*path);
-            let problem = match read_text(&full, MAX_PEM_FILE) {
-                Ok(t) if wanted.iter().all(|w| t.contains(w)) && t.contains("-----BEGIN") => {
-                    *text = Some(t);
-                    None
+        for (prefix, client) in check.kind.tls_clients_mut() {
+            for (field, pem) in client.pems_mut() {
+                let Pem::File { path, pos, text } = pem else {
+                    continue;
+                };
+                let (label, wanted): (&str, &[&str]) = match field {
+                    "client_key" => ("private key", &["PRIVATE KEY-----"]),
+                    _ => ("certificate", &["-----BEGIN CERTIFICATE-----"]),
+                };
+                let full = base.join(&*path);
+                let problem = match read_text(&full, MAX_PEM_FILE) {
+                    Ok(t) if wanted.iter().all(|w| t.contains(w)) && t.contains("-----BEGIN") => {
+                        *text = Some(t);
+                        None
+                    }
+                    Ok(_) => Some(format!("{} holds no {label} in PEM form", full.display())),
+                    Err(e) => Some(format!("{}: {e}", full.display())),
+                };
+                if let Some(message) = problem {
+                    problems.push(atalaya_core::ConfigError {
+                        file: name.to_string(),
+                        pos: *pos,
+                        subject: format!("check {id}"),
+                        field: format!("{prefix}{field}"),
+                        message,
+                    });
                 }
-                Ok(_) => Some(format!("{} holds no {label} in PEM form", full.display())),
-                Err(e) => Some(format!("{}: {e}", full.display())),
-            };
-            if let Some(message) = problem {
-                problems.push(atalaya_core::ConfigError {
-                    file: name.to_string(),
-                    pos: *pos,
-                    subject: format!("check {id}"),
-                    field: format!("{prefix}{field}"),
-                    message,
-                });
             }
         }
     }

@@ -24,7 +24,7 @@ pub async fn read(references: &BTreeSet<Reference>, sdk: &aws_config::SdkConfig)
     let ssm = aws_sdk_ssm::Client::new(sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     let results: Vec<(Reference, Result<String, String>)> =
-        futures::stream::iter(references.iter().filter(|r| r.source != Source::Env))
+        futures::stream::iter(references.iter().filter(|r| r.source.is_remote()))
             .map(|r| {
                 let (ssm, secrets) = (&ssm, &secrets);
                 async move { (r.clone(), read_one(r, ssm, secrets).await) }
@@ -71,7 +71,9 @@ async fn read_one(
             .ok_or_else(|| {
                 "the secret has no string value (binary secrets are not supported)".to_string()
             }),
-        Source::Env => Err("environment references are read as checks run".into()),
+        Source::Env | Source::Var => {
+            Err("environment references and variables are read as checks run".into())
+        }
     }
 }
 
@@ -104,7 +106,7 @@ pub async fn resolve(
 ) -> Result<String, String> {
     let remote: BTreeSet<Reference> = t
         .references()
-        .filter(|r| r.source != Source::Env)
+        .filter(|r| r.source.is_remote())
         .cloned()
         .collect();
     let got = if remote.is_empty() {

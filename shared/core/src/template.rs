@@ -1,6 +1,7 @@
 //! References in checks-file strings, resolved at run time, never at load time:
 //! `${env:NAME}` (an environment variable), `${ssm:/path/name}` (an SSM parameter, SecureString
-//! decrypted) and `${secret:name}` (a Secrets Manager secret's string).
+//! decrypted) and `${secret:name}` (a Secrets Manager secret's string); and in a flow's steps,
+//! `${var:NAME}` (a value an earlier step extracted).
 //!
 //! A resolved value remembers which parts came from references, so the probe engine can scrub
 //! them from anything it reports.
@@ -13,6 +14,15 @@ pub enum Source {
     Env,
     Ssm,
     Secret,
+    /// A value an earlier step of a flow extracted (`steps[].extract`).
+    Var,
+}
+
+impl Source {
+    /// Read from AWS by the shell (SSM, Secrets Manager), not where the check runs.
+    pub fn is_remote(self) -> bool {
+        matches!(self, Source::Ssm | Source::Secret)
+    }
 }
 
 /// One `${source:name}` reference.
@@ -28,6 +38,7 @@ impl fmt::Display for Reference {
             Source::Env => "env",
             Source::Ssm => "ssm",
             Source::Secret => "secret",
+            Source::Var => "var",
         };
         write!(f, "${{{source}:{}}}", self.name)
     }
@@ -42,6 +53,7 @@ impl Reference {
             "env" => Source::Env,
             "ssm" => Source::Ssm,
             "secret" => Source::Secret,
+            "var" => Source::Var,
             _ => {
                 return Err(format!(
                     "unsupported reference ${{{inner}}}: only ${{env:NAME}}, ${{ssm:/path}} and ${{secret:name}} are supported"
@@ -49,7 +61,7 @@ impl Reference {
             }
         };
         let ok = match source {
-            Source::Env => {
+            Source::Env | Source::Var => {
                 name.chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -77,6 +89,9 @@ impl Reference {
             return Err(match source {
                 Source::Env => format!(
                     "invalid environment variable name {name:?} in ${{{inner}}}: use letters, digits and _"
+                ),
+                Source::Var => format!(
+                    "invalid variable name {name:?} in ${{{inner}}}: use letters, digits and _"
                 ),
                 Source::Ssm => format!(
                     "invalid SSM parameter name {name:?} in ${{{inner}}}: a path from the root (/team/token) of letters, digits and _ . - /"
@@ -124,6 +139,11 @@ impl fmt::Display for UnsetVariable {
             Source::Env => write!(f, "environment variable {} is not set", r.name),
             Source::Ssm => write!(f, "SSM parameter {} could not be read", r.name),
             Source::Secret => write!(f, "secret {} could not be read", r.name),
+            Source::Var => write!(
+                f,
+                "variable {} was not extracted by an earlier step",
+                r.name
+            ),
         }
     }
 }
@@ -362,7 +382,7 @@ mod tests {
             .resolve(|r| match r.source {
                 Source::Ssm => Some("p4ram".into()),
                 Source::Secret => Some("s3cret".into()),
-                Source::Env => None,
+                Source::Env | Source::Var => None,
             })
             .unwrap();
         assert_eq!(r.value, "Bearer p4ram s3cret");

@@ -5,6 +5,7 @@
 //! output goes.
 
 mod dns;
+mod flow;
 pub mod guard;
 mod http;
 pub mod lint;
@@ -267,7 +268,14 @@ impl Engine {
     /// headers and body.
     pub async fn probe(&self, check: &Check) -> Result<ProbeResult, CheckError> {
         let prepared = http::Prepared::new(check, &self.references)?;
-        let tls = self.tls_setup(check)?;
+        let tls = match &check.kind {
+            CheckKind::Flow(_) => None,
+            _ => self.tls_setup(check)?,
+        };
+        let flow_tls = match &check.kind {
+            CheckKind::Flow(f) => self.flow_ready(f)?,
+            _ => Vec::new(),
+        };
         let at = chrono::Utc::now();
         let start = Instant::now();
         let mut trace = Trace::default();
@@ -281,11 +289,18 @@ impl Engine {
                 CheckKind::Tcp(t) => Box::pin(self.tcp(t, &mut trace)).await,
                 CheckKind::Dns(d) => Box::pin(self.dns(d, &mut trace)).await,
                 CheckKind::Tls(t) => Box::pin(self.tls(check, t, tls.as_ref(), &mut trace)).await,
+                CheckKind::Flow(f) => Box::pin(self.flow(check, f, &flow_tls, &mut trace)).await,
             }
         };
         let judged = match tokio::time::timeout(check.timeout, work).await {
             Ok(Ok(j)) | Ok(Err(j)) => j,
-            Err(_) => Judgement::down(Reason::Timeout, timeout_detail(trace.phase, check.timeout)),
+            Err(_) => {
+                let mut detail = timeout_detail(trace.phase, check.timeout);
+                if let Some(step) = &trace.step {
+                    detail.push_str(&format!(" in step {step}"));
+                }
+                Judgement::down(Reason::Timeout, detail)
+            }
         };
         let latency_ms = net::ms_since(start);
         let judged = judged.with_latency(check, latency_ms);
@@ -293,6 +308,9 @@ impl Engine {
             .iter()
             .flat_map(|p| p.secrets.iter())
             .chain(tls.iter().flat_map(|t| t.secrets.iter()))
+            .chain(flow_tls.iter().flatten().flat_map(|t| t.secrets.iter()))
+            .chain(trace.secrets.iter())
+            .chain(trace.extracted.iter().map(|(_, v)| v))
             .cloned()
             .collect();
         Ok(ProbeResult {
@@ -337,6 +355,12 @@ pub(crate) struct Trace {
     /// (an intermediate): its subject.
     pub cert_first_to_expire: Option<String>,
     pub peer: Option<SocketAddr>,
+    /// Values a flow's steps took from their responses (variable, value), in order.
+    pub extracted: Vec<(String, String)>,
+    /// The flow's step running now.
+    pub step: Option<String>,
+    /// Values met during the run that must never be reported (a flow's steps' references).
+    pub secrets: Vec<String>,
 }
 
 fn add(slot: &mut Option<f64>, ms: f64) {

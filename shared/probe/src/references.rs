@@ -25,6 +25,7 @@ impl References {
     pub fn value(&self, r: &Reference) -> Option<String> {
         match r.source {
             Source::Env => std::env::var(&r.name).ok(),
+            Source::Var => None,
             Source::Ssm | Source::Secret => self
                 .values
                 .read()
@@ -65,7 +66,7 @@ pub fn remote_references(config: &Config) -> BTreeSet<Reference> {
         .iter()
         .flat_map(|c| c.kind.templates())
         .flat_map(|(_, t)| t.references().cloned().collect::<Vec<_>>())
-        .filter(|r| r.source != Source::Env)
+        .filter(|r| r.source.is_remote())
         .collect()
 }
 

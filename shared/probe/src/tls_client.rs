@@ -129,11 +129,21 @@ fn certificates(pem: &str, field: &str) -> Result<Vec<CertificateDer<'static>>, 
 }
 
 impl Engine {
-    /// The TLS client `check` asks for this run; `None`: the engine's defaults.
+    /// The TLS client `check` asks for this run (its first: a flow's steps each have their
+    /// own, [`Engine::tls_setup_for`]); `None`: the engine's defaults.
     pub(crate) fn tls_setup(&self, check: &Check) -> Result<Option<TlsSetup>, CheckError> {
-        let Some((prefix, client)) = check.kind.tls_client() else {
-            return Ok(None);
-        };
+        match check.kind.tls_clients().first() {
+            Some((prefix, client)) => self.tls_setup_for(prefix, client),
+            None => Ok(None),
+        }
+    }
+
+    /// The TLS client of one request (`prefix`: its fields' place, for errors).
+    pub(crate) fn tls_setup_for(
+        &self,
+        prefix: &str,
+        client: &TlsClient,
+    ) -> Result<Option<TlsSetup>, CheckError> {
         if client.is_default() {
             return Ok(None);
         }

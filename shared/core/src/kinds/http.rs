@@ -72,6 +72,8 @@ pub struct HttpCheck {
     pub tls_verify: bool,
     pub max_body: u64,
     pub tls: TlsClient,
+    /// Values taken from the response (a flow's steps only).
+    pub extract: Vec<crate::kinds::flow::Extract>,
     /// Its own fields of `expect`.
     pub expect: HttpExpect,
 }
@@ -288,6 +290,7 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         tls_verify: h.tls_verify.unwrap_or(true),
         max_body,
         tls,
+        extract: Vec::new(),
         expect,
     })
 }

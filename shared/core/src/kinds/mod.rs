@@ -7,6 +7,7 @@
 //! and its prober in `atalaya-probe` (a module and one arm of `Engine::run`).
 
 pub mod dns;
+pub mod flow;
 pub mod http;
 pub mod tcp;
 pub mod tls;
@@ -17,20 +18,25 @@ use crate::raw::RawCheck;
 use crate::template::EnvTemplate;
 use crate::validate::Ctx;
 
+// A check is made once per checks-file load and read by reference; half a kilobyte each (20,000
+// checks: 10 MB) is not worth a box per check.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum CheckKind {
     Http(http::HttpCheck),
     Tcp(tcp::TcpCheck),
     Dns(dns::DnsCheck),
     Tls(tls::TlsCheck),
+    Flow(flow::FlowCheck),
 }
 
 /// Each kind's name and the `expect` fields it owns.
-pub const EXPECT: [(&str, &[&str]); 4] = [
+pub const EXPECT: [(&str, &[&str]); 5] = [
     (http::NAME, http::EXPECT),
     (tcp::NAME, tcp::EXPECT),
     (dns::NAME, dns::EXPECT),
     (tls::NAME, tls::EXPECT),
+    (flow::NAME, flow::EXPECT),
 ];
 
 impl CheckKind {
@@ -40,6 +46,7 @@ impl CheckKind {
             CheckKind::Tcp(_) => tcp::NAME,
             CheckKind::Dns(_) => dns::NAME,
             CheckKind::Tls(_) => tls::NAME,
+            CheckKind::Flow(_) => flow::NAME,
         }
     }
 
@@ -48,6 +55,7 @@ impl CheckKind {
         match self {
             CheckKind::Http(h) => h.is_https(),
             CheckKind::Tls(_) => true,
+            CheckKind::Flow(f) => f.has_https(),
             CheckKind::Tcp(_) | CheckKind::Dns(_) => false,
         }
     }
@@ -59,6 +67,7 @@ impl CheckKind {
             CheckKind::Tcp(t) => t.targets(),
             CheckKind::Dns(d) => d.targets(),
             CheckKind::Tls(t) => t.targets(),
+            CheckKind::Flow(f) => f.targets(),
         }
     }
 
@@ -67,25 +76,46 @@ impl CheckKind {
         match self {
             CheckKind::Http(h) => h.templates(),
             CheckKind::Tls(t) => t.client.templates("tls."),
+            CheckKind::Flow(f) => f
+                .steps
+                .iter()
+                .flat_map(|s| {
+                    s.http
+                        .templates()
+                        .into_iter()
+                        .map(|(field, t)| (format!("steps.{}.{field}", s.name), t))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
             CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
         }
     }
 
-    /// What its TLS client trusts and presents, with the field prefix (kinds that make TLS
-    /// connections).
-    pub fn tls_client(&self) -> Option<(&'static str, &tls_client::TlsClient)> {
+    /// What its TLS clients trust and present, with each one's field prefix (kinds that make
+    /// TLS connections; a flow has one per step).
+    pub fn tls_clients(&self) -> Vec<(String, &tls_client::TlsClient)> {
         match self {
-            CheckKind::Http(h) => Some(("http.tls.", &h.tls)),
-            CheckKind::Tls(t) => Some(("tls.", &t.client)),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) => None,
+            CheckKind::Http(h) => vec![("http.tls.".into(), &h.tls)],
+            CheckKind::Tls(t) => vec![("tls.".into(), &t.client)],
+            CheckKind::Flow(f) => f
+                .steps
+                .iter()
+                .map(|s| (format!("steps.{}.http.tls.", s.name), &s.http.tls))
+                .collect(),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
         }
     }
 
-    pub fn tls_client_mut(&mut self) -> Option<(&'static str, &mut tls_client::TlsClient)> {
+    pub fn tls_clients_mut(&mut self) -> Vec<(String, &mut tls_client::TlsClient)> {
         match self {
-            CheckKind::Http(h) => Some(("http.tls.", &mut h.tls)),
-            CheckKind::Tls(t) => Some(("tls.", &mut t.client)),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) => None,
+            CheckKind::Http(h) => vec![("http.tls.".into(), &mut h.tls)],
+            CheckKind::Tls(t) => vec![("tls.".into(), &mut t.client)],
+            CheckKind::Flow(f) => f
+                .steps
+                .iter_mut()
+                .map(|s| (format!("steps.{}.http.tls.", s.name), &mut s.http.tls))
+                .collect(),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
         }
     }
 
@@ -113,6 +143,7 @@ pub(crate) fn validate(c: &RawCheck, pos: Pos, cx: &mut Ctx) -> Option<CheckKind
         c.tcp.as_ref().map(|_| tcp::NAME),
         c.dns.as_ref().map(|_| dns::NAME),
         c.tls.as_ref().map(|_| tls::NAME),
+        c.steps.as_ref().map(|_| flow::NAME),
     ]
     .into_iter()
     .flatten()
@@ -137,6 +168,8 @@ pub(crate) fn validate(c: &RawCheck, pos: Pos, cx: &mut Ctx) -> Option<CheckKind
         dns::validate(&d.value, expect, cx).map(CheckKind::Dns)
     } else if let Some(t) = &c.tls {
         tls::validate(t, cx).map(CheckKind::Tls)
+    } else if let Some(s) = &c.steps {
+        flow::validate(s, cx).map(CheckKind::Flow)
     } else {
         let names: Vec<&str> = EXPECT.iter().map(|(k, _)| *k).collect();
         cx.push(

@@ -336,6 +336,9 @@ pub struct RawCheck {
     pub dns: Option<At<crate::kinds::dns::RawDns>>,
     /// Handshake with a TLS server and check its certificate.
     pub tls: Option<At<crate::kinds::tls::RawTls>>,
+    /// A multi-step API flow: HTTP requests in order, values extracted from one response used
+    /// by the next (`${var:NAME}`), cleanup steps that always run.
+    pub steps: Option<At<Vec<crate::kinds::flow::RawStep>>>,
     /// Assertions; without them a check expects a 2xx status, a successful connect, a NOERROR
     /// answer or a valid certificate.
     pub expect: Option<At<RawExpect>>,

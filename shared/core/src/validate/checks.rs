@@ -121,6 +121,21 @@ pub(super) fn check_check(
         applies(&e.value, c, &mut cx);
     }
     let kind = kinds::validate(c, pos, &mut cx)?;
+    // A flow's variables exist only between its steps.
+    if !matches!(kind, CheckKind::Flow(_)) {
+        for (field, t) in kind.templates() {
+            if let Some(r) = t
+                .references()
+                .find(|r| r.source == crate::template::Source::Var)
+            {
+                cx.push(
+                    pos,
+                    &field,
+                    format!("{r}: variables are a flow's (values extracted by its steps); this check has no steps"),
+                );
+            }
+        }
+    }
     let expect = match &c.expect {
         Some(e) => shared_expect(&e.value, &kind, timeout, &mut cx),
         None => Expect::default(),
@@ -147,6 +162,7 @@ fn applies(e: &RawExpect, c: &RawCheck, cx: &mut Ctx) {
         c.tcp.as_ref().map(|_| kinds::tcp::NAME),
         c.dns.as_ref().map(|_| kinds::dns::NAME),
         c.tls.as_ref().map(|_| kinds::tls::NAME),
+        c.steps.as_ref().map(|_| kinds::flow::NAME),
     ]
     .into_iter()
     .flatten()

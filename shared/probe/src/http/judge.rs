@@ -2,6 +2,7 @@
 
 use super::body::{contains, read_body};
 use crate::{Judgement, Step, Trace};
+use atalaya_core::kinds::flow::ExtractFrom;
 use atalaya_core::{Check, HttpCheck, HttpExpect, Reason};
 use http::header::CONTENT_ENCODING;
 use hyper::body::Incoming;
@@ -13,6 +14,14 @@ fn quote(bytes: &[u8], max: usize) -> String {
         q.push('…');
     }
     q
+}
+
+/// The first group of `re`'s first match in `text`, or the whole match when it has none.
+fn first_group(re: &regex::Regex, text: &str) -> Option<String> {
+    let c = re.captures(text)?;
+    c.get(1)
+        .or_else(|| c.get(0))
+        .map(|m| m.as_str().to_string())
 }
 
 fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
@@ -48,6 +57,32 @@ pub(super) async fn judge(
         ));
     }
     let mut failures: Vec<String> = Vec::new();
+    // A flow's step takes values from headers here, from the body below.
+    for x in &h.extract {
+        if let ExtractFrom::Header(name, re) = &x.from {
+            let seen = response
+                .headers()
+                .get(name.as_str())
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            match seen {
+                None => failures.push(format!(
+                    "cannot extract {}: header {name} is missing",
+                    x.var
+                )),
+                Some(v) => match re {
+                    None => trace.extracted.push((x.var.clone(), v)),
+                    Some(re) => match first_group(re, &v) {
+                        Some(found) => trace.extracted.push((x.var.clone(), found)),
+                        None => failures.push(format!(
+                            "cannot extract {}: header {name} does not match /{}/",
+                            x.var,
+                            re.as_str()
+                        )),
+                    },
+                },
+            }
+        }
+    }
     for he in &e.headers {
         let seen = response
             .headers()
@@ -65,7 +100,7 @@ pub(super) async fn judge(
             _ => {}
         }
     }
-    if e.needs_body() {
+    if e.needs_body() || h.extract.iter().any(|x| x.needs_body()) {
         let encoding = response
             .headers()
             .get(CONTENT_ENCODING)
@@ -77,7 +112,7 @@ pub(super) async fn judge(
             .unwrap_or_default();
         // Stop reading as soon as the only body assertion is satisfied.
         let stop_at = match (&e.body_contains, &e.body_regex, e.json.is_empty()) {
-            (Some(needle), None, true) => Some(needle.as_bytes()),
+            (Some(needle), None, true) if h.extract.is_empty() => Some(needle.as_bytes()),
             _ => None,
         };
         let body = read_body(response.into_body(), &encoding, h.max_body, stop_at, trace).await?;
@@ -116,6 +151,41 @@ pub(super) async fn judge(
                             }
                             Some(_) => {}
                         }
+                    }
+                }
+            }
+        }
+        let mut doc: Option<serde_json::Value> = None;
+        for x in &h.extract {
+            match &x.from {
+                ExtractFrom::Header(..) => {}
+                ExtractFrom::Body(re) => match first_group(re, &String::from_utf8_lossy(&body)) {
+                    Some(v) => trace.extracted.push((x.var.clone(), v)),
+                    None => failures.push(format!(
+                        "cannot extract {}: body does not match /{}/",
+                        x.var,
+                        re.as_str()
+                    )),
+                },
+                ExtractFrom::Json(pointer) => {
+                    if doc.is_none() {
+                        doc = serde_json::from_slice(&body).ok();
+                    }
+                    match doc.as_ref().map(|d| d.pointer(pointer)) {
+                        None => failures.push(format!(
+                            "cannot extract {}: body is not JSON; it starts with {}",
+                            x.var,
+                            quote(&body, 40)
+                        )),
+                        Some(None) => failures.push(format!(
+                            "cannot extract {}: json {pointer} is missing",
+                            x.var
+                        )),
+                        // A string is taken as it is; anything else as its JSON text.
+                        Some(Some(v)) => trace.extracted.push((
+                            x.var.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )),
                     }
                 }
             }

@@ -40,7 +40,15 @@ impl Prepared {
         let atalaya_core::CheckKind::Http(h) = &check.kind else {
             return Ok(None);
         };
-        let env = |r: &Reference| values.value(r);
+        Prepared::for_http(h, &|r: &Reference| values.value(r)).map(Some)
+    }
+
+    /// One request with its references filled in from `env` (a flow's step: the shell's
+    /// values and the flow's variables).
+    pub fn for_http(
+        h: &HttpCheck,
+        env: &(dyn Fn(&Reference) -> Option<String> + Sync),
+    ) -> Result<Prepared, CheckError> {
         let mut secrets = Vec::new();
         let url = h.url.resolve_url(env).map_err(|source| CheckError::Unset {
             field: "http.url".into(),
@@ -117,12 +125,12 @@ impl Prepared {
             }
             None => None,
         };
-        Ok(Some(Prepared {
+        Ok(Prepared {
             url,
             headers,
             body,
             secrets,
-        }))
+        })
     }
 }
 
