@@ -91,8 +91,9 @@ async fn a_failing_step_is_named_the_cleanup_still_runs_and_the_token_is_never_s
     );
     // The order was never made, so its cleanup has no id: it is said, not sent.
     assert!(
-        r.detail
-            .contains("delete-order not run (http.url: variable order was not extracted by an earlier step)"),
+        r.detail.contains(
+            "delete-order not run (http.url: variable order was not extracted by an earlier step)"
+        ),
         "{}",
         r.detail
     );
