@@ -6,13 +6,26 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<ExitCode> {
-    let config = match crate::load(file, target) {
+    let mut config = match crate::load(file, target) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    if let Err(problems) =
-        atalaya_app::checks::renderer(&config, file.parent().unwrap_or(Path::new(".")))
+    let base = file.parent().unwrap_or(Path::new("."));
+    // The PEM files the checks' TLS options name, read as the runner will.
+    if let Err(errors) =
+        atalaya_app::checks::read_pem_files(&mut config, &file.display().to_string(), base)
     {
+        for e in &errors.0 {
+            eprintln!("{e}");
+        }
+        eprintln!(
+            "{}: {} found",
+            file.display(),
+            crate::plural(errors.0.len(), "problem", "problems")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if let Err(problems) = atalaya_app::checks::renderer(&config, base) {
         for p in &problems {
             eprintln!("{p}");
         }
@@ -50,7 +63,50 @@ pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<Exi
             )
         }
     ))?;
+    if target == Target::Lambda {
+        crate::emit(&cost_line(&atalaya_core::cost::estimate(&config)))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The monthly estimate in one line, with what it is made of.
+fn cost_line(e: &atalaya_core::cost::Estimate) -> String {
+    let mut parts = vec![
+        format!(
+            "{} check runs ${:.2}",
+            thousands(e.runs.round() as u64),
+            e.runs_usd
+        ),
+        format!(
+            "{} ${:.2}",
+            crate::plural(e.schedules as usize, "probe schedule", "probe schedules"),
+            e.schedules_usd
+        ),
+    ];
+    if e.kept_running > 0 {
+        parts.push(format!(
+            "{} kept running all minute for sub-minute checks ${:.2}",
+            crate::plural(e.kept_running as usize, "probe function", "probe functions"),
+            e.kept_running_usd
+        ));
+    }
+    format!(
+        "estimated AWS cost: ${:.2} a month ({}; us-east-1 list prices, docs/data-model.md)\n",
+        e.total(),
+        parts.join(", ")
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Everything worth a warning: the file's own (no checks), targets the guard refuses, and

@@ -608,3 +608,33 @@ fn plan_sizes_the_shards_from_the_busiest_minute() {
         "{table}"
     );
 }
+
+#[test]
+fn validate_for_lambda_estimates_the_monthly_cost_sub_minute_checks_included() {
+    let f = file(
+        "settings:
+  regions: [eu-west-1, us-east-1]
+customers:
+  - { id: acme, name: ACME }
+services:
+  - { id: pay, customer: acme, name: Payments }
+checks:
+  - { id: pay-home, service: pay, http: { url: 'https://pay.acme.example/' } }
+  - { id: pay-api, service: pay, interval: 10s, timeout: 5s, regions: [eu-west-1], http: { url: 'https://api.pay.acme.example/health' } }
+",
+    );
+    let out = atalaya(
+        &["validate", "--target", "lambda", f.path().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // 43,200 × 2 + 259,200 runs; two schedules; one function up all minute (~$15).
+    assert!(
+        stdout.contains("estimated AWS cost: $15.15 a month (345,600 check runs $0.02, 2 probe schedules $0.15, 1 probe function kept running all minute for sub-minute checks $14.98;"),
+        "{stdout}"
+    );
+    // Locally there is nothing to estimate.
+    let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
+    assert!(!text(&out.stdout).contains("estimated"), "{}", text(&out.stdout));
+}

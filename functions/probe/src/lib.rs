@@ -4,10 +4,15 @@
 //! batches, and logs CloudWatch EMF metrics. Silence of a region is judged by the alert function
 //! from the results themselves.
 //!
+//! Sub-minute checks (10, 15, 20, 30 s) run within the same invocation, each at its seconds of
+//! the minute (`schedule::runs_in_minute`): the invocation waits for each round's second, runs
+//! the checks due then, and writes their results at once, so the evaluator hears them as they
+//! come.
+//!
 //! The handler is a plain async function over its dependencies (any `Store`), so tests call it
 //! directly against local targets, with SQLite or DynamoDB on moto.
 
-use atalaya_core::schedule::selection;
+use atalaya_core::schedule::{runs_in_minute, selection};
 use atalaya_core::{Check, Config, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, Sink};
 use atalaya_store::Store;
@@ -86,6 +91,22 @@ impl Sink for Collect {
     }
 }
 
+/// Waits for a moment of the minute: the clock, or a test's.
+pub trait Pacer: Sync {
+    fn until(&self, at: DateTime<Utc>) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// The wall clock.
+pub struct WallClock;
+
+impl Pacer for WallClock {
+    async fn until(&self, at: DateTime<Utc>) {
+        if let Ok(wait) = (at - Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 /// One invocation. `deadline` is when the function must be done (its timeout minus a margin).
 pub async fn handle<S: Store>(
     event: ProbeEvent,
@@ -94,6 +115,19 @@ pub async fn handle<S: Store>(
     store: &S,
     now: DateTime<Utc>,
     deadline: Instant,
+) -> Result<ProbeOutput, ProbeFnError> {
+    handle_paced(event, config, engine, store, now, deadline, &WallClock).await
+}
+
+/// [`handle`], waiting for each round's second with `pacer`.
+pub async fn handle_paced<S: Store, P: Pacer>(
+    event: ProbeEvent,
+    config: &Config,
+    engine: &Arc<Engine>,
+    store: &S,
+    now: DateTime<Utc>,
+    deadline: Instant,
+    pacer: &P,
 ) -> Result<ProbeOutput, ProbeFnError> {
     if event.shards == 0 || event.shard >= event.shards {
         return Err(ProbeFnError::Event(format!(
@@ -108,38 +142,67 @@ pub async fn handle<S: Store>(
         )));
     }
     let started = Instant::now();
-    let checks: Arc<[Check]> =
-        selection(config, &event.region, event.shard, event.shards, now).into();
-    let mut sink = Collect {
-        results: Vec::with_capacity(checks.len()),
-        errors: 0,
-        region: event.region.clone(),
-        now,
-    };
-    engine.run(checks.clone(), &mut sink).await;
-    // The scheduler's event names the region; results carry it whatever the engine was built with.
-    for r in &mut sink.results {
-        r.region.clone_from(&event.region);
+    let selected = selection(config, &event.region, event.shard, event.shards, now);
+    // The rounds of this minute: the second each starts at, and its checks.
+    let minute = now.timestamp().div_euclid(60);
+    let minute_start = DateTime::from_timestamp(minute * 60, 0).unwrap_or(now);
+    let mut rounds: std::collections::BTreeMap<u32, Vec<Check>> = Default::default();
+    for c in selected {
+        for second in runs_in_minute(&c, minute) {
+            rounds.entry(second).or_default().push(c.clone());
+        }
     }
-    let written = store.put_results(&sink.results, deadline).await?;
-    let failures = sink
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Down)
-        .count();
-    let faults = sink
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Unknown)
-        .count();
-    let output = ProbeOutput {
+    let mut output = ProbeOutput {
         region: event.region.clone(),
-        checks: checks.len(),
-        failures,
-        check_errors: sink.errors,
-        monitoring_faults: faults,
-        written,
+        checks: 0,
+        failures: 0,
+        check_errors: 0,
+        monitoring_faults: 0,
+        written: 0,
     };
+    for (second, checks) in rounds {
+        let at = minute_start + chrono::TimeDelta::seconds(i64::from(second));
+        // A round that could not finish before the deadline is left to the next minute's.
+        let longest = checks.iter().map(|c| c.timeout).max().unwrap_or_default();
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        if second > 0 && Instant::now() + wait + longest > deadline {
+            tracing::warn!(
+                second,
+                checks = checks.len(),
+                "round skipped: it would not end before the deadline"
+            );
+            continue;
+        }
+        if second > 0 {
+            pacer.until(at).await;
+        }
+        let checks: Arc<[Check]> = checks.into();
+        let mut sink = Collect {
+            results: Vec::with_capacity(checks.len()),
+            errors: 0,
+            region: event.region.clone(),
+            now: at.max(now),
+        };
+        engine.run(checks.clone(), &mut sink).await;
+        // The scheduler's event names the region; results carry it whatever the engine was
+        // built with.
+        for r in &mut sink.results {
+            r.region.clone_from(&event.region);
+        }
+        output.written += store.put_results(&sink.results, deadline).await?;
+        output.checks += checks.len();
+        output.check_errors += sink.errors;
+        output.failures += sink
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Down)
+            .count();
+        output.monitoring_faults += sink
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Unknown)
+            .count();
+    }
     println!("{}", emf(&output, started.elapsed(), now));
     Ok(output)
 }

@@ -126,7 +126,7 @@ const MAX_PEM_FILE: u64 = 1 << 20;
 /// Reads the PEM files the checks' TLS options name (`ca`, `client_cert`, `client_key`, beside
 /// the checks file), each checked to hold what its field needs; a problem names the file, the
 /// place of the field, the check and the field. A key's content is never shown.
-fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<(), ConfigErrors> {
+pub fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<(), ConfigErrors> {
     use atalaya_core::kinds::tls_client::Pem;
     let mut problems = Vec::new();
     for check in &mut config.checks {

@@ -137,13 +137,16 @@ impl Config {
         }
     }
 
-    /// The shortest interval among the checks that run in each region.
+    /// The shortest interval among the checks that run in each region, as freshness counts it
+    /// (a third of `stale_after`: on Lambda a sub-minute check's results come in the stream's
+    /// batches, so a region is not silent for missing one of them).
     pub fn region_intervals(&self) -> std::collections::BTreeMap<String, Duration> {
         let mut out = std::collections::BTreeMap::new();
         for c in &self.checks {
+            let every = c.stale_after / 3;
             for r in &c.regions {
-                let e = out.entry(r.clone()).or_insert(c.interval);
-                *e = (*e).min(c.interval);
+                let e = out.entry(r.clone()).or_insert(every);
+                *e = (*e).min(every);
             }
         }
         out
@@ -352,6 +355,10 @@ pub struct Check {
     pub retries: u32,
     pub recover_after: u32,
     pub regions: Vec<String>,
+    /// How old its newest result in a region may be before that region cannot see it: three
+    /// intervals; on Lambda at least [`crate::schedule::LAMBDA_STALE_FLOOR`] (sub-minute results
+    /// reach the evaluator in the stream's batches, up to a minute apart).
+    pub stale_after: Duration,
     /// Where the check is written in the file.
     pub pos: Pos,
 }

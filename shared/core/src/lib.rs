@@ -5,6 +5,7 @@
 
 pub mod at;
 pub mod config;
+pub mod cost;
 pub mod duration;
 pub mod email;
 pub mod error;

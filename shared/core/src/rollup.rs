@@ -344,7 +344,7 @@ pub fn check_condition(
     else {
         return Condition::Unknown;
     };
-    let fresh = crate::evaluate::after(cr.last_at, check.interval * 3) >= now;
+    let fresh = crate::evaluate::after(cr.last_at, check.stale_after) >= now;
     if silent || cr.fault.is_some() || !fresh {
         return Condition::Unknown;
     }
@@ -537,7 +537,7 @@ impl<'c> Tally<'c> {
                 let seen_until = if condition == Condition::Unknown {
                     until
                 } else {
-                    until.min(crate::evaluate::after(t0, check.interval * 3))
+                    until.min(crate::evaluate::after(t0, check.stale_after))
                 };
                 // Maintenance windows cut across: their time is maintenance whatever was seen.
                 let mut t = t0;

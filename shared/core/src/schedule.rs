@@ -28,6 +28,31 @@ pub fn last_due(id: &str, interval_secs: u64, minute: i64) -> i64 {
     minute - (minute + offset).rem_euclid(n)
 }
 
+/// The sub-minute intervals Lambda runs (within one invocation a minute), in seconds.
+pub const SUB_MINUTE: [u64; 4] = [10, 15, 20, 30];
+
+/// The least time a result counts as fresh on Lambda: a sub-minute check's results reach the
+/// evaluator in the stream's batches (up to 20 s apart) and its ticks (a minute apart).
+pub const LAMBDA_STALE_FLOOR: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// When `check` runs in `minute` (epoch minutes), as seconds into it: once at 0 when it is due
+/// (every minute or every few); a sub-minute check every interval from a stable phase below
+/// it (so that a thousand 10 s checks do not all start on the same second).
+pub fn runs_in_minute(check: &Check, minute: i64) -> Vec<u32> {
+    let every = check.interval.as_secs();
+    if every >= 60 || every == 0 {
+        return if due(check, minute) {
+            vec![0]
+        } else {
+            Vec::new()
+        };
+    }
+    let phase = stable_hash(check.id.as_bytes()) % every;
+    (0..60 / every)
+        .map(|k| (phase + k * every) as u32)
+        .collect()
+}
+
 /// Does `check` belong to `shard` of `shards`?
 pub fn in_shard(check: &Check, shard: u32, shards: u32) -> bool {
     shards <= 1 || stable_hash(check.id.as_bytes()) % u64::from(shards) == u64::from(shard)
@@ -54,7 +79,8 @@ pub fn selection(
 }
 
 /// Checks one probe invocation runs in a minute at most, as the stacks size it: 2,000 checks
-/// with 64 in flight leave room in the function's 55 s for targets slow to answer
+/// with 64 in flight leave room in 55 s of the function's 95 (the rest is for sub-minute
+/// checks' later rounds) for targets slow to answer
 /// (docs/performance.md).
 pub const CHECKS_PER_SHARD: usize = 2_000;
 

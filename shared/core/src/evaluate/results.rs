@@ -27,7 +27,7 @@ impl Evaluator<'_> {
                 continue;
             }
             // Stale: older than three intervals; it says nothing about now.
-            if r.at < before(self.now, check.interval * 3) {
+            if r.at < before(self.now, check.stale_after) {
                 continue;
             }
             let cs = self.state.checks.entry(r.check.clone()).or_default();

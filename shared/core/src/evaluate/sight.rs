@@ -95,7 +95,7 @@ impl Evaluator<'_> {
                             .map(|f| f.reason)
                             .unwrap_or(crate::Reason::Blocked),
                     )),
-                    (_, Some(cr)) if after(cr.last_at, check.interval * 3) >= self.now => {
+                    (_, Some(cr)) if after(cr.last_at, check.stale_after) >= self.now => {
                         View::Sees(cr)
                     }
                     _ => View::Blind(Blindness::NoResult { last: real_last }),
@@ -210,8 +210,7 @@ impl Evaluator<'_> {
                 let unexplained = blindness
                     .iter()
                     .any(|(_, b)| !matches!(b, Blindness::Fault(_)));
-                if !cs.blind_told && unexplained && elapsed(watching, self.now, check.interval * 3)
-                {
+                if !cs.blind_told && unexplained && elapsed(watching, self.now, check.stale_after) {
                     cs.blind_told = true;
                     blind.push(CheckSight {
                         check: check.id.clone(),

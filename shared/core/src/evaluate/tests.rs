@@ -752,3 +752,24 @@ checks:
     );
     assert!(!body(Audience::Customers, "shop").contains("wiki.example"));
 }
+
+#[test]
+fn a_sub_minute_check_on_lambda_stays_seen_between_the_streams_batches() {
+    let cfg = config(
+        "",
+        "  - { id: pay, service: shop, interval: 10s, timeout: 5s, http: { url: 'https://pay.acme.example/' } }\n",
+    );
+    let at = |s: i64| t(0) + TimeDelta::seconds(s);
+    let results: Vec<ProbeResult> = REGIONS
+        .iter()
+        .map(|r| result("pay", r, at(0), Outcome::Up))
+        .collect();
+    let (state, _) = evaluate(&State::default(), &results, at(1), &cfg);
+    assert_eq!(state.checks["pay"].verdict, Verdict::Up);
+    // A minute later (three intervals would be 30 s), the next batch not in yet: still seen.
+    let (state, events) = evaluate(&state, &[], at(61), &cfg);
+    assert_eq!(state.checks["pay"].verdict, Verdict::Up, "{events:?}");
+    // Past 90 s with nothing: the monitor says it cannot see.
+    let (state, _) = evaluate(&state, &[], at(92), &cfg);
+    assert_eq!(state.checks["pay"].verdict, Verdict::Unknown);
+}

@@ -150,6 +150,10 @@ pub(super) fn check_check(
         retries,
         recover_after,
         regions,
+        stale_after: match target {
+            Target::Lambda => (interval * 3).max(crate::schedule::LAMBDA_STALE_FLOOR),
+            Target::Local => interval * 3,
+        },
         pos,
     })
 }

@@ -383,18 +383,29 @@ pub(super) fn check_interval(
     target: Target,
 ) {
     match target {
-        Target::Lambda if interval < Duration::from_secs(60) => errs.push(
-            pos,
-            subject,
-            field,
-            format!("interval {} is below 1m: Lambda schedules fire at most once a minute (second-level intervals are for the local runner: validate with --target local)", format_duration(interval)),
-        ),
-        Target::Lambda if !interval.as_millis().is_multiple_of(60_000) => errs.push(
+        Target::Lambda
+            if interval < Duration::from_secs(60)
+                && !(interval.subsec_nanos() == 0
+                    && crate::schedule::SUB_MINUTE.contains(&interval.as_secs())) =>
+        {
+            errs.push(
+                pos,
+                subject,
+                field,
+                format!("interval {} is below 1m and not one Lambda runs within its minute: use 10s, 15s, 20s or 30s (any second-level interval is for the local runner: validate with --target local)", format_duration(interval)),
+            )
+        }
+        Target::Lambda
+            if interval >= Duration::from_secs(60)
+                && !interval.as_millis().is_multiple_of(60_000) =>
+        {
+            errs.push(
             pos,
             subject,
             field,
             format!("interval {} is not a whole number of minutes: Lambda schedules fire once a minute", format_duration(interval)),
-        ),
+            )
+        }
         Target::Local if interval < Duration::from_secs(1) => {
             errs.push(pos, subject, field, format!("interval {} is below 1s, the local runner's minimum", format_duration(interval)))
         }

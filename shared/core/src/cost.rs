@@ -1,0 +1,118 @@
+//! What a checks file costs on AWS a month, from the cost model in docs/data-model.md and the
+//! figures docs/performance.md measured: check runs (checks × regions × how often) at the
+//! measured price per million, the probe schedules each region's shards need whatever runs, and
+//! the probe functions that sub-minute checks keep running all minute. us-east-1 list prices;
+//! an estimate, stated as one.
+
+use crate::config::Config;
+use crate::schedule::plan;
+
+/// Minutes in a month of 30 days.
+pub const MONTH_MINUTES: f64 = 43_200.0;
+/// Dollars per million check runs at scale (`make bench-scale`, 20,000 checks × 5 regions:
+/// evaluations $0.0654, the rollup job $0.0054; the probe side modelled at 250 ms targets).
+pub const PER_MILLION_RUNS: f64 = 0.0708;
+/// Dollars per probe schedule firing (a region's shard, each minute): EventBridge Scheduler
+/// ($1.00 per million), the Lambda request ($0.20 per million), 1 KB of logs ($0.50 per GB).
+pub const PER_SCHEDULED_INVOCATION: f64 = 1.0e-6 + 0.2e-6 + 0.5e-6;
+/// Dollars a probe invocation costs for staying up the whole minute for sub-minute checks,
+/// beyond the 8 s the model bills a shard of minute checks: 52 s at 512 MB on arm64.
+pub const PER_MINUTE_KEPT_RUNNING: f64 = 52.0 * 0.5 * 0.000_013_333_4;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    /// Check runs a month, every region counted.
+    pub runs: f64,
+    pub runs_usd: f64,
+    /// Probe schedules (a region's shards).
+    pub schedules: u32,
+    pub schedules_usd: f64,
+    /// Of those, the ones sub-minute checks keep running all minute.
+    pub kept_running: u32,
+    pub kept_running_usd: f64,
+}
+
+impl Estimate {
+    pub fn total(&self) -> f64 {
+        self.runs_usd + self.schedules_usd + self.kept_running_usd
+    }
+}
+
+/// Runs a month of one check in one region.
+fn runs_a_month(interval_secs: u64) -> f64 {
+    let every = interval_secs.max(1) as f64;
+    if every < 60.0 {
+        MONTH_MINUTES * (60.0 / every).floor()
+    } else {
+        MONTH_MINUTES / (every / 60.0).floor().max(1.0)
+    }
+}
+
+pub fn estimate(config: &Config) -> Estimate {
+    let runs: f64 = config
+        .checks
+        .iter()
+        .map(|c| runs_a_month(c.interval.as_secs()) * c.regions.len() as f64)
+        .sum();
+    let plans = plan(config);
+    let schedules: u32 = plans.iter().map(|p| p.shards).sum();
+    // A region with sub-minute checks keeps each shard holding one running all minute; shards
+    // are chosen by a hash, so count the shards that hold any.
+    let mut kept_running = 0u32;
+    for p in &plans {
+        let mut shards = std::collections::BTreeSet::new();
+        for c in config
+            .checks
+            .iter()
+            .filter(|c| c.interval.as_secs() < 60 && c.regions.contains(&p.region))
+        {
+            for s in 0..p.shards {
+                if crate::schedule::in_shard(c, s, p.shards) {
+                    shards.insert(s);
+                }
+            }
+        }
+        kept_running += shards.len() as u32;
+    }
+    Estimate {
+        runs,
+        runs_usd: runs / 1e6 * PER_MILLION_RUNS,
+        schedules,
+        schedules_usd: f64::from(schedules) * MONTH_MINUTES * PER_SCHEDULED_INVOCATION,
+        kept_running,
+        kept_running_usd: f64::from(kept_running) * MONTH_MINUTES * PER_MINUTE_KEPT_RUNNING,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_costs_its_runs_its_schedules_and_its_sub_minute_functions() {
+        let config = crate::load_str(
+            "settings:
+  regions: [eu-west-1, us-east-1]
+customers:
+  - { id: acme, name: ACME }
+services:
+  - { id: web, customer: acme, name: Web }
+checks:
+  - { id: home, service: web, http: { url: 'https://shop.example/' } }
+  - { id: slow, service: web, interval: 5m, http: { url: 'https://shop.example/a' } }
+  - { id: pay, service: web, interval: 10s, timeout: 5s, regions: [eu-west-1], http: { url: 'https://pay.example/' } }
+",
+            "checks.yaml",
+            crate::Target::Lambda,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = estimate(&config);
+        // 43,200 × 2 + 8,640 × 2 + 259,200 × 1.
+        assert_eq!(e.runs, 86_400.0 + 17_280.0 + 259_200.0);
+        assert!((e.runs_usd - 362_880.0 / 1e6 * 0.0708).abs() < 1e-12);
+        assert_eq!((e.schedules, e.kept_running), (2, 1));
+        // Two schedules a minute for a month: about 15 cents; one function kept up: ~$15.
+        assert!((e.schedules_usd - 2.0 * 43_200.0 * 1.7e-6).abs() < 1e-9);
+        assert!((e.kept_running_usd - 14.98).abs() < 0.01, "{e:?}");
+    }
+}
