@@ -636,5 +636,9 @@ checks:
     );
     // Locally there is nothing to estimate.
     let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
-    assert!(!text(&out.stdout).contains("estimated"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("estimated"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -371,4 +371,6 @@ pub struct Expect {
     pub latency_down: Option<Duration>,
     /// Degraded when the certificate expires sooner (kinds that meet one: tls, https).
     pub cert_valid_for: Option<Duration>,
+    /// Operators are warned early when the certificate expires sooner.
+    pub cert_warn_before: Option<Duration>,
 }

@@ -33,6 +33,11 @@ pub enum EventKind {
     MonitoringFaultCleared,
     /// An operator acknowledged the incident (operators).
     Acknowledged,
+    /// Something operators should act on before customers feel it: a certificate in its
+    /// warning tier (operators only; customers hear nothing).
+    EarlyWarning,
+    /// Its cause is over (the certificate renewed).
+    EarlyWarningCleared,
 }
 
 impl EventKind {
@@ -53,6 +58,8 @@ impl EventKind {
             EventKind::MonitoringRestored => "monitoring_restored",
             EventKind::MonitoringFault => "monitoring_fault",
             EventKind::MonitoringFaultCleared => "monitoring_fault_cleared",
+            EventKind::EarlyWarning => "early_warning",
+            EventKind::EarlyWarningCleared => "early_warning_cleared",
             EventKind::Acknowledged => "acknowledged",
         }
     }
@@ -145,6 +152,12 @@ pub enum About {
         service: String,
         fault: FaultNote,
     },
+    /// `early_warning`, `early_warning_cleared`.
+    Early {
+        check: String,
+        service: String,
+        note: EarlyNote,
+    },
 }
 
 /// What some of the operators' incident events carry besides.
@@ -192,7 +205,8 @@ impl Event {
             | About::Conversation { service, .. }
             | About::Maintenance { service, .. }
             | About::Flapping { service, .. }
-            | About::Fault { service, .. } => Some(service),
+            | About::Fault { service, .. }
+            | About::Early { service, .. } => Some(service),
             About::Region { .. } | About::Sight(_) => None,
         }
     }
@@ -234,7 +248,9 @@ impl Event {
 
     pub fn check(&self) -> Option<&str> {
         match &self.about {
-            About::Flapping { check, .. } | About::Fault { check, .. } => Some(check),
+            About::Flapping { check, .. }
+            | About::Fault { check, .. }
+            | About::Early { check, .. } => Some(check),
             _ => None,
         }
     }
@@ -296,6 +312,17 @@ pub enum Blindness {
     NoResult { last: Option<DateTime<Utc>> },
     /// The region's newest result is a monitoring fault.
     Fault(Reason),
+}
+
+/// One early warning: its cause (`certificate`), what was seen, since when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyNote {
+    pub cause: String,
+    /// What was seen, for operators (`expires in 18 days (2026-12-18), in eu-west-1`).
+    pub detail: String,
+    pub since: DateTime<Utc>,
+    /// A reminder of a warning already given.
+    pub reminder: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

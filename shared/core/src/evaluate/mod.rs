@@ -23,6 +23,7 @@ mod act;
 #[cfg(test)]
 mod act_tests;
 mod cadence;
+mod early;
 mod events;
 mod flapping;
 mod incidents;
@@ -41,12 +42,12 @@ mod tests;
 
 pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
 pub use events::{
-    About, Audience, Blindness, CheckSight, Event, EventKind, FaultNote, Note, Severity,
+    About, Audience, Blindness, CheckSight, EarlyNote, Event, EventKind, FaultNote, Note, Severity,
 };
 pub use flapping::percent_state_change;
 pub use state::{
-    Acknowledgement, CheckRegion, CheckState, Failure, FaultState, Incident, Phase, RegionFault,
-    RegionState, State, TimelineEntry, Verdict,
+    Acknowledgement, CheckRegion, CheckState, EarlyState, Failure, FaultState, Incident, Phase,
+    RegionFault, RegionState, State, TimelineEntry, Verdict,
 };
 
 use crate::config::Config;

@@ -51,6 +51,9 @@ impl Evaluator<'_> {
             }
             cr.fault = None;
             cr.last_at = r.at;
+            if check.expect.cert_warn_before.is_some() {
+                cr.cert_days = r.cert_days_left;
+            }
             let ok = r.outcome != Outcome::Down;
             if ok {
                 // Counted up to what recovery needs: a steady check stops changing its state.

@@ -254,6 +254,7 @@ impl Evaluator<'_> {
                 ));
             }
             self.judge_faults(check, faults);
+            self.judge_early(check);
         }
         for (kind, list, severity) in [
             (EventKind::MonitoringBlind, blind, Severity::Warning),

@@ -101,6 +101,17 @@ pub struct CheckState {
     /// region last ran, instead of keeping a time per check.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub every_s: u64,
+    /// Early warnings in force, by cause (`certificate`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub early: BTreeMap<String, EarlyState>,
+}
+
+/// An early warning as operators heard it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyState {
+    pub since: DateTime<Utc>,
+    pub last_notice: DateTime<Utc>,
+    pub notices: u32,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -129,6 +140,10 @@ pub struct CheckRegion {
     /// result comes.
     #[serde(default)]
     pub fault: Option<RegionFault>,
+    /// Days the certificate has left, as the newest real result saw it (kept only for checks
+    /// with `expect.cert_warn_before`: it changes once a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_days: Option<i64>,
 }
 
 impl CheckRegion {
@@ -145,6 +160,7 @@ impl CheckRegion {
             failing_since: None,
             history: Vec::new(),
             fault: None,
+            cert_days: None,
         }
     }
 

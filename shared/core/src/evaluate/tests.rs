@@ -773,3 +773,128 @@ fn a_sub_minute_check_on_lambda_stays_seen_between_the_streams_batches() {
     let (state, _) = evaluate(&state, &[], at(92), &cfg);
     assert_eq!(state.checks["pay"].verdict, Verdict::Unknown);
 }
+
+#[test]
+fn a_certificate_in_its_warning_tier_warns_operators_early_reminds_and_clears_when_renewed() {
+    let cfg = config(
+        "",
+        "  - { id: shop-cert, service: shop, tls: { host: shop.acme.example }, expect: { cert_warn_before: 21d, cert_valid_for: 7d } }\n",
+    );
+    let mut state = State::default();
+    let mut all = Vec::new();
+    // A day a minute of results: 25 days left, then 20 (the tier), 19 for an hour and a half,
+    // then renewed (90).
+    let days_at = |m: i64| match m {
+        0..=1 => 25,
+        2..=95 => 20 - (m / 60),
+        _ => 90,
+    };
+    for m in 0..=97 {
+        let results: Vec<ProbeResult> = REGIONS
+            .iter()
+            .map(|r| ProbeResult {
+                cert_days_left: Some(days_at(m)),
+                ..result("shop-cert", r, t(m), Outcome::Up)
+            })
+            .collect();
+        let (s, events) = evaluate(&state, &results, t(m) + TimeDelta::seconds(5), &cfg);
+        state = s;
+        all.extend(events.into_iter().map(|e| (m, e)));
+    }
+    let early: Vec<(i64, &Event)> = all
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e.kind,
+                EventKind::EarlyWarning | EventKind::EarlyWarningCleared
+            )
+        })
+        .map(|(m, e)| (*m, e))
+        .collect();
+    // The first at minute 2, reminders every 30 minutes (the operators' cadence), cleared at
+    // the first result that sees the renewed certificate.
+    let kinds: Vec<(i64, &str)> = early.iter().map(|(m, e)| (*m, e.kind.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (2, "early_warning"),
+            (32, "early_warning"),
+            (62, "early_warning"),
+            (92, "early_warning"),
+            (96, "early_warning_cleared"),
+        ]
+    );
+    assert!(early.iter().all(|(_, e)| e.audience == Audience::Operators));
+    // Nobody else heard anything, and nothing was judged worse than up.
+    assert!(
+        all.iter().all(|(_, e)| e.audience == Audience::Operators),
+        "{all:?}"
+    );
+    assert!(state.incidents.is_empty());
+    assert_eq!(state.checks["shop-cert"].verdict, Verdict::Up);
+    assert!(state.checks["shop-cert"].early.is_empty());
+    // The operators' words.
+    let r = crate::Renderer::default();
+    let m = r
+        .render(early[0].1, &state, &cfg)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.subject, "[EARLY WARNING] shop-cert: certificate expiring");
+    assert!(
+        m.body.starts_with("Check shop-cert (service shop (Tienda online)): the certificate expires in 20 day(s) (about 2026-12-14), as seen from ap-southeast-2"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("customers have been told nothing"),
+        "{}",
+        m.body
+    );
+    let reminder = r
+        .render(early[1].1, &state, &cfg)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(reminder.subject.ends_with("(reminder)") && reminder.body.starts_with("Still coming."));
+    let cleared = r
+        .render(early[4].1, &state, &cfg)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        cleared
+            .subject
+            .starts_with("[EARLY WARNING CLEARED] shop-cert"),
+        "{}",
+        cleared.subject
+    );
+}
+
+#[test]
+fn a_blind_monitor_never_clears_an_early_warning() {
+    let cfg = config(
+        "",
+        "  - { id: shop-cert, service: shop, tls: { host: shop.acme.example }, expect: { cert_warn_before: 21d } }\n",
+    );
+    let results = |m: i64, days: i64| -> Vec<ProbeResult> {
+        REGIONS
+            .iter()
+            .map(|r| ProbeResult {
+                cert_days_left: Some(days),
+                ..result("shop-cert", r, t(m), Outcome::Up)
+            })
+            .collect()
+    };
+    let (state, events) = evaluate(&State::default(), &results(0, 10), t(0), &cfg);
+    assert!(events.iter().any(|e| e.kind == EventKind::EarlyWarning));
+    // Ten minutes without a result: the monitor cannot see the check; the warning stands.
+    let (state, events) = evaluate(&state, &[], t(10), &cfg);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind != EventKind::EarlyWarningCleared),
+        "{events:?}"
+    );
+    assert!(state.checks["shop-cert"].early.contains_key("certificate"));
+    // Seen again, renewed: now it clears.
+    let (state, events) = evaluate(&state, &results(11, 90), t(11), &cfg);
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::EarlyWarningCleared));
+    assert!(state.checks["shop-cert"].early.is_empty());
+}

@@ -93,7 +93,7 @@ impl FlowCheck {
 }
 
 /// The fields of a step's `expect` that are the check's, not a step's.
-const CHECK_WIDE: &[&str] = &["latency", "cert_valid_for"];
+const CHECK_WIDE: &[&str] = &["latency", "cert_valid_for", "cert_warn_before"];
 
 fn extract(var: &str, e: &At<RawExtract>, field: &str, cx: &mut Ctx) -> Option<Extract> {
     let ok_name = var

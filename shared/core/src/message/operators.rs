@@ -63,6 +63,14 @@ pub(super) fn render(
             },
             _,
         ) => fault(event, check, service, note, config),
+        (
+            About::Early {
+                check,
+                service,
+                note,
+            },
+            _,
+        ) => early(event, check, service, note, config),
         (About::Incident { .. } | About::Conversation { .. }, Some(inc)) => {
             incident_message(event, event.kind, inc, config)
         }
@@ -292,6 +300,54 @@ fn cause_and_fix(reason: Reason) -> (&'static str, &'static str) {
             "set the missing environment variable on the probe function (Lambda: the function's configuration; locally: the environment of `atalaya run`), or fix the check in the checks file",
         ),
     }
+}
+
+/// An early warning (operators only): what is coming, since when, what to do, and that nobody
+/// else was told.
+fn early(
+    event: &Event,
+    check: &str,
+    service: &str,
+    note: &crate::evaluate::EarlyNote,
+    config: &Config,
+) -> (String, String) {
+    let what = match note.cause.as_str() {
+        "certificate" => "certificate expiring",
+        other => other,
+    };
+    if event.kind == EventKind::EarlyWarningCleared {
+        return (
+            format!("[EARLY WARNING CLEARED] {check}: {what} no more"),
+            format!(
+                "Check {check} (service {}): the early warning ({what}) given at {} is over after {}.\n",
+                service_label(config, service),
+                utc(note.since),
+                span(event.at - note.since)
+            ),
+        );
+    }
+    let fix = match note.cause.as_str() {
+        "certificate" => "renew the certificate and deploy it (every server behind the name); the warning clears at the first result that sees the new one",
+        _ => "look into it before it reaches customers",
+    };
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "{}Check {check} (service {}): {}.\n",
+        if note.reminder { "Still coming. " } else { "" },
+        service_label(config, service),
+        note.detail
+    );
+    let _ = writeln!(body, "Since: {}", utc(note.since));
+    let _ = writeln!(body, "\nWhat to do: {fix}.");
+    body.push_str("\nNothing is wrong for customers yet: no incident is open and customers have been told nothing. Reminders follow at the operators' cadence until it is over.\n");
+    (
+        format!(
+            "[EARLY WARNING] {check}: {what}{}",
+            if note.reminder { " (reminder)" } else { "" }
+        ),
+        body,
+    )
 }
 
 fn fault(

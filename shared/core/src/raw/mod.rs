@@ -374,6 +374,10 @@ pub struct RawExpect {
     /// (tls, https) Degraded when the certificate expires sooner than this (e.g. `14d`; at most
     /// `3650d`).
     pub cert_valid_for: Option<At<String>>,
+    /// (tls, https) An early warning to operators (only) when the certificate expires sooner
+    /// than this (e.g. `21d`), before `cert_valid_for` degrades the check; a reminder at the
+    /// operators' cadence, and word when it is renewed.
+    pub cert_warn_before: Option<At<String>>,
     /// (tcp) A substring the reply must contain.
     pub reply_contains: Option<At<String>>,
     /// (dns) Values the answer must include (addresses, names, `10 mx.example.`, TXT text).
@@ -396,6 +400,10 @@ impl RawExpect {
             pos(
                 self.cert_valid_for.as_ref().map(|v| v.pos),
                 "cert_valid_for",
+            ),
+            pos(
+                self.cert_warn_before.as_ref().map(|v| v.pos),
+                "cert_warn_before",
             ),
             pos(
                 self.reply_contains.as_ref().map(|v| v.pos),

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// `expect` fields every kind may use.
-const SHARED: [&str; 2] = ["latency", "cert_valid_for"];
+const SHARED: [&str; 3] = ["latency", "cert_valid_for", "cert_warn_before"];
 
 pub(super) fn check_check(
     c: &At<RawCheck>,
@@ -247,6 +247,40 @@ fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ct
             cx.push(
                 c.pos,
                 "expect.cert_valid_for",
+                format!(
+                    "does not apply to {} checks (it applies to tls and https checks)",
+                    kind.name()
+                ),
+            );
+        }
+    }
+    if let Some(c) = &e.cert_warn_before {
+        if kind.has_certificate() {
+            out.cert_warn_before = duration(
+                cx.errs,
+                c,
+                &cx.subject,
+                "expect.cert_warn_before",
+                MAX_CERT_VALID_FOR,
+            );
+            if let (Some(w), Some(v)) = (out.cert_warn_before, out.cert_valid_for) {
+                if w <= v {
+                    cx.push(
+                        c.pos,
+                        "expect.cert_warn_before",
+                        format!(
+                            "{} is not more than cert_valid_for {}: the check would be degraded before the early warning; warn earlier (e.g. {})",
+                            format_duration(w),
+                            format_duration(v),
+                            format_duration(v + Duration::from_secs(7 * 86_400))
+                        ),
+                    );
+                }
+            }
+        } else {
+            cx.push(
+                c.pos,
+                "expect.cert_warn_before",
                 format!(
                     "does not apply to {} checks (it applies to tls and https checks)",
                     kind.name()

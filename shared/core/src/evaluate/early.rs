@@ -1,0 +1,136 @@
+//! Early warnings: what operators should act on before customers feel anything. A certificate
+//! that expires within `expect.cert_warn_before` (as the regions that see the check saw it; the
+//! soonest) is one, from the first evaluation that sees it until it is renewed. As with a
+//! monitoring fault: one event when it starts, a reminder at the operators' cadence while it
+//! lasts, one when it ends; never a word to customers, never an incident.
+
+use super::events::{About, Audience, EarlyNote, Event, EventKind, Severity};
+use super::state::EarlyState;
+use super::{elapsed, Evaluator};
+use crate::config::Check;
+use std::collections::BTreeMap;
+
+/// The cause of a certificate's warning.
+pub const CERTIFICATE: &str = "certificate";
+
+impl Evaluator<'_> {
+    /// The causes in force for `check` now, with what was seen; `None` when no region sees the
+    /// check now (a blind monitor knows nothing: a warning stands, it is not cleared).
+    fn early_causes(&self, check: &Check) -> Option<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let Some(before) = check.expect.cert_warn_before else {
+            return Some(out);
+        };
+        let cs = self.state.checks.get(&check.id)?;
+        // The soonest expiry any region that sees the check now reports.
+        let soonest = cs
+            .regions
+            .iter()
+            .filter(|(_, cr)| super::after(cr.last_at, check.stale_after) >= self.now)
+            .filter_map(|(region, cr)| cr.cert_days.map(|d| (d, region)))
+            .min();
+        let (days, region) = soonest?;
+        if (days.max(0) as f64) * 86_400.0 < before.as_secs_f64() {
+            let date = (self.now + chrono::TimeDelta::days(days)).format("%Y-%m-%d");
+            out.insert(
+                CERTIFICATE.to_string(),
+                format!(
+                    "the certificate expires in {days} day(s) (about {date}), as seen from {region}; the warning tier starts at {} day(s)",
+                    before.as_secs() / 86_400
+                ),
+            );
+        }
+        Some(out)
+    }
+
+    pub(super) fn judge_early(&mut self, check: &Check) {
+        // Warnings the checks file no longer asks for are let go without a word.
+        if check.expect.cert_warn_before.is_none() {
+            if let Some(cs) = self.state.checks.get_mut(&check.id) {
+                cs.early.remove(CERTIFICATE);
+            }
+        }
+        let Some(current) = self.early_causes(check) else {
+            return;
+        };
+        let renotify = self.config.settings.operators.renotify_every;
+        let now = self.now;
+        let Some(cs) = self.state.checks.get_mut(&check.id) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let ended: Vec<(String, EarlyState)> = cs
+            .early
+            .iter()
+            .filter(|(cause, _)| !current.contains_key(*cause))
+            .map(|(c, e)| (c.clone(), e.clone()))
+            .collect();
+        for (cause, e) in ended {
+            cs.early.remove(&cause);
+            out.push((
+                format!(
+                    "check/{}/early/{cause}/{}/cleared",
+                    check.id,
+                    e.since.timestamp()
+                ),
+                EventKind::EarlyWarningCleared,
+                Severity::Info,
+                EarlyNote {
+                    cause,
+                    detail: String::new(),
+                    since: e.since,
+                    reminder: false,
+                },
+            ));
+        }
+        for (cause, detail) in current {
+            let (state, reminder) = match cs.early.get_mut(&cause) {
+                Some(e) if elapsed(e.last_notice, now, renotify) => {
+                    e.last_notice = now;
+                    e.notices += 1;
+                    (e.clone(), true)
+                }
+                Some(_) => continue,
+                None => {
+                    let e = EarlyState {
+                        since: now,
+                        last_notice: now,
+                        notices: 1,
+                    };
+                    cs.early.insert(cause.clone(), e.clone());
+                    (e, false)
+                }
+            };
+            out.push((
+                format!(
+                    "check/{}/early/{cause}/{}/{}",
+                    check.id,
+                    state.since.timestamp(),
+                    state.notices
+                ),
+                EventKind::EarlyWarning,
+                Severity::Warning,
+                EarlyNote {
+                    cause,
+                    detail,
+                    since: state.since,
+                    reminder,
+                },
+            ));
+        }
+        for (id, kind, severity, note) in out {
+            self.events.push(Event::new(
+                id,
+                now,
+                kind,
+                Audience::Operators,
+                severity,
+                About::Early {
+                    check: check.id.clone(),
+                    service: check.service.clone(),
+                    note,
+                },
+            ));
+        }
+    }
+}
