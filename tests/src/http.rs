@@ -220,6 +220,30 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// The request's body: what came with the head, then the rest up to its Content-Length.
+async fn request_body<S: AsyncRead + Unpin>(
+    req: &[u8],
+    content_length: Option<String>,
+    s: &mut S,
+) -> std::io::Result<Vec<u8>> {
+    let len: usize = content_length.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let head_end = req
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(req.len());
+    let mut body = req[head_end..].to_vec();
+    let mut buf = [0u8; 2048];
+    while body.len() < len {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    Ok(body)
+}
+
 async fn respond<S: AsyncWrite + Unpin>(
     s: &mut S,
     code: u16,
@@ -364,22 +388,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         // back as a careless API would), delete it (recorded in FLOW_DELETED).
         p if p.starts_with("/flow/") => {
             let method = text.split_whitespace().next().unwrap_or("?").to_string();
-            let len: usize = header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let head_end = req
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map(|i| i + 4)
-                .unwrap_or(req.len());
-            let mut body = req[head_end..].to_vec();
-            while body.len() < len {
-                let n = s.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&buf[..n]);
-            }
+            let body = request_body(&req, header("content-length"), &mut s).await?;
             let body = String::from_utf8_lossy(&body).into_owned();
             let authorized =
                 header("authorization").as_deref() == Some(&format!("Bearer {FLOW_TOKEN}"));
@@ -426,22 +435,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         }
         "/echo-body" => {
             // Echoes the method, the content type and the request body.
-            let len: usize = header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let head_end = req
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map(|i| i + 4)
-                .unwrap_or(req.len());
-            let mut body = req[head_end..].to_vec();
-            while body.len() < len {
-                let n = s.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&buf[..n]);
-            }
+            let body = request_body(&req, header("content-length"), &mut s).await?;
             let method = text.split_whitespace().next().unwrap_or("?").to_string();
             let ctype = header("content-type").unwrap_or_default();
             let out = format!("{method} {ctype} {}", String::from_utf8_lossy(&body));

@@ -8,7 +8,7 @@
 use atalaya_alert_fn::{handle, results_of, Deps};
 use atalaya_app::live::FunctionChecks;
 use atalaya_notify::SnsChannel;
-use atalaya_store::{DynamoStore, Tables};
+use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -20,15 +20,10 @@ async fn main() -> Result<(), Error> {
     let checks = FunctionChecks::packaged()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    let store = DynamoStore::connect(
-        &region,
-        endpoint.as_deref(),
-        Tables::from_env(),
-        atalaya_store::DEFAULT_RESULTS_TTL,
-    )
-    .await
-    // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
-    .with_partitions(atalaya_store::dynamodb::PARTITIONS);
+    let store = DynamoStore::from_env(&region, endpoint.as_deref())
+        .await
+        // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
+        .with_partitions(atalaya_store::dynamodb::PARTITIONS);
     let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),

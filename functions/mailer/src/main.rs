@@ -10,7 +10,7 @@ use atalaya_app::Checks;
 use atalaya_core::email::Key;
 use atalaya_notify::email::{Templates, Transport};
 use atalaya_notify::EmailChannel;
-use atalaya_store::{DynamoStore, Tables};
+use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
 
@@ -35,15 +35,7 @@ async fn main() -> Result<(), Error> {
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    let store = Arc::new(
-        DynamoStore::connect(
-            &region,
-            endpoint.as_deref(),
-            Tables::from_env(),
-            atalaya_store::DEFAULT_RESULTS_TTL,
-        )
-        .await,
-    );
+    let store = Arc::new(DynamoStore::from_env(&region, endpoint.as_deref()).await);
     let key = key(&checks, &sdk).await?;
     let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
     let live = FunctionChecks::new(checks, &sdk);

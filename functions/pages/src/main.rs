@@ -5,7 +5,7 @@
 
 use atalaya_app::live::FunctionChecks;
 use atalaya_core::email::Key;
-use atalaya_store::{DynamoStore, Tables};
+use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -22,13 +22,7 @@ async fn main() -> Result<(), Error> {
         .await
         .map_err(|e| format!("settings.email.key: {e}"))?;
     let key = Key::from_text(&text).map_err(|e| format!("settings.email.key: {e}"))?;
-    let store = DynamoStore::connect(
-        &region,
-        endpoint.as_deref(),
-        Tables::from_env(),
-        atalaya_store::DEFAULT_RESULTS_TTL,
-    )
-    .await;
+    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
     let checks = FunctionChecks::new(checks, &sdk);
     let (checks, store, key) = (&checks, &store, &key);
     lambda_runtime::run(service_fn(

@@ -4,7 +4,7 @@
 //! only). Any event runs the job.
 
 use atalaya_app::live::FunctionChecks;
-use atalaya_store::{DynamoStore, Tables};
+use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,13 +15,7 @@ async fn main() -> Result<(), Error> {
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    let store = DynamoStore::connect(
-        &region,
-        endpoint.as_deref(),
-        Tables::from_env(),
-        atalaya_store::DEFAULT_RESULTS_TTL,
-    )
-    .await;
+    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
     let checks = FunctionChecks::new(packaged, &sdk);
     let (store, checks) = (&store, &checks);
     lambda_runtime::run(service_fn(

@@ -5,8 +5,9 @@
 //! lasts, one when it ends; never a word to customers, never an incident.
 
 use super::events::{About, Audience, EarlyNote, Event, EventKind, Severity};
+use super::notices::{turns, Turn};
 use super::state::EarlyState;
-use super::{elapsed, Evaluator};
+use super::Evaluator;
 use crate::config::Check;
 use std::collections::BTreeMap;
 
@@ -58,63 +59,55 @@ impl Evaluator<'_> {
         let Some(cs) = self.state.checks.get_mut(&check.id) else {
             return;
         };
-        let mut out = Vec::new();
-        let ended: Vec<(String, EarlyState)> = cs
-            .early
-            .iter()
-            .filter(|(cause, _)| !current.contains_key(*cause))
-            .map(|(c, e)| (c.clone(), e.clone()))
-            .collect();
-        for (cause, e) in ended {
-            cs.early.remove(&cause);
-            out.push((
-                format!(
-                    "check/{}/early/{cause}/{}/cleared",
-                    check.id,
-                    e.since.timestamp()
-                ),
-                EventKind::EarlyWarningCleared,
-                Severity::Info,
-                EarlyNote {
-                    cause,
-                    detail: String::new(),
-                    since: e.since,
-                    reminder: false,
-                },
-            ));
-        }
-        for (cause, detail) in current {
-            let (state, reminder) = match cs.early.get_mut(&cause) {
-                Some(e) if elapsed(e.last_notice, now, renotify) => {
-                    e.last_notice = now;
-                    e.notices += 1;
-                    (e.clone(), true)
-                }
-                Some(_) => continue,
-                None => {
-                    let e = EarlyState {
+        let fresh = current
+            .keys()
+            .map(|cause| {
+                (
+                    cause.clone(),
+                    EarlyState {
                         since: now,
                         last_notice: now,
                         notices: 1,
-                    };
-                    cs.early.insert(cause.clone(), e.clone());
-                    (e, false)
-                }
+                    },
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (cause, turn) in turns(&mut cs.early, fresh, now, renotify) {
+            let (kind, severity, id, detail, state) = match turn {
+                Turn::Ended(e) => (
+                    EventKind::EarlyWarningCleared,
+                    Severity::Info,
+                    format!(
+                        "check/{}/early/{cause}/{}/cleared",
+                        check.id,
+                        e.since.timestamp()
+                    ),
+                    String::new(),
+                    e,
+                ),
+                Turn::Began(e) | Turn::Again(e) => (
+                    EventKind::EarlyWarning,
+                    Severity::Warning,
+                    format!(
+                        "check/{}/early/{cause}/{}/{}",
+                        check.id,
+                        e.since.timestamp(),
+                        e.notices
+                    ),
+                    current.get(&cause).cloned().unwrap_or_default(),
+                    e,
+                ),
             };
             out.push((
-                format!(
-                    "check/{}/early/{cause}/{}/{}",
-                    check.id,
-                    state.since.timestamp(),
-                    state.notices
-                ),
-                EventKind::EarlyWarning,
-                Severity::Warning,
+                id,
+                kind,
+                severity,
                 EarlyNote {
                     cause,
                     detail,
                     since: state.since,
-                    reminder,
+                    reminder: kind == EventKind::EarlyWarning && state.notices > 1,
                 },
             ));
         }

@@ -30,6 +30,7 @@ mod incidents;
 mod maintenance;
 #[cfg(test)]
 mod message_tests;
+mod notices;
 #[cfg(test)]
 mod properties;
 mod results;

@@ -4,6 +4,7 @@
 use super::events::{
     About, Audience, Blindness, CheckSight, Event, EventKind, FaultNote, Severity,
 };
+use super::notices::{Told, Turn};
 use super::state::{CheckRegion, FaultState, Verdict};
 use super::{after, elapsed, percent_state_change, Evaluator};
 use crate::config::{Check, DEFAULT_INTERVAL};
@@ -312,71 +313,65 @@ impl Evaluator<'_> {
     }
 
     /// One operator event per check and fault when it starts, a reminder at the operators'
-    /// cadence while it lasts, and one when it ends.
+    /// cadence while it lasts, and one when it ends (`notices::turns`).
     fn judge_faults(&mut self, check: &Check, mut current: BTreeMap<String, FaultNote>) {
         let renotify = self.config.settings.operators.renotify_every;
         let now = self.now;
         let Some(cs) = self.state.checks.get_mut(&check.id) else {
             return;
         };
-        let mut out = Vec::new();
-        let ended: Vec<(String, FaultState)> = cs
-            .faults
+        let fresh = current
             .iter()
-            .filter(|(reason, _)| !current.contains_key(*reason))
-            .map(|(r, f)| (r.clone(), f.clone()))
-            .collect();
-        for (reason, f) in ended {
-            cs.faults.remove(&reason);
-            out.push((
-                format!(
-                    "check/{}/fault/{reason}/{}/cleared",
-                    check.id,
-                    f.since.timestamp()
-                ),
-                EventKind::MonitoringFaultCleared,
-                Severity::Info,
-                FaultNote {
-                    reason: f.reason,
-                    detail: String::new(),
-                    regions: Vec::new(),
-                    since: f.since,
-                    reminder: false,
-                },
-            ));
-        }
-        for (reason, note) in current.iter_mut() {
-            let state = match cs.faults.get_mut(reason) {
-                Some(f) if elapsed(f.last_notice, now, renotify) => {
-                    f.last_notice = now;
-                    f.notices += 1;
-                    note.reminder = true;
-                    note.since = f.since;
-                    f.clone()
-                }
-                Some(_) => continue,
-                None => {
-                    let f = FaultState {
+            .map(|(reason, note)| {
+                (
+                    reason.clone(),
+                    FaultState {
                         reason: note.reason,
                         since: note.since,
                         last_notice: now,
                         notices: 1,
+                    },
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (reason, turn) in super::notices::turns(&mut cs.faults, fresh, now, renotify) {
+            let (kind, severity, state, note) = match turn {
+                Turn::Ended(f) => (
+                    EventKind::MonitoringFaultCleared,
+                    Severity::Info,
+                    f.clone(),
+                    FaultNote {
+                        reason: f.reason,
+                        detail: String::new(),
+                        regions: Vec::new(),
+                        since: f.since,
+                        reminder: false,
+                    },
+                ),
+                Turn::Began(f) | Turn::Again(f) => {
+                    let Some(mut note) = current.remove(&reason) else {
+                        continue;
                     };
-                    cs.faults.insert(reason.clone(), f.clone());
-                    f
+                    note.reminder = f.notices() > 1;
+                    note.since = f.since;
+                    (EventKind::MonitoringFault, Severity::Warning, f, note)
                 }
             };
-            out.push((
-                format!(
+            let id = match kind {
+                EventKind::MonitoringFaultCleared => format!(
+                    "check/{}/fault/{reason}/{}/cleared",
+                    check.id,
+                    state.since.timestamp()
+                ),
+                _ => format!(
                     "check/{}/fault/{reason}/{}/{}",
                     check.id,
                     state.since.timestamp(),
                     state.notices
                 ),
-                EventKind::MonitoringFault,
-                Severity::Warning,
-                note.clone(),
-            ));
+            };
+            out.push((id, kind, severity, note));
         }
         for (id, kind, severity, fault) in out {
             self.events.push(Event::new(

@@ -175,6 +175,12 @@ impl DynamoStore {
 
     /// Splits the engine's state into `n` partitions (the Lambda functions and the CLI acting
     /// on them use [`PARTITIONS`]); 1 keeps one document.
+    /// The tables a function is deployed with (`Tables::from_env`), in `region` (at `endpoint`
+    /// in tests), for functions that write no results (the results' TTL is the default).
+    pub async fn from_env(region: &str, endpoint: Option<&str>) -> DynamoStore {
+        DynamoStore::connect(region, endpoint, Tables::from_env(), DEFAULT_RESULTS_TTL).await
+    }
+
     pub fn with_partitions(mut self, n: u32) -> Self {
         self.partitions = n.max(1);
         self
