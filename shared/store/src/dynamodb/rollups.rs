@@ -397,7 +397,10 @@ impl HourlyRollups for DynamoStore {
             .expression_attribute_values(":from", s(micros(from)))
             // Every key of a run that started before `to` sorts before this one.
             .expression_attribute_values(":to", s(micros(to)))
-            .projection_expression("sk, results")
+            // Names, not words: a projection must not meet DynamoDB's reserved words.
+            .projection_expression("#sk, #results")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_names("#results", "results")
             .into_paginator()
             .send();
         let (mut read, mut unreadable) = (0, 0);
