@@ -137,6 +137,8 @@ async fn a_cleanup_step_runs_after_a_later_failure_and_an_unset_reference_is_the
         "{}",
         r.detail
     );
+    // The status reported is the failing step's (201, with the wrong body), not the cleanup's.
+    assert_eq!(r.http_status, Some(201));
     assert_eq!(deleted().len(), before + 1);
     // An environment variable nobody set: a monitoring fault naming the step and field.
     let text = flow(addr, "checkout-unset", "5s")

@@ -48,12 +48,12 @@ impl Engine {
         trace: &mut Trace,
     ) -> Step<Judgement> {
         let mut vars: HashMap<String, String> = HashMap::new();
-        let mut first: Option<(String, Judgement)> = None;
+        let mut first: Option<(String, Judgement, Option<u16>)> = None;
         let mut lines: Vec<String> = Vec::new();
         for (i, step) in f.steps.iter().enumerate() {
             let failed = first
                 .as_ref()
-                .is_some_and(|(_, j)| j.outcome != Outcome::Degraded);
+                .is_some_and(|(_, j, _)| j.outcome != Outcome::Degraded);
             if failed && !step.always {
                 lines.push(format!("{} not run", step.name));
                 continue;
@@ -107,20 +107,24 @@ impl Engine {
             if judged.outcome != Outcome::Up
                 && first
                     .as_ref()
-                    .is_none_or(|(_, j)| j.outcome == Outcome::Degraded)
+                    .is_none_or(|(_, j, _)| j.outcome == Outcome::Degraded)
             {
-                first = Some((step.name.clone(), judged));
+                first = Some((step.name.clone(), judged, trace.http_status));
             }
         }
         trace.step = None;
         let timings = lines.join(", ");
         Ok(match first {
             None => Judgement::up(format!("{} steps: {timings}", f.steps.len())),
-            Some((name, j)) => Judgement {
-                outcome: j.outcome,
-                reason: j.reason,
-                detail: format!("step {name}: {} · {timings}", j.detail),
-            },
+            Some((name, j, status)) => {
+                // The status reported is the failing step's, not the cleanup's.
+                trace.http_status = status;
+                Judgement {
+                    outcome: j.outcome,
+                    reason: j.reason,
+                    detail: format!("step {name}: {} · {timings}", j.detail),
+                }
+            }
         })
     }
 }
