@@ -160,7 +160,7 @@ impl Engine {
             None => None,
         };
         let verifier = self.verifier(client, ca.as_deref(), prefix)?;
-        let client_auth = match &client.client {
+        let client_auth = match client.client.as_deref() {
             Some((cert, key)) => {
                 let f_cert = format!("{prefix}client_cert");
                 let f_key = format!("{prefix}client_key");

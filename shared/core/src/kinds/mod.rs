@@ -18,9 +18,6 @@ use crate::raw::RawCheck;
 use crate::template::EnvTemplate;
 use crate::validate::Ctx;
 
-// A check is made once per checks-file load and read by reference; half a kilobyte each (20,000
-// checks: 10 MB) is not worth a box per check.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum CheckKind {
     Http(http::HttpCheck),

@@ -373,10 +373,11 @@ where
 {
     trace.phase = "ttfb";
     let t = Instant::now();
-    // 4 KiB reads: a probe reads a head and at most a capped body, and hundreds of probes may be
-    // in flight; hyper's default adaptive buffer starts at 8 KiB per connection.
+    // 2 KiB reads: a probe reads a head and at most a capped body, and hundreds of probes may be
+    // in flight; hyper's default adaptive buffer starts at 8 KiB per connection (a longer head
+    // takes more reads; the buffer still grows to hyper's limit).
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-        .read_buf_exact_size(Some(4096))
+        .read_buf_exact_size(Some(2048))
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| hyper_failure(&e, "HTTP handshake failed"))?;
