@@ -116,11 +116,18 @@ impl DynamoStore {
                 keys.push(k);
             }
         }
+        // A month in five regions is 3,600 keys: 36 calls of 100, 8 in flight.
+        let chunks: Vec<Vec<String>> = keys.chunks(100).map(<[String]>::to_vec).collect();
+        let pages: Vec<Vec<_>> = futures::stream::iter(chunks)
+            .map(|chunk| async move {
+                self.batch_get(&self.tables.state, &chunk, false, "read rollups")
+                    .await
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
         let mut out: BTreeMap<DateTime<Utc>, Detail> = BTreeMap::new();
-        for item in self
-            .batch_get(&self.tables.state, &keys, false, "read rollups")
-            .await?
-        {
+        for item in pages.into_iter().flatten() {
             let Some((pk, hour)) = item
                 .get("pk")
                 .and_then(|v| v.as_s().ok())
