@@ -89,13 +89,16 @@ pub async fn step(
     store
         .put_results(results, std::time::Instant::now() + Duration::from_secs(30))
         .await?;
+    // Once an hour: latency drift, from the runner's own rollups.
+    let drift = atalaya_app::drift::due(store, checks, Utc::now()).await;
     let step = |state: &State| {
         let now = Utc::now();
-        let base = if resuming {
+        let mut base = if resuming {
             resume(state, now)
         } else {
             state.clone()
         };
+        atalaya_app::drift::apply(&mut base, &drift, &checks.config);
         Ok::<_, std::convert::Infallible>(evaluate(&base, results, now, &checks.config))
     };
     let t = transition(store, checks, step, Mode::Commit).await?;

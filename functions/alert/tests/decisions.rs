@@ -374,3 +374,135 @@ async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing() {
         "operators only"
     );
 }
+
+/// An hour's latency sketch: `n` results around `ms` (±5 %), connect always 20 ms.
+fn sketch(ms: f64, n: usize) -> atalaya_core::rollup::Latency {
+    let mut l = atalaya_core::rollup::Latency::default();
+    for i in 0..n {
+        let mut r = results("api", Utc::now(), Outcome::Up, &["eu-west-1"]).remove(0);
+        r.latency_ms = ms * (0.95 + 0.1 * (i as f64 / n as f64));
+        r.phases.connect_ms = Some(20.0);
+        l.record(&r);
+    }
+    l
+}
+
+#[tokio::test]
+async fn a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back() {
+    use atalaya_core::rollup::Condition;
+    let c = Checks::from_text(
+        "settings:
+  regions: [eu-west-1, us-east-1]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+  operators: { renotify_every: 30m }
+customers:
+  - { id: acme, name: ACME Corp, language: es }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+checks:
+  - { id: api, service: shop, http: { url: 'https://api.acme.example/' }, expect: { latency: { drift: 2x } } }
+",
+        "checks.yaml",
+        std::path::Path::new("."),
+        atalaya_core::Target::Lambda,
+    )
+    .unwrap();
+    let (s, ch) = (SqliteStore::in_memory().unwrap(), MemoryChannel::new("sns"));
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
+    };
+    use chrono::DurationRound;
+    let top = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    let hour = top - TimeDelta::hours(1);
+    // The same hour of the last four weeks around 100 ms in eu-west-1; the hour just over at
+    // 300 ms there; us-east-1 as usual.
+    let seed = |at: DateTime<Utc>, eu: f64| {
+        let mut accruals = Vec::new();
+        for (region, ms) in [("eu-west-1", eu), ("us-east-1", 100.0)] {
+            accruals.push((
+                format!("api@{region}"),
+                std::collections::BTreeMap::from([(at, sketch(ms, 60))]),
+            ));
+        }
+        s.accrue(
+            &accruals
+                .iter()
+                .map(|(subject, latency)| atalaya_store::Accrual {
+                    subject,
+                    hours: Default::default(),
+                    latency: latency.clone(),
+                    mark: (at + TimeDelta::hours(1), Condition::Up),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    };
+    for w in 1..=4 {
+        seed(hour - TimeDelta::weeks(w), 100.0 + w as f64);
+    }
+    seed(hour, 300.0);
+    let now = top + TimeDelta::minutes(5);
+    let fresh = results(
+        "api",
+        now - TimeDelta::seconds(20),
+        Outcome::Up,
+        &["eu-west-1", "us-east-1"],
+    );
+    handle(&deps, &fresh, None, now - TimeDelta::seconds(10)).await;
+    let out = handle(&deps, &[], None, now).await;
+    assert!(!out.evaluation_failed, "{out:?}");
+    let early: Vec<_> = ch
+        .sent()
+        .into_iter()
+        .filter(|m| m.attributes.get("event").map(String::as_str) == Some("early_warning"))
+        .collect();
+    assert_eq!(early.len(), 1, "{:?}", seen(&ch));
+    let m = &early[0];
+    assert_eq!(m.attributes["audience"], "operators");
+    assert_eq!(
+        m.subject,
+        "[EARLY WARNING] api: latency drifting in eu-west-1"
+    );
+    assert!(
+        m.body.contains("in eu-west-1, the hour from ")
+            && m.body.contains("had a median latency of total 30")
+            && m.body.contains("against a usual 10")
+            && !m.body.contains("connect"),
+        "{}",
+        m.body
+    );
+    assert!(seen(&ch)
+        .iter()
+        .all(|(audience, _, _)| audience == "operators"));
+    // The next tick, the same hour: nothing more.
+    handle(&deps, &[], None, now + TimeDelta::minutes(1)).await;
+    assert_eq!(
+        ch.sent()
+            .iter()
+            .filter(|m| m.attributes.get("event").map(String::as_str) == Some("early_warning"))
+            .count(),
+        1
+    );
+    // The next hour back to its usual (that hour's own usual): cleared.
+    for w in 1..=4 {
+        seed(top - TimeDelta::weeks(w), 100.0);
+    }
+    seed(top, 101.0);
+    let later = top + TimeDelta::hours(1) + TimeDelta::minutes(5);
+    let fresh = results(
+        "api",
+        later - TimeDelta::seconds(20),
+        Outcome::Up,
+        &["eu-west-1", "us-east-1"],
+    );
+    handle(&deps, &fresh, None, later - TimeDelta::seconds(10)).await;
+    handle(&deps, &[], None, later).await;
+    let events: Vec<String> = seen(&ch).into_iter().map(|(_, _, e)| e).collect();
+    assert!(
+        events.contains(&"early_warning_cleared".to_string()),
+        "{events:?}"
+    );
+}

@@ -20,6 +20,8 @@ pub struct Checks {
     /// out a partition a batch evaluated moments ago (`crate::evaluation`).
     pub(crate) evaluated:
         std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// The last hour this process judged for latency drift (`crate::drift`).
+    pub(crate) drift_hour: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Why a checks file cannot be used; every problem is listed.
@@ -93,6 +95,7 @@ impl Checks {
             base: PathBuf::from("."),
             plan: Default::default(),
             evaluated: Default::default(),
+            drift_hour: Default::default(),
         }
     }
 

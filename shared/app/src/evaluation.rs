@@ -104,11 +104,22 @@ pub async fn evaluate_batch<S: Store + Rollups>(
 ) -> Result<Evaluated, TransitionError<Infallible>> {
     let config = &checks.config;
     let n = store.partitions();
+    // Once an hour, on a tick: latency drift from the rollups (`crate::drift`).
+    let drift = if results.is_empty() {
+        crate::drift::due(store, checks, now).await
+    } else {
+        Default::default()
+    };
+    let drift = &drift;
     if n <= 1 {
         let t = transition(
             store,
             checks,
-            |s: &State| Ok(evaluate(s, results, now, config)),
+            |s: &State| {
+                let mut s = s.clone();
+                crate::drift::apply(&mut s, drift, config);
+                Ok(evaluate(&s, results, now, config))
+            },
             Mode::Commit,
         )
         .await?;
@@ -187,6 +198,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
         async move {
             let step = |s: &State| {
                 let mut s = s.clone();
+                crate::drift::apply(&mut s, drift, &part.config);
                 // What the regions' partition heard: every partition judges silence alike.
                 for (region, rs) in heard {
                     let own = s.regions.entry(region.clone()).or_default();

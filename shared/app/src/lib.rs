@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod checks;
 pub mod deliver;
+pub mod drift;
 pub mod evaluation;
 pub mod live;
 pub mod rollup_job;

@@ -373,4 +373,6 @@ pub struct Expect {
     pub cert_valid_for: Option<Duration>,
     /// Operators are warned early when the certificate expires sooner.
     pub cert_warn_before: Option<Duration>,
+    /// Operators are warned early when an hour's median latency is this many times the usual.
+    pub latency_drift: Option<f64>,
 }

@@ -145,6 +145,57 @@ impl Latency {
     }
 }
 
+/// One phase an hour's median left its usual for: (phase, the hour's p50, the usual p50), ms.
+pub type PhaseDrift = (String, f64, f64);
+
+/// Fewest samples an hour needs to be compared, and weeks of the same hour a usual needs.
+pub const DRIFT_MIN_SAMPLES: usize = 5;
+pub const DRIFT_MIN_WEEKS: usize = 2;
+
+/// Whether `hour`'s latency drifted from `usual` (the same hour of the week in the weeks
+/// before), phase by phase: a phase drifts when the hour's median is `factor` times the median
+/// of the weeks' medians or more. `None` when there is too little to say (fewer than
+/// [`DRIFT_MIN_SAMPLES`] in the hour, or fewer than [`DRIFT_MIN_WEEKS`] weeks with some);
+/// `Some(empty)` when nothing drifted.
+pub fn drift(hour: &Latency, usual: &[Latency], factor: f64) -> Option<Vec<PhaseDrift>> {
+    let total = hour.percentiles("total")?;
+    if total.samples < DRIFT_MIN_SAMPLES {
+        return None;
+    }
+    let weeks = usual
+        .iter()
+        .filter(|l| {
+            l.percentiles("total")
+                .is_some_and(|p| p.samples >= DRIFT_MIN_SAMPLES)
+        })
+        .count();
+    if weeks < DRIFT_MIN_WEEKS {
+        return None;
+    }
+    let mut out = Vec::new();
+    for phase in hour.phases.keys() {
+        let Some(now) = hour.percentiles(phase).map(|p| p.p50) else {
+            continue;
+        };
+        let mut medians: Vec<f64> = usual
+            .iter()
+            .filter_map(|l| l.percentiles(phase))
+            .filter(|p| p.samples >= DRIFT_MIN_SAMPLES)
+            .map(|p| p.p50)
+            .collect();
+        if medians.len() < DRIFT_MIN_WEEKS {
+            continue;
+        }
+        medians.sort_by(f64::total_cmp);
+        let usual = medians[medians.len() / 2];
+        // A phase of a millisecond or two drifts on noise alone.
+        if usual > 0.0 && now >= 5.0 && now >= factor * usual {
+            out.push((phase.clone(), now, usual));
+        }
+    }
+    Some(out)
+}
+
 /// Hours of one service: by the hour's start.
 pub type Hours = BTreeMap<DateTime<Utc>, Millis>;
 

@@ -9,39 +9,84 @@ use super::notices::{turns, Turn};
 use super::state::EarlyState;
 use super::Evaluator;
 use crate::config::Check;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The cause of a certificate's warning.
 pub const CERTIFICATE: &str = "certificate";
+/// The cause of a latency drift's warning, per region: `latency@<region>`.
+pub const LATENCY: &str = "latency";
+
+/// A drift as operators read it.
+fn drift_words(region: &str, seen: &super::state::DriftSeen, factor: f64) -> String {
+    let phases: Vec<String> = seen
+        .phases
+        .iter()
+        .map(|(phase, now, usual)| {
+            format!(
+                "{phase} {now:.0} ms against a usual {usual:.0} ms ({:.1}x)",
+                now / usual
+            )
+        })
+        .collect();
+    format!(
+        "in {region}, the hour from {} had a median latency of {} for that hour of the week over the last weeks (the warning is at {factor}x)",
+        seen.hour.format("%Y-%m-%d %H:%M UTC"),
+        phases.join(", ")
+    )
+}
 
 impl Evaluator<'_> {
-    /// The causes in force for `check` now, with what was seen; `None` when no region sees the
-    /// check now (a blind monitor knows nothing: a warning stands, it is not cleared).
-    fn early_causes(&self, check: &Check) -> Option<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        let Some(before) = check.expect.cert_warn_before else {
-            return Some(out);
+    /// The causes in force for `check` now, with what was seen; and the causes the monitor
+    /// cannot tell about now (a blind monitor knows nothing: such a warning stands, neither
+    /// repeated nor cleared).
+    fn early_causes(&self, check: &Check) -> (BTreeMap<String, String>, BTreeSet<String>) {
+        let mut current = BTreeMap::new();
+        let mut unknown = BTreeSet::new();
+        let Some(cs) = self.state.checks.get(&check.id) else {
+            return (current, unknown);
         };
-        let cs = self.state.checks.get(&check.id)?;
-        // The soonest expiry any region that sees the check now reports.
-        let soonest = cs
-            .regions
-            .iter()
-            .filter(|(_, cr)| super::after(cr.last_at, check.stale_after) >= self.now)
-            .filter_map(|(region, cr)| cr.cert_days.map(|d| (d, region)))
-            .min();
-        let (days, region) = soonest?;
-        if (days.max(0) as f64) * 86_400.0 < before.as_secs_f64() {
-            let date = (self.now + chrono::TimeDelta::days(days)).format("%Y-%m-%d");
-            out.insert(
-                CERTIFICATE.to_string(),
-                format!(
-                    "the certificate expires in {days} day(s) (about {date}), as seen from {region}; the warning tier starts at {} day(s)",
-                    before.as_secs() / 86_400
-                ),
-            );
+        if let Some(before) = check.expect.cert_warn_before {
+            // The soonest expiry any region that sees the check now reports.
+            let soonest = cs
+                .regions
+                .iter()
+                .filter(|(_, cr)| super::after(cr.last_at, check.stale_after) >= self.now)
+                .filter_map(|(region, cr)| cr.cert_days.map(|d| (d, region)))
+                .min();
+            match soonest {
+                None => {
+                    unknown.insert(CERTIFICATE.to_string());
+                }
+                Some((days, region)) if (days.max(0) as f64) * 86_400.0 < before.as_secs_f64() => {
+                    let date = (self.now + chrono::TimeDelta::days(days)).format("%Y-%m-%d");
+                    current.insert(
+                        CERTIFICATE.to_string(),
+                        format!(
+                            "the certificate expires in {days} day(s) (about {date}), as seen from {region}; the warning tier starts at {} day(s)",
+                            before.as_secs() / 86_400
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
         }
-        Some(out)
+        if let Some(factor) = check.expect.latency_drift {
+            for region in &check.regions {
+                let cause = format!("{LATENCY}@{region}");
+                match cs.drift.get(region) {
+                    // An hour judged within the last two: what it says stands.
+                    Some(seen) if self.now - seen.hour <= chrono::TimeDelta::hours(2) => {
+                        if !seen.phases.is_empty() {
+                            current.insert(cause, drift_words(region, seen, factor));
+                        }
+                    }
+                    _ => {
+                        unknown.insert(cause);
+                    }
+                }
+            }
+        }
+        (current, unknown)
     }
 
     pub(super) fn judge_early(&mut self, check: &Check) {
@@ -51,14 +96,17 @@ impl Evaluator<'_> {
                 cs.early.remove(CERTIFICATE);
             }
         }
-        let Some(current) = self.early_causes(check) else {
-            return;
-        };
+        let (current, unknown) = self.early_causes(check);
         let renotify = self.config.settings.operators.renotify_every;
         let now = self.now;
         let Some(cs) = self.state.checks.get_mut(&check.id) else {
             return;
         };
+        // What cannot be told now is set aside, untouched, and put back after.
+        let aside: Vec<(String, EarlyState)> = unknown
+            .iter()
+            .filter_map(|c| cs.early.remove(c).map(|e| (c.clone(), e)))
+            .collect();
         let fresh = current
             .keys()
             .map(|cause| {
@@ -111,6 +159,7 @@ impl Evaluator<'_> {
                 },
             ));
         }
+        cs.early.extend(aside);
         for (id, kind, severity, note) in out {
             self.events.push(Event::new(
                 id,

@@ -47,8 +47,8 @@ pub use events::{
 };
 pub use flapping::percent_state_change;
 pub use state::{
-    Acknowledgement, CheckRegion, CheckState, EarlyState, Failure, FaultState, Incident, Phase,
-    RegionFault, RegionState, State, TimelineEntry, Verdict,
+    Acknowledgement, CheckRegion, CheckState, DriftSeen, EarlyState, Failure, FaultState, Incident,
+    Phase, RegionFault, RegionState, State, TimelineEntry, Verdict,
 };
 
 use crate::config::Config;

@@ -101,9 +101,20 @@ pub struct CheckState {
     /// region last ran, instead of keeping a time per check.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub every_s: u64,
-    /// Early warnings in force, by cause (`certificate`).
+    /// Early warnings in force, by cause (`certificate`, `latency@<region>`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub early: BTreeMap<String, EarlyState>,
+    /// The newest hour's latency against its usual, by region (`expect.latency.drift`): set
+    /// once an hour by the evaluator's shell from the rollups (`crate::rollup::drift`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drift: BTreeMap<String, DriftSeen>,
+}
+
+/// One region's newest hour against its usual: the phases that drifted (none: it did not).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftSeen {
+    pub hour: DateTime<Utc>,
+    pub phases: Vec<crate::rollup::PhaseDrift>,
 }
 
 /// An early warning as operators heard it.

@@ -311,9 +311,10 @@ fn early(
     note: &crate::evaluate::EarlyNote,
     config: &Config,
 ) -> (String, String) {
-    let what = match note.cause.as_str() {
-        "certificate" => "certificate expiring",
-        other => other,
+    let what = match note.cause.split_once('@') {
+        Some(("latency", region)) => format!("latency drifting in {region}"),
+        _ if note.cause == "certificate" => "certificate expiring".to_string(),
+        _ => note.cause.clone(),
     };
     if event.kind == EventKind::EarlyWarningCleared {
         return (
@@ -328,6 +329,7 @@ fn early(
     }
     let fix = match note.cause.as_str() {
         "certificate" => "renew the certificate and deploy it (every server behind the name); the warning clears at the first result that sees the new one",
+        c if c.starts_with("latency@") => "look at what changed (a deploy, load, a dependency, the network to that region) before it reaches the latency thresholds; the warning clears after the first hour back within its usual",
         _ => "look into it before it reaches customers",
     };
     let mut body = String::new();

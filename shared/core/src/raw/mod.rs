@@ -428,6 +428,9 @@ impl RawExpect {
 pub struct RawLatency {
     pub degraded: Option<At<String>>,
     pub down: Option<At<String>>,
+    /// An early warning to operators (only) when an hour's median, in a region, is this many
+    /// times the check's usual for that hour of the week there (e.g. `2x`; the last 4 weeks).
+    pub drift: Option<At<String>>,
 }
 
 /// A whole number from 0 up, with a message that says so when it is not one.

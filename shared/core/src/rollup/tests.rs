@@ -477,3 +477,40 @@ checks:
     // three intervals); at least five are read.
     assert_eq!(Tally::lookback(&config), TimeDelta::minutes(5));
 }
+
+#[test]
+fn an_hour_drifts_when_its_median_is_the_factor_times_its_usual_phase_by_phase() {
+    let sketch = |total: f64, connect: f64, n: usize| {
+        let mut l = Latency::default();
+        for i in 0..n {
+            let mut r = result(
+                "eu-west-1",
+                "2026-11-01T10:00:00Z".parse().unwrap_or_default(),
+                false,
+            );
+            r.latency_ms = total + i as f64 * 0.01;
+            r.phases.connect_ms = Some(connect);
+            l.record(&r);
+        }
+        l
+    };
+    let usual = [
+        sketch(100.0, 20.0, 60),
+        sketch(110.0, 20.0, 60),
+        sketch(90.0, 20.0, 60),
+    ];
+    // Three times the usual total, the same connect: total drifts, connect does not.
+    let found = drift(&sketch(300.0, 20.0, 60), &usual, 2.0).unwrap_or_default();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (phase, now, was) = &found[0];
+    assert_eq!(phase, "total");
+    assert!(
+        (now - 300.0).abs() <= 3.0 && (was - 100.0).abs() <= 1.0,
+        "{found:?}"
+    );
+    // Under the factor: nothing drifted, and that is something to say.
+    assert_eq!(drift(&sketch(150.0, 20.0, 60), &usual, 2.0), Some(vec![]));
+    // Too little to say: an hour of 3 results, or one week of usual.
+    assert_eq!(drift(&sketch(300.0, 20.0, 3), &usual, 2.0), None);
+    assert_eq!(drift(&sketch(300.0, 20.0, 60), &usual[..1], 2.0), None);
+}

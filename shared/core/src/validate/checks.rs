@@ -208,8 +208,30 @@ fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ct
             l.value.down.as_ref().and_then(|d| {
                 duration(cx.errs, d, &cx.subject, "expect.latency.down", MAX_TIMEOUT)
             });
-        if l.value.degraded.is_none() && l.value.down.is_none() {
-            cx.push(l.pos, "expect.latency", "give `degraded`, `down` or both");
+        if l.value.degraded.is_none() && l.value.down.is_none() && l.value.drift.is_none() {
+            cx.push(
+                l.pos,
+                "expect.latency",
+                "give `degraded`, `down`, `drift` or some of them",
+            );
+        }
+        if let Some(d) = &l.value.drift {
+            let factor = d
+                .value
+                .trim()
+                .strip_suffix('x')
+                .and_then(|f| f.trim().parse::<f64>().ok());
+            match factor {
+                Some(f) if (1.2..=100.0).contains(&f) => out.latency_drift = Some(f),
+                _ => cx.push(
+                    d.pos,
+                    "expect.latency.drift",
+                    format!(
+                        "{:?} is not a factor from 1.2x to 100x (e.g. 2x: warn when an hour's median is twice the usual)",
+                        d.value
+                    ),
+                ),
+            }
         }
         if let (Some(dg), Some(dn)) = (degraded, down) {
             if dg >= dn {
