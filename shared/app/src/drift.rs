@@ -19,13 +19,16 @@ pub const WEEKS: i64 = 4;
 pub type Seen = BTreeMap<String, BTreeMap<String, DriftSeen>>;
 
 /// Each drift check's `hour` in each of its regions against its usual. A check-region with too
-/// little to say (no rollups yet, a new check) is left out.
+/// little to say (no rollups yet, a new check) is left out. The flag says whether the hour's
+/// rollups were there at all (on AWS the rollup job writes them a few minutes after it ends):
+/// without them, nothing was judged and the weeks before were not read.
 pub async fn seen<S: Rollups>(
     store: &S,
     config: &Config,
     hour: DateTime<Utc>,
-) -> Result<Seen, StoreError> {
+) -> Result<(Seen, bool), StoreError> {
     let mut out = Seen::new();
+    let mut present = false;
     for service in &config.services {
         let checks: Vec<_> = config
             .checks
@@ -41,6 +44,10 @@ pub async fn seen<S: Rollups>(
             .collect();
         let to = hour + TimeDelta::hours(1);
         let now = store.detail(&service.id, &subjects, hour, to).await?;
+        if now.latency.is_empty() {
+            continue;
+        }
+        present = true;
         let mut usual = Vec::new();
         for w in 1..=WEEKS {
             let back = TimeDelta::weeks(w);
@@ -69,7 +76,7 @@ pub async fn seen<S: Rollups>(
             }
         }
     }
-    Ok(out)
+    Ok((out, present))
 }
 
 /// The hour to judge at `now` (the one just over), if this process has not judged it yet, with
@@ -91,10 +98,12 @@ pub async fn due<S: Rollups>(store: &S, checks: &Checks, now: DateTime<Utc>) -> 
         }
     }
     match seen(store, &checks.config, hour).await {
-        // Nothing yet (on AWS the rollup job writes the hour a few minutes after it ends): the
-        // next evaluation asks again.
-        Ok(found) if found.is_empty() => found,
-        Ok(found) => {
+        // The hour's rollups are not there yet: the next evaluation asks again (one read per
+        // drift service, not five).
+        Ok((found, false)) => found,
+        // Judged, whatever was found (too little history is an answer too): not again this
+        // hour.
+        Ok((found, true)) => {
             *checks.drift_hour.lock().unwrap_or_else(|p| p.into_inner()) = Some(hour);
             found
         }

@@ -459,8 +459,17 @@ pub struct Tally<'c> {
     config: &'c Config,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    seen: HashMap<(String, String), Vec<(i64, Seen)>>,
-    latency: BTreeMap<String, Latency>,
+    /// By region, then check (looked up by `&str`: no allocation per result).
+    subjects: HashMap<String, HashMap<String, Subject>>,
+    /// By service.
+    services: BTreeMap<String, Latency>,
+}
+
+/// One check in one region: what each result said, and the latency of those in the span.
+#[derive(Default)]
+struct Subject {
+    seen: Vec<(i64, Seen)>,
+    latency: Latency,
 }
 
 impl<'c> Tally<'c> {
@@ -469,8 +478,8 @@ impl<'c> Tally<'c> {
             config,
             from,
             to,
-            seen: HashMap::new(),
-            latency: BTreeMap::new(),
+            subjects: HashMap::new(),
+            services: BTreeMap::new(),
         }
     }
 
@@ -508,40 +517,60 @@ impl<'c> Tally<'c> {
                 Outcome::Unknown => Seen::Unknown,
             }
         };
-        let list = match self.seen.get_mut(&(r.check.clone(), r.region.clone())) {
-            Some(l) => l,
-            None => self
-                .seen
-                .entry((r.check.clone(), r.region.clone()))
-                .or_default(),
+        let region = match self.subjects.get_mut(r.region.as_str()) {
+            Some(m) => m,
+            None => self.subjects.entry(r.region.clone()).or_default(),
         };
-        list.push((r.at.timestamp_micros(), seen));
+        let subject = match region.get_mut(r.check.as_str()) {
+            Some(s) => s,
+            None => region.entry(r.check.clone()).or_default(),
+        };
+        subject.seen.push((r.at.timestamp_micros(), seen));
         if self.from <= r.at {
-            let key = check_key(&r.check, &r.region);
-            self.latency.entry(key).or_default().record(r);
-            self.latency
-                .entry(check.service.clone())
-                .or_default()
-                .record(r);
+            subject.latency.record(r);
+            match self.services.get_mut(check.service.as_str()) {
+                Some(l) => l.record(r),
+                None => self
+                    .services
+                    .entry(check.service.clone())
+                    .or_default()
+                    .record(r),
+            }
         }
     }
 
     /// How many results were taken.
     pub fn len(&self) -> usize {
-        self.seen.values().map(Vec::len).sum()
+        self.subjects
+            .values()
+            .flat_map(HashMap::values)
+            .map(|s| s.seen.len())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.subjects.is_empty()
     }
 
     pub fn finish(self) -> Detail {
         let (from, to) = (self.from, self.to);
         let mut out = Detail {
             checks: BTreeMap::new(),
-            latency: self.latency,
+            latency: self.services,
         };
-        for ((check_id, region), mut rs) in self.seen {
+        let subjects = self.subjects.into_iter().flat_map(|(region, checks)| {
+            checks
+                .into_iter()
+                .map(move |(check, s)| (check, region.clone(), s))
+        });
+        for (check_id, region, subject) in subjects {
+            let Subject {
+                seen: mut rs,
+                latency,
+            } = subject;
+            if !latency.phases.is_empty() {
+                out.latency.insert(check_key(&check_id, &region), latency);
+            }
             let Some(check) = self.config.check(&check_id) else {
                 continue;
             };

@@ -58,28 +58,22 @@ pub(super) fn turns<S: Told>(
     out
 }
 
-impl Told for FaultState {
-    fn last_notice(&self) -> DateTime<Utc> {
-        self.last_notice
-    }
-    fn told(&mut self, now: DateTime<Utc>) {
-        self.last_notice = now;
-        self.notices += 1;
-    }
-    fn notices(&self) -> u32 {
-        self.notices
-    }
+/// Both states keep the same three fields for it.
+macro_rules! told {
+    ($($state:ty),*) => {$(
+        impl Told for $state {
+            fn last_notice(&self) -> DateTime<Utc> {
+                self.last_notice
+            }
+            fn told(&mut self, now: DateTime<Utc>) {
+                self.last_notice = now;
+                self.notices += 1;
+            }
+            fn notices(&self) -> u32 {
+                self.notices
+            }
+        }
+    )*};
 }
 
-impl Told for EarlyState {
-    fn last_notice(&self) -> DateTime<Utc> {
-        self.last_notice
-    }
-    fn told(&mut self, now: DateTime<Utc>) {
-        self.last_notice = now;
-        self.notices += 1;
-    }
-    fn notices(&self) -> u32 {
-        self.notices
-    }
-}
+told!(FaultState, EarlyState);
