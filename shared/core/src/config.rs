@@ -187,6 +187,17 @@ pub struct Settings {
     pub email: crate::email::EmailSettings,
     /// The status site (`settings.status_page`).
     pub status_site: StatusSite,
+    /// Heartbeats' ping endpoint and token key (`settings.heartbeats`).
+    pub heartbeats: HeartbeatSettings,
+}
+
+/// `settings.heartbeats`.
+#[derive(Clone, Debug, Default)]
+pub struct HeartbeatSettings {
+    /// The ping endpoint's address, without a trailing `/`.
+    pub url: Option<String>,
+    /// The key heartbeat tokens are derived from, as a reference.
+    pub key: Option<crate::template::EnvTemplate>,
 }
 
 /// The status site as a whole.

@@ -46,7 +46,12 @@ pub enum Reason {
     Protocol,
     /// The check could not run as configured: an unset `${env:NAME}`, no resolver on the
     /// monitor's host, no local resources. A fault of the monitor, not of the target.
-    CheckError,
+    CheckError,    /// A heartbeat's job did not report success by its schedule plus grace.
+    Late,
+    /// A heartbeat's job reported a failure (`/fail`, a non-zero exit status).
+    JobFailed,
+    /// A heartbeat's job ran longer than its `max_run`.
+    LongRun,
 }
 
 impl Reason {
@@ -68,6 +73,9 @@ impl Reason {
             Reason::Blocked => "blocked",
             Reason::Protocol => "protocol",
             Reason::CheckError => "check_error",
+            Reason::Late => "late",
+            Reason::JobFailed => "job_failed",
+            Reason::LongRun => "long_run",
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod dns;
 pub mod flow;
+pub mod heartbeat;
 pub mod http;
 pub mod tcp;
 pub mod tls;
@@ -25,15 +26,17 @@ pub enum CheckKind {
     Dns(dns::DnsCheck),
     Tls(tls::TlsCheck),
     Flow(flow::FlowCheck),
+    Heartbeat(heartbeat::HeartbeatCheck),
 }
 
 /// Each kind's name and the `expect` fields it owns.
-pub const EXPECT: [(&str, &[&str]); 5] = [
+pub const EXPECT: [(&str, &[&str]); 6] = [
     (http::NAME, http::EXPECT),
     (tcp::NAME, tcp::EXPECT),
     (dns::NAME, dns::EXPECT),
     (tls::NAME, tls::EXPECT),
     (flow::NAME, flow::EXPECT),
+    (heartbeat::NAME, heartbeat::EXPECT),
 ];
 
 impl CheckKind {
@@ -44,7 +47,13 @@ impl CheckKind {
             CheckKind::Dns(_) => dns::NAME,
             CheckKind::Tls(_) => tls::NAME,
             CheckKind::Flow(_) => flow::NAME,
+            CheckKind::Heartbeat(_) => heartbeat::NAME,
         }
+    }
+
+    /// The check is judged from what it sends us (a heartbeat), not probed.
+    pub fn is_passive(&self) -> bool {
+        matches!(self, CheckKind::Heartbeat(_))
     }
 
     /// The check meets a certificate whose days left can be judged (`expect.cert_valid_for`).
@@ -53,7 +62,7 @@ impl CheckKind {
             CheckKind::Http(h) => h.is_https(),
             CheckKind::Tls(_) => true,
             CheckKind::Flow(f) => f.has_https(),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) => false,
+            CheckKind::Tcp(_) | CheckKind::Dns(_) | CheckKind::Heartbeat(_) => false,
         }
     }
 
@@ -65,6 +74,7 @@ impl CheckKind {
             CheckKind::Dns(d) => d.targets(),
             CheckKind::Tls(t) => t.targets(),
             CheckKind::Flow(f) => f.targets(),
+            CheckKind::Heartbeat(_) => Vec::new(),
         }
     }
 
@@ -84,6 +94,7 @@ impl CheckKind {
                         .collect::<Vec<_>>()
                 })
                 .collect(),
+            CheckKind::Heartbeat(h) => h.templates(),
             CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
         }
     }
@@ -99,7 +110,7 @@ impl CheckKind {
                 .iter()
                 .map(|s| (format!("steps.{}.http.tls.", s.name), &s.http.tls))
                 .collect(),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) | CheckKind::Heartbeat(_) => Vec::new(),
         }
     }
 
@@ -112,7 +123,7 @@ impl CheckKind {
                 .iter_mut()
                 .map(|s| (format!("steps.{}.http.tls.", s.name), &mut s.http.tls))
                 .collect(),
-            CheckKind::Tcp(_) | CheckKind::Dns(_) => Vec::new(),
+            CheckKind::Tcp(_) | CheckKind::Dns(_) | CheckKind::Heartbeat(_) => Vec::new(),
         }
     }
 
@@ -141,6 +152,7 @@ pub(crate) fn validate(c: &RawCheck, pos: Pos, cx: &mut Ctx) -> Option<CheckKind
         c.dns.as_ref().map(|_| dns::NAME),
         c.tls.as_ref().map(|_| tls::NAME),
         c.steps.as_ref().map(|_| flow::NAME),
+        c.heartbeat.as_ref().map(|_| heartbeat::NAME),
     ]
     .into_iter()
     .flatten()
@@ -167,6 +179,8 @@ pub(crate) fn validate(c: &RawCheck, pos: Pos, cx: &mut Ctx) -> Option<CheckKind
         tls::validate(t, cx).map(CheckKind::Tls)
     } else if let Some(s) = &c.steps {
         flow::validate(s, cx).map(CheckKind::Flow)
+    } else if let Some(h) = &c.heartbeat {
+        heartbeat::validate(h, cx).map(CheckKind::Heartbeat)
     } else {
         let names: Vec<&str> = EXPECT.iter().map(|(k, _)| *k).collect();
         cx.push(

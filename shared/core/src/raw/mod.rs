@@ -69,6 +69,22 @@ pub struct RawSettings {
     /// customer has a page at `<url>/<slug>/`; services marked `public: true` are also on the
     /// page at the root.
     pub status_page: Option<RawStatusSite>,
+    /// Heartbeat checks' ping URLs: `{ url: "https://…", key: "${ssm:/atalaya/heartbeat-key}" }`.
+    pub heartbeats: Option<RawHeartbeats>,
+}
+
+/// Where heartbeats ping, and the key their tokens are derived from.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Heartbeats")]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeats {
+    /// The ping endpoint's address, as jobs reach it (the stack's `PingUrl` output on AWS);
+    /// locally `atalaya run --listen`'s address is used when not set.
+    pub url: Option<At<String>>,
+    /// The key tokens are derived from (a check without its own `token`), as a reference:
+    /// `${ssm:/atalaya/heartbeat-key}`, `${secret:…}` or `${env:…}`, at least 32 characters.
+    /// Locally, without it, a key file is made next to the database.
+    pub key: Option<At<String>>,
 }
 
 /// The status site as a whole.
@@ -339,6 +355,9 @@ pub struct RawCheck {
     /// A multi-step API flow: HTTP requests in order, values extracted from one response used
     /// by the next (`${var:NAME}`), cleanup steps that always run.
     pub steps: Option<At<Vec<crate::kinds::flow::RawStep>>>,
+    /// A job that pings us: down when no success came by its schedule plus grace, or it
+    /// reported a failure; degraded when a run lasts longer than `max_run`.
+    pub heartbeat: Option<At<crate::kinds::heartbeat::RawHeartbeat>>,
     /// Assertions; without them a check expects a 2xx status, a successful connect, a NOERROR
     /// answer or a valid certificate.
     pub expect: Option<At<RawExpect>>,

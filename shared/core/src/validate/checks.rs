@@ -39,6 +39,19 @@ pub(super) fn check_check(
         );
     }
 
+    // A heartbeat is judged from its pings, where they arrive: no interval, timeout or regions
+    // of its own.
+    let passive = c.heartbeat.is_some();
+    if passive {
+        for (v, field) in [(&c.interval, "interval"), (&c.timeout, "timeout")] {
+            if let Some(v) = v {
+                errs.push(v.pos, subject, field, format!("a heartbeat is not probed: it has no {field} (its schedule is heartbeat.every or heartbeat.cron)"));
+            }
+        }
+        if let Some(r) = c.regions.as_ref().and_then(|r| r.first()) {
+            errs.push(r.pos, subject, "regions", "a heartbeat is judged where its pings arrive (the local runner, or the ping function in the home region): it has no regions");
+        }
+    }
     let interval = match &c.interval {
         Some(v) => match duration(errs, v, subject, "interval", MAX_INTERVAL) {
             Some(i) => {
@@ -57,7 +70,7 @@ pub(super) fn check_check(
         defaults.timeout,
         MAX_TIMEOUT,
     );
-    if timeout >= interval {
+    if timeout >= interval && !passive {
         let at = c
             .timeout
             .as_ref()
@@ -121,6 +134,22 @@ pub(super) fn check_check(
         applies(&e.value, c, &mut cx);
     }
     let kind = kinds::validate(c, pos, &mut cx)?;
+    let (interval, timeout, retries, recover_after, regions) = match &kind {
+        CheckKind::Heartbeat(h) => {
+            if h.token.is_none() && settings.heartbeats.key.is_none() && target == Target::Lambda {
+                cx.push(pos, "heartbeat.token", "no token: give it as a reference (token: \"${ssm:/atalaya/heartbeat/<check>}\"), or set settings.heartbeats.key (${ssm:/atalaya/heartbeat-key}) to derive every heartbeat's token");
+            }
+            let every = h.judge_every(target);
+            (
+                every,
+                every / 2,
+                c.retries.as_ref().map_or(1, |_| retries),
+                c.recover_after.as_ref().map_or(1, |_| recover_after),
+                vec![kinds::heartbeat::REGION.to_string()],
+            )
+        }
+        _ => (interval, timeout, retries, recover_after, regions),
+    };
     // A flow's variables exist only between its steps.
     if !matches!(kind, CheckKind::Flow(_)) {
         for (field, t) in kind.templates() {
@@ -167,6 +196,7 @@ fn applies(e: &RawExpect, c: &RawCheck, cx: &mut Ctx) {
         c.dns.as_ref().map(|_| kinds::dns::NAME),
         c.tls.as_ref().map(|_| kinds::tls::NAME),
         c.steps.as_ref().map(|_| kinds::flow::NAME),
+        c.heartbeat.as_ref().map(|_| kinds::heartbeat::NAME),
     ]
     .into_iter()
     .flatten()

@@ -416,7 +416,7 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
     check_cycles(&raw.services, errs);
 
     let mut seen = HashMap::new();
-    let checks = raw
+    let checks: Vec<Check> = raw
         .checks
         .iter()
         .filter_map(|c| {
@@ -432,6 +432,15 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         })
         .collect();
 
+    let mut settings = settings;
+    if checks.iter().any(|c: &Check| c.kind.is_passive())
+        && !settings.regions.iter().any(|r| r == crate::kinds::heartbeat::REGION)
+    {
+        // Where heartbeats are judged, watched like a region (silent when the judge stops).
+        settings
+            .regions
+            .push(crate::kinds::heartbeat::REGION.to_string());
+    }
     let config = Config {
         source: errs.file.clone(),
         settings,

@@ -6,6 +6,7 @@ use crate::at::{At, Pos};
 use crate::config::*;
 use crate::duration::format_duration;
 use crate::raw::*;
+use crate::template::EnvTemplate;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -280,9 +281,37 @@ pub(super) fn check_settings(
             brand: super::email::brand(errs, raw.brand.as_ref(), s),
             email: super::email::email(errs, raw.email.as_ref(), s),
             status_site: status_site(errs, raw.status_page.as_ref(), s),
+            heartbeats: heartbeats(errs, raw.heartbeats.as_ref(), s),
         },
         defaults,
     )
+}
+
+/// `settings.heartbeats`: an http(s) address, and a key that is a reference.
+fn heartbeats(errs: &mut Errs, raw: Option<&RawHeartbeats>, s: &str) -> HeartbeatSettings {
+    let Some(raw) = raw else {
+        return HeartbeatSettings::default();
+    };
+    let url = raw.url.as_ref().and_then(|v| match url::Url::parse(v.value.trim()) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && u.query().is_none() => {
+            Some(u.as_str().trim_end_matches('/').to_string())
+        }
+        _ => {
+            errs.push(v.pos, s, "heartbeats.url", format!("{:?} is not an http(s) address", v.value));
+            None
+        }
+    });
+    let key = raw.key.as_ref().and_then(|v| {
+        let t = EnvTemplate::parse(&v.value)
+            .map_err(|e| errs.push(v.pos, s, "heartbeats.key", e))
+            .ok()?;
+        if !t.has_references() {
+            errs.push(v.pos, s, "heartbeats.key", "must be a reference such as ${ssm:/atalaya/heartbeat-key}: the key itself never goes in the checks file");
+            return None;
+        }
+        Some(t)
+    });
+    HeartbeatSettings { url, key }
 }
 
 /// `settings.status_page`: an http(s) address and a one-line title.

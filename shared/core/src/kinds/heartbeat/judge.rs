@@ -1,0 +1,172 @@
+//! The heartbeat's verdict at a moment, from what is kept of its pings. Pure: the same pings,
+//! time and endpoint give the same result.
+
+use super::{HeartbeatCheck, PingLog};
+use crate::config::Check;
+use crate::duration::format_duration;
+use crate::result::{Outcome, Phases, ProbeResult, Reason};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::time::Duration;
+
+/// The ping endpoint as the judge knows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Endpoint {
+    /// It has taken pings without a break since this time (the runner's listener started; the
+    /// function URL answered each of the judge's calls).
+    AvailableSince(DateTime<Utc>),
+    /// It is not taking pings now: nothing can be said about any heartbeat.
+    Unavailable,
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
+/// What the heartbeat `check` is at `now`, from its pings `log`, as a result of its region
+/// (`region`): down when no success came by the schedule plus grace, or the last run failed;
+/// degraded while a run (or after the last one) lasts longer than `max_run`; unknown (a
+/// monitoring fault: operators hear, customers do not) when the endpoint is not taking pings,
+/// when it was not at some time a ping may have been missed, and before the first ping.
+pub fn judge(
+    check: &Check,
+    h: &HeartbeatCheck,
+    log: &PingLog,
+    now: DateTime<Utc>,
+    endpoint: Endpoint,
+    region: &str,
+) -> ProbeResult {
+    let last_run = log.last_run_ms.map(|ms| Duration::from_millis(ms));
+    let result = |outcome: Outcome, reason: Reason, detail: String| ProbeResult {
+        check: check.id.clone(),
+        region: region.to_string(),
+        at: now,
+        outcome,
+        reason,
+        detail,
+        latency_ms: last_run.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        phases: Phases::default(),
+        http_status: None,
+        cert_days_left: None,
+    };
+    let since = match endpoint {
+        Endpoint::Unavailable => {
+            return result(
+                Outcome::Unknown,
+                Reason::CheckError,
+                "the ping endpoint is not taking pings: nothing is known of the job".into(),
+            )
+        }
+        Endpoint::AvailableSince(t) => t,
+    };
+    if let Some((at, true)) = log.completed() {
+        let f = log.failure.as_ref();
+        let body = f
+            .filter(|f| !f.body.trim().is_empty())
+            .map(|f| format!(" · it said: {}", f.body.trim()))
+            .unwrap_or_default();
+        return result(
+            Outcome::Down,
+            Reason::JobFailed,
+            format!(
+                "the job reported a failure ({}) at {}{body}",
+                f.map_or("fail".into(), |f| f.kind.describe()),
+                time(at)
+            ),
+        );
+    }
+    // What the schedule is counted from: the last success, or the start of a run under way
+    // when later (a start proves the job was set off; `max_run` judges how long it takes).
+    let Some(base) = log.success.max(log.running()) else {
+        return result(
+            Outcome::Unknown,
+            Reason::CheckError,
+            format!(
+                "no ping yet ({}): the job has not called its ping URL since the check was added",
+                h.schedule.describe()
+            ),
+        );
+    };
+    let deadline = h.deadline_after(base);
+    if now > deadline {
+        // Pings may have been lost while the endpoint was not taking them: only a deadline
+        // that passed entirely while it was can make the job late.
+        if since > base {
+            let judged = h.deadline_after(since);
+            if now <= judged {
+                return result(
+                    Outcome::Unknown,
+                    Reason::CheckError,
+                    format!(
+                        "no ping since {}, expected by {}, but the ping endpoint was not taking pings before {}: one may have been missed; the job is judged again by {}",
+                        time(base),
+                        time(deadline),
+                        time(since),
+                        time(judged)
+                    ),
+                );
+            }
+        }
+        return result(
+            Outcome::Down,
+            Reason::Late,
+            format!(
+                "no {} since {}: expected by {} ({}, grace {}); {} late",
+                if log.success.is_some() { "success" } else { "success after the start" },
+                time(base),
+                time(h.schedule.next_after(base)),
+                h.schedule.describe(),
+                format_duration(h.grace),
+                format_duration(round_s(span(deadline, now)))
+            ),
+        );
+    }
+    if let (Some(start), Some(max)) = (log.running(), h.max_run) {
+        let running = span(start, now);
+        if running > max {
+            return result(
+                Outcome::Degraded,
+                Reason::LongRun,
+                format!(
+                    "running for {} since {}, longer than max_run {}",
+                    format_duration(round_s(running)),
+                    time(start),
+                    format_duration(max)
+                ),
+            );
+        }
+    }
+    if let (Some(took), Some(max)) = (last_run, h.max_run) {
+        if took > max && log.running().is_none() {
+            return result(
+                Outcome::Degraded,
+                Reason::LongRun,
+                format!(
+                    "the last run took {}, longer than max_run {}",
+                    format_duration(round_s(took)),
+                    format_duration(max)
+                ),
+            );
+        }
+    }
+    let mut detail = match log.success {
+        Some(s) => format!("last success {}", time(s)),
+        None => "running, no success yet".to_string(),
+    };
+    if let Some(took) = last_run {
+        detail.push_str(&format!(" (took {})", format_duration(round_s(took))));
+    }
+    if let Some(start) = log.running() {
+        detail.push_str(&format!("; running since {}", time(start)));
+    }
+    detail.push_str(&format!("; next expected by {}", time(deadline)));
+    result(Outcome::Up, Reason::Ok, detail)
+}
+
+/// Whole seconds (at least one): what operators read.
+fn round_s(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs().max(1))
+}
