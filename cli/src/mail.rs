@@ -38,25 +38,41 @@ pub fn key_file(db: &Path) -> PathBuf {
 /// The signing key: the file's reference, else the key file next to the database (made, from
 /// the system's random source and readable by its owner only, when there is none).
 pub async fn key(config: &Config, db: &Path) -> anyhow::Result<Key> {
-    if let Some(t) = &config.settings.email.key {
-        let text = resolve(t, "settings.email.key").await?;
-        return Key::from_text(&text).map_err(|e| anyhow::anyhow!("settings.email.key: {e}"));
+    key_at(
+        config.settings.email.key.as_ref(),
+        "settings.email.key",
+        &key_file(db),
+        "email key",
+    )
+    .await
+}
+
+/// A key: `reference` read (named `what` in errors), else the key file `path` (made, from the
+/// system's random source and readable by its owner only, when there is none).
+pub async fn key_at(
+    reference: Option<&EnvTemplate>,
+    what: &str,
+    path: &Path,
+    noun: &str,
+) -> anyhow::Result<Key> {
+    if let Some(t) = reference {
+        let text = resolve(t, what).await?;
+        return Key::from_text(&text).map_err(|e| anyhow::anyhow!("{what}: {e}"));
     }
-    let path = key_file(db);
-    match std::fs::read_to_string(&path) {
+    match std::fs::read_to_string(path) {
         Ok(text) => Key::from_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Read;
             let mut bytes = [0u8; 32];
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut f| f.read_exact(&mut bytes))
-                .context("reading the system's random source for the email key")?;
+                .with_context(|| format!("reading the system's random source for the {noun}"))?;
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, &hex)
-                .with_context(|| format!("writing the email key {}", path.display()))?;
+            write_private(path, &hex)
+                .with_context(|| format!("writing the {noun} {}", path.display()))?;
             Key::from_text(&hex).map_err(|e| anyhow::anyhow!("{e}"))
         }
-        Err(e) => Err(e).with_context(|| format!("reading the email key {}", path.display())),
+        Err(e) => Err(e).with_context(|| format!("reading the {noun} {}", path.display())),
     }
 }
 

@@ -1,8 +1,8 @@
 //! `atalaya run --listen ADDR`: the subscribers' pages (confirm, unsubscribe, manage) over HTTP
 //! on the local machine, and the status site with `--status-page DIR`. What each subscription
 //! page does is the application's (`atalaya_app::subscriptions`); this only speaks HTTP:
-//! `GET|POST /confirm|/unsubscribe|/manage?t=TOKEN`, a form body of at most 16 KB; every other
-//! GET is a file of the site.
+//! `GET|POST /confirm|/unsubscribe|/manage?t=TOKEN`, a form body of at most 16 KB; heartbeats'
+//! pings, `/ping/…` (`crate::heartbeat`); every other GET is a file of the site.
 
 use atalaya_app::subscriptions::{action_of, handle, token_of, Request, MAX_FORM};
 use atalaya_core::email::Key;
@@ -21,6 +21,8 @@ pub struct Pages {
     pub key: Key,
     /// The status site's folder.
     pub site: Option<std::path::PathBuf>,
+    /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
+    pub pings: Option<crate::heartbeat::PingEndpoint>,
 }
 
 /// Serves the pages on `listener` until the task is dropped.
@@ -97,6 +99,9 @@ fn site_file(root: &std::path::Path, path: &str) -> Response<Full<Bytes>> {
 }
 
 async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
+    if let (Some(pings), true) = (&pages.pings, req.uri().path().starts_with("/ping/")) {
+        return crate::heartbeat::answer(pings, req).await;
+    }
     let post = match *req.method() {
         Method::GET | Method::HEAD => false,
         Method::POST => true,

@@ -308,6 +308,12 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             }
         );
     }
+    // Heartbeats: their tokens, and where their pings' judgements come in.
+    let heartbeats = atalaya_app::heartbeat::heartbeats(config).count();
+    let hb_key = runtime.block_on(crate::heartbeat::key(config, &opts.db))?;
+    let tokens = Arc::new(runtime.block_on(crate::heartbeat::tokens(config, hb_key.as_ref())));
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
+    let mut pings_since = None;
     // Served while the runner runs.
     let _pages = match &opts.listen {
         Some(addr) => {
@@ -315,15 +321,42 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 .block_on(tokio::net::TcpListener::bind(addr))
                 .with_context(|| format!("--listen {addr}"))?;
             let key = runtime.block_on(crate::mail::key(config, &opts.db))?;
+            let store = Arc::new(SqliteStore::open(&opts.db)?);
+            let since = Utc::now();
+            pings_since = Some(since);
             let pages = Arc::new(crate::pages::Pages {
-                store: Arc::new(SqliteStore::open(&opts.db)?),
+                store: store.clone(),
                 config: Arc::new(config.clone()),
                 key,
                 site: opts.status_page.clone(),
+                pings: (heartbeats > 0).then(|| crate::heartbeat::PingEndpoint {
+                    store,
+                    config: Arc::new(config.clone()),
+                    tokens: tokens.clone(),
+                    since,
+                    results: ping_tx.clone(),
+                }),
             });
             Some(runtime.spawn(crate::pages::serve(listener, pages)))
         }
         None => None,
+    };
+    if heartbeats > 0 {
+        match &opts.listen {
+            Some(a) => eprintln!(
+                "atalaya: {} pinged on http://{a}/ping/<token> (`atalaya heartbeat url CHECK` prints each URL)",
+                crate::plural(heartbeats, "heartbeat", "heartbeats")
+            ),
+            None => eprintln!(
+                "warning: {} but no --listen: nothing can ping them, so they stay unknown (run with --listen 127.0.0.1:8088)",
+                crate::plural(heartbeats, "heartbeat check", "heartbeat checks")
+            ),
+        }
+    }
+    // The endpoint takes pings from when it started listening; without one, none.
+    let availability = match pings_since {
+        Some(t) => atalaya_core::kinds::heartbeat::Endpoint::AvailableSince(t),
+        None => atalaya_core::kinds::heartbeat::Endpoint::Unavailable,
     };
     let mut remote = crate::references::Remote::of(config);
     runtime.block_on(async {
@@ -355,6 +388,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             // Secret references are read again when they are older than REFRESH.
             remote.refresh(&engine).await;
             let now = Instant::now();
+            let mut judge: Vec<&Check> = Vec::new();
             for (i, check) in probes.iter().enumerate() {
                 if in_flight.contains(&i)
                     || next_due[i] > now
@@ -363,6 +397,12 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     continue;
                 }
                 next_due[i] = (next_due[i] + check.interval).max(now);
+                if check.kind.is_passive() {
+                    // A heartbeat is judged here from its pings, not probed.
+                    ran_once.insert(i);
+                    judge.push(check);
+                    continue;
+                }
                 in_flight.insert(i);
                 let (engine, probes, tx, permits) =
                     (engine.clone(), probes.clone(), tx.clone(), permits.clone());
@@ -372,11 +412,21 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     let _ = tx.send((i, result));
                 });
             }
+            if !judge.is_empty() {
+                match atalaya_app::heartbeat::judge_all(&store, judge, &tokens, Utc::now(), availability).await {
+                    Ok(judged) => results.extend(judged),
+                    Err(e) => eprintln!("warning: heartbeats not judged: {e} (tried again next round)"),
+                }
+            }
             let mut ticked = false;
             let stopping = tokio::select! {
                 _ = &mut stop => true,
                 _ = ticker.tick() => {
                     ticked = true;
+                    false
+                }
+                Some(pinged) = ping_rx.recv() => {
+                    results.push(pinged);
                     false
                 }
                 Some(first) = rx.recv() => {

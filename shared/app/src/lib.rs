@@ -14,6 +14,7 @@ pub mod checks;
 pub mod deliver;
 pub mod drift;
 pub mod evaluation;
+pub mod heartbeat;
 pub mod live;
 pub mod rollup_job;
 pub mod status_site;

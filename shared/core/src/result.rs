@@ -46,7 +46,8 @@ pub enum Reason {
     Protocol,
     /// The check could not run as configured: an unset `${env:NAME}`, no resolver on the
     /// monitor's host, no local resources. A fault of the monitor, not of the target.
-    CheckError,    /// A heartbeat's job did not report success by its schedule plus grace.
+    CheckError,
+    /// A heartbeat's job did not report success by its schedule plus grace.
     Late,
     /// A heartbeat's job reported a failure (`/fail`, a non-zero exit status).
     JobFailed,

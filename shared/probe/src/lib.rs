@@ -267,6 +267,12 @@ impl Engine {
     /// Runs one check once. The check's timeout bounds everything: resolution, connection, TLS,
     /// headers and body.
     pub async fn probe(&self, check: &Check) -> Result<ProbeResult, CheckError> {
+        if check.kind.is_passive() {
+            return Err(CheckError::Invalid {
+                field: "heartbeat".into(),
+                message: "a heartbeat is judged from the pings its job sends, not probed".into(),
+            });
+        }
         let prepared = http::Prepared::new(check, &self.references)?;
         let tls = match &check.kind {
             CheckKind::Flow(_) => None,
@@ -290,6 +296,11 @@ impl Engine {
                 CheckKind::Dns(d) => Box::pin(self.dns(d, &mut trace)).await,
                 CheckKind::Tls(t) => Box::pin(self.tls(check, t, tls.as_ref(), &mut trace)).await,
                 CheckKind::Flow(f) => Box::pin(self.flow(check, f, &flow_tls, &mut trace)).await,
+                // Refused above: a heartbeat is not probed.
+                CheckKind::Heartbeat(_) => Err(Judgement::down(
+                    Reason::CheckError,
+                    "a heartbeat is not probed".into(),
+                )),
             }
         };
         let judged = match tokio::time::timeout(check.timeout, work).await {

@@ -10,6 +10,7 @@
 //! message and channel, so a channel that failed is tried again alone).
 
 pub mod dynamodb;
+mod heartbeats;
 mod rollups;
 mod sqlite;
 mod subscribers;
@@ -18,6 +19,7 @@ pub use dynamodb::{
     pack_results, unpack_results, DynamoStore, TableNames, Tables, WriteStats, DEFAULT_PREFIX,
     DEFAULT_RESULTS_TTL,
 };
+pub use heartbeats::PingLogs;
 pub use rollups::{HourlyRollups, Rollups, Written};
 pub use sqlite::{Accrual, SqliteStore};
 pub use subscribers::{mail_key, Subscribers};

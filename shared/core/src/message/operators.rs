@@ -288,9 +288,14 @@ fn clip_list(head: &str, names: &[&str], tail: &str) -> String {
     format!("{head}{}{tail}", shown.join(", "))
 }
 
-/// What a monitoring fault means and what fixes it.
-fn cause_and_fix(reason: Reason) -> (&'static str, &'static str) {
+/// What a monitoring fault means and what fixes it (`heartbeat`: the check is judged from the
+/// pings its job sends).
+fn cause_and_fix(reason: Reason, heartbeat: bool) -> (&'static str, &'static str) {
     match reason {
+        _ if heartbeat => (
+            "the monitor cannot judge the heartbeat from its pings",
+            "make the job call its ping URL (`atalaya heartbeat url <check>` prints it) and check its token; if the ping endpoint is not taking pings, start the local runner with --listen, or on AWS see the ping function's logs and its alarms",
+        ),
         Reason::Blocked => (
             "the network guard refused to probe the target: it is (or resolves to) a loopback, private, link-local or metadata address",
             "if the target is meant to be on a private network, add its range to settings.allow_networks; otherwise check the target's DNS records (they may point somewhere they should not)",
@@ -378,7 +383,8 @@ fn fault(
             ),
         );
     }
-    let (cause, fix) = cause_and_fix(*reason);
+    let heartbeat = config.check(check).is_some_and(|c| c.kind.is_passive());
+    let (cause, fix) = cause_and_fix(*reason, heartbeat);
     let mut body = String::new();
     let _ = writeln!(
         body,
@@ -396,6 +402,7 @@ fn fault(
         format!(
             "[MONITORING FAULT] {check}: {}{}",
             match reason {
+                _ if heartbeat => "heartbeat cannot be judged",
                 Reason::Blocked => "target blocked by the network guard",
                 _ => "check cannot run",
             },

@@ -434,7 +434,10 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
 
     let mut settings = settings;
     if checks.iter().any(|c: &Check| c.kind.is_passive())
-        && !settings.regions.iter().any(|r| r == crate::kinds::heartbeat::REGION)
+        && !settings
+            .regions
+            .iter()
+            .any(|r| r == crate::kinds::heartbeat::REGION)
     {
         // Where heartbeats are judged, watched like a region (silent when the judge stops).
         settings

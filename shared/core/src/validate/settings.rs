@@ -292,15 +292,27 @@ fn heartbeats(errs: &mut Errs, raw: Option<&RawHeartbeats>, s: &str) -> Heartbea
     let Some(raw) = raw else {
         return HeartbeatSettings::default();
     };
-    let url = raw.url.as_ref().and_then(|v| match url::Url::parse(v.value.trim()) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && u.query().is_none() => {
-            Some(u.as_str().trim_end_matches('/').to_string())
-        }
-        _ => {
-            errs.push(v.pos, s, "heartbeats.url", format!("{:?} is not an http(s) address", v.value));
-            None
-        }
-    });
+    let url = raw
+        .url
+        .as_ref()
+        .and_then(|v| match url::Url::parse(v.value.trim()) {
+            Ok(u)
+                if matches!(u.scheme(), "https" | "http")
+                    && u.host_str().is_some()
+                    && u.query().is_none() =>
+            {
+                Some(u.as_str().trim_end_matches('/').to_string())
+            }
+            _ => {
+                errs.push(
+                    v.pos,
+                    s,
+                    "heartbeats.url",
+                    format!("{:?} is not an http(s) address", v.value),
+                );
+                None
+            }
+        });
     let key = raw.key.as_ref().and_then(|v| {
         let t = EnvTemplate::parse(&v.value)
             .map_err(|e| errs.push(v.pos, s, "heartbeats.key", e))

@@ -15,6 +15,7 @@
 //! One file per table (`results.rs`, `state.rs` for the state and incidents, `outbox.rs`),
 //! `tables.rs` for names and creation, `stats.rs` for what was written.
 
+mod heartbeats;
 mod outbox;
 mod results;
 mod rollups;

@@ -78,6 +78,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
      );",
     // 7: per service and hour, latency sketches per phase.
     "ALTER TABLE rollups ADD COLUMN latency TEXT;",
+    // Heartbeats: what is kept of each one's pings, versioned.
+    "CREATE TABLE ping_logs (
+        check_id TEXT PRIMARY KEY,
+        log TEXT NOT NULL,
+        version INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

@@ -2,6 +2,7 @@
 //!
 //! The calls are short local transactions; they run inline on the caller's task.
 
+mod heartbeats;
 mod migrations;
 mod rollups;
 pub use rollups::Accrual;

@@ -18,6 +18,49 @@ pub enum Endpoint {
     Unavailable,
 }
 
+/// Where the ping endpoint stood at the judge's last look (on AWS the judge calls the
+/// function URL each minute; kept between its runs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EndpointMark {
+    /// Taking pings without a break since (`None`: not at the last look).
+    pub since: Option<DateTime<Utc>>,
+    /// The last look that found it taking pings.
+    pub last_ok: Option<DateTime<Utc>>,
+}
+
+impl EndpointMark {
+    /// Looks more than this far apart leave a gap nobody watched: availability starts again.
+    pub const MAX_GAP: Duration = Duration::from_secs(180);
+
+    /// The mark after a look at `now` that found the endpoint taking pings (`ok`) or not, and
+    /// what the judge may take for it.
+    pub fn look(self, ok: bool, now: DateTime<Utc>) -> (EndpointMark, Endpoint) {
+        if !ok {
+            return (
+                EndpointMark {
+                    since: None,
+                    last_ok: self.last_ok,
+                },
+                Endpoint::Unavailable,
+            );
+        }
+        let unbroken = self
+            .last_ok
+            .is_some_and(|l| l <= now && span(l, now) <= Self::MAX_GAP);
+        let since = match self.since {
+            Some(s) if unbroken => s,
+            _ => now,
+        };
+        (
+            EndpointMark {
+                since: Some(since),
+                last_ok: Some(now),
+            },
+            Endpoint::AvailableSince(since),
+        )
+    }
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -39,7 +82,7 @@ pub fn judge(
     endpoint: Endpoint,
     region: &str,
 ) -> ProbeResult {
-    let last_run = log.last_run_ms.map(|ms| Duration::from_millis(ms));
+    let last_run = log.last_run_ms.map(Duration::from_millis);
     let result = |outcome: Outcome, reason: Reason, detail: String| ProbeResult {
         check: check.id.clone(),
         region: region.to_string(),
@@ -115,7 +158,11 @@ pub fn judge(
             Reason::Late,
             format!(
                 "no {} since {}: expected by {} ({}, grace {}); {} late",
-                if log.success.is_some() { "success" } else { "success after the start" },
+                if log.success.is_some() {
+                    "success"
+                } else {
+                    "success after the start"
+                },
                 time(base),
                 time(h.schedule.next_after(base)),
                 h.schedule.describe(),

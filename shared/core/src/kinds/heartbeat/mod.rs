@@ -8,7 +8,7 @@
 mod judge;
 mod ping;
 
-pub use judge::{judge, Endpoint};
+pub use judge::{judge, Endpoint, EndpointMark};
 pub use ping::{parse_path, Bucket, Ping, PingKind, PingLog, Refused, MAX_BODY};
 
 use crate::at::At;

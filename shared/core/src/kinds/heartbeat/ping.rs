@@ -59,7 +59,9 @@ pub fn parse_path(path: &str) -> Option<(&str, PingKind)> {
         None => PingKind::Success,
         Some("start") => PingKind::Start,
         Some("fail") => PingKind::Fail,
-        Some(code) if !code.is_empty() && code.len() <= 3 && code.bytes().all(|b| b.is_ascii_digit()) => {
+        Some(code)
+            if !code.is_empty() && code.len() <= 3 && code.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             let code: u16 = code.parse().ok()?;
             PingKind::Exit(u8::try_from(code).ok()?)
         }
@@ -210,9 +212,9 @@ impl Bucket {
 
     /// Takes one ping at `now`, if the bucket holds one.
     pub fn take(&mut self, now: DateTime<Utc>) -> Result<(), Refused> {
-        let elapsed = self
-            .at
-            .map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0);
+        let elapsed = self.at.map_or(0.0, |at| {
+            (now - at).num_milliseconds().max(0) as f64 / 1000.0
+        });
         let tokens = (self.tokens + elapsed / Self::REFILL_S).min(Self::SIZE);
         if tokens < 1.0 {
             return Err(Refused {

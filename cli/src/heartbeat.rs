@@ -1,0 +1,192 @@
+//! Heartbeats on the local runner: the ping endpoint `atalaya run --listen` serves
+//! (`/ping/<token>`, `/start`, `/fail`, `/<exit status>`), the key tokens are derived from (a
+//! reference in the file, else a key file next to the database), and `atalaya heartbeat url`.
+
+use atalaya_app::heartbeat::{self, Tokens};
+use atalaya_core::email::Key;
+use atalaya_core::kinds::heartbeat::{Endpoint as Availability, MAX_BODY};
+use atalaya_core::kinds::CheckKind;
+use atalaya_core::{Config, ProbeResult};
+use atalaya_store::SqliteStore;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Response, StatusCode};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The largest ping body read (the first [`MAX_BODY`] of it is kept); larger is refused.
+const MAX_READ: usize = 100 * 1024;
+
+/// The key file of a database: `<db>.heartbeat-key`.
+pub fn key_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".heartbeat-key");
+    PathBuf::from(name)
+}
+
+/// The key heartbeat tokens are derived from, when a heartbeat has no token of its own.
+pub async fn key(config: &Config, db: &Path) -> anyhow::Result<Option<Key>> {
+    let derived = heartbeat::heartbeats(config).any(|(_, h)| h.token.is_none());
+    if !derived {
+        return Ok(None);
+    }
+    crate::mail::key_at(
+        config.settings.heartbeats.key.as_ref(),
+        "settings.heartbeats.key",
+        &key_file(db),
+        "heartbeat key",
+    )
+    .await
+    .map(Some)
+}
+
+/// Every heartbeat's token: references read (`${env:…}` here, `${ssm:…}`/`${secret:…}` from
+/// AWS), the others derived from the key. A token that cannot be had is the check's problem
+/// (reported as a monitoring fault), not the runner's.
+pub async fn tokens(config: &Config, key: Option<&Key>) -> Tokens {
+    let mut resolved = HashMap::new();
+    for (check, t) in heartbeat::token_references(config) {
+        let value = crate::mail::resolve(&t, "heartbeat.token")
+            .await
+            .map_err(|e| format!("{e:#}"));
+        resolved.insert(check, value);
+    }
+    Tokens::new(config, key, &resolved)
+}
+
+/// The ping endpoint, served by the runner's listener.
+pub struct PingEndpoint {
+    pub store: Arc<SqliteStore>,
+    pub config: Arc<Config>,
+    pub tokens: Arc<Tokens>,
+    /// When the listener started taking pings.
+    pub since: DateTime<Utc>,
+    /// Each ping's judgement goes to the runner, evaluated with its round.
+    pub results: tokio::sync::mpsc::UnboundedSender<ProbeResult>,
+}
+
+fn respond(status: u16, text: String, retry_after: Option<u64>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text + "\n")));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    if let Some(s) = retry_after {
+        h.insert(hyper::header::RETRY_AFTER, s.into());
+    }
+    r
+}
+
+/// A ping: any method (`curl -fsS -m 10 --retry 5 URL`, or a POST with the job's output).
+pub async fn answer(ep: &PingEndpoint, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let body = match Limited::new(req.into_body(), MAX_READ).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return respond(
+                413,
+                format!(
+                    "the body is over {} KB (the first {} KB of a body is kept)",
+                    MAX_READ / 1024,
+                    MAX_BODY / 1024
+                ),
+                None,
+            )
+        }
+    };
+    match heartbeat::receive(
+        &*ep.store,
+        &ep.config,
+        &ep.tokens,
+        &path,
+        &body,
+        Utc::now(),
+        Availability::AvailableSince(ep.since),
+    )
+    .await
+    {
+        Ok(received) => {
+            if let Some(result) = received.result {
+                let _ = ep.results.send(result);
+            }
+            respond(received.status, received.message, received.retry_after)
+        }
+        Err(e) => {
+            eprintln!("warning: a ping could not be kept: {e}");
+            respond(
+                503,
+                "the ping could not be kept; send it again".into(),
+                Some(5),
+            )
+        }
+    }
+}
+
+/// `atalaya heartbeat url CHECK`: the check's ping URL, from the checks file (and, for a
+/// derived token locally, the key file of the database).
+pub fn url(file: &Path, db: &Path, check: &str, base: Option<&str>) -> anyhow::Result<()> {
+    let text = atalaya_app::checks::read(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = atalaya_core::load_str(
+        &text,
+        &file.display().to_string(),
+        atalaya_core::Target::Local,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(c) = config.check(check) else {
+        anyhow::bail!("{}: no check {check}", file.display());
+    };
+    let CheckKind::Heartbeat(h) = &c.kind else {
+        anyhow::bail!(
+            "{}: check {check} is a {} check, not a heartbeat",
+            file.display(),
+            c.kind.name()
+        );
+    };
+    let runtime = atalaya_probe::runtime()?;
+    let token = runtime.block_on(async {
+        let key = if h.token.is_none() {
+            Some(
+                crate::mail::key_at(
+                    config.settings.heartbeats.key.as_ref(),
+                    "settings.heartbeats.key",
+                    &key_file(db),
+                    "heartbeat key",
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let resolved = match &h.token {
+            Some(t) => Some(
+                crate::mail::resolve(t, "heartbeat.token")
+                    .await
+                    .map_err(|e| format!("{e:#}")),
+            ),
+            None => None,
+        };
+        heartbeat::token_of(c, h, key.as_ref(), resolved.as_ref())
+            .map_err(|e| anyhow::anyhow!("check {check}: {e}"))
+    })?;
+    let base = base
+        .map(str::to_string)
+        .or_else(|| config.settings.heartbeats.url.clone())
+        .unwrap_or_else(|| format!("http://{}", crate::mail::DEFAULT_LISTEN));
+    let u = heartbeat::url(&base, &token);
+    println!("{u}");
+    eprintln!(
+        "{check}: {}, grace {}; ping this URL when a run succeeds; add /start when one begins, /fail or /<exit status> when one ends",
+        h.schedule.describe(),
+        atalaya_core::duration::format_duration(h.grace),
+    );
+    Ok(())
+}
