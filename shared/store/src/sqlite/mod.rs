@@ -165,7 +165,7 @@ impl Store for SqliteStore {
         _deadline: Instant,
     ) -> Result<usize, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         {
             let mut stmt = tx.prepare_cached(

@@ -27,7 +27,7 @@ impl SqliteStore {
     /// than [`KEEP_DAYS`] are let go.
     pub fn accrue(&self, accruals: &[Accrual<'_>]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let empty = Millis::default();
         for a in accruals {
             let touched: std::collections::BTreeSet<&DateTime<Utc>> =
@@ -194,7 +194,7 @@ impl crate::Rollups for SqliteStore {
         by_service: &BTreeMap<String, BTreeMap<String, Hours>>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (subject, hours) in by_service.values().flatten() {
             for (hour, m) in hours {
                 tx.execute(
