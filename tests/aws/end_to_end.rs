@@ -8,7 +8,7 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIterato
 
 /// The results table's stream, read back through moto's DynamoDB Streams API and shaped as
 /// Lambda delivers it to the alert function.
-async fn stream_batch(
+pub(super) async fn stream_batch(
     config: &aws_config::SdkConfig,
     table: &str,
 ) -> aws_lambda_events::event::dynamodb::Event {

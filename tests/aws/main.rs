@@ -10,6 +10,7 @@ mod end_to_end;
 mod faults;
 mod mailer;
 mod partitions;
+mod ping_fn;
 mod probe_fn;
 mod rollup_job;
 mod sns;

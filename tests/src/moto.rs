@@ -95,6 +95,17 @@ pub async fn store() -> (atalaya_store::DynamoStore, String) {
     (store, prefix)
 }
 
+/// Another client on the tables of `store()` under `prefix` (as a second function sees them).
+pub async fn store_with_prefix(prefix: &str) -> atalaya_store::DynamoStore {
+    atalaya_store::DynamoStore::connect(
+        "eu-west-1",
+        Some(&endpoint()),
+        atalaya_store::Tables::with_prefix(prefix),
+        Duration::from_secs(30 * 86_400),
+    )
+    .await
+}
+
 /// An S3 client for moto (path-style addresses).
 pub async fn s3() -> aws_sdk_s3::Client {
     let sdk = sdk_config().await;

@@ -1,0 +1,85 @@
+//! The ping function's bootstrap, for both of its functions (the ping endpoint behind a
+//! function URL, and the judge on a schedule; which one an invocation is for is told by its
+//! event). Environment: ATALAYA_CHECKS (the packaged checks file; a published one from
+//! ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX (or
+//! ATALAYA_RESULTS_TABLE and ATALAYA_STATE_TABLE), ATALAYA_PING_URL (the judge: the endpoint's
+//! function URL), AWS_REGION, AWS_ENDPOINT_URL (tests only). Tokens are read again when the
+//! checks file changes and every 15 minutes.
+
+use atalaya_app::heartbeat::Tokens;
+use atalaya_app::live::FunctionChecks;
+use atalaya_app::Checks;
+use atalaya_probe::{Engine, EngineOptions};
+use atalaya_store::DynamoStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long tokens read from references are kept before they are read again.
+const TOKENS_REFRESH: Duration = Duration::from_secs(15 * 60);
+
+struct Current {
+    checks: Arc<Checks>,
+    tokens: Arc<Tokens>,
+    read_at: Instant,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
+    let packaged = FunctionChecks::packaged()?;
+    let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let ping_url = std::env::var("ATALAYA_PING_URL").ok();
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
+    let live = FunctionChecks::new(packaged, &sdk);
+    let first = live.current();
+    let current = tokio::sync::Mutex::new(Current {
+        tokens: Arc::new(atalaya_ping_fn::tokens(&first.config, &sdk).await),
+        checks: first,
+        read_at: Instant::now(),
+    });
+    let engine = Arc::new(Engine::new(EngineOptions {
+        region: region.clone(),
+        allow_networks: live.current().config.settings.allow_networks.clone(),
+        concurrency: 1,
+        ..EngineOptions::default()
+    })?);
+    let (store, live, current, sdk, engine, ping_url) =
+        (&store, &live, &current, &sdk, &engine, &ping_url);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let (checks, _) = live.now().await;
+            let (checks, tokens) = {
+                let mut c = current.lock().await;
+                if !Arc::ptr_eq(&c.checks, &checks) || c.read_at.elapsed() >= TOKENS_REFRESH {
+                    c.tokens = Arc::new(atalaya_ping_fn::tokens(&checks.config, sdk).await);
+                    c.checks = checks.clone();
+                    c.read_at = Instant::now();
+                }
+                (c.checks.clone(), c.tokens.clone())
+            };
+            let now = chrono::Utc::now();
+            if atalaya_ping_fn::is_request(&event.payload) {
+                let (response, answered) =
+                    atalaya_ping_fn::answer(store, &checks.config, &tokens, &event.payload, now)
+                        .await;
+                if answered.status != 200 || answered.check.is_some() {
+                    println!("{}", atalaya_ping_fn::ping_emf(&answered, now));
+                }
+                return Ok::<_, Error>(response);
+            }
+            // The judge: first, does the endpoint take pings through its public URL?
+            let alive =
+                atalaya_ping_fn::look(engine, ping_url.as_deref(), &checks.config).await;
+            if let Err(why) = &alive {
+                tracing::error!(why = %why, "the ping endpoint is not taking pings: heartbeats are unknown");
+            }
+            let out = atalaya_ping_fn::judge(store, &checks.config, &tokens, now, alive).await?;
+            println!("{}", atalaya_ping_fn::judge_emf(&out, now));
+            Ok(serde_json::to_value(out)?)
+        },
+    ))
+    .await
+}
