@@ -121,7 +121,7 @@ package: $(CARGO_LAMBDA)
 	rustup target add aarch64-unknown-linux-gnu
 	$(CARGO) run --quiet -p atalaya-cli -- validate --target lambda $(CHECKS)
 	PATH="$(CURDIR)/$(PKG_VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
-	  $(CARGO_LAMBDA) lambda build --profile lambda-release --arm64 -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-rollup-fn -p atalaya-mailer-fn -p atalaya-pages-fn
+	  $(CARGO_LAMBDA) lambda build --profile lambda-release --arm64 -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-rollup-fn -p atalaya-mailer-fn -p atalaya-pages-fn -p atalaya-ping-fn
 	infra/package.sh $(CHECKS) dist
 
 # --- Infrastructure checks (offline) ---------------------------------------------------------
@@ -163,7 +163,7 @@ empty :=
 space := $(empty) $(empty)
 deploy-sam: $(SAM) build
 	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [MAIL_DOMAIN=acme.example] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
-	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip -a -f dist/atalaya-rollup.zip || { echo "run make package first"; exit 2; }
+	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip -a -f dist/atalaya-rollup.zip -a -f dist/atalaya-ping.zip || { echo "run make package first"; exit 2; }
 	@set -e; operators=$$(infra/keyed.sh "$(OPERATOR_EMAILS)"); customers=$$(infra/keyed.sh "$(CUSTOMERS)"); \
 	  shards=$${PROBE_SHARDS:-$$($(ATALAYA) plan --shards $(CHECKS))}; shard_list=$$(seq -s, 0 $$((shards - 1))); \
 	  echo "deploy-sam: $(HOME_REGION) home; probes in $(REGIONS), $$shards shard(s) each"; \

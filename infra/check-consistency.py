@@ -113,6 +113,31 @@ ACCESS = {
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
     },
+    "ping": {
+        ("logs:CreateLogStream", "logs"),
+        ("logs:PutLogEvents", "logs"),
+        ("dynamodb:BatchWriteItem", "table:results"),
+        ("dynamodb:GetItem", "table:state"),
+        ("dynamodb:PutItem", "table:state"),
+        ("ssm:GetParameter", "parameters:here/prefix"),
+        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
+    },
+    "ping-judge": {
+        ("logs:CreateLogStream", "logs"),
+        ("logs:PutLogEvents", "logs"),
+        ("dynamodb:BatchWriteItem", "table:results"),
+        ("dynamodb:BatchGetItem", "table:state"),
+        ("dynamodb:GetItem", "table:state"),
+        ("dynamodb:PutItem", "table:state"),
+        ("ssm:GetParameter", "parameters:here/prefix"),
+        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("s3:GetObject", "object:checks"),
+        ("s3:GetObjectVersion", "object:checks"),
+        ("s3:ListBucket", "bucket:checks"),
+    },
     "probe": {
         ("logs:CreateLogStream", "logs"),
         ("logs:PutLogEvents", "logs"),
@@ -197,7 +222,12 @@ def store_code():
     return "\n".join(f.read_text() for f in files)
 
 
+# Functions that share another's code (one artefact, two functions).
+CODE_OF = {"ping-judge": "ping"}
+
+
 def function_code(name):
+    name = CODE_OF.get(name, name)
     return "\n".join(p.read_text() for p in sorted((ROOT / f"functions/{name}/src").rglob("*.rs")))
 
 
@@ -218,7 +248,7 @@ TYPE_LETTER = {"String": "S", "Number": "N", "Binary": "B", "S": "S", "N": "N", 
 def code_metrics():
     """(metric, dimension name) pairs the functions emit as EMF."""
     out = set()
-    for name in ("alert", "probe", "rollup"):
+    for name in ("alert", "probe", "rollup", "ping"):
         src = function_code(name)
         for m in re.finditer(r"atalaya_aws::emf\(", src):
             call = balanced(src, m.end() - 1, "(", ")")
@@ -363,6 +393,8 @@ def sam_functions():
         ("home", "MailerFunction", "mailer"),
         ("home", "PagesFunction", "pages"),
         ("home", "RollupFunction", "rollup"),
+        ("home", "PingFunction", "ping"),
+        ("home", "PingJudgeFunction", "ping-judge"),
         ("probe-region", "ProbeFunction", "probe"),
     ):
         tpl = sam(tname)
@@ -413,6 +445,8 @@ TF_FILES = {
     "mailer": ["infra/terraform/mail.tf"],
     "pages": ["infra/terraform/mail.tf"],
     "rollup": ["infra/terraform/rollup.tf"],
+    "ping": ["infra/terraform/ping.tf"],
+    "ping-judge": ["infra/terraform/ping.tf"],
     "probe": ["infra/terraform/modules/probe-region/main.tf"],
 }
 
@@ -495,7 +529,7 @@ def tf_access(fname):
     for rel in TF_FILES[fname]:
         text = read(rel)
         for label, body in tf_blocks(text, "aws_iam_role_policy"):
-            if label != fname:
+            if label != fname.replace("-", "_"):
                 continue
             for sm in re.finditer(r"Sid\s*=", body):
                 start = body.rfind("{", 0, sm.start())
@@ -512,7 +546,7 @@ def tf_env(fname):
     out = {}
     for rel in TF_FILES[fname]:
         for label, body in tf_blocks(read(rel), "aws_lambda_function"):
-            if label != fname:
+            if label != fname.replace("-", "_"):
                 continue
             env = re.search(r"variables = \{(.*?)\n\s*\}", body, re.S)
             for k, v in re.findall(r"(ATALAYA_\w+)\s*=\s*(.+)", env.group(1) if env else ""):
@@ -621,6 +655,30 @@ def check_environment_and_iam():
             tf_ok = re.search(r'"dynamodb:LeadingKeys"\s*=\s*\["rollup#\*", "rollups-done#\*"\]', tf_text)
             if not state or len(limited) != len(state) or not tf_ok:
                 problem("the rollup function's role must limit its state access to the rollup items (dynamodb:LeadingKeys = rollup#*, rollups-done#*)")
+        # The ping functions write results under the heartbeats' region only, and touch only the
+        # heartbeat items of the state table, whose keys the code writes.
+        if fname in ("ping", "ping-judge"):
+            region = re.search(r'pub const REGION: &str = "([^"]+)"', read("shared/core/src/kinds/heartbeat/mod.rs")).group(1)
+            code = store_code()
+            for key in ("heartbeat#", "heartbeat-endpoint"):
+                if f'"{key}' not in code:
+                    problem(f"the {fname} function's role names state keys {key}..., which the store code does not write")
+            statements = [st for pol in role.get("Policies", []) for st in pol["PolicyDocument"]["Statement"]]
+            for st in statements:
+                canon = sam_canon(tpl, st["Resource"])
+                cond = st.get("Condition", {})
+                if canon == "table:results" and cond.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") != [region]:
+                    problem(f"SAM: the {fname} function's role must limit its results writes to the region {region} (dynamodb:LeadingKeys)")
+                if canon == "table:state" and not all(k in ("heartbeat#*", "heartbeat-endpoint") for k in cond.get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys", ["?"])):
+                    problem(f"SAM: the {fname} function's role must limit its state access to the heartbeat items (dynamodb:LeadingKeys)")
+            tf_text = read(TF_FILES[fname][0])
+            policy = dict(tf_blocks(tf_text, "aws_iam_role_policy")).get(fname.replace("-", "_"), "")
+            if policy.count('"dynamodb:LeadingKeys" = ["%s"]' % region) != 1:
+                problem(f"Terraform: the {fname} function's role must limit its results writes to the region {region} (dynamodb:LeadingKeys)")
+            state_statements = len(re.findall(r"Resource = aws_dynamodb_table\.state\.arn", policy))
+            limited = len(re.findall(r'"dynamodb:LeadingKeys" = \["heartbeat(?:#\*|-endpoint)"\]', policy))
+            if state_statements == 0 or state_statements != limited:
+                problem(f"Terraform: the {fname} function's role must limit its state access to the heartbeat items (dynamodb:LeadingKeys)")
 
 
 def check_alarms():
@@ -638,13 +696,13 @@ def check_alarms():
                     if (p["MetricName"], d) not in emitted:
                         problem(f"SAM {tname}: alarm {lid} watches {p['MetricName']} by {d}, which no function emits (they emit {sorted(emitted_names)})")
             elif p["Namespace"] == "AWS/Lambda":
-                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:RollupFunction"):
+                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:RollupFunction", "function:PingFunction", "function:PingJudgeFunction"):
                     problem(f"SAM {tname}: alarm {lid} is on a function this stack does not create")
             elif p["Namespace"] == "AWS/SQS":
                 q = dims.get("QueueName", {})
                 if not (isinstance(q, dict) and "Fn::GetAtt" in q and sam_canon(tpl, {"Fn::GetAtt": q["Fn::GetAtt"]}).startswith("queue:")):
                     problem(f"SAM {tname}: alarm {lid} is on a queue this stack does not create")
-    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/modules/probe-region/main.tf"):
+    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/ping.tf", "infra/terraform/modules/probe-region/main.tf"):
         text = read(rel)
         for label, body in tf_blocks(text, "aws_cloudwatch_metric_alarm"):
             ns = re.search(r'namespace\s*=\s*"([^"]+)"', body).group(1)
@@ -671,7 +729,7 @@ def check_alarms():
                 n = n.get("Fn::Sub", n) if isinstance(n, dict) else n
                 sam_names.add(re.sub(r"\$\{[^}]+\}", "", n).strip("-"))
     tf_names = set()
-    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/modules/probe-region/main.tf"):
+    for rel in ("infra/terraform/alarms.tf", "infra/terraform/rollup.tf", "infra/terraform/ping.tf", "infra/terraform/modules/probe-region/main.tf"):
         text = read(rel)
         for label, body in tf_blocks(text, "aws_cloudwatch_metric_alarm"):
             n = re.search(r'alarm_name\s*=\s*"([^"]+)"', body).group(1)
@@ -696,8 +754,10 @@ def check_schedules():
             problem(f"{where}: the tick's payload has {sorted(keys)}, not {{tick}}")
         if target == "rollup" and keys:
             problem(f"{where}: the rollup job's schedule passes {sorted(keys)}; the job takes nothing")
+        if target == "ping-judge" and keys != {"judge"}:
+            problem(f"{where}: the judge's payload has {sorted(keys)}, not {{judge}} (a function URL request would be taken for a ping)")
 
-    for tname, lid, target in (("home", "AlertFunction", "alert"), ("home", "RollupFunction", "rollup"), ("probe-region", "ProbeFunction", "probe")):
+    for tname, lid, target in (("home", "AlertFunction", "alert"), ("home", "RollupFunction", "rollup"), ("home", "PingJudgeFunction", "ping-judge"), ("probe-region", "ProbeFunction", "probe")):
         tpl = sam(tname)
         res = sam_resources(tpl)
         inputs = []
@@ -719,7 +779,7 @@ def check_schedules():
                 problem(f"SAM {tname}: a schedule's payload for the {target} function is not JSON ({e}): {i!r}")
                 continue
             payload_ok(f"SAM {tname}", set(payload), target)
-    for rel, target in (("infra/terraform/main.tf", "alert"), ("infra/terraform/rollup.tf", "rollup"), ("infra/terraform/modules/probe-region/main.tf", "probe")):
+    for rel, target in (("infra/terraform/main.tf", "alert"), ("infra/terraform/rollup.tf", "rollup"), ("infra/terraform/ping.tf", "ping-judge"), ("infra/terraform/modules/probe-region/main.tf", "probe")):
         if not list(tf_blocks(read(rel), "aws_scheduler_schedule")):
             problem(f"Terraform {rel}: no schedule invokes the {target} function")
         for label, body in tf_blocks(read(rel), "aws_scheduler_schedule"):

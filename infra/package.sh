@@ -5,7 +5,7 @@ set -euo pipefail
 checks="$1"; dist="$2"
 base=$(dirname "$checks")
 mkdir -p "$dist"
-for fn in probe alert rollup mailer pages; do
+for fn in probe alert rollup mailer pages ping; do
   bin="target/lambda/atalaya-$fn-fn/bootstrap"
   [ -x "$bin" ] || { echo "missing $bin: build with cargo-lambda first" >&2; exit 1; }
   stage=$(mktemp -d)

@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "functions/ping/src", "shared/core/src/kinds/heartbeat", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
@@ -28,6 +28,16 @@ DRIFTS = [
      "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n                Resource: !GetAtt StateTable.Arn",
      "Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n                Resource: !GetAtt IncidentsTable.Arn",
      "dynamodb:GetItem on table:incidents, which it should not"),
+    ("the ping judge may write another region's results", HOME,
+     "                  ForAllValues:StringEquals:\n                    dynamodb:LeadingKeys: [heartbeats]\n              # Reads every ping log",
+     "                  ForAllValues:StringEquals:\n                    dynamodb:LeadingKeys: [eu-west-1]\n              # Reads every ping log",
+     "the ping-judge function's role must limit its results writes to the region heartbeats"),
+    ("the ping endpoint may touch the engine's state", "infra/terraform/ping.tf",
+     '"dynamodb:LeadingKeys" = ["heartbeat#*"] } }\n      },\n      {\n        Sid       = "EndpointMark", Effect = "Allow", Action = ["dynamodb:GetItem"]',
+     '"dynamodb:LeadingKeys" = ["engine#*"] } }\n      },\n      {\n        Sid       = "EndpointMark", Effect = "Allow", Action = ["dynamodb:GetItem"]',
+     "the ping function's role must limit its state access to the heartbeat items"),
+    ("a judge's schedule without its marker", "infra/terraform/ping.tf",
+     "input    = jsonencode({ judge = true })", "input    = jsonencode({})", "the judge's payload has"),
     ("an alarm on a metric nobody emits", HOME,
      "MetricName: PublishFailures", "MetricName: PublishFailure", "watches PublishFailure by Function, which no function emits"),
     ("a wrong index ARN", HOME,

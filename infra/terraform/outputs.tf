@@ -34,6 +34,11 @@ output "checks_bucket_name" {
   value       = aws_s3_bucket.checks.id
 }
 
+output "ping_url" {
+  description = "The heartbeats' ping endpoint: set settings.heartbeats.url to it (`atalaya heartbeat url CHECK` prints each job's URL under it)."
+  value       = aws_lambda_function_url.ping.function_url
+}
+
 output "pages_url" {
   description = "The subscribers' pages (with mail_domain): set settings.email.pages_url to it."
   value       = local.mail ? aws_lambda_function_url.pages[0].function_url : ""

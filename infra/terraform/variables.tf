@@ -33,6 +33,11 @@ variable "rollup_package" {
   type        = string
 }
 
+variable "ping_package" {
+  description = "Path of the ping function's zip (make package), with the checks file inside: the heartbeats' ping endpoint and its judge."
+  type        = string
+}
+
 variable "log_retention_days" {
   description = "How long the functions' logs are kept."
   type        = number

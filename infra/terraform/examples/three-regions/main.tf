@@ -59,6 +59,7 @@ module "home" {
   probe_regions          = ["eu-west-1", "us-east-1", "ap-southeast-2"]
   alert_package          = "${local.dist}/atalaya-alert.zip"
   rollup_package         = "${local.dist}/atalaya-rollup.zip"
+  ping_package           = "${local.dist}/atalaya-ping.zip"
 }
 
 module "probe_eu_west_1" {
