@@ -36,12 +36,19 @@ pub fn probe(o: ProbeOptions<'_>) -> anyhow::Result<ExitCode> {
             known.join(", ")
         );
     }
-    let selected: Arc<[atalaya_core::Check]> = config
+    let (passive, probed): (Vec<&atalaya_core::Check>, Vec<&atalaya_core::Check>) = config
         .checks
         .iter()
         .filter(|c| o.checks.is_empty() || o.checks.contains(&c.id))
-        .cloned()
-        .collect();
+        .partition(|c| c.kind.is_passive());
+    // A heartbeat has nothing to probe: its job pings `atalaya run --listen`.
+    for c in &passive {
+        eprintln!(
+            "{}: a heartbeat, judged from its job's pings by `atalaya run --listen` (not probed)",
+            c.id
+        );
+    }
+    let selected: Arc<[atalaya_core::Check]> = probed.into_iter().cloned().collect();
     let engine = Arc::new(
         Engine::new(EngineOptions {
             region: o.region.clone(),

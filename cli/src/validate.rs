@@ -83,6 +83,12 @@ fn cost_line(e: &atalaya_core::cost::Estimate) -> String {
             e.schedules_usd
         ),
     ];
+    if e.heartbeat_judge_usd > 0.0 {
+        parts.push(format!(
+            "the heartbeats' judge ${:.2}",
+            e.heartbeat_judge_usd
+        ));
+    }
     if e.kept_running > 0 {
         parts.push(format!(
             "{} kept running all minute for sub-minute checks ${:.2}",

@@ -30,11 +30,14 @@ pub struct Estimate {
     /// Of those, the ones sub-minute checks keep running all minute.
     pub kept_running: u32,
     pub kept_running_usd: f64,
+    /// Heartbeats' ping function: the judge's schedule and its call to the endpoint each
+    /// minute (pings themselves are a few requests a day per job: left out).
+    pub heartbeat_judge_usd: f64,
 }
 
 impl Estimate {
     pub fn total(&self) -> f64 {
-        self.runs_usd + self.schedules_usd + self.kept_running_usd
+        self.runs_usd + self.schedules_usd + self.kept_running_usd + self.heartbeat_judge_usd
     }
 }
 
@@ -81,6 +84,12 @@ pub fn estimate(config: &Config) -> Estimate {
         schedules_usd: f64::from(schedules) * MONTH_MINUTES * PER_SCHEDULED_INVOCATION,
         kept_running,
         kept_running_usd: f64::from(kept_running) * MONTH_MINUTES * PER_MINUTE_KEPT_RUNNING,
+        heartbeat_judge_usd: if config.checks.iter().any(|c| c.kind.is_passive()) {
+            // The judge's scheduled invocation, and the endpoint's invocation it makes.
+            MONTH_MINUTES * (PER_SCHEDULED_INVOCATION + 0.2e-6)
+        } else {
+            0.0
+        },
     }
 }
 
@@ -114,5 +123,31 @@ checks:
         // Two schedules a minute for a month: about 15 cents; one function kept up: ~$15.
         assert!((e.schedules_usd - 2.0 * 43_200.0 * 1.7e-6).abs() < 1e-9);
         assert!((e.kept_running_usd - 14.98).abs() < 0.01, "{e:?}");
+        assert_eq!(e.heartbeat_judge_usd, 0.0);
+    }
+
+    #[test]
+    fn heartbeats_cost_their_judgements_and_the_judge_not_a_probe_region() {
+        let config = crate::load_str(
+            "settings:
+  regions: [eu-west-1]
+  heartbeats: { key: '${ssm:/atalaya/heartbeat-key}' }
+customers:
+  - { id: acme, name: ACME }
+services:
+  - { id: jobs, customer: acme, name: Jobs }
+checks:
+  - { id: backup, service: jobs, heartbeat: { every: 1d } }
+",
+            "checks.yaml",
+            crate::Target::Lambda,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = estimate(&config);
+        // Judged once a minute, in one place.
+        assert_eq!(e.runs, 43_200.0);
+        assert_eq!(plan(&config).len(), 1, "{:?}", plan(&config));
+        assert_eq!(e.schedules, 1);
+        assert!((e.heartbeat_judge_usd - 43_200.0 * 1.9e-6).abs() < 1e-9, "{e:?}");
     }
 }

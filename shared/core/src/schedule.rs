@@ -96,7 +96,7 @@ pub struct RegionPlan {
     pub shards: u32,
 }
 
-/// Sizes the probe side of every configured region: the busiest minute of a day (every interval
+/// Sizes the probe side of every configured probe region: the busiest minute of a day (every interval
 /// divides a day) split into shards of at most [`CHECKS_PER_SHARD`] checks.
 pub fn plan(config: &Config) -> Vec<RegionPlan> {
     const DAY: usize = 1440;
@@ -104,6 +104,8 @@ pub fn plan(config: &Config) -> Vec<RegionPlan> {
         .settings
         .regions
         .iter()
+        // Heartbeats are judged by the ping function, not probed.
+        .filter(|r| *r != crate::kinds::heartbeat::REGION)
         .map(|region| {
             let mut per_minute = vec![0usize; DAY];
             let mut checks = 0;
