@@ -103,7 +103,7 @@ fn the_annotated_example_is_valid_for_lambda_and_uses_every_check_kind() {
         config.checks.iter().map(|c| c.kind.name()).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["dns", "http", "steps", "tcp", "tls"]
+        ["dns", "heartbeat", "http", "steps", "tcp", "tls"]
     );
     assert_eq!(config.settings.quorum, Quorum::Majority);
     let api = config.check("shop-api-health").unwrap();

@@ -148,6 +148,9 @@ checks:
         assert_eq!(e.runs, 43_200.0);
         assert_eq!(plan(&config).len(), 1, "{:?}", plan(&config));
         assert_eq!(e.schedules, 1);
-        assert!((e.heartbeat_judge_usd - 43_200.0 * 1.9e-6).abs() < 1e-9, "{e:?}");
+        assert!(
+            (e.heartbeat_judge_usd - 43_200.0 * 1.9e-6).abs() < 1e-9,
+            "{e:?}"
+        );
     }
 }

@@ -107,7 +107,7 @@ pub(super) fn check_check(
                     "an empty region list would never run the check; remove it to run everywhere",
                 );
             }
-            for r in list {
+            for r in list.iter().filter(|_| !passive) {
                 if !settings.regions.contains(&r.value) {
                     errs.push(
                         r.pos,

@@ -288,14 +288,16 @@ pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCh
             ),
         );
     }
-    let grace = match &h.grace {
-        Some(g) => dur(cx, g, "heartbeat.grace", MAX_GRACE)?,
-        None => DEFAULT_GRACE.min(gap),
-    };
-    let max_run = match &h.max_run {
-        Some(m) => Some(dur(cx, m, "heartbeat.max_run", MAX_RUN)?),
-        None => None,
-    };
+    // Each field's problem is said; a field in error takes its default meanwhile.
+    let grace = h
+        .grace
+        .as_ref()
+        .and_then(|g| dur(cx, g, "heartbeat.grace", MAX_GRACE))
+        .unwrap_or(DEFAULT_GRACE.min(gap));
+    let max_run = h
+        .max_run
+        .as_ref()
+        .and_then(|m| dur(cx, m, "heartbeat.max_run", MAX_RUN));
     let token = match &h.token {
         None => None,
         Some(t) => {
