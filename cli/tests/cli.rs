@@ -36,7 +36,7 @@ fn validate_exits_0_for_a_valid_file() {
     let out = atalaya(&["validate", root], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("valid (10 checks, 2 services, 1 customer)"),
+        text(&out.stdout).contains("valid (12 checks, 2 services, 1 customer)"),
         "{}",
         text(&out.stdout)
     );
