@@ -17,6 +17,45 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[derive(clap::Subcommand)]
+pub enum HeartbeatCommand {
+    /// Print a heartbeat check's ping URL: its token (its own reference, or derived from
+    /// settings.heartbeats.key; locally from the key file next to the database) under
+    /// --base, settings.heartbeats.url or the local runner's address.
+    #[command(
+        after_help = "Examples:\n  atalaya heartbeat url nightly-backup --file checks.yaml\n  curl -fsS -m 10 --retry 5 \"$(atalaya heartbeat url nightly-backup --file checks.yaml)\"\n  atalaya heartbeat url nightly-backup --file checks.yaml --base https://abc.lambda-url.eu-west-1.on.aws"
+    )]
+    Url {
+        /// The heartbeat check's id.
+        check: String,
+        /// The checks file (YAML).
+        #[arg(long, default_value = "checks.yaml")]
+        file: PathBuf,
+        /// The local runner's database (its key file derives tokens when the file has no
+        /// settings.heartbeats.key).
+        #[arg(long, default_value = "atalaya.db")]
+        db: PathBuf,
+        /// The ping endpoint's address (the stack's PingUrl output on AWS).
+        #[arg(long)]
+        base: Option<String>,
+    },
+}
+
+/// Runs `atalaya heartbeat …`.
+pub fn command(action: HeartbeatCommand) -> anyhow::Result<std::process::ExitCode> {
+    match action {
+        HeartbeatCommand::Url {
+            check,
+            file,
+            db,
+            base,
+        } => {
+            url(&file, &db, &check, base.as_deref())?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
 /// The largest ping body read (the first [`MAX_BODY`] of it is kept); larger is refused.
 const MAX_READ: usize = 100 * 1024;
 

@@ -214,36 +214,12 @@ enum Command {
     },
     /// Heartbeat checks: the URL a job pings.
     #[command(subcommand)]
-    Heartbeat(HeartbeatCommand),
+    Heartbeat(heartbeat::HeartbeatCommand),
     /// Print the checks file's JSON Schema.
     ///
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
     /// `# yaml-language-server: $schema=./atalaya.schema.json` on the first line of the file.
     Schema,
-}
-
-#[derive(Subcommand)]
-enum HeartbeatCommand {
-    /// Print a heartbeat check's ping URL: its token (its own reference, or derived from
-    /// settings.heartbeats.key; locally from the key file next to the database) under
-    /// --base, settings.heartbeats.url or the local runner's address.
-    #[command(
-        after_help = "Examples:\n  atalaya heartbeat url nightly-backup --file checks.yaml\n  curl -fsS -m 10 --retry 5 \"$(atalaya heartbeat url nightly-backup --file checks.yaml)\"\n  atalaya heartbeat url nightly-backup --file checks.yaml --base https://abc.lambda-url.eu-west-1.on.aws"
-    )]
-    Url {
-        /// The heartbeat check's id.
-        check: String,
-        /// The checks file (YAML).
-        #[arg(long, default_value = "checks.yaml")]
-        file: PathBuf,
-        /// The local runner's database (its key file derives tokens when the file has no
-        /// settings.heartbeats.key).
-        #[arg(long, default_value = "atalaya.db")]
-        db: PathBuf,
-        /// The ping endpoint's address (the stack's PingUrl output on AWS).
-        #[arg(long)]
-        base: Option<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -491,15 +467,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             status_page::build(&file, &db, &out)
         }
         Command::Subscribers { action, store } => subscribers::command(&store, action),
-        Command::Heartbeat(HeartbeatCommand::Url {
-            check,
-            file,
-            db,
-            base,
-        }) => {
-            heartbeat::url(&file, &db, &check, base.as_deref())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Heartbeat(action) => heartbeat::command(action),
         Command::Report {
             month,
             customer,
