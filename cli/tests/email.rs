@@ -9,7 +9,7 @@ mod common;
 use atalaya_tests::smtp::{Received, SmtpSink};
 use common::*;
 use mail_parser::{HeaderValue, Message, MessageParser};
-use std::io::{Read, Write};
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,28 +62,6 @@ checks:
   - {{ id: shop-tcp, service: shop, tcp: {{ host: 127.0.0.1, port: {target_port} }} }}
   - {{ id: blog-tcp, service: blog, tcp: {{ host: 127.0.0.1, port: {target_port} }} }}
 "##
-    )
-}
-
-/// An HTTP request to the runner's pages: (status, body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string(),
     )
 }
 

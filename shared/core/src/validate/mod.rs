@@ -294,7 +294,7 @@ fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, n
 }
 
 /// A duration field: longer than zero and at most `max`.
-fn duration(
+pub(crate) fn duration(
     errs: &mut Errs,
     v: &At<String>,
     subject: &str,

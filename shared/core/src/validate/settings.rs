@@ -287,32 +287,43 @@ pub(super) fn check_settings(
     )
 }
 
+/// An address others reach us at: http(s), a host, no query; written without a trailing `/`
+/// (as the URL library writes it: nothing breaks out of an HTML attribute).
+fn site_url(errs: &mut Errs, v: &At<String>, s: &str, field: &str, like: &str) -> Option<String> {
+    match url::Url::parse(v.value.trim()) {
+        Ok(u)
+            if matches!(u.scheme(), "https" | "http")
+                && u.host_str().is_some()
+                && u.query().is_none() =>
+        {
+            Some(u.as_str().trim_end_matches('/').to_string())
+        }
+        _ => {
+            errs.push(
+                v.pos,
+                s,
+                field,
+                format!("{:?} is not an http(s) address like {like}", v.value),
+            );
+            None
+        }
+    }
+}
+
 /// `settings.heartbeats`: an http(s) address, and a key that is a reference.
 fn heartbeats(errs: &mut Errs, raw: Option<&RawHeartbeats>, s: &str) -> HeartbeatSettings {
     let Some(raw) = raw else {
         return HeartbeatSettings::default();
     };
-    let url = raw
-        .url
-        .as_ref()
-        .and_then(|v| match url::Url::parse(v.value.trim()) {
-            Ok(u)
-                if matches!(u.scheme(), "https" | "http")
-                    && u.host_str().is_some()
-                    && u.query().is_none() =>
-            {
-                Some(u.as_str().trim_end_matches('/').to_string())
-            }
-            _ => {
-                errs.push(
-                    v.pos,
-                    s,
-                    "heartbeats.url",
-                    format!("{:?} is not an http(s) address", v.value),
-                );
-                None
-            }
-        });
+    let url = raw.url.as_ref().and_then(|v| {
+        site_url(
+            errs,
+            v,
+            s,
+            "heartbeats.url",
+            "https://abc.lambda-url.eu-west-1.on.aws",
+        )
+    });
     let key = raw.key.as_ref().and_then(|v| {
         let t = EnvTemplate::parse(&v.value)
             .map_err(|e| errs.push(v.pos, s, "heartbeats.key", e))
@@ -334,27 +345,7 @@ fn status_site(errs: &mut Errs, raw: Option<&RawStatusSite>, s: &str) -> crate::
     let url = raw
         .url
         .as_ref()
-        .and_then(|v| match url::Url::parse(v.value.trim()) {
-            Ok(u)
-                if matches!(u.scheme(), "https" | "http")
-                    && u.host_str().is_some()
-                    && u.query().is_none() =>
-            {
-                Some(u.as_str().trim_end_matches('/').to_string())
-            }
-            _ => {
-                errs.push(
-                    v.pos,
-                    s,
-                    "status_page.url",
-                    format!(
-                        "{:?} is not an http(s) address like https://status.acme.example",
-                        v.value
-                    ),
-                );
-                None
-            }
-        });
+        .and_then(|v| site_url(errs, v, s, "status_page.url", "https://status.acme.example"));
     let title = raw.title.as_ref().and_then(|t| {
         if t.value.trim().is_empty()
             || t.value.chars().any(char::is_control)

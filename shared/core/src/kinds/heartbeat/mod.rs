@@ -161,30 +161,8 @@ pub fn derived_token(key: &crate::email::Key, check: &str) -> String {
 
 pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCheck> {
     let (pos, h) = (h.pos, &h.value);
-    let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| -> Option<Duration> {
-        match crate::duration::parse_duration(&v.value) {
-            Ok(d) if d.is_zero() => {
-                cx.push(v.pos, field, "must be longer than zero");
-                None
-            }
-            Ok(d) if d > max => {
-                cx.push(
-                    v.pos,
-                    field,
-                    format!(
-                        "{} is too long: at most {}",
-                        format_duration(d),
-                        format_duration(max)
-                    ),
-                );
-                None
-            }
-            Ok(d) => Some(d),
-            Err(e) => {
-                cx.push(v.pos, field, e);
-                None
-            }
-        }
+    let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| {
+        crate::validate::duration(cx.errs, v, &cx.subject, field, max)
     };
     let timezone = match &h.timezone {
         None => chrono_tz::UTC,
