@@ -6,7 +6,6 @@ use atalaya_app::subscriptions::{action_of, handle, token_of, Request, HEADERS, 
 use atalaya_core::email::Key;
 use atalaya_core::Config;
 use atalaya_store::Subscribers;
-use base64::Engine;
 use serde_json::{json, Value};
 
 fn respond(status: u16, body: String) -> Value {
@@ -35,14 +34,7 @@ pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event
         return respond(404, "not found".into());
     };
     let query = pairs(event["rawQueryString"].as_str().unwrap_or("").as_bytes());
-    let body = event["body"].as_str().unwrap_or("");
-    let body = if event["isBase64Encoded"].as_bool().unwrap_or(false) {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_default()
-    } else {
-        body.as_bytes().to_vec()
-    };
+    let body = atalaya_aws::request_body(event);
     if body.len() > MAX_FORM {
         return respond(413, "the form is too large".into());
     }

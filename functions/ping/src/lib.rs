@@ -16,7 +16,6 @@ use atalaya_app::heartbeat::{self, Tokens};
 use atalaya_core::kinds::heartbeat::{Endpoint, MAX_BODY};
 use atalaya_core::{Config, Outcome, ProbeResult};
 use atalaya_store::{PingLogs, Store, StoreError};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -82,14 +81,7 @@ pub async fn answer<S: PingLogs + Store>(
             }
         };
     }
-    let body = event["body"].as_str().unwrap_or("");
-    let body = if event["isBase64Encoded"].as_bool().unwrap_or(false) {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_default()
-    } else {
-        body.as_bytes().to_vec()
-    };
+    let body = atalaya_aws::request_body(event);
     let body = &body[..body.len().min(MAX_BODY)];
     // The endpoint is taking pings: this one proves it.
     let received = match heartbeat::receive(

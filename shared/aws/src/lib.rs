@@ -136,6 +136,20 @@ pub fn emf(
     line.into()
 }
 
+/// The body of a function URL request (payload format 2.0), decoded when Lambda sent it in
+/// base64; empty when there is none or it does not decode.
+pub fn request_body(event: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    let body = event["body"].as_str().unwrap_or("");
+    if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default()
+    } else {
+        body.as_bytes().to_vec()
+    }
+}
+
 /// A function's setting from its environment, or `default`.
 pub fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
