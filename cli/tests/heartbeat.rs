@@ -157,7 +157,7 @@ fn jobs_ping_the_runner_and_a_missed_ping_while_it_was_stopped_is_not_an_outage(
             port,
             "POST",
             &format!("{fails}/fail"),
-            "pg_dump: disk full on /var"
+            "pg_dump: disk full on /var\nexit 1\n"
         )
         .0,
         200
@@ -211,7 +211,7 @@ fn jobs_ping_the_runner_and_a_missed_ping_while_it_was_stopped_is_not_an_outage(
     assert!(body("late", "operators").contains("no success since"));
     assert!(body("fails", "operators").contains("job_failed"));
     assert!(
-        body("fails", "operators").contains("pg_dump: disk full on /var"),
+        body("fails", "operators").contains("pg_dump: disk full on /var\n      exit 1\n"),
         "{}",
         body("fails", "operators")
     );

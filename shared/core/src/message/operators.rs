@@ -570,7 +570,8 @@ fn incident_message(
                         f.reason.as_str(),
                         f.latency_ms,
                         f.since.format("%H:%M:%S"),
-                        f.detail
+                        // A job's output may run over lines: they stay under their row.
+                        f.detail.trim_end().replace('\n', "\n      ")
                     );
                 }
             }
