@@ -89,10 +89,13 @@ async fn the_bootstrap_takes_a_ping_and_judges_the_minute() {
     assert!(results
         .iter()
         .all(|r| r.check == "nightly" && r.outcome == atalaya_core::Outcome::Up));
+    // The ping's own result carries what the job said (results keep whole seconds, so the
+    // ping's and the judge's may share one: in any order).
     assert!(
-        results[0].detail.contains("backup done: 12 GB"),
-        "{:?}",
-        results[0]
+        results
+            .iter()
+            .any(|r| r.detail.contains("backup done: 12 GB")),
+        "{results:?}"
     );
     for r in &results {
         assert_eq!(atalaya_tests::secrets::leaked(&r.detail, token), None);
