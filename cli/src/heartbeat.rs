@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -80,20 +79,6 @@ pub async fn key(config: &Config, db: &Path) -> anyhow::Result<Option<Key>> {
     )
     .await
     .map(Some)
-}
-
-/// Every heartbeat's token: references read (`${env:…}` here, `${ssm:…}`/`${secret:…}` from
-/// AWS), the others derived from the key. A token that cannot be had is the check's problem
-/// (reported as a monitoring fault), not the runner's.
-pub async fn tokens(config: &Config, key: Option<&Key>) -> Tokens {
-    let mut resolved = HashMap::new();
-    for (check, t) in heartbeat::token_references(config) {
-        let value = crate::mail::resolve(&t, "heartbeat.token")
-            .await
-            .map_err(|e| format!("{e:#}"));
-        resolved.insert(check, value);
-    }
-    Tokens::new(config, key, &resolved)
 }
 
 /// The ping endpoint, served by the runner's listener.
@@ -192,26 +177,12 @@ pub fn url(file: &Path, db: &Path, check: &str, base: Option<&str>) -> anyhow::R
     };
     let runtime = atalaya_probe::runtime()?;
     let token = runtime.block_on(async {
-        let key = if h.token.is_none() {
-            Some(
-                crate::mail::key_at(
-                    config.settings.heartbeats.key.as_ref(),
-                    "settings.heartbeats.key",
-                    &key_file(db),
-                    "heartbeat key",
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        let resolved = match &h.token {
-            Some(t) => Some(
-                crate::mail::resolve(t, "heartbeat.token")
-                    .await
-                    .map_err(|e| format!("{e:#}")),
+        let (key, resolved) = match &h.token {
+            None => (key(&config, db).await?, None),
+            Some(t) => (
+                None,
+                Some(atalaya_aws::references::resolve(t, &crate::mail::sdk().await).await),
             ),
-            None => None,
         };
         heartbeat::token_of(c, h, key.as_ref(), resolved.as_ref())
             .map_err(|e| anyhow::anyhow!("check {check}: {e}"))

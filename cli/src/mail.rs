@@ -15,15 +15,20 @@ use std::sync::Arc;
 /// Where the pages are served when neither `settings.email.pages_url` nor `--listen` says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 
-/// Fills a setting's references: `${env:…}` from the environment, `${ssm:…}`/`${secret:…}` from
-/// AWS (the usual credentials, AWS_REGION). Never prints a value.
-pub async fn resolve(t: &EnvTemplate, what: &str) -> anyhow::Result<String> {
+/// The AWS configuration the CLI reads references with: the usual credentials, AWS_REGION (or
+/// AWS_DEFAULT_REGION, else us-east-1), AWS_ENDPOINT_URL (tests).
+pub async fn sdk() -> aws_config::SdkConfig {
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| "us-east-1".into());
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    atalaya_aws::references::resolve(t, &sdk)
+    atalaya_aws::sdk_config(&region, endpoint.as_deref()).await
+}
+
+/// Fills a setting's references: `${env:…}` from the environment, `${ssm:…}`/`${secret:…}` from
+/// AWS (the usual credentials, AWS_REGION). Never prints a value.
+pub async fn resolve(t: &EnvTemplate, what: &str) -> anyhow::Result<String> {
+    atalaya_aws::references::resolve(t, &sdk().await)
         .await
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }

@@ -311,7 +311,9 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     // Heartbeats: their tokens, and where their pings' judgements come in.
     let heartbeats = atalaya_app::heartbeat::heartbeats(config).count();
     let hb_key = runtime.block_on(crate::heartbeat::key(config, &opts.db))?;
-    let tokens = Arc::new(runtime.block_on(crate::heartbeat::tokens(config, hb_key.as_ref())));
+    let tokens = Arc::new(runtime.block_on(async {
+        atalaya_app::heartbeat::read_tokens(config, &crate::mail::sdk().await, hb_key).await
+    }));
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
     let mut pings_since = None;
     // Served while the runner runs.
@@ -324,14 +326,15 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             let store = Arc::new(SqliteStore::open(&opts.db)?);
             let since = Utc::now();
             pings_since = Some(since);
+            let shared = Arc::new(config.clone());
             let pages = Arc::new(crate::pages::Pages {
                 store: store.clone(),
-                config: Arc::new(config.clone()),
+                config: shared.clone(),
                 key,
                 site: opts.status_page.clone(),
                 pings: (heartbeats > 0).then(|| crate::heartbeat::PingEndpoint {
                     store,
-                    config: Arc::new(config.clone()),
+                    config: shared,
                     tokens: tokens.clone(),
                     since,
                     results: ping_tx.clone(),

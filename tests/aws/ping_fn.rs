@@ -116,11 +116,11 @@ checks:
     );
     let c = checks(&text);
     assert!(c.config.settings.regions.contains(&REGION.to_string()));
-    let tokens = atalaya_ping_fn::tokens(&c.config, &sdk).await;
+    let tokens = atalaya_app::heartbeat::read_tokens(&c.config, &sdk, None).await;
     let url = function_url(
         atalaya_tests::moto::store_with_prefix(&prefix).await,
         checks(&text),
-        atalaya_ping_fn::tokens(&c.config, &sdk).await,
+        atalaya_app::heartbeat::read_tokens(&c.config, &sdk, None).await,
     )
     .await;
     let engine = atalaya_tests::engine(None);

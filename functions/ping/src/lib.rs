@@ -126,54 +126,6 @@ pub async fn answer<S: PingLogs + Store>(
     )
 }
 
-/// Every heartbeat's token: the `${ssm:…}`/`${secret:…}`/`${env:…}` references of the tokens
-/// and of `settings.heartbeats.key` read in one go (a reference that cannot be read is its
-/// checks' monitoring fault, said by the judge each minute).
-pub async fn tokens(config: &Config, sdk: &aws_config::SdkConfig) -> Tokens {
-    use atalaya_core::Source;
-    let mut templates = heartbeat::token_references(config);
-    if let Some(k) = &config.settings.heartbeats.key {
-        templates.push((String::new(), k.clone()));
-    }
-    let remote = templates
-        .iter()
-        .flat_map(|(_, t)| t.references().filter(|r| r.source.is_remote()).cloned())
-        .collect();
-    let read = atalaya_aws::references::read(&remote, sdk).await;
-    let lookup = |r: &atalaya_core::Reference| match r.source {
-        Source::Env => std::env::var(&r.name).ok(),
-        _ => read.values.get(r).cloned(),
-    };
-    let why = |t: &atalaya_core::EnvTemplate| {
-        read.failed
-            .iter()
-            .find(|(r, _)| t.references().any(|x| x == r))
-            .map(|(r, why)| format!("{r} could not be read ({why})"))
-    };
-    let mut resolved = std::collections::HashMap::new();
-    let mut key = None;
-    for (check, t) in &templates {
-        let value = match why(t) {
-            Some(w) => Err(w),
-            None => t
-                .resolve(lookup)
-                .map(|v| v.value)
-                .map_err(|e| e.to_string()),
-        };
-        if check.is_empty() {
-            match value.and_then(|v| atalaya_core::email::Key::from_text(&v)) {
-                Ok(k) => key = Some(k),
-                Err(e) => {
-                    tracing::error!(error = %e, "settings.heartbeats.key could not be read: derived tokens are unknown")
-                }
-            }
-        } else {
-            resolved.insert(check.clone(), value);
-        }
-    }
-    Tokens::new(config, key.as_ref(), &resolved)
-}
-
 /// The check the judge runs against the endpoint: `GET <url>/alive` within 5 s, expecting 200.
 pub fn alive_check(url: &str, config: &Config) -> Result<atalaya_core::Check, String> {
     let networks: Vec<String> = config

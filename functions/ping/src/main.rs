@@ -36,7 +36,7 @@ async fn main() -> Result<(), Error> {
     let live = FunctionChecks::new(packaged, &sdk);
     let first = live.current();
     let current = tokio::sync::Mutex::new(Current {
-        tokens: Arc::new(atalaya_ping_fn::tokens(&first.config, &sdk).await),
+        tokens: Arc::new(atalaya_app::heartbeat::read_tokens(&first.config, &sdk, None).await),
         checks: first,
         read_at: Instant::now(),
     });
@@ -54,7 +54,7 @@ async fn main() -> Result<(), Error> {
             let (checks, tokens) = {
                 let mut c = current.lock().await;
                 if !Arc::ptr_eq(&c.checks, &checks) || c.read_at.elapsed() >= TOKENS_REFRESH {
-                    c.tokens = Arc::new(atalaya_ping_fn::tokens(&checks.config, sdk).await);
+                    c.tokens = Arc::new(atalaya_app::heartbeat::read_tokens(&checks.config, sdk, None).await);
                     c.checks = checks.clone();
                     c.read_at = Instant::now();
                 }

@@ -64,6 +64,55 @@ pub fn token_references(config: &Config) -> Vec<(String, EnvTemplate)> {
         .collect()
 }
 
+/// Every heartbeat's token, the `${ssm:…}`/`${secret:…}` references of the tokens (and of
+/// `settings.heartbeats.key` when `key` is not given) read in one go, `${env:…}` from the
+/// environment. A reference that cannot be read is its checks' monitoring fault (the judge says
+/// it each time), never a failure of the shell. `key`: the key to derive with when the shell
+/// has it already (the local runner's, from the file's reference or its key file).
+pub async fn read_tokens(config: &Config, sdk: &aws_config::SdkConfig, key: Option<Key>) -> Tokens {
+    use atalaya_core::Source;
+    let mut templates = token_references(config);
+    let read_key = key.is_none() && heartbeats(config).any(|(_, h)| h.token.is_none());
+    if let Some(k) = config.settings.heartbeats.key.as_ref().filter(|_| read_key) {
+        templates.push((String::new(), k.clone()));
+    }
+    let remote = templates
+        .iter()
+        .flat_map(|(_, t)| t.references().filter(|r| r.source.is_remote()).cloned())
+        .collect();
+    let read = atalaya_aws::references::read(&remote, sdk).await;
+    let lookup = |r: &atalaya_core::Reference| match r.source {
+        Source::Env => std::env::var(&r.name).ok(),
+        _ => read.values.get(r).cloned(),
+    };
+    let mut resolved = HashMap::new();
+    let mut key = key;
+    for (check, t) in &templates {
+        let failed = read
+            .failed
+            .iter()
+            .find(|(r, _)| t.references().any(|x| x == r));
+        let value = match failed {
+            Some((r, why)) => Err(format!("{r} could not be read ({why})")),
+            None => t
+                .resolve(lookup)
+                .map(|v| v.value)
+                .map_err(|e| e.to_string()),
+        };
+        if check.is_empty() {
+            match value.and_then(|v| Key::from_text(&v)) {
+                Ok(k) => key = Some(k),
+                Err(e) => {
+                    tracing::error!(error = %e, "settings.heartbeats.key could not be read: derived tokens are unknown")
+                }
+            }
+        } else {
+            resolved.insert(check.clone(), value);
+        }
+    }
+    Tokens::new(config, key.as_ref(), &resolved)
+}
+
 /// The heartbeat checks of `config`.
 pub fn heartbeats(config: &Config) -> impl Iterator<Item = (&Check, &HeartbeatCheck)> {
     config.checks.iter().filter_map(|c| match &c.kind {

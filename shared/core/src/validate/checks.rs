@@ -286,58 +286,40 @@ fn shared_expect(e: &RawExpect, kind: &CheckKind, timeout: Duration, cx: &mut Ct
         out.latency_degraded = degraded;
         out.latency_down = down;
     }
-    if let Some(c) = &e.cert_valid_for {
+    // The certificate's thresholds apply to kinds that meet one.
+    let certificate = |cx: &mut Ctx, c: &At<String>, field: &str| {
         if kind.has_certificate() {
-            out.cert_valid_for = duration(
-                cx.errs,
-                c,
-                &cx.subject,
-                "expect.cert_valid_for",
-                MAX_CERT_VALID_FOR,
-            );
+            duration(cx.errs, c, &cx.subject, field, MAX_CERT_VALID_FOR)
         } else {
             cx.push(
                 c.pos,
-                "expect.cert_valid_for",
+                field,
                 format!(
                     "does not apply to {} checks (it applies to tls and https checks)",
                     kind.name()
                 ),
             );
+            None
         }
+    };
+    if let Some(c) = &e.cert_valid_for {
+        out.cert_valid_for = certificate(cx, c, "expect.cert_valid_for");
     }
     if let Some(c) = &e.cert_warn_before {
-        if kind.has_certificate() {
-            out.cert_warn_before = duration(
-                cx.errs,
-                c,
-                &cx.subject,
-                "expect.cert_warn_before",
-                MAX_CERT_VALID_FOR,
-            );
-            if let (Some(w), Some(v)) = (out.cert_warn_before, out.cert_valid_for) {
-                if w <= v {
-                    cx.push(
-                        c.pos,
-                        "expect.cert_warn_before",
-                        format!(
-                            "{} is not more than cert_valid_for {}: the check would be degraded before the early warning; warn earlier (e.g. {})",
-                            format_duration(w),
-                            format_duration(v),
-                            format_duration(v + Duration::from_secs(7 * 86_400))
-                        ),
-                    );
-                }
+        out.cert_warn_before = certificate(cx, c, "expect.cert_warn_before");
+        if let (Some(w), Some(v)) = (out.cert_warn_before, out.cert_valid_for) {
+            if w <= v {
+                cx.push(
+                    c.pos,
+                    "expect.cert_warn_before",
+                    format!(
+                        "{} is not more than cert_valid_for {}: the check would be degraded before the early warning; warn earlier (e.g. {})",
+                        format_duration(w),
+                        format_duration(v),
+                        format_duration(v + Duration::from_secs(7 * 86_400))
+                    ),
+                );
             }
-        } else {
-            cx.push(
-                c.pos,
-                "expect.cert_warn_before",
-                format!(
-                    "does not apply to {} checks (it applies to tls and https checks)",
-                    kind.name()
-                ),
-            );
         }
     }
     out
