@@ -201,22 +201,22 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         .local_addr()
         .unwrap()
         .port();
-    let runner = Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "run",
-            file,
-            "--db",
-            db,
-            "--outbox",
-            w.out.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{listen}"),
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let runner = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "run",
+                file,
+                "--db",
+                db,
+                "--outbox",
+                w.out.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{listen}"),
+            ])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     wait("the pages", || {
         std::net::TcpStream::connect(("127.0.0.1", listen)).is_ok()
     });

@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,23 +48,23 @@ fn atalaya(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn runner(w: &Workspace, port: u16, lines: Arc<std::sync::Mutex<Vec<String>>>) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "run",
-            w.file.to_str().unwrap(),
-            "--db",
-            w.db.to_str().unwrap(),
-            "--outbox",
-            w.out.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+fn runner(w: &Workspace, port: u16, lines: Arc<std::sync::Mutex<Vec<String>>>) -> Running {
+    let mut child = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "run",
+                w.file.to_str().unwrap(),
+                "--db",
+                w.db.to_str().unwrap(),
+                "--outbox",
+                w.out.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)

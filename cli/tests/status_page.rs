@@ -45,13 +45,25 @@ checks:
 /// 90 days of the shop before the runner starts, in the runner's own rollups: up, but down
 /// for two hours 10 days ago, degraded for three hours 20 days ago, in maintenance an hour 30
 /// days ago; the payments service up for the last 30 days; nothing older (not watched yet).
+/// Days are the customer's (Madrid's), as the page's bars are: between 23:00 and 24:00 UTC
+/// Madrid is already on the next day, and days counted in UTC would leave one grey bar less.
 fn seed(db: &Path, now: DateTime<Utc>) {
     let store = atalaya_store::SqliteStore::open(db).unwrap();
-    let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let madrid = chrono_tz::Europe::Madrid;
+    let midnight = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_local_timezone(madrid)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let today = now.with_timezone(&madrid).date_naive();
     let mut shop = Hours::new();
     let mut pagos = Hours::new();
     for back in 1..60 {
-        let day = today - TimeDelta::days(back);
+        let date = today - TimeDelta::days(back);
+        let (day, next) = (midnight(date), midnight(date + TimeDelta::days(1)));
         let (special, c) = match back {
             10 => (Some(2), Condition::Down),
             20 => (Some(3), Condition::Degraded),
@@ -63,17 +75,12 @@ fn seed(db: &Path, now: DateTime<Utc>) {
             Some(h) => {
                 accrue(&mut shop, Condition::Up, day, noon);
                 accrue(&mut shop, c, noon, noon + TimeDelta::hours(h));
-                accrue(
-                    &mut shop,
-                    Condition::Up,
-                    noon + TimeDelta::hours(h),
-                    day + TimeDelta::days(1),
-                );
+                accrue(&mut shop, Condition::Up, noon + TimeDelta::hours(h), next);
             }
-            None => accrue(&mut shop, Condition::Up, day, day + TimeDelta::days(1)),
+            None => accrue(&mut shop, Condition::Up, day, next),
         }
         if back < 30 {
-            accrue(&mut pagos, Condition::Up, day, day + TimeDelta::days(1));
+            accrue(&mut pagos, Condition::Up, day, next);
         }
     }
     store
@@ -141,21 +148,21 @@ fn a_customer_page_during_an_incident_reads_right_for_people_and_machines() {
         .local_addr()
         .unwrap()
         .port();
-    let runner = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "run",
-            w.file.to_str().unwrap(),
-            "--db",
-            w.db.to_str().unwrap(),
-        ])
-        .args(["--outbox", w.out.to_str().unwrap()])
-        .args(["--status-page", site.to_str().unwrap()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("ATALAYA_STATUS_TEST_NEVER_SET")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let runner = Running::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "run",
+                w.file.to_str().unwrap(),
+                "--db",
+                w.db.to_str().unwrap(),
+            ])
+            .args(["--outbox", w.out.to_str().unwrap()])
+            .args(["--status-page", site.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("ATALAYA_STATUS_TEST_NEVER_SET")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     wait_for(&w.out, "the customers' first notice", |m| {
         has(m, "customers", "opened")
     });

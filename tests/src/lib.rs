@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod lambda_api;
 pub mod moto;
+pub mod process;
 pub mod secrets;
 pub mod smtp;
 pub mod tls;

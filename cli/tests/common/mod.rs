@@ -3,25 +3,27 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub use atalaya_tests::process::Running;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn start(file: &Path, db: &Path, outbox: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--outbox",
-            outbox.to_str().unwrap(),
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// The runner on `file`, stopped when the returned guard is dropped (a failing test too).
+pub fn start(file: &Path, db: &Path, outbox: &Path) -> Running {
+    Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args([
+                "run",
+                file.to_str().unwrap(),
+                "--db",
+                db.to_str().unwrap(),
+                "--outbox",
+                outbox.to_str().unwrap(),
+            ])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
 }
 
 /// A folder with the checks file `text`, and where the runner keeps its database and outbox.
@@ -69,20 +71,9 @@ pub fn has(messages: &[serde_json::Value], audience: &str, event: &str) -> bool 
         .any(|m| m["attributes"]["audience"] == audience && m["attributes"]["event"] == event)
 }
 
-/// Stops the runner as Ctrl-C would.
-pub fn interrupt(mut runner: Child) {
-    let _ = Command::new("kill")
-        .args(["-INT", &runner.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if runner.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    runner.kill().unwrap();
-    runner.wait().unwrap();
+/// Stops the runner as Ctrl-C would (killed if it has not stopped within 10 s).
+pub fn interrupt(runner: Running) {
+    runner.interrupt(Duration::from_secs(10));
 }
 
 pub fn at(m: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {

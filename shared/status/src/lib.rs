@@ -225,4 +225,6 @@ pub fn changes<'a>(
 }
 
 #[cfg(test)]
+mod day_tests;
+#[cfg(test)]
 mod tests;
