@@ -15,16 +15,19 @@ impl Evaluator<'_> {
             .map(|i| i.id.clone())
             .collect();
         for id in open {
-            let unseen = self.incident_unseen(&id);
+            let unseen_checks = self.incident_unseen_checks(&id);
+            let unseen = !unseen_checks.is_empty();
+            // An escalation says it is still down after all this time: so it goes while the
+            // monitor sees a check of the incident down, whatever else it cannot see (an
+            // unrelated check blocked by the guard); not while nothing it sees says so.
+            let seen_down = self.incident_seen_down(&id);
             let Some(inc) = self.state.incidents.get(&id) else {
                 continue;
             };
             let unacknowledged = inc.acknowledged_at.is_none();
-            // An escalation says it is still down after all this time: not while the monitor
-            // cannot see it.
             if unacknowledged
                 && !inc.escalated
-                && !unseen
+                && (seen_down || !unseen)
                 && elapsed(inc.opened_at, self.now, ops.escalate_after)
             {
                 if let Some(inc) = self.state.incidents.get_mut(&id) {
@@ -58,7 +61,7 @@ impl Evaluator<'_> {
                     severity,
                     None,
                 ) {
-                    e.set_unseen(unseen);
+                    e.set_unseen_checks(unseen_checks);
                 }
             }
             // A regular update says "working again" only while the monitor sees it working.

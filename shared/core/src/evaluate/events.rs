@@ -116,6 +116,9 @@ pub enum About {
         note: Option<Note>,
         /// The monitor cannot see the incident's services right now.
         unseen: bool,
+        /// The incident's checks it cannot see, and why (a reminder names them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unseen_checks: Vec<CheckSight>,
     },
     /// An incident, told to one service's customers.
     Conversation {
@@ -283,6 +286,22 @@ impl Event {
         }
     }
 
+    /// The incident's checks the monitor cannot see, when an operators' event names them.
+    pub fn unseen_checks(&self) -> &[CheckSight] {
+        match &self.about {
+            About::Incident { unseen_checks, .. } => unseen_checks,
+            _ => &[],
+        }
+    }
+
+    /// Said while the monitor cannot see these checks of the incident.
+    pub(crate) fn set_unseen_checks(&mut self, checks: Vec<CheckSight>) {
+        self.set_unseen(!checks.is_empty());
+        if let About::Incident { unseen_checks, .. } = &mut self.about {
+            *unseen_checks = checks;
+        }
+    }
+
     pub(crate) fn set_unseen(&mut self, value: bool) {
         match &mut self.about {
             About::Incident { unseen, .. }
@@ -374,6 +393,7 @@ impl Evaluator<'_> {
                 text,
                 note: None,
                 unseen: false,
+                unseen_checks: Vec::new(),
             },
         ));
         self.events.last_mut()

@@ -35,12 +35,6 @@ impl Evaluator<'_> {
         self.service_verdict(service) == Verdict::Down
     }
 
-    /// Some check of the service cannot be seen.
-    pub(super) fn service_unseen(&self, service: &str) -> bool {
-        self.service_checks(service)
-            .any(|c| self.verdict(&c.id) == Verdict::Unknown)
-    }
-
     fn service_flapping(&self, service: &str) -> bool {
         self.service_checks(service)
             .any(|c| self.state.checks.get(&c.id).is_some_and(|s| s.flapping))
@@ -69,10 +63,22 @@ impl Evaluator<'_> {
             .collect()
     }
 
-    pub(super) fn incident_unseen(&self, id: &str) -> bool {
+    /// The incident's checks the monitor cannot see now, with why.
+    pub(super) fn incident_unseen_checks(&self, id: &str) -> Vec<super::events::CheckSight> {
         self.incident_services(id)
             .iter()
-            .any(|s| self.service_unseen(s))
+            .flat_map(|s| self.service_checks(s))
+            .filter_map(|c| self.unseen_sight(c))
+            .collect()
+    }
+
+    /// A check of the incident is seen down by the quorum now: what the monitor sees is still
+    /// an outage, whatever it cannot see beside it.
+    pub(super) fn incident_seen_down(&self, id: &str) -> bool {
+        self.incident_services(id)
+            .iter()
+            .flat_map(|s| self.service_checks(s))
+            .any(|c| self.verdict(&c.id) == Verdict::Down)
     }
 
     fn incident_services(&self, id: &str) -> Vec<String> {

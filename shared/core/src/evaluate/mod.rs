@@ -23,6 +23,8 @@ mod act;
 #[cfg(test)]
 mod act_tests;
 mod cadence;
+#[cfg(test)]
+mod cadence_tests;
 mod early;
 mod events;
 mod flapping;

@@ -150,6 +150,32 @@ impl Evaluator<'_> {
             .unwrap_or(Verdict::Unknown)
     }
 
+    /// Why the monitor cannot see `check` now: each region that cannot, when it is unknown.
+    pub(super) fn unseen_sight(&self, check: &Check) -> Option<CheckSight> {
+        if self.verdict(&check.id) != Verdict::Unknown {
+            return None;
+        }
+        let regions = self
+            .views(check)
+            .into_iter()
+            .filter_map(|(r, v)| match v {
+                View::Blind(b) => Some((r.clone(), b)),
+                View::Sees(_) => None,
+            })
+            .collect();
+        Some(CheckSight {
+            check: check.id.clone(),
+            service: check.service.clone(),
+            since: self
+                .state
+                .checks
+                .get(&check.id)
+                .and_then(|c| c.unknown_since)
+                .unwrap_or(self.now),
+            regions,
+        })
+    }
+
     pub(super) fn judge_checks(&mut self) {
         // A check that left the checks file is forgotten (with its faults and notices).
         let config = self.config;

@@ -172,6 +172,24 @@ fn blindness(b: &Blindness) -> String {
     }
 }
 
+/// What an incident's message says of the checks the monitor cannot see: each, and why in
+/// each region.
+fn unseen_note(checks: &[CheckSight]) -> String {
+    if checks.is_empty() {
+        return "\nThe monitor cannot see this incident's services right now (no fresh results: a silent region, a monitoring fault, or the monitor itself was stopped): the incident stays as it is, and customers get no good news, until it can.\n".into();
+    }
+    let mut out = String::from("\nThe monitor cannot see these checks of the incident right now; until it can, they resolve nothing and customers get no good news:\n");
+    for c in checks {
+        let why: Vec<String> = c
+            .regions
+            .iter()
+            .map(|(region, b)| format!("{region}: {}", blindness(b)))
+            .collect();
+        let _ = writeln!(out, "  {}  {}", c.check, why.join("; "));
+    }
+    out
+}
+
 /// What the monitor cannot see (or sees again): one part of the notice, which delivery merges
 /// with the other partitions' parts of the same evaluation (`merge`).
 fn sight(event: &Event, list: &[CheckSight], config: &Config) -> Digest {
@@ -533,7 +551,7 @@ fn incident_message(
         }
     }
     if event.unseen() {
-        body.push_str("\nThe monitor cannot see this incident's services right now (no fresh results: a silent region, a monitoring fault, or the monitor itself was stopped): the incident stays as it is, and customers get no good news, until it can.\n");
+        body.push_str(&unseen_note(event.unseen_checks()));
     }
     if kind != EventKind::Resolved {
         let (failing, recovering): (Vec<_>, Vec<_>) =
