@@ -11,6 +11,7 @@ pub mod http;
 pub mod lambda_api;
 pub mod moto;
 pub mod process;
+pub mod recorder;
 pub mod secrets;
 pub mod smtp;
 pub mod tls;

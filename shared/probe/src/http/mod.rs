@@ -31,6 +31,8 @@ pub(crate) struct Prepared {
     url: url::Url,
     headers: Vec<(HeaderName, HeaderValue, bool)>,
     body: Option<Bytes>,
+    /// The body carries a reference's value: it never goes to another origin.
+    body_secret: bool,
     /// Values that came from the environment; scrubbed from anything reported.
     pub secrets: Vec<String>,
 }
@@ -50,9 +52,15 @@ impl Prepared {
         env: &(dyn Fn(&Reference) -> Option<String> + Sync),
     ) -> Result<Prepared, CheckError> {
         let mut secrets = Vec::new();
-        let url = h.url.resolve_url(env).map_err(|source| CheckError::Unset {
-            field: "http.url".into(),
-            source,
+        let url = h.url.resolve_url(env).map_err(|e| match e {
+            atalaya_core::UrlValueError::Unset(source) => CheckError::Unset {
+                field: "http.url".into(),
+                source,
+            },
+            e @ atalaya_core::UrlValueError::Unplaceable { .. } => CheckError::Invalid {
+                field: "http.url".into(),
+                message: e.to_string(),
+            },
         })?;
         secrets.extend(url.secrets);
         let mut url = url::Url::parse(&url.value).map_err(|e| CheckError::Invalid {
@@ -114,12 +122,14 @@ impl Prepared {
             hv.set_sensitive(secret);
             headers.push((hn, hv, secret));
         }
+        let mut body_secret = false;
         let body = match &h.body {
             Some(t) => {
                 let v = t.resolve(env).map_err(|source| CheckError::Unset {
                     field: "http.body".into(),
                     source,
                 })?;
+                body_secret = !v.secrets.is_empty();
                 secrets.extend(v.secrets);
                 Some(Bytes::from(v.value))
             }
@@ -129,6 +139,7 @@ impl Prepared {
             url,
             headers,
             body,
+            body_secret,
             secrets,
         })
     }
@@ -307,6 +318,9 @@ impl Engine {
                         method = Method::GET;
                         body = None;
                     }
+                    if next.origin() != url.origin() && body.is_some() && p.body_secret {
+                        return Err(secret_body_elsewhere(status, &next));
+                    }
                     if next.origin() != url.origin() {
                         // Credentials from the checks file go to the origin they were written for only.
                         headers.retain(|(name, _, secret)| {
@@ -324,6 +338,20 @@ impl Engine {
             return Ok(after_redirects(judged, hops, &chain));
         }
     }
+}
+
+/// A redirect that would carry the request body, which holds a secret, to another origin is
+/// not followed: the monitor cannot judge the service without sending it there (a fault of
+/// the check as written, never an outage).
+fn secret_body_elsewhere(status: StatusCode, next: &url::Url) -> Judgement {
+    Judgement::down(
+        Reason::CheckError,
+        format!(
+            "status {} to another origin ({}) not followed: it would send the request body, which carries a secret, there; point http.url at the address that answers, or have the server answer 303",
+            status.as_u16(),
+            redact_url(next)
+        ),
+    )
 }
 
 /// The verdict on the last hop, saying where the redirects led.
