@@ -5,8 +5,10 @@
 
 mod dns;
 mod flow;
+mod flow_values;
 mod guard;
 mod http;
+mod redirects;
 mod tcp;
 mod tls;
 mod tls_client;

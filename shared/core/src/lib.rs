@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod screen;
 pub mod source;
 pub mod template;
+pub mod text;
 mod validate;
 
 pub use at::{At, Pos};
@@ -28,7 +29,7 @@ pub use duration::{parse_duration, parse_size, HumanDuration};
 pub use error::{ConfigError, ConfigErrors};
 pub use message::{Message, Renderer};
 pub use result::{Outcome, Phases, ProbeResult, Reason};
-pub use template::{EnvTemplate, Reference, Resolved, Source, UnsetVariable};
+pub use template::{EnvTemplate, Reference, Resolved, Source, UnsetVariable, UrlValueError};
 pub use validate::{load_file, load_str, unreadable, Target};
 
 /// The JSON Schema of the checks file, for editors (yaml-language-server) and CI linters.

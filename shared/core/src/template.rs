@@ -230,18 +230,18 @@ impl EnvTemplate {
         Ok(Resolved { value, secrets })
     }
 
-    /// Fills a URL's references; a value in the user information (`https://user:${env:PASS}@`)
-    /// is percent-encoded, so a password with `/`, `@` or `:` stays a password.
+    /// Fills a URL's references, each encoded for where it stands, so that a value can never
+    /// change the request beyond its own place: in the user information and in a path segment,
+    /// a query or a fragment, every character but RFC 3986's unreserved ones is
+    /// percent-encoded (a value `../admin?x=` stays inside its segment; a `\` is not turned
+    /// into `/`); in the host, a value with a character a host cannot have is refused, as is a
+    /// path value that is a dot segment (`.`, `..`: the URL would climb).
     pub fn resolve_url(
         &self,
         lookup: impl Fn(&Reference) -> Option<String>,
-    ) -> Result<Resolved, UnsetVariable> {
-        // Where the user information is, read on the template with one character per reference.
-        let shape = self.with_placeholders();
-        let userinfo_end = shape.split_once("://").and_then(|(scheme, rest)| {
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            authority.rfind('@').map(|at| scheme.len() + 3 + at)
-        });
+    ) -> Result<Resolved, UrlValueError> {
+        // Where each part of the URL is, read on the template with one character per reference.
+        let parts = UrlParts::of(&self.with_placeholders());
         let mut at = 0;
         let mut value = String::new();
         let mut secrets = Vec::new();
@@ -254,11 +254,29 @@ impl EnvTemplate {
                 Part::Ref(r) => {
                     let v = lookup(r)
                         .filter(|v| !v.is_empty())
-                        .ok_or_else(|| UnsetVariable(r.clone()))?;
-                    if userinfo_end.is_some_and(|end| at < end) {
-                        value.push_str(&percent_encode_userinfo(&v));
-                    } else {
-                        value.push_str(&v);
+                        .ok_or_else(|| UrlValueError::Unset(UnsetVariable(r.clone())))?;
+                    let unplaceable = |why: &str| UrlValueError::Unplaceable {
+                        reference: r.clone(),
+                        why: why.to_string(),
+                    };
+                    match parts.part_at(at) {
+                        UrlPart::Scheme => return Err(unplaceable("a value cannot be the URL's scheme")),
+                        UrlPart::Host => {
+                            if let Some(c) = v.chars().find(|c| !host_char(*c)) {
+                                return Err(unplaceable(&format!(
+                                    "its value stands in the URL's host and has a character a host name cannot have ({c:?})"
+                                )));
+                            }
+                            value.push_str(&v);
+                        }
+                        UrlPart::Path if v == "." || v == ".." => {
+                            return Err(unplaceable(
+                                "its value is a dot segment (. or ..) and would move the request to another path",
+                            ))
+                        }
+                        UrlPart::UserInfo | UrlPart::Path | UrlPart::Query => {
+                            value.push_str(&percent_encode_unreserved(&v))
+                        }
                     }
                     secrets.push(v);
                     at += 1;
@@ -285,8 +303,80 @@ impl EnvTemplate {
     }
 }
 
+/// A reference's value that cannot be put in a URL: not set, or not placeable where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlValueError {
+    #[error(transparent)]
+    Unset(UnsetVariable),
+    #[error("{reference}: {why}")]
+    Unplaceable { reference: Reference, why: String },
+}
+
+impl UrlValueError {
+    pub fn reference(&self) -> &Reference {
+        match self {
+            UrlValueError::Unset(u) => &u.0,
+            UrlValueError::Unplaceable { reference, .. } => reference,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UrlPart {
+    Scheme,
+    UserInfo,
+    Host,
+    Path,
+    /// The query or the fragment.
+    Query,
+}
+
+/// Where the parts of a URL (as written, references standing in as one character) begin.
+struct UrlParts {
+    authority: usize,
+    userinfo_end: Option<usize>,
+    path: usize,
+    query: usize,
+}
+
+impl UrlParts {
+    fn of(shape: &str) -> UrlParts {
+        let authority = shape.find("://").map_or(0, |i| i + 3);
+        let rest = &shape[authority..];
+        let path = authority + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let userinfo_end = shape[authority..path].rfind('@').map(|i| authority + i);
+        let query = path + shape[path..].find(['?', '#']).unwrap_or(shape.len() - path);
+        UrlParts {
+            authority,
+            userinfo_end,
+            path,
+            query,
+        }
+    }
+
+    fn part_at(&self, at: usize) -> UrlPart {
+        if at < self.authority {
+            UrlPart::Scheme
+        } else if self.userinfo_end.is_some_and(|end| at < end) {
+            UrlPart::UserInfo
+        } else if at < self.path {
+            UrlPart::Host
+        } else if at < self.query {
+            UrlPart::Path
+        } else {
+            UrlPart::Query
+        }
+    }
+}
+
+/// A character a value may bring into a URL's host (and port): letters (any script: the URL is
+/// IDNA-encoded), digits, `.`, `-`, `_`, and `:`, `[`, `]` for a port or an IPv6 address.
+fn host_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']')
+}
+
 /// Everything but unreserved characters (RFC 3986) written as `%XX`.
-fn percent_encode_userinfo(v: &str) -> String {
+fn percent_encode_unreserved(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -327,15 +417,17 @@ mod tests {
     }
 
     #[test]
-    fn a_url_password_from_the_environment_is_encoded_and_nothing_else_is() {
-        let t =
-            EnvTemplate::parse("https://${env:U}:${env:P}@${env:H}.example/${env:PATH}?t=${env:P}")
-                .unwrap();
+    fn a_value_in_a_url_is_encoded_for_where_it_stands() {
+        let t = EnvTemplate::parse(
+            "https://${env:U}:${env:P}@${env:H}.example/${env:PATH}?t=${env:P}#${env:F}",
+        )
+        .unwrap();
         let env = |r: &Reference| {
             let v = match r.name.as_str() {
                 "U" => "bob@acme",
-                "P" => "a/b:c@d%",
+                "P" => "a/b:c@d%&x=1",
                 "H" => "tenant",
+                "F" => "top",
                 _ => "v1/x",
             };
             Some(v.to_string())
@@ -343,14 +435,68 @@ mod tests {
         let r = t.resolve_url(env).unwrap();
         assert_eq!(
             r.value,
-            "https://bob%40acme:a%2Fb%3Ac%40d%25@tenant.example/v1/x?t=a/b:c@d%"
+            "https://bob%40acme:a%2Fb%3Ac%40d%25%26x%3D1@tenant.example/v1%2Fx?t=a%2Fb%3Ac%40d%25%26x%3D1#top"
         );
-        assert_eq!(r.secrets.len(), 5);
-        // Without user information nothing is encoded.
-        let t = EnvTemplate::parse("https://${env:H}.example/p?a=b@c").unwrap();
+        assert_eq!(r.secrets.len(), 6);
+        // Unreserved characters stay as they are.
+        let t = EnvTemplate::parse("https://shop.example/orders/${var:order}").unwrap();
+        let placed = |v: &str| t.resolve_url(|_| Some(v.to_string()));
         assert_eq!(
-            t.resolve_url(env).unwrap().value,
-            "https://tenant.example/p?a=b@c"
+            placed("A-1_b.c~2").unwrap().value,
+            "https://shop.example/orders/A-1_b.c~2"
+        );
+    }
+
+    #[test]
+    fn a_hostile_value_stays_in_its_place() {
+        let t =
+            EnvTemplate::parse("https://api.example/orders/${var:order}?confirm=${var:c}").unwrap();
+        let with = |order: &str, c: &str| {
+            let (order, c) = (order.to_string(), c.to_string());
+            t.resolve_url(move |r| {
+                Some(if r.name == "order" {
+                    order.clone()
+                } else {
+                    c.clone()
+                })
+            })
+        };
+        let r = with("../admin/delete-everything?confirm=yes&x=", "no#frag").unwrap();
+        assert_eq!(
+            r.value,
+            "https://api.example/orders/..%2Fadmin%2Fdelete-everything%3Fconfirm%3Dyes%26x%3D?confirm=no%23frag"
+        );
+        let url = url::Url::parse(&r.value).unwrap();
+        assert_eq!(
+            url.path(),
+            "/orders/..%2Fadmin%2Fdelete-everything%3Fconfirm%3Dyes%26x%3D"
+        );
+        assert_eq!(url.query_pairs().count(), 1);
+        // A backslash is not a separator to come.
+        let r = with("a\\..\\admin", "x").unwrap();
+        assert_eq!(
+            url::Url::parse(&r.value).unwrap().path(),
+            "/orders/a%5C..%5Cadmin"
+        );
+        // A whole dot segment is refused, not sent.
+        for dots in [".", ".."] {
+            let e = with(dots, "x").unwrap_err();
+            assert!(e.to_string().contains("dot segment"), "{e}");
+            assert_eq!(e.reference().name, "order");
+        }
+        assert_eq!(
+            with("...", "x").unwrap().value,
+            "https://api.example/orders/...?confirm=x"
+        );
+        // In the host, only what a host name can have.
+        let t = EnvTemplate::parse("https://${env:TENANT}.shop.example/").unwrap();
+        for bad in ["evil.example/x", "a@b", "a?b", "a#b", "a b", "a\\b", "a%2f"] {
+            let e = t.resolve_url(|_| Some(bad.to_string())).unwrap_err();
+            assert!(e.to_string().contains("host"), "{bad}: {e}");
+        }
+        assert_eq!(
+            t.resolve_url(|_| Some("acme-1".into())).unwrap().value,
+            "https://acme-1.shop.example/"
         );
     }
 

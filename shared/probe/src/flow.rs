@@ -9,7 +9,7 @@ use crate::net::ms_since;
 use crate::tls_client::TlsSetup;
 use crate::{CheckError, Engine, Judgement, Step, Trace};
 use atalaya_core::kinds::flow::FlowCheck;
-use atalaya_core::{Check, Outcome, Reference, Source};
+use atalaya_core::{Check, Outcome, Reason, Reference, Source};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -63,11 +63,29 @@ impl Engine {
                 _ => self.references.value(r),
             };
             // A cleanup step whose variable an earlier failure never gave has nothing to
-            // clean up.
+            // clean up. Otherwise a value the step cannot use (one that would change its
+            // request beyond its place) fails the step: it is what the service answered.
             let prepared = match Prepared::for_http(&step.http, &lookup) {
                 Ok(p) => p,
-                Err(e) => {
+                Err(e @ CheckError::Unset { .. }) if failed => {
                     lines.push(format!("{} not run ({e})", step.name));
+                    continue;
+                }
+                Err(e) => {
+                    lines.push(format!("{} not run", step.name));
+                    if first
+                        .as_ref()
+                        .is_none_or(|(_, j, _)| j.outcome == Outcome::Degraded)
+                    {
+                        first = Some((
+                            step.name.clone(),
+                            Judgement::down(
+                                Reason::Assertion,
+                                format!("a value extracted earlier cannot be used: {e}"),
+                            ),
+                            None,
+                        ));
+                    }
                     continue;
                 }
             };

@@ -330,8 +330,12 @@ impl Engine {
             at,
             outcome: judged.outcome,
             reason: judged.reason,
-            // What the target said, with no secret in any form and nothing that moves a cursor.
-            detail: redact::printable(&redact::scrub(&judged.detail, &secrets)),
+            // What the target said, with no secret in any form, nothing that moves a cursor,
+            // and at most MAX_DETAIL characters (its start and its end).
+            detail: atalaya_core::text::shorten(
+                &redact::printable(&redact::scrub(&judged.detail, &secrets)),
+                MAX_DETAIL,
+            ),
             latency_ms,
             phases: trace.phases,
             http_status: trace.http_status,
@@ -339,6 +343,9 @@ impl Engine {
         })
     }
 }
+
+/// The longest detail a result carries, in characters.
+pub const MAX_DETAIL: usize = 4000;
 
 fn timeout_detail(phase: &str, timeout: Duration) -> String {
     let t = format_duration(timeout);

@@ -81,9 +81,15 @@ pub const QUIET_LIBRARIES: [&str; 12] = [
 /// percent-encoded (either case of hex, any mix of encoded and plain characters), JSON- or
 /// Debug-escaped, and cut short: any run of 8 or more characters of a secret (the whole of a
 /// shorter one) is replaced by `***`.
+///
+/// What it keeps of a secret is one 64-bit fingerprint per window of 8 characters (8 bytes per
+/// character of the secret, whatever its length), sorted: a window of the text is looked up by
+/// its fingerprint. Two different windows with one fingerprint would hide a harmless run of the
+/// text, never show a secret.
 pub struct Scrubber {
-    /// Per window length: the secrets' windows of that length, ASCII lower-cased.
-    windows: Vec<(usize, std::collections::HashSet<Vec<char>>)>,
+    /// Per window length: the fingerprints of the secrets' windows of that length (ASCII
+    /// lower-cased), sorted and without repeats.
+    windows: Vec<(usize, Vec<u64>)>,
     /// What a secret is replaced by: `***`, or another mark when a secret has `*` in it, so
     /// that the mark and the text beside it can never spell part of a secret again.
     mark: &'static str,
@@ -95,34 +101,64 @@ const MARKS: [&str; 4] = ["***", "###", "~~~", "[hidden]"];
 /// The shortest run of a secret's characters that is taken for the secret.
 const MIN_RUN: usize = 8;
 
+/// The fingerprint of a window of (lower-cased) characters.
+fn fingerprint(window: impl Iterator<Item = char>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in window {
+        h = (h ^ u64::from(u32::from(c))).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    h
+}
+
 impl Scrubber {
     pub fn new(secrets: &[String]) -> Self {
-        let mut windows: Vec<(usize, std::collections::HashSet<Vec<char>>)> = Vec::new();
+        let mut windows: Vec<(usize, Vec<u64>)> = Vec::new();
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            let chars: Vec<char> = secret.chars().map(|c| c.to_ascii_lowercase()).collect();
-            let w = chars.len().min(MIN_RUN);
-            let set = match windows.iter_mut().find(|(len, _)| *len == w) {
-                Some((_, set)) => set,
+            let len = secret.chars().count();
+            let w = len.min(MIN_RUN);
+            let list = match windows.iter_mut().position(|(l, _)| *l == w) {
+                Some(i) => &mut windows[i].1,
                 None => {
-                    windows.push((w, Default::default()));
+                    windows.push((w, Vec::new()));
                     &mut windows.last_mut().expect("just pushed").1
                 }
             };
-            for win in chars.windows(w) {
-                set.insert(win.to_vec());
+            list.reserve(len + 1 - w);
+            // The last `w` characters, in a ring: no copy of the secret is made.
+            let mut ring = ['\0'; MIN_RUN];
+            for (i, c) in secret.chars().map(|c| c.to_ascii_lowercase()).enumerate() {
+                ring[i % w] = c;
+                if i + 1 >= w {
+                    let start = i + 1 - w;
+                    list.push(fingerprint((start..=i).map(|j| ring[j % w])));
+                }
             }
+        }
+        for (_, list) in &mut windows {
+            list.sort_unstable();
+            list.dedup();
+            list.shrink_to_fit();
         }
         let mark = MARKS
             .iter()
             .find(|m| {
                 !secrets.iter().any(|secret| {
-                    let secret = secret.to_ascii_lowercase();
-                    m.chars().any(|c| secret.contains(c))
+                    m.chars()
+                        .any(|c| secret.chars().any(|s| s.to_ascii_lowercase() == c))
                 })
             })
             .copied()
             .unwrap_or(MARKS[0]);
         Scrubber { windows, mark }
+    }
+
+    /// The bytes it holds for its secrets.
+    pub fn footprint(&self) -> usize {
+        self.windows
+            .iter()
+            .map(|(_, l)| l.capacity() * std::mem::size_of::<u64>())
+            .sum()
     }
 
     pub fn scrub(&self, text: &str) -> String {
@@ -149,12 +185,15 @@ impl Scrubber {
         // The text as written, and as it reads once percent-encoding and escapes are undone.
         for units in [raw_units(text), decoded_units(text)] {
             let chars: Vec<char> = units.iter().map(|u| u.0.to_ascii_lowercase()).collect();
-            for (w, set) in &self.windows {
+            for (w, list) in &self.windows {
                 if chars.len() < *w {
                     continue;
                 }
                 for (i, win) in chars.windows(*w).enumerate() {
-                    if set.contains(win) {
+                    if list
+                        .binary_search(&fingerprint(win.iter().copied()))
+                        .is_ok()
+                    {
                         for u in &units[i..i + w] {
                             secret[u.1..u.2].iter_mut().for_each(|b| *b = true);
                         }
@@ -238,35 +277,7 @@ fn decoded_units(text: &str) -> Vec<Unit> {
     out
 }
 
-/// Text from a target, fit to show in a terminal, a log line or an e-mail: control characters
-/// (C0, DEL, C1) and the characters that reorder or hide text (bidirectional embeddings,
-/// overrides, isolates and marks; zero-width joiners and spaces) are written as `\u{…}`
-/// (`\n`, `\r`, `\t` for those), so they can neither move a cursor nor turn text around.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200b}'..='\u{200f}'   // zero-width space, joiners, LRM, RLM
-            | '\u{202a}'..='\u{202e}' // embeddings and overrides
-            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-            | '\u{2066}'..='\u{2069}' // isolates
-            | '\u{061c}'              // Arabic letter mark
-            | '\u{feff}'              // zero-width no-break space
-        )
-}
+pub use atalaya_core::text::printable;
 
 #[cfg(test)]
 mod tests {
@@ -338,18 +349,28 @@ mod tests {
     }
 
     #[test]
-    fn a_short_secret_is_hidden_whole_and_only_whole() {
-        let s = Scrubber::new(&["hunter2".into()]);
-        assert_eq!(s.scrub("pass=HUNTER2&x=hunter"), "pass=***&x=hunter");
+    fn a_long_secret_costs_eight_bytes_a_character_and_is_still_found() {
+        // A 4 MB token (a hostile flow target's): one fingerprint per character, no more.
+        let token: String = (0..4 * 1024 * 1024u32)
+            .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+            .collect();
+        let s = Scrubber::new(std::slice::from_ref(&token));
+        assert!(
+            s.footprint() <= 8 * token.len(),
+            "{} bytes for a secret of {}",
+            s.footprint(),
+            token.len()
+        );
+        let cut = &token[1_000_000..1_000_040];
+        let out = s.scrub(&format!("json /token is \"{cut}\", expected \"x\""));
+        assert!(!leaks(&out, cut), "{out}");
+        assert!(out.contains("***"), "{out}");
     }
 
     #[test]
-    fn control_and_bidi_characters_are_written_out() {
-        assert_eq!(
-            printable("ok\x1b[2J\r\ntxt \u{202e}gnp.exe\u{2066}"),
-            "ok\\u{1b}[2J\\r\\ntxt \\u{202e}gnp.exe\\u{2066}"
-        );
-        assert_eq!(printable("Año nuevo: ½ €"), "Año nuevo: ½ €");
+    fn a_short_secret_is_hidden_whole_and_only_whole() {
+        let s = Scrubber::new(&["hunter2".into()]);
+        assert_eq!(s.scrub("pass=HUNTER2&x=hunter"), "pass=***&x=hunter");
     }
 
     #[test]

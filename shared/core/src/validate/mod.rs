@@ -191,17 +191,7 @@ fn budget_words(breach: &serde_saphyr::budget::BudgetBreach) -> String {
     format!("too large once its aliases (`*name`) are expanded: {what}; use fewer aliases")
 }
 
-/// `text` if it has at most `max` characters; else its start and end around ` … `.
-pub(crate) fn shorten(text: &str, max: usize) -> String {
-    let n = text.chars().count();
-    if n <= max {
-        return text.to_string();
-    }
-    let keep = max.saturating_sub(3) / 2;
-    let head: String = text.chars().take(keep).collect();
-    let tail: String = text.chars().skip(n - keep).collect();
-    format!("{head} … {tail}")
-}
+pub(crate) use crate::text::shorten;
 
 /// `; did you mean `status`?` for serde's "unknown field `stauts`, expected one of ...".
 fn unknown_field_hint(msg: &str) -> Option<String> {

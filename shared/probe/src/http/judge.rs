@@ -24,6 +24,24 @@ fn first_group(re: &regex::Regex, text: &str) -> Option<String> {
         .map(|m| m.as_str().to_string())
 }
 
+/// The most a flow takes of one extracted value: a token or an id, not a document (a server's
+/// header limit is smaller still, so a larger value could not be sent back anyway).
+pub const MAX_EXTRACTED: usize = 16 * 1024;
+
+/// Takes `value` into `var`, or refuses it when it is larger than [`MAX_EXTRACTED`] (still a
+/// secret: it is scrubbed from the result all the same).
+fn take(trace: &mut Trace, failures: &mut Vec<String>, var: &str, value: String) {
+    if value.len() > MAX_EXTRACTED {
+        failures.push(format!(
+            "cannot extract {var}: the value is {} bytes, more than the {MAX_EXTRACTED} a value may have",
+            value.len()
+        ));
+        trace.secrets.push(value);
+    } else {
+        trace.extracted.push((var.to_string(), value));
+    }
+}
+
 fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
@@ -70,9 +88,9 @@ pub(super) async fn judge(
                     x.var
                 )),
                 Some(v) => match re {
-                    None => trace.extracted.push((x.var.clone(), v)),
+                    None => take(trace, &mut failures, &x.var, v),
                     Some(re) => match first_group(re, &v) {
-                        Some(found) => trace.extracted.push((x.var.clone(), found)),
+                        Some(found) => take(trace, &mut failures, &x.var, found),
                         None => failures.push(format!(
                             "cannot extract {}: header {name} does not match /{}/",
                             x.var,
@@ -160,7 +178,7 @@ pub(super) async fn judge(
             match &x.from {
                 ExtractFrom::Header(..) => {}
                 ExtractFrom::Body(re) => match first_group(re, &String::from_utf8_lossy(&body)) {
-                    Some(v) => trace.extracted.push((x.var.clone(), v)),
+                    Some(v) => take(trace, &mut failures, &x.var, v),
                     None => failures.push(format!(
                         "cannot extract {}: body does not match /{}/",
                         x.var,
@@ -182,10 +200,12 @@ pub(super) async fn judge(
                             x.var
                         )),
                         // A string is taken as it is; anything else as its JSON text.
-                        Some(Some(v)) => trace.extracted.push((
-                            x.var.clone(),
+                        Some(Some(v)) => take(
+                            trace,
+                            &mut failures,
+                            &x.var,
                             v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                        )),
+                        ),
                     }
                 }
             }
