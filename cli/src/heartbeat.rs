@@ -158,13 +158,9 @@ pub async fn answer(ep: &PingEndpoint, req: hyper::Request<Incoming>) -> Respons
 /// `atalaya heartbeat url CHECK`: the check's ping URL, from the checks file (and, for a
 /// derived token locally, the key file of the database).
 pub fn url(file: &Path, db: &Path, check: &str, base: Option<&str>) -> anyhow::Result<()> {
-    let text = atalaya_app::checks::read(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config = atalaya_core::load_str(
-        &text,
-        &file.display().to_string(),
-        atalaya_core::Target::Local,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = atalaya_app::Checks::load(file, atalaya_core::Target::Local)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .config;
     let Some(c) = config.check(check) else {
         anyhow::bail!("{}: no check {check}", file.display());
     };

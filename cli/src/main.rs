@@ -16,7 +16,7 @@ mod store;
 mod subscribers;
 mod validate;
 
-use atalaya_core::{Config, Target};
+use atalaya_core::Target;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -363,27 +363,23 @@ fn init_tracing() {
 
 /// Loads a checks file; on errors prints every one and gives the exit code.
 /// A file that cannot be read at all (missing, no permission) is an I/O error: exit 2.
-fn load(file: &Path, target: Target) -> Result<Config, ExitCode> {
-    use atalaya_core::source::{read_text, ReadError, MAX_CHECKS_FILE};
-    let name = file.display().to_string();
-    let loaded = match read_text(file, MAX_CHECKS_FILE) {
-        Ok(text) => atalaya_core::load_str(&text, &name, target),
-        Err(ReadError::Io(e)) => {
-            eprintln!("{name}: the checks file: cannot read it: {e}");
-            return Err(ExitCode::from(2));
+/// The checks file as every command reads it (`atalaya_app::Checks::load`: validated for
+/// `target`, with its PEM files and its customers' templates); every problem is printed, and
+/// the exit code returned: 2 when it cannot be read, 1 when it has problems.
+fn load(file: &Path, target: Target) -> Result<atalaya_app::Checks, ExitCode> {
+    use atalaya_app::checks::LoadError;
+    atalaya_app::Checks::load(file, target).map_err(|e| {
+        let problems = e.problems();
+        for p in &problems {
+            eprintln!("{p}");
         }
-        Err(e) => Err(atalaya_core::ConfigErrors(vec![atalaya_core::unreadable(
-            &name, &e,
-        )])),
-    };
-    loaded.map_err(|errors| {
-        for e in &errors.0 {
-            eprintln!("{e}");
+        if matches!(e, LoadError::Read { .. }) {
+            return ExitCode::from(2);
         }
         eprintln!(
             "{}: {} found",
             file.display(),
-            plural(errors.0.len(), "problem", "problems")
+            plural(problems.len(), "problem", "problems")
         );
         ExitCode::from(1)
     })
@@ -534,7 +530,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Plan { file, shards } => {
             let config = match load(&file, Target::Lambda) {
-                Ok(c) => c,
+                Ok(c) => c.config,
                 Err(code) => return Ok(code),
             };
             let plan = atalaya_core::schedule::plan(&config);

@@ -17,8 +17,9 @@ pub struct ProbeOptions<'a> {
 }
 
 pub fn probe(o: ProbeOptions<'_>) -> anyhow::Result<ExitCode> {
+    // Read as the runner reads it: PEM files beside the file too.
     let config = match crate::load(o.file, Target::Local) {
-        Ok(c) => c,
+        Ok(c) => c.config,
         Err(code) => return Ok(code),
     };
     let unknown: Vec<&str> = o

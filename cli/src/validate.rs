@@ -6,36 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<ExitCode> {
-    let mut config = match crate::load(file, target) {
-        Ok(c) => c,
+    // The file with its PEM files and templates, read as the runner will.
+    let config = match crate::load(file, target) {
+        Ok(c) => c.config,
         Err(code) => return Ok(code),
     };
-    let base = file.parent().unwrap_or(Path::new("."));
-    // The PEM files the checks' TLS options name, read as the runner will.
-    if let Err(errors) =
-        atalaya_app::checks::read_pem_files(&mut config, &file.display().to_string(), base)
-    {
-        for e in &errors.0 {
-            eprintln!("{e}");
-        }
-        eprintln!(
-            "{}: {} found",
-            file.display(),
-            crate::plural(errors.0.len(), "problem", "problems")
-        );
-        return Ok(ExitCode::from(1));
-    }
-    if let Err(problems) = atalaya_app::checks::renderer(&config, base) {
-        for p in &problems {
-            eprintln!("{p}");
-        }
-        eprintln!(
-            "{}: {} found",
-            file.display(),
-            crate::plural(problems.len(), "problem", "problems")
-        );
-        return Ok(ExitCode::from(1));
-    }
     let warnings = warnings(&config, target);
     for w in &warnings {
         eprintln!("{}{w}", if strict { "" } else { "warning: " });

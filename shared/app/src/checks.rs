@@ -144,13 +144,15 @@ pub fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<()
                     _ => ("certificate", &["-----BEGIN CERTIFICATE-----"]),
                 };
                 let full = base.join(&*path);
-                let problem = match read_text(&full, MAX_PEM_FILE) {
+                let problem = match inside(base, &full).and_then(|_| {
+                    read_text(&full, MAX_PEM_FILE).map_err(|e| format!("{}: {e}", full.display()))
+                }) {
                     Ok(t) if wanted.iter().all(|w| t.contains(w)) && t.contains("-----BEGIN") => {
                         *text = Some(t);
                         None
                     }
                     Ok(_) => Some(format!("{} holds no {label} in PEM form", full.display())),
-                    Err(e) => Some(format!("{}: {e}", full.display())),
+                    Err(e) => Some(e),
                 };
                 if let Some(message) = problem {
                     problems.push(atalaya_core::ConfigError {
@@ -168,6 +170,28 @@ pub fn read_pem_files(config: &mut Config, name: &str, base: &Path) -> Result<()
         Ok(())
     } else {
         Err(ConfigErrors(problems))
+    }
+}
+
+/// `file` is in `base` or under it once links are followed (validation already refused `..`
+/// and absolute paths; a link in the folder must not lead out of it either).
+fn inside(base: &Path, file: &Path) -> Result<(), String> {
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let (Ok(base), Ok(real)) = (std::fs::canonicalize(base), std::fs::canonicalize(file)) else {
+        return Ok(()); // read_text says what is missing
+    };
+    if real.starts_with(&base) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} leads to {}, outside the checks file's folder: a PEM file must be in it or under it",
+            file.display(),
+            real.display()
+        ))
     }
 }
 

@@ -165,6 +165,25 @@ fn pem(v: &At<String>, field: &str, key: bool, target: Target, cx: &mut Ctx) -> 
         );
         return None;
     }
+    // A file beside the checks file, or in a folder under it: never elsewhere on the machine
+    // (a checks file from someone else must not read /etc/shadow into a TLS error).
+    let path = std::path::Path::new(text);
+    if path.is_absolute()
+        || text.starts_with('~')
+        || path.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    {
+        cx.push(
+            v.pos,
+            field,
+            format!("{text:?}: a PEM file must be in the checks file's folder or under it (a relative path without ..); copy it there, or give the PEM inline or by a reference"),
+        );
+        return None;
+    }
     Some(Pem::File {
         path: text.to_string(),
         pos: v.pos,
