@@ -413,7 +413,7 @@ fn fault(
     let _ = writeln!(body, "Reason: {}", reason.as_str());
     let _ = writeln!(body, "Regions: {}", regions.join(", "));
     let _ = writeln!(body, "Since: {}", utc(*since));
-    let _ = writeln!(body, "Detail: {detail}");
+    let _ = writeln!(body, "Detail: {}", crate::text::printable_lines(detail));
     let _ = writeln!(body, "\nFix: {fix}.");
     body.push_str("\nThis is the monitor's own fault, not an outage: no incident opens for it and customers are told nothing. Until it is fixed the check counts as unknown for its service.\n");
     (
@@ -588,8 +588,9 @@ fn incident_message(
                         f.reason.as_str(),
                         f.latency_ms,
                         f.since.format("%H:%M:%S"),
-                        // A job's output may run over lines: they stay under their row.
-                        f.detail.trim_end().replace('\n', "\n      ")
+                        // A job's output may run over lines: they stay under their row. A
+                        // detail that reached the state raw (an older result) is written out.
+                        crate::text::printable_lines(f.detail.trim_end()).replace('\n', "\n      ")
                     );
                 }
             }

@@ -109,7 +109,13 @@ pub fn judge(
         let f = log.failure.as_ref();
         let body = f
             .filter(|f| !f.body.trim().is_empty())
-            .map(|f| format!(" · it said: {}", f.body.trim()))
+            .map(|f| {
+                // A log kept before bodies were written out on arrival is written out here.
+                format!(
+                    " · it said: {}",
+                    crate::text::printable_lines(f.body.trim())
+                )
+            })
             .unwrap_or_default();
         return result(
             Outcome::Down,

@@ -80,11 +80,22 @@ pub struct Ping {
 }
 
 impl Ping {
+    /// The body is kept as operators will read it: its lines, with every control, bidirectional
+    /// and invisible character written out (`crate::text::printable_lines`), at most
+    /// [`MAX_BODY`] bytes.
     pub fn new(kind: PingKind, at: DateTime<Utc>, body: &[u8]) -> Ping {
-        let mut body = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]).into_owned();
+        let mut raw = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]).into_owned();
         // A multi-byte character cut at the limit became U+FFFD: drop it.
-        if body.ends_with('\u{fffd}') && body.len() >= MAX_BODY {
-            body.pop();
+        if raw.ends_with('\u{fffd}') && raw.len() >= MAX_BODY {
+            raw.pop();
+        }
+        let mut body = crate::text::printable_lines(&raw);
+        if body.len() > MAX_BODY {
+            let mut end = MAX_BODY;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            body.truncate(end);
         }
         Ping { kind, at, body }
     }
