@@ -123,8 +123,16 @@ pub fn apply(
                 for r in &refusals {
                     eprintln!("{}", explain(r, id));
                 }
+                let hidden = refusals
+                    .iter()
+                    .all(|r| matches!(r, Refusal::Hidden { .. }));
                 eprintln!(
-                    "Preview with --dry-run; --force sends it anyway{}.",
+                    "{}{}.",
+                    if hidden {
+                        "Preview with --dry-run once it is fixed"
+                    } else {
+                        "Preview with --dry-run; --force sends it anyway"
+                    },
                     if refusals
                         .iter()
                         .any(|r| matches!(r, Refusal::NotSeenPassing { .. }))
@@ -253,6 +261,10 @@ fn explain(r: &Refusal, id: &str) -> String {
             "- customer {customer} ({name}) reads {}: add --message-{} \"…\" (--message is the English text)",
             language.name(),
             language.code()
+        ),
+        Refusal::Hidden { text, what } => format!(
+            "- {} has {what}: customers' mail and pages would carry it as is. Remove it (it is never sent, even with --force).",
+            flag(text)
         ),
         Refusal::Technical { text, findings } => {
             let mut out = format!(

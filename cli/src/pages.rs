@@ -19,8 +19,8 @@ pub struct Pages {
     pub store: Arc<SqliteStore>,
     pub config: Arc<Config>,
     pub key: Key,
-    /// The status site's folder.
-    pub site: Option<std::path::PathBuf>,
+    /// The status site's folder (what its build wrote there).
+    pub site: Option<crate::status_page::Served>,
     /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
     pub pings: Option<crate::heartbeat::PingEndpoint>,
 }
@@ -55,22 +55,26 @@ fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
 }
 
 /// A file of the status site, with the headers S3 and CloudFront would give it; a folder
-/// without its `/` is sent to it (the pages' links are relative).
-fn site_file(root: &std::path::Path, path: &str) -> Response<Full<Bytes>> {
+/// without its `/` is sent to it (the pages' links are relative), always within the site.
+fn site_file(site: &crate::status_page::Served, path: &str) -> Response<Full<Bytes>> {
     let not_found = || {
         let mut r = Response::new(Full::new(Bytes::from_static(b"not found")));
         *r.status_mut() = StatusCode::NOT_FOUND;
         r
     };
-    if !path.ends_with('/') && crate::status_page::file_for(root, &format!("{path}/")).is_some() {
+    let Some(rel) = crate::status_page::site_path(path) else {
+        return not_found();
+    };
+    if !rel.is_empty() && !rel.ends_with('/') && site.file_for(&format!("/{rel}/")).is_some() {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
-        if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("{path}/")) {
+        // One leading `/` and the site's own path: never another host (`//evil.example/`).
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("/{rel}/")) {
             r.headers_mut().insert(hyper::header::LOCATION, v);
         }
         return r;
     }
-    let Some(file) = crate::status_page::file_for(root, path) else {
+    let Some(file) = site.file_for(path) else {
         return not_found();
     };
     let Ok(body) = std::fs::read(&file) else {
@@ -109,7 +113,7 @@ async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<B
     };
     let Some(action) = action_of(req.uri().path()).map(str::to_string) else {
         return match (&pages.site, post) {
-            (Some(root), false) => site_file(root, req.uri().path()),
+            (Some(site), false) => site_file(site, req.uri().path()),
             _ => respond(404, "not found".into()),
         };
     };

@@ -369,6 +369,16 @@ fn table(r: &Report) -> String {
     out
 }
 
+/// A text cell a spreadsheet will not take for a formula (OWASP's CSV injection advice): one
+/// that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 fn csv(r: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -392,9 +402,9 @@ fn csv(r: &Report) -> anyhow::Result<String> {
     for s in &r.services {
         w.write_record([
             r.month.clone(),
-            s.customer.clone(),
-            s.service.clone(),
-            s.name.clone(),
+            cell(&s.customer),
+            cell(&s.service),
+            cell(&s.name),
             s.uptime_percent
                 .map_or(String::new(), |p| format!("{p:.6}")),
             s.target_percent.to_string(),

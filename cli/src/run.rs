@@ -235,6 +235,9 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         }
     };
     let config = &checks.config;
+    if let Some(site) = &opts.status_page {
+        crate::status_page::refuse_private(site, &private_files(&opts, config), "--status-page")?;
+    }
     let store =
         SqliteStore::open(&opts.db).with_context(|| format!("opening {}", opts.db.display()))?;
     store.set_meta("checks_file", &opts.file.display().to_string())?;
@@ -331,7 +334,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 store: store.clone(),
                 config: shared.clone(),
                 key,
-                site: opts.status_page.clone(),
+                site: opts
+                    .status_page
+                    .clone()
+                    .map(crate::status_page::Served::new),
                 pings: (heartbeats > 0).then(|| crate::heartbeat::PingEndpoint {
                     store,
                     config: shared,
@@ -502,6 +508,28 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What the runner keeps that nobody else may read: a site folder must not hold any of it.
+fn private_files(opts: &RunOptions, config: &Config) -> Vec<(&'static str, PathBuf)> {
+    let with = |suffix: &str| {
+        let mut name = opts.db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let db_dir = opts.db.parent().unwrap_or(Path::new("."));
+    vec![
+        ("the database", opts.db.clone()),
+        ("the database's log", with("-wal")),
+        ("the email key", crate::mail::key_file(&opts.db)),
+        ("the heartbeat key", crate::heartbeat::key_file(&opts.db)),
+        ("the checks file", opts.file.clone()),
+        ("the outbox", opts.outbox.clone()),
+        (
+            "the customers' mail",
+            db_dir.join(config.settings.email.folder.as_deref().unwrap_or("mail")),
+        ),
+    ]
 }
 
 /// Ctrl-C or SIGTERM.

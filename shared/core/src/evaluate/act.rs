@@ -99,9 +99,13 @@ pub enum Action {
     Resolve { texts: Option<Texts>, force: bool },
 }
 
-/// Why an action was refused; each says what to do instead. `--force` overrides them all.
+/// Why an action was refused; each says what to do instead. `--force` overrides them all but
+/// `Hidden`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// A text (`default`, `en`, `es`) has a control, bidirectional or invisible character: it
+    /// would reach customers' mail and pages as is. Never sent, forced or not.
+    Hidden { text: String, what: String },
     /// A customer who would get it has no text in their language.
     MissingLanguage {
         customer: String,
@@ -129,6 +133,10 @@ impl fmt::Display for Refusal {
                 "customer {customer} ({name}) reads {}: there is no {} text",
                 language.name(),
                 language.name()
+            ),
+            Refusal::Hidden { text, what } => write!(
+                f,
+                "the {text} text has {what}, which would reach customers as is: remove it (--force does not send it)"
             ),
             Refusal::Technical { text, findings } => {
                 write!(f, "the {text} text has technical content:")?;
@@ -201,6 +209,7 @@ pub fn act(
             if texts.is_empty() {
                 return Err(ActionError::EmptyMessage);
             }
+            refuse_hidden(&texts)?;
             let mut refusals = e.check_texts(incident, &texts);
             if phase == Phase::Monitoring && !e.incident_working_now(incident) {
                 refusals.push(Refusal::NotSeenPassing {
@@ -231,6 +240,9 @@ pub fn act(
             });
         }
         Action::Resolve { texts, force } => {
+            if let Some(t) = &texts {
+                refuse_hidden(t)?;
+            }
             let mut refusals = texts
                 .as_ref()
                 .map(|t| e.check_texts(incident, t))
@@ -249,6 +261,22 @@ pub fn act(
         }
     }
     Ok((e.state, e.events))
+}
+
+/// Texts with a character people must not be sent are refused, whatever `--force` says.
+fn refuse_hidden(texts: &Texts) -> Result<(), ActionError> {
+    let hidden: Vec<Refusal> = texts
+        .by_key()
+        .into_iter()
+        .filter_map(|(key, text)| {
+            crate::text::hidden_char(&text, true).map(|what| Refusal::Hidden { text: key, what })
+        })
+        .collect();
+    if hidden.is_empty() {
+        Ok(())
+    } else {
+        Err(ActionError::Refused(hidden))
+    }
 }
 
 fn language_of(config: &Config, service: &str) -> Language {

@@ -353,11 +353,16 @@ fn customer_templates_can_be_overridden() {
 #[test]
 fn a_service_name_cannot_turn_a_customer_subject_around() {
     // A customer-facing name with a right-to-left override and isolates: in an inbox it would
-    // show the subject's words reversed.
-    let services = "  - { id: web, customer: globex, name: \"Portal \u{202e}lanoitan\u{2066}\" }\n";
+    // show the subject's words reversed. Validation refuses such a name; the renderer holds
+    // whatever reaches it all the same.
+    let services = "  - { id: web, customer: globex, name: Portal }\n";
     let checks =
         "  - { id: web-home, service: web, http: { url: 'https://web.globex.example/' } }\n";
-    let mut sim = Sim::new(config(services, checks));
+    let mut config = config(services, checks);
+    for s in config.services.iter_mut().filter(|s| s.id == "web") {
+        s.name = "Portal \u{202e}lanoitan\u{2066}".into();
+    }
+    let mut sim = Sim::new(config);
     sim.minute(0, up);
     for m in 1..=3 {
         sim.minute(m, |c, _| {

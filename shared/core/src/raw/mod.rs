@@ -105,7 +105,8 @@ pub struct RawStatusSite {
 #[serde(deny_unknown_fields)]
 pub struct RawStatusPage {
     /// The page's folder on the status site: lower-case letters, digits and `-`, 3 to 64
-    /// characters (default the customer id). A long random slug keeps the page unlisted.
+    /// characters (default the customer id, which anyone who knows it can guess: validate
+    /// warns). A long random slug keeps the page unlisted.
     pub slug: Option<At<String>>,
 }
 
@@ -273,7 +274,7 @@ pub struct RawOperators {
 #[schemars(rename = "Customer")]
 #[serde(deny_unknown_fields)]
 pub struct RawCustomer {
-    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    /// Stable identifier: letters, digits, `-`, `_`, `.` (at most 64), starting with a letter or digit.
     pub id: At<String>,
     /// The customer's name, for operators.
     pub name: At<String>,
@@ -302,7 +303,7 @@ pub struct RawCustomer {
 #[schemars(rename = "Service")]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
-    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    /// Stable identifier: letters, digits, `-`, `_`, `.` (at most 64), starting with a letter or digit.
     pub id: At<String>,
     /// The customer this service belongs to (a customer id).
     pub customer: At<String>,
@@ -340,7 +341,7 @@ pub struct RawMaintenance {
 #[schemars(rename = "Check")]
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
-    /// Stable identifier: letters, digits, `-`, `_`, `.`.
+    /// Stable identifier: letters, digits, `-`, `_`, `.` (at most 64), starting with a letter or digit.
     pub id: At<String>,
     /// The service this check belongs to (a service id).
     pub service: At<String>,

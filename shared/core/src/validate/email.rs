@@ -14,12 +14,12 @@ fn line(errs: &mut Errs, v: &At<String>, subject: &str, field: &str) -> Option<S
         errs.push(v.pos, subject, field, "must not be empty");
         return None;
     }
-    if text.chars().any(char::is_control) {
+    if let Some(what) = crate::text::hidden_char(text, false) {
         errs.push(
             v.pos,
             subject,
             field,
-            "must be one line without control characters",
+            format!("must be one line of plain text: it has {what}"),
         );
         return None;
     }

@@ -12,7 +12,8 @@ mod settings;
 use checks::check_check;
 use parse::salvage;
 use references::{
-    check_customer, check_cycles, check_service, check_slugs, screen_maintenance_notes,
+    check_customer, check_cycles, check_service, check_slugs, guessable_pages,
+    screen_maintenance_notes,
 };
 use settings::check_settings;
 
@@ -257,8 +258,10 @@ fn known_ids<T>(section: &Section<T>, id: fn(&T) -> &At<String>) -> HashSet<Stri
 
 fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, noun: &str) {
     let subject = format!("{noun} {}", id.value);
-    let valid = !id.value.is_empty()
-        && id.value.len() <= 64
+    // Ids name files and folders of the status site (`<customer>/`, `badges/<service>.svg`):
+    // a safe path segment, never `.`, `..` or a hidden name.
+    let valid = id.value.len() <= 64
+        && id.value.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id
             .value
             .chars()
@@ -268,7 +271,7 @@ fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, n
             id.pos,
             &subject,
             "id",
-            "ids are 1 to 64 letters, digits, '-', '_' or '.'",
+            "ids are 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
         );
     }
     if let Some(first) = seen.get(&id.value) {
@@ -280,6 +283,20 @@ fn check_id(errs: &mut Errs, seen: &mut HashMap<String, Pos>, id: &At<String>, n
         );
     } else {
         seen.insert(id.value.clone(), id.pos);
+    }
+}
+
+/// Words people write for customers and operators to read (names, titles, notes, sign-offs):
+/// shown as written, so no control, bidirectional or invisible character may hide in them
+/// (`lines`: line breaks and tabs are fine, as in a note of several lines).
+pub(crate) fn human_text(errs: &mut Errs, v: &At<String>, subject: &str, field: &str, lines: bool) {
+    if let Some(what) = crate::text::hidden_char(&v.value, lines) {
+        errs.push(
+            v.pos,
+            subject,
+            field,
+            format!("has {what}: it is shown to people as written; remove it"),
+        );
     }
 }
 
@@ -440,7 +457,7 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         customers,
         services,
         checks,
-        warnings: Vec::new(),
+        warnings: guessable_pages(&raw.customers, &errs.file),
         index: Default::default(),
     };
     screen_maintenance_notes(raw, &config, errs);

@@ -1,7 +1,7 @@
 //! Customers and services, and what refers to what: unknown references (with the closest known
 //! id), dependency cycles, maintenance windows and their notes (which customers read).
 
-use super::{check_id, duration, opt_duration, settings::signature, unknown, Errs};
+use super::{check_id, duration, human_text, opt_duration, settings::signature, unknown, Errs};
 use crate::at::{At, Pos};
 use crate::config::*;
 use crate::raw::*;
@@ -18,6 +18,7 @@ pub(super) fn check_customer(
     if c.name.value.trim().is_empty() {
         errs.push(c.name.pos, &subject, "name", "must not be empty");
     }
+    human_text(errs, &c.name, &subject, "name", false);
     let language = match c.language.as_ref().map(|l| (l.value.as_str(), l.pos)) {
         None | Some(("en", _)) => Language::En,
         Some(("es", _)) => Language::Es,
@@ -97,6 +98,7 @@ pub(super) fn check_service(
     if s.name.value.trim().is_empty() {
         errs.push(s.name.pos, &subject, "name", "must not be empty");
     }
+    human_text(errs, &s.name, &subject, "name", false);
     for d in s.depends_on.iter().flatten() {
         if d.value == s.id.value {
             errs.push(
@@ -243,6 +245,28 @@ pub(super) fn check_slugs(raw: &Section<RawCustomer>, customers: &[Customer], er
     }
 }
 
+/// A customer page at `/<id>/` can be found by anyone who knows or guesses the id: said, so that
+/// a team that wants it private gives it an unguessable `status_page.slug`.
+pub(super) fn guessable_pages(raw: &Section<RawCustomer>, file: &str) -> Vec<crate::ConfigError> {
+    raw.iter()
+        .filter(|c| c.value.status_page.as_ref().and_then(|p| p.slug.as_ref()).is_none())
+        .map(|c| {
+            let id = &c.value.id.value;
+            crate::ConfigError {
+                file: file.to_string(),
+                pos: c.value.id.pos,
+                subject: format!("customer {id}"),
+                field: "status_page.slug".into(),
+                message: format!(
+                    "not set: the customer's status page is at /{}/, which anyone who knows the id can guess; give it an unguessable slug (such as {}-7f3k9q, with letters of your own) unless it is meant for everyone",
+                    id.to_ascii_lowercase(),
+                    id.to_ascii_lowercase()
+                ),
+            }
+        })
+        .collect()
+}
+
 /// Reports each dependency cycle once, at the `depends_on` entry that closes it.
 pub(super) fn check_cycles(services: &Section<RawService>, errs: &mut Errs) {
     let edges: BTreeMap<&str, Vec<&At<String>>> = services
@@ -304,6 +328,13 @@ pub(super) fn screen_maintenance_notes(raw: &RawFile, config: &Config, errs: &mu
             let Some(note) = &m.value.note else {
                 continue;
             };
+            human_text(
+                errs,
+                note,
+                &subject,
+                &format!("maintenance[{i}].note"),
+                true,
+            );
             for f in crate::screen::screen(&note.value, config, &[s.customer.value.as_str()]) {
                 errs.push(
                     note.pos,

@@ -65,6 +65,19 @@ pub(super) fn signature(
     {
         errs.push(v.pos, subject, "signature", "must not be empty");
     }
+    if let Some(what) = out
+        .any
+        .iter()
+        .chain(out.by_language.values())
+        .find_map(|t| crate::text::hidden_char(t, true))
+    {
+        errs.push(
+            v.pos,
+            subject,
+            "signature",
+            format!("has {what}: it is shown to people as written; remove it"),
+        );
+    }
     Some(out)
 }
 
@@ -348,7 +361,7 @@ fn status_site(errs: &mut Errs, raw: Option<&RawStatusSite>, s: &str) -> crate::
         .and_then(|v| site_url(errs, v, s, "status_page.url", "https://status.acme.example"));
     let title = raw.title.as_ref().and_then(|t| {
         if t.value.trim().is_empty()
-            || t.value.chars().any(char::is_control)
+            || crate::text::hidden_char(&t.value, false).is_some()
             || t.value.chars().count() > 100
         {
             errs.push(

@@ -109,9 +109,20 @@ pub struct Folder {
     pub root: PathBuf,
 }
 
-const MANIFEST: &str = ".atalaya-site.json";
+/// The file in the folder that lists what the site wrote (paths and fingerprints).
+pub const MANIFEST: &str = ".atalaya-site.json";
 
 impl Folder {
+    /// The paths the site wrote, as its manifest lists them (none when there is no manifest):
+    /// what may be served from the folder, and nothing else in it.
+    pub fn written(&self) -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(self.root.join(MANIFEST))
+            .ok()
+            .and_then(|s| serde_json::from_str::<BTreeMap<String, String>>(&s).ok())
+            .map(|m| m.into_keys().collect())
+            .unwrap_or_default()
+    }
+
     fn path(&self, rel: &str) -> Result<PathBuf, SiteError> {
         // Paths are the builder's own (slugs and ids are checked), but never leave the folder.
         if rel
