@@ -79,19 +79,24 @@ fn wanted(
     language: Option<&str>,
     services: &[String],
 ) -> Result<Wanted, String> {
+    // Values are quoted in errors by their start and end only: a field may be megabytes.
+    let short = |v: &str| atalaya_core::text::shorten(v, 80);
     let c = config.customer(customer).ok_or_else(|| {
         format!(
-            "no customer {customer:?} in the checks file ({})",
+            "no customer {:?} in the checks file ({})",
+            short(customer),
             config.source
         )
     })?;
     check_address(email.trim())?;
     let language = match language.map(str::trim).filter(|l| !l.is_empty()) {
         None => None,
-        Some(code) => Some(
-            Language::from_code(code)
-                .ok_or_else(|| format!("{code:?} is not a supported language: use en or es"))?,
-        ),
+        Some(code) => Some(Language::from_code(code).ok_or_else(|| {
+            format!(
+                "{:?} is not a supported language: use en or es",
+                short(code)
+            )
+        })?),
     };
     let services: Vec<String> = services
         .iter()
@@ -101,8 +106,8 @@ fn wanted(
     for s in &services {
         match config.service(s) {
             Some(svc) if svc.customer == c.id => {}
-            Some(_) => return Err(format!("service {s:?} is not {customer}'s")),
-            None => return Err(format!("no service {s:?} in the checks file")),
+            Some(_) => return Err(format!("service {:?} is not {customer}'s", short(s))),
+            None => return Err(format!("no service {:?} in the checks file", short(s))),
         }
     }
     Ok(Wanted {
@@ -362,12 +367,21 @@ async fn report(
     crate::emit(&out)
 }
 
+/// The largest subscriber file read (some 200,000 subscribers); a larger one is refused
+/// before it is read whole.
+const MAX_CSV: u64 = 16 << 20;
+
 fn read_csv(file: &Path, config: &Config) -> anyhow::Result<Vec<Wanted>> {
+    use atalaya_core::source::{read_text, ReadError};
+    let text = read_text(file, MAX_CSV).map_err(|e| match e {
+        ReadError::Io(e) => anyhow::anyhow!("reading {}: {e}", file.display()),
+        e @ ReadError::NotText { pos, .. } => anyhow::anyhow!("{}:{pos}: {e}", file.display()),
+        e => anyhow::anyhow!("{}: {e}", file.display()),
+    })?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(file)
-        .with_context(|| format!("reading {}", file.display()))?;
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .with_context(|| format!("{}: the header line", file.display()))?
@@ -396,6 +410,12 @@ fn read_csv(file: &Path, config: &Config) -> anyhow::Result<Vec<Wanted>> {
         }
     }
     if !problems.is_empty() {
+        const SHOWN: usize = 50;
+        let more = problems.len().saturating_sub(SHOWN);
+        problems.truncate(SHOWN);
+        if more > 0 {
+            problems.push(format!("… and {more} more"));
+        }
         anyhow::bail!("{}\nnothing was imported", problems.join("\n"));
     }
     Ok(rows)

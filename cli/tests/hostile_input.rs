@@ -303,3 +303,111 @@ checks:
     let strict = atalaya(&["validate", "--strict", w.file.to_str().unwrap()]);
     assert_eq!(strict.status.code(), Some(1));
 }
+
+const SUBSCRIBED: &str = "settings:
+  brand: { name: Acme, from: 'Acme Status <status@acme.example>' }
+customers: [ { id: acme, name: ACME, status_page: { slug: acme-7f3k9q } } ]
+services: [ { id: shop, customer: acme, name: Shop } ]
+checks: [ { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } } ]
+";
+
+#[test]
+fn an_address_the_mailer_could_not_write_is_refused_when_added_or_imported() {
+    let w = workspace(SUBSCRIBED);
+    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
+    for bad in ["a..b@x.example", ".lead@x.example", "x@-x.example"] {
+        let out = atalaya(&[
+            "subscribers",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            bad,
+            "--confirmed",
+            "--checks",
+            file,
+            "--db",
+            db,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}: {err}");
+        assert!(
+            err.contains(&format!("{bad:?} is not an email address")),
+            "{err}"
+        );
+    }
+    let csv = w.file.with_file_name("subscribers.csv");
+    std::fs::write(
+        &csv,
+        "customer,email\nacme,ana@x.example\nacme,a..b@x.example\n",
+    )
+    .unwrap();
+    let out = atalaya(&[
+        "subscribers",
+        "import",
+        csv.to_str().unwrap(),
+        "--checks",
+        file,
+        "--db",
+        db,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("subscribers.csv:3: \"a..b@x.example\" is not an email address"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+}
+
+#[test]
+fn a_subscriber_file_is_read_within_bounds_and_its_values_are_quoted_short() {
+    let w = workspace(SUBSCRIBED);
+    let (file, db) = (w.file.to_str().unwrap(), w.db.to_str().unwrap());
+    // An endless file: refused after the first 16 MiB, not read whole.
+    let t = Instant::now();
+    let out = atalaya(&[
+        "subscribers",
+        "import",
+        "/dev/zero",
+        "--checks",
+        file,
+        "--db",
+        db,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than"),
+        "{err}"
+    );
+    eprintln!("/dev/zero refused in {:?}", t.elapsed());
+    // A 5 MB field is named by its start and end, not echoed.
+    let csv = w.file.with_file_name("subscribers.csv");
+    let huge = "x".repeat(5 << 20);
+    std::fs::write(
+        &csv,
+        format!("customer,email\nacme,{huge}\n{huge},ana@x.example\n"),
+    )
+    .unwrap();
+    let out = atalaya(&[
+        "subscribers",
+        "import",
+        csv.to_str().unwrap(),
+        "--checks",
+        file,
+        "--db",
+        db,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.len() < 2_000, "{} bytes of error", err.len());
+    assert!(
+        err.contains("subscribers.csv:2: \"xxxxxxxx") && err.contains(" … "),
+        "{err}"
+    );
+    assert!(
+        err.contains("subscribers.csv:3: no customer \"xxxx"),
+        "{err}"
+    );
+}

@@ -59,10 +59,18 @@ impl std::fmt::Display for Mailbox {
 }
 
 /// An email address as subscribers and senders give it: one `@`, a local part and a domain
-/// with a dot, nothing that could break a header.
+/// with a dot, nothing that could break a header, and nothing the mailer cannot write: the
+/// local part and the domain pass the very checks lettre applies when it composes a mail
+/// (`email_address`: no `a..b`, no leading dot, no label starting with `-`). One rule for
+/// `subscribers add`/`import`, the subscriber pages and the mailer.
 pub fn check_address(address: &str) -> Result<(), String> {
-    let bad = || format!("{address:?} is not an email address");
-    let (local, domain) = address.rsplit_once('@').ok_or_else(bad)?;
+    let bad = |why: &str| {
+        format!(
+            "{:?} is not an email address{why}",
+            crate::text::shorten(address, 80)
+        )
+    };
+    let (local, domain) = address.rsplit_once('@').ok_or_else(|| bad(""))?;
     if local.is_empty()
         || local.len() > 64
         || domain.len() < 3
@@ -75,7 +83,15 @@ pub fn check_address(address: &str) -> Result<(), String> {
             .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
         || domain.contains('@')
     {
-        return Err(bad());
+        return Err(bad(""));
+    }
+    if !email_address::EmailAddress::is_valid_local_part(local) {
+        return Err(bad(
+            ": the part before @ cannot be sent to (dots only between letters, no quotes)",
+        ));
+    }
+    if !email_address::EmailAddress::is_valid_domain(domain) {
+        return Err(bad(": the domain is not a host name mail can go to"));
     }
     Ok(())
 }

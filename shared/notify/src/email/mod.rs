@@ -141,74 +141,121 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             .subscribers(Some(customer))
             .await
             .map_err(|e| fail(true, e.to_string()))?;
-        let mut first_failure = None;
+        let mut retry = None;
+        let mut gave_up = None;
         for s in subscribers.iter().filter(|s| s.receives(service)) {
-            let key = mail_key(&m.id, &s.id);
-            match self.store.claim_mail(&key, Utc::now(), MAIL_LEASE).await {
-                Ok(true) => {}
-                Ok(false) => continue, // sent already, or another sender has it
-                Err(e) => {
-                    first_failure.get_or_insert(e.to_string());
-                    continue;
+            match self.send_one(m, s, &brand, customer).await {
+                Mailed::Done => {}
+                Mailed::Retry(detail) => {
+                    retry.get_or_insert(detail);
                 }
-            }
-            let language = s.language_with(self.config.customer(customer));
-            let (subject, body) = m.in_language(language.code());
-            let mail = compose(
-                &self.templates,
-                &brand,
-                &Content {
-                    id: &m.id,
-                    at: m.at,
-                    subject,
-                    body,
-                    language: if m.translations.contains_key(language.code()) {
-                        language.code()
-                    } else {
-                        m.attributes.get("language").map_or("en", String::as_str)
-                    },
-                    incident: m.attributes.get("incident").map(String::as_str),
-                    customer,
-                },
-                &s.email,
-                &s.id,
-                &links(s, &self.key, &self.pages_url, &brand),
-            );
-            let sent = match mail {
-                Ok(mail) => self.transport.send(&mail).await,
-                // A mail that cannot be composed is ours to fix, not the subscriber's.
-                Err(detail) => Err(SendError {
-                    bounced: false,
-                    detail,
-                }),
-            };
-            let recorded = match sent {
-                Ok(()) => self.store.mail_sent(&key).await,
-                Err(e) if e.bounced => {
-                    // Refused for good: no more mail to that address until someone re-adds it.
-                    tracing::warn!(subscriber = %s.id, customer = %customer, error = %e.detail, "the address refused the mail for good; the subscriber is marked bounced");
-                    let mut bounced = s.clone();
-                    bounced.state = SubscriberState::Bounced;
-                    bounced.note = Some(e.detail.clone());
-                    bounced.updated_at = Utc::now();
-                    let marked = self.store.put_subscriber(&bounced).await;
-                    self.store.mail_sent(&key).await.and(marked)
+                Mailed::GaveUp(detail) => {
+                    gave_up.get_or_insert(detail);
                 }
-                Err(e) => {
-                    tracing::error!(subscriber = %s.id, error = %e.detail, "mail not sent; it is tried again");
-                    first_failure.get_or_insert(e.detail);
-                    self.store.release_mail(&key).await
-                }
-            };
-            if let Err(e) = recorded {
-                first_failure.get_or_insert(e.to_string());
             }
         }
-        match first_failure {
-            Some(detail) => Err(fail(true, detail)),
-            None => Ok(()),
+        // What can be sent later is tried again (the mails given up are recorded and not
+        // sent again); a message that can never be composed is given up on this channel.
+        match (retry, gave_up) {
+            (Some(detail), _) => Err(fail(true, detail)),
+            (None, Some(detail)) => Err(fail(false, detail)),
+            (None, None) => Ok(()),
         }
     }
+
+    /// One message's mail to one subscriber, claimed first (a mail sent once is never sent
+    /// again by another sender or a retry).
+    async fn send_one(&self, m: &Message, s: &Subscriber, brand: &Brand, customer: &str) -> Mailed {
+        let key = mail_key(&m.id, &s.id);
+        match self.store.claim_mail(&key, Utc::now(), MAIL_LEASE).await {
+            Ok(true) => {}
+            Ok(false) => return Mailed::Done, // sent already, or another sender has it
+            Err(e) => return Mailed::Retry(e.to_string()),
+        }
+        // An address the mailer cannot write (one kept from before addresses were checked as
+        // strictly) will never take mail: that subscriber gets none until someone re-adds it.
+        if let Err(why) = atalaya_core::email::check_address(&s.email) {
+            tracing::warn!(subscriber = %s.id, customer = %customer, error = %why, "the address cannot be mailed; the subscriber is marked bounced");
+            let recorded = self
+                .bounce(
+                    s,
+                    &format!("{why}: re-add the subscriber with a corrected address"),
+                )
+                .await;
+            return match recorded.and(self.store.mail_sent(&key).await) {
+                Ok(()) => Mailed::Done,
+                Err(e) => Mailed::Retry(e.to_string()),
+            };
+        }
+        let language = s.language_with(self.config.customer(customer));
+        let (subject, body) = m.in_language(language.code());
+        let mail = compose(
+            &self.templates,
+            brand,
+            &Content {
+                id: &m.id,
+                at: m.at,
+                subject,
+                body,
+                language: if m.translations.contains_key(language.code()) {
+                    language.code()
+                } else {
+                    m.attributes.get("language").map_or("en", String::as_str)
+                },
+                incident: m.attributes.get("incident").map(String::as_str),
+                customer,
+            },
+            &s.email,
+            &s.id,
+            &links(s, &self.key, &self.pages_url, brand),
+        );
+        let mail = match mail {
+            Ok(mail) => mail,
+            // Composing again gives the same answer: given up, recorded, never retried.
+            Err(detail) => {
+                tracing::error!(id = %m.id, subscriber = %s.id, error = %detail, "the mail cannot be composed; given up");
+                return match self.store.mail_sent(&key).await {
+                    Ok(()) => Mailed::GaveUp(format!("the mail cannot be composed: {detail}")),
+                    Err(e) => Mailed::Retry(e.to_string()),
+                };
+            }
+        };
+        let recorded = match self.transport.send(&mail).await {
+            Ok(()) => self.store.mail_sent(&key).await,
+            Err(e) if e.bounced => {
+                // Refused for good: no more mail to that address until someone re-adds it.
+                tracing::warn!(subscriber = %s.id, customer = %customer, error = %e.detail, "the address refused the mail for good; the subscriber is marked bounced");
+                let marked = self.bounce(s, &e.detail).await;
+                self.store.mail_sent(&key).await.and(marked)
+            }
+            Err(e) => {
+                tracing::error!(subscriber = %s.id, error = %e.detail, "mail not sent; it is tried again");
+                let _ = self.store.release_mail(&key).await;
+                return Mailed::Retry(e.detail);
+            }
+        };
+        match recorded {
+            Ok(()) => Mailed::Done,
+            Err(e) => Mailed::Retry(e.to_string()),
+        }
+    }
+
+    /// Marks `s` bounced with `note`: no more mail to the address until someone re-adds it.
+    async fn bounce(&self, s: &Subscriber, note: &str) -> Result<(), atalaya_store::StoreError> {
+        let mut bounced = s.clone();
+        bounced.state = SubscriberState::Bounced;
+        bounced.note = Some(note.to_string());
+        bounced.updated_at = Utc::now();
+        self.store.put_subscriber(&bounced).await
+    }
+}
+
+/// How one subscriber's mail went.
+enum Mailed {
+    /// Sent, or nothing to send (already sent; an address that can never take mail, marked).
+    Done,
+    Retry(String),
+    GaveUp(String),
 }
 
 impl<S: Subscribers + Send + Sync> Channel for EmailChannel<S> {
