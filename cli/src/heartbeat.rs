@@ -113,9 +113,20 @@ fn respond(status: u16, text: String, retry_after: Option<u64>) -> Response<Full
 /// A ping: any method (`curl -fsS -m 10 --retry 5 URL`, or a POST with the job's output).
 pub async fn answer(ep: &PingEndpoint, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
-    let body = match Limited::new(req.into_body(), MAX_READ).collect().await {
-        Ok(b) => b.to_bytes(),
+    let body = Limited::new(req.into_body(), MAX_READ).collect();
+    let body = match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
+        Ok(Ok(b)) => b.to_bytes(),
         Err(_) => {
+            return respond(
+                408,
+                format!(
+                    "the body did not arrive within {} s",
+                    crate::listen::BODY_TIMEOUT.as_secs()
+                ),
+                None,
+            )
+        }
+        Ok(Err(_)) => {
             return respond(
                 413,
                 format!(

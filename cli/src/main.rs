@@ -2,8 +2,10 @@
 //! act on incidents.
 
 mod act;
+mod delivery;
 mod heartbeat;
 mod incidents;
+mod listen;
 mod mail;
 mod output;
 mod pages;

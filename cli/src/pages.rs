@@ -12,7 +12,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 
 pub struct Pages {
@@ -23,25 +22,6 @@ pub struct Pages {
     pub site: Option<crate::status_page::Served>,
     /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
     pub pings: Option<crate::heartbeat::PingEndpoint>,
-}
-
-/// Serves the pages on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, pages: Arc<Pages>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let pages = pages.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let pages = pages.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&pages, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
 }
 
 fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
@@ -102,7 +82,8 @@ fn site_file(site: &crate::status_page::Served, path: &str) -> Response<Full<Byt
     r
 }
 
-async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
+/// One request to the listener (`crate::listen` holds the connections).
+pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     if let (Some(pings), true) = (&pages.pings, req.uri().path().starts_with("/ping/")) {
         return crate::heartbeat::answer(pings, req).await;
     }
@@ -122,11 +103,13 @@ async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<B
             .into_owned()
             .collect();
     let form: Vec<(String, String)> = if post {
-        match Limited::new(req.into_body(), MAX_FORM).collect().await {
-            Ok(body) => url::form_urlencoded::parse(&body.to_bytes())
+        let body = Limited::new(req.into_body(), MAX_FORM).collect();
+        match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
+            Ok(Ok(body)) => url::form_urlencoded::parse(&body.to_bytes())
                 .into_owned()
                 .collect(),
-            Err(_) => return respond(413, "the form is too large".into()),
+            Ok(Err(_)) => return respond(413, "the form is too large".into()),
+            Err(_) => return respond(408, "the form did not arrive in time".into()),
         }
     } else {
         Vec::new()

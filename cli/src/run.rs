@@ -75,16 +75,16 @@ pub async fn deliver_local(store: &SqliteStore, channels: &LocalChannels) -> any
     }
 }
 
-/// Stores `results`, evaluates them now (one transition: the state and its messages in one
-/// transaction, again if another writer got there first), then delivers what is pending.
-/// `resuming`: the runner's first round after it started, which tells the engine that the time
-/// it was stopped is its own gap. Returns the state as it is now.
+/// Stores `results` and evaluates them now (one transition: the state and its messages in one
+/// transaction, again if another writer got there first); what it committed is delivered
+/// beside the rounds (`crate::delivery`). `resuming`: the runner's first round after it
+/// started, which tells the engine that the time it was stopped is its own gap. Returns the
+/// state as it is now.
 pub async fn step(
     store: &SqliteStore,
     checks: &Checks,
     results: &[ProbeResult],
     resuming: bool,
-    channels: &LocalChannels,
 ) -> anyhow::Result<State> {
     store
         .put_results(results, std::time::Instant::now() + Duration::from_secs(30))
@@ -102,11 +102,6 @@ pub async fn step(
         Ok::<_, std::convert::Infallible>(evaluate(&base, results, now, &checks.config))
     };
     let t = transition(store, checks, step, Mode::Commit).await?;
-    // Every round: what a channel could not take before (an SMTP server that said "later") is
-    // tried again. A failed delivery does not stop the runner; the message stays pending.
-    if let Err(e) = deliver_local(store, channels).await {
-        eprintln!("warning: {e:#} (kept; tried again next round)");
-    }
     Ok(t.state)
 }
 
@@ -251,7 +246,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         &opts.db,
         opts.listen.as_deref(),
     ))?;
-    let channels = LocalChannels::open(&opts.outbox)?.with_email(email);
+    let channels = Arc::new(LocalChannels::open(&opts.outbox)?.with_email(email));
 
     let engine = Arc::new(Engine::new(EngineOptions {
         region: atalaya_core::LOCAL_REGION.into(),
@@ -319,11 +314,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     }));
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
     let mut pings_since = None;
-    // Served while the runner runs.
+    // Served while the runner runs, on a thread of its own (`crate::listen`).
     let _pages = match &opts.listen {
         Some(addr) => {
-            let listener = runtime
-                .block_on(tokio::net::TcpListener::bind(addr))
+            let listener = std::net::TcpListener::bind(addr.as_str())
                 .with_context(|| format!("--listen {addr}"))?;
             let key = runtime.block_on(crate::mail::key(config, &opts.db))?;
             let store = Arc::new(SqliteStore::open(&opts.db)?);
@@ -346,7 +340,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                     results: ping_tx.clone(),
                 }),
             });
-            Some(runtime.spawn(crate::pages::serve(listener, pages)))
+            Some(
+                crate::listen::spawn(listener, pages, crate::listen::Caps::for_this_process())
+                    .with_context(|| format!("--listen {addr}"))?,
+            )
         }
         None => None,
     };
@@ -370,10 +367,12 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
     let mut remote = crate::references::Remote::of(config);
     runtime.block_on(async {
         remote.refresh(&engine).await;
-        // Whatever a previous run recorded and did not publish goes out first.
-        if let Err(e) = deliver_local(&store, &channels).await {
-            eprintln!("warning: {e:#} (kept; tried again next round)");
-        }
+        // Deliveries run beside the rounds; whatever a previous run recorded and did not
+        // publish goes out first.
+        let delivery = crate::delivery::Delivery::start(
+            SqliteStore::open(&opts.db)?,
+            channels.clone(),
+        );
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(usize, Result<ProbeResult, CheckError>)>();
         let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
@@ -474,8 +473,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
             let waited_a_tick = !opts.once
                 && pending_since.is_some_and(|t| t.elapsed() >= Duration::from_millis(900));
             if round_done || (ticked && (results.is_empty() || waited_a_tick)) || stopping {
-                let state =
-                    step(&store, &checks, &results, resuming, &channels).await?;
+                let state = step(&store, &checks, &results, resuming).await?;
+                delivery.wake();
                 roll_up(&store, config, &state, &results, Utc::now(), resuming)?;
                 if let Some(dir) = &opts.status_page {
                     // The site is what customers look at: a failure is said, and the runner
@@ -495,6 +494,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 results.clear();
             }
             if stopping {
+                delivery.stop_soon().await;
                 eprintln!(
                     "atalaya: stopped; state and messages are saved in {}",
                     opts.db.display()
@@ -502,6 +502,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
                 break;
             }
             if opts.once && ran_once.len() == probes.len() && in_flight.is_empty() {
+                // Everything this run recorded goes out before it ends, unless Ctrl-C.
+                delivery.stop(shutdown()).await;
                 break;
             }
         }

@@ -462,7 +462,7 @@ fn validate_checks_customer_template_folders() {
 #[test]
 fn validate_warns_about_what_will_not_work_and_strict_makes_it_fail() {
     let f = file(
-        "customers:\n  - { id: a, name: A }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: db, service: s, tcp: { host: 10.0.0.5, port: 5432 } }\n  - { id: api, service: s, http: { url: 'https://api.example/', headers: { X-Key: '${env:ATALAYA_CLI_NEVER_SET}' } } }\n  - { id: mx, service: s, dns: { name: example.com, type: MX, nameserver: '169.254.169.253' } }\n",
+        "customers:\n  - { id: a, name: A, status_page: { slug: a-7f3k9q } }\nservices:\n  - { id: s, customer: a, name: S }\nchecks:\n  - { id: db, service: s, tcp: { host: 10.0.0.5, port: 5432 } }\n  - { id: api, service: s, http: { url: 'https://api.example/', headers: { X-Key: '${env:ATALAYA_CLI_NEVER_SET}' } } }\n  - { id: mx, service: s, dns: { name: example.com, type: MX, nameserver: '169.254.169.253' } }\n",
     );
     let path = f.path().to_str().unwrap();
     let out = atalaya(&["validate", path], &[]);

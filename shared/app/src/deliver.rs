@@ -1,8 +1,9 @@
 //! Delivery: every pending message to every channel, oldest first. A message is claimed (so
 //! that of several publishers one delivers it), sent to each channel not yet done with it, and
 //! each delivery is recorded per message and channel; when every channel is done the message
-//! leaves the outbox's pending list. A channel that fails is tried again alone next round; one
-//! that can never deliver a message (a permanent error) gives it up, and it is recorded so.
+//! leaves the outbox's pending list. Channels work in lanes of their own, side by side: a slow
+//! one delays nobody else. A channel that fails is tried again alone next round; one that can
+//! never deliver a message (a permanent error) gives it up, and it is recorded so.
 
 use atalaya_core::message::merge;
 use atalaya_core::Message;
@@ -55,6 +56,8 @@ pub async fn deliver<S: Store>(
             None => groups.push(vec![pending]),
         }
     }
+    // Each message claimed, its parts merged into the one message that goes out.
+    let mut claimed: Vec<(Vec<Pending>, Message)> = Vec::new();
     for group in groups {
         let mut parts = Vec::new();
         for pending in group {
@@ -69,46 +72,84 @@ pub async fn deliver<S: Store>(
             }
         }
         let messages: Vec<Message> = parts.iter().map(|p| p.message.clone()).collect();
-        let Some(m) = merge(&messages) else {
-            continue;
-        };
-        let mut all_done = true;
-        for channel in channels {
-            if parts.iter().all(|p| p.done.contains(channel.name())) {
-                continue;
-            }
-            let Some(delivery) = send(*channel, &m, &mut out).await else {
-                all_done = false;
-                continue;
-            };
-            for part in &messages {
-                if let Err(e) = store
-                    .record_delivery(&part.id, channel.name(), &delivery)
-                    .await
-                {
-                    // Sent but not recorded: this channel gets it again next round.
-                    tracing::error!(id = %part.id, channel = channel.name(), error = %e, "delivered but not recorded; it will be sent again");
-                    failed(
-                        &mut out,
-                        format!("recording {} on {}: {e}", part.id, channel.name()),
-                    );
-                    all_done = false;
-                }
-            }
+        if let Some(m) = merge(&messages) {
+            claimed.push((parts, m));
         }
-        for part in &messages {
+    }
+    // Each channel takes the messages in order, in a lane of its own: a slow channel (a mail
+    // relay that does not answer) delays only itself, never the others.
+    let lanes = channels
+        .iter()
+        .map(|channel| lane(store, *channel, &claimed));
+    let lanes: Vec<(Vec<bool>, Delivered)> = futures::future::join_all(lanes).await;
+    for (_, lane_out) in &lanes {
+        out.absorb(lane_out);
+    }
+    for (i, (parts, _)) in claimed.iter().enumerate() {
+        let all_done = lanes.iter().all(|(done, _)| done[i]);
+        for part in parts {
+            let id = &part.message.id;
             let finished = if all_done {
-                store.mark_sent(&part.id).await.map(|_| out.messages += 1)
+                store.mark_sent(id).await.map(|_| out.messages += 1)
             } else {
-                store.release(&part.id).await
+                store.release(id).await
             };
             if let Err(e) = finished {
-                tracing::warn!(id = %part.id, error = %e, "the outbox was not updated; the claim expires on its own");
-                failed(&mut out, format!("updating {}: {e}", part.id));
+                tracing::warn!(%id, error = %e, "the outbox was not updated; the claim expires on its own");
+                failed(&mut out, format!("updating {id}: {e}"));
             }
         }
     }
     Ok(out)
+}
+
+impl Delivered {
+    fn absorb(&mut self, other: &Delivered) {
+        self.sent += other.sent;
+        self.failures += other.failures;
+        self.gave_up += other.gave_up;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+    }
+}
+
+/// One channel's lane: every claimed message it is not done with, oldest first, each delivery
+/// recorded per part. Whether the channel is done with each message, and how it went.
+async fn lane<S: Store>(
+    store: &S,
+    channel: &dyn Channel,
+    claimed: &[(Vec<Pending>, Message)],
+) -> (Vec<bool>, Delivered) {
+    let mut out = Delivered::default();
+    let mut done = Vec::with_capacity(claimed.len());
+    for (parts, m) in claimed {
+        if parts.iter().all(|p| p.done.contains(channel.name())) {
+            done.push(true);
+            continue;
+        }
+        let Some(delivery) = send(channel, m, &mut out).await else {
+            done.push(false);
+            continue;
+        };
+        let mut recorded = true;
+        for part in parts {
+            if let Err(e) = store
+                .record_delivery(&part.message.id, channel.name(), &delivery)
+                .await
+            {
+                // Sent but not recorded: this channel gets it again next round.
+                tracing::error!(id = %part.message.id, channel = channel.name(), error = %e, "delivered but not recorded; it will be sent again");
+                failed(
+                    &mut out,
+                    format!("recording {} on {}: {e}", part.message.id, channel.name()),
+                );
+                recorded = false;
+            }
+        }
+        done.push(recorded);
+    }
+    (done, out)
 }
 
 /// One message to one channel: how it went, or `None` when it is to be tried again.

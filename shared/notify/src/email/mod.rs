@@ -6,6 +6,7 @@
 //! A new subscriber gets the confirmation mail alone until they confirm (double opt-in).
 
 mod compose;
+mod relay;
 mod templates;
 mod transport;
 
@@ -26,6 +27,9 @@ use std::time::Duration;
 /// How long a sender holds a mail it claimed.
 const MAIL_LEASE: Duration = Duration::from_secs(120);
 
+/// Mails of one message sent at once.
+const IN_FLIGHT: usize = 4;
+
 pub struct EmailChannel<S> {
     store: Arc<S>,
     config: Arc<Config>,
@@ -34,6 +38,7 @@ pub struct EmailChannel<S> {
     /// Where the subscribers' pages are (no trailing `/`).
     pages_url: String,
     transport: Transport,
+    relay: relay::Breaker,
 }
 
 /// A subscriber's links, signed with `key`, on pages at `pages_url`.
@@ -75,6 +80,7 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             key,
             pages_url: pages_url.trim_end_matches('/').to_string(),
             transport,
+            relay: Default::default(),
         }
     }
 
@@ -141,10 +147,25 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             .subscribers(Some(customer))
             .await
             .map_err(|e| fail(true, e.to_string()))?;
-        let mut retry = None;
-        let mut gave_up = None;
-        for s in subscribers.iter().filter(|s| s.receives(service)) {
-            match self.send_one(m, s, &brand, customer).await {
+        // While the relay is failing, mail waits without trying it (the message stays
+        // pending for this channel alone).
+        self.relay
+            .check(std::time::Instant::now())
+            .map_err(|why| fail(true, why))?;
+        use futures::StreamExt;
+        let mut mails = Vec::new();
+        for s in &subscribers {
+            if s.receives(service) {
+                mails.push(self.send_one(m, s, &brand, customer));
+            }
+        }
+        let outcomes: Vec<Mailed> = futures::stream::iter(mails)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let (mut retry, mut gave_up) = (None, None);
+        for outcome in outcomes {
+            match outcome {
                 Mailed::Done => {}
                 Mailed::Retry(detail) => {
                     retry.get_or_insert(detail);
@@ -166,6 +187,9 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
     /// One message's mail to one subscriber, claimed first (a mail sent once is never sent
     /// again by another sender or a retry).
     async fn send_one(&self, m: &Message, s: &Subscriber, brand: &Brand, customer: &str) -> Mailed {
+        if let Err(why) = self.relay.check(std::time::Instant::now()) {
+            return Mailed::Retry(why);
+        }
         let key = mail_key(&m.id, &s.id);
         match self.store.claim_mail(&key, Utc::now(), MAIL_LEASE).await {
             Ok(true) => {}
@@ -221,7 +245,16 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             }
         };
         let recorded = match self.transport.send(&mail).await {
-            Ok(()) => self.store.mail_sent(&key).await,
+            Ok(()) => {
+                self.relay.ok();
+                self.store.mail_sent(&key).await
+            }
+            Err(e) if e.relay => {
+                tracing::error!(subscriber = %s.id, error = %e.detail, "the mail relay failed; mail waits and is tried again");
+                self.relay.failed(std::time::Instant::now(), &e.detail);
+                let _ = self.store.release_mail(&key).await;
+                return Mailed::Retry(e.detail);
+            }
             Err(e) if e.bounced => {
                 // Refused for good: no more mail to that address until someone re-adds it.
                 tracing::warn!(subscriber = %s.id, customer = %customer, error = %e.detail, "the address refused the mail for good; the subscriber is marked bounced");

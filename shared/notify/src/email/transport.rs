@@ -9,8 +9,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How long one mail's SMTP conversation may take.
-const SMTP_DEADLINE: Duration = Duration::from_secs(45);
+/// How long one mail's SMTP conversation may take, and one command of it.
+const SMTP_DEADLINE: Duration = Duration::from_secs(30);
+const SMTP_COMMAND: Duration = Duration::from_secs(15);
 
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -29,6 +30,9 @@ pub enum Transport {
 #[derive(Debug)]
 pub struct SendError {
     pub bounced: bool,
+    /// The relay itself failed (no connection, no answer in time, a broken conversation), not
+    /// this mail: the next mails would fail alike, so they wait (`relay::Breaker`).
+    pub relay: bool,
     pub detail: String,
 }
 
@@ -70,7 +74,7 @@ impl Transport {
         // PLAIN only repeats the refusal (some servers then stall the conversation).
         Ok(Transport::Smtp(
             builder
-                .timeout(Some(Duration::from_secs(30)))
+                .timeout(Some(SMTP_COMMAND))
                 .authentication(vec![
                     lettre::transport::smtp::authentication::Mechanism::Plain,
                 ])
@@ -104,15 +108,18 @@ impl Transport {
                 let envelope = Envelope::new(
                     Some(mail.from.parse().map_err(|e| SendError {
                         bounced: false,
+                        relay: false,
                         detail: format!("sender {}: {e}", mail.from),
                     })?),
                     vec![mail.to.parse().map_err(|e| SendError {
                         bounced: true,
+                        relay: false,
                         detail: format!("recipient {}: {e}", mail.to),
                     })?],
                 )
                 .map_err(|e| SendError {
                     bounced: false,
+                    relay: false,
                     detail: e.to_string(),
                 })?;
                 // A server that stops answering mid-conversation must not hold the deliveries
@@ -125,11 +132,14 @@ impl Transport {
                         SendError {
                             // RFC 3463: X.1.X is about the address (no such mailbox, bad syntax).
                             bounced: e.is_permanent() && detail.contains(" 5.1."),
+                            // No SMTP answer at all: the connection, TLS or a timeout.
+                            relay: e.is_timeout() || !(e.is_permanent() || e.is_transient()),
                             detail,
                         }
                     }),
                     Err(_) => Err(SendError {
                         bounced: false,
+                        relay: true,
                         detail: format!(
                             "the SMTP server did not finish within {} s",
                             SMTP_DEADLINE.as_secs()
@@ -145,6 +155,7 @@ impl Transport {
                 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
                 let fail = |detail: String| SendError {
                     bounced: false,
+                    relay: false,
                     detail,
                 };
                 let raw = RawMessage::builder()
@@ -177,6 +188,7 @@ impl Transport {
             Transport::Folder(dir) => {
                 let io = |e: std::io::Error| SendError {
                     bounced: false,
+                    relay: false,
                     detail: format!("{}: {e}", dir.display()),
                 };
                 std::fs::create_dir_all(dir).map_err(io)?;
