@@ -208,7 +208,7 @@ bench-scale: $(MOTO)
 # is written to fuzz/artifacts/<target>/: fix it, then move the file to fuzz/regressions/<target>/,
 # where the test suite replays it forever.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := checks_file duration customer_template result_unpacking target_text
+FUZZ_TARGETS := checks_file duration customer_template result_unpacking target_text ping_body subscriber_csv
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal

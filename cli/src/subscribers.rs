@@ -4,8 +4,9 @@
 
 use crate::store::{open, runtime, Opened, StoreArgs};
 use anyhow::Context;
-use atalaya_core::email::{check_address, Subscriber, SubscriberState, Subscription};
-use atalaya_core::{Config, Language};
+use atalaya_app::subscriber_list::{parse_csv, wanted, Wanted};
+use atalaya_core::email::{Subscriber, SubscriberState, Subscription};
+use atalaya_core::Config;
 use atalaya_store::Subscribers;
 use chrono::Utc;
 use clap::Subcommand;
@@ -62,64 +63,6 @@ pub enum SubscribersCommand {
         #[arg(long)]
         confirmed: bool,
     },
-}
-
-/// What to add: checked against the checks file.
-struct Wanted {
-    customer: String,
-    email: String,
-    language: Option<Language>,
-    services: Subscription,
-}
-
-fn wanted(
-    config: &Config,
-    customer: &str,
-    email: &str,
-    language: Option<&str>,
-    services: &[String],
-) -> Result<Wanted, String> {
-    // Values are quoted in errors by their start and end only: a field may be megabytes.
-    let short = |v: &str| atalaya_core::text::shorten(v, 80);
-    let c = config.customer(customer).ok_or_else(|| {
-        format!(
-            "no customer {:?} in the checks file ({})",
-            short(customer),
-            config.source
-        )
-    })?;
-    check_address(email.trim())?;
-    let language = match language.map(str::trim).filter(|l| !l.is_empty()) {
-        None => None,
-        Some(code) => Some(Language::from_code(code).ok_or_else(|| {
-            format!(
-                "{:?} is not a supported language: use en or es",
-                short(code)
-            )
-        })?),
-    };
-    let services: Vec<String> = services
-        .iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for s in &services {
-        match config.service(s) {
-            Some(svc) if svc.customer == c.id => {}
-            Some(_) => return Err(format!("service {:?} is not {customer}'s", short(s))),
-            None => return Err(format!("no service {:?} in the checks file", short(s))),
-        }
-    }
-    Ok(Wanted {
-        customer: c.id.clone(),
-        email: email.trim().to_string(),
-        language,
-        services: if services.is_empty() {
-            Subscription::All
-        } else {
-            Subscription::Services(services.into_iter().collect())
-        },
-    })
 }
 
 /// Adds or changes one subscriber; says what happened.
@@ -378,47 +321,8 @@ fn read_csv(file: &Path, config: &Config) -> anyhow::Result<Vec<Wanted>> {
         e @ ReadError::NotText { pos, .. } => anyhow::anyhow!("{}:{pos}: {e}", file.display()),
         e => anyhow::anyhow!("{}: {e}", file.display()),
     })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: the header line", file.display()))?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(c), Some(e)) = (column("customer"), column("email")) else {
-        anyhow::bail!("{}:1: the header line must name the columns customer and email (and optionally language, services)", file.display());
-    };
-    let (l, s) = (column("language"), column("services"));
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(err) => {
-                problems.push(format!("{}:{line}: {err}", file.display()));
-                continue;
-            }
-        };
-        let get = |col: Option<usize>| col.and_then(|c| record.get(c)).unwrap_or_default();
-        let services: Vec<String> = get(s).split([';', ' ']).map(str::to_string).collect();
-        match wanted(config, get(Some(c)), get(Some(e)), Some(get(l)), &services) {
-            Ok(w) => rows.push(w),
-            Err(err) => problems.push(format!("{}:{line}: {err}", file.display())),
-        }
-    }
-    if !problems.is_empty() {
-        const SHOWN: usize = 50;
-        let more = problems.len().saturating_sub(SHOWN);
-        problems.truncate(SHOWN);
-        if more > 0 {
-            problems.push(format!("… and {more} more"));
-        }
-        anyhow::bail!("{}\nnothing was imported", problems.join("\n"));
-    }
-    Ok(rows)
+    parse_csv(&text, &file.display().to_string(), config)
+        .map_err(|problems| anyhow::anyhow!("{}\nnothing was imported", problems.join("\n")))
 }
 
 fn table(list: &[Subscriber]) -> String {

@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod live;
 pub mod rollup_job;
 pub mod status_site;
+pub mod subscriber_list;
 pub mod subscriptions;
 pub mod transition;
 

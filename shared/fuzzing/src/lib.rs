@@ -11,13 +11,111 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name its folders carry.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("checks_file", checks_file),
     ("duration", duration),
     ("customer_template", customer_template),
     ("result_unpacking", result_unpacking),
     ("target_text", target_text),
+    ("ping_body", ping_body),
+    ("subscriber_csv", subscriber_csv),
 ];
+
+/// Characters nobody may be shown raw: controls but line breaks and tabs, bidi controls.
+fn raw_control(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+const HEARTBEAT_CONFIG: &str =
+    "customers: [ { id: acme, name: ACME, status_page: { slug: acme-7f3k9q } } ]
+services: [ { id: backups, customer: acme, name: Backups } ]
+checks: [ { id: backup-job, service: backups, heartbeat: { every: 1h, max_run: 10m } } ]
+";
+
+/// A job's ping (first line: the path; the rest: its body): the path parses or not, and a
+/// body is kept and judged as operators read it: at most `MAX_BODY` bytes, its lines, and no
+/// character that moves a cursor, overwrites a line or turns text around.
+pub fn ping_body(data: &[u8]) {
+    use atalaya_core::kinds::heartbeat::{
+        judge, parse_path, Endpoint, Ping, PingKind, PingLog, MAX_BODY,
+    };
+    let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+    let (path, body) = (&data[..split], data.get(split + 1..).unwrap_or_default());
+    let path = String::from_utf8_lossy(path);
+    let kind = match parse_path(&path) {
+        Some((token, kind)) => {
+            assert!(path.contains(token), "{token:?} not in {path:?}");
+            kind
+        }
+        None => PingKind::Fail,
+    };
+    let t0: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap_or_default();
+    let ping = Ping::new(kind, t0, body);
+    assert!(
+        ping.body.len() <= MAX_BODY,
+        "{} bytes kept",
+        ping.body.len()
+    );
+    assert!(!ping.body.chars().any(raw_control), "{:?}", ping.body);
+    let Ok(config) = load_str(HEARTBEAT_CONFIG, "h.yaml", atalaya_core::Target::Local) else {
+        panic!("the fixed configuration is valid");
+    };
+    let check = &config.checks[0];
+    let atalaya_core::CheckKind::Heartbeat(h) = &check.kind else {
+        panic!("a heartbeat");
+    };
+    let mut log = PingLog::default();
+    log.record(&ping);
+    for later in [1, 90] {
+        let r = judge(
+            check,
+            h,
+            &log,
+            t0 + TimeDelta::minutes(later),
+            Endpoint::AvailableSince(t0 - TimeDelta::hours(1)),
+            "heartbeats",
+        );
+        assert!(!r.detail.chars().any(raw_control), "{:?}", r.detail);
+    }
+}
+
+const SUBSCRIBER_CONFIG: &str =
+    "customers: [ { id: acme, name: ACME, status_page: { slug: acme-7f3k9q } } ]
+services: [ { id: shop, customer: acme, name: Shop }, { id: blog, customer: acme, name: Blog } ]
+checks: [ { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } } ]
+";
+
+/// A subscriber file (`atalaya subscribers import`): every row it takes has an address the
+/// mailer can write and a known customer; every problem is a short line naming its line.
+pub fn subscriber_csv(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(config) = load_str(SUBSCRIBER_CONFIG, "s.yaml", atalaya_core::Target::Local) else {
+        panic!("the fixed configuration is valid");
+    };
+    match atalaya_app::subscriber_list::parse_csv(text, "s.csv", &config) {
+        Ok(rows) => {
+            for w in rows {
+                assert!(
+                    atalaya_core::email::check_address(&w.email).is_ok(),
+                    "{:?}",
+                    w.email
+                );
+                assert_eq!(w.customer, "acme");
+            }
+        }
+        Err(problems) => {
+            assert!(!problems.is_empty());
+            assert!(problems.len() <= atalaya_app::subscriber_list::SHOWN + 1);
+            for p in problems {
+                assert!(p.len() < 1_000, "{} bytes: {p:.200}", p.len());
+                assert!(p.starts_with("s.csv:") || p.starts_with('…'), "{p:.200}");
+            }
+        }
+    }
+}
 
 /// The checks-file loader and validation, for both targets, and what `validate` runs after.
 pub fn checks_file(data: &[u8]) {
