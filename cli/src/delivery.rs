@@ -54,9 +54,10 @@ impl Delivery {
         }
     }
 
-    /// A round committed messages: deliver them now (or as soon as the delivery under way ends).
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// What a round calls when it committed messages: deliver them now (or as soon as the
+    /// delivery under way ends).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Stops the task after one more delivery (the last round's messages). It has until

@@ -4,6 +4,7 @@
 mod act;
 mod delivery;
 mod heartbeat;
+mod housekeeping;
 mod incidents;
 mod listen;
 mod mail;

@@ -5,10 +5,9 @@
 
 use crate::store::{open, runtime, Opened, StoreArgs};
 use anyhow::Context;
-use atalaya_core::rollup::{sum, Policy, UnknownAs};
+use atalaya_app::report::{self, Report, Scope};
 use atalaya_store::{Rollups, Store};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use serde::Serialize;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -17,55 +16,6 @@ pub enum ReportFormat {
     Csv,
     /// For the customer: their language and time zone (with --customer), styles inline.
     Html,
-}
-
-#[derive(Serialize)]
-struct ServiceReport {
-    customer: String,
-    service: String,
-    name: String,
-    uptime_percent: Option<f64>,
-    target_percent: f64,
-    error_budget_used: Option<f64>,
-    up_s: f64,
-    degraded_s: f64,
-    down_s: f64,
-    unknown_s: f64,
-    maintenance_s: f64,
-    /// Of every real result of the month, in milliseconds (p50, p95, p99), by phase.
-    latency: std::collections::BTreeMap<String, atalaya_core::rollup::Percentiles>,
-    incidents: Vec<IncidentLine>,
-    /// Each check in each region that reported, as that region saw it (down there: failing
-    /// past its retries; the service's down needs the quorum).
-    checks: Vec<CheckReport>,
-}
-
-#[derive(Serialize)]
-struct CheckReport {
-    check: String,
-    region: String,
-    uptime_percent: Option<f64>,
-    down_s: f64,
-    degraded_s: f64,
-    unknown_s: f64,
-    latency: Option<atalaya_core::rollup::Percentiles>,
-}
-
-#[derive(Serialize)]
-struct IncidentLine {
-    id: String,
-    started_at: DateTime<Utc>,
-    resolved_at: Option<DateTime<Utc>>,
-    duration_s: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    month: String,
-    /// How the figures were counted, in words.
-    accounting: String,
-    policy: Policy,
-    services: Vec<ServiceReport>,
 }
 
 /// The month `YYYY-MM` as [start, end).
@@ -80,21 +30,6 @@ fn month(text: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
     .ok_or_else(bad)?;
     let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
     Ok((at(first), at(next)))
-}
-
-/// The policy in words, as the report states it.
-pub fn accounting(p: &Policy) -> String {
-    format!(
-        "Uptime = 1 - downtime / counted time, in UTC months, from what the monitor saw each evaluation. Down counts only when the quorum of regions confirmed it; degraded time counts as {:.0} % downtime; maintenance windows are {}; time the monitor could not see is {}. Target {} %.",
-        p.partial_weight * 100.0,
-        if p.exclude_maintenance { "left out" } else { "counted as downtime" },
-        match p.unknown {
-            UnknownAs::Exclude => "left out",
-            UnknownAs::Up => "counted as up",
-            UnknownAs::Down => "counted as down",
-        },
-        p.target
-    )
 }
 
 pub fn report(
@@ -133,8 +68,7 @@ struct Query<'a> {
     format: ReportFormat,
 }
 
-/// The report from any store's rollups: the services' hours, each check's per region and the
-/// latency sketches (kept as it goes by the local runner, by the hourly job on AWS).
+/// The report from any store's rollups (`atalaya_app::report`), in `q`'s format.
 async fn write<S: Store + Rollups>(
     store: &S,
     config: &atalaya_core::Config,
@@ -158,93 +92,19 @@ async fn write<S: Store + Rollups>(
             .service(s)
             .with_context(|| format!("no service {s:?} in the checks file"))?;
     }
-    let policy = config.settings.sla;
-    let incidents = store.incidents(false).await?;
-    let mut services = Vec::new();
-    for svc in config
-        .services
-        .iter()
-        .filter(|s| customer.is_none_or(|c| s.customer == c) && service.is_none_or(|x| s.id == x))
-    {
-        let m = sum(&store.service_hours(&svc.id, from, to).await?, from, to);
-        let u = policy.uptime(&m);
-        let secs = |ms: u64| ms as f64 / 1000.0;
-        let mut checks = Vec::new();
-        // The file's regions, and the local runner's (once, whether the file names it or not).
-        let regions: std::collections::BTreeSet<&str> = config
-            .settings
-            .regions
-            .iter()
-            .map(String::as_str)
-            .chain([atalaya_core::LOCAL_REGION])
-            .collect();
-        let wanted: Vec<(&str, &str, String)> = config
-            .checks
-            .iter()
-            .filter(|c| c.service == svc.id)
-            .flat_map(|c| {
-                regions
-                    .iter()
-                    .map(|r| (c.id.as_str(), *r, atalaya_core::rollup::check_key(&c.id, r)))
-            })
-            .collect();
-        let subjects: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
-        let detail = store.detail(&svc.id, &subjects, from, to).await?;
-        for (check, region, key) in &wanted {
-            let Some(m) = detail.checks.get(key) else {
-                continue;
-            };
-            checks.push(CheckReport {
-                check: check.to_string(),
-                region: region.to_string(),
-                uptime_percent: policy.uptime(m).percent,
-                down_s: secs(m.down),
-                degraded_s: secs(m.degraded),
-                unknown_s: secs(m.unknown),
-                latency: detail.latency.get(key).and_then(|l| l.percentiles("total")),
-            });
-        }
-        services.push(ServiceReport {
-            customer: svc.customer.clone(),
-            service: svc.id.clone(),
-            name: svc.name.clone(),
-            uptime_percent: u.percent,
-            target_percent: policy.target,
-            error_budget_used: u.budget_used,
-            up_s: secs(m.up),
-            degraded_s: secs(m.degraded),
-            down_s: secs(m.down),
-            unknown_s: secs(m.unknown),
-            maintenance_s: secs(m.maintenance),
-            latency: {
-                let l = detail.latency.get(&svc.id).cloned().unwrap_or_default();
-                ["total", "dns", "connect", "tls", "ttfb"]
-                    .into_iter()
-                    .filter_map(|p| l.percentiles(p).map(|v| (p.to_string(), v)))
-                    .collect()
-            },
-            incidents: incidents
-                .iter()
-                .filter(|i| i.services().any(|s| s == &svc.id))
-                .filter(|i| i.started_at < to && i.resolved_at.is_none_or(|r| r >= from))
-                .map(|i| IncidentLine {
-                    id: i.id.clone(),
-                    started_at: i.started_at,
-                    resolved_at: i.resolved_at,
-                    duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
-                })
-                .collect(),
-            checks,
-        });
-    }
-    let r = Report {
-        month: month_text.to_string(),
-        accounting: accounting(&policy),
-        policy,
-        services,
+    let scope = Scope {
+        month: month_text,
+        from,
+        to,
+        customer,
+        service,
     };
+    let r = report::report(store, config, &scope).await?;
     let text = match format {
-        ReportFormat::Html => html(store, config, customer, &r, &incidents, from).await?,
+        ReportFormat::Html => {
+            let incidents = store.incidents(false).await?;
+            html(store, config, customer, &r, &incidents, from).await?
+        }
         ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&r)?),
         ReportFormat::Csv => csv(&r)?,
         ReportFormat::Table => table(&r),

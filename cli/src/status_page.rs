@@ -64,35 +64,6 @@ pub async fn rebuild(
     .await?)
 }
 
-/// What the pages depend on that a round can change: each check's verdict, each incident's
-/// phase and number of messages, the maintenance windows in force, and the hour (the bars). The
-/// runner rebuilds the site only when it differs from the last rebuild's.
-pub fn signature(
-    state: &atalaya_core::evaluate::State,
-    config: &Config,
-    now: chrono::DateTime<Utc>,
-) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for (id, c) in &state.checks {
-        (id, c.verdict.as_str()).hash(&mut h);
-    }
-    for (id, i) in &state.incidents {
-        (id, i.phase.as_str(), i.timeline.len()).hash(&mut h);
-    }
-    for s in &config.services {
-        for m in s
-            .maintenance
-            .iter()
-            .filter(|m| m.start <= now && now < m.end)
-        {
-            (&s.id, m.start).hash(&mut h);
-        }
-    }
-    now.timestamp().div_euclid(3600).hash(&mut h);
-    h.finish()
-}
-
 /// The site's folder as the listener serves it: only what the site's build wrote (its
 /// manifest), never another file that happens to be in the folder (a database, a key, the
 /// checks file). The manifest is read again when it changes.

@@ -54,7 +54,9 @@ async fn incidents_are_listed_shown_and_acted_on_in_dynamodb() {
     let dir = tempfile::tempdir().unwrap();
     let checks = dir.path().join("checks.yaml");
     std::fs::write(&checks, CHECKS).unwrap();
-    let config = atalaya_core::load_file(&checks, atalaya_core::Target::Lambda).unwrap();
+    let config = atalaya_app::Checks::load(&checks, atalaya_core::Target::Lambda)
+        .unwrap()
+        .config;
 
     // What the alert function does when the shop goes down.
     let t0 = chrono::Utc::now() - chrono::TimeDelta::minutes(3);

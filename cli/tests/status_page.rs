@@ -83,21 +83,19 @@ fn seed(db: &Path, now: DateTime<Utc>) {
             accrue(&mut pagos, Condition::Up, day, next);
         }
     }
-    store
-        .accrue(&[
-            atalaya_store::Accrual {
-                subject: "shop",
-                hours: shop,
-                latency: Default::default(),
-                mark: (now, Condition::Up),
-            },
-            atalaya_store::Accrual {
-                subject: "pagos",
-                hours: pagos,
-                latency: Default::default(),
-                mark: (now, Condition::Up),
-            },
-        ])
+    // As the evaluations write completed hours.
+    let by_service = std::collections::BTreeMap::from([
+        (
+            "shop".to_string(),
+            std::collections::BTreeMap::from([("shop".to_string(), shop)]),
+        ),
+        (
+            "pagos".to_string(),
+            std::collections::BTreeMap::from([("pagos".to_string(), pagos)]),
+        ),
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(atalaya_store::Rollups::write_hours(&store, &by_service))
         .unwrap();
 }
 

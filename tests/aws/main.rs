@@ -15,6 +15,7 @@ mod probe_fn;
 mod rollup_job;
 mod sns;
 mod status_site;
+mod story;
 mod subscribers;
 mod truth;
 

@@ -14,6 +14,7 @@ pub mod process;
 pub mod recorder;
 pub mod secrets;
 pub mod smtp;
+pub mod story;
 pub mod tls;
 
 use atalaya_probe::{Connector, Engine, EngineOptions};

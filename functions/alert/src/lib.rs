@@ -1,15 +1,14 @@
 //! The alert function: triggered by the results table's DynamoDB stream and by a one-minute
-//! schedule tick. One transition (`atalaya_app::transition`: load the engine state, evaluate,
-//! commit the new state with its messages conditional on the version read; of two racing
-//! invocations one wins, the other evaluates again on what it stored), then delivery of what is
-//! pending to the channels (SNS in production), recorded per message and channel. A message that
-//! fails to go out on a channel stays pending for that channel at the next invocation.
+//! schedule tick, it runs the round (`atalaya_app::Round`: the evaluation lease, every partition
+//! evaluated and committed with its messages, delivery to the channels in the invocation, the
+//! status pages that changed) and reports it to Lambda and CloudWatch. A message that fails to
+//! go out on a channel stays pending for that channel at the next invocation.
 //!
 //! The handler is generic over the store and the channels: its decisions are tested over SQLite
 //! and a channel in memory (tests/decisions.rs); moto tests cover the AWS adapters end to end.
 
-use atalaya_app::status_site::{publish_scoped, site, Site};
-use atalaya_app::{deliver, evaluate_batch, Checks};
+use atalaya_app::status_site::Site;
+use atalaya_app::{Checks, Handoff, Round};
 use atalaya_core::ProbeResult;
 use atalaya_notify::Channel;
 use atalaya_store::{Rollups, Store};
@@ -166,43 +165,6 @@ pub fn store_emf(
     )
 }
 
-/// How long an invocation waits for the evaluation lease before handing its batch back.
-const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-/// How long a lease lasts if its holder dies (the function's timeout).
-const LEASE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
-/// An owner name no other invocation has.
-fn lease_owner() -> String {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
-}
-
-/// Takes the lease, waiting up to [`LEASE_WAIT`] for another evaluation to finish.
-async fn take_lease<S: Store>(store: &S, owner: &str) -> Result<bool, atalaya_store::StoreError> {
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(20);
-    loop {
-        // Real time, not the evaluation's `now`: the lease is about invocations running now.
-        let wall = Utc::now();
-        if store.lease(owner, wall, wall + LEASE_FOR).await? {
-            return Ok(true);
-        }
-        if started.elapsed() >= LEASE_WAIT {
-            return Ok(false);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(250));
-    }
-}
-
-/// Whether this instance has published the status site yet.
-static SITE_PUBLISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// The evaluation failed and may succeed later: the stream batch (if any) goes back to Lambda.
 fn hand_back(mut out: AlertOutput, first_sequence: Option<String>) -> AlertOutput {
     out.evaluation_failed = true;
@@ -224,40 +186,16 @@ async fn run<S: Store + Rollups, W: Site>(
         results: results.len(),
         ..AlertOutput::default()
     };
-    // One evaluator at a time (the stream's shards and the tick run concurrently): none races
-    // another on a partition.
-    let owner = lease_owner();
-    match take_lease(deps.store, &owner).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::error!(
-                "another evaluation held the lease for {LEASE_WAIT:?}; the batch will be retried"
-            );
-            return hand_back(out, first_sequence);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot take the evaluation lease; the batch will be retried");
-            return hand_back(out, first_sequence);
-        }
-    }
-    let evaluated = evaluate_batch(deps.store, deps.checks, results, now).await;
-    if let Err(e) = deps.store.release_lease(&owner).await {
-        tracing::warn!(error = %e, "the evaluation lease was not given back; it expires on its own");
-    }
-    // The site changes with what customers and operators are told, and with each completed
-    // hour (the bars): the pages of the customers concerned, or all of them.
-    let rebuild: Option<Option<std::collections::BTreeSet<String>>> = match evaluated {
-        Ok(e) => {
-            out.events = e.events;
-            out.silent_regions = e.silent_regions;
-            if e.everyone {
-                Some(None)
-            } else if !e.customers.is_empty() {
-                Some(Some(e.customers))
-            } else {
-                None
-            }
-        }
+    let round = Round {
+        store: deps.store,
+        checks: deps.checks,
+        site: deps.site,
+        handoff: Handoff::Now(deps.channels),
+        sole: false,
+    };
+    // A stream batch reads the evaluator's pulse; the schedule's tick records it.
+    let outcome = match round.run(results, now, results.is_empty()).await {
+        Ok(o) => o,
         Err(e) if e.retryable() => {
             tracing::error!(error = %e, "evaluation not committed; the batch will be retried");
             return hand_back(out, first_sequence);
@@ -271,42 +209,26 @@ async fn run<S: Store + Rollups, W: Site>(
             return out;
         }
     };
-    match deliver(deps.store, deps.channels).await {
-        Ok(d) => {
+    out.events = outcome.evaluated.events;
+    out.silent_regions = outcome.evaluated.silent_regions;
+    match outcome.delivered {
+        Some(Ok(d)) => {
             out.published = d.messages;
             out.publish_failures = d.failures + d.gave_up;
         }
-        Err(e) => {
-            tracing::error!(retryable = e.retryable(), error = %e, "cannot read the outbox; messages stay pending");
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the outbox; messages stay pending");
             out.publish_failures = 1;
         }
+        None => {}
     }
-    // A fresh instance publishes once on its first tick (a new deployment's site, or one a
-    // failed publish left behind); unchanged objects are not written again.
-    let first = results.is_empty() && !SITE_PUBLISHED.load(std::sync::atomic::Ordering::Relaxed);
-    let rebuild = if first { Some(None) } else { rebuild };
-    if let (Some(only), Some(target)) = (rebuild, deps.site) {
-        let config = &deps.checks.config;
-        let published = match site(deps.store, config, now, only.as_ref()).await {
-            Ok(objects) => publish_scoped(target, &objects, |p| {
-                atalaya_status::in_scope(config, only.as_ref(), p)
-            })
-            .await
-            .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match published {
-            Ok(p) => {
-                out.site_objects = p.written.len() + p.deleted.len();
-                if first {
-                    SITE_PUBLISHED.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the status site was not updated; the next change or hour tries again");
-                out.site_failed = true;
-            }
+    match outcome.site {
+        Some(Ok(p)) => out.site_objects = p.written.len() + p.deleted.len(),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "the status site was not updated; the next change or hour tries again");
+            out.site_failed = true;
         }
+        None => {}
     }
     out
 }

@@ -387,9 +387,23 @@ fn sketch(ms: f64, n: usize) -> atalaya_core::rollup::Latency {
     l
 }
 
+/// An hour of `api`'s latency, as the hourly job writes it: each region's part (eu-west-1
+/// around `eu` ms, us-east-1 around 100 ms).
+async fn seed(s: &SqliteStore, at: DateTime<Utc>, eu: f64) {
+    for (region, ms) in [("eu-west-1", eu), ("us-east-1", 100.0)] {
+        let detail = atalaya_core::rollup::Detail {
+            latency: std::collections::BTreeMap::from([(format!("api@{region}"), sketch(ms, 60))]),
+            ..Default::default()
+        };
+        let parts = std::collections::BTreeMap::from([("shop".to_string(), detail)]);
+        atalaya_store::HourlyRollups::write_region_hour(s, region, at, &parts)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back() {
-    use atalaya_core::rollup::Condition;
     let c = Checks::from_text(
         "settings:
   regions: [eu-west-1, us-east-1]
@@ -419,31 +433,10 @@ checks:
     let hour = top - TimeDelta::hours(1);
     // The same hour of the last four weeks around 100 ms in eu-west-1; the hour just over at
     // 300 ms there; us-east-1 as usual.
-    let seed = |at: DateTime<Utc>, eu: f64| {
-        let mut accruals = Vec::new();
-        for (region, ms) in [("eu-west-1", eu), ("us-east-1", 100.0)] {
-            accruals.push((
-                format!("api@{region}"),
-                std::collections::BTreeMap::from([(at, sketch(ms, 60))]),
-            ));
-        }
-        s.accrue(
-            &accruals
-                .iter()
-                .map(|(subject, latency)| atalaya_store::Accrual {
-                    subject,
-                    hours: Default::default(),
-                    latency: latency.clone(),
-                    mark: (at + TimeDelta::hours(1), Condition::Up),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-    };
     for w in 1..=4 {
-        seed(hour - TimeDelta::weeks(w), 100.0 + w as f64);
+        seed(&s, hour - TimeDelta::weeks(w), 100.0 + w as f64).await;
     }
-    seed(hour, 300.0);
+    seed(&s, hour, 300.0).await;
     let now = top + TimeDelta::minutes(5);
     let fresh = results(
         "api",
@@ -488,9 +481,9 @@ checks:
     );
     // The next hour back to its usual (that hour's own usual): cleared.
     for w in 1..=4 {
-        seed(top - TimeDelta::weeks(w), 100.0);
+        seed(&s, top - TimeDelta::weeks(w), 100.0).await;
     }
-    seed(top, 101.0);
+    seed(&s, top, 101.0).await;
     let later = top + TimeDelta::hours(1) + TimeDelta::minutes(5);
     let fresh = results(
         "api",

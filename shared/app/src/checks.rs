@@ -22,6 +22,11 @@ pub struct Checks {
         std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
     /// The last hour this process judged for latency drift (`crate::drift`).
     pub(crate) drift_hour: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// This process evaluated with these checks already (`crate::evaluation::away`).
+    started: std::sync::atomic::AtomicBool,
+    /// What each service's status page showed when the site was last published
+    /// (`crate::round`): a page is rebuilt when it changes.
+    pub(crate) published: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Why a checks file cannot be used; every problem is listed.
@@ -96,6 +101,8 @@ impl Checks {
             plan: Default::default(),
             evaluated: Default::default(),
             drift_hour: Default::default(),
+            started: Default::default(),
+            published: Default::default(),
         }
     }
 
@@ -105,6 +112,14 @@ impl Checks {
             base: self.base,
             ..Checks::new(self.config.localized(), self.renderer)
         }
+    }
+
+    /// Whether this is the first evaluation of this process with these checks (asked once per
+    /// evaluation).
+    pub(crate) fn first_round(&self) -> bool {
+        !self
+            .started
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The file split into `n` partitions (made once; a store always asks for the same `n`).

@@ -1,32 +1,51 @@
-//! Evaluating a batch of results (or a tick) against a store, whether it keeps the engine's
-//! state in one document (SQLite, the local runner) or split into partitions (DynamoDB, the
-//! alert function; `atalaya_core::partition`).
+//! Evaluating a batch of results (or a tick) against a store, in partitions of the engine's
+//! state (`atalaya_core::partition`): many on DynamoDB (the alert function), one on SQLite (the
+//! local runner), the same steps either way.
 //!
-//! Split, an evaluation:
-//! 1. runs the regions' partition on every result (it alone says a region went silent or came
-//!    back), and reads what it heard from each region;
-//! 2. runs each partition its results touch (every partition on a tick) with its own results and
-//!    the regions' news, each a transition of its own: a partition's item is read and written
-//!    only when it has something to evaluate, and is as large as its share of the file.
+//! 1. [`away`]: whether the monitor was away before now (its pulse older than three ticks, or
+//!    the first round of the store's only evaluator): then the time since is unknown in the
+//!    hours, and the engine watches again from now (`resume`: silence and blindness are counted
+//!    from its return, not from before it left).
+//! 2. The regions' partition on every result (it alone says a region went silent or came
+//!    back); with one partition it is the whole state, evaluated once.
+//! 3. Each partition its results touch (every one on a tick), each a transition of its own,
+//!    several at once; each keeps its services' rollup marks (`State.rollup`).
+//! 4. [`crate::hours::flush`]: completed hours written to the store's rollups, then let go of.
+//! 5. Incidents whose service moved to another partition follow it (`crate::handover`).
 //!
 //! A partition that fails does not stop the others; the first failure is returned, so a stream
 //! batch is handed back and evaluated again (results already applied are recognised as such).
 
-use crate::transition::{transition, transition_in, Mode, TransitionError};
+use crate::transition::{transition_in, Mode, TransitionError};
 use crate::Checks;
-use atalaya_core::evaluate::{evaluate, Incident, RegionState, State};
-use atalaya_core::ProbeResult;
-use atalaya_store::{Rollups, Store};
+use atalaya_core::evaluate::{evaluate, resume, Event, Incident, RegionState, State};
+use atalaya_core::partition::{Part, Plan};
+use atalaya_core::{Config, ProbeResult};
+use atalaya_store::{Rollups, Store, ENGINE};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
 /// Partitions evaluated at once (and rollup writes in flight).
-const IN_FLIGHT: usize = 16;
-/// Services whose completed hours one evaluation writes at most.
-const FLUSH: usize = 200;
+pub(crate) const IN_FLIGHT: usize = 16;
 /// A tick leaves out a partition evaluated less than this ago.
 pub const RECENT: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+/// The monitor was away when its pulse is older than this many ticks.
+const ABSENT_TICKS: i32 = 3;
+
+/// What to evaluate.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// The results (none on a tick of the alert function).
+    pub results: &'a [ProbeResult],
+    pub now: DateTime<Utc>,
+    /// A tick of the evaluator's own clock: it records the evaluator's pulse. (A batch of the
+    /// alert function's stream reads it only: one write less per batch.)
+    pub tick: bool,
+    /// This process is the store's only evaluator (the local runner): the time before its
+    /// first round, since the last pulse, is the monitor's absence whatever its length.
+    pub sole: bool,
+}
 
 /// What an evaluation did.
 #[derive(Debug, Default)]
@@ -41,22 +60,32 @@ pub struct Evaluated {
     pub silent_regions: usize,
     /// Service-hours of rollups written.
     pub rollup_hours: usize,
-    /// Customers whose services had news (events, written hours): their status pages change.
-    pub customers: std::collections::BTreeSet<String>,
-    /// An event about no one service (a region, the monitor's sight): every page may change.
-    pub everyone: bool,
+    /// What each evaluated service's status page shows, as a fingerprint
+    /// (`crate::status_site::signature`): the round rebuilds the pages whose changed.
+    pub pages: BTreeMap<String, u64>,
+    /// Services whose completed hours were written: their bars changed.
+    pub hours_of: BTreeSet<String>,
+    /// When the monitor was away before this evaluation, if it was.
+    pub away_since: Option<DateTime<Utc>>,
 }
 
-/// The evaluator missed this many minutes of ticks: the time since it last ran is unknown.
-const ABSENT: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
+impl Evaluated {
+    fn add(&mut self, t: &crate::Transition, config: &Config, now: DateTime<Utc>) {
+        self.evaluated += 1;
+        self.committed += usize::from(t.committed);
+        self.events += if t.committed { t.events.len() } else { 0 };
+        self.pages
+            .extend(crate::status_site::signatures(&t.state, config, now));
+    }
+}
 
 /// Each service's condition in `state` (a partition's services), as the rollups count it. (Its
 /// checks per region are not kept here: their marks would make every partition item half as big
 /// again, rewritten with every batch, and their hours twenty times the writes; measured with
-/// `make bench-scale`, docs/performance.md.)
+/// `make bench-scale`, docs/performance.md. The hourly job tallies them from the results.)
 fn conditions(
     state: &State,
-    config: &atalaya_core::Config,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> BTreeMap<String, atalaya_core::rollup::Condition> {
     config
@@ -71,178 +100,124 @@ fn conditions(
         .collect()
 }
 
-/// Completed hours by the service they belong to (a check's go with its service's); those of
-/// subjects no longer in the file are left out (and let go of).
-fn by_service(
-    config: &atalaya_core::Config,
-    completed: &BTreeMap<String, atalaya_core::rollup::Hours>,
-) -> BTreeMap<String, BTreeMap<String, atalaya_core::rollup::Hours>> {
-    let mut out: BTreeMap<String, BTreeMap<String, atalaya_core::rollup::Hours>> = BTreeMap::new();
-    for (subject, hours) in completed {
-        let service = match subject.split_once('@') {
-            Some((check, _)) => config.check(check).map(|c| c.service.clone()),
-            None => config.service(subject).map(|s| s.id.clone()),
-        };
-        if let Some(service) = service {
-            out.entry(service)
-                .or_default()
-                .insert(subject.clone(), hours.clone());
+/// When the monitor was away before `batch.now`, if it was: the last pulse, when it is older
+/// than three ticks or this is the first round of the store's only evaluator. A tick records
+/// the pulse.
+pub async fn away<S: Rollups>(
+    store: &S,
+    checks: &Checks,
+    batch: &Batch<'_>,
+) -> Option<DateTime<Utc>> {
+    let first = checks.first_round();
+    let last = if batch.tick {
+        store.alive(batch.now).await
+    } else {
+        store.last_alive().await
+    };
+    let absent = chrono::TimeDelta::from_std(checks.config.settings.tick)
+        .unwrap_or(chrono::TimeDelta::minutes(1))
+        * ABSENT_TICKS;
+    match last {
+        Ok(Some(t)) if (batch.sole && first) || batch.now - t > absent => Some(t.min(batch.now)),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the evaluator's pulse could not be read; an absence is not counted this time");
+            None
         }
     }
-    out
 }
 
-/// Evaluates `results` at `now` (a tick: none) and commits what changes. Split into
-/// partitions, each partition also keeps its services' rollup marks (`State.rollup`): their
-/// completed hours are written to the store's rollups and then let go; a tick records that the
-/// evaluator ran, and an evaluation after an absence counts it unknown.
+/// One partition's step: the monitor's return (if it was away), drift, what the regions'
+/// partition heard, the evaluation, and the services' rollup marks.
+fn step(
+    s: &State,
+    results: &[ProbeResult],
+    config: &Config,
+    batch: &Batch<'_>,
+    away: Option<DateTime<Utc>>,
+    drift: &crate::drift::Seen,
+    heard: Option<&BTreeMap<String, RegionState>>,
+) -> (State, Vec<Event>) {
+    let now = batch.now;
+    let mut s = if away.is_some() {
+        resume(s, now)
+    } else {
+        s.clone()
+    };
+    crate::drift::apply(&mut s, drift, config);
+    // What the regions' partition heard: every partition judges silence alike.
+    for (region, rs) in heard.into_iter().flatten() {
+        let own = s.regions.entry(region.clone()).or_default();
+        own.last_seen = own.last_seen.max(rs.last_seen);
+    }
+    let (mut s, events) = evaluate(&s, results, now, config);
+    let current = conditions(&s, config, now);
+    s.rollup.advance(now, &current, away);
+    (s, events)
+}
+
+/// Evaluates `batch` and commits what changes (see the module's steps).
 pub async fn evaluate_batch<S: Store + Rollups>(
     store: &S,
     checks: &Checks,
-    results: &[ProbeResult],
-    now: DateTime<Utc>,
+    batch: Batch<'_>,
 ) -> Result<Evaluated, TransitionError<Infallible>> {
     let config = &checks.config;
-    let n = store.partitions();
+    let now = batch.now;
+    let away = away(store, checks, &batch).await;
     // Once an hour, on a tick: latency drift from the rollups (`crate::drift`).
-    let drift = if results.is_empty() {
+    let drift = if batch.tick || batch.results.is_empty() {
         crate::drift::due(store, checks, now).await
     } else {
         Default::default()
     };
-    let drift = &drift;
-    if n <= 1 {
-        let t = transition(
-            store,
-            checks,
-            |s: &State| {
-                let mut s = s.clone();
-                crate::drift::apply(&mut s, drift, config);
-                Ok(evaluate(&s, results, now, config))
-            },
-            Mode::Commit,
-        )
-        .await?;
-        return Ok(Evaluated {
-            events: if t.committed { t.events.len() } else { 0 },
-            committed: usize::from(t.committed),
-            evaluated: 1,
-            silent_regions: t.state.regions.values().filter(|r| r.silent).count(),
-            everyone: t.committed && !t.events.is_empty(),
-            ..Evaluated::default()
-        });
+    let mut out = Evaluated {
+        away_since: away,
+        ..Evaluated::default()
+    };
+    if store.partitions() <= 1 {
+        let whole = |s: &State| Ok(step(s, batch.results, config, &batch, away, &drift, None));
+        let t = transition_in(store, ENGINE, &checks.renderer, config, whole, Mode::Commit).await?;
+        out.add(&t, config, now);
+        out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
+        let completed = t.state.rollup.completed(now);
+        crate::hours::flush(store, checks, vec![(ENGINE, config, completed)], &mut out).await;
+        return Ok(out);
     }
-    let plan = checks.plan(n);
-    let mut out = Evaluated::default();
-    // When the evaluator last ran (a tick records it): after an absence, that time is unknown.
-    let last = if results.is_empty() {
-        store.alive(now).await
-    } else {
-        store.last_alive().await
-    };
-    let blind_from = match last {
-        Ok(Some(t)) if now - t > ABSENT => Some(t),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "the evaluator's pulse could not be read; absences are not counted this time");
-            None
-        }
-    };
-    // 1. The regions.
+    let plan = checks.plan(store.partitions());
     let regions = &plan.regions;
     let t = transition_in(
         store,
         &regions.key,
         &checks.renderer,
         &regions.config,
-        |s: &State| Ok(evaluate(s, results, now, &regions.config)),
+        |s: &State| {
+            let s = if away.is_some() {
+                resume(s, now)
+            } else {
+                s.clone()
+            };
+            Ok(evaluate(&s, batch.results, now, &regions.config))
+        },
         Mode::Commit,
     )
     .await?;
-    out.evaluated += 1;
-    out.committed += usize::from(t.committed);
-    out.events += if t.committed { t.events.len() } else { 0 };
-    out.everyone |= t.committed && !t.events.is_empty();
+    out.add(&t, &regions.config, now);
     out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
     let heard: BTreeMap<String, RegionState> = t.state.regions;
-    // 2. The partitions with results (every one on a tick).
-    let mut by_part: BTreeMap<&str, Vec<ProbeResult>> = BTreeMap::new();
-    if results.is_empty() {
-        // The tick: every partition but those a batch evaluated less than RECENT ago (their
-        // partitions' `settings.tick` allows for it: a promised update is never late).
-        let evaluated = checks.evaluated.lock().unwrap_or_else(|p| p.into_inner());
-        for p in &plan.parts {
-            let recent = evaluated
-                .get(&p.key)
-                .is_some_and(|at| *at <= now && now - *at < RECENT);
-            if !recent {
-                by_part.entry(p.key.as_str()).or_default();
-            }
-        }
-    } else {
-        for r in results {
-            if let Some(p) = plan.of_check(&r.check) {
-                by_part.entry(p.key.as_str()).or_default().push(r.clone());
-            }
-        }
-    }
-    // Partitions are independent: several are evaluated at once (each its own read and write).
-    use futures::StreamExt;
-    let done: Vec<_> = futures::stream::iter(
-        plan.parts
-            .iter()
-            .filter(|p| by_part.contains_key(p.key.as_str())),
-    )
-    .map(|part| {
-        let (heard, mine, renderer) = (&heard, &by_part[part.key.as_str()], &checks.renderer);
-        async move {
-            let step = |s: &State| {
-                let mut s = s.clone();
-                crate::drift::apply(&mut s, drift, &part.config);
-                // What the regions' partition heard: every partition judges silence alike.
-                for (region, rs) in heard {
-                    let own = s.regions.entry(region.clone()).or_default();
-                    own.last_seen = own.last_seen.max(rs.last_seen);
-                }
-                let (mut s, events) = evaluate(&s, mine, now, &part.config);
-                let current = conditions(&s, &part.config, now);
-                s.rollup.advance(now, &current, blind_from);
-                Ok((s, events))
-            };
-            let t =
-                transition_in(store, &part.key, renderer, &part.config, step, Mode::Commit).await;
-            (part, t)
-        }
-    })
-    .buffer_unordered(IN_FLIGHT)
-    .collect()
-    .await;
+    let by_part = by_partition(checks, &plan, &batch);
+    let done = evaluate_parts(store, checks, &plan, &by_part, &batch, away, &drift, &heard).await;
     let mut first_error = None;
     let mut strays: Vec<(&str, Incident)> = Vec::new();
-    let mut written: Vec<(
-        &atalaya_core::partition::Part,
-        BTreeMap<String, atalaya_core::rollup::Hours>,
-    )> = Vec::new();
+    let mut completed: Vec<(&str, &Config, _)> = Vec::new();
     for (part, t) in done {
         match t {
             Ok(t) => {
-                if t.committed {
-                    for e in &t.events {
-                        match e.service().and_then(|s| part.config.service(s)) {
-                            Some(s) => {
-                                out.customers.insert(s.customer.clone());
-                            }
-                            None => out.everyone = true,
-                        }
-                    }
+                out.add(&t, &part.config, now);
+                let hours = t.state.rollup.completed(now);
+                if !hours.is_empty() {
+                    completed.push((part.key.as_str(), &part.config, hours));
                 }
-                let completed = t.state.rollup.completed(now);
-                if !completed.is_empty() {
-                    written.push((part, completed));
-                }
-                out.evaluated += 1;
-                out.committed += usize::from(t.committed);
-                out.events += if t.committed { t.events.len() } else { 0 };
                 checks
                     .evaluated
                     .lock()
@@ -262,75 +237,9 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             }
         }
     }
-    // Completed hours: written (setting an hour twice is harmless), then let go of. At most
-    // FLUSH services' per evaluation, several at once: the first evaluations of an hour share
-    // the writes instead of one of them taking them all.
-    let mut budget = FLUSH;
-    for (part, completed) in written {
-        if budget == 0 {
-            break;
-        }
-        let mut grouped = by_service(&part.config, &completed);
-        let keep: Vec<String> = grouped.keys().skip(budget).cloned().collect();
-        for k in &keep {
-            grouped.remove(k);
-        }
-        budget = budget.saturating_sub(grouped.len());
-        let writes =
-            futures::stream::iter(grouped.into_iter().map(|(service, subjects)| async move {
-                let one = BTreeMap::from([(service, subjects)]);
-                store.write_hours(&one).await.map(|_| one)
-            }))
-            .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await;
-        let mut done: BTreeMap<String, atalaya_core::rollup::Hours> = BTreeMap::new();
-        for w in writes {
-            match w {
-                Ok(one) => done.extend(one.into_values().flatten()),
-                Err(e) => {
-                    tracing::error!(partition = %part.key, error = %e, "rollup hours not written; kept for the next evaluation")
-                }
-            }
-        }
-        if done.is_empty() {
-            continue;
-        }
-        // Subjects no longer in the file have nowhere to go: let go of them too.
-        for (k, h) in &completed {
-            let gone = match k.split_once('@') {
-                Some((check, _)) => part.config.check(check).is_none(),
-                None => part.config.service(k).is_none(),
-            };
-            if gone {
-                done.insert(k.clone(), h.clone());
-            }
-        }
-        let forget = transition_in(
-            store,
-            &part.key,
-            &checks.renderer,
-            &part.config,
-            |s: &State| {
-                let mut s = s.clone();
-                s.rollup.forget(&done);
-                Ok::<_, Infallible>((s, Vec::new()))
-            },
-            Mode::Commit,
-        )
-        .await;
-        if let Err(e) = forget {
-            tracing::warn!(partition = %part.key, error = %e, "written rollup hours not let go of; written again next time");
-        }
-        out.rollup_hours += done.values().map(|h| h.len()).sum::<usize>();
-        for k in done.keys() {
-            if let Some(s) = part.config.service(k) {
-                out.customers.insert(s.customer.clone());
-            }
-        }
-    }
+    crate::hours::flush(store, checks, completed, &mut out).await;
     for (from, incident) in strays {
-        if let Err(e) = hand_over(store, checks, &plan, from, incident).await {
+        if let Err(e) = crate::handover::hand_over(store, checks, &plan, from, incident).await {
             first_error.get_or_insert(e);
         }
     }
@@ -340,59 +249,73 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     }
 }
 
-/// Moves an incident to the partition that now evaluates its service: first it is added there
-/// (if it is not already), then taken out of where it was, so that a failure between the two
-/// leaves it in both, never in neither; the next evaluation finishes the move. Its id stays (the
-/// incidents table and every message already sent name it). An incident whose service left the
-/// file stays where it is.
-async fn hand_over<S: Store>(
+/// The results of each partition the batch touches; on a tick every partition, but those a
+/// batch evaluated less than [`RECENT`] ago (their `settings.tick` allows for it: a promised
+/// update is never late).
+fn by_partition<'p>(
+    checks: &Checks,
+    plan: &'p Plan,
+    batch: &Batch<'_>,
+) -> BTreeMap<&'p str, Vec<ProbeResult>> {
+    let mut by_part: BTreeMap<&str, Vec<ProbeResult>> = BTreeMap::new();
+    if batch.results.is_empty() {
+        let evaluated = checks.evaluated.lock().unwrap_or_else(|p| p.into_inner());
+        for p in &plan.parts {
+            let recent = evaluated
+                .get(&p.key)
+                .is_some_and(|at| *at <= batch.now && batch.now - *at < RECENT);
+            if !recent {
+                by_part.entry(p.key.as_str()).or_default();
+            }
+        }
+    } else {
+        for r in batch.results {
+            if let Some(p) = plan.of_check(&r.check) {
+                by_part.entry(p.key.as_str()).or_default().push(r.clone());
+            }
+        }
+    }
+    by_part
+}
+
+/// Each partition with results (or on a tick), several at once, each its own read and write.
+#[allow(clippy::too_many_arguments)]
+async fn evaluate_parts<'p, S: Store>(
     store: &S,
     checks: &Checks,
-    plan: &atalaya_core::partition::Plan,
-    from: &str,
-    incident: Incident,
-) -> Result<(), TransitionError<Infallible>> {
-    let Some(to) = plan.of_service(&incident.service) else {
-        return Ok(());
-    };
-    if to.key == from {
-        return Ok(());
-    }
-    tracing::info!(incident = %incident.id, from, to = %to.key, "an incident moves with its service to another partition");
-    let id = incident.id.clone();
-    transition_in(
-        store,
-        &to.key,
-        &checks.renderer,
-        &to.config,
-        |s: &State| {
-            let mut s = s.clone();
-            s.incidents
-                .entry(id.clone())
-                .or_insert_with(|| incident.clone());
-            Ok((s, Vec::new()))
-        },
-        Mode::Commit,
+    plan: &'p Plan,
+    by_part: &BTreeMap<&str, Vec<ProbeResult>>,
+    batch: &Batch<'_>,
+    away: Option<DateTime<Utc>>,
+    drift: &crate::drift::Seen,
+    heard: &BTreeMap<String, RegionState>,
+) -> Vec<(
+    &'p Part,
+    Result<crate::Transition, TransitionError<Infallible>>,
+)> {
+    use futures::StreamExt;
+    futures::stream::iter(
+        plan.parts
+            .iter()
+            .filter(|p| by_part.contains_key(p.key.as_str())),
     )
-    .await?;
-    let source = plan
-        .parts
-        .iter()
-        .find(|p| p.key == from)
-        .map_or(&plan.regions.config, |p| &p.config);
-    transition_in(
-        store,
-        from,
-        &checks.renderer,
-        source,
-        |s: &State| {
-            let mut s = s.clone();
-            s.incidents.remove(&id);
-            s.deferred_resolutions.retain(|(i, _)| i != &id);
-            Ok((s, Vec::new()))
-        },
-        Mode::Commit,
-    )
-    .await?;
-    Ok(())
+    .map(|part| {
+        let mine = &by_part[part.key.as_str()];
+        async move {
+            let one = |s: &State| Ok(step(s, mine, &part.config, batch, away, drift, Some(heard)));
+            let t = transition_in(
+                store,
+                &part.key,
+                &checks.renderer,
+                &part.config,
+                one,
+                Mode::Commit,
+            )
+            .await;
+            (part, t)
+        }
+    })
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await
 }

@@ -4,6 +4,8 @@
 //! - [`checks::Checks`]: a checks file with its customers' templates, loaded in one place;
 //! - [`transition::transition`]: load the state, run a pure step (`evaluate`, `act`), render,
 //!   commit conditional on the version read, and retry conflicts with one policy;
+//! - [`round::Round`]: the one round every evaluator runs (the alert function, the local
+//!   runner): evaluate, hand the messages to delivery, publish the status pages that changed;
 //! - [`deliver::deliver`]: deliver every pending message to every channel, recording each
 //!   delivery per message and channel;
 //! - [`bundle`] and [`live::LiveChecks`]: a checks file published to S3 (`atalaya
@@ -14,9 +16,13 @@ pub mod checks;
 pub mod deliver;
 pub mod drift;
 pub mod evaluation;
+mod handover;
 pub mod heartbeat;
+mod hours;
 pub mod live;
+pub mod report;
 pub mod rollup_job;
+pub mod round;
 pub mod status_site;
 pub mod subscriber_list;
 pub mod subscriptions;
@@ -24,6 +30,7 @@ pub mod transition;
 
 pub use checks::{Checks, LoadError};
 pub use deliver::{deliver, Delivered};
-pub use evaluation::{evaluate_batch, Evaluated};
+pub use evaluation::{evaluate_batch, Batch, Evaluated};
 pub use live::{LiveChecks, Refresh};
+pub use round::{Handoff, Round, RoundError};
 pub use transition::{transition, transition_in, Mode, Transition, TransitionError};

@@ -116,3 +116,43 @@ pub enum SiteError {
     #[error(transparent)]
     Publish(#[from] atalaya_notify::site::SiteError),
 }
+
+/// What each of `config`'s services shows on its status pages, as a fingerprint: its checks'
+/// verdicts, the incidents that touch it (phase, how many updates), its maintenance in force,
+/// and the hour (the bars run to the start of the current hour). A page is rebuilt when the
+/// fingerprint of one of its services changes, or when hours were written for it.
+pub fn signatures(
+    state: &atalaya_core::evaluate::State,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, u64> {
+    use std::hash::{Hash, Hasher};
+    let hour = now.timestamp().div_euclid(3600);
+    config
+        .services
+        .iter()
+        .map(|s| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            hour.hash(&mut h);
+            for c in config.checks.iter().filter(|c| c.service == s.id) {
+                let verdict = state.checks.get(&c.id).map(|c| c.verdict.as_str());
+                (&c.id, verdict).hash(&mut h);
+            }
+            for i in state
+                .incidents
+                .values()
+                .filter(|i| i.service == s.id || i.affected.contains(&s.id))
+            {
+                (&i.id, i.phase.as_str(), i.timeline.len()).hash(&mut h);
+            }
+            for m in s
+                .maintenance
+                .iter()
+                .filter(|m| m.start <= now && now < m.end)
+            {
+                m.start.hash(&mut h);
+            }
+            (s.id.clone(), h.finish())
+        })
+        .collect()
+}

@@ -189,7 +189,17 @@ pub struct Settings {
     pub status_site: StatusSite,
     /// Heartbeats' ping endpoint and token key (`settings.heartbeats`).
     pub heartbeats: HeartbeatSettings,
+    /// How long the local runner keeps results, delivered messages and sent mails
+    /// (`settings.retention.results`).
+    pub retention: Duration,
 }
+
+/// Results kept by default: as the functions' results table keeps them (30 days).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// The shortest retention: the hourly rollups look a day back.
+pub const MIN_RETENTION: Duration = Duration::from_secs(2 * 86_400);
+/// The longest: as long as the hourly rollups are kept.
+pub const MAX_RETENTION: Duration = Duration::from_secs(400 * 86_400);
 
 /// `settings.heartbeats`.
 #[derive(Clone, Debug, Default)]

@@ -30,7 +30,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use message::{Message, Renderer};
 pub use result::{Outcome, Phases, ProbeResult, Reason};
 pub use template::{EnvTemplate, Reference, Resolved, Source, UnsetVariable, UrlValueError};
-pub use validate::{load_file, load_str, unreadable, Target};
+pub use validate::{load_str, unreadable, Target};
 
 /// The JSON Schema of the checks file, for editors (yaml-language-server) and CI linters.
 pub fn json_schema() -> serde_json::Value {

@@ -332,6 +332,17 @@ impl Marks {
         }
     }
 
+    /// `subject`'s time not yet written, up to `now`: what is accrued, and the time since its
+    /// mark in the condition it is in (for a look at the hour under way; the rollups count an
+    /// hour once it is complete).
+    pub fn so_far(&self, subject: &str, now: DateTime<Utc>) -> Hours {
+        let mut hours = self.pending.get(subject).cloned().unwrap_or_default();
+        if let Some((at, c)) = self.since.get(subject) {
+            accrue(&mut hours, *c, *at, now);
+        }
+        hours
+    }
+
     /// The completed hours (before `now`'s hour) waiting to be written, by subject.
     pub fn completed(&self, now: DateTime<Utc>) -> BTreeMap<String, Hours> {
         let hour = hour_of(now);

@@ -21,7 +21,7 @@ pub use dynamodb::{
 };
 pub use heartbeats::PingLogs;
 pub use rollups::{HourlyRollups, Rollups, Written};
-pub use sqlite::{Accrual, SqliteStore};
+pub use sqlite::{Pruned, SqliteStore};
 pub use subscribers::{mail_key, Subscribers};
 
 use atalaya_core::evaluate::{Incident, State};

@@ -71,6 +71,20 @@ pub struct RawSettings {
     pub status_page: Option<RawStatusSite>,
     /// Heartbeat checks' ping URLs: `{ url: "https://…", key: "${ssm:/atalaya/heartbeat-key}" }`.
     pub heartbeats: Option<RawHeartbeats>,
+    /// How long the local runner keeps what it no longer needs: `{ results: 30d }`.
+    pub retention: Option<RawRetention>,
+}
+
+/// What the local runner's database keeps, and for how long.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Retention")]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Probe results, delivered messages and sent mails are kept this long (default `30d`, as
+    /// the functions' results table on AWS; from `2d`: the hourly rollups and latency drift
+    /// need the last day; at most `400d`). Hourly rollups are kept 400 days, incidents for
+    /// ever.
+    pub results: Option<At<String>>,
 }
 
 /// Where heartbeats ping, and the key their tokens are derived from.

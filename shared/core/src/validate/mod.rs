@@ -35,14 +35,6 @@ pub enum Target {
     Lambda,
 }
 
-/// Reads and validates a checks file.
-pub fn load_file(path: &std::path::Path, target: Target) -> Result<Config, ConfigErrors> {
-    let name = path.display().to_string();
-    let text = crate::source::read_text(path, crate::source::MAX_CHECKS_FILE)
-        .map_err(|e| ConfigErrors(vec![unreadable(&name, &e)]))?;
-    load_str(&text, &name, target)
-}
-
 /// A checks file that could not be read as text, as a problem with the file.
 pub fn unreadable(file: &str, e: &crate::source::ReadError) -> ConfigError {
     ConfigError {

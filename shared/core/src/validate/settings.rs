@@ -295,6 +295,7 @@ pub(super) fn check_settings(
             email: super::email::email(errs, raw.email.as_ref(), s),
             status_site: status_site(errs, raw.status_page.as_ref(), s),
             heartbeats: heartbeats(errs, raw.heartbeats.as_ref(), s),
+            retention: retention(errs, raw.retention.as_ref(), s),
         },
         defaults,
     )
@@ -320,6 +321,26 @@ fn site_url(errs: &mut Errs, v: &At<String>, s: &str, field: &str, like: &str) -
             );
             None
         }
+    }
+}
+
+/// `settings.retention.results`: from [`MIN_RETENTION`] to [`MAX_RETENTION`].
+fn retention(errs: &mut Errs, raw: Option<&RawRetention>, s: &str) -> Duration {
+    let Some(v) = raw.and_then(|r| r.results.as_ref()) else {
+        return DEFAULT_RETENTION;
+    };
+    match super::duration(errs, v, s, "retention.results", MAX_RETENTION) {
+        Some(d) if d < MIN_RETENTION => {
+            errs.push(
+                v.pos,
+                s,
+                "retention.results",
+                "at least 2d: the hourly rollups and latency drift read the last day of results",
+            );
+            DEFAULT_RETENTION
+        }
+        Some(d) => d,
+        None => DEFAULT_RETENTION,
     }
 }
 

@@ -84,6 +84,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         log TEXT NOT NULL,
         version INTEGER NOT NULL
      );",
+    // 9: the hourly rollup job's progress (each region's hours done), as on AWS; results by
+    // region and time for it.
+    "CREATE TABLE rollup_done (
+        hour TEXT NOT NULL,
+        region TEXT NOT NULL,
+        PRIMARY KEY (hour, region)
+     );
+     CREATE INDEX results_region_at ON results (region, at);",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

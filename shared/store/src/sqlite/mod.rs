@@ -3,9 +3,11 @@
 //! The calls are short local transactions; they run inline on the caller's task.
 
 mod heartbeats;
+mod hourly;
 mod migrations;
+mod retention;
 mod rollups;
-pub use rollups::Accrual;
+pub use retention::Pruned;
 mod subscribers;
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};
@@ -84,6 +86,20 @@ impl SqliteStore {
     }
 
     fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+        // Free pages can be given back a little at a time (`prune`). It takes effect at once on
+        // a new database; an older one is rebuilt with it once (VACUUM), when nothing else has
+        // it open.
+        let auto_vacuum: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+        if auto_vacuum != 2 {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if tables > 0 {
+                if let Err(e) = conn.execute_batch("VACUUM;") {
+                    tracing::info!(error = %e, "the database is kept as it is for now; incremental vacuum from its next quiet start");
+                }
+            }
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -1,0 +1,111 @@
+//! A partition's completed hours (`State.rollup`) written to the store's rollups, then let go
+//! of. At most [`FLUSH`] services' per evaluation, several at once: the first evaluations of an
+//! hour share the writes instead of one of them taking them all. Setting an hour twice writes
+//! the same thing, so a write whose letting go failed is harmless next time.
+
+use crate::evaluation::{Evaluated, IN_FLIGHT};
+use crate::transition::{transition_in, Mode};
+use crate::Checks;
+use atalaya_core::evaluate::State;
+use atalaya_core::rollup::Hours;
+use atalaya_core::Config;
+use atalaya_store::{Rollups, Store};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+/// Services whose completed hours one evaluation writes at most.
+const FLUSH: usize = 200;
+
+/// Completed hours by the service they belong to (a check's go with its service's); those of
+/// subjects no longer in the file are left out (and let go of).
+fn by_service(
+    config: &Config,
+    completed: &BTreeMap<String, Hours>,
+) -> BTreeMap<String, BTreeMap<String, Hours>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Hours>> = BTreeMap::new();
+    for (subject, hours) in completed {
+        let service = match subject.split_once('@') {
+            Some((check, _)) => config.check(check).map(|c| c.service.clone()),
+            None => config.service(subject).map(|s| s.id.clone()),
+        };
+        if let Some(service) = service {
+            out.entry(service)
+                .or_default()
+                .insert(subject.clone(), hours.clone());
+        }
+    }
+    out
+}
+
+/// Writes each partition's completed hours (`(key, its part of the file, hours)`) and lets go
+/// of what was written; counts them in `out`.
+pub(crate) async fn flush<S: Store + Rollups>(
+    store: &S,
+    checks: &Checks,
+    parts: Vec<(&str, &Config, BTreeMap<String, Hours>)>,
+    out: &mut Evaluated,
+) {
+    use futures::StreamExt;
+    let mut budget = FLUSH;
+    for (key, config, completed) in parts {
+        if budget == 0 || completed.is_empty() {
+            continue;
+        }
+        let mut grouped = by_service(config, &completed);
+        let keep: Vec<String> = grouped.keys().skip(budget).cloned().collect();
+        for k in &keep {
+            grouped.remove(k);
+        }
+        budget = budget.saturating_sub(grouped.len());
+        let writes =
+            futures::stream::iter(grouped.into_iter().map(|(service, subjects)| async move {
+                let one = BTreeMap::from([(service, subjects)]);
+                store.write_hours(&one).await.map(|_| one)
+            }))
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        let mut done: BTreeMap<String, Hours> = BTreeMap::new();
+        for w in writes {
+            match w {
+                Ok(one) => {
+                    out.hours_of.extend(one.keys().cloned());
+                    done.extend(one.into_values().flatten());
+                }
+                Err(e) => {
+                    tracing::error!(partition = %key, error = %e, "rollup hours not written; kept for the next evaluation")
+                }
+            }
+        }
+        if done.is_empty() {
+            continue;
+        }
+        // Subjects no longer in the file have nowhere to go: let go of them too.
+        for (k, h) in &completed {
+            let gone = match k.split_once('@') {
+                Some((check, _)) => config.check(check).is_none(),
+                None => config.service(k).is_none(),
+            };
+            if gone {
+                done.insert(k.clone(), h.clone());
+            }
+        }
+        let forget = transition_in(
+            store,
+            key,
+            &checks.renderer,
+            config,
+            |s: &State| {
+                let mut s = s.clone();
+                s.rollup.forget(&done);
+                Ok::<_, Infallible>((s, Vec::new()))
+            },
+            Mode::Commit,
+        )
+        .await;
+        if let Err(e) = forget {
+            tracing::warn!(partition = %key, error = %e, "written rollup hours not let go of; written again next time");
+        }
+        out.rollup_hours += done.values().map(|h| h.len()).sum::<usize>();
+    }
+}
