@@ -1,7 +1,7 @@
 //! `atalaya incidents` / `atalaya incident …` against the Lambda functions' DynamoDB tables
 //! (moto_server): the same commands as with the local runner's SQLite database.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_core::evaluate::evaluate;
 use atalaya_core::{Outcome, Phases, ProbeResult, Reason, Renderer};

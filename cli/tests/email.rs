@@ -2,7 +2,7 @@
 //! server on 127.0.0.1 (aiosmtpd), the subscribers' pages served by `atalaya run --listen`, and
 //! every mail received parsed with a MIME parser.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Hostile input through the binary: what a job, a file or an operator sends cannot reach a
 //! terminal, a message or a page as anything but plain text.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 

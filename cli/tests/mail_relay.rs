@@ -2,7 +2,7 @@
 //! keeps its rounds, operators and the outbox hear at once, mail waits, and Ctrl-C stops the
 //! runner within seconds.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! unknown, never up or down. (Whole hours, checks per region, latency and the month's report
 //! are tested on a simulated clock: `shared/app/tests/round.rs`.)
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! `atalaya run` end to end: a local target fails and recovers; the runner is killed in the
 //! middle of the incident and started again; the outbox tells the whole story exactly once.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Command;

@@ -8,7 +8,7 @@
 //! 50 ms target the reported latency minus the true hold of each request, which the target
 //! measures and reports per request.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use atalaya_core::{Check, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, EngineOptions, Sink};

@@ -22,6 +22,9 @@
 //! line: `bench-scale: <checks> checks x <regions> regions: eval p99 <ms> ms, largest item <KB>
 //! KB, $<x> per million`.
 
+// A benchmark is a script told whole.
+#![allow(clippy::too_many_lines)]
+
 //!
 //! `--rollup` also measures the hourly rollup job over one region's hour (`rollup.rs`).
 

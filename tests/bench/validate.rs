@@ -5,6 +5,9 @@
 //!
 //! Prints one Markdown row per file shape for docs/performance.md.
 
+// A benchmark is a script told whole.
+#![allow(clippy::too_many_lines)]
+
 use std::time::Instant;
 
 /// A checks file of `n` checks; of every `every` checks, two have a structural problem (an

@@ -1,7 +1,7 @@
 //! The checks file: every invalid fixture fails with exactly the messages and positions in its
 //! `.expected` file, every valid file and example loads.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_core::{load_str, CheckKind, Quorum, Target};
 use std::path::{Path, PathBuf};

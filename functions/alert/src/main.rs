@@ -5,6 +5,9 @@
 //! ATALAYA_CUSTOMERS_TOPIC_ARN, ATALAYA_SITE_BUCKET (the status site; optional), AWS_REGION,
 //! AWS_ENDPOINT_URL (tests only).
 
+// Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 use atalaya_alert_fn::{handle, results_of, Deps};
 use atalaya_app::live::FunctionChecks;
 use atalaya_notify::SnsChannel;

@@ -1,7 +1,7 @@
 //! The alert bootstrap serves invocations through the Lambda runtime API (a stand-in): a
 //! scheduler tick and an empty stream batch, against DynamoDB on moto.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_store::Store;
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};

@@ -2,7 +2,7 @@
 //! moto: what reaches each audience, duplicate and racing deliveries, failed sends, failed
 //! commits, silent regions. The AWS adapters are tested on moto in tests/aws.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_alert_fn::{emf, handle, Deps};
 use atalaya_app::Checks;

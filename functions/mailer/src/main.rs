@@ -5,6 +5,9 @@
 //! `settings.email.pages_url` and `settings.email.key` (a `${ssm:…}` or `${secret:…}`
 //! reference).
 
+// Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::Checks;
 use atalaya_core::email::Key;

@@ -6,6 +6,9 @@
 //! function URL), AWS_REGION, AWS_ENDPOINT_URL (tests only). Tokens are read again when the
 //! checks file changes and every 15 minutes.
 
+// Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 use atalaya_app::heartbeat::Tokens;
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::Checks;

@@ -2,7 +2,7 @@
 //! stand-in), on DynamoDB on moto: a job's ping from a function URL event, then the judge's
 //! minute, which calls the endpoint's `/alive` over HTTP on 127.0.0.1.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_store::Store as _;
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};

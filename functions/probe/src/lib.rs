@@ -12,6 +12,9 @@
 //! The handler is a plain async function over its dependencies (any `Store`), so tests call it
 //! directly against local targets, with SQLite or DynamoDB on moto.
 
+// Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 use atalaya_core::schedule::{runs_in_minute, selection};
 use atalaya_core::{Check, Config, Outcome, ProbeResult};
 use atalaya_probe::{CheckError, Engine, Sink};

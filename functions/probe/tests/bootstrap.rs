@@ -1,7 +1,7 @@
 //! The bootstrap binary serves a real invocation through the Lambda runtime API (a stand-in),
 //! writing to DynamoDB on moto.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_store::Store as _;
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};

@@ -1,7 +1,7 @@
 //! Delivery over a real SQLite store and channels in memory: every channel gets every message
 //! once, in order; a failing channel is tried again alone; a permanent error gives up.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_app::deliver;
 use atalaya_core::evaluate::{Audience, State};

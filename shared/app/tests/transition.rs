@@ -1,7 +1,7 @@
 //! Transitions over a real SQLite store: committed with their messages, retried when another
 //! writer got there first, nothing written when nothing changed or on a dry run.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_app::{transition, Checks, Mode, TransitionError};
 use atalaya_core::evaluate::{evaluate, Event, State};

@@ -120,48 +120,15 @@ static IPV6: LazyLock<Regex> =
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b"));
 
-/// Finds what a customer must not read in `text`. `recipients` are the customers the text goes
-/// to: every other customer's name is a finding.
-pub fn screen(text: &str, config: &Config, recipients: &[&str]) -> Vec<Finding> {
-    // Byte spans with what they are.
-    let mut spans: Vec<(usize, usize, &'static str)> = Vec::new();
-    // A support address is fine for customers: its domain is not a host name to flag.
-    let emails: Vec<(usize, usize)> = EMAIL
-        .find_iter(text)
-        .map(|m| (m.start(), m.end()))
-        .collect();
-    for (what, pattern) in PATTERNS.iter() {
-        for m in pattern.find_iter(text) {
-            spans.push((m.start(), m.end(), what));
-        }
-    }
-    for c in HOST.captures_iter(text) {
-        let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
-            continue;
-        };
-        if TLDS
-            .split_whitespace()
-            .any(|t| t.eq_ignore_ascii_case(tld.as_str()))
-        {
-            spans.push((all.start(), all.end(), "a host name"));
-        }
-    }
-    for m in IPV6.find_iter(text) {
-        let candidate = m
-            .as_str()
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or_default()
-            .split('%')
-            .next()
-            .unwrap_or_default();
-        if candidate.parse::<Ipv6Addr>().is_ok() {
-            spans.push((m.start(), m.end(), "an IP address"));
-        }
-    }
-    // Names that mean something only inside the monitoring: check and service ids, regions,
-    // and other customers. A word the recipients' own service names use is not one of them.
+/// Where `text` names something that means something only inside the monitoring: check and
+/// service ids, regions, and other customers. A word the recipients' own service names use is
+/// not one of them.
+fn internal_names(
+    text: &str,
+    config: &Config,
+    recipients: &[&str],
+) -> Vec<(usize, usize, &'static str)> {
+    let mut spans = Vec::new();
     let recipients_words: Vec<String> = config
         .services
         .iter()
@@ -229,6 +196,50 @@ pub fn screen(text: &str, config: &Config, recipients: &[&str]) -> Vec<Finding> 
             from = end;
         }
     }
+    spans
+}
+
+/// Finds what a customer must not read in `text`. `recipients` are the customers the text goes
+/// to: every other customer's name is a finding.
+pub fn screen(text: &str, config: &Config, recipients: &[&str]) -> Vec<Finding> {
+    // Byte spans with what they are.
+    let mut spans: Vec<(usize, usize, &'static str)> = Vec::new();
+    // A support address is fine for customers: its domain is not a host name to flag.
+    let emails: Vec<(usize, usize)> = EMAIL
+        .find_iter(text)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    for (what, pattern) in PATTERNS.iter() {
+        for m in pattern.find_iter(text) {
+            spans.push((m.start(), m.end(), what));
+        }
+    }
+    for c in HOST.captures_iter(text) {
+        let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        if TLDS
+            .split_whitespace()
+            .any(|t| t.eq_ignore_ascii_case(tld.as_str()))
+        {
+            spans.push((all.start(), all.end(), "a host name"));
+        }
+    }
+    for m in IPV6.find_iter(text) {
+        let candidate = m
+            .as_str()
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .split('%')
+            .next()
+            .unwrap_or_default();
+        if candidate.parse::<Ipv6Addr>().is_ok() {
+            spans.push((m.start(), m.end(), "an IP address"));
+        }
+    }
+    spans.extend(internal_names(text, config, recipients));
     spans.retain(|(s, e, _)| !emails.iter().any(|(es, ee)| s >= es && e <= ee));
     // Where spans overlap, the earliest and longest one speaks for the others.
     spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));

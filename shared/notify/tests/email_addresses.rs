@@ -1,7 +1,7 @@
 //! One rule for addresses: what `check_address` accepts, lettre writes; an address the mailer
 //! cannot write (kept from before) is given up once and recorded, never retried for ever.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_core::email::{check_address, Key, Subscriber, SubscriberState, Subscription};
 use atalaya_core::evaluate::Audience;

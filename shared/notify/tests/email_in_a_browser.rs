@@ -2,7 +2,7 @@
 //! mail at a phone's width (375 px) and a desktop's (1024 px) needs no horizontal scrolling,
 //! keeps its words, and is kept as screenshots (target/email-screenshots/) to look at.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_notify::email::{compose, Content, Links, Templates};
 use mail_parser::MessageParser;

@@ -96,40 +96,7 @@ pub(crate) fn summary(page: &Page, url: Option<&str>, l: Language) -> Value {
     let maintenances: Vec<Value> = page
         .maintenance
         .iter()
-        .map(|m| {
-            let ts = |t: chrono::DateTime<chrono::Utc>| {
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            };
-            json!({
-                "id": m.id,
-                "name": format!("{}: {}", m.service, m.words),
-                "status": if m.in_progress { "in_progress" } else { "scheduled" },
-                "created_at": ts(m.start),
-                "updated_at": ts(m.start),
-                "monitoring_at": null,
-                "resolved_at": null,
-                "impact": "maintenance",
-                "shortlink": url,
-                "started_at": ts(m.start),
-                "page_id": page_id,
-                "incident_updates": m.note.iter().map(|n| json!({
-                    "id": format!("{}-note", m.id),
-                    "status": if m.in_progress { "in_progress" } else { "scheduled" },
-                    "body": n,
-                    "incident_id": m.id,
-                    "created_at": ts(m.start),
-                    "updated_at": ts(m.start),
-                    "display_at": ts(m.start),
-                    "affected_components": null,
-                    "deliver_notifications": true,
-                    "custom_tweet": null,
-                    "tweet_id": null,
-                })).collect::<Vec<_>>(),
-                "components": component(&m.service_id).into_iter().collect::<Vec<_>>(),
-                "scheduled_for": ts(m.start),
-                "scheduled_until": ts(m.end),
-            })
-        })
+        .map(|m| maintenance(m, &url, page_id, &component))
         .collect();
     json!({
         "page": {
@@ -146,6 +113,46 @@ pub(crate) fn summary(page: &Page, url: Option<&str>, l: Language) -> Value {
             "indicator": indicator(page.overall),
             "description": page.overall_words,
         },
+    })
+}
+
+/// A planned maintenance window as Statuspage's API shows it.
+fn maintenance(
+    m: &crate::model::MaintenanceView,
+    url: &str,
+    page_id: &str,
+    component: &dyn Fn(&str) -> Option<Value>,
+) -> Value {
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "id": m.id,
+        "name": format!("{}: {}", m.service, m.words),
+        "status": if m.in_progress { "in_progress" } else { "scheduled" },
+        "created_at": ts(m.start),
+        "updated_at": ts(m.start),
+        "monitoring_at": null,
+        "resolved_at": null,
+        "impact": "maintenance",
+        "shortlink": url,
+        "started_at": ts(m.start),
+        "page_id": page_id,
+        "incident_updates": m.note.iter().map(|n| json!({
+            "id": format!("{}-note", m.id),
+            "status": if m.in_progress { "in_progress" } else { "scheduled" },
+            "body": n,
+            "incident_id": m.id,
+            "created_at": ts(m.start),
+            "updated_at": ts(m.start),
+            "display_at": ts(m.start),
+            "affected_components": null,
+            "deliver_notifications": true,
+            "custom_tweet": null,
+            "tweet_id": null,
+        })).collect::<Vec<_>>(),
+        "components": component(&m.service_id).into_iter().collect::<Vec<_>>(),
+        "scheduled_for": ts(m.start),
+        "scheduled_until": ts(m.end),
     })
 }
 

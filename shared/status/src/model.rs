@@ -246,37 +246,10 @@ pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
         .now
         .duration_trunc(TimeDelta::hours(1))
         .unwrap_or(input.now);
-    let mut views = Vec::new();
-    for s in &services {
-        let status = service_status(input, s);
-        let hours = input.hours.get(&s.id);
-        let mut bars = Vec::new();
-        let mut total = Millis::default();
-        for (date, from, to_day) in days(input.now, tz) {
-            let to = to_day.min(checked_at);
-            let m = hours.map(|h| sum(h, from, to)).unwrap_or_default();
-            total.merge(&m);
-            bars.push(bar(input, s, &date, (from, to_day), &m, l, tz));
-        }
-        let uptime = config
-            .settings
-            .sla
-            .uptime(&total)
-            .percent
-            .map(|p| percent(p, l));
-        views.push(ServiceView {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            status,
-            status_word: status.word(l),
-            bars,
-            uptime,
-            told_outage: input
-                .incidents
-                .iter()
-                .any(|i| i.is_open() && touches(i, &s.id) && !i.told.is_empty()),
-        });
-    }
+    let views: Vec<ServiceView> = services
+        .iter()
+        .map(|s| service_view(input, s, l, tz, checked_at))
+        .collect();
     let overall = views
         .iter()
         .map(|v| v.status)
@@ -343,6 +316,45 @@ pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
         checked_words: when(checked_at, l, tz),
         policy_words: policy_words(config, l),
         zone: tz.name().to_string(),
+    }
+}
+
+/// One service on a page: its status, its 90 days of bars and its uptime over them.
+fn service_view(
+    input: &Input,
+    s: &Service,
+    l: Language,
+    tz: Tz,
+    checked_at: DateTime<Utc>,
+) -> ServiceView {
+    let config = input.config;
+    let status = service_status(input, s);
+    let hours = input.hours.get(&s.id);
+    let mut bars = Vec::new();
+    let mut total = Millis::default();
+    for (date, from, to_day) in days(input.now, tz) {
+        let to = to_day.min(checked_at);
+        let m = hours.map(|h| sum(h, from, to)).unwrap_or_default();
+        total.merge(&m);
+        bars.push(bar(input, s, &date, (from, to_day), &m, l, tz));
+    }
+    let uptime = config
+        .settings
+        .sla
+        .uptime(&total)
+        .percent
+        .map(|p| percent(p, l));
+    ServiceView {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        status,
+        status_word: status.word(l),
+        bars,
+        uptime,
+        told_outage: input
+            .incidents
+            .iter()
+            .any(|i| i.is_open() && touches(i, &s.id) && !i.told.is_empty()),
     }
 }
 

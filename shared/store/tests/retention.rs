@@ -2,7 +2,7 @@
 //! every 15 minutes), pruned every hour with the shortest retention (2 days): once the retention
 //! is reached the file stops growing. Delivered messages and sent mails go after theirs.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_core::evaluate::{Audience, State};
 use atalaya_core::{Message, Outcome, Phases, ProbeResult, Reason};

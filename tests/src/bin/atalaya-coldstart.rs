@@ -4,7 +4,7 @@
 //!
 //!     atalaya-coldstart BOOTSTRAP CHECKS_FILE [RUNS]
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_tests::lambda_api::{lambda_env, RuntimeApi};
 use std::time::{Duration, Instant};

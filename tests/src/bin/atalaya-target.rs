@@ -6,7 +6,7 @@
 //!
 //! `--outage AFTER:LENGTH` makes the `/demo` path answer 503 from AFTER for LENGTH.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use atalaya_tests::{banner_server_on, dns, http, tls::Leaf};
 use std::io::Write;

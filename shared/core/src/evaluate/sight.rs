@@ -176,6 +176,60 @@ impl Evaluator<'_> {
         })
     }
 
+    /// A check starts or stops flapping (operators).
+    fn flapping_event(&mut self, check: &Check, flapping: bool) {
+        self.events.push(Event::new(
+            format!(
+                "check/{}/flapping/{}/{}",
+                check.id,
+                if flapping { "start" } else { "stop" },
+                self.now.timestamp()
+            ),
+            self.now,
+            EventKind::Flapping,
+            Audience::Operators,
+            if flapping {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            About::Flapping {
+                check: check.id.clone(),
+                service: check.service.clone(),
+                stopped: !flapping,
+            },
+        ));
+    }
+
+    /// One notice of the checks that became unknown, one of those seen again.
+    fn sight_notices(&mut self, blind: Vec<CheckSight>, restored: Vec<CheckSight>) {
+        for (kind, list, severity) in [
+            (EventKind::MonitoringBlind, blind, Severity::Warning),
+            (EventKind::MonitoringRestored, restored, Severity::Info),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            self.events.push(Event::new(
+                format!(
+                    "monitor/{}/{}/{}",
+                    if kind == EventKind::MonitoringBlind {
+                        "blind"
+                    } else {
+                        "restored"
+                    },
+                    self.now.timestamp(),
+                    list[0].check
+                ),
+                self.now,
+                kind,
+                Audience::Operators,
+                severity,
+                About::Sight(list),
+            ));
+        }
+    }
+
     pub(super) fn judge_checks(&mut self) {
         // A check that left the checks file is forgotten (with its faults and notices).
         let config = self.config;
@@ -258,56 +312,12 @@ impl Evaluator<'_> {
             }
             if flapping != cs.flapping {
                 cs.flapping = flapping;
-                self.events.push(Event::new(
-                    format!(
-                        "check/{}/flapping/{}/{}",
-                        check.id,
-                        if flapping { "start" } else { "stop" },
-                        self.now.timestamp()
-                    ),
-                    self.now,
-                    EventKind::Flapping,
-                    Audience::Operators,
-                    if flapping {
-                        Severity::Warning
-                    } else {
-                        Severity::Info
-                    },
-                    About::Flapping {
-                        check: check.id.clone(),
-                        service: check.service.clone(),
-                        stopped: !flapping,
-                    },
-                ));
+                self.flapping_event(check, flapping);
             }
             self.judge_faults(check, faults);
             self.judge_early(check);
         }
-        for (kind, list, severity) in [
-            (EventKind::MonitoringBlind, blind, Severity::Warning),
-            (EventKind::MonitoringRestored, restored, Severity::Info),
-        ] {
-            if list.is_empty() {
-                continue;
-            }
-            self.events.push(Event::new(
-                format!(
-                    "monitor/{}/{}/{}",
-                    if kind == EventKind::MonitoringBlind {
-                        "blind"
-                    } else {
-                        "restored"
-                    },
-                    self.now.timestamp(),
-                    list[0].check
-                ),
-                self.now,
-                kind,
-                Audience::Operators,
-                severity,
-                About::Sight(list),
-            ));
-        }
+        self.sight_notices(blind, restored);
     }
 
     /// The check's regions whose newest result is a monitoring fault, by reason code.

@@ -79,6 +79,40 @@ impl DnsCheck {
     }
 }
 
+/// `expect.answers_include`: answers a query of `record_type` can have.
+fn answers(expect: Option<&RawExpect>, record_type: RecordType, cx: &mut Ctx) -> Vec<String> {
+    let mut answers_include = Vec::new();
+    if let Some(a) = expect.and_then(|e| e.answers_include.as_ref()) {
+        if a.value.is_empty() {
+            cx.push(
+                a.pos,
+                "expect.answers_include",
+                "an empty list can never fail; list the answers to expect",
+            );
+        }
+        for v in &a.value {
+            let bad = match record_type {
+                RecordType::A => v.value.parse::<std::net::Ipv4Addr>().is_err(),
+                RecordType::Aaaa => v.value.parse::<std::net::Ipv6Addr>().is_err(),
+                _ => v.value.trim().is_empty(),
+            };
+            if bad {
+                cx.push(
+                    v.pos,
+                    "expect.answers_include",
+                    format!(
+                        "{:?} cannot be an answer to a query of type {}",
+                        v.value,
+                        record_type.as_str()
+                    ),
+                );
+            }
+        }
+        answers_include = a.value.iter().map(|v| v.value.clone()).collect();
+    }
+    answers_include
+}
+
 pub(crate) fn validate(d: &RawDns, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<DnsCheck> {
     let name = d.name.value.trim_end_matches('.');
     let valid = !name.is_empty()
@@ -135,35 +169,7 @@ pub(crate) fn validate(d: &RawDns, expect: Option<&RawExpect>, cx: &mut Ctx) -> 
         }
         parsed
     });
-    let mut answers_include = Vec::new();
-    if let Some(a) = expect.and_then(|e| e.answers_include.as_ref()) {
-        if a.value.is_empty() {
-            cx.push(
-                a.pos,
-                "expect.answers_include",
-                "an empty list can never fail; list the answers to expect",
-            );
-        }
-        for v in &a.value {
-            let bad = match record_type {
-                RecordType::A => v.value.parse::<std::net::Ipv4Addr>().is_err(),
-                RecordType::Aaaa => v.value.parse::<std::net::Ipv6Addr>().is_err(),
-                _ => v.value.trim().is_empty(),
-            };
-            if bad {
-                cx.push(
-                    v.pos,
-                    "expect.answers_include",
-                    format!(
-                        "{:?} cannot be an answer to a query of type {}",
-                        v.value,
-                        record_type.as_str()
-                    ),
-                );
-            }
-        }
-        answers_include = a.value.iter().map(|v| v.value.clone()).collect();
-    }
+    let answers_include = answers(expect, record_type, cx);
     let rcode = expect.and_then(|e| e.rcode.as_ref()).map(|r| {
         let upper = r.value.to_ascii_uppercase();
         if !RCODES.contains(&upper.as_str()) {

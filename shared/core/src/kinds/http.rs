@@ -144,7 +144,8 @@ fn written_password(url: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
-pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<HttpCheck> {
+/// `http.url`: a template of an http(s) URL with a host, and no password written in it.
+fn url(h: &RawHttp, cx: &mut Ctx) -> Option<EnvTemplate> {
     let url = template(cx, &h.url, "http.url");
     match url::Url::parse(
         &url.as_ref()
@@ -179,18 +180,11 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         }
         Err(e) => cx.push(h.url.pos, "http.url", format!("malformed URL: {e}")),
     }
-    let method = match &h.method {
-        Some(m) if !is_token(&m.value) => {
-            cx.push(
-                m.pos,
-                "http.method",
-                format!("{:?} is not an HTTP method", m.value),
-            );
-            "GET".to_string()
-        }
-        Some(m) => m.value.to_ascii_uppercase(),
-        None => "GET".to_string(),
-    };
+    url
+}
+
+/// `http.headers`: valid names, values without line breaks, each a template.
+fn headers(h: &RawHttp, cx: &mut Ctx) -> Vec<(String, EnvTemplate)> {
     let mut headers = Vec::new();
     for (name, value) in h.headers.iter().flatten() {
         let field = format!("http.headers.{name}");
@@ -212,7 +206,11 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
             headers.push((name.clone(), t));
         }
     }
-    let body = h.body.as_ref().and_then(|b| template(cx, b, "http.body"));
+    headers
+}
+
+/// `http.max_redirects` (at most 20) and `http.max_body` (1 byte to 64 MiB).
+fn limits(h: &RawHttp, cx: &mut Ctx) -> (u32, u64) {
     let max_redirects = match &h.max_redirects {
         Some(m) if m.value.0 > 20 => {
             cx.push(
@@ -243,7 +241,11 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         },
         None => DEFAULT_MAX_BODY,
     };
-    let expect = expect.map(|e| expectations(e, cx)).unwrap_or_default();
+    (max_redirects, max_body)
+}
+
+/// `http.tls`: the check's own TLS client, and whether it can be used as written.
+fn tls(h: &RawHttp, url: Option<&EnvTemplate>, cx: &mut Ctx) -> TlsClient {
     let tls = match &h.tls {
         Some(t) => {
             let raw = &t.value;
@@ -261,11 +263,7 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
         }
         None => TlsClient::default(),
     };
-    if !tls.is_default()
-        && url
-            .as_ref()
-            .is_some_and(|u| !u.with_placeholders().starts_with("https:"))
-    {
+    if !tls.is_default() && url.is_some_and(|u| !u.with_placeholders().starts_with("https:")) {
         if let Some(t) = &h.tls {
             cx.push(
                 t.pos,
@@ -280,6 +278,28 @@ pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) ->
             cx.push(t.pos, "http.tls", "tls_verify: false verifies nothing, so a ca or trust here would be ignored: remove one of them");
         }
     }
+    tls
+}
+
+pub(crate) fn validate(h: &RawHttp, expect: Option<&RawExpect>, cx: &mut Ctx) -> Option<HttpCheck> {
+    let url = url(h, cx);
+    let method = match &h.method {
+        Some(m) if !is_token(&m.value) => {
+            cx.push(
+                m.pos,
+                "http.method",
+                format!("{:?} is not an HTTP method", m.value),
+            );
+            "GET".to_string()
+        }
+        Some(m) => m.value.to_ascii_uppercase(),
+        None => "GET".to_string(),
+    };
+    let headers = headers(h, cx);
+    let body = h.body.as_ref().and_then(|b| template(cx, b, "http.body"));
+    let (max_redirects, max_body) = limits(h, cx);
+    let expect = expect.map(|e| expectations(e, cx)).unwrap_or_default();
+    let tls = tls(h, url.as_ref(), cx);
     Some(HttpCheck {
         url: url?,
         method,

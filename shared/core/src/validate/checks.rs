@@ -16,42 +16,84 @@ use std::time::Duration;
 /// `expect` fields every kind may use.
 const SHARED: [&str; 3] = ["latency", "cert_valid_for", "cert_warn_before"];
 
-pub(super) fn check_check(
-    c: &At<RawCheck>,
+/// What a heartbeat has not: an interval, a timeout, regions.
+fn not_probed(c: &RawCheck, subject: &str, errs: &mut Errs) {
+    for (v, field) in [(&c.interval, "interval"), (&c.timeout, "timeout")] {
+        if let Some(v) = v {
+            errs.push(v.pos, subject, field, format!("a heartbeat is not probed: it has no {field} (its schedule is heartbeat.every or heartbeat.cron)"));
+        }
+    }
+    if let Some(r) = c.regions.as_ref().and_then(|r| r.first()) {
+        errs.push(r.pos, subject, "regions", "a heartbeat is judged where its pings arrive (the local runner, or the ping function in the home region): it has no regions");
+    }
+}
+
+/// The check's regions: the file's, or its own (each one of the file's).
+fn regions(
+    c: &RawCheck,
+    pos: Pos,
     settings: &Settings,
+    passive: bool,
+    subject: &str,
+    errs: &mut Errs,
+) -> Vec<String> {
+    match &c.regions {
+        None => settings.regions.clone(),
+        Some(list) => {
+            if list.is_empty() {
+                errs.push(
+                    pos,
+                    subject,
+                    "regions",
+                    "an empty region list would never run the check; remove it to run everywhere",
+                );
+            }
+            for r in list.iter().filter(|_| !passive) {
+                if !settings.regions.contains(&r.value) {
+                    errs.push(
+                        r.pos,
+                        subject,
+                        "regions",
+                        format!(
+                            "region {} is not in settings.regions ({})",
+                            r.value,
+                            settings.regions.join(", ")
+                        ),
+                    );
+                }
+            }
+            list.iter().map(|r| r.value.clone()).collect()
+        }
+    }
+}
+
+/// `${var:…}` outside a flow: variables are a flow's.
+fn no_variables(kind: &CheckKind, pos: Pos, cx: &mut Ctx) {
+    for (field, t) in kind.templates() {
+        if let Some(r) = t
+            .references()
+            .find(|r| r.source == crate::template::Source::Var)
+        {
+            cx.push(
+                pos,
+                &field,
+                format!("{r}: variables are a flow's (values extracted by its steps); this check has no steps"),
+            );
+        }
+    }
+}
+
+/// The check's interval and timeout (its own, or the defaults); the timeout shorter than the
+/// interval for a check that is probed.
+fn timing(
+    c: &RawCheck,
+    pos: Pos,
     defaults: &Defaults,
-    services: &HashSet<String>,
-    seen: &mut HashMap<String, Pos>,
+    passive: bool,
+    subject: &str,
     target: Target,
     errs: &mut Errs,
-) -> Option<Check> {
-    let pos = c.pos;
-    let c = &c.value;
-    check_id(errs, seen, &c.id, "check");
-    let subject = format!("check {}", c.id.value);
-    let subject = subject.as_str();
-    if !services.contains(&c.service.value) {
-        errs.push(
-            c.service.pos,
-            subject,
-            "service",
-            unknown("service", &c.service.value, services),
-        );
-    }
-
-    // A heartbeat is judged from its pings, where they arrive: no interval, timeout or regions
-    // of its own.
-    let passive = c.heartbeat.is_some();
-    if passive {
-        for (v, field) in [(&c.interval, "interval"), (&c.timeout, "timeout")] {
-            if let Some(v) = v {
-                errs.push(v.pos, subject, field, format!("a heartbeat is not probed: it has no {field} (its schedule is heartbeat.every or heartbeat.cron)"));
-            }
-        }
-        if let Some(r) = c.regions.as_ref().and_then(|r| r.first()) {
-            errs.push(r.pos, subject, "regions", "a heartbeat is judged where its pings arrive (the local runner, or the ping function in the home region): it has no regions");
-        }
-    }
+) -> (Duration, Duration) {
     let interval = match &c.interval {
         Some(v) => match duration(errs, v, subject, "interval", MAX_INTERVAL) {
             Some(i) => {
@@ -81,6 +123,39 @@ pub(super) fn check_check(
             "timeout {} must be shorter than the interval {}: a probe would still be running when the next one starts",
             format_duration(timeout), format_duration(interval)));
     }
+    (interval, timeout)
+}
+
+pub(super) fn check_check(
+    c: &At<RawCheck>,
+    settings: &Settings,
+    defaults: &Defaults,
+    services: &HashSet<String>,
+    seen: &mut HashMap<String, Pos>,
+    target: Target,
+    errs: &mut Errs,
+) -> Option<Check> {
+    let pos = c.pos;
+    let c = &c.value;
+    check_id(errs, seen, &c.id, "check");
+    let subject = format!("check {}", c.id.value);
+    let subject = subject.as_str();
+    if !services.contains(&c.service.value) {
+        errs.push(
+            c.service.pos,
+            subject,
+            "service",
+            unknown("service", &c.service.value, services),
+        );
+    }
+
+    // A heartbeat is judged from its pings, where they arrive: no interval, timeout or regions
+    // of its own.
+    let passive = c.heartbeat.is_some();
+    if passive {
+        not_probed(c, subject, errs);
+    }
+    let (interval, timeout) = timing(c, pos, defaults, passive, subject, target, errs);
     let retries = count(
         errs,
         c.retries.as_ref(),
@@ -96,34 +171,7 @@ pub(super) fn check_check(
         defaults.recover_after,
     );
 
-    let regions = match &c.regions {
-        None => settings.regions.clone(),
-        Some(list) => {
-            if list.is_empty() {
-                errs.push(
-                    pos,
-                    subject,
-                    "regions",
-                    "an empty region list would never run the check; remove it to run everywhere",
-                );
-            }
-            for r in list.iter().filter(|_| !passive) {
-                if !settings.regions.contains(&r.value) {
-                    errs.push(
-                        r.pos,
-                        subject,
-                        "regions",
-                        format!(
-                            "region {} is not in settings.regions ({})",
-                            r.value,
-                            settings.regions.join(", ")
-                        ),
-                    );
-                }
-            }
-            list.iter().map(|r| r.value.clone()).collect()
-        }
-    };
+    let regions = regions(c, pos, settings, passive, subject, errs);
 
     let mut cx = Ctx {
         errs,
@@ -152,18 +200,7 @@ pub(super) fn check_check(
     };
     // A flow's variables exist only between its steps.
     if !matches!(kind, CheckKind::Flow(_)) {
-        for (field, t) in kind.templates() {
-            if let Some(r) = t
-                .references()
-                .find(|r| r.source == crate::template::Source::Var)
-            {
-                cx.push(
-                    pos,
-                    &field,
-                    format!("{r}: variables are a flow's (values extracted by its steps); this check has no steps"),
-                );
-            }
-        }
+        no_variables(&kind, pos, &mut cx);
     }
     let expect = match &c.expect {
         Some(e) => shared_expect(&e.value, &kind, timeout, &mut cx),

@@ -116,56 +116,7 @@ pub(super) fn check_service(
             );
         }
     }
-    let mut maintenance = Vec::new();
-    for (i, m) in s.maintenance.iter().flatten().enumerate() {
-        let field = |f: &str| format!("maintenance[{i}].{f}");
-        let time =
-            |errs: &mut Errs, v: &At<String>, f: &str| match chrono::DateTime::parse_from_rfc3339(
-                &v.value,
-            ) {
-                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-                Err(e) => {
-                    errs.push(
-                        v.pos,
-                        &subject,
-                        &field(f),
-                        format!(
-                            "{:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})",
-                            v.value
-                        ),
-                    );
-                    None
-                }
-            };
-        let start = time(errs, &m.start, "start");
-        let end = time(errs, &m.end, "end");
-        let announce_before = m.announce_before.as_ref().and_then(|a| {
-            duration(
-                errs,
-                a,
-                &subject,
-                &field("announce_before"),
-                MAX_ANNOUNCE_BEFORE,
-            )
-        });
-        if let (Some(start), Some(end)) = (start, end) {
-            if end <= start {
-                errs.push(
-                    m.end.pos,
-                    &subject,
-                    &field("end"),
-                    "the window ends before it starts",
-                );
-            } else {
-                maintenance.push(Maintenance {
-                    start,
-                    end,
-                    announce_before,
-                    note: m.note.as_ref().map(|n| n.value.clone()),
-                });
-            }
-        }
-    }
+    let maintenance = maintenance_windows(s, &subject, errs);
     if let Some(r) = &s.runbook {
         match url::Url::parse(&r.value) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
@@ -191,6 +142,61 @@ pub(super) fn check_service(
         maintenance,
         public: s.public.unwrap_or(false),
     }
+}
+
+/// A service's planned maintenance windows: RFC 3339 times, an end after the start.
+fn maintenance_windows(s: &RawService, subject: &str, errs: &mut Errs) -> Vec<Maintenance> {
+    let mut maintenance = Vec::new();
+    for (i, m) in s.maintenance.iter().flatten().enumerate() {
+        let field = |f: &str| format!("maintenance[{i}].{f}");
+        let time =
+            |errs: &mut Errs, v: &At<String>, f: &str| match chrono::DateTime::parse_from_rfc3339(
+                &v.value,
+            ) {
+                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                Err(e) => {
+                    errs.push(
+                        v.pos,
+                        subject,
+                        &field(f),
+                        format!(
+                            "{:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})",
+                            v.value
+                        ),
+                    );
+                    None
+                }
+            };
+        let start = time(errs, &m.start, "start");
+        let end = time(errs, &m.end, "end");
+        let announce_before = m.announce_before.as_ref().and_then(|a| {
+            duration(
+                errs,
+                a,
+                subject,
+                &field("announce_before"),
+                MAX_ANNOUNCE_BEFORE,
+            )
+        });
+        if let (Some(start), Some(end)) = (start, end) {
+            if end <= start {
+                errs.push(
+                    m.end.pos,
+                    subject,
+                    &field("end"),
+                    "the window ends before it starts",
+                );
+            } else {
+                maintenance.push(Maintenance {
+                    start,
+                    end,
+                    announce_before,
+                    note: m.note.as_ref().map(|n| n.value.clone()),
+                });
+            }
+        }
+    }
+    maintenance
 }
 
 /// Names the status site keeps for itself at its root.

@@ -81,15 +81,8 @@ pub(super) fn signature(
     Some(out)
 }
 
-pub(super) fn check_settings(
-    raw: Option<&RawSettings>,
-    target: Target,
-    errs: &mut Errs,
-) -> (Settings, Defaults) {
-    let empty = RawSettings::default();
-    let raw = raw.unwrap_or(&empty);
-    let s = "settings";
-
+/// `settings.regions`: AWS region names (or `local`, not for Lambda), each once.
+fn regions(raw: &RawSettings, target: Target, s: &str, errs: &mut Errs) -> Vec<String> {
     let mut regions = Vec::new();
     for r in raw.regions.iter().flatten() {
         if r.value == LOCAL_REGION {
@@ -129,8 +122,12 @@ pub(super) fn check_settings(
     if regions.is_empty() {
         regions.push(LOCAL_REGION.to_string());
     }
+    regions
+}
 
-    let quorum = match raw.quorum.as_ref() {
+/// `settings.quorum`: `majority`, `all` or a number of regions.
+fn quorum(raw: &RawSettings, regions: usize, s: &str, errs: &mut Errs) -> Quorum {
+    match raw.quorum.as_ref() {
         None => Quorum::Majority,
         Some(q) => match &q.value {
             RawQuorum::Word(w) if w == "majority" => Quorum::Majority,
@@ -144,22 +141,25 @@ pub(super) fn check_settings(
                 );
                 Quorum::Majority
             }
-            RawQuorum::Count(n) if *n == 0 || *n as usize > regions.len() => {
+            RawQuorum::Count(n) if *n == 0 || *n as usize > regions => {
                 errs.push(
                     q.pos,
                     s,
                     "quorum",
                     format!(
                         "quorum {n} must be between 1 and the number of regions ({})",
-                        regions.len()
+                        regions
                     ),
                 );
                 Quorum::Majority
             }
             RawQuorum::Count(n) => Quorum::Count(*n),
         },
-    };
+    }
+}
 
+/// `settings.allow_networks`: CIDRs or addresses.
+fn allow_networks(raw: &RawSettings, s: &str, errs: &mut Errs) -> Vec<ipnet::IpNet> {
     let mut allow_networks = Vec::new();
     for n in raw.allow_networks.iter().flatten() {
         let parsed = n
@@ -179,9 +179,13 @@ pub(super) fn check_settings(
             ),
         }
     }
+    allow_networks
+}
 
+/// `settings.operators`: how often they are reminded, when the incident escalates.
+fn operators(raw: &RawSettings, s: &str, errs: &mut Errs) -> Operators {
     let ops = raw.operators.as_ref();
-    let operators = Operators {
+    Operators {
         renotify_every: opt_duration(
             errs,
             &ops.and_then(|o| o.renotify_every.clone()),
@@ -198,8 +202,11 @@ pub(super) fn check_settings(
             DEFAULT_ESCALATE_AFTER,
             MAX_ESCALATE_AFTER,
         ),
-    };
+    }
+}
 
+/// `settings.defaults`: what a check that does not say has.
+fn defaults(raw: &RawSettings, target: Target, s: &str, errs: &mut Errs) -> Defaults {
     let d = raw.defaults.as_ref();
     let interval = d
         .and_then(|d| d.interval.as_ref())
@@ -207,7 +214,7 @@ pub(super) fn check_settings(
     if let Some((i, pos)) = interval {
         check_interval(errs, i, pos, s, "defaults.interval", target);
     }
-    let defaults = Defaults {
+    Defaults {
         interval: interval.map(|(i, _)| i).unwrap_or(DEFAULT_INTERVAL),
         timeout: opt_duration(
             errs,
@@ -231,7 +238,11 @@ pub(super) fn check_settings(
             "defaults.recover_after",
             DEFAULT_RECOVER_AFTER,
         ),
-    };
+    }
+}
+
+/// `settings.flapping`: the percent state changes at which a check starts and stops flapping.
+fn flapping(raw: &RawSettings, s: &str, errs: &mut Errs) -> (u32, u32) {
     let flap = raw.flapping.as_ref();
     let percent = |errs: &mut Errs, v: Option<&At<Count>>, field: &str, default: u32| match v {
         Some(v) if v.value.0 > 100 => {
@@ -270,6 +281,28 @@ pub(super) fn check_settings(
             format!("stop {flapping_stop} is above start {flapping_start}: a check could never stop flapping"),
         );
     }
+    (flapping_start, flapping_stop)
+}
+
+pub(super) fn check_settings(
+    raw: Option<&RawSettings>,
+    target: Target,
+    errs: &mut Errs,
+) -> (Settings, Defaults) {
+    let empty = RawSettings::default();
+    let raw = raw.unwrap_or(&empty);
+    let s = "settings";
+
+    let regions = regions(raw, target, s, errs);
+
+    let quorum = quorum(raw, regions.len(), s, errs);
+
+    let allow_networks = allow_networks(raw, s, errs);
+
+    let operators = operators(raw, s, errs);
+
+    let defaults = defaults(raw, target, s, errs);
+    let (flapping_start, flapping_stop) = flapping(raw, s, errs);
     let reopen_within = opt_duration(
         errs,
         &raw.incidents.as_ref().and_then(|i| i.reopen_within.clone()),

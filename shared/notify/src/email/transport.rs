@@ -104,113 +104,127 @@ impl Transport {
 
     pub async fn send(&self, mail: &Mail) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(smtp) => {
-                let envelope = Envelope::new(
-                    Some(mail.from.parse().map_err(|e| SendError {
-                        bounced: false,
-                        relay: false,
-                        detail: format!("sender {}: {e}", mail.from),
-                    })?),
-                    vec![mail.to.parse().map_err(|e| SendError {
-                        bounced: true,
-                        relay: false,
-                        detail: format!("recipient {}: {e}", mail.to),
-                    })?],
-                )
-                .map_err(|e| SendError {
-                    bounced: false,
-                    relay: false,
-                    detail: e.to_string(),
-                })?;
-                // A server that stops answering mid-conversation must not hold the deliveries
-                // behind it: the whole conversation has a deadline.
-                match tokio::time::timeout(SMTP_DEADLINE, smtp.send_raw(&envelope, &mail.bytes))
-                    .await
-                {
-                    Ok(sent) => sent.map(|_| ()).map_err(|e| {
-                        let detail = e.to_string();
-                        SendError {
-                            // RFC 3463: X.1.X is about the address (no such mailbox, bad syntax).
-                            bounced: e.is_permanent() && detail.contains(" 5.1."),
-                            // No SMTP answer at all: the connection, TLS or a timeout.
-                            relay: e.is_timeout() || !(e.is_permanent() || e.is_transient()),
-                            detail,
-                        }
-                    }),
-                    Err(_) => Err(SendError {
-                        bounced: false,
-                        relay: true,
-                        detail: format!(
-                            "the SMTP server did not finish within {} s",
-                            SMTP_DEADLINE.as_secs()
-                        ),
-                    }),
-                }
-            }
+            Transport::Smtp(smtp) => send_smtp(smtp, mail).await,
             Transport::Ses {
                 client,
                 configuration_set,
-            } => {
-                use aws_sdk_sesv2::primitives::Blob;
-                use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
-                let fail = |detail: String| SendError {
-                    bounced: false,
-                    relay: false,
-                    detail,
-                };
-                let raw = RawMessage::builder()
-                    .data(Blob::new(mail.bytes.clone()))
-                    .build()
-                    .map_err(|e| fail(e.to_string()))?;
-                let mut call = client
-                    .send_email()
-                    .from_email_address(&mail.from)
-                    .destination(Destination::builder().to_addresses(&mail.to).build())
-                    .content(EmailContent::builder().raw(raw).build())
-                    .set_configuration_set_name(configuration_set.clone());
-                if let Some(subscriber) = &mail.subscriber {
-                    // Bounce and complaint events name the subscriber.
-                    call = call.email_tags(
-                        MessageTag::builder()
-                            .name("subscriber")
-                            .value(subscriber)
-                            .build()
-                            .map_err(|e| fail(e.to_string()))?,
-                    );
-                }
-                // SES reports bounces later, as events (the mailer marks the subscriber then);
-                // a refusal now (an unverified sender, the sandbox, a paused account) is ours.
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| fail(atalaya_aws::classify(&e).detail))
-            }
-            Transport::Folder(dir) => {
-                let io = |e: std::io::Error| SendError {
-                    bounced: false,
-                    relay: false,
-                    detail: format!("{}: {e}", dir.display()),
-                };
-                std::fs::create_dir_all(dir).map_err(io)?;
-                let name: String = mail
-                    .message_id
-                    .trim_matches(['<', '>'])
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || "-.@".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let path = dir.join(format!("{name}.eml"));
-                let partial = dir.join(format!(".{name}.eml.partial"));
-                std::fs::write(&partial, &mail.bytes).map_err(io)?;
-                std::fs::rename(&partial, &path).map_err(io)
-            }
+            } => send_ses(client, configuration_set.as_deref(), mail).await,
+            Transport::Folder(dir) => write_eml(dir, mail),
         }
     }
+}
+
+/// One mail through an SMTP server, within [`SMTP_DEADLINE`].
+async fn send_smtp(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    mail: &Mail,
+) -> Result<(), SendError> {
+    let envelope = Envelope::new(
+        Some(mail.from.parse().map_err(|e| SendError {
+            bounced: false,
+            relay: false,
+            detail: format!("sender {}: {e}", mail.from),
+        })?),
+        vec![mail.to.parse().map_err(|e| SendError {
+            bounced: true,
+            relay: false,
+            detail: format!("recipient {}: {e}", mail.to),
+        })?],
+    )
+    .map_err(|e| SendError {
+        bounced: false,
+        relay: false,
+        detail: e.to_string(),
+    })?;
+    // A server that stops answering mid-conversation must not hold the deliveries
+    // behind it: the whole conversation has a deadline.
+    match tokio::time::timeout(SMTP_DEADLINE, smtp.send_raw(&envelope, &mail.bytes)).await {
+        Ok(sent) => sent.map(|_| ()).map_err(|e| {
+            let detail = e.to_string();
+            SendError {
+                // RFC 3463: X.1.X is about the address (no such mailbox, bad syntax).
+                bounced: e.is_permanent() && detail.contains(" 5.1."),
+                // No SMTP answer at all: the connection, TLS or a timeout.
+                relay: e.is_timeout() || !(e.is_permanent() || e.is_transient()),
+                detail,
+            }
+        }),
+        Err(_) => Err(SendError {
+            bounced: false,
+            relay: true,
+            detail: format!(
+                "the SMTP server did not finish within {} s",
+                SMTP_DEADLINE.as_secs()
+            ),
+        }),
+    }
+}
+
+/// One mail through SES: the raw message, the configuration set, the subscriber as a tag.
+async fn send_ses(
+    client: &aws_sdk_sesv2::Client,
+    configuration_set: Option<&str>,
+    mail: &Mail,
+) -> Result<(), SendError> {
+    use aws_sdk_sesv2::primitives::Blob;
+    use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
+    let fail = |detail: String| SendError {
+        bounced: false,
+        relay: false,
+        detail,
+    };
+    let raw = RawMessage::builder()
+        .data(Blob::new(mail.bytes.clone()))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut call = client
+        .send_email()
+        .from_email_address(&mail.from)
+        .destination(Destination::builder().to_addresses(&mail.to).build())
+        .content(EmailContent::builder().raw(raw).build())
+        .set_configuration_set_name(configuration_set.map(str::to_string));
+    if let Some(subscriber) = &mail.subscriber {
+        // Bounce and complaint events name the subscriber.
+        call = call.email_tags(
+            MessageTag::builder()
+                .name("subscriber")
+                .value(subscriber)
+                .build()
+                .map_err(|e| fail(e.to_string()))?,
+        );
+    }
+    // SES reports bounces later, as events (the mailer marks the subscriber then);
+    // a refusal now (an unverified sender, the sandbox, a paused account) is ours.
+    call.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| fail(atalaya_aws::classify(&e).detail))
+}
+
+/// One mail as an `.eml` file in `dir` (written beside and renamed: never half a file).
+fn write_eml(dir: &std::path::Path, mail: &Mail) -> Result<(), SendError> {
+    let io = |e: std::io::Error| SendError {
+        bounced: false,
+        relay: false,
+        detail: format!("{}: {e}", dir.display()),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name: String = mail
+        .message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.eml"));
+    let partial = dir.join(format!(".{name}.eml.partial"));
+    std::fs::write(&partial, &mail.bytes).map_err(io)?;
+    std::fs::rename(&partial, &path).map_err(io)
 }
 
 /// `text` with the password of `url` (if any) replaced.

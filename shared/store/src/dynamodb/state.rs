@@ -209,22 +209,16 @@ impl DynamoStore {
         })
     }
 
-    /// Saves `state` over `base`, the incidents that changed, and records `messages` in one
-    /// transaction: either the new state, its incidents and all its messages are stored, or
-    /// nothing is (a version conflict, or messages already recorded by a racing invocation that
-    /// committed this very transition). What does not fit in one transaction (100 items) is
-    /// written right after, each message once.
-    pub(super) async fn write_state(
+    /// A partition keeps its freshness stamps in an item of their own (stamps.rs): when nothing
+    /// but the stamps moved, only they are written. `None`: something else changed.
+    async fn write_quiet(
         &self,
         part: &str,
         base: &Versioned,
         state: &State,
         messages: &[Message],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let version = base.version;
-        let next = version + 1;
-        // A partition keeps its freshness stamps in an item of their own (stamps.rs): when
-        // nothing but the stamps moved, only they are written.
         let quiet = part != crate::ENGINE
             && base.version > 0
             && messages.is_empty()
@@ -243,8 +237,28 @@ impl DynamoStore {
                 // Counted apart (`<state table>#stamps`): what quiet minutes cost.
                 self.stats
                     .add(&format!("{}#stamps", self.tables.state), size, false);
-                return Ok(version);
+                return Ok(Some(version));
             }
+        }
+        Ok(None)
+    }
+
+    /// Saves `state` over `base`, the incidents that changed, and records `messages` in one
+    /// transaction: either the new state, its incidents and all its messages are stored, or
+    /// nothing is (a version conflict, or messages already recorded by a racing invocation that
+    /// committed this very transition). What does not fit in one transaction (100 items) is
+    /// written right after, each message once.
+    pub(super) async fn write_state(
+        &self,
+        part: &str,
+        base: &Versioned,
+        state: &State,
+        messages: &[Message],
+    ) -> Result<u64, StoreError> {
+        let version = base.version;
+        let next = version + 1;
+        if let Some(v) = self.write_quiet(part, base, state, messages).await? {
+            return Ok(v);
         }
         // Something besides the stamps changed: the whole state (stamps included) in its item,
         // one write, saying which stamps item it supersedes.
@@ -270,22 +284,12 @@ impl DynamoStore {
         }
         self.stats.largest(state_size);
         let mut sizes = vec![(self.tables.state.as_str(), state_size)];
-        let mut state_put = Put::builder()
-            .table_name(&self.tables.state)
-            .set_item(Some(state_item));
-        state_put = if version == 0 {
-            state_put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            state_put
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        };
         let mut items = vec![TransactWriteItem::builder()
-            .put(
-                state_put
-                    .build()
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            )
+            .put(versioned_state_put(
+                &self.tables.state,
+                state_item,
+                version,
+            )?)
             .build()];
         let changed: Vec<&Incident> = state.changed_incidents(&base.state).collect();
         let room = TRANSACTION - items.len();
@@ -409,4 +413,20 @@ impl DynamoStore {
             .map(|i| Ok(serde_json::from_str(get_s(&i, "incident")?)?))
             .transpose()
     }
+}
+
+/// The state item's put, written only over the version read (or where there is none yet).
+fn versioned_state_put(
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+    version: u64,
+) -> Result<Put, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item));
+    let put = if version == 0 {
+        put.condition_expression("attribute_not_exists(pk)")
+    } else {
+        put.condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+    };
+    put.build().map_err(|e| StoreError::Invalid(e.to_string()))
 }

@@ -105,27 +105,8 @@ pub fn judge(
         }
         Endpoint::AvailableSince(t) => t,
     };
-    if let Some((at, true)) = log.completed() {
-        let f = log.failure.as_ref();
-        let body = f
-            .filter(|f| !f.body.trim().is_empty())
-            .map(|f| {
-                // A log kept before bodies were written out on arrival is written out here.
-                format!(
-                    " · it said: {}",
-                    crate::text::printable_lines(f.body.trim())
-                )
-            })
-            .unwrap_or_default();
-        return result(
-            Outcome::Down,
-            Reason::JobFailed,
-            format!(
-                "the job reported a failure ({}) at {}{body}",
-                f.map_or("fail".into(), |f| f.kind.describe()),
-                time(at)
-            ),
-        );
+    if let Some((o, r, d)) = failed(log) {
+        return result(o, r, d);
     }
     // What the schedule is counted from: the last success, or the start of a run under way
     // when later (a start proves the job was set off; `max_run` judges how long it takes).
@@ -140,70 +121,8 @@ pub fn judge(
         );
     };
     let deadline = h.deadline_after(base);
-    if now > deadline {
-        // Pings may have been lost while the endpoint was not taking them: only a deadline
-        // that passed entirely while it was can make the job late.
-        if since > base {
-            let judged = h.deadline_after(since);
-            if now <= judged {
-                return result(
-                    Outcome::Unknown,
-                    Reason::CheckError,
-                    format!(
-                        "no ping since {}, expected by {}, but the ping endpoint was not taking pings before {}: one may have been missed; the job is judged again by {}",
-                        time(base),
-                        time(deadline),
-                        time(since),
-                        time(judged)
-                    ),
-                );
-            }
-        }
-        return result(
-            Outcome::Down,
-            Reason::Late,
-            format!(
-                "no {} since {}: expected by {} ({}, grace {}); {} late",
-                if log.success.is_some() {
-                    "success"
-                } else {
-                    "success after the start"
-                },
-                time(base),
-                time(h.schedule.next_after(base)),
-                h.schedule.describe(),
-                format_duration(h.grace),
-                format_duration(round_s(span(deadline, now)))
-            ),
-        );
-    }
-    if let (Some(start), Some(max)) = (log.running(), h.max_run) {
-        let running = span(start, now);
-        if running > max {
-            return result(
-                Outcome::Degraded,
-                Reason::LongRun,
-                format!(
-                    "running for {} since {}, longer than max_run {}",
-                    format_duration(round_s(running)),
-                    time(start),
-                    format_duration(max)
-                ),
-            );
-        }
-    }
-    if let (Some(took), Some(max)) = (last_run, h.max_run) {
-        if took > max && log.running().is_none() {
-            return result(
-                Outcome::Degraded,
-                Reason::LongRun,
-                format!(
-                    "the last run took {}, longer than max_run {}",
-                    format_duration(round_s(took)),
-                    format_duration(max)
-                ),
-            );
-        }
+    if let Some((o, r, d)) = late(h, log, base, since, now).or_else(|| too_long(h, log, now)) {
+        return result(o, r, d);
     }
     let mut detail = match log.success {
         Some(s) => format!("last success {}", time(s)),
@@ -217,6 +136,119 @@ pub fn judge(
     }
     detail.push_str(&format!("; next expected by {}", time(deadline)));
     result(Outcome::Up, Reason::Ok, detail)
+}
+
+/// A judgement: the outcome, its reason and what operators read.
+type Judged = (Outcome, Reason, String);
+
+/// The last run reported a failure (`/fail`, a non-zero exit status).
+fn failed(log: &PingLog) -> Option<Judged> {
+    let (at, true) = log.completed()? else {
+        return None;
+    };
+    let f = log.failure.as_ref();
+    let body = f
+        .filter(|f| !f.body.trim().is_empty())
+        .map(|f| {
+            // A log kept before bodies were written out on arrival is written out here.
+            format!(
+                " · it said: {}",
+                crate::text::printable_lines(f.body.trim())
+            )
+        })
+        .unwrap_or_default();
+    Some((
+        Outcome::Down,
+        Reason::JobFailed,
+        format!(
+            "the job reported a failure ({}) at {}{body}",
+            f.map_or("fail".into(), |f| f.kind.describe()),
+            time(at)
+        ),
+    ))
+}
+
+/// No success by the deadline counted from `base`: late, unless the endpoint was not taking
+/// pings (from `since`) when one may have come.
+fn late(
+    h: &HeartbeatCheck,
+    log: &PingLog,
+    base: DateTime<Utc>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<Judged> {
+    let deadline = h.deadline_after(base);
+    if now <= deadline {
+        return None;
+    }
+    // Pings may have been lost while the endpoint was not taking them: only a deadline that
+    // passed entirely while it was can make the job late.
+    if since > base {
+        let judged = h.deadline_after(since);
+        if now <= judged {
+            return Some((
+                Outcome::Unknown,
+                Reason::CheckError,
+                format!(
+                    "no ping since {}, expected by {}, but the ping endpoint was not taking pings before {}: one may have been missed; the job is judged again by {}",
+                    time(base),
+                    time(deadline),
+                    time(since),
+                    time(judged)
+                ),
+            ));
+        }
+    }
+    Some((
+        Outcome::Down,
+        Reason::Late,
+        format!(
+            "no {} since {}: expected by {} ({}, grace {}); {} late",
+            if log.success.is_some() {
+                "success"
+            } else {
+                "success after the start"
+            },
+            time(base),
+            time(h.schedule.next_after(base)),
+            h.schedule.describe(),
+            format_duration(h.grace),
+            format_duration(round_s(span(deadline, now)))
+        ),
+    ))
+}
+
+/// A run under way, or the last one, longer than `max_run`.
+fn too_long(h: &HeartbeatCheck, log: &PingLog, now: DateTime<Utc>) -> Option<Judged> {
+    let max = h.max_run?;
+    if let Some(start) = log.running() {
+        let running = span(start, now);
+        if running > max {
+            return Some((
+                Outcome::Degraded,
+                Reason::LongRun,
+                format!(
+                    "running for {} since {}, longer than max_run {}",
+                    format_duration(round_s(running)),
+                    time(start),
+                    format_duration(max)
+                ),
+            ));
+        }
+        return None;
+    }
+    let took = log.last_run_ms.map(Duration::from_millis)?;
+    (took > max).then(|| {
+        (
+            Outcome::Degraded,
+            Reason::LongRun,
+            format!(
+                "the last run took {}, longer than max_run {}",
+                format_duration(round_s(took)),
+                format_duration(max)
+            ),
+        )
+    })
 }
 
 /// Whole seconds (at least one): what operators read.

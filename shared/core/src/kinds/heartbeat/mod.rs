@@ -159,8 +159,8 @@ pub fn derived_token(key: &crate::email::Key, check: &str) -> String {
     key.derive(&format!("heartbeat.{check}"))
 }
 
-pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCheck> {
-    let (pos, h) = (h.pos, &h.value);
+/// The schedule: `every`, or `cron` in `timezone` (each mistake said).
+fn schedule(h: &RawHeartbeat, pos: crate::at::Pos, cx: &mut Ctx) -> Option<Schedule> {
     let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| {
         crate::validate::duration(cx.errs, v, &cx.subject, field, max)
     };
@@ -233,6 +233,15 @@ pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCh
             }
         }
     };
+    Some(schedule)
+}
+
+pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCheck> {
+    let (pos, h) = (h.pos, &h.value);
+    let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| {
+        crate::validate::duration(cx.errs, v, &cx.subject, field, max)
+    };
+    let schedule = schedule(h, pos, cx)?;
     let start = "2026-01-01T00:00:00Z".parse().unwrap_or_default();
     if schedule.next_after(start) == DateTime::<Utc>::MAX_UTC {
         cx.push(
