@@ -62,6 +62,10 @@ demo: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+	@# No source file over 500 lines (tests, test support and benchmarks aside); functions of
+	@# at most 100 lines are clippy's (too_many_lines, clippy.toml).
+	@long=$$(git ls-files '*.rs' | grep -vE '(^tests/|/tests/|_tests\.rs$$|/tests\.rs$$|/benches/)' | xargs wc -l | awk '$$2 != "total" && $$1 > 500'); \
+	  if [ -n "$$long" ]; then echo "source files over 500 lines:"; echo "$$long"; exit 1; fi
 
 # The local AWS endpoint (design.md): moto_server, pinned, in a virtualenv made on first use.
 VENV := .venv

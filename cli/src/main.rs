@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 mod act;
+mod args;
 mod delivery;
 mod heartbeat;
 mod housekeeping;
@@ -22,307 +23,11 @@ mod store;
 mod subscribers;
 mod validate;
 
+use args::{Cli, Command, Format, IncidentCommand, PhaseArg, StatusPageCommand, TargetArg};
 use atalaya_core::Target;
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::{Path, PathBuf};
+use clap::Parser;
+use std::path::Path;
 use std::process::ExitCode;
-
-/// Synthetic monitoring for services on AWS: probe HTTP, TCP, DNS and TLS from several regions,
-/// tell operators and customers when a service is really down.
-#[derive(Parser)]
-#[command(name = "atalaya", version, propagate_version = true)]
-#[command(
-    after_help = "Start with `atalaya validate checks.yaml`, then `atalaya probe checks.yaml`, then `atalaya run checks.yaml`.\n\
-See examples/checks.yaml for an annotated checks file."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Check a checks file and report every problem with file:line:col.
-    ///
-    /// Warnings (on stderr) name what will not work as written: targets the network guard will
-    /// refuse, ${env:NAME} variables not set here, a file without checks.
-    ///
-    /// Exit status: 0 when the file is valid (warnings or not), 1 when it is not (every problem
-    /// is printed on stderr) or, with --strict, when there are warnings; 2 for usage errors.
-    #[command(
-        after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m\n  atalaya validate --strict checks.yaml          # warnings fail too (for CI)"
-    )]
-    Validate {
-        /// The checks file (YAML).
-        file: PathBuf,
-        /// Where the file will run: `local` accepts second-level intervals for the local runner;
-        /// `lambda` requires whole minutes of at least 1m, as EventBridge schedules fire once a
-        /// minute.
-        #[arg(long, value_enum, default_value_t = TargetArg::Local)]
-        target: TargetArg,
-        /// Treat warnings as errors (exit 1).
-        #[arg(long)]
-        strict: bool,
-    },
-    /// Run checks once and print their results.
-    ///
-    /// Exit status is 0 when the run completed, whatever the outcomes; non-zero only when the
-    /// tool could not do its job (1: invalid checks file or a check's configuration, such as an
-    /// unset ${env:NAME}; 2: usage or I/O errors).
-    #[command(
-        after_help = "Examples:\n  atalaya probe checks.yaml\n  atalaya probe checks.yaml --check shop-home --check shop-cert\n  atalaya probe checks.yaml --format json | jq 'select(.outcome != \"up\")'"
-    )]
-    Probe {
-        /// The checks file (YAML).
-        file: PathBuf,
-        /// Run only this check (repeat for several). Default: every check.
-        #[arg(long = "check", value_name = "ID")]
-        checks: Vec<String>,
-        /// `table` for people (colour on a terminal), `json` for machines: one result per line.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Most probes in flight at once.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-        concurrency: u32,
-        /// The region name written into results.
-        #[arg(long, default_value = atalaya_core::LOCAL_REGION)]
-        region: String,
-    },
-    /// Run the checks continuously: probe, keep results and incidents, tell operators and customers.
-    ///
-    /// Each check runs at its interval (second-level intervals are fine locally). Results, the
-    /// incident engine's state and every message live in a SQLite file; every message is printed
-    /// and appended to the JSONL outbox (exactly what SNS would receive, plus `at`). One line per
-    /// round says how the checks are. Stopping and starting again, even mid-incident, neither
-    /// loses nor repeats a message, and the time it was stopped is never taken for good news.
-    /// Every check runs as the region `local`. Ctrl-C stops cleanly.
-    #[command(
-        after_help = "Examples:\n  atalaya run examples/checks.yaml\n  atalaya run checks.yaml --db /var/lib/atalaya/atalaya.db --outbox /var/lib/atalaya/outbox.jsonl\n  atalaya run checks.yaml --once    # probe every check once, evaluate, publish, exit"
-    )]
-    Run {
-        /// The checks file (YAML).
-        file: PathBuf,
-        /// Probe every check once, evaluate, publish, and exit.
-        #[arg(long)]
-        once: bool,
-        /// The SQLite database.
-        #[arg(long, default_value = "atalaya.db")]
-        db: PathBuf,
-        /// The JSONL outbox.
-        #[arg(long, default_value = "outbox.jsonl")]
-        outbox: PathBuf,
-        /// Most probes in flight at once.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-        concurrency: u32,
-        /// Serve the subscribers' confirm, unsubscribe and manage pages on this address (e.g.
-        /// 127.0.0.1:8088; the links in customer mail point there unless
-        /// settings.email.pages_url says otherwise).
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
-        /// Keep the status site in this folder, rebuilt after each round (what changed is
-        /// written); with --listen it is served there too.
-        #[arg(long, value_name = "DIR")]
-        status_page: Option<PathBuf>,
-    },
-    /// List incidents (newest first): the local runner's (--db) or the Lambda functions'
-    /// (--store dynamodb).
-    #[command(
-        after_help = "Examples:\n  atalaya incidents --open\n  atalaya incidents --format json\n  atalaya incidents --store dynamodb --region eu-west-1 --table-prefix atalaya-prod-"
-    )]
-    Incidents {
-        /// Only incidents still open.
-        #[arg(long)]
-        open: bool,
-        /// `table` for people, `json` for machines (every field of every incident).
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        #[command(flatten)]
-        store: store::StoreArgs,
-    },
-    /// Look at or act on one incident: show, ack, update, resolve.
-    #[command(
-        after_help = "Examples:\n  atalaya incident show inc-3 --messages\n  atalaya incident ack inc-3\n  atalaya incident update inc-3 --phase identified --message \"We found the cause.\" --message-es \"Hemos encontrado la causa.\" --dry-run\n\nWith DynamoDB, acting needs the checks file the functions run with:\n  atalaya incident ack inc-3 --store dynamodb --checks checks.yaml --table-prefix atalaya-prod-"
-    )]
-    Incident {
-        #[command(subcommand)]
-        action: IncidentCommand,
-        #[command(flatten)]
-        store: store::StoreArgs,
-    },
-    /// Size the probe side of a deployment: per region, the checks, the busiest minute and the
-    /// schedules (shards) it needs so that no invocation runs more than 2,000 checks.
-    ///
-    /// With --shards, prints only the number of shards the largest region needs (what `make
-    /// deploy-sam` and the Terraform `shards` variable take).
-    #[command(
-        after_help = "Examples:\n  atalaya plan checks.yaml\n  atalaya plan --shards checks.yaml"
-    )]
-    Plan {
-        /// The checks file (YAML).
-        file: PathBuf,
-        /// Print only the number of shards per region.
-        #[arg(long)]
-        shards: bool,
-    },
-    /// Publish a checks file to the functions: validate it as they will (--target lambda), pack
-    /// it with its customers' template folders, and upload it to the checks bucket. The functions
-    /// pick the new version up within a minute; one that does not load is refused and the last
-    /// good one keeps running (an alarm says so).
-    ///
-    /// Exit status: 0 when published, 1 when the file is invalid (nothing is uploaded), 2 when
-    /// the upload fails.
-    #[command(
-        after_help = "Examples:\n  atalaya publish-checks checks.yaml --bucket atalaya-checks-123456789012-eu-west-1 --region eu-west-1"
-    )]
-    PublishChecks {
-        /// The checks file (YAML).
-        file: PathBuf,
-        /// The checks bucket (the home stack's ChecksBucketName output).
-        #[arg(long, env = "ATALAYA_CHECKS_BUCKET")]
-        bucket: String,
-        /// The object key the functions read.
-        #[arg(long, default_value = atalaya_aws::checks::DEFAULT_KEY)]
-        key: String,
-        /// The home region (where the bucket is).
-        #[arg(long, env = "ATALAYA_HOME_REGION")]
-        region: Option<String>,
-    },
-    /// Uptime per service for a month, under the accounting policy of the checks file
-    /// (settings.sla), stated in the report; the month's incidents; the error budget used. From
-    /// the local runner's rollups.
-    #[command(
-        after_help = "Examples:\n  atalaya report --month 2026-11\n  atalaya report --month 2026-11 --customer acme --format csv"
-    )]
-    Report {
-        /// The month, YYYY-MM (UTC).
-        #[arg(long)]
-        month: String,
-        /// Only this customer's services.
-        #[arg(long)]
-        customer: Option<String>,
-        /// Only this service.
-        #[arg(long)]
-        service: Option<String>,
-        #[arg(long, value_enum, default_value_t = report::ReportFormat::Table)]
-        format: report::ReportFormat,
-        #[command(flatten)]
-        store: store::StoreArgs,
-    },
-    /// The status site: a page per customer, the public page, their API, feed and badges.
-    #[command(name = "status-page", subcommand)]
-    StatusPage(StatusPageCommand),
-    /// Who hears about a customer's services by email: add, list, remove, import.
-    Subscribers {
-        #[command(subcommand)]
-        action: subscribers::SubscribersCommand,
-        #[command(flatten)]
-        store: store::StoreArgs,
-    },
-    /// Heartbeat checks: the URL a job pings.
-    #[command(subcommand)]
-    Heartbeat(heartbeat::HeartbeatCommand),
-    /// Print the checks file's JSON Schema.
-    ///
-    /// Save it and point your editor at it, e.g. with the yaml-language-server modeline
-    /// `# yaml-language-server: $schema=./atalaya.schema.json` on the first line of the file.
-    Schema,
-}
-
-#[derive(Subcommand)]
-enum StatusPageCommand {
-    /// Build the site from the local runner's database into a folder.
-    #[command(
-        after_help = "Example:\n  atalaya status-page build examples/demo.yaml --db atalaya.db --out site"
-    )]
-    Build {
-        /// The checks file.
-        file: PathBuf,
-        /// The local runner's database.
-        #[arg(long, default_value = "atalaya.db")]
-        db: PathBuf,
-        /// The folder to write the site to (only files whose bytes changed are written).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum IncidentCommand {
-    /// The incident and its timeline; with --messages, the text of every message sent about it.
-    Show {
-        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
-        id: String,
-        /// Also print every message sent about it (subject and body, as each reader got it).
-        #[arg(long)]
-        messages: bool,
-    },
-    /// Acknowledge: stops the operator reminders and the escalation; the operators are told who
-    /// is on it. A second operator's acknowledgement is kept too.
-    Ack {
-        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
-        id: String,
-        /// Who acknowledges (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-        #[command(flatten)]
-        flags: act::ActFlags,
-    },
-    /// Tell the affected customers something, each in their language, framed by the templates.
-    ///
-    /// Every text is checked for technical content (URLs, addresses, host names, ports, status
-    /// codes, error names, check ids, regions, other customers' names): a finding refuses the
-    /// update and says where. Every customer who would read it needs a text in their language.
-    /// `--phase monitoring` (working again) needs the monitor to see it working.
-    #[command(
-        after_help = "Examples:\n  atalaya incident update inc-3 --phase identified --message \"We found the cause: a failed payment provider. A fix is being deployed.\"\n  atalaya incident update inc-3 --phase identified --message \"We found the cause.\" --message-es \"Hemos encontrado la causa.\" --dry-run"
-    )]
-    Update {
-        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
-        id: String,
-        /// investigating, identified or monitoring.
-        #[arg(long, value_enum)]
-        phase: PhaseArg,
-        #[command(flatten)]
-        message: act::MessageArgs,
-        #[command(flatten)]
-        flags: act::ActFlags,
-    },
-    /// Resolve by hand; customers are told it is over (with your words, if given).
-    ///
-    /// Refused while the monitor does not see every check of the incident passing, unless
-    /// --force (then marked on the timeline, and no new incident opens for the service until
-    /// its checks pass).
-    #[command(
-        after_help = "Examples:\n  atalaya incident resolve inc-3 --message \"All payments made during the outage went through.\" --message-es \"Todos los pagos realizados durante la incidencia se han procesado.\"\n  atalaya incident resolve inc-3 --dry-run"
-    )]
-    Resolve {
-        /// The incident's id, as `atalaya incidents` lists it (e.g. inc-3).
-        id: String,
-        #[command(flatten)]
-        message: act::MessageArgs,
-        #[command(flatten)]
-        flags: act::ActFlags,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum PhaseArg {
-    Investigating,
-    Identified,
-    Monitoring,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum TargetArg {
-    Local,
-    Lambda,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -433,8 +138,87 @@ fn publish_checks(
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `atalaya incident show|ack|update|resolve`.
+fn incident(action: IncidentCommand, store: &store::StoreArgs) -> anyhow::Result<ExitCode> {
     use atalaya_core::evaluate::{Action, Phase};
+    match action {
+        IncidentCommand::Show { id, messages } => {
+            incidents::show(store, &id, messages).map(|_| ExitCode::SUCCESS)
+        }
+        IncidentCommand::Ack { id, by, flags } => {
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            act::apply(store, &id, Action::Acknowledge { by }, flags)
+        }
+        IncidentCommand::Update {
+            id,
+            phase,
+            message,
+            flags,
+        } => {
+            let phase = match phase {
+                PhaseArg::Investigating => Phase::Investigating,
+                PhaseArg::Identified => Phase::Identified,
+                PhaseArg::Monitoring => Phase::Monitoring,
+            };
+            act::apply(
+                store,
+                &id,
+                Action::Update {
+                    phase,
+                    texts: message.texts,
+                    force: flags.force,
+                },
+                flags,
+            )
+        }
+        IncidentCommand::Resolve { id, message, flags } => {
+            let texts = (!message.texts.is_empty()).then_some(message.texts);
+            act::apply(
+                store,
+                &id,
+                Action::Resolve {
+                    texts,
+                    force: flags.force,
+                },
+                flags,
+            )
+        }
+    }
+}
+
+/// `atalaya plan`: probe shards per region, from the busiest minute.
+fn plan(file: &Path, shards: bool) -> anyhow::Result<ExitCode> {
+    let config = match load(file, Target::Lambda) {
+        Ok(c) => c.config,
+        Err(code) => return Ok(code),
+    };
+    let plan = atalaya_core::schedule::plan(&config);
+    let most = plan.iter().map(|p| p.shards).max().unwrap_or(1);
+    if shards {
+        emit(&format!("{most}\n"))?;
+    } else {
+        let mut out = format!(
+            "{:<20} {:>8} {:>15} {:>7}\n",
+            "region", "checks", "busiest minute", "shards"
+        );
+        for p in &plan {
+            out.push_str(&format!(
+                "{:<20} {:>8} {:>15} {:>7}\n",
+                p.region, p.checks, p.busiest_minute, p.shards
+            ));
+        }
+        out.push_str(&format!(
+            "{most} shard(s) per region (at most {} checks per invocation)\n",
+            atalaya_core::schedule::CHECKS_PER_SHARD
+        ));
+        emit(&out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate {
             file,
@@ -489,79 +273,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             store,
         } => incidents::list(&store, open, format == Format::Json).map(|_| ExitCode::SUCCESS),
-        Command::Incident { action, store } => match action {
-            IncidentCommand::Show { id, messages } => {
-                incidents::show(&store, &id, messages).map(|_| ExitCode::SUCCESS)
-            }
-            IncidentCommand::Ack { id, by, flags } => {
-                let by = by
-                    .or_else(|| std::env::var("USER").ok())
-                    .unwrap_or_else(|| "operator".into());
-                act::apply(&store, &id, Action::Acknowledge { by }, flags)
-            }
-            IncidentCommand::Update {
-                id,
-                phase,
-                message,
-                flags,
-            } => {
-                let phase = match phase {
-                    PhaseArg::Investigating => Phase::Investigating,
-                    PhaseArg::Identified => Phase::Identified,
-                    PhaseArg::Monitoring => Phase::Monitoring,
-                };
-                act::apply(
-                    &store,
-                    &id,
-                    Action::Update {
-                        phase,
-                        texts: message.texts,
-                        force: flags.force,
-                    },
-                    flags,
-                )
-            }
-            IncidentCommand::Resolve { id, message, flags } => {
-                let texts = (!message.texts.is_empty()).then_some(message.texts);
-                act::apply(
-                    &store,
-                    &id,
-                    Action::Resolve {
-                        texts,
-                        force: flags.force,
-                    },
-                    flags,
-                )
-            }
-        },
-        Command::Plan { file, shards } => {
-            let config = match load(&file, Target::Lambda) {
-                Ok(c) => c.config,
-                Err(code) => return Ok(code),
-            };
-            let plan = atalaya_core::schedule::plan(&config);
-            let most = plan.iter().map(|p| p.shards).max().unwrap_or(1);
-            if shards {
-                emit(&format!("{most}\n"))?;
-            } else {
-                let mut out = format!(
-                    "{:<20} {:>8} {:>15} {:>7}\n",
-                    "region", "checks", "busiest minute", "shards"
-                );
-                for p in &plan {
-                    out.push_str(&format!(
-                        "{:<20} {:>8} {:>15} {:>7}\n",
-                        p.region, p.checks, p.busiest_minute, p.shards
-                    ));
-                }
-                out.push_str(&format!(
-                    "{most} shard(s) per region (at most {} checks per invocation)\n",
-                    atalaya_core::schedule::CHECKS_PER_SHARD
-                ));
-                emit(&out)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Incident { action, store } => incident(action, &store),
+        Command::Plan { file, shards } => plan(&file, shards),
         Command::PublishChecks {
             file,
             bucket,

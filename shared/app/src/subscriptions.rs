@@ -172,57 +172,14 @@ pub async fn handle<S: Subscribers>(
     key: &Key,
     r: &Request<'_>,
 ) -> Page {
-    let fallback_brand = config
-        .settings
-        .brand
-        .as_ref()
-        .map_or("", |b| b.name.as_str())
-        .to_string();
-    let colour = config
-        .settings
-        .brand
-        .as_ref()
-        .map_or(atalaya_core::email::DEFAULT_COLOUR, |b| b.colour.as_str())
-        .to_string();
-    let plain = |status: u16, language: Language, text: &str| {
-        render(Out {
-            status,
-            language,
-            brand: &fallback_brand,
-            colour: &colour,
-            text: text.replace("{brand}", &fallback_brand),
-            form: None,
-        })
-    };
-    let token = match Token::verify(r.token, key) {
-        Ok(t) if t.action.as_str() == r.action => t,
-        _ => return plain(403, Language::En, words(Language::En).invalid),
-    };
-    let subscriber = match store.subscriber(&token.subscriber).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return plain(
-                404,
-                Language::En,
-                &words(Language::En)
-                    .not_subscribed
-                    .replace("{email}", "This address"),
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading a subscriber for a page");
-            return plain(503, Language::En, words(Language::En).trouble);
-        }
+    let (token, subscriber) = match verified(store, config, key, r).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let customer = config.customer(&subscriber.customer);
     let language = subscriber.language_with(customer);
     let w = words(language);
-    let brand = config.brand_for(&subscriber.customer);
-    let (brand_name, colour) = brand
-        .as_ref()
-        .map_or((fallback_brand.clone(), colour.clone()), |b| {
-            (b.name.clone(), b.colour.clone())
-        });
+    let (brand_name, colour) = look(config, Some(&subscriber.customer));
     let fill = |t: &str| {
         t.replace("{email}", &subscriber.email)
             .replace("{brand}", &brand_name)
@@ -244,20 +201,6 @@ pub async fn handle<S: Subscribers>(
         subscriber.state,
         SubscriberState::Unsubscribed | SubscriberState::Bounced | SubscriberState::Complained
     );
-    let services_of = |s: &Subscriber| -> Vec<(String, String, bool)> {
-        config
-            .services
-            .iter()
-            .filter(|v| v.customer == s.customer)
-            .map(|v| {
-                (
-                    v.id.clone(),
-                    v.name.clone(),
-                    s.services.includes(&v.id) && s.services != Subscription::All,
-                )
-            })
-            .collect()
-    };
     let save = |s: Subscriber| async move {
         let mut s = s;
         s.updated_at = Utc::now();
@@ -301,36 +244,20 @@ pub async fn handle<S: Subscribers>(
             fill(w.manage_ask),
             Some((
                 w.manage_button,
-                services_of(&subscriber),
+                services_of(config, &subscriber),
                 Some((w.manage_all, subscriber.services == Subscription::All)),
             )),
         ),
         (Action::Manage, true) => {
-            let all = r.form.iter().any(|(k, v)| k == "all" && v == "1");
-            let chosen: std::collections::BTreeSet<String> = r
-                .form
-                .iter()
-                .filter(|(k, _)| k == "service")
-                .map(|(_, v)| v.clone())
-                .filter(|v| {
-                    config
-                        .service(v)
-                        .is_some_and(|s| s.customer == subscriber.customer)
-                })
-                .collect();
             let mut s = subscriber.clone();
-            s.services = if all {
-                Subscription::All
-            } else {
-                Subscription::Services(chosen)
-            };
+            s.services = chosen(config, &subscriber, r.form);
             match save(s).await {
                 Ok(s) => page(
                     200,
                     fill(w.managed),
                     Some((
                         w.manage_button,
-                        services_of(&s),
+                        services_of(config, &s),
                         Some((w.manage_all, s.services == Subscription::All)),
                     )),
                 ),
@@ -338,4 +265,107 @@ pub async fn handle<S: Subscribers>(
             }
         }
     }
+}
+
+/// The subscriber a request's token names, if the token is good for its page; else the page
+/// that says why (in English: whose language is unknown).
+async fn verified<S: Subscribers>(
+    store: &S,
+    config: &Config,
+    key: &Key,
+    r: &Request<'_>,
+) -> Result<(Token, Subscriber), Page> {
+    let fallback_brand = config
+        .settings
+        .brand
+        .as_ref()
+        .map_or("", |b| b.name.as_str())
+        .to_string();
+    let colour = config
+        .settings
+        .brand
+        .as_ref()
+        .map_or(atalaya_core::email::DEFAULT_COLOUR, |b| b.colour.as_str())
+        .to_string();
+    let plain = |status: u16, language: Language, text: &str| {
+        render(Out {
+            status,
+            language,
+            brand: &fallback_brand,
+            colour: &colour,
+            text: text.replace("{brand}", &fallback_brand),
+            form: None,
+        })
+    };
+    let token = match Token::verify(r.token, key) {
+        Ok(t) if t.action.as_str() == r.action => t,
+        _ => return Err(plain(403, Language::En, words(Language::En).invalid)),
+    };
+    let subscriber = match store.subscriber(&token.subscriber).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(plain(
+                404,
+                Language::En,
+                &words(Language::En)
+                    .not_subscribed
+                    .replace("{email}", "This address"),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a subscriber for a page");
+            return Err(plain(503, Language::En, words(Language::En).trouble));
+        }
+    };
+    Ok((token, subscriber))
+}
+
+/// The services a subscriber chose on the manage page (the customer's only), or all of them.
+fn chosen(config: &Config, subscriber: &Subscriber, form: &[(String, String)]) -> Subscription {
+    let all = form.iter().any(|(k, v)| k == "all" && v == "1");
+    let chosen: std::collections::BTreeSet<String> = form
+        .iter()
+        .filter(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone())
+        .filter(|v| {
+            config
+                .service(v)
+                .is_some_and(|s| s.customer == subscriber.customer)
+        })
+        .collect();
+    if all {
+        Subscription::All
+    } else {
+        Subscription::Services(chosen)
+    }
+}
+
+/// The name and colour a page shows: the customer's brand, else the file's.
+fn look(config: &Config, customer: Option<&str>) -> (String, String) {
+    let brand = customer
+        .and_then(|c| config.brand_for(c))
+        .or_else(|| config.settings.brand.clone());
+    brand.map_or(
+        (
+            String::new(),
+            atalaya_core::email::DEFAULT_COLOUR.to_string(),
+        ),
+        |b| (b.name, b.colour),
+    )
+}
+
+/// A customer's services on the manage page: (id, name, chosen).
+fn services_of(config: &Config, s: &Subscriber) -> Vec<(String, String, bool)> {
+    config
+        .services
+        .iter()
+        .filter(|v| v.customer == s.customer)
+        .map(|v| {
+            (
+                v.id.clone(),
+                v.name.clone(),
+                s.services.includes(&v.id) && s.services != Subscription::All,
+            )
+        })
+        .collect()
 }

@@ -4,7 +4,8 @@
 //! monitoring fault: one event when it starts, a reminder at the operators' cadence while it
 //! lasts, one when it ends; never a word to customers, never an incident.
 
-use super::events::{About, Audience, EarlyNote, Event, EventKind, Severity};
+use super::events::{About, Audience, Event, EventKind, Severity};
+use super::notes::EarlyNote;
 use super::notices::{turns, Turn};
 use super::state::EarlyState;
 use super::Evaluator;

@@ -64,7 +64,7 @@ impl Evaluator<'_> {
     }
 
     /// The incident's checks the monitor cannot see now, with why.
-    pub(super) fn incident_unseen_checks(&self, id: &str) -> Vec<super::events::CheckSight> {
+    pub(super) fn incident_unseen_checks(&self, id: &str) -> Vec<super::notes::CheckSight> {
         self.incident_services(id)
             .iter()
             .flat_map(|s| self.service_checks(s))

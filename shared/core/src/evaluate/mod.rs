@@ -32,6 +32,7 @@ mod incidents;
 mod maintenance;
 #[cfg(test)]
 mod message_tests;
+mod notes;
 mod notices;
 #[cfg(test)]
 mod properties;
@@ -44,10 +45,9 @@ mod state;
 mod tests;
 
 pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
-pub use events::{
-    About, Audience, Blindness, CheckSight, EarlyNote, Event, EventKind, FaultNote, Note, Severity,
-};
+pub use events::{About, Audience, Event, EventKind, Note, Severity};
 pub use flapping::percent_state_change;
+pub use notes::{Blindness, CheckSight, EarlyNote, FaultNote};
 pub use state::{
     Acknowledgement, CheckRegion, CheckState, DriftSeen, EarlyState, Failure, FaultState, Incident,
     Phase, RegionFault, RegionState, State, TimelineEntry, Verdict,

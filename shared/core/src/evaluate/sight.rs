@@ -1,9 +1,8 @@
 //! What the monitor can see: silent regions, per-check verdicts (up, degraded, down, unknown),
 //! blindness and monitoring faults, told to operators.
 
-use super::events::{
-    About, Audience, Blindness, CheckSight, Event, EventKind, FaultNote, Severity,
-};
+use super::events::{About, Audience, Event, EventKind, Severity};
+use super::notes::{Blindness, CheckSight, FaultNote};
 use super::notices::{Told, Turn};
 use super::state::{CheckRegion, FaultState, Verdict};
 use super::{after, elapsed, percent_state_change, Evaluator};

@@ -3,6 +3,7 @@
 //! `references.rs` customers and services and what refers to what, `checks.rs` the checks
 //! (each kind validates its own block and fields of `expect`: `crate::kinds`).
 
+mod addresses;
 mod checks;
 mod email;
 mod parse;

@@ -76,48 +76,8 @@ pub(super) async fn judge(
     }
     let mut failures: Vec<String> = Vec::new();
     // A flow's step takes values from headers here, from the body below.
-    for x in &h.extract {
-        if let ExtractFrom::Header(name, re) = &x.from {
-            let seen = response
-                .headers()
-                .get(name.as_str())
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            match seen {
-                None => failures.push(format!(
-                    "cannot extract {}: header {name} is missing",
-                    x.var
-                )),
-                Some(v) => match re {
-                    None => take(trace, &mut failures, &x.var, v),
-                    Some(re) => match first_group(re, &v) {
-                        Some(found) => take(trace, &mut failures, &x.var, found),
-                        None => failures.push(format!(
-                            "cannot extract {}: header {name} does not match /{}/",
-                            x.var,
-                            re.as_str()
-                        )),
-                    },
-                },
-            }
-        }
-    }
-    for he in &e.headers {
-        let seen = response
-            .headers()
-            .get(&he.name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        match (&seen, &he.equals, &he.contains) {
-            (None, _, _) => failures.push(format!("header {} is missing", he.name)),
-            (Some(v), Some(want), _) if v != want => {
-                failures.push(format!("header {} is {v:?}, expected {want:?}", he.name))
-            }
-            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => failures.push(format!(
-                "header {} is {v:?}, expected it to contain {want:?}",
-                he.name
-            )),
-            _ => {}
-        }
-    }
+    extract_headers(h, response.headers(), trace, &mut failures);
+    expect_headers(e, response.headers(), &mut failures);
     if e.needs_body() || h.extract.iter().any(|x| x.needs_body()) {
         let encoding = response
             .headers()
@@ -135,81 +95,8 @@ pub(super) async fn judge(
         };
         let body = read_body(response.into_body(), &encoding, h.max_body, stop_at, trace).await?;
         trace.phase = "assert";
-        if let Some(needle) = &e.body_contains {
-            if !contains(&body, needle.as_bytes()) {
-                failures.push(format!(
-                    "body does not contain {needle:?} (read {} bytes)",
-                    body.len()
-                ));
-            }
-        }
-        if let Some(re) = &e.body_regex {
-            if !re.is_match(&String::from_utf8_lossy(&body)) {
-                failures.push(format!(
-                    "body does not match /{}/ (read {} bytes)",
-                    re.as_str(),
-                    body.len()
-                ));
-            }
-        }
-        if !e.json.is_empty() {
-            match serde_json::from_slice::<serde_json::Value>(&body) {
-                Err(err) => failures.push(format!(
-                    "body is not JSON ({err}); it starts with {}",
-                    quote(&body, 40)
-                )),
-                Ok(doc) => {
-                    for (pointer, want) in &e.json {
-                        match doc.pointer(pointer) {
-                            None => {
-                                failures.push(format!("json {pointer} is missing, expected {want}"))
-                            }
-                            Some(seen) if !json_equal(seen, want) => {
-                                failures.push(format!("json {pointer} is {seen}, expected {want}"))
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                }
-            }
-        }
-        let mut doc: Option<serde_json::Value> = None;
-        for x in &h.extract {
-            match &x.from {
-                ExtractFrom::Header(..) => {}
-                ExtractFrom::Body(re) => match first_group(re, &String::from_utf8_lossy(&body)) {
-                    Some(v) => take(trace, &mut failures, &x.var, v),
-                    None => failures.push(format!(
-                        "cannot extract {}: body does not match /{}/",
-                        x.var,
-                        re.as_str()
-                    )),
-                },
-                ExtractFrom::Json(pointer) => {
-                    if doc.is_none() {
-                        doc = serde_json::from_slice(&body).ok();
-                    }
-                    match doc.as_ref().map(|d| d.pointer(pointer)) {
-                        None => failures.push(format!(
-                            "cannot extract {}: body is not JSON; it starts with {}",
-                            x.var,
-                            quote(&body, 40)
-                        )),
-                        Some(None) => failures.push(format!(
-                            "cannot extract {}: json {pointer} is missing",
-                            x.var
-                        )),
-                        // A string is taken as it is; anything else as its JSON text.
-                        Some(Some(v)) => take(
-                            trace,
-                            &mut failures,
-                            &x.var,
-                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                        ),
-                    }
-                }
-            }
-        }
+        expect_body(e, &body, &mut failures);
+        extract_body(h, &body, trace, &mut failures);
     }
     if !failures.is_empty() {
         return Err(Judgement::down(Reason::Assertion, failures.join("; ")));
@@ -223,4 +110,140 @@ pub(super) async fn judge(
         trace,
         Judgement::up(format!("status {code}{reason}")),
     ))
+}
+
+/// Values a flow's step takes from response headers.
+fn extract_headers(
+    h: &HttpCheck,
+    headers: &http::HeaderMap,
+    trace: &mut Trace,
+    failures: &mut Vec<String>,
+) {
+    for x in &h.extract {
+        if let ExtractFrom::Header(name, re) = &x.from {
+            let seen = headers
+                .get(name.as_str())
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            match seen {
+                None => failures.push(format!(
+                    "cannot extract {}: header {name} is missing",
+                    x.var
+                )),
+                Some(v) => match re {
+                    None => take(trace, failures, &x.var, v),
+                    Some(re) => match first_group(re, &v) {
+                        Some(found) => take(trace, failures, &x.var, found),
+                        None => failures.push(format!(
+                            "cannot extract {}: header {name} does not match /{}/",
+                            x.var,
+                            re.as_str()
+                        )),
+                    },
+                },
+            }
+        }
+    }
+}
+
+/// `expect.headers`: each present, equal to or containing what is expected.
+fn expect_headers(e: &HttpExpect, headers: &http::HeaderMap, failures: &mut Vec<String>) {
+    for he in &e.headers {
+        let seen = headers
+            .get(&he.name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        match (&seen, &he.equals, &he.contains) {
+            (None, _, _) => failures.push(format!("header {} is missing", he.name)),
+            (Some(v), Some(want), _) if v != want => {
+                failures.push(format!("header {} is {v:?}, expected {want:?}", he.name))
+            }
+            (Some(v), _, Some(want)) if !v.contains(want.as_str()) => failures.push(format!(
+                "header {} is {v:?}, expected it to contain {want:?}",
+                he.name
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// `expect.body_contains`, `body_regex` and `json` on the body read.
+fn expect_body(e: &HttpExpect, body: &[u8], failures: &mut Vec<String>) {
+    if let Some(needle) = &e.body_contains {
+        if !contains(body, needle.as_bytes()) {
+            failures.push(format!(
+                "body does not contain {needle:?} (read {} bytes)",
+                body.len()
+            ));
+        }
+    }
+    if let Some(re) = &e.body_regex {
+        if !re.is_match(&String::from_utf8_lossy(body)) {
+            failures.push(format!(
+                "body does not match /{}/ (read {} bytes)",
+                re.as_str(),
+                body.len()
+            ));
+        }
+    }
+    if !e.json.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Err(err) => failures.push(format!(
+                "body is not JSON ({err}); it starts with {}",
+                quote(body, 40)
+            )),
+            Ok(doc) => {
+                for (pointer, want) in &e.json {
+                    match doc.pointer(pointer) {
+                        None => {
+                            failures.push(format!("json {pointer} is missing, expected {want}"))
+                        }
+                        Some(seen) if !json_equal(seen, want) => {
+                            failures.push(format!("json {pointer} is {seen}, expected {want}"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Values a flow's step takes from the body (a regular expression's group, a JSON pointer).
+fn extract_body(h: &HttpCheck, body: &[u8], trace: &mut Trace, failures: &mut Vec<String>) {
+    let mut doc: Option<serde_json::Value> = None;
+    for x in &h.extract {
+        match &x.from {
+            ExtractFrom::Header(..) => {}
+            ExtractFrom::Body(re) => match first_group(re, &String::from_utf8_lossy(body)) {
+                Some(v) => take(trace, failures, &x.var, v),
+                None => failures.push(format!(
+                    "cannot extract {}: body does not match /{}/",
+                    x.var,
+                    re.as_str()
+                )),
+            },
+            ExtractFrom::Json(pointer) => {
+                if doc.is_none() {
+                    doc = serde_json::from_slice(body).ok();
+                }
+                match doc.as_ref().map(|d| d.pointer(pointer)) {
+                    None => failures.push(format!(
+                        "cannot extract {}: body is not JSON; it starts with {}",
+                        x.var,
+                        quote(body, 40)
+                    )),
+                    Some(None) => failures.push(format!(
+                        "cannot extract {}: json {pointer} is missing",
+                        x.var
+                    )),
+                    // A string is taken as it is; anything else as its JSON text.
+                    Some(Some(v)) => take(
+                        trace,
+                        failures,
+                        &x.var,
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    ),
+                }
+            }
+        }
+    }
 }

@@ -216,60 +216,18 @@ impl Engine {
         let mut chain = vec![redact_url(&url)];
         let mut hops = 0;
         loop {
-            let https = match url.scheme() {
-                "https" => true,
-                "http" => false,
-                other => {
-                    return Err(Judgement::down(
-                        Reason::Protocol,
-                        format!("unsupported scheme {other:?} in {}", redact_url(&url)),
-                    ))
-                }
-            };
-            let (host, host_text) = match url.host() {
-                Some(url::Host::Domain(d)) => (HostKind::Name(d.to_string()), d.to_string()),
-                Some(url::Host::Ipv4(ip)) => (HostKind::Ip(ip.into()), ip.to_string()),
-                Some(url::Host::Ipv6(ip)) => (HostKind::Ip(ip.into()), format!("[{ip}]")),
-                None => {
-                    return Err(Judgement::down(
-                        Reason::Protocol,
-                        format!("no host in {}", redact_url(&url)),
-                    ))
-                }
-            };
-            let port = url
-                .port_or_known_default()
-                .unwrap_or(if https { 443 } else { 80 });
+            let (https, host, host_text, port) = target(&url)?;
             let ips = self.resolve(&host, trace).await?;
             let stream = self.dial(&ips, port, trace).await?;
 
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
-            let host_header = match url.port() {
-                Some(p) => format!("{host_text}:{p}"),
-                None => host_text.clone(),
-            };
-            let needs_body = h.expect.needs_body();
-            if let Some(map) = req.headers_mut() {
-                map.insert(
-                    HOST,
-                    HeaderValue::from_str(&host_header)
-                        .map_err(|_| Judgement::down(Reason::Protocol, "invalid host".into()))?,
-                );
-                map.insert(USER_AGENT, HeaderValue::from_static(UA));
-                if needs_body {
-                    map.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
-                }
-                for (name, value, _) in &headers {
-                    map.insert(name.clone(), value.clone());
-                }
-            }
-            let req = req
-                .body(Full::new(body.clone().unwrap_or_default()))
-                .map_err(|e| {
-                    Judgement::down(Reason::Protocol, format!("cannot build the request: {e}"))
-                })?;
+            let req = request(
+                &method,
+                &url,
+                &host_text,
+                &headers,
+                body.as_ref(),
+                h.expect.needs_body(),
+            )?;
 
             let exchanged = if https {
                 let tls = self
@@ -352,6 +310,69 @@ fn secret_body_elsewhere(status: StatusCode, next: &url::Url) -> Judgement {
             redact_url(next)
         ),
     )
+}
+
+/// Where a URL points: https or not, its host (to resolve) and as written, its port.
+fn target(url: &url::Url) -> Step<(bool, HostKind, String, u16)> {
+    let https = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        other => {
+            return Err(Judgement::down(
+                Reason::Protocol,
+                format!("unsupported scheme {other:?} in {}", redact_url(url)),
+            ))
+        }
+    };
+    let (host, host_text) = match url.host() {
+        Some(url::Host::Domain(d)) => (HostKind::Name(d.to_string()), d.to_string()),
+        Some(url::Host::Ipv4(ip)) => (HostKind::Ip(ip.into()), ip.to_string()),
+        Some(url::Host::Ipv6(ip)) => (HostKind::Ip(ip.into()), format!("[{ip}]")),
+        None => {
+            return Err(Judgement::down(
+                Reason::Protocol,
+                format!("no host in {}", redact_url(url)),
+            ))
+        }
+    };
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
+    Ok((https, host, host_text, port))
+}
+
+/// One request to `url`: its method, `Host`, our user agent, the check's headers and body.
+fn request(
+    method: &Method,
+    url: &url::Url,
+    host_text: &str,
+    headers: &[&(HeaderName, HeaderValue, bool)],
+    body: Option<&Bytes>,
+    needs_body: bool,
+) -> Step<Request<Full<Bytes>>> {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
+    let host_header = match url.port() {
+        Some(p) => format!("{host_text}:{p}"),
+        None => host_text.to_string(),
+    };
+    if let Some(map) = req.headers_mut() {
+        map.insert(
+            HOST,
+            HeaderValue::from_str(&host_header)
+                .map_err(|_| Judgement::down(Reason::Protocol, "invalid host".into()))?,
+        );
+        map.insert(USER_AGENT, HeaderValue::from_static(UA));
+        if needs_body {
+            map.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+        }
+        for (name, value, _) in headers {
+            map.insert(name.clone(), value.clone());
+        }
+    }
+    req.body(Full::new(body.cloned().unwrap_or_default()))
+        .map_err(|e| Judgement::down(Reason::Protocol, format!("cannot build the request: {e}")))
 }
 
 /// The verdict on the last hop, saying where the redirects led.

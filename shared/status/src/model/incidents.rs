@@ -1,0 +1,184 @@
+//! Incidents and maintenance on a page, in the words their customers were sent.
+
+use super::*;
+use crate::words::words;
+use crate::Input;
+use atalaya_core::config::{Config, Customer, Language, Service};
+use atalaya_core::evaluate::{Incident, Phase};
+use atalaya_core::message::{duration_words, signature, when, window_words};
+use atalaya_core::Message;
+use chrono::TimeDelta;
+use chrono_tz::Tz;
+
+/// The customer messages of an incident about the page's services, oldest first, with the
+/// phase each was written in.
+fn updates<'a>(input: &'a Input, i: &Incident, ids: &[&str]) -> Vec<(&'a Message, Phase)> {
+    let mut out: Vec<(&Message, Phase)> = i
+        .timeline
+        .iter()
+        .filter(|e| e.audience == atalaya_core::evaluate::Audience::Customers)
+        .filter(|e| e.service.as_deref().is_some_and(|s| ids.contains(&s)))
+        .filter_map(|e| {
+            // `build` hands the pages the messages sorted by id.
+            input
+                .messages
+                .binary_search_by(|m| m.id.as_str().cmp(&e.event))
+                .ok()
+                .map(|k| (&input.messages[k], e.phase))
+        })
+        .collect();
+    out.sort_by_key(|(m, _)| m.at);
+    out.dedup_by_key(|(m, _)| m.id.clone());
+    out
+}
+
+/// An incident's name: the subject of the first message its customers got, else the service's
+/// name.
+pub(super) fn incident_name(input: &Input, i: &Incident, s: &Service, l: Language) -> String {
+    updates(input, i, &[s.id.as_str()])
+        .first()
+        .map(|(m, _)| m.in_language(l.code()).0.to_string())
+        .unwrap_or_else(|| s.name.clone())
+}
+
+pub(super) fn incident(
+    input: &Input,
+    i: &Incident,
+    audience: Audience,
+    ids: &[&str],
+    l: Language,
+    tz: Tz,
+) -> Option<IncidentView> {
+    let config = input.config;
+    let w = words(l);
+    let service_ids: Vec<String> = ids
+        .iter()
+        .filter(|s| touches(i, s))
+        .map(|s| s.to_string())
+        .collect();
+    let first = config.service(service_ids.first()?)?;
+    let messages = updates(input, i, ids);
+    let updates: Vec<UpdateView> = messages
+        .iter()
+        .map(|(m, phase)| {
+            let (subject, body) = m.in_language(l.code());
+            // The language the words are in: a translation, or the message as sent (a message
+            // recorded before translations existed has none), whose sign-off is its own.
+            let written_in = if m.translations.contains_key(l.code()) {
+                l
+            } else {
+                match m.attributes.get("language").map(String::as_str) {
+                    Some("es") => Language::Es,
+                    Some("en") => Language::En,
+                    _ => l,
+                }
+            };
+            let owner = m
+                .attributes
+                .get("service")
+                .and_then(|s| config.service(s))
+                .and_then(|s| config.customer(&s.customer));
+            UpdateView {
+                id: m.id.clone(),
+                at: m.at,
+                at_words: when(m.at, l, tz),
+                title: subject.to_string(),
+                paragraphs: owner.map_or_else(Vec::new, |c| {
+                    page_words(body, c, config, written_in, audience)
+                }),
+                event: m.attributes.get("event").cloned().unwrap_or_default(),
+                phase: phase.as_str(),
+            }
+        })
+        .collect();
+    let end = i.resolved_at.unwrap_or(input.now);
+    Some(IncidentView {
+        id: i.id.clone(),
+        name: updates
+            .first()
+            .map(|u| u.title.clone())
+            .unwrap_or_else(|| first.name.clone()),
+        phase: i.phase.as_str(),
+        services: service_ids
+            .iter()
+            .filter_map(|s| config.service(s))
+            .map(|s| s.name.clone())
+            .collect(),
+        service_ids,
+        started_at: i.started_at,
+        resolved_at: i.resolved_at,
+        updated_at: updates.last().map_or(i.opened_at, |u| u.at),
+        started_words: when(i.started_at, l, tz),
+        duration_words: match i.resolved_at {
+            Some(_) => format!("{} {}", w.lasted, duration_words(end - i.started_at, l)),
+            None => w.ongoing.to_string(),
+        },
+        updates,
+    })
+}
+
+/// The words of a customer message as a page shows them: without the greeting (which names the
+/// customer) and the sign-off. On the public page, a message that still names the customer is
+/// shown by its subject alone.
+pub fn page_words(
+    body: &str,
+    customer: &Customer,
+    config: &Config,
+    l: Language,
+    audience: Audience,
+) -> Vec<String> {
+    let mut paragraphs: Vec<&str> = body
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paragraphs
+        .first()
+        .is_some_and(|p| !p.contains('\n') && p.contains(&customer.name) && p.ends_with([',', ':']))
+    {
+        paragraphs.remove(0);
+    }
+    let sign_off = signature(customer, config, l);
+    if paragraphs
+        .last()
+        .is_some_and(|p| p.trim() == sign_off.trim())
+    {
+        paragraphs.pop();
+    }
+    let out: Vec<String> = paragraphs.iter().map(|p| p.to_string()).collect();
+    if matches!(audience, Audience::Public) && out.iter().any(|p| p.contains(&customer.name)) {
+        return Vec::new();
+    }
+    out
+}
+
+pub(super) fn maintenance(
+    input: &Input,
+    services: &[&Service],
+    l: Language,
+    tz: Tz,
+) -> Vec<MaintenanceView> {
+    let now = input.now;
+    let mut out = Vec::new();
+    for s in services {
+        for m in &s.maintenance {
+            let announced = m
+                .announce_before
+                .is_none_or(|b| now + TimeDelta::from_std(b).unwrap_or(TimeDelta::MAX) >= m.start);
+            if m.end > now && announced {
+                out.push(MaintenanceView {
+                    id: format!("{}-{}", s.id, m.start.timestamp()),
+                    service: s.name.clone(),
+                    service_id: s.id.clone(),
+                    start: m.start,
+                    end: m.end,
+                    in_progress: m.start <= now,
+                    words: window_words(m, l, tz),
+                    note: m.note.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|m| m.start);
+    out
+}
