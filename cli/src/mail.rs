@@ -4,10 +4,10 @@
 //! else a key file kept next to the database).
 
 use anyhow::Context;
+use atalaya_app::EmailChannel;
 use atalaya_core::email::Key;
 use atalaya_core::{Config, EnvTemplate};
 use atalaya_notify::email::{Templates, Transport};
-use atalaya_notify::EmailChannel;
 use atalaya_store::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

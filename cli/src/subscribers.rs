@@ -5,7 +5,7 @@
 use crate::store::{open, runtime, Opened, StoreArgs};
 use anyhow::Context;
 use atalaya_app::subscriber_list::{parse_csv, wanted, Wanted};
-use atalaya_core::email::{Subscriber, SubscriberState, Subscription};
+use atalaya_core::email::{Change, Subscriber, SubscriberState, Subscription};
 use atalaya_core::Config;
 use atalaya_store::Subscribers;
 use chrono::Utc;
@@ -78,15 +78,12 @@ async fn add_one<S: Subscribers>(
             s.language = w.language;
             s.services = w.services;
             s.updated_at = now;
-            let what = if confirmed {
-                s.state = SubscriberState::Confirmed;
-                "changed (confirmed)"
-            } else if s.state == SubscriberState::Confirmed {
-                "changed"
-            } else {
-                // Unsubscribed, bounced or complained: only the owner can agree again.
-                s.state = SubscriberState::Pending;
-                "pending again"
+            // Unsubscribed, bounced or complained: only the owner can agree again.
+            s.change(Change::AddAgain { confirmed }, now);
+            let what = match s.state {
+                SubscriberState::Confirmed if confirmed => "changed (confirmed)",
+                SubscriberState::Pending if !confirmed => "pending again",
+                _ => "changed",
             };
             (s, what)
         }
@@ -166,8 +163,8 @@ enum Mail {
 
 /// The email channel a confirmation mail goes through.
 enum Sender {
-    Local(atalaya_notify::EmailChannel<atalaya_store::SqliteStore>),
-    Ses(atalaya_notify::EmailChannel<atalaya_store::DynamoStore>),
+    Local(atalaya_app::EmailChannel<atalaya_store::SqliteStore>),
+    Ses(atalaya_app::EmailChannel<atalaya_store::DynamoStore>),
 }
 
 impl Sender {
@@ -207,7 +204,7 @@ async fn ses_sender(
     )?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(region, endpoint.as_deref()).await;
-    Ok(Sender::Ses(atalaya_notify::EmailChannel::new(
+    Ok(Sender::Ses(atalaya_app::EmailChannel::new(
         store.clone(),
         std::sync::Arc::new(config.clone()),
         Templates::new(config, base).map_err(|e| anyhow::anyhow!("{e}"))?,

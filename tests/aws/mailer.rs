@@ -4,9 +4,9 @@
 //! event marks the subscriber, and nothing more goes to them.
 
 use super::*;
+use atalaya_app::EmailChannel;
 use atalaya_core::email::{Key, Subscriber, SubscriberState, Subscription};
 use atalaya_notify::email::{Templates, Transport};
-use atalaya_notify::EmailChannel;
 use atalaya_store::Subscribers;
 use aws_lambda_events::event::sns::SnsEvent;
 use mail_parser::MessageParser;

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use atalaya_app::deliver;
-use atalaya_notify::{Channel, EmailChannel, JsonlChannel, StdoutChannel};
+use atalaya_app::EmailChannel;
+use atalaya_notify::{Channel, JsonlChannel, StdoutChannel};
 use atalaya_store::SqliteStore;
 use std::path::Path;
 

@@ -9,10 +9,11 @@
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
-use atalaya_core::email::SubscriberState;
+use atalaya_app::EmailChannel;
+use atalaya_core::email::Change;
 use atalaya_core::evaluate::Audience;
 use atalaya_core::Message;
-use atalaya_notify::{Channel, EmailChannel};
+use atalaya_notify::Channel;
 use atalaya_store::{DynamoStore, Store, Subscribers};
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
 use chrono::Utc;
@@ -62,8 +63,8 @@ async fn message_of(store: &DynamoStore, r: &SnsRecord) -> Option<Message> {
     })
 }
 
-/// An SES event about a mail: (the subscriber it was tagged with, the new state, why).
-fn ses_event(body: &str) -> Option<(String, SubscriberState, String)> {
+/// An SES event about a mail: (the subscriber it was tagged with, what happens to it).
+fn ses_event(body: &str) -> Option<(String, Change)> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     let kind = v
         .get("eventType")
@@ -74,16 +75,14 @@ fn ses_event(body: &str) -> Option<(String, SubscriberState, String)> {
         // A transient bounce (a full mailbox) is not a reason to stop.
         "Bounce" if v["bounce"]["bounceType"] == "Permanent" => Some((
             subscriber,
-            SubscriberState::Bounced,
-            format!(
+            Change::Bounce(format!(
                 "SES: permanent bounce ({})",
                 v["bounce"]["bounceSubType"].as_str().unwrap_or("General")
-            ),
+            )),
         )),
         "Complaint" => Some((
             subscriber,
-            SubscriberState::Complained,
-            "SES: the recipient marked a mail as spam".into(),
+            Change::Complain("SES: the recipient marked a mail as spam".into()),
         )),
         _ => None,
     }
@@ -108,17 +107,16 @@ pub async fn handle(
                     failed.get_or_insert(e.to_string());
                 }
             }
-        } else if let Some((id, state, why)) = ses_event(&r.sns.message) {
+        } else if let Some((id, change)) = ses_event(&r.sns.message) {
             match store.subscriber(&id).await {
-                Ok(Some(mut s)) if s.state != state => {
-                    tracing::warn!(subscriber = %id, customer = %s.customer, state = state.as_str(), %why, "nothing more is sent to this subscriber");
-                    s.state = state;
-                    s.note = Some(why);
-                    s.updated_at = Utc::now();
-                    store.put_subscriber(&s).await.map_err(|e| e.to_string())?;
-                    out.marked += 1;
+                Ok(Some(mut s)) => {
+                    if s.change(change, Utc::now()) {
+                        tracing::warn!(subscriber = %id, customer = %s.customer, state = s.state.as_str(), why = s.note.as_deref().unwrap_or(""), "nothing more is sent to this subscriber");
+                        store.put_subscriber(&s).await.map_err(|e| e.to_string())?;
+                        out.marked += 1;
+                    }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(e) => return Err(e.to_string()),
             }
         } else {

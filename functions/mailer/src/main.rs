@@ -10,9 +10,9 @@
 
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::Checks;
+use atalaya_app::EmailChannel;
 use atalaya_core::email::Key;
 use atalaya_notify::email::{Templates, Transport};
-use atalaya_notify::EmailChannel;
 use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;

@@ -8,6 +8,8 @@
 //!   runner): evaluate, hand the messages to delivery, publish the status pages that changed;
 //! - [`deliver::deliver`]: deliver every pending message to every channel, recording each
 //!   delivery per message and channel;
+//! - [`customer_mail::EmailChannel`]: customer mail to each confirmed subscriber, claimed per
+//!   mail, with the bounce policy;
 //! - [`bundle`] and [`live::LiveChecks`]: a checks file published to S3 (`atalaya
 //!   publish-checks`), picked up by the functions within a minute, a bad version refused.
 
@@ -16,6 +18,7 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod customer_mail;
 pub mod deliver;
 pub mod drift;
 pub mod evaluation;
@@ -32,6 +35,7 @@ pub mod subscriptions;
 pub mod transition;
 
 pub use checks::{Checks, LoadError};
+pub use customer_mail::EmailChannel;
 pub use deliver::{deliver, Delivered};
 pub use evaluation::{evaluate_batch, Batch, Evaluated};
 pub use live::{LiveChecks, Refresh};

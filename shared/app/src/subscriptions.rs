@@ -6,7 +6,7 @@
 //! revoked (an older token version) is refused, and doing the same twice is harmless. Served by
 //! `atalaya run --listen` locally and by the subscriptions function on AWS.
 
-use atalaya_core::email::{Action, Key, Subscriber, SubscriberState, Subscription, Token};
+use atalaya_core::email::{Action, Change, Key, Subscriber, SubscriberState, Subscription, Token};
 use atalaya_core::{Config, Language};
 use atalaya_store::Subscribers;
 use chrono::Utc;
@@ -217,7 +217,7 @@ pub async fn handle<S: Subscribers>(
         }
         (Action::Confirm, true) if subscriber.state == SubscriberState::Pending => {
             let mut s = subscriber.clone();
-            s.state = SubscriberState::Confirmed;
+            s.change(Change::Confirm, Utc::now());
             match save(s).await {
                 Ok(_) => page(200, fill(w.confirmed), None),
                 Err(_) => page(503, w.trouble.into(), None),
@@ -232,7 +232,7 @@ pub async fn handle<S: Subscribers>(
         ),
         (Action::Unsubscribe, true) => {
             let mut s = subscriber.clone();
-            s.state = SubscriberState::Unsubscribed;
+            s.change(Change::Unsubscribe, Utc::now());
             match save(s).await {
                 Ok(_) => page(200, fill(w.unsubscribed), None),
                 Err(_) => page(503, w.trouble.into(), None),

@@ -5,7 +5,8 @@
 //! - `jsonl`: one JSON object per line in a file: exactly what SNS would receive, plus `at`;
 //! - `sns`: the operators and customers topics, email-safe subjects, message attributes;
 //! - `memory`: keeps what it is sent (tests, and callers that only want to look);
-//! - `email`: customer mail in the team's own name to each confirmed subscriber;
+//! - `email`: customer mail in the team's own name: its format, links and transport (who gets
+//!   which mail is the application layer's `customer_mail`);
 //! - `site`: the status site's objects, to a folder or an S3 bucket (only what changed).
 //!
 //! The application layer (`atalaya-app`) delivers each pending message to every channel and
@@ -21,7 +22,6 @@ pub mod site;
 pub mod sns;
 pub mod stdout;
 
-pub use email::EmailChannel;
 pub use jsonl::JsonlChannel;
 pub use memory::MemoryChannel;
 pub use sns::{email_subject, SnsChannel};

@@ -6,7 +6,7 @@
 mod subscriber;
 mod token;
 
-pub use subscriber::{Subscriber, SubscriberState, Subscription};
+pub use subscriber::{Change, Subscriber, SubscriberState, Subscription};
 pub use token::{Action, Key, Token, TokenError};
 
 use crate::template::EnvTemplate;

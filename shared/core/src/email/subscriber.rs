@@ -119,6 +119,55 @@ impl Subscriber {
     }
 }
 
+/// What happens to a subscriber: the one way its state changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The owner followed the confirmation link (only a pending subscriber is confirmed).
+    Confirm,
+    /// The owner unsubscribed.
+    Unsubscribe,
+    /// The address refused mail for good (why, for operators).
+    Bounce(String),
+    /// The recipient marked a mail as spam (why, for operators).
+    Complain(String),
+    /// An operator added the address again: confirmed when its owner already agreed; otherwise
+    /// a confirmed subscriber stays so and one that left is pending again (only the owner can
+    /// agree again).
+    AddAgain { confirmed: bool },
+}
+
+impl Subscriber {
+    /// Applies `change` at `now`; whether the state changed (`updated_at` and the note follow
+    /// it). A subscriber who left is not confirmed by a late link, and one unsubscribed stays
+    /// so when a bounce arrives after.
+    pub fn change(&mut self, change: Change, now: DateTime<Utc>) -> bool {
+        use SubscriberState as S;
+        let gone = matches!(self.state, S::Unsubscribed | S::Bounced | S::Complained);
+        let (state, note) = match change {
+            Change::Confirm if self.state == S::Pending => (S::Confirmed, None),
+            Change::Confirm => return false,
+            Change::Unsubscribe if gone => return false,
+            Change::Unsubscribe => (S::Unsubscribed, None),
+            Change::Bounce(_) | Change::Complain(_) if self.state == S::Unsubscribed => {
+                return false
+            }
+            Change::Bounce(why) => (S::Bounced, Some(why)),
+            Change::Complain(why) => (S::Complained, Some(why)),
+            Change::AddAgain { confirmed: true } => (S::Confirmed, None),
+            Change::AddAgain { confirmed: false } if self.state == S::Confirmed => return false,
+            Change::AddAgain { confirmed: false } => (S::Pending, None),
+        };
+        if state == self.state && note.is_none() {
+            return false;
+        }
+        let changed = state != self.state;
+        self.state = state;
+        self.note = note;
+        self.updated_at = now;
+        changed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +197,35 @@ mod tests {
             s.state = state;
             assert!(!s.receives("web"), "{state:?}");
         }
+    }
+
+    #[test]
+    fn a_subscriber_changes_state_one_way() {
+        let now = Utc::now();
+        let later = now + chrono::Duration::minutes(1);
+        let mut s = Subscriber::new("acme", "a@b.example", None, Subscription::All, false, now);
+        assert!(
+            s.change(Change::Unsubscribe, later),
+            "a pending subscriber can leave"
+        );
+        assert_eq!(s.state, SubscriberState::Unsubscribed);
+        let mut p = Subscriber::new("acme", "a@b.example", None, Subscription::All, false, now);
+        assert!(p.change(Change::Confirm, later));
+        assert_eq!((p.state, p.updated_at), (SubscriberState::Confirmed, later));
+        assert!(!p.change(Change::Confirm, later), "confirmed once");
+        assert!(!p.change(Change::AddAgain { confirmed: false }, later));
+        assert!(p.change(Change::Bounce("550 no such user".into()), later));
+        assert_eq!(p.note.as_deref(), Some("550 no such user"));
+        assert!(
+            !p.change(Change::Confirm, later),
+            "a late link confirms nobody who left"
+        );
+        assert!(!p.change(Change::Unsubscribe, later), "already gone");
+        assert!(p.change(Change::AddAgain { confirmed: false }, later));
+        assert_eq!((p.state, p.note.clone()), (SubscriberState::Pending, None));
+        assert!(p.change(Change::AddAgain { confirmed: true }, later));
+        assert!(p.change(Change::Complain("spam".into()), later));
+        assert_eq!(p.state, SubscriberState::Complained);
+        assert!(!s.change(Change::Unsubscribe, later), "unsubscribed once");
     }
 }

@@ -9,7 +9,7 @@ const FIRST: Duration = Duration::from_secs(15);
 const LONGEST: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
-pub(super) struct Breaker {
+pub struct Breaker {
     /// Until when mail waits, the back-off that led there, and why.
     open: Mutex<Option<(Instant, Duration, String)>>,
 }
