@@ -299,18 +299,8 @@ fn describe(id: &str, action: &Action, messages: &[Message], state: &State) -> S
         .map(|m| {
             format!(
                 "{} ({})",
-                m.attributes
-                    .get("customer")
-                    .map(String::as_str)
-                    .unwrap_or("-"),
-                Language::from_code(
-                    m.attributes
-                        .get("language")
-                        .map(String::as_str)
-                        .unwrap_or("")
-                )
-                .map(Language::name)
-                .unwrap_or("-")
+                m.attributes.customer.as_deref().unwrap_or("-"),
+                m.attributes.language.name()
             )
         })
         .collect();

@@ -158,7 +158,7 @@ async fn html<S: Store>(
                     IncidentMonth {
                         name: told.map_or_else(
                             || s.name.clone(),
-                            |m| m.in_language(language.code()).0.to_string(),
+                            |m| m.in_language(language).0.to_string(),
                         ),
                         started_at: line.started_at,
                         resolved_at: line.resolved_at,

@@ -27,7 +27,12 @@ checks:
 
 fn sns_event(m: &Message) -> SnsEvent {
     let mut attributes = serde_json::Map::new();
-    for (k, v) in m.attributes.iter().chain([(&"id".to_string(), &m.id)]) {
+    for (k, v) in m
+        .attributes
+        .pairs()
+        .into_iter()
+        .chain([("id".to_string(), m.id.clone())])
+    {
         attributes.insert(k.clone(), serde_json::json!({"Type": "String", "Value": v}));
     }
     serde_json::from_value(serde_json::json!({"Records": [{
@@ -141,7 +146,10 @@ async fn the_mailer_sends_through_ses_once_per_subscriber_and_stops_at_a_bounce(
         .find(|e| e.audience == atalaya_core::evaluate::Audience::Customers)
         .unwrap_or_else(|| panic!("no customer event: {events:?}"));
     let m = c.renderer.render(event, &state, &c.config).unwrap();
-    assert!(m.translations.contains_key("en"), "{m:?}");
+    assert!(
+        m.translations.contains_key(&atalaya_core::Language::En),
+        "{m:?}"
+    );
     store.enqueue(std::slice::from_ref(&m)).await.unwrap();
     let before = sent().await.len();
     let channel = EmailChannel::new(

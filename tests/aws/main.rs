@@ -173,7 +173,12 @@ fn message(id: &str, second: i64) -> Message {
         topic: Audience::Customers,
         subject: "Tienda online: estamos resolviendo un problema".into(),
         body: "Hola".into(),
-        attributes: Default::default(),
+        attributes: atalaya_core::message::Tags::new(
+            atalaya_core::evaluate::Audience::Operators,
+            atalaya_core::evaluate::EventKind::Opened,
+            atalaya_core::evaluate::Severity::Critical,
+            atalaya_core::Language::En,
+        ),
         digest: None,
         translations: Default::default(),
     }

@@ -10,10 +10,20 @@ fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Mess
         topic,
         subject: subject.into(),
         body: format!("body of {id}"),
-        attributes: attrs
-            .iter()
+        attributes: {
+            let mut pairs: BTreeMap<String, String> = [
+                ("audience", topic.as_str()),
+                ("event", "opened"),
+                ("severity", "info"),
+                ("language", "en"),
+            ]
+            .into_iter()
+            .chain(attrs.iter().copied())
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+            .collect();
+            pairs.remove("id");
+            atalaya_core::message::Tags::from_pairs(&pairs).unwrap()
+        },
         digest: None,
         translations: Default::default(),
     }

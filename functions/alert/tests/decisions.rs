@@ -67,7 +67,7 @@ fn seen(c: &MemoryChannel) -> Vec<(String, String, String)> {
     c.sent()
         .iter()
         .map(|m| {
-            let a = |k: &str| m.attributes.get(k).cloned().unwrap_or_default();
+            let a = |k: &str| m.attributes.pairs().get(k).cloned().unwrap_or_default();
             (a("audience"), a("customer"), a("event"))
         })
         .collect()
@@ -450,11 +450,11 @@ checks:
     let early: Vec<_> = ch
         .sent()
         .into_iter()
-        .filter(|m| m.attributes.get("event").map(String::as_str) == Some("early_warning"))
+        .filter(|m| m.attributes.event.as_str() == "early_warning")
         .collect();
     assert_eq!(early.len(), 1, "{:?}", seen(&ch));
     let m = &early[0];
-    assert_eq!(m.attributes["audience"], "operators");
+    assert_eq!(m.attributes.audience.as_str(), "operators");
     assert_eq!(
         m.subject,
         "[EARLY WARNING] api: latency drifting in eu-west-1"
@@ -475,7 +475,7 @@ checks:
     assert_eq!(
         ch.sent()
             .iter()
-            .filter(|m| m.attributes.get("event").map(String::as_str) == Some("early_warning"))
+            .filter(|m| m.attributes.event.as_str() == "early_warning")
             .count(),
         1
     );

@@ -12,6 +12,7 @@
 use atalaya_app::EmailChannel;
 use atalaya_core::email::Change;
 use atalaya_core::evaluate::Audience;
+use atalaya_core::message::Tags;
 use atalaya_core::Message;
 use atalaya_notify::Channel;
 use atalaya_store::{DynamoStore, Store, Subscribers};
@@ -45,19 +46,26 @@ async fn message_of(store: &DynamoStore, r: &SnsRecord) -> Option<Message> {
             tracing::warn!(%id, error = %e, "the outbox could not be read; the message is mailed as SNS delivered it")
         }
     }
+    let pairs = r
+        .sns
+        .message_attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    let attributes = match Tags::from_pairs(&pairs) {
+        Ok(tags) => tags,
+        Err(e) => {
+            tracing::error!(%id, error = %e, "a customer message whose attributes cannot be read; not mailed");
+            return None;
+        }
+    };
     Some(Message {
         id,
         at: r.sns.timestamp,
         topic: Audience::Customers,
         subject: r.sns.subject.clone().unwrap_or_default(),
         body: r.sns.message.clone(),
-        attributes: r
-            .sns
-            .message_attributes
-            .iter()
-            .filter(|(k, _)| k.as_str() != "id")
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect(),
+        attributes,
         digest: None,
         translations: Default::default(),
     })

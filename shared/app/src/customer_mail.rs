@@ -84,9 +84,10 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
         if m.topic != Audience::Customers {
             return Ok(()); // operators hear through their own channels
         }
-        let (Some(customer), Some(service)) =
-            (m.attributes.get("customer"), m.attributes.get("service"))
-        else {
+        let (Some(customer), Some(service)) = (
+            m.attributes.customer.as_deref(),
+            m.attributes.service.as_deref(),
+        ) else {
             return Ok(());
         };
         let Some(brand) = self.config.brand_for(customer) else {
@@ -199,7 +200,7 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
         customer: &str,
     ) -> Result<Mail, String> {
         let language = s.language_with(self.config.customer(customer));
-        let (subject, body) = m.in_language(language.code());
+        let (subject, body) = m.in_language(language);
         compose(
             &self.templates,
             brand,
@@ -208,12 +209,12 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
                 at: m.at,
                 subject,
                 body,
-                language: if m.translations.contains_key(language.code()) {
-                    language.code()
+                language: if m.translations.contains_key(&language) {
+                    language
                 } else {
-                    m.attributes.get("language").map_or("en", String::as_str)
+                    m.attributes.language
                 },
-                incident: m.attributes.get("incident").map(String::as_str),
+                incident: m.attributes.incident.as_deref(),
                 customer,
             },
             &s.email,

@@ -7,7 +7,7 @@ use crate::evaluation::{Evaluated, IN_FLIGHT};
 use crate::transition::{transition_in, Mode};
 use crate::Checks;
 use atalaya_core::evaluate::State;
-use atalaya_core::rollup::Hours;
+use atalaya_core::rollup::{Hours, Subject};
 use atalaya_core::Config;
 use atalaya_store::{Rollups, Store};
 use std::collections::BTreeMap;
@@ -24,12 +24,8 @@ fn by_service(
 ) -> BTreeMap<String, BTreeMap<String, Hours>> {
     let mut out: BTreeMap<String, BTreeMap<String, Hours>> = BTreeMap::new();
     for (subject, hours) in completed {
-        let service = match subject.split_once('@') {
-            Some((check, _)) => config.check(check).map(|c| c.service.clone()),
-            None => config.service(subject).map(|s| s.id.clone()),
-        };
-        if let Some(service) = service {
-            out.entry(service)
+        if let Some(service) = Subject::parse(subject).service_in(config) {
+            out.entry(service.to_string())
                 .or_default()
                 .insert(subject.clone(), hours.clone());
         }
@@ -82,11 +78,7 @@ pub(crate) async fn flush<S: Store + Rollups>(
         }
         // Subjects no longer in the file have nowhere to go: let go of them too.
         for (k, h) in &completed {
-            let gone = match k.split_once('@') {
-                Some((check, _)) => config.check(check).is_none(),
-                None => config.service(k).is_none(),
-            };
-            if gone {
+            if Subject::parse(k).service_in(config).is_none() {
                 done.insert(k.clone(), h.clone());
             }
         }

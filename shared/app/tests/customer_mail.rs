@@ -6,8 +6,9 @@
 
 use atalaya_app::EmailChannel;
 use atalaya_core::email::{Key, Subscriber, SubscriberState, Subscription};
-use atalaya_core::evaluate::Audience;
-use atalaya_core::Message;
+use atalaya_core::evaluate::{Audience, EventKind, Severity};
+use atalaya_core::message::Tags;
+use atalaya_core::{Language, Message};
 use atalaya_notify::email::{Templates, Transport};
 use atalaya_notify::Channel;
 use atalaya_store::{SqliteStore, Subscribers};
@@ -57,14 +58,16 @@ async fn an_address_the_mailer_cannot_write_is_given_up_once_and_recorded() {
         topic: Audience::Customers,
         subject: "Shop: new problem, we are working on it".into(),
         body: "Hello,\n\nShop is not working as it should.".into(),
-        attributes: [
-            ("customer", "acme"),
-            ("service", "shop"),
-            ("language", "en"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
+        attributes: Tags {
+            customer: Some("acme".into()),
+            service: Some("shop".into()),
+            ..Tags::new(
+                Audience::Customers,
+                EventKind::Opened,
+                Severity::Critical,
+                Language::En,
+            )
+        },
         digest: None,
         translations: Default::default(),
     };

@@ -17,7 +17,12 @@ fn message(id: &str) -> Message {
         topic: Audience::Operators,
         subject: format!("subject {id}"),
         body: "body".into(),
-        attributes: Default::default(),
+        attributes: atalaya_core::message::Tags::new(
+            atalaya_core::evaluate::Audience::Operators,
+            atalaya_core::evaluate::EventKind::Opened,
+            atalaya_core::evaluate::Severity::Critical,
+            atalaya_core::Language::En,
+        ),
         digest: None,
         translations: Default::default(),
     }

@@ -67,7 +67,7 @@ async fn a_transition_commits_its_state_and_messages_together() {
     let kinds: Vec<&str> = t
         .messages
         .iter()
-        .map(|m| m.attributes["event"].as_str())
+        .map(|m| m.attributes.event.as_str())
         .collect();
     assert_eq!(kinds, ["opened", "opened"], "operators and the customer");
     assert_eq!(s.pending().await.unwrap().len(), 2);

@@ -315,6 +315,14 @@ impl Language {
         }
     }
 
+    /// The language's name in itself, for a reader choosing one (`English`, `Español`).
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Es => "Español",
+        }
+    }
+
     /// The language's name in English, for operators.
     pub fn name(self) -> &'static str {
         match self {

@@ -26,7 +26,7 @@ impl Outcome {
 }
 
 /// A stable reason code. Operators and the incident engine key on these; never rename one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Ok,

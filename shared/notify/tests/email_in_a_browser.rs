@@ -58,7 +58,7 @@ fn a_spanish_incident_mail_fits_a_phone_and_a_desktop() {
             at: "2026-11-30T09:02:00Z".parse().unwrap(),
             subject: "Tienda online de España: nuevo problema, estamos trabajando en ello",
             body,
-            language: "es",
+            language: atalaya_core::Language::Es,
             incident: Some("inc-p07-3"),
             customer: "acme",
         },

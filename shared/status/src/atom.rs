@@ -80,7 +80,7 @@ pub(crate) fn feed(page: &Page, url: Option<&str>, config: &Config) -> String {
         .map_or(page.title.as_str(), |b| b.name.as_str());
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n  <id>{}</id>\n  <title>{}</title>\n  <updated>{}</updated>\n  <author><name>{}</name></author>\n  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}history.atom\"/>\n  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n",
-        page.lang,
+        page.lang.code(),
         urn(&["atalaya-status", &page.id]),
         esc(&page.title),
         updated,

@@ -65,15 +65,10 @@ impl Assets {
     }
 
     pub(crate) fn page(&self, page: &Page, root: &str) -> Result<String, String> {
-        let l = match page.lang {
-            "es" => Language::Es,
-            _ => Language::En,
-        };
+        let l = page.lang;
         let languages: Vec<_> = Language::ALL
             .iter()
-            .map(|l| {
-                context! { code => l.code(), name => match l { Language::En => "English", Language::Es => "Español" } }
-            })
+            .map(|l| context! { code => l.code(), name => l.own_name() })
             .collect();
         self.env
             .get_template("page.html")

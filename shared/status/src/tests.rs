@@ -234,7 +234,7 @@ fn the_customer_page_tells_the_story_in_their_words_and_language() {
     let opened = w
         .messages
         .iter()
-        .rfind(|m| m.attributes.get("event").map(String::as_str) == Some("opened"))
+        .rfind(|m| m.attributes.event.as_str() == "opened")
         .unwrap_or_else(|| panic!("no opened message"));
     let second_paragraph = opened.body.split("\n\n").nth(1).unwrap_or_default();
     assert!(
@@ -372,8 +372,7 @@ fn the_feed_has_every_customer_update_newest_first() {
         .messages
         .iter()
         .filter(|m| {
-            m.attributes.get("service").map(String::as_str) == Some("shop")
-                && m.attributes.contains_key("incident")
+            m.attributes.service.as_deref() == Some("shop") && m.attributes.incident.is_some()
         })
         .count();
     assert!(sent >= 3, "opened, resolved, opened: {sent}");

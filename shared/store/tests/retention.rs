@@ -35,7 +35,12 @@ fn message(id: String, at: DateTime<Utc>) -> Message {
         topic: Audience::Operators,
         subject: "[REMINDER] shop: still down".into(),
         body: "Still failing: shop-home in local since 10:00 (status 503).\n".repeat(20),
-        attributes: Default::default(),
+        attributes: atalaya_core::message::Tags::new(
+            atalaya_core::evaluate::Audience::Operators,
+            atalaya_core::evaluate::EventKind::Opened,
+            atalaya_core::evaluate::Severity::Critical,
+            atalaya_core::Language::En,
+        ),
         digest: None,
         translations: Default::default(),
     }

@@ -232,7 +232,7 @@ fn a_forced_resolution_is_marked_and_holds_off_a_new_incident_until_the_checks_p
     let ops = sim
         .messages
         .iter()
-        .rfind(|m| m.attributes["event"] == "resolved" && m.topic == Audience::Operators)
+        .rfind(|m| m.attributes.event.as_str() == "resolved" && m.topic == Audience::Operators)
         .unwrap();
     assert!(
         ops.subject.contains("resolved by hand after")

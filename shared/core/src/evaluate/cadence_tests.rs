@@ -46,10 +46,7 @@ fn a_reminder_names_the_checks_it_cannot_see_and_why() {
     let reminder = sim
         .messages
         .iter()
-        .find(|m| {
-            m.topic == Audience::Operators
-                && m.attributes.get("event").map(String::as_str) == Some("reminder")
-        })
+        .find(|m| m.topic == Audience::Operators && m.attributes.event.as_str() == "reminder")
         .unwrap_or_else(|| panic!("no reminder in {:#?}", sim.messages));
     let body = &reminder.body;
     assert!(

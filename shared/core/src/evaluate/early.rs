@@ -12,10 +12,54 @@ use super::Evaluator;
 use crate::config::Check;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The cause of a certificate's warning.
-pub const CERTIFICATE: &str = "certificate";
-/// The cause of a latency drift's warning, per region: `latency@<region>`.
-pub const LATENCY: &str = "latency";
+/// What an early warning is about. Kept in the state and in event ids by its key
+/// (`certificate`, `latency@<region>`; [`Cause::key`]), read back with [`Cause::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// A certificate that expires within `expect.cert_warn_before`.
+    Certificate,
+    /// The latency in a region drifting from its usual (`expect.latency.drift`).
+    Latency { region: String },
+}
+
+impl Cause {
+    pub fn key(&self) -> String {
+        match self {
+            Cause::Certificate => "certificate".to_string(),
+            Cause::Latency { region } => format!("latency@{region}"),
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Cause> {
+        match key.split_once('@') {
+            None if key == "certificate" => Some(Cause::Certificate),
+            Some(("latency", region)) if !region.is_empty() => Some(Cause::Latency {
+                region: region.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+impl serde::Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cause {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cause, D::Error> {
+        let key = String::deserialize(d)?;
+        Cause::parse(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an early warning's cause: {key}")))
+    }
+}
 
 /// A drift as operators read it.
 fn drift_words(region: &str, seen: &super::state::DriftSeen, factor: f64) -> String {
@@ -40,7 +84,7 @@ impl Evaluator<'_> {
     /// The causes in force for `check` now, with what was seen; and the causes the monitor
     /// cannot tell about now (a blind monitor knows nothing: such a warning stands, neither
     /// repeated nor cleared).
-    fn early_causes(&self, check: &Check) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    fn early_causes(&self, check: &Check) -> (BTreeMap<Cause, String>, BTreeSet<Cause>) {
         let mut current = BTreeMap::new();
         let mut unknown = BTreeSet::new();
         let Some(cs) = self.state.checks.get(&check.id) else {
@@ -56,12 +100,12 @@ impl Evaluator<'_> {
                 .min();
             match soonest {
                 None => {
-                    unknown.insert(CERTIFICATE.to_string());
+                    unknown.insert(Cause::Certificate);
                 }
                 Some((days, region)) if (days.max(0) as f64) * 86_400.0 < before.as_secs_f64() => {
                     let date = (self.now + chrono::TimeDelta::days(days)).format("%Y-%m-%d");
                     current.insert(
-                        CERTIFICATE.to_string(),
+                        Cause::Certificate,
                         format!(
                             "the certificate expires in {days} day(s) (about {date}), as seen from {region}; the warning tier starts at {} day(s)",
                             before.as_secs() / 86_400
@@ -73,7 +117,9 @@ impl Evaluator<'_> {
         }
         if let Some(factor) = check.expect.latency_drift {
             for region in &check.regions {
-                let cause = format!("{LATENCY}@{region}");
+                let cause = Cause::Latency {
+                    region: region.clone(),
+                };
                 match cs.drift.get(region) {
                     // An hour judged within the last two: what it says stands.
                     Some(seen) if self.now - seen.hour <= chrono::TimeDelta::hours(2) => {
@@ -94,7 +140,7 @@ impl Evaluator<'_> {
         // Warnings the checks file no longer asks for are let go without a word.
         if check.expect.cert_warn_before.is_none() {
             if let Some(cs) = self.state.checks.get_mut(&check.id) {
-                cs.early.remove(CERTIFICATE);
+                cs.early.remove(&Cause::Certificate);
             }
         }
         let (current, unknown) = self.early_causes(check);
@@ -104,7 +150,7 @@ impl Evaluator<'_> {
             return;
         };
         // What cannot be told now is set aside, untouched, and put back after.
-        let aside: Vec<(String, EarlyState)> = unknown
+        let aside: Vec<(Cause, EarlyState)> = unknown
             .iter()
             .filter_map(|c| cs.early.remove(c).map(|e| (c.clone(), e)))
             .collect();
@@ -174,6 +220,36 @@ impl Evaluator<'_> {
                     note,
                 },
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cause;
+    use crate::evaluate::CheckState;
+    use crate::result::Reason;
+
+    #[test]
+    fn causes_and_reasons_keep_the_keys_states_were_stored_with() {
+        let stored = r#"{"regions":{},"verdict":"up","flapping":false,
+            "faults":{"check_error":{"reason":"check_error","since":"2026-12-01T00:00:00Z","last_notice":"2026-12-01T00:00:00Z","notices":1}},
+            "early":{"certificate":{"since":"2026-12-01T00:00:00Z","last_notice":"2026-12-01T00:00:00Z","notices":2},
+                     "latency@eu-west-1":{"since":"2026-12-01T00:00:00Z","last_notice":"2026-12-01T00:00:00Z","notices":1}}}"#;
+        let cs: CheckState = serde_json::from_str(stored).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cs.faults.contains_key(&Reason::CheckError));
+        let eu = Cause::Latency {
+            region: "eu-west-1".into(),
+        };
+        assert_eq!(
+            cs.early.keys().collect::<Vec<_>>(),
+            [&Cause::Certificate, &eu]
+        );
+        let again = serde_json::to_value(&cs).unwrap_or_default();
+        assert!(again["early"]["latency@eu-west-1"].is_object(), "{again}");
+        assert!(again["faults"]["check_error"].is_object(), "{again}");
+        for bad in ["latency@", "latency", "cert", "certificate@x", ""] {
+            assert_eq!(Cause::parse(bad), None, "{bad}");
         }
     }
 }

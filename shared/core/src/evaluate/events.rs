@@ -89,6 +89,16 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// Something to tell operators or one customer. The renderer turns it into a message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {

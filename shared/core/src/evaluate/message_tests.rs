@@ -38,7 +38,10 @@ fn the_whole_conversation_renders_for_both_audiences() {
         for attr in [
             "audience", "event", "severity", "language", "service", "customer", "incident",
         ] {
-            assert!(m.attributes.contains_key(attr), "{attr} missing: {m:?}");
+            assert!(
+                m.attributes.pairs().contains_key(attr),
+                "{attr} missing: {m:?}"
+            );
         }
     }
     let customer: Vec<_> = messages
@@ -47,7 +50,7 @@ fn the_whole_conversation_renders_for_both_audiences() {
         .collect();
     let kinds: Vec<&str> = customer
         .iter()
-        .map(|m| m.attributes["event"].as_str())
+        .map(|m| m.attributes.event.as_str())
         .collect();
     assert_eq!(kinds, ["opened", "update", "update", "resolved"]);
     let opened = customer[0];
@@ -55,7 +58,7 @@ fn the_whole_conversation_renders_for_both_audiences() {
         opened.subject,
         "Tienda online: nuevo problema, estamos trabajando en ello"
     );
-    assert_eq!(opened.attributes["language"], "es");
+    assert_eq!(opened.attributes.language.code(), "es");
     assert!(
         opened.body.contains(
             "Desde las 10:01 (UTC) del 24 de noviembre de 2026, Tienda online no funciona con normalidad"
@@ -82,7 +85,7 @@ fn the_whole_conversation_renders_for_both_audiences() {
         .collect();
     let opened_ops = operators
         .iter()
-        .find(|m| m.attributes["event"] == "opened")
+        .find(|m| m.attributes.event.as_str() == "opened")
         .unwrap();
     assert!(
         opened_ops
@@ -99,9 +102,9 @@ fn the_whole_conversation_renders_for_both_audiences() {
     );
     let escalated = operators
         .iter()
-        .find(|m| m.attributes["event"] == "escalated")
+        .find(|m| m.attributes.event.as_str() == "escalated")
         .unwrap();
-    assert_eq!(escalated.attributes["severity"], "critical");
+    assert_eq!(escalated.attributes.severity.as_str(), "critical");
 }
 
 #[test]
@@ -291,7 +294,7 @@ checks:
         .iter()
         .map(|m| {
             (
-                m.attributes["customer"].clone(),
+                m.attributes.customer.clone().unwrap_or_default(),
                 m.body.lines().last().unwrap().to_string(),
             )
         })
@@ -376,7 +379,7 @@ fn a_service_name_cannot_turn_a_customer_subject_around() {
     let subjects: Vec<String> = sim
         .customer_messages()
         .iter()
-        .filter(|m| m.attributes["service"] == "web")
+        .filter(|m| m.attributes.service.as_deref() == Some("web"))
         .map(|m| m.subject.clone())
         .collect();
     assert!(!subjects.is_empty());

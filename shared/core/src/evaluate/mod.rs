@@ -45,6 +45,7 @@ mod state;
 mod tests;
 
 pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
+pub use early::Cause;
 pub use events::{About, Audience, Event, EventKind, Note, Severity};
 pub use flapping::percent_state_change;
 pub use notes::{Blindness, CheckSight, EarlyNote, FaultNote};

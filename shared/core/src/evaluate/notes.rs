@@ -26,10 +26,10 @@ pub enum Blindness {
     Fault(Reason),
 }
 
-/// One early warning: its cause (`certificate`), what was seen, since when.
+/// One early warning: its cause, what was seen, since when.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyNote {
-    pub cause: String,
+    pub cause: super::early::Cause,
     /// What was seen, for operators (`expires in 18 days (2026-12-18), in eu-west-1`).
     pub detail: String,
     pub since: DateTime<Utc>,

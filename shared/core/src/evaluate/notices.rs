@@ -25,14 +25,14 @@ pub(super) enum Turn<S> {
 
 /// Updates `told` with the causes in force now (each with the state a new one starts with) and
 /// says what to tell: the ended first, then the new and the due reminders, by cause.
-pub(super) fn turns<S: Told>(
-    told: &mut BTreeMap<String, S>,
-    current: Vec<(String, S)>,
+pub(super) fn turns<K: Ord + Clone, S: Told>(
+    told: &mut BTreeMap<K, S>,
+    current: Vec<(K, S)>,
     now: DateTime<Utc>,
     renotify: Duration,
-) -> Vec<(String, Turn<S>)> {
+) -> Vec<(K, Turn<S>)> {
     let mut out = Vec::new();
-    let ended: Vec<String> = told
+    let ended: Vec<K> = told
         .keys()
         .filter(|k| !current.iter().any(|(c, _)| c == *k))
         .cloned()

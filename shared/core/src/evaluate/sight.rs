@@ -7,7 +7,7 @@ use super::notices::{Told, Turn};
 use super::state::{CheckRegion, FaultState, Verdict};
 use super::{after, elapsed, percent_state_change, Evaluator};
 use crate::config::{Check, DEFAULT_INTERVAL};
-use crate::result::Outcome;
+use crate::result::{Outcome, Reason};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -320,8 +320,8 @@ impl Evaluator<'_> {
     }
 
     /// The check's regions whose newest result is a monitoring fault, by reason code.
-    fn region_faults(&self, check: &Check) -> BTreeMap<String, FaultNote> {
-        let mut out: BTreeMap<String, FaultNote> = BTreeMap::new();
+    fn region_faults(&self, check: &Check) -> BTreeMap<Reason, FaultNote> {
+        let mut out: BTreeMap<Reason, FaultNote> = BTreeMap::new();
         let Some(cs) = self.state.checks.get(&check.id) else {
             return out;
         };
@@ -329,15 +329,13 @@ impl Evaluator<'_> {
             let Some(f) = cs.regions.get(region).and_then(|cr| cr.fault.as_ref()) else {
                 continue;
             };
-            let note = out
-                .entry(f.reason.as_str().to_string())
-                .or_insert_with(|| FaultNote {
-                    reason: f.reason,
-                    detail: f.detail.clone(),
-                    regions: Vec::new(),
-                    since: f.at,
-                    reminder: false,
-                });
+            let note = out.entry(f.reason).or_insert_with(|| FaultNote {
+                reason: f.reason,
+                detail: f.detail.clone(),
+                regions: Vec::new(),
+                since: f.at,
+                reminder: false,
+            });
             note.regions.push(region.clone());
             if f.at >= note.since {
                 note.detail.clone_from(&f.detail);
@@ -349,7 +347,7 @@ impl Evaluator<'_> {
 
     /// One operator event per check and fault when it starts, a reminder at the operators'
     /// cadence while it lasts, and one when it ends (`notices::turns`).
-    fn judge_faults(&mut self, check: &Check, mut current: BTreeMap<String, FaultNote>) {
+    fn judge_faults(&mut self, check: &Check, mut current: BTreeMap<Reason, FaultNote>) {
         let renotify = self.config.settings.operators.renotify_every;
         let now = self.now;
         let Some(cs) = self.state.checks.get_mut(&check.id) else {
@@ -359,7 +357,7 @@ impl Evaluator<'_> {
             .iter()
             .map(|(reason, note)| {
                 (
-                    reason.clone(),
+                    *reason,
                     FaultState {
                         reason: note.reason,
                         since: note.since,
@@ -395,13 +393,15 @@ impl Evaluator<'_> {
             };
             let id = match kind {
                 EventKind::MonitoringFaultCleared => format!(
-                    "check/{}/fault/{reason}/{}/cleared",
+                    "check/{}/fault/{}/{}/cleared",
                     check.id,
+                    reason.as_str(),
                     state.since.timestamp()
                 ),
                 _ => format!(
-                    "check/{}/fault/{reason}/{}/{}",
+                    "check/{}/fault/{}/{}/{}",
                     check.id,
+                    reason.as_str(),
                     state.since.timestamp(),
                     state.notices
                 ),

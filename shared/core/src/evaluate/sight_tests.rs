@@ -228,7 +228,7 @@ fn a_region_reporting_only_monitoring_faults_is_told_to_operators_and_left_out()
     let message = sim
         .messages
         .iter()
-        .find(|m| m.attributes["event"] == "monitoring_fault")
+        .find(|m| m.attributes.event.as_str() == "monitoring_fault")
         .unwrap();
     assert!(
         message.subject == "[MONITORING FAULT] shop-home: target blocked by the network guard"

@@ -93,17 +93,17 @@ pub struct CheckState {
     /// Operators were told the monitor cannot see this check, and not yet that it can again.
     #[serde(default)]
     pub blind_told: bool,
-    /// Monitoring faults in force, by reason code (`blocked`, `check_error`).
+    /// Monitoring faults in force, by reason (`blocked`, `check_error`).
     #[serde(default)]
-    pub faults: BTreeMap<String, FaultState>,
+    pub faults: BTreeMap<crate::result::Reason, FaultState>,
     /// How often the check runs, in seconds, as of its newest result: with its schedule
     /// (`crate::schedule::last_due`) a store can tell when it was last heard from when its
     /// region last ran, instead of keeping a time per check.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub every_s: u64,
-    /// Early warnings in force, by cause (`certificate`, `latency@<region>`).
+    /// Early warnings in force, by cause (kept as `certificate`, `latency@<region>`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub early: BTreeMap<String, EarlyState>,
+    pub early: BTreeMap<super::early::Cause, EarlyState>,
     /// The newest hour's latency against its usual, by region (`expect.latency.drift`): set
     /// once an hour by the evaluator's shell from the rollups (`crate::rollup::drift`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -383,11 +383,9 @@ fn dependency_gives_one_operator_incident_and_tells_the_dependent_services_custo
         .collect();
     assert_eq!(told, BTreeSet::from(["dns", "portal"]));
     // Each customer message names only its own service.
-    for m in sim
-        .messages
-        .iter()
-        .filter(|m| m.topic == Audience::Customers && m.attributes["service"] == "portal")
-    {
+    for m in sim.messages.iter().filter(|m| {
+        m.topic == Audience::Customers && m.attributes.service.as_deref() == Some("portal")
+    }) {
         assert!(
             m.body.contains("Portal") && !m.body.contains("DNS"),
             "{}",
@@ -727,10 +725,7 @@ checks:
     let body = |audience: Audience, service: &str| {
         sim.messages
             .iter()
-            .find(|m| {
-                m.topic == audience
-                    && m.attributes.get("service").map(String::as_str) == Some(service)
-            })
+            .find(|m| m.topic == audience && m.attributes.service.as_deref() == Some(service))
             .unwrap()
             .body
             .clone()
@@ -890,7 +885,9 @@ fn a_blind_monitor_never_clears_an_early_warning() {
             .all(|e| e.kind != EventKind::EarlyWarningCleared),
         "{events:?}"
     );
-    assert!(state.checks["shop-cert"].early.contains_key("certificate"));
+    assert!(state.checks["shop-cert"]
+        .early
+        .contains_key(&crate::evaluate::Cause::Certificate));
     // Seen again, renewed: now it clears.
     let (state, events) = evaluate(&state, &results(11, 90), t(11), &cfg);
     assert!(events

@@ -14,7 +14,7 @@ impl Renderer {
         event: &Event,
         incident: Option<&Incident>,
         config: &Config,
-    ) -> Result<(String, String, &'static str), RenderError> {
+    ) -> Result<(String, String, Language), RenderError> {
         self.customer_in(event, incident, config, None)
     }
 
@@ -26,7 +26,7 @@ impl Renderer {
         incident: Option<&Incident>,
         config: &Config,
         language: Option<Language>,
-    ) -> Result<(String, String, &'static str), RenderError> {
+    ) -> Result<(String, String, Language), RenderError> {
         let unknown = || RenderError::Unknown(event.id.clone());
         let service = event
             .service()
@@ -75,7 +75,7 @@ impl Renderer {
                 .and_then(|t| t.render(&ctx))
                 .map_err(|source| RenderError::Template { name, source })
         };
-        Ok((render(pick("subject"))?, render(pick("body"))?, l.code()))
+        Ok((render(pick("subject"))?, render(pick("body"))?, l))
     }
 }
 

@@ -10,8 +10,10 @@
 
 mod customer;
 mod operators;
+mod tags;
 
 pub use customer::{day, duration_words, month_words, signature, when, window_words};
+pub use tags::Tags;
 
 use crate::config::{Config, Language};
 use crate::evaluate::{Audience, Event, State};
@@ -73,14 +75,14 @@ pub struct Message {
     pub subject: String,
     pub body: String,
     /// audience, customer, service, severity, event, language, incident.
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Tags,
     /// A part of a notice several partitions tell at once (never sent as such).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
-    /// A customer message in the other languages, by code, for subscribers who read another
+    /// A customer message in the other languages, by language (kept by code), for subscribers who read another
     /// than the customer's (kept in the outbox; SNS sends the customer's language only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub translations: BTreeMap<String, Translation>,
+    pub translations: BTreeMap<Language, Translation>,
 }
 
 /// A customer message in another language.
@@ -92,8 +94,8 @@ pub struct Translation {
 
 impl Message {
     /// The subject and body in `language`, or in the customer's when there is no translation.
-    pub fn in_language(&self, language: &str) -> (&str, &str) {
-        match self.translations.get(language) {
+    pub fn in_language(&self, language: Language) -> (&str, &str) {
+        match self.translations.get(&language) {
             Some(t) => (&t.subject, &t.body),
             None => (&self.subject, &self.body),
         }
@@ -243,11 +245,11 @@ impl Renderer {
                 // The same words in the other languages, for subscribers who read another
                 // (not when people wrote them: their words are in one language).
                 if event.text().is_none() {
-                    for l in Language::ALL.into_iter().filter(|l| l.code() != own.2) {
+                    for l in Language::ALL.into_iter().filter(|l| *l != own.2) {
                         let (subject, body, _) =
                             self.customer_in(event, incident, config, Some(l))?;
                         translations.insert(
-                            l.code().to_string(),
+                            l,
                             Translation {
                                 subject: clean_subject(&subject),
                                 body: cap_body(body),
@@ -259,29 +261,18 @@ impl Renderer {
             }
             Audience::Operators => {
                 let (s, b) = operators::render(event, incident, state, config);
-                (s, b, "en")
+                (s, b, Language::En)
             }
         };
-        let mut attributes = BTreeMap::new();
-        attributes.insert("audience".into(), event.audience.as_str().to_string());
-        attributes.insert("event".into(), event.kind.as_str().to_string());
-        attributes.insert(
-            "severity".into(),
-            format!("{:?}", event.severity).to_lowercase(),
-        );
-        attributes.insert("language".into(), language.to_string());
+        let mut attributes = Tags::new(event.audience, event.kind, event.severity, language);
         if let Some(s) = event.service() {
-            attributes.insert("service".into(), s.to_string());
-            if let Some(svc) = config.service(s) {
-                attributes.insert("customer".into(), svc.customer.clone());
-            }
+            attributes.service = Some(s.to_string());
+            attributes.customer = config.service(s).map(|svc| svc.customer.clone());
         }
         if let Some(c) = event.customer() {
-            attributes.insert("customer".into(), c.to_string());
+            attributes.customer = Some(c.to_string());
         }
-        if let Some(i) = event.incident() {
-            attributes.insert("incident".into(), i.to_string());
-        }
+        attributes.incident = event.incident().map(str::to_string);
         Ok(Message {
             id: event.id.clone(),
             at: event.at,

@@ -125,10 +125,42 @@ pub fn service_condition(
     }
 }
 
-/// The rollup key of one check in one region (`shop-home@eu-west-1`; ids cannot hold `@`), kept
-/// beside the services' own.
+/// What a rollup counts: a service (keyed by its id), or one check in one region (keyed
+/// `shop-home@eu-west-1`; ids cannot hold `@`), kept beside the services' own. Keys are made
+/// by [`Subject::key`] and read by [`Subject::parse`] alone.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject<'a> {
+    Service(&'a str),
+    Check { check: &'a str, region: &'a str },
+}
+
+impl<'a> Subject<'a> {
+    pub fn key(&self) -> String {
+        match self {
+            Subject::Service(id) => (*id).to_string(),
+            Subject::Check { check, region } => format!("{check}@{region}"),
+        }
+    }
+
+    pub fn parse(key: &'a str) -> Subject<'a> {
+        match key.split_once('@') {
+            Some((check, region)) => Subject::Check { check, region },
+            None => Subject::Service(key),
+        }
+    }
+
+    /// The service the subject's hours belong to in `config` (none: it left the file).
+    pub fn service_in(&self, config: &'a Config) -> Option<&'a str> {
+        match self {
+            Subject::Service(id) => config.service(id).map(|s| s.id.as_str()),
+            Subject::Check { check, .. } => config.check(check).map(|c| c.service.as_str()),
+        }
+    }
+}
+
+/// The rollup key of one check in one region ([`Subject::Check`]).
 pub fn check_key(check: &str, region: &str) -> String {
-    format!("{check}@{region}")
+    Subject::Check { check, region }.key()
 }
 
 /// The condition of `check` in `region` at `now`, as that region saw it: in its service's

@@ -8,6 +8,7 @@
 use super::templates::Templates;
 use atalaya_core::email::{Brand, Mailbox};
 use atalaya_core::schedule::stable_hash;
+use atalaya_core::Language;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox as LettreMailbox, MultiPart};
@@ -40,7 +41,7 @@ pub struct Content<'a> {
     pub at: DateTime<Utc>,
     pub subject: &'a str,
     pub body: &'a str,
-    pub language: &'a str,
+    pub language: Language,
     /// The incident it belongs to: the mails of one incident thread together.
     pub incident: Option<&'a str>,
     /// The customer whose templates apply.
@@ -179,7 +180,7 @@ checks:
             at: "2026-11-30T10:00:00Z".parse().unwrap_or_default(),
             subject: "Tienda online: seguimos trabajando en el problema del año",
             body: "Hola:\n\nSeguimos trabajando <b>en ello</b>.\nPróxima actualización a las 10:30.\n\nEl equipo de Acme",
-            language: "es",
+            language: Language::Es,
             incident: Some("inc-p07-3"),
             customer: "acme",
         }
@@ -321,7 +322,7 @@ checks:
             at: "2026-11-30T10:00:00Z".parse().unwrap_or_default(),
             subject: "Tienda online: nuevo problema",
             body: "Hola.",
-            language: "es",
+            language: Language::Es,
             incident: None,
             customer: "acme",
         };

@@ -17,7 +17,7 @@ pub use transport::{SendError, Transport};
 pub use relay::Breaker;
 
 use atalaya_core::email::{Action, Brand, Key, Subscriber, SubscriberState, Token};
-use atalaya_core::Config;
+use atalaya_core::{Config, Language};
 use chrono::Utc;
 
 /// A subscriber's links, signed with `key`, on pages at `pages_url`.
@@ -63,7 +63,7 @@ pub fn confirmation(
         .filter(|v| v.customer == s.customer && s.services.includes(&v.id))
         .map(|v| v.name.as_str())
         .collect();
-    let (subject, body) = confirmation_words(language.code(), &brand.name, &services);
+    let (subject, body) = confirmation_words(language, &brand.name, &services);
     compose(
         templates,
         &brand,
@@ -72,7 +72,7 @@ pub fn confirmation(
             at: Utc::now(),
             subject: &subject,
             body: &body,
-            language: language.code(),
+            language,
             incident: None,
             customer: &s.customer,
         },
@@ -83,16 +83,16 @@ pub fn confirmation(
 }
 
 /// The confirmation mail's subject and body.
-pub fn confirmation_words(language: &str, brand: &str, services: &[&str]) -> (String, String) {
+pub fn confirmation_words(language: Language, brand: &str, services: &[&str]) -> (String, String) {
     let list = services.join(", ");
     match language {
-        "es" => (
+        Language::Es => (
             format!("Confirme su suscripción a los avisos de {brand}"),
             format!(
                 "Hola:\n\nAlguien (esperamos que usted) pidió recibir en esta dirección los avisos de estado de {brand} sobre: {list}.\n\nPara empezar a recibirlos, confirme la suscripción con el enlace de abajo. Si no fue usted, ignore este correo: no le enviaremos nada más."
             ),
         ),
-        _ => (
+        Language::En => (
             format!("Confirm your subscription to {brand} status updates"),
             format!(
                 "Hello,\n\nSomeone (we hope you) asked to receive {brand}'s status updates at this address about: {list}.\n\nTo start receiving them, confirm the subscription with the link below. If it was not you, ignore this mail: nothing more will be sent."

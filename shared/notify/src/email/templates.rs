@@ -6,7 +6,7 @@
 
 use super::compose::{Content, Links};
 use atalaya_core::email::Brand;
-use atalaya_core::Config;
+use atalaya_core::{Config, Language};
 use minijinja::{context, AutoEscape, Environment};
 use std::path::Path;
 
@@ -18,15 +18,15 @@ pub struct Words {
     pub confirm: &'static str,
 }
 
-pub fn words(language: &str) -> Words {
+pub fn words(language: Language) -> Words {
     match language {
-        "es" => Words {
+        Language::Es => Words {
             why: "Recibe este correo porque se suscribió a los avisos de estado de {brand}.",
             manage: "Elegir de qué servicios recibir avisos",
             unsubscribe: "Darse de baja",
             confirm: "Confirmar la suscripción",
         },
-        _ => Words {
+        Language::En => Words {
             why: "You receive this because you subscribed to status updates from {brand}.",
             manage: "Choose which services you hear about",
             unsubscribe: "Unsubscribe",
@@ -90,7 +90,7 @@ impl Templates {
             .map(|p| p.lines().map(str::to_string).collect())
             .collect();
         let ctx = context! {
-            language => content.language,
+            language => content.language.code(),
             subject => content.subject,
             body => content.body.trim_end(),
             paragraphs => paragraphs,

@@ -110,7 +110,7 @@ mod tests {
     fn a_line_is_what_sns_receives_without_translations() {
         let mut m = crate::memory::tests::message("m1");
         m.translations.insert(
-            "en".into(),
+            atalaya_core::Language::En,
             atalaya_core::message::Translation {
                 subject: "Online shop: new problem".into(),
                 body: "Hello".into(),

@@ -74,11 +74,12 @@ pub(crate) mod tests {
             topic: Audience::Customers,
             subject: "Tienda online: nuevo problema, estamos trabajando en ello".into(),
             body: "Hola".into(),
-            attributes: [
-                ("audience".to_string(), "customers".to_string()),
-                ("event".to_string(), "opened".to_string()),
-            ]
-            .into(),
+            attributes: atalaya_core::message::Tags::new(
+                Audience::Customers,
+                atalaya_core::evaluate::EventKind::Opened,
+                atalaya_core::evaluate::Severity::Critical,
+                atalaya_core::Language::Es,
+            ),
             digest: None,
             translations: Default::default(),
         }

@@ -106,7 +106,7 @@ pub fn request(m: &Message) -> SnsRequest {
         // The outbox id: the mailer reads the message back by it, and subscribers that keep
         // what they received can tell a redelivery.
         attributes: {
-            let mut a = m.attributes.clone();
+            let mut a = m.attributes.pairs();
             a.insert("id".into(), m.id.clone());
             a
         },

@@ -9,18 +9,17 @@ use std::sync::Mutex;
 
 /// The message as a person reads it on a terminal (pure: what [`StdoutChannel`] writes).
 pub fn render(m: &Message) -> String {
-    let attr = |k: &str| m.attributes.get(k).map(String::as_str).unwrap_or("-");
+    let t = &m.attributes;
     let head = format!(
         "── {} · {} · {} · {} · {} ",
         m.at.format("%H:%M:%S"),
-        attr("audience"),
-        attr("event"),
-        m.attributes
-            .get("incident")
-            .or(m.attributes.get("service"))
-            .map(String::as_str)
+        t.audience.as_str(),
+        t.event.as_str(),
+        t.incident
+            .as_deref()
+            .or(t.service.as_deref())
             .unwrap_or("-"),
-        attr("language"),
+        t.language.code(),
     );
     let rule = "─".repeat(100usize.saturating_sub(head.chars().count()));
     let mut out = format!("{head}{rule}\nSubject: {}\n\n", m.subject);

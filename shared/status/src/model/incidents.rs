@@ -37,7 +37,7 @@ fn updates<'a>(input: &'a Input, i: &Incident, ids: &[&str]) -> Vec<(&'a Message
 pub(super) fn incident_name(input: &Input, i: &Incident, s: &Service, l: Language) -> String {
     updates(input, i, &[s.id.as_str()])
         .first()
-        .map(|(m, _)| m.in_language(l.code()).0.to_string())
+        .map(|(m, _)| m.in_language(l).0.to_string())
         .unwrap_or_else(|| s.name.clone())
 }
 
@@ -61,21 +61,18 @@ pub(super) fn incident(
     let updates: Vec<UpdateView> = messages
         .iter()
         .map(|(m, phase)| {
-            let (subject, body) = m.in_language(l.code());
+            let (subject, body) = m.in_language(l);
             // The language the words are in: a translation, or the message as sent (a message
             // recorded before translations existed has none), whose sign-off is its own.
-            let written_in = if m.translations.contains_key(l.code()) {
+            let written_in = if m.translations.contains_key(&l) {
                 l
             } else {
-                match m.attributes.get("language").map(String::as_str) {
-                    Some("es") => Language::Es,
-                    Some("en") => Language::En,
-                    _ => l,
-                }
+                m.attributes.language
             };
             let owner = m
                 .attributes
-                .get("service")
+                .service
+                .as_deref()
                 .and_then(|s| config.service(s))
                 .and_then(|s| config.customer(&s.customer));
             UpdateView {
@@ -86,7 +83,7 @@ pub(super) fn incident(
                 paragraphs: owner.map_or_else(Vec::new, |c| {
                     page_words(body, c, config, written_in, audience)
                 }),
-                event: m.attributes.get("event").cloned().unwrap_or_default(),
+                event: m.attributes.event.as_str().to_string(),
                 phase: phase.as_str(),
             }
         })

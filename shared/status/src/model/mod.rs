@@ -150,7 +150,7 @@ pub enum Audience<'a> {
 #[derive(Serialize)]
 pub struct Page {
     pub id: String,
-    pub lang: &'static str,
+    pub lang: Language,
     pub title: String,
     pub overall: Status,
     pub overall_words: &'static str,
@@ -307,7 +307,7 @@ pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
             Audience::Customer(c) => c.slug.clone(),
             Audience::Public => "public".into(),
         },
-        lang: l.code(),
+        lang: l,
         title,
         overall,
         overall_words: overall.overall(l),

@@ -19,7 +19,7 @@
 use super::results::{gunzip, gzip, unpack_results};
 use super::{micros, s, sdk, DynamoStore};
 use crate::{HourlyRollups, Rollups, StoreError, Written};
-use atalaya_core::rollup::{Detail, Hours, Millis};
+use atalaya_core::rollup::{Detail, Hours, Millis, Subject};
 use atalaya_core::ProbeResult;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -257,7 +257,10 @@ impl Rollups for DynamoStore {
         // The regions are those the subjects name (`<check>@<region>`).
         let regions: BTreeSet<&str> = subjects
             .iter()
-            .filter_map(|k| k.rsplit_once('@').map(|x| x.1))
+            .filter_map(|k| match Subject::parse(k) {
+                Subject::Check { region, .. } => Some(region),
+                Subject::Service(_) => None,
+            })
             .collect();
         let mut out = Detail::default();
         for d in self

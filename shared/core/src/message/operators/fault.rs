@@ -2,7 +2,7 @@
 
 use super::{service_label, span, utc};
 use crate::config::Config;
-use crate::evaluate::{Event, EventKind, FaultNote};
+use crate::evaluate::{Cause, Event, EventKind, FaultNote};
 use crate::result::Reason;
 use std::fmt::Write;
 
@@ -34,10 +34,9 @@ pub(super) fn early(
     note: &crate::evaluate::EarlyNote,
     config: &Config,
 ) -> (String, String) {
-    let what = match note.cause.split_once('@') {
-        Some(("latency", region)) => format!("latency drifting in {region}"),
-        _ if note.cause == "certificate" => "certificate expiring".to_string(),
-        _ => note.cause.clone(),
+    let what = match &note.cause {
+        Cause::Latency { region } => format!("latency drifting in {region}"),
+        Cause::Certificate => "certificate expiring".to_string(),
     };
     if event.kind == EventKind::EarlyWarningCleared {
         return (
@@ -50,10 +49,9 @@ pub(super) fn early(
             ),
         );
     }
-    let fix = match note.cause.as_str() {
-        "certificate" => "renew the certificate and deploy it (every server behind the name); the warning clears at the first result that sees the new one",
-        c if c.starts_with("latency@") => "look at what changed (a deploy, load, a dependency, the network to that region) before it reaches the latency thresholds; the warning clears after the first hour back within its usual",
-        _ => "look into it before it reaches customers",
+    let fix = match note.cause {
+        Cause::Certificate => "renew the certificate and deploy it (every server behind the name); the warning clears at the first result that sees the new one",
+        Cause::Latency { .. } => "look at what changed (a deploy, load, a dependency, the network to that region) before it reaches the latency thresholds; the warning clears after the first hour back within its usual",
     };
     let mut body = String::new();
     let _ = writeln!(
