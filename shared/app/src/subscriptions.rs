@@ -64,63 +64,8 @@ pub struct Request<'a> {
 
 const PAGE: &str = include_str!("subscriptions/page.html");
 
-struct Words {
-    title: &'static str,
-    confirm_ask: &'static str,
-    confirm_button: &'static str,
-    confirmed: &'static str,
-    unsubscribe_ask: &'static str,
-    unsubscribe_button: &'static str,
-    unsubscribed: &'static str,
-    manage_ask: &'static str,
-    manage_all: &'static str,
-    manage_button: &'static str,
-    managed: &'static str,
-    not_subscribed: &'static str,
-    invalid: &'static str,
-    revoked: &'static str,
-    trouble: &'static str,
-}
-
-fn words(l: Language) -> Words {
-    match l {
-        Language::Es => Words {
-            title: "Avisos de estado",
-            confirm_ask: "Confirme que quiere recibir en {email} los avisos de estado de {brand}.",
-            confirm_button: "Confirmar la suscripción",
-            confirmed: "Listo: {email} recibirá los avisos de estado de {brand}.",
-            unsubscribe_ask: "¿Dejar de recibir en {email} los avisos de estado de {brand}?",
-            unsubscribe_button: "Darse de baja",
-            unsubscribed: "Listo: {email} ya no recibirá avisos de {brand}.",
-            manage_ask: "Elija de qué servicios de {brand} quiere recibir avisos en {email}.",
-            manage_all: "Todos, también los que se añadan",
-            manage_button: "Guardar",
-            managed: "Guardado: {email} recibirá avisos de los servicios elegidos.",
-            not_subscribed: "{email} no está suscrito a los avisos de {brand}.",
-            invalid: "Este enlace no es válido. Copie el enlace completo del correo o pida otro.",
-            revoked: "Este enlace ya no es válido: use el del correo más reciente.",
-            trouble: "No hemos podido guardar el cambio. Inténtelo de nuevo en unos minutos.",
-        },
-        Language::En => Words {
-            title: "Status updates",
-            confirm_ask: "Confirm that {email} should receive {brand}'s status updates.",
-            confirm_button: "Confirm the subscription",
-            confirmed: "Done: {email} will receive {brand}'s status updates.",
-            unsubscribe_ask: "Stop sending {brand}'s status updates to {email}?",
-            unsubscribe_button: "Unsubscribe",
-            unsubscribed: "Done: {email} will no longer receive {brand}'s updates.",
-            manage_ask: "Choose which of {brand}'s services {email} hears about.",
-            manage_all: "All of them, including any added later",
-            manage_button: "Save",
-            managed: "Saved: {email} will hear about the services chosen.",
-            not_subscribed: "{email} is not subscribed to {brand}'s updates.",
-            invalid:
-                "This link is not valid. Copy the whole link from the mail, or ask for a new one.",
-            revoked: "This link is no longer valid: use the one in the latest mail.",
-            trouble: "We could not save the change. Please try again in a few minutes.",
-        },
-    }
-}
+mod words;
+use words::words;
 
 struct Out<'a> {
     status: u16,

@@ -4,7 +4,7 @@
 //! the latency, and the month's incidents by the names their customers were told.
 
 use crate::model::policy_words;
-use crate::words::percent;
+use crate::words::{percent, report_words as words};
 use atalaya_core::config::{Config, Customer, Language};
 use atalaya_core::message::{duration_words, when};
 use atalaya_core::rollup::{Millis, Percentiles};
@@ -46,70 +46,6 @@ struct IncidentRow {
     name: String,
     when: String,
     duration: String,
-}
-
-#[derive(Serialize)]
-struct Words {
-    title: &'static str,
-    caption: &'static str,
-    service: &'static str,
-    uptime: &'static str,
-    target: &'static str,
-    budget: &'static str,
-    downtime: &'static str,
-    latency: &'static str,
-    met: &'static str,
-    missed: &'static str,
-    no_incidents: &'static str,
-    counting: &'static str,
-    months: &'static str,
-    ongoing: &'static str,
-    unseen: &'static str,
-    no_data: &'static str,
-    all: &'static str,
-}
-
-fn words(l: Language) -> Words {
-    match l {
-        Language::En => Words {
-            title: "Uptime report",
-            caption: "Uptime of each service in the month, against its target",
-            service: "Service",
-            uptime: "Uptime",
-            target: "Target",
-            budget: "Error budget used",
-            downtime: "Downtime",
-            latency: "Response time (median / 95th percentile)",
-            met: "met",
-            missed: "missed",
-            no_incidents: "No incidents this month.",
-            counting: "How uptime is counted",
-            months: "Months run from the first to the last day, in UTC; times are shown in your time zone.",
-            ongoing: "still open",
-            unseen: "Our monitoring could not see this service for",
-            no_data: "no data",
-            all: "All services",
-        },
-        Language::Es => Words {
-            title: "Informe de disponibilidad",
-            caption: "Disponibilidad de cada servicio en el mes, frente a su objetivo",
-            service: "Servicio",
-            uptime: "Disponibilidad",
-            target: "Objetivo",
-            budget: "Margen de error usado",
-            downtime: "Interrupción",
-            latency: "Tiempo de respuesta (mediana / percentil 95)",
-            met: "cumplido",
-            missed: "no cumplido",
-            no_incidents: "Ninguna incidencia este mes.",
-            counting: "Cómo se calcula la disponibilidad",
-            months: "Los meses van del primer al último día, en UTC; las horas se muestran en su zona horaria.",
-            ongoing: "sigue abierta",
-            unseen: "Nuestra supervisión no pudo ver este servicio durante",
-            no_data: "sin datos",
-            all: "Todos los servicios",
-        },
-    }
 }
 
 /// The report for `customer` (all services, in English and UTC, without one), of `month`

@@ -392,3 +392,16 @@ fn a_service_name_cannot_turn_a_customer_subject_around() {
         assert!(s.starts_with("Portal lanoitan"), "{s:?}");
     }
 }
+
+#[test]
+fn every_language_has_every_customer_message() {
+    let r = crate::Renderer::new();
+    for l in crate::Language::ALL {
+        assert_eq!(
+            r.missing(l),
+            Vec::<String>::new(),
+            "{} lacks templates",
+            l.code()
+        );
+    }
+}

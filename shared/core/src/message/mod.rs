@@ -226,6 +226,18 @@ impl Renderer {
         self.env.get_template(name).is_ok()
     }
 
+    /// The built-in templates a language lacks (`<language>/<kind>.subject|body`): a new
+    /// language is a folder of templates under `templates/`, listed in `BUILT_IN`.
+    pub fn missing(&self, language: Language) -> Vec<String> {
+        KINDS
+            .iter()
+            .flat_map(|kind| {
+                ["subject", "body"].map(|part| format!("{}/{kind}.{part}", language.code()))
+            })
+            .filter(|name| self.env.get_template(name).is_err())
+            .collect()
+    }
+
     /// Template kinds a customer may override.
     pub fn kinds() -> &'static [&'static str] {
         &KINDS

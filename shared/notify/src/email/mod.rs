@@ -9,10 +9,12 @@ mod compose;
 pub mod relay;
 mod templates;
 mod transport;
+mod words;
 
 pub use compose::{compose, thread_id, Content, Links, Mail};
-pub use templates::{words, Templates};
+pub use templates::Templates;
 pub use transport::{SendError, Transport};
+pub use words::{words, Words};
 
 pub use relay::Breaker;
 
@@ -84,19 +86,8 @@ pub fn confirmation(
 
 /// The confirmation mail's subject and body.
 pub fn confirmation_words(language: Language, brand: &str, services: &[&str]) -> (String, String) {
+    let w = words(language);
     let list = services.join(", ");
-    match language {
-        Language::Es => (
-            format!("Confirme su suscripción a los avisos de {brand}"),
-            format!(
-                "Hola:\n\nAlguien (esperamos que usted) pidió recibir en esta dirección los avisos de estado de {brand} sobre: {list}.\n\nPara empezar a recibirlos, confirme la suscripción con el enlace de abajo. Si no fue usted, ignore este correo: no le enviaremos nada más."
-            ),
-        ),
-        Language::En => (
-            format!("Confirm your subscription to {brand} status updates"),
-            format!(
-                "Hello,\n\nSomeone (we hope you) asked to receive {brand}'s status updates at this address about: {list}.\n\nTo start receiving them, confirm the subscription with the link below. If it was not you, ignore this mail: nothing more will be sent."
-            ),
-        ),
-    }
+    let fill = |text: &str| words::fill(text, &[("{brand}", brand), ("{list}", &list)]);
+    (fill(w.confirm_subject), fill(w.confirm_body))
 }

@@ -5,35 +5,11 @@
 //! language.
 
 use super::compose::{Content, Links};
+use super::words::words;
 use atalaya_core::email::Brand;
-use atalaya_core::{Config, Language};
+use atalaya_core::Config;
 use minijinja::{context, AutoEscape, Environment};
 use std::path::Path;
-
-/// The words around the message, per language.
-pub struct Words {
-    pub why: &'static str,
-    pub manage: &'static str,
-    pub unsubscribe: &'static str,
-    pub confirm: &'static str,
-}
-
-pub fn words(language: Language) -> Words {
-    match language {
-        Language::Es => Words {
-            why: "Recibe este correo porque se suscribió a los avisos de estado de {brand}.",
-            manage: "Elegir de qué servicios recibir avisos",
-            unsubscribe: "Darse de baja",
-            confirm: "Confirmar la suscripción",
-        },
-        Language::En => Words {
-            why: "You receive this because you subscribed to status updates from {brand}.",
-            manage: "Choose which services you hear about",
-            unsubscribe: "Unsubscribe",
-            confirm: "Confirm the subscription",
-        },
-    }
-}
 
 pub struct Templates {
     env: Environment<'static>,
@@ -82,7 +58,7 @@ impl Templates {
         links: &Links,
     ) -> Result<(String, String), String> {
         let w = words(content.language);
-        let why = w.why.replace("{brand}", &brand.name);
+        let why = super::words::fill(w.why, &[("{brand}", &brand.name)]);
         let paragraphs: Vec<Vec<String>> = content
             .body
             .trim()
