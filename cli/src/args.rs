@@ -4,8 +4,9 @@ use crate::{act, heartbeat, report, store, subscribers};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// Synthetic monitoring for services on AWS: probe HTTP, TCP, DNS and TLS from several regions,
-/// tell operators and customers when a service is really down.
+/// Synthetic monitoring for services on AWS: checks of kind http, tcp, dns, tls, steps (a flow
+/// of HTTP requests) and heartbeat (a job that pings), run from several regions; operators and
+/// customers are told when a service is really down.
 #[derive(Parser)]
 #[command(name = "atalaya", version, propagate_version = true)]
 #[command(
@@ -91,9 +92,10 @@ pub(crate) enum Command {
         /// Most probes in flight at once.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         concurrency: u32,
-        /// Serve the subscribers' confirm, unsubscribe and manage pages on this address (e.g.
-        /// 127.0.0.1:8088; the links in customer mail point there unless
-        /// settings.email.pages_url says otherwise).
+        /// Listen on this address (e.g. 127.0.0.1:8088) for heartbeat pings (`/ping/<token>`,
+        /// the address `atalaya heartbeat url` prints), the subscribers' confirm, unsubscribe
+        /// and manage pages (the links in customer mail point there unless
+        /// settings.email.pages_url says otherwise) and, with --status-page, the status site.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
         /// Keep the status site in this folder, rebuilt after each round (what changed is

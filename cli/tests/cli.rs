@@ -642,3 +642,36 @@ checks:
         text(&out.stdout)
     );
 }
+
+/// The top-level help names every kind of check the kinds module knows, in its order, and no
+/// other (a new kind is one module: its help line follows or this fails).
+#[test]
+fn the_help_names_every_kind_of_check() {
+    let out = atalaya(&["--help"], &[]);
+    let help = text(&out.stdout).replace('\n', " ");
+    let (_, rest) = help
+        .split_once("checks of kind ")
+        .unwrap_or_else(|| panic!("no list of kinds in the help: {help}"));
+    let (list, _) = rest.split_once(", run from").unwrap();
+    // Each kind by its checks-file name, with what it is in parentheses.
+    let mut bare = String::new();
+    let mut depth = 0;
+    for c in list.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let named: Vec<String> = bare
+        .replace(" and ", ", ")
+        .split(", ")
+        .map(|k| k.trim().to_string())
+        .collect();
+    let kinds: Vec<String> = atalaya_core::kinds::EXPECT
+        .iter()
+        .map(|(name, _)| (*name).to_string())
+        .collect();
+    assert_eq!(named, kinds, "{help}");
+}

@@ -20,7 +20,7 @@ pub struct RunOptions {
     pub db: PathBuf,
     pub outbox: PathBuf,
     pub concurrency: usize,
-    /// Serve the subscribers' pages here (`127.0.0.1:8088`).
+    /// Listen here (`127.0.0.1:8088`): heartbeat pings, the subscribers' pages, the status site.
     pub listen: Option<String>,
     /// Keep the status site in this folder (and serve it with `listen`).
     pub status_page: Option<PathBuf>,

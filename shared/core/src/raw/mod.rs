@@ -96,7 +96,8 @@ pub struct RawMaintenance {
     pub note: Option<At<String>>,
 }
 
-/// One check: exactly one of `http`, `tcp`, `dns`, `tls`, and optional assertions in `expect`.
+/// One check: exactly one of `http`, `tcp`, `dns`, `tls`, `steps` (a flow) or `heartbeat`, and
+/// optional assertions in `expect`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "Check")]
 #[serde(deny_unknown_fields)]

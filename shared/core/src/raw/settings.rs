@@ -238,8 +238,9 @@ impl<'de> Deserialize<'de> for RawQuorum {
 #[schemars(rename = "Defaults")]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
-    /// How often each check runs (default `1m`, at most `1d`; Lambda schedules need at least
-    /// `1m`).
+    /// How often each check runs (default `1m`, at most `1d`). On Lambda an interval under a
+    /// minute is `10s`, `15s`, `20s` or `30s` (the probe function runs it within its minute);
+    /// the local runner takes any number of seconds.
     pub interval: Option<At<String>>,
     /// The deadline for one probe, everything included (default `10s`, at most `5m`); below the
     /// interval.
