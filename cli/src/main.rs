@@ -18,7 +18,7 @@ mod probe;
 mod references;
 mod report;
 mod run;
-mod status_page;
+mod status_site;
 mod store;
 mod subscribers;
 mod validate;
@@ -250,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             status_page,
         }),
         Command::StatusPage(StatusPageCommand::Build { file, db, out }) => {
-            status_page::build(&file, &db, &out)
+            status_site::build(&file, &db, &out)
         }
         Command::Subscribers { action, store } => subscribers::command(&store, action),
         Command::Heartbeat(action) => heartbeat::command(action),

@@ -19,7 +19,7 @@ pub struct Pages {
     pub config: Arc<Config>,
     pub key: Key,
     /// The status site's folder (what its build wrote there).
-    pub site: Option<crate::status_page::Served>,
+    pub site: Option<crate::status_site::Served>,
     /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
     pub pings: Option<crate::heartbeat::PingEndpoint>,
 }
@@ -36,13 +36,13 @@ fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
 
 /// A file of the status site, with the headers S3 and CloudFront would give it; a folder
 /// without its `/` is sent to it (the pages' links are relative), always within the site.
-fn site_file(site: &crate::status_page::Served, path: &str) -> Response<Full<Bytes>> {
+fn site_file(site: &crate::status_site::Served, path: &str) -> Response<Full<Bytes>> {
     let not_found = || {
         let mut r = Response::new(Full::new(Bytes::from_static(b"not found")));
         *r.status_mut() = StatusCode::NOT_FOUND;
         r
     };
-    let Some(rel) = crate::status_page::site_path(path) else {
+    let Some(rel) = crate::status_site::site_path(path) else {
         return not_found();
     };
     if !rel.is_empty() && !rel.ends_with('/') && site.file_for(&format!("/{rel}/")).is_some() {
@@ -60,7 +60,7 @@ fn site_file(site: &crate::status_page::Served, path: &str) -> Response<Full<Byt
     let Ok(body) = std::fs::read(&file) else {
         return not_found();
     };
-    let (kind, cache) = crate::status_page::headers_for(&file);
+    let (kind, cache) = crate::status_site::headers_for(&file);
     let mut r = Response::new(Full::new(Bytes::from(body)));
     let h = r.headers_mut();
     h.insert(

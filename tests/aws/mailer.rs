@@ -235,7 +235,7 @@ async fn the_mailer_sends_through_ses_once_per_subscriber_and_stops_at_a_bounce(
 /// forged link is refused.
 #[tokio::test]
 async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
-    use atalaya_core::email::{Action, Token};
+    use atalaya_core::email::{LinkAction, Token};
     let c = checks(FILE);
     let store = store().await;
     let key = Key::new(vec![9; 32]).unwrap();
@@ -277,7 +277,7 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
         let (store, config, key) = (&store, &c.config, &key);
         async move { atalaya_pages_fn::answer(store, config, key, &e).await }
     };
-    let confirm = token(Action::Confirm);
+    let confirm = token(LinkAction::Confirm);
     let page = ask(event("GET", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 200);
     assert!(
@@ -300,7 +300,7 @@ async fn the_pages_function_confirms_and_unsubscribes_only_on_post() {
     let page = ask(event("POST", "/confirm", &confirm, None)).await;
     assert_eq!(page["statusCode"], 200);
     assert_eq!(state().await, SubscriberState::Confirmed);
-    let unsubscribe = token(Action::Unsubscribe);
+    let unsubscribe = token(LinkAction::Unsubscribe);
     let one_click = event(
         "POST",
         "/email/unsubscribe",

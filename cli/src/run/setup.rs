@@ -70,7 +70,7 @@ impl Setup {
     ) -> anyhow::Result<Setup> {
         let config = &checks.config;
         if let Some(site) = &opts.status_page {
-            crate::status_page::refuse_private(
+            crate::status_site::refuse_private(
                 site,
                 &super::db::private_files(opts, config),
                 "--status-page",
@@ -149,7 +149,7 @@ fn pages(
         site: opts
             .status_page
             .clone()
-            .map(crate::status_page::Served::new),
+            .map(crate::status_site::Served::new),
         pings: (heartbeats > 0).then(|| crate::heartbeat::PingEndpoint {
             store,
             config: shared,

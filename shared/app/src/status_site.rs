@@ -1,10 +1,10 @@
 //! The status site from a store: read what the pages show (state, incidents of the last 90
-//! days with their customer messages, each service's hours); `atalaya_notify::site` publishes
+//! days with their customer messages, each service's hours); `atalaya_notify::status_site` publishes
 //! the objects whose bytes changed (a folder, S3).
 
 use atalaya_core::evaluate::Audience;
 use atalaya_core::Config;
-pub use atalaya_notify::site::{publish, publish_scoped, Folder, Published, S3Site, Site};
+pub use atalaya_notify::status_site::{publish, publish_scoped, Folder, Published, S3Site, Site};
 use atalaya_status::{build, Input, Object};
 use atalaya_store::{Rollups, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -114,7 +114,7 @@ pub enum SiteError {
     #[error("status site: {0}")]
     Build(String),
     #[error(transparent)]
-    Publish(#[from] atalaya_notify::site::SiteError),
+    Publish(#[from] atalaya_notify::status_site::SiteError),
 }
 
 /// What each of `config`'s services shows on its status pages, as a fingerprint: its checks'

@@ -6,7 +6,9 @@
 //! revoked (an older token version) is refused, and doing the same twice is harmless. Served by
 //! `atalaya run --listen` locally and by the subscriptions function on AWS.
 
-use atalaya_core::email::{Action, Change, Key, Subscriber, SubscriberState, Subscription, Token};
+use atalaya_core::email::{
+    Change, Key, LinkAction, Subscriber, SubscriberState, Subscription, Token,
+};
 use atalaya_core::{Config, Language};
 use atalaya_store::Subscribers;
 use chrono::Utc;
@@ -152,15 +154,15 @@ pub async fn handle<S: Subscribers>(
         store.put_subscriber(&s).await.map(|_| s)
     };
     match (token.action, r.post) {
-        (Action::Confirm, false) if subscriber.state == SubscriberState::Pending => page(
+        (LinkAction::Confirm, false) if subscriber.state == SubscriberState::Pending => page(
             200,
             fill(w.confirm_ask),
             Some((w.confirm_button, Vec::new(), None)),
         ),
-        (Action::Confirm, _) if subscriber.state == SubscriberState::Confirmed => {
+        (LinkAction::Confirm, _) if subscriber.state == SubscriberState::Confirmed => {
             page(200, fill(w.confirmed), None)
         }
-        (Action::Confirm, true) if subscriber.state == SubscriberState::Pending => {
+        (LinkAction::Confirm, true) if subscriber.state == SubscriberState::Pending => {
             let mut s = subscriber.clone();
             s.change(Change::Confirm, Utc::now());
             match save(s).await {
@@ -168,14 +170,14 @@ pub async fn handle<S: Subscribers>(
                 Err(_) => page(503, w.trouble.into(), None),
             }
         }
-        (Action::Confirm, _) => page(200, fill(w.not_subscribed), None),
-        (Action::Unsubscribe, _) if gone => page(200, fill(w.unsubscribed), None),
-        (Action::Unsubscribe, false) => page(
+        (LinkAction::Confirm, _) => page(200, fill(w.not_subscribed), None),
+        (LinkAction::Unsubscribe, _) if gone => page(200, fill(w.unsubscribed), None),
+        (LinkAction::Unsubscribe, false) => page(
             200,
             fill(w.unsubscribe_ask),
             Some((w.unsubscribe_button, Vec::new(), None)),
         ),
-        (Action::Unsubscribe, true) => {
+        (LinkAction::Unsubscribe, true) => {
             let mut s = subscriber.clone();
             s.change(Change::Unsubscribe, Utc::now());
             match save(s).await {
@@ -183,8 +185,8 @@ pub async fn handle<S: Subscribers>(
                 Err(_) => page(503, w.trouble.into(), None),
             }
         }
-        (Action::Manage, _) if gone => page(200, fill(w.not_subscribed), None),
-        (Action::Manage, false) => page(
+        (LinkAction::Manage, _) if gone => page(200, fill(w.not_subscribed), None),
+        (LinkAction::Manage, false) => page(
             200,
             fill(w.manage_ask),
             Some((
@@ -193,7 +195,7 @@ pub async fn handle<S: Subscribers>(
                 Some((w.manage_all, subscriber.services == Subscription::All)),
             )),
         ),
-        (Action::Manage, true) => {
+        (LinkAction::Manage, true) => {
             let mut s = subscriber.clone();
             s.services = chosen(config, &subscriber, r.form);
             match save(s).await {

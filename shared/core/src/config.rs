@@ -8,6 +8,7 @@ pub use crate::kinds::tls::TlsCheck;
 pub use crate::kinds::CheckKind;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -181,7 +182,7 @@ pub struct Settings {
     /// engine's state is split into partitions (`crate::partition`).
     pub scope: Scope,
     /// How uptime is counted (`settings.sla`).
-    pub sla: crate::rollup::Policy,
+    pub sla: Policy,
     /// Customer email branding (`None`: no customer email).
     pub brand: Option<crate::email::Brand>,
     pub email: crate::email::EmailSettings,
@@ -404,4 +405,39 @@ pub struct Expect {
     pub cert_warn_before: Option<Duration>,
     /// Operators are warned early when an hour's median latency is this many times the usual.
     pub latency_drift: Option<f64>,
+}
+
+/// What time the monitor could not see counts as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownAs {
+    /// Left out of the period (the default: nothing is claimed about it).
+    #[default]
+    Exclude,
+    Up,
+    Down,
+}
+
+/// How uptime is counted (`settings.sla`), stated with every figure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The target, in percent (e.g. 99.9).
+    pub target: f64,
+    /// Maintenance windows left out of the period (else they count as downtime).
+    pub exclude_maintenance: bool,
+    /// How much of degraded time counts as downtime (0 to 1; Statuspage counts a partial
+    /// outage as 0.3).
+    pub partial_weight: f64,
+    pub unknown: UnknownAs,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            target: 99.9,
+            exclude_maintenance: true,
+            partial_weight: 0.3,
+            unknown: UnknownAs::Exclude,
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod email;
 pub mod error;
 pub mod evaluate;
+mod fields;
 pub mod kinds;
 pub mod message;
 pub mod partition;

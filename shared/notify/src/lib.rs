@@ -7,7 +7,7 @@
 //! - `memory`: keeps what it is sent (tests, and callers that only want to look);
 //! - `email`: customer mail in the team's own name: its format, links and transport (who gets
 //!   which mail is the application layer's `customer_mail`);
-//! - `site`: the status site's objects, to a folder or an S3 bucket (only what changed).
+//! - `status_site`: the status site's objects, to a folder or an S3 bucket (only what changed).
 //!
 //! The application layer (`atalaya-app`) delivers each pending message to every channel and
 //! records the delivery per message and channel, so a channel that failed is retried alone.
@@ -18,8 +18,8 @@
 pub mod email;
 pub mod jsonl;
 pub mod memory;
-pub mod site;
 pub mod sns;
+pub mod status_site;
 pub mod stdout;
 
 pub use jsonl::JsonlChannel;

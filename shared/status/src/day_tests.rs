@@ -1,7 +1,7 @@
 //! The bars' days are the customer's: pinned instants on both sides of midnight in Madrid
 //! (UTC+1 in winter, UTC+2 in summer), never the clock of the machine running the tests.
 
-use super::model::{page, Audience};
+use super::model::{page, Reader};
 use super::*;
 use atalaya_core::rollup::{accrue, Condition};
 use chrono::{NaiveDate, TimeDelta, TimeZone};
@@ -48,7 +48,7 @@ fn bars(now: DateTime<Utc>, watched: i64) -> Vec<(String, &'static str)> {
         only: None,
     };
     let customer = config.customer("acme").unwrap_or_else(|| panic!("acme"));
-    let p = page(&input, Audience::Customer(customer), Language::Es);
+    let p = page(&input, Reader::Customer(customer), Language::Es);
     p.services[0]
         .bars
         .iter()

@@ -27,7 +27,7 @@ use atalaya_core::Message;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-pub use model::{Audience, Status};
+pub use model::{Reader, Status};
 
 /// What a site is built from.
 #[derive(Clone, Copy)]
@@ -118,7 +118,7 @@ pub fn build(input: &Input) -> Result<Vec<Object>, String> {
         }
         page_objects(
             input,
-            Audience::Customer(c),
+            Reader::Customer(c),
             &format!("{}/", c.slug),
             c.language,
             &assets,
@@ -126,14 +126,14 @@ pub fn build(input: &Input) -> Result<Vec<Object>, String> {
         )?;
     }
     if public_rebuilt(input.config, input.only) {
-        page_objects(input, Audience::Public, "", Language::En, &assets, &mut out)?;
+        page_objects(input, Reader::Public, "", Language::En, &assets, &mut out)?;
     }
     Ok(out)
 }
 
 fn page_objects(
     input: &Input,
-    audience: Audience,
+    audience: Reader,
     prefix: &str,
     language: Language,
     assets: &html::Assets,

@@ -399,7 +399,7 @@ fn page_words_drop_the_greeting_and_sign_off_only() {
             acme,
             &config,
             atalaya_core::config::Language::Es,
-            Audience::Customer(acme)
+            Reader::Customer(acme)
         ),
         vec!["La tienda va lenta.", "Volveremos a escribir."]
     );
@@ -410,7 +410,7 @@ fn page_words_drop_the_greeting_and_sign_off_only() {
         acme,
         &config,
         atalaya_core::config::Language::Es,
-        Audience::Public
+        Reader::Public
     )
     .is_empty());
 }

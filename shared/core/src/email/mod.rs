@@ -7,7 +7,7 @@ mod subscriber;
 mod token;
 
 pub use subscriber::{Change, Subscriber, SubscriberState, Subscription};
-pub use token::{Action, Key, Token, TokenError};
+pub use token::{Key, LinkAction, Token, TokenError};
 
 use crate::template::EnvTemplate;
 

@@ -12,26 +12,30 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// What a link does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum LinkAction {
     Confirm,
     Unsubscribe,
     /// Choose the services heard about.
     Manage,
 }
 
-impl Action {
+impl LinkAction {
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Confirm => "confirm",
-            Action::Unsubscribe => "unsubscribe",
-            Action::Manage => "manage",
+            LinkAction::Confirm => "confirm",
+            LinkAction::Unsubscribe => "unsubscribe",
+            LinkAction::Manage => "manage",
         }
     }
 
-    fn from_str(s: &str) -> Option<Action> {
-        [Action::Confirm, Action::Unsubscribe, Action::Manage]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+    fn from_str(s: &str) -> Option<LinkAction> {
+        [
+            LinkAction::Confirm,
+            LinkAction::Unsubscribe,
+            LinkAction::Manage,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
@@ -83,7 +87,7 @@ impl Key {
 /// A link's meaning.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
-    pub action: Action,
+    pub action: LinkAction,
     pub subscriber: String,
     /// The subscriber's token version when the link was made.
     pub version: u32,
@@ -138,7 +142,7 @@ impl Token {
             return Err(TokenError::Malformed);
         };
         Ok(Token {
-            action: Action::from_str(action).ok_or(TokenError::Malformed)?,
+            action: LinkAction::from_str(action).ok_or(TokenError::Malformed)?,
             subscriber: subscriber.to_string(),
             version: version.parse().map_err(|_| TokenError::Malformed)?,
         })
@@ -156,7 +160,7 @@ mod tests {
     #[test]
     fn a_signed_token_reads_back_and_any_change_is_refused() {
         let t = Token {
-            action: Action::Unsubscribe,
+            action: LinkAction::Unsubscribe,
             subscriber: "sub-0123456789abcdef0123".into(),
             version: 2,
         };

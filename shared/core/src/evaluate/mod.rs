@@ -41,6 +41,7 @@ mod sight;
 #[cfg(test)]
 mod sight_tests;
 mod state;
+mod terms;
 #[cfg(test)]
 mod tests;
 

@@ -2,7 +2,8 @@
 //! added after the first release carry `#[serde(default)]`, so a state written by an older
 //! version still loads.
 
-use super::events::{Audience, EventKind};
+pub use super::terms::Phase;
+use super::terms::{Audience, EventKind};
 use crate::result::{Outcome, Reason};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -198,26 +199,6 @@ pub struct FaultState {
     pub last_notice: DateTime<Utc>,
     /// Notices sent (the first, then reminders), for the events' ids.
     pub notices: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Investigating,
-    Identified,
-    Monitoring,
-    Resolved,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Investigating => "investigating",
-            Phase::Identified => "identified",
-            Phase::Monitoring => "monitoring",
-            Phase::Resolved => "resolved",
-        }
-    }
 }
 
 /// A failing check in a region, as operators see it.

@@ -1,8 +1,8 @@
 //! DNS checks: one query to a nameserver; the response code and the answers judged as they are.
 
 use crate::at::At;
+use crate::fields::Ctx;
 use crate::raw::RawExpect;
-use crate::validate::Ctx;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};

@@ -7,10 +7,10 @@
 //! Extracted values are secrets: scrubbed from everything reported, like `${env:…}` values.
 
 use crate::at::{At, Pos};
+use crate::fields::Ctx;
 use crate::kinds::http::{self, HttpCheck, RawHttp};
 use crate::raw::RawExpect;
 use crate::template::Source;
-use crate::validate::Ctx;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -137,7 +137,7 @@ fn extract(var: &str, e: &At<RawExtract>, field: &str, cx: &mut Ctx) -> Option<E
             ExtractFrom::Json(p.clone())
         }
         (None, Some(h), r) => {
-            if !crate::validate::is_token(h) {
+            if !crate::fields::is_token(h) {
                 cx.push(e.pos, field, format!("{h:?} is not a header name"));
                 return None;
             }

@@ -4,10 +4,10 @@
 use crate::at::At;
 use crate::config::{DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS};
 use crate::duration::parse_size;
+use crate::fields::{is_token, template, Ctx};
 use crate::kinds::tls_client::{self, RawTlsClient, TlsClient};
 use crate::raw::{Count, RawExpect};
 use crate::template::EnvTemplate;
-use crate::validate::{is_token, template, Ctx};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -15,9 +15,9 @@ pub mod tls;
 pub mod tls_client;
 
 use crate::at::Pos;
+use crate::fields::Ctx;
 use crate::raw::RawCheck;
 use crate::template::EnvTemplate;
-use crate::validate::Ctx;
 
 #[derive(Clone, Debug)]
 pub enum CheckKind {

@@ -1,8 +1,8 @@
 //! TCP checks: connect to a port; optionally send bytes and expect a substring of the reply.
 
 use crate::at::At;
+use crate::fields::{valid_host, Ctx};
 use crate::raw::{Port, RawExpect};
-use crate::validate::{valid_host, Ctx};
 use schemars::JsonSchema;
 use serde::Deserialize;
 

@@ -3,9 +3,9 @@
 //! checks). What the client trusts and presents is `tls_client`'s.
 
 use crate::at::At;
+use crate::fields::{valid_host, Ctx};
 use crate::kinds::tls_client::{self, TlsClient, Trust};
 use crate::raw::Port;
-use crate::validate::{valid_host, Ctx};
 use schemars::JsonSchema;
 use serde::Deserialize;
 

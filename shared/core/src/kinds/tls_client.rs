@@ -8,8 +8,8 @@
 //! the local runner only: a Lambda package carries the checks file alone).
 
 use crate::at::{At, Pos};
+use crate::fields::{template, valid_host, Ctx};
 use crate::template::EnvTemplate;
-use crate::validate::{template, valid_host, Ctx};
 use crate::Target;
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -1,42 +1,9 @@
-//! How uptime is counted (`settings.sla`), stated with every figure.
+//! Uptime under the accounting policy (`settings.sla`, `crate::config::Policy`), stated with
+//! every figure.
 
 use super::*;
-use serde::{Deserialize, Serialize};
-
-/// What time the monitor could not see counts as.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnknownAs {
-    /// Left out of the period (the default: nothing is claimed about it).
-    #[default]
-    Exclude,
-    Up,
-    Down,
-}
-
-/// How uptime is counted (`settings.sla`), stated with every figure.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Policy {
-    /// The target, in percent (e.g. 99.9).
-    pub target: f64,
-    /// Maintenance windows left out of the period (else they count as downtime).
-    pub exclude_maintenance: bool,
-    /// How much of degraded time counts as downtime (0 to 1; Statuspage counts a partial
-    /// outage as 0.3).
-    pub partial_weight: f64,
-    pub unknown: UnknownAs,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            target: 99.9,
-            exclude_maintenance: true,
-            partial_weight: 0.3,
-            unknown: UnknownAs::Exclude,
-        }
-    }
-}
+pub use crate::config::{Policy, UnknownAs};
+use serde::Serialize;
 
 /// Uptime under a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

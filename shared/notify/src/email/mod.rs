@@ -18,7 +18,7 @@ pub use words::{words, Words};
 
 pub use relay::Breaker;
 
-use atalaya_core::email::{Action, Brand, Key, Subscriber, SubscriberState, Token};
+use atalaya_core::email::{Brand, Key, LinkAction, Subscriber, SubscriberState, Token};
 use atalaya_core::{Config, Language};
 use chrono::Utc;
 
@@ -32,16 +32,16 @@ pub fn links(s: &Subscriber, key: &Key, pages_url: &str, brand: &Brand) -> Links
         }
         .sign(key)
     };
-    let unsubscribe = token(Action::Unsubscribe);
+    let unsubscribe = token(LinkAction::Unsubscribe);
     Links {
         unsubscribe: format!("{pages_url}/unsubscribe?t={unsubscribe}"),
-        manage: format!("{pages_url}/manage?t={}", token(Action::Manage)),
+        manage: format!("{pages_url}/manage?t={}", token(LinkAction::Manage)),
         unsubscribe_mailto: format!(
             "mailto:{}?subject=unsubscribe%20{unsubscribe}",
             brand.from.address
         ),
         confirm: (s.state == SubscriberState::Pending)
-            .then(|| format!("{pages_url}/confirm?t={}", token(Action::Confirm))),
+            .then(|| format!("{pages_url}/confirm?t={}", token(LinkAction::Confirm))),
     }
 }
 

@@ -44,7 +44,7 @@ pub(super) fn incident_name(input: &Input, i: &Incident, s: &Service, l: Languag
 pub(super) fn incident(
     input: &Input,
     i: &Incident,
-    audience: Audience,
+    audience: Reader,
     ids: &[&str],
     l: Language,
     tz: Tz,
@@ -122,7 +122,7 @@ pub fn page_words(
     customer: &Customer,
     config: &Config,
     l: Language,
-    audience: Audience,
+    audience: Reader,
 ) -> Vec<String> {
     let mut paragraphs: Vec<&str> = body
         .split("\n\n")
@@ -143,7 +143,7 @@ pub fn page_words(
         paragraphs.pop();
     }
     let out: Vec<String> = paragraphs.iter().map(|p| p.to_string()).collect();
-    if matches!(audience, Audience::Public) && out.iter().any(|p| p.contains(&customer.name)) {
+    if matches!(audience, Reader::Public) && out.iter().any(|p| p.contains(&customer.name)) {
         return Vec::new();
     }
     out

@@ -141,7 +141,7 @@ pub fn monitor_fresh(input: &Input) -> bool {
 /// Who a page is for: one customer (their services, their language and zone) or everyone (the
 /// services marked public).
 #[derive(Clone, Copy)]
-pub enum Audience<'a> {
+pub enum Reader<'a> {
     Customer(&'a Customer),
     Public,
 }
@@ -228,24 +228,24 @@ pub struct MaintenanceView {
 }
 
 /// The services on a page.
-pub fn services_of<'a>(config: &'a Config, audience: Audience) -> Vec<&'a Service> {
+pub fn services_of<'a>(config: &'a Config, audience: Reader) -> Vec<&'a Service> {
     config
         .services
         .iter()
         .filter(|s| match audience {
-            Audience::Customer(c) => s.customer == c.id,
-            Audience::Public => s.public,
+            Reader::Customer(c) => s.customer == c.id,
+            Reader::Public => s.public,
         })
         .collect()
 }
 
 /// One page (`Input::messages` sorted by id, as `build` passes them).
-pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
+pub(crate) fn page(input: &Input, audience: Reader, l: Language) -> Page {
     let config = input.config;
     let w = words(l);
     let tz = match audience {
-        Audience::Customer(c) => c.timezone,
-        Audience::Public => Tz::UTC,
+        Reader::Customer(c) => c.timezone,
+        Reader::Public => Tz::UTC,
     };
     let services = services_of(config, audience);
     let checked_at = input
@@ -289,23 +289,22 @@ pub(crate) fn page(input: &Input, audience: Audience, l: Language) -> Page {
         .flat_map(|i| i.updates.iter().map(|u| u.at))
         .filter(|t| *t <= input.now)
         .fold(checked_at, DateTime::max);
-    let title =
-        match audience {
-            Audience::Customer(c) => format!("{} · {}", c.name, w.status_of),
-            Audience::Public => config
-                .settings
-                .status_site
-                .title
-                .clone()
-                .unwrap_or_else(|| match config.settings.brand.as_ref() {
-                    Some(b) => format!("{} · {}", b.name, w.status_of),
-                    None => w.status_of.to_string(),
-                }),
-        };
+    let title = match audience {
+        Reader::Customer(c) => format!("{} · {}", c.name, w.status_of),
+        Reader::Public => config
+            .settings
+            .status_site
+            .title
+            .clone()
+            .unwrap_or_else(|| match config.settings.brand.as_ref() {
+                Some(b) => format!("{} · {}", b.name, w.status_of),
+                None => w.status_of.to_string(),
+            }),
+    };
     Page {
         id: match audience {
-            Audience::Customer(c) => c.slug.clone(),
-            Audience::Public => "public".into(),
+            Reader::Customer(c) => c.slug.clone(),
+            Reader::Public => "public".into(),
         },
         lang: l,
         title,

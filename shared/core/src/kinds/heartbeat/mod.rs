@@ -13,8 +13,8 @@ pub use ping::{parse_path, Bucket, Ping, PingKind, PingLog, Refused, MAX_BODY};
 
 use crate::at::At;
 use crate::duration::format_duration;
+use crate::fields::{Ctx, Target};
 use crate::template::EnvTemplate;
-use crate::validate::{Ctx, Target};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -162,7 +162,7 @@ pub fn derived_token(key: &crate::email::Key, check: &str) -> String {
 /// The schedule: `every`, or `cron` in `timezone` (each mistake said).
 fn schedule(h: &RawHeartbeat, pos: crate::at::Pos, cx: &mut Ctx) -> Option<Schedule> {
     let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| {
-        crate::validate::duration(cx.errs, v, &cx.subject, field, max)
+        crate::fields::duration(cx.errs, v, &cx.subject, field, max)
     };
     let timezone = match &h.timezone {
         None => chrono_tz::UTC,
@@ -239,7 +239,7 @@ fn schedule(h: &RawHeartbeat, pos: crate::at::Pos, cx: &mut Ctx) -> Option<Sched
 pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCheck> {
     let (pos, h) = (h.pos, &h.value);
     let dur = |cx: &mut Ctx, v: &At<String>, field: &str, max: Duration| {
-        crate::validate::duration(cx.errs, v, &cx.subject, field, max)
+        crate::fields::duration(cx.errs, v, &cx.subject, field, max)
     };
     let schedule = schedule(h, pos, cx)?;
     let start = "2026-01-01T00:00:00Z".parse().unwrap_or_default();
@@ -288,7 +288,7 @@ pub(crate) fn validate(h: &At<RawHeartbeat>, cx: &mut Ctx) -> Option<HeartbeatCh
     let token = match &h.token {
         None => None,
         Some(t) => {
-            let template = crate::validate::template(cx, t, "heartbeat.token")?;
+            let template = crate::fields::template(cx, t, "heartbeat.token")?;
             if !template.has_references() {
                 cx.push(
                     t.pos,

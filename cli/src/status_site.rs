@@ -85,9 +85,10 @@ impl Served {
 
     /// Whether the site wrote `rel` (a path in the folder).
     fn wrote(&self, rel: &str) -> bool {
-        let modified = std::fs::metadata(self.folder.root.join(atalaya_notify::site::MANIFEST))
-            .and_then(|m| m.modified())
-            .ok();
+        let modified =
+            std::fs::metadata(self.folder.root.join(atalaya_notify::status_site::MANIFEST))
+                .and_then(|m| m.modified())
+                .ok();
         let Ok(mut cache) = self.written.lock() else {
             return false;
         };
