@@ -80,3 +80,55 @@ async fn a_months_report_is_the_same_from_the_runners_store_and_the_functions() 
         shop.latency
     );
 }
+
+/// Random stories: outages of any check in any region, at any time and of any length, and a
+/// spell when the monitor was away (or none). Each case is told over SQLite and over DynamoDB
+/// on moto (a fresh deployment each) and the two reports must be the same.
+fn stories() -> impl proptest::strategy::Strategy<Value = Story> {
+    use proptest::prelude::*;
+    (90i64..=130).prop_flat_map(|minutes| {
+        (
+            Just(minutes),
+            proptest::collection::vec((0usize..3, 0usize..3, 0..minutes, 1i64..60), 0..5),
+            proptest::option::of((1..minutes, 1i64..25)),
+        )
+            .prop_map(|(minutes, outages, away)| Story {
+                minutes,
+                outages,
+                away,
+            })
+    })
+}
+
+#[test]
+fn for_random_histories_the_runners_report_and_the_functions_are_equal() {
+    use proptest::test_runner::{Config, TestRunner};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: 6,
+        max_shrink_iters: 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let t0 = start();
+    runner
+        .run(&stories(), |story| {
+            rt.block_on(async {
+                let sqlite = atalaya_store::SqliteStore::in_memory().unwrap();
+                let local = tell(&sqlite, &checks(FILE), &story, t0, true).await;
+                let (dynamo, _) = atalaya_tests::moto::store().await;
+                let dynamo = dynamo.with_partitions(4);
+                let functions = tell(&dynamo, &checks(FILE), &story, t0, false).await;
+                proptest::prop_assert_eq!(figures(&local), figures(&functions), "{:?}", story);
+                // Something was counted: the story's hours are in the report.
+                let counted: f64 = local
+                    .services
+                    .iter()
+                    .map(|s| s.up_s + s.down_s + s.degraded_s + s.unknown_s)
+                    .sum();
+                proptest::prop_assert!(counted > 0.0, "{:?}", story);
+                Ok(())
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
