@@ -1,6 +1,7 @@
-//! The alert function's decisions over a real SQLite store and a channel in memory, without
-//! moto: what reaches each audience, duplicate and racing deliveries, failed sends, failed
-//! commits, silent regions. The AWS adapters are tested on moto in tests/aws.
+//! The alert function's decisions, each told over both stores with the same expected outcome:
+//! SQLite (the runner's) and DynamoDB on moto in four partitions (the functions'), with a
+//! channel in memory: what reaches each audience, duplicate and racing deliveries, failed
+//! sends, failed commits, silent regions, latency drift.
 
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
@@ -9,7 +10,7 @@ use atalaya_app::Checks;
 use atalaya_core::evaluate::{Incident, State};
 use atalaya_core::{Message, Outcome, Phases, ProbeResult, Reason};
 use atalaya_notify::MemoryChannel;
-use atalaya_store::{Delivery, Pending, SqliteStore, Store, StoreError, Versioned};
+use atalaya_store::{Delivery, HourlyRollups, Pending, Rollups, Store, StoreError, Versioned};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -73,13 +74,12 @@ fn seen(c: &MemoryChannel) -> Vec<(String, String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice() {
-    let (c, s, ch) = (
-        checks(),
-        SqliteStore::in_memory().unwrap(),
-        MemoryChannel::new("sns"),
-    );
+async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    s: S,
+) {
+    let (c, ch) = (checks(), MemoryChannel::new("sns"));
     let deps = Deps {
         checks: &c,
         store: &s,
@@ -114,13 +114,12 @@ async fn an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_t
     assert!(s.pending().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
-    let (c, s, ch) = (
-        checks(),
-        SqliteStore::in_memory().unwrap(),
-        MemoryChannel::new("sns"),
-    );
+async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    s: S,
+) {
+    let (c, ch) = (checks(), MemoryChannel::new("sns"));
     let deps = Deps {
         checks: &c,
         store: &s,
@@ -147,13 +146,13 @@ async fn a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted() {
 
 /// A store whose next commits fail: throttled (worth retrying) or, with `for_good`, refusing
 /// the state as DynamoDB refuses an item over 400 KB.
-struct Failing {
-    inner: SqliteStore,
+struct Failing<S> {
+    inner: S,
     commits_to_fail: AtomicUsize,
     for_good: bool,
 }
 
-impl atalaya_store::Rollups for Failing {
+impl<S: Store + Rollups + Sync> atalaya_store::Rollups for Failing<S> {
     async fn service_hours(
         &self,
         service: &str,
@@ -200,7 +199,7 @@ impl atalaya_store::Rollups for Failing {
     }
 }
 
-impl Store for Failing {
+impl<S: Store + Rollups + Sync> Store for Failing<S> {
     async fn put_results(&self, r: &[ProbeResult], d: Instant) -> Result<usize, StoreError> {
         self.inner.put_results(r, d).await
     }
@@ -275,11 +274,14 @@ impl Store for Failing {
     }
 }
 
-#[tokio::test]
-async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda() {
+async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    inner: S,
+) {
     let c = checks();
     let s = Failing {
-        inner: SqliteStore::in_memory().unwrap(),
+        inner,
         commits_to_fail: AtomicUsize::new(1),
         for_good: false,
     };
@@ -312,11 +314,14 @@ async fn a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda()
     assert_eq!(seen(&ch).len(), 2);
 }
 
-#[tokio::test]
-async fn a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_back() {
+async fn a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_back<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    inner: S,
+) {
     let c = checks();
     let s = Failing {
-        inner: SqliteStore::in_memory().unwrap(),
+        inner,
         commits_to_fail: AtomicUsize::new(usize::MAX),
         for_good: true,
     };
@@ -341,13 +346,12 @@ async fn a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_ba
     assert_eq!(emf["Function"], "alert");
 }
 
-#[tokio::test]
-async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing() {
-    let (c, s, ch) = (
-        checks(),
-        SqliteStore::in_memory().unwrap(),
-        MemoryChannel::new("sns"),
-    );
+async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    s: S,
+) {
+    let (c, ch) = (checks(), MemoryChannel::new("sns"));
     let deps = Deps {
         checks: &c,
         store: &s,
@@ -389,7 +393,7 @@ fn sketch(ms: f64, n: usize) -> atalaya_core::rollup::Latency {
 
 /// An hour of `api`'s latency, as the hourly job writes it: each region's part (eu-west-1
 /// around `eu` ms, us-east-1 around 100 ms).
-async fn seed(s: &SqliteStore, at: DateTime<Utc>, eu: f64) {
+async fn seed<S: HourlyRollups>(s: &S, at: DateTime<Utc>, eu: f64) {
     for (region, ms) in [("eu-west-1", eu), ("us-east-1", 100.0)] {
         let detail = atalaya_core::rollup::Detail {
             latency: std::collections::BTreeMap::from([(format!("api@{region}"), sketch(ms, 60))]),
@@ -402,8 +406,11 @@ async fn seed(s: &SqliteStore, at: DateTime<Utc>, eu: f64) {
     }
 }
 
-#[tokio::test]
-async fn a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back() {
+async fn a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    s: S,
+) {
     let c = Checks::from_text(
         "settings:
   regions: [eu-west-1, us-east-1]
@@ -421,7 +428,7 @@ checks:
         atalaya_core::Target::Lambda,
     )
     .unwrap();
-    let (s, ch) = (SqliteStore::in_memory().unwrap(), MemoryChannel::new("sns"));
+    let ch = MemoryChannel::new("sns");
     let deps = Deps {
         checks: &c,
         store: &s,
@@ -499,3 +506,30 @@ checks:
         "{events:?}"
     );
 }
+
+/// Each decision over SQLite and over DynamoDB on moto (four partitions).
+macro_rules! over_both_stores {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(atalaya_store::SqliteStore::in_memory().unwrap()).await;
+            }
+
+            #[tokio::test]
+            async fn dynamodb() {
+                let (store, _) = atalaya_tests::moto::store().await;
+                super::$name(store.with_partitions(4)).await;
+            }
+        }
+    )* };
+}
+
+over_both_stores!(
+    an_outage_and_recovery_reach_each_audience_once_whatever_is_delivered_twice,
+    a_send_that_fails_goes_out_with_the_next_invocation_and_is_counted,
+    a_probe_region_that_stops_reporting_is_counted_and_opens_nothing,
+    a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda,
+    a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_back,
+    a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back,
+);

@@ -205,7 +205,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     out.add(&t, &regions.config, now);
     out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
     let heard: BTreeMap<String, RegionState> = t.state.regions;
-    let by_part = by_partition(checks, &plan, &batch);
+    let by_part = by_partition(checks, &plan, &batch, &drift);
     let done = evaluate_parts(store, checks, &plan, &by_part, &batch, away, &drift, &heard).await;
     let mut first_error = None;
     let mut strays: Vec<(&str, Incident)> = Vec::new();
@@ -251,13 +251,21 @@ pub async fn evaluate_batch<S: Store + Rollups>(
 
 /// The results of each partition the batch touches; on a tick every partition, but those a
 /// batch evaluated less than [`RECENT`] ago (their `settings.tick` allows for it: a promised
-/// update is never late).
+/// update is never late); and every partition the hour's drift concerns.
 fn by_partition<'p>(
     checks: &Checks,
     plan: &'p Plan,
     batch: &Batch<'_>,
+    drift: &crate::drift::Seen,
 ) -> BTreeMap<&'p str, Vec<ProbeResult>> {
     let mut by_part: BTreeMap<&str, Vec<ProbeResult>> = BTreeMap::new();
+    // The hour's drift is judged once: every partition it concerns takes it now, however
+    // recently it was evaluated (else it would be lost until the hour after).
+    for check in drift.keys() {
+        if let Some(p) = plan.of_check(check) {
+            by_part.entry(p.key.as_str()).or_default();
+        }
+    }
     if batch.results.is_empty() {
         let evaluated = checks.evaluated.lock().unwrap_or_else(|p| p.into_inner());
         for p in &plan.parts {
