@@ -2,10 +2,11 @@
 //! name, times in their zone, durations, the phase, the operators' own words) and how times,
 //! windows and durations read in each language.
 
+use super::speech::{local_day, speech, Moment, Unit};
 use super::{RenderError, Renderer};
 use crate::config::{Config, Customer, Language, Maintenance};
 use crate::evaluate::{after, About, Event, EventKind, Incident, Phase};
-use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 impl Renderer {
@@ -93,13 +94,7 @@ pub fn signature(customer: &Customer, config: &Config, l: Language) -> String {
                 .and_then(|s| s.for_language(l))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            match l {
-                Language::En => "The support team",
-                Language::Es => "El equipo de soporte",
-            }
-            .to_string()
-        })
+        .unwrap_or_else(|| speech(l).signature().to_string())
 }
 
 /// A note as a sentence of its own: its own full stop kept, one added if it has none.
@@ -123,7 +118,8 @@ fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// The zone as people say it: its city (`Madrid`, `Buenos Aires`), or `None` for UTC.
+/// The zone as people say it: its city (`Madrid`, `Buenos Aires`; in the language's own name
+/// where it has one), or `None` for UTC.
 fn zone_city(tz: Tz, l: Language) -> Option<String> {
     let name = tz.name();
     if matches!(
@@ -146,188 +142,78 @@ fn zone_city(tz: Tz, l: Language) -> Option<String> {
         return None;
     }
     let city = name.rsplit('/').next().unwrap_or(name).replace('_', " ");
-    if l == Language::Es {
-        let spanish = [
-            ("New York", "Nueva York"),
-            ("London", "Londres"),
-            ("Mexico City", "Ciudad de México"),
-            ("Sao Paulo", "São Paulo"),
-            ("Lisbon", "Lisboa"),
-            ("Brussels", "Bruselas"),
-            ("Zurich", "Zúrich"),
-            ("Athens", "Atenas"),
-            ("Moscow", "Moscú"),
-            ("Tokyo", "Tokio"),
-            ("Bogota", "Bogotá"),
-            ("Asuncion", "Asunción"),
-            ("Canary", "Canarias"),
-            ("Havana", "La Habana"),
-            ("Panama", "Panamá"),
-        ];
-        if let Some((_, es)) = spanish.iter().find(|(en, _)| *en == city) {
-            return Some(es.to_string());
-        }
-    }
-    Some(city)
-}
-
-/// `10:00`; in Spanish with its article, as in "a las 10:00", "a la 01:00".
-fn clock(t: DateTime<Tz>, l: Language) -> String {
-    let hm = t.format("%H:%M");
-    match l {
-        Language::En => hm.to_string(),
-        Language::Es if t.hour() == 1 => format!("la {hm}"),
-        Language::Es => format!("las {hm}"),
-    }
+    Some(speech(l).city(&city).map_or(city, str::to_string))
 }
 
 /// The zone after a time: ` UTC`, ` (Madrid time)`, ` (hora de Madrid)`.
 fn zone(tz: Tz, l: Language) -> String {
-    match (zone_city(tz, l), l) {
-        (None, Language::En) => " UTC".into(),
-        (None, Language::Es) => " (UTC)".into(),
-        (Some(city), Language::En) => format!(" ({city} time)"),
-        (Some(city), Language::Es) => format!(" (hora de {city})"),
-    }
+    speech(l).zone(zone_city(tz, l).as_deref())
 }
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const MONTHS_ES: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
 
 /// A month: `November 2026`, `noviembre de 2026` (`month0` from 0).
 pub fn month_words(year: i32, month0: usize, l: Language) -> String {
-    match l {
-        Language::En => format!("{} {year}", MONTHS_EN[month0 % 12]),
-        Language::Es => format!("{} de {year}", MONTHS_ES[month0 % 12]),
-    }
+    speech(l).month(year, month0)
 }
 
 /// A day: `24 November 2026`, `24 de noviembre de 2026`.
 pub fn day(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
-    local_day(t.with_timezone(&tz), l)
-}
-
-fn local_day(t: DateTime<Tz>, l: Language) -> String {
-    let m = t.month0() as usize;
-    match l {
-        Language::En => format!("{} {} {}", t.day(), MONTHS_EN[m], t.year()),
-        Language::Es => format!("{} de {} de {}", t.day(), MONTHS_ES[m], t.year()),
-    }
+    local_day(speech(l), t.with_timezone(&tz))
 }
 
 /// A time as a customer reads it, in their zone, with the zone named:
 /// `10:00 (Madrid time) on 24 November 2026`, `las 10:00 (hora de Madrid) del 24 de noviembre
 /// de 2026`.
 pub fn when(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
+    let s = speech(l);
     let local = t.with_timezone(&tz);
-    match l {
-        Language::En => format!(
-            "{}{} on {}",
-            clock(local, l),
-            zone(tz, l),
-            local_day(local, l)
-        ),
-        Language::Es => format!(
-            "{}{} del {}",
-            clock(local, l),
-            zone(tz, l),
-            local_day(local, l)
-        ),
-    }
+    s.when(&Moment {
+        clock: &s.clock(local),
+        zone: &zone(tz, l),
+        day: &local_day(s, local),
+    })
 }
 
 /// A maintenance window; the date once when it starts and ends on the same day.
 pub fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
+    let s = speech(l);
     let (start, end) = (m.start.with_timezone(&tz), m.end.with_timezone(&tz));
     let z = zone(tz, l);
-    let same_day = start.date_naive() == end.date_naive();
-    match (l, same_day) {
-        (Language::En, true) => format!(
-            "on {} from {} to {}{z}",
-            local_day(start, l),
-            clock(start, l),
-            clock(end, l)
-        ),
-        (Language::En, false) => format!(
-            "from {} on {} to {} on {}{z}",
-            clock(start, l),
-            local_day(start, l),
-            clock(end, l),
-            local_day(end, l)
-        ),
-        (Language::Es, true) => format!(
-            "el {}, de {} a {}{z}",
-            local_day(start, l),
-            clock(start, l),
-            clock(end, l)
-        ),
-        (Language::Es, false) => format!(
-            "desde {} del {} hasta {} del {}{z}",
-            clock(start, l),
-            local_day(start, l),
-            clock(end, l),
-            local_day(end, l)
-        ),
-    }
+    let moment = |t: DateTime<Tz>| (s.clock(t), local_day(s, t));
+    let ((start_clock, start_day), (end_clock, end_day)) = (moment(start), moment(end));
+    s.window(
+        &Moment {
+            clock: &start_clock,
+            zone: &z,
+            day: &start_day,
+        },
+        &Moment {
+            clock: &end_clock,
+            zone: &z,
+            day: &end_day,
+        },
+        start.date_naive() == end.date_naive(),
+    )
 }
 
 /// A duration in words, rounded to the nearest minute: `less than a minute`, `2 minutes`,
 /// `1 hour and 5 minutes`, `1 hora y 5 minutos`.
 pub fn duration_words(d: TimeDelta, l: Language) -> String {
+    let s = speech(l);
     let seconds = d.num_seconds().max(0);
     if seconds < 60 {
-        return match l {
-            Language::En => "less than a minute",
-            Language::Es => "menos de un minuto",
-        }
-        .to_string();
+        return s.less_than_a_minute().to_string();
     }
     let minutes = (seconds + 30) / 60;
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    let unit = |n: i64, en: (&str, &str), es: (&str, &str)| {
-        let (one, many) = if l == Language::En { en } else { es };
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
     let mut parts = Vec::new();
-    if days > 0 {
-        parts.push(unit(days, ("day", "days"), ("día", "días")));
+    for (n, unit) in [(days, Unit::Day), (hours, Unit::Hour), (mins, Unit::Minute)] {
+        if n > 0 {
+            parts.push(s.unit(n, unit));
+        }
     }
-    if hours > 0 {
-        parts.push(unit(hours, ("hour", "hours"), ("hora", "horas")));
-    }
-    if mins > 0 {
-        parts.push(unit(mins, ("minute", "minutes"), ("minuto", "minutos")));
-    }
-    let and = if l == Language::En { " and " } else { " y " };
     match parts.pop() {
-        None => unit(1, ("minute", "minutes"), ("minuto", "minutos")),
+        None => s.unit(1, Unit::Minute),
         Some(last) if parts.is_empty() => last,
-        Some(last) => format!("{}{and}{last}", parts.join(", ")),
+        Some(last) => format!("{}{}{last}", parts.join(", "), s.and()),
     }
 }

@@ -10,6 +10,7 @@
 
 mod customer;
 mod operators;
+mod speech;
 mod tags;
 
 pub use customer::{day, duration_words, month_words, signature, when, window_words};
