@@ -27,6 +27,24 @@ async fn a_months_report_is_the_same_from_the_runners_store_and_the_functions() 
     let (dynamo, _) = atalaya_tests::moto::store().await;
     let dynamo = dynamo.with_partitions(4);
     let functions = tell(&dynamo, &checks(FILE), &story, t0, false).await;
+    // Side by side (shown with --no-capture).
+    println!("service  path       uptime %    up s  degraded s  down s  unknown s  incidents  p50 total ms");
+    for (path, r) in [("runner", &local), ("functions", &functions)] {
+        for s in &r.services {
+            println!(
+                "{:<8} {:<10} {:>8.3} {:>7.0} {:>11.0} {:>7.0} {:>10.0} {:>10} {:>13.1}",
+                s.service,
+                path,
+                s.uptime_percent.unwrap_or(f64::NAN),
+                s.up_s,
+                s.degraded_s,
+                s.down_s,
+                s.unknown_s,
+                s.incidents.len(),
+                s.latency.get("total").map_or(f64::NAN, |p| p.p50),
+            );
+        }
+    }
     assert_eq!(
         figures(&local),
         figures(&functions),
