@@ -173,7 +173,7 @@ def checks_key():
 
 def site_keys():
     """Where the alert function writes the status site's pages and its manifest (the code's)."""
-    src = read("shared/notify/src/site/s3.rs")
+    src = read("shared/notify/src/status_site/s3.rs")
     prefix = re.search(r'pub const SITE_PREFIX: &str = "([^"]+)"', src).group(1)
     manifest = re.search(r'pub const MANIFEST: &str = "([^"]+)"', src).group(1)
     return prefix, manifest

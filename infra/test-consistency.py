@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "functions/ping/src", "shared/core/src/kinds/heartbeat", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/status_site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "functions/ping/src", "shared/core/src/kinds/heartbeat", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
