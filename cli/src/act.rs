@@ -353,7 +353,9 @@ async fn publish(args: &StoreArgs, opened: &Opened, messages: &[Message]) -> any
             checks,
         } => {
             let email = crate::mail::channel(&checks.config, &checks.base, &args.db, None).await?;
-            let channels = crate::run::LocalChannels::open(outbox)?.with_email(email);
+            let channels = crate::run::LocalChannels::open(outbox)?
+                .with_email(email)
+                .with_on_call(crate::run::on_call(&checks.config).await?);
             crate::run::deliver_local(store, &channels).await?;
         }
         Opened::Dynamo { store, .. } => match (&args.operators_topic, &args.customers_topic) {

@@ -200,6 +200,9 @@ pub(crate) enum Command {
     /// Heartbeat checks: the URL a job pings.
     #[command(subcommand)]
     Heartbeat(heartbeat::HeartbeatCommand),
+    /// Operators' paging and chat channels: list them, send a test notification.
+    #[command(subcommand)]
+    Channels(crate::channels::ChannelsCommand),
     /// Print the checks file's JSON Schema.
     ///
     /// Save it and point your editor at it, e.g. with the yaml-language-server modeline

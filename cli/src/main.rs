@@ -6,6 +6,7 @@
 
 mod act;
 mod args;
+mod channels;
 mod delivery;
 mod heartbeat;
 mod housekeeping;
@@ -254,6 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Subscribers { action, store } => subscribers::command(&store, action),
         Command::Heartbeat(action) => heartbeat::command(action),
+        Command::Channels(cmd) => channels::command(cmd),
         Command::Report {
             month,
             customer,

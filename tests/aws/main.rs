@@ -180,6 +180,7 @@ fn message(id: &str, second: i64) -> Message {
             atalaya_core::Language::En,
         ),
         digest: None,
+        details: None,
         translations: Default::default(),
     }
 }

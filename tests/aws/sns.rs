@@ -25,6 +25,7 @@ fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Mess
             atalaya_core::message::Tags::from_pairs(&pairs).unwrap()
         },
         digest: None,
+        details: None,
         translations: Default::default(),
     }
 }

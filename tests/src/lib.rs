@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod smtp;
 pub mod story;
 pub mod tls;
+pub mod vendors;
 
 use atalaya_probe::{Connector, Engine, EngineOptions};
 use futures_free::BoxFuture;

@@ -7,12 +7,33 @@ use atalaya_notify::{Channel, JsonlChannel, StdoutChannel};
 use atalaya_store::SqliteStore;
 use std::path::Path;
 
-/// The local runner's channels: people read stdout, machines read the JSONL outbox, and
-/// customers' subscribers get mail when the file has a brand.
+/// The local runner's channels: people read stdout, machines read the JSONL outbox,
+/// customers' subscribers get mail when the file has a brand, and operators' paging and chat
+/// channels (`settings.operators.channels`) what their routes send them.
 pub struct LocalChannels {
     stdout: StdoutChannel,
     jsonl: JsonlChannel,
     email: Option<EmailChannel<SqliteStore>>,
+    on_call: Vec<Box<dyn Channel>>,
+}
+
+/// The operators' paging and chat channels of `config`, their requests through a network
+/// guard of the file's `allow_networks`; references read from the environment and AWS.
+pub async fn on_call(config: &atalaya_core::Config) -> anyhow::Result<Vec<Box<dyn Channel>>> {
+    if config.settings.operators.on_call.channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let engine = std::sync::Arc::new(atalaya_probe::Engine::new(atalaya_probe::EngineOptions {
+        allow_networks: config.settings.allow_networks.clone(),
+        ..Default::default()
+    })?);
+    Ok(atalaya_app::on_call::build(
+        config,
+        &engine,
+        &crate::mail::sdk().await,
+        &atalaya_notify::vendor::Policy::default(),
+    )
+    .await)
 }
 
 impl LocalChannels {
@@ -22,7 +43,14 @@ impl LocalChannels {
             jsonl: JsonlChannel::open(outbox)
                 .with_context(|| format!("opening the outbox {}", outbox.display()))?,
             email: None,
+            on_call: Vec::new(),
         })
+    }
+
+    /// With the operators' paging and chat channels ([`on_call`]).
+    pub fn with_on_call(mut self, on_call: Vec<Box<dyn Channel>>) -> Self {
+        self.on_call = on_call;
+        self
     }
 
     /// With the email channel of the file (`crate::mail::channel`).
@@ -40,6 +68,7 @@ impl LocalChannels {
         if let Some(e) = &self.email {
             all.push(e);
         }
+        all.extend(self.on_call.iter().map(|c| c.as_ref()));
         all
     }
 }

@@ -88,7 +88,12 @@ impl Setup {
             &opts.db,
             opts.listen.as_deref(),
         ))?;
-        let channels = Arc::new(LocalChannels::open(&opts.outbox)?.with_email(email));
+        let on_call = runtime.block_on(super::on_call(config))?;
+        let channels = Arc::new(
+            LocalChannels::open(&opts.outbox)?
+                .with_email(email)
+                .with_on_call(on_call),
+        );
         let engine = Arc::new(Engine::new(EngineOptions {
             region: atalaya_core::LOCAL_REGION.into(),
             allow_networks: config.settings.allow_networks.clone(),

@@ -10,7 +10,8 @@
 
 use atalaya_alert_fn::{handle, results_of, Deps};
 use atalaya_app::live::FunctionChecks;
-use atalaya_notify::SnsChannel;
+use atalaya_app::on_call::OnCallChannels;
+use atalaya_notify::{Channel, SnsChannel};
 use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -37,6 +38,13 @@ async fn main() -> Result<(), Error> {
     // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged
     // one until then.
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    // Operators' paging and chat channels: their requests through the network guard of the
+    // file's allow_networks; made again when a new checks file is in force.
+    let engine = std::sync::Arc::new(atalaya_probe::Engine::new(atalaya_probe::EngineOptions {
+        allow_networks: checks.config.settings.allow_networks.clone(),
+        ..Default::default()
+    })?);
+    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default());
     let live = FunctionChecks::new(checks, &sdk);
     // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
     let site = match std::env::var("ATALAYA_SITE_BUCKET") {
@@ -54,6 +62,7 @@ async fn main() -> Result<(), Error> {
     let sns = &sns;
     let site = site.as_ref();
     let live = &live;
+    let (on_call, sdk) = (&on_call, &sdk);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let tick = event.payload.get("Records").is_none();
@@ -66,10 +75,13 @@ async fn main() -> Result<(), Error> {
             };
             let now = chrono::Utc::now();
             let (checks, rejected) = live.now().await;
+            let paging = on_call.of(&checks, sdk).await;
+            let mut channels: Vec<&dyn Channel> = vec![sns];
+            channels.extend(paging.iter().map(|c| c.as_ref()));
             let deps = Deps {
                 checks: &checks,
                 store,
-                channels: &[sns],
+                channels: &channels,
                 site,
             };
             let out = handle(&deps, &results, first, now).await;

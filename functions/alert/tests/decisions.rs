@@ -250,6 +250,12 @@ impl<S: Store + Rollups + Sync> Store for Failing<S> {
     async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
         self.inner.pending().await
     }
+    async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.thread(channel, key).await
+    }
+    async fn keep_thread(&self, channel: &str, key: &str, r: &str) -> Result<(), StoreError> {
+        self.inner.keep_thread(channel, key, r).await
+    }
     async fn claim(
         &self,
         id: &str,

@@ -67,6 +67,7 @@ async fn message_of(store: &DynamoStore, r: &SnsRecord) -> Option<Message> {
         body: r.sns.message.clone(),
         attributes,
         digest: None,
+        details: None,
         translations: Default::default(),
     })
 }

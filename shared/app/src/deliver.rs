@@ -124,11 +124,11 @@ async fn lane<S: Store>(
     let mut out = Delivered::default();
     let mut done = Vec::with_capacity(claimed.len());
     for (parts, m) in claimed {
-        if parts.iter().all(|p| p.done.contains(channel.name())) {
+        if parts.iter().all(|p| p.done.contains(channel.name())) || !channel.wants(m) {
             done.push(true);
             continue;
         }
-        let Some(delivery) = send(channel, m, &mut out).await else {
+        let Some(delivery) = send(store, channel, m, &mut out).await else {
             done.push(false);
             continue;
         };
@@ -152,11 +152,40 @@ async fn lane<S: Store>(
     (done, out)
 }
 
-/// One message to one channel: how it went, or `None` when it is to be tried again.
-async fn send(channel: &dyn Channel, m: &Message, out: &mut Delivered) -> Option<Delivery> {
-    match channel.send(m).await {
-        Ok(()) => {
+/// One message to one channel (into the thread it keeps for the message's subject, if it
+/// keeps threads): how it went, or `None` when it is to be tried again.
+async fn send<S: Store>(
+    store: &S,
+    channel: &dyn Channel,
+    m: &Message,
+    out: &mut Delivered,
+) -> Option<Delivery> {
+    let key = m.details.as_ref().map(|d| d.key.as_str());
+    let thread = match key {
+        Some(key) if channel.threads() => match store.thread(channel.name(), key).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(id = %m.id, channel = channel.name(), error = %e, "cannot read the channel's thread; it is tried again");
+                failed(
+                    out,
+                    format!("reading the thread of {key} on {}: {e}", channel.name()),
+                );
+                return None;
+            }
+        },
+        _ => None,
+    };
+    match channel.send_in(m, thread.as_deref()).await {
+        Ok(now_in) => {
             out.sent += 1;
+            if let (Some(key), Some(now_in)) = (key, now_in) {
+                if thread.as_deref() != Some(now_in.as_str()) {
+                    if let Err(e) = store.keep_thread(channel.name(), key, &now_in).await {
+                        // Sent; the next message of the thing starts a thread of its own.
+                        tracing::warn!(id = %m.id, channel = channel.name(), error = %e, "the channel's thread was not kept");
+                    }
+                }
+            }
             Some(Delivery::Sent)
         }
         Err(e) if e.retryable => {

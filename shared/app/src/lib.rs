@@ -8,6 +8,7 @@
 //!   runner): evaluate, hand the messages to delivery, publish the status pages that changed;
 //! - [`deliver::deliver`]: deliver every pending message to every channel, recording each
 //!   delivery per message and channel;
+//! - [`on_call`]: the operators' paging and chat channels of the checks file in force;
 //! - [`customer_mail::EmailChannel`]: customer mail to each confirmed subscriber, claimed per
 //!   mail, with the bounce policy;
 //! - [`bundle`] and [`live::LiveChecks`]: a checks file published to S3 (`atalaya
@@ -26,6 +27,7 @@ mod handover;
 pub mod heartbeat;
 mod hours;
 pub mod live;
+pub mod on_call;
 pub mod report;
 pub mod rollup_job;
 pub mod round;

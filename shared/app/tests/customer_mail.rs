@@ -69,6 +69,7 @@ async fn an_address_the_mailer_cannot_write_is_given_up_once_and_recorded() {
             )
         },
         digest: None,
+        details: None,
         translations: Default::default(),
     };
     channel.send(&m).await.unwrap();

@@ -24,6 +24,7 @@ fn message(id: &str) -> Message {
             atalaya_core::Language::En,
         ),
         digest: None,
+        details: None,
         translations: Default::default(),
     }
 }

@@ -282,6 +282,8 @@ pub enum Quorum {
 pub struct Operators {
     pub renotify_every: Duration,
     pub escalate_after: Duration,
+    /// Paging and chat channels, routes and escalation.
+    pub on_call: crate::oncall::OnCall,
 }
 
 #[derive(

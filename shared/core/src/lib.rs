@@ -16,6 +16,7 @@ pub mod evaluate;
 mod fields;
 pub mod kinds;
 pub mod message;
+pub mod oncall;
 pub mod partition;
 pub mod raw;
 pub mod result;

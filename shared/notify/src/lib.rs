@@ -7,7 +7,10 @@
 //! - `memory`: keeps what it is sent (tests, and callers that only want to look);
 //! - `email`: customer mail in the team's own name: its format, links and transport (who gets
 //!   which mail is the application layer's `customer_mail`);
-//! - `status_site`: the status site's objects, to a folder or an S3 bucket (only what changed).
+//! - `status_site`: the status site's objects, to a folder or an S3 bucket (only what changed);
+//! - operators' paging and chat (`settings.operators.channels`): `pagerduty`, `opsgenie`,
+//!   `slack`, `teams`, `webhook`, each calling its vendor through `vendor` (the probe engine's
+//!   guarded client, retries, `Retry-After`); `oncall::build` makes them from the checks file.
 //!
 //! The application layer (`atalaya-app`) delivers each pending message to every channel and
 //! records the delivery per message and channel, so a channel that failed is retried alone.
@@ -16,11 +19,20 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod email;
+#[cfg(test)]
+mod fixtures;
 pub mod jsonl;
 pub mod memory;
+pub mod oncall;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod slack;
 pub mod sns;
 pub mod status_site;
 pub mod stdout;
+pub mod teams;
+pub mod vendor;
+pub mod webhook;
 
 pub use jsonl::JsonlChannel;
 pub use memory::MemoryChannel;
@@ -39,6 +51,35 @@ pub trait Channel: Send + Sync {
     /// size). Sending a message again with the same id must not duplicate it where the
     /// channel can tell (the JSONL file can; SNS subscribers see the id as an attribute).
     fn send<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Result<(), ChannelError>>;
+
+    /// Whether this message is for the channel at all (an operators' paging or chat channel
+    /// takes what its routes send it); one that is not counts as done without a send.
+    fn wants(&self, _message: &Message) -> bool {
+        true
+    }
+
+    /// What the vendor last answered (its status and the start of its body), for `atalaya
+    /// channels test`; `None` for channels without a vendor.
+    fn answered(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether the channel keeps the messages about one thing (an incident) together in a
+    /// thread it opens (Slack with a bot token): delivery then keeps the thread's reference
+    /// per channel and key, and hands it to [`Channel::send_in`].
+    fn threads(&self) -> bool {
+        false
+    }
+
+    /// Sends one message into `thread` (the reference an earlier send of the same thing gave);
+    /// says which thread the message is in now, to keep for the next.
+    fn send_in<'a>(
+        &'a self,
+        message: &'a Message,
+        _thread: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<String>, ChannelError>> {
+        Box::pin(async move { self.send(message).await.map(|()| None) })
+    }
 }
 
 /// A failed send: `retryable` when trying again may succeed (throttling, a full disk);

@@ -13,6 +13,7 @@ pub mod guard;
 mod http;
 pub mod lint;
 mod net;
+pub mod outbound;
 mod redact;
 pub mod references;
 mod tcp;
@@ -21,6 +22,7 @@ mod tls_client;
 
 pub use guard::Guard;
 pub use net::{Connector, DirectConnector};
+pub use outbound::{Answer, Outbound, OutboundError};
 pub use redact::{printable, redact_url, scrub, Scrubber, QUIET_LIBRARIES};
 pub use references::{remote_references, References};
 

@@ -186,6 +186,16 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     /// Every channel is done with the message: it is no longer pending.
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError>;
+    /// The thread `channel` keeps the messages about `key` (an incident) in: the reference
+    /// its first message gave (Slack's message `ts`).
+    async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError>;
+    /// Keeps the thread `channel` opened for `key` (replacing an earlier one: a new episode).
+    async fn keep_thread(
+        &self,
+        channel: &str,
+        key: &str,
+        reference: &str,
+    ) -> Result<(), StoreError>;
     /// Takes the evaluation lease for `owner` until `until` (or until released): of several
     /// evaluators, one evaluates at a time, so none races another on a partition. False when
     /// another holds it. A store with one writer at a time (SQLite) always grants it.

@@ -42,6 +42,7 @@ fn message(id: String, at: DateTime<Utc>) -> Message {
             atalaya_core::Language::En,
         ),
         digest: None,
+        details: None,
         translations: Default::default(),
     }
 }

@@ -9,11 +9,13 @@
 //! times, durations and the operators' own words.
 
 mod customer;
+pub mod details;
 mod operators;
 mod speech;
 mod tags;
 
 pub use customer::{day, duration_words, month_words, signature, when, window_words};
+pub use details::Details;
 pub use tags::Tags;
 
 use crate::config::{Config, Language};
@@ -80,6 +82,10 @@ pub struct Message {
     /// A part of a notice several partitions tell at once (never sent as such).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// An operator message's details for paging and chat channels (what it opens or closes,
+    /// the failing checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Details>,
     /// A customer message in the other languages, by language (kept by code), for subscribers who read another
     /// than the customer's (kept in the outbox; SNS sends the customer's language only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -286,14 +292,18 @@ impl Renderer {
             attributes.customer = Some(c.to_string());
         }
         attributes.incident = event.incident().map(str::to_string);
+        let subject = clean_subject(&subject);
+        let details = (event.audience == Audience::Operators)
+            .then(|| operators::details(event, incident, config, &subject));
         Ok(Message {
             id: event.id.clone(),
             at: event.at,
             topic: event.audience,
-            subject: clean_subject(&subject),
+            subject,
             body: cap_body(body),
             attributes,
             digest: operators::digest(event, config),
+            details,
             translations,
         })
     }

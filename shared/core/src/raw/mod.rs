@@ -306,9 +306,11 @@ impl<'de> Deserialize<'de> for Port {
 // inside it at its true position. The mode is a thread-local because serde-saphyr takes no seed.
 
 /// Which part of the file a parse is strict about.
+mod oncall;
 mod sections;
 mod settings;
 
+pub use oncall::*;
 pub use sections::Section;
 pub(crate) use sections::{with_mode, Mode, SectionKind};
 pub use settings::*;

@@ -23,7 +23,7 @@ pub struct RawSettings {
     /// Defaults for every check; each can be overridden per check.
     pub defaults: Option<RawDefaults>,
     /// How operators are reminded and escalated to.
-    pub operators: Option<RawOperators>,
+    pub operators: Option<super::RawOperators>,
     /// Flap detection: percent state change over the last 21 results (Nagios' weighted method).
     pub flapping: Option<RawFlapping>,
     /// Incident policy.
@@ -249,16 +249,4 @@ pub struct RawDefaults {
     pub retries: Option<At<Count>>,
     /// Consecutive successes before a check is up again (default 2, at most 100).
     pub recover_after: Option<At<Count>>,
-}
-
-/// Operator notification cadence.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[schemars(rename = "Operators")]
-#[serde(deny_unknown_fields)]
-pub struct RawOperators {
-    /// Remind operators of an unacknowledged incident this often (default `30m`, at most `7d`).
-    pub renotify_every: Option<At<String>>,
-    /// Escalate (severity critical) when unacknowledged this long (default `15m`, at most
-    /// `7d`).
-    pub escalate_after: Option<At<String>>,
 }

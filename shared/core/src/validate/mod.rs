@@ -6,6 +6,7 @@
 mod addresses;
 mod checks;
 mod email;
+mod oncall;
 mod parse;
 mod references;
 mod settings;
@@ -306,6 +307,13 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         .collect();
 
     let mut settings = settings;
+    let mut warnings = guessable_pages(&raw.customers, &errs.file);
+    settings.operators.on_call = oncall::on_call(
+        raw.settings.as_ref().and_then(|s| s.operators.as_ref()),
+        &service_ids,
+        errs,
+        &mut warnings,
+    );
     if checks.iter().any(|c: &Check| c.kind.is_passive())
         && !settings
             .regions
@@ -323,7 +331,7 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
         customers,
         services,
         checks,
-        warnings: guessable_pages(&raw.customers, &errs.file),
+        warnings,
         index: Default::default(),
     };
     screen_maintenance_notes(raw, &config, errs);

@@ -201,6 +201,8 @@ fn operators(raw: &RawSettings, s: &str, errs: &mut Errs) -> Operators {
             DEFAULT_ESCALATE_AFTER,
             MAX_ESCALATE_AFTER,
         ),
+        // Channels and routes name services: read with them (`oncall::on_call`).
+        on_call: Default::default(),
     }
 }
 

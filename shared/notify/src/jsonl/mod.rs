@@ -17,6 +17,7 @@ pub fn line(m: &Message) -> Result<Vec<u8>, serde_json::Error> {
     // What SNS receives: not the translations (for the email channel) nor a digest part.
     let sent = Message {
         digest: None,
+        details: None,
         translations: Default::default(),
         ..m.clone()
     };

@@ -81,6 +81,7 @@ pub(crate) mod tests {
                 atalaya_core::Language::Es,
             ),
             digest: None,
+            details: None,
             translations: Default::default(),
         }
     }

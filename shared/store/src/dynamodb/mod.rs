@@ -284,6 +284,19 @@ impl Store for DynamoStore {
         self.record(id, channel, delivery).await
     }
 
+    async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.read_thread(channel, key).await
+    }
+
+    async fn keep_thread(
+        &self,
+        channel: &str,
+        key: &str,
+        reference: &str,
+    ) -> Result<(), StoreError> {
+        self.write_thread(channel, key, reference).await
+    }
+
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
         self.finish(id).await
     }

@@ -27,6 +27,46 @@ pub(super) fn outbox_item(m: &Message) -> Result<HashMap<String, AttributeValue>
 }
 
 impl DynamoStore {
+    /// A channel's thread for a key: an item of its own in the outbox table
+    /// (`thread#<channel>#<key>`), never pending.
+    pub(super) async fn read_thread(
+        &self,
+        channel: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.tables.outbox)
+            .key("pk", s(format!("thread#{channel}#{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("read a thread", e))?;
+        match got.item {
+            Some(item) => Ok(Some(get_s(&item, "reference")?.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn write_thread(
+        &self,
+        channel: &str,
+        key: &str,
+        reference: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.outbox)
+            .item("pk", s(format!("thread#{channel}#{key}")))
+            .item("reference", s(reference.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk("keep a thread", e))?;
+        self.count_update();
+        Ok(())
+    }
+
     /// Records messages in the outbox, each once: a conditional put keyed by the event id, so a
     /// retried invocation or a duplicate stream delivery records nothing twice. Returns how many
     /// were new.

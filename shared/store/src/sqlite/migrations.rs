@@ -92,6 +92,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (hour, region)
      );
      CREATE INDEX results_region_at ON results (region, at);",
+    // 10: where a channel keeps the messages about one thing together (Slack's thread).
+    "CREATE TABLE threads (
+        channel TEXT NOT NULL,
+        key TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (channel, key)
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

@@ -390,6 +390,31 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
+
+    async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT reference FROM threads WHERE channel = ?1 AND key = ?2",
+                params![channel, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    async fn keep_thread(
+        &self,
+        channel: &str,
+        key: &str,
+        reference: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO threads (channel, key, reference, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (channel, key) DO UPDATE SET reference = excluded.reference, at = excluded.at",
+            params![channel, key, reference, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 //! One file per family: what the monitor cannot see (`sight.rs`), its own faults and early
 //! warnings (`fault.rs`), incidents (`incident.rs`).
 
+mod details;
 mod fault;
 mod incident;
 mod sight;
 
+pub(super) use details::details;
 pub(super) use sight::sight_text;
 
 use super::Digest;

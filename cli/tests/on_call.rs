@@ -1,0 +1,360 @@
+//! On call through the binary: an outage routed to PagerDuty and Slack (and the rest to Teams
+//! and a signed webhook), a reminder, an escalation to Opsgenie, an acknowledgement by
+//! `atalaya incident ack`, a resolution; the vendors are fakes on 127.0.0.1 that check every
+//! payload against their published rules and answer with scripted faults.
+
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+mod common;
+
+use atalaya_tests::vendors::{Fault, Vendors, PD_KEY, WEBHOOK_SECRET};
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SLACK_TOKEN: &str = "xoxb-1111-2222-SLACKSECRETTOKEN";
+const OG_KEY: &str = "0gk3y-5ecret-0f-0psgenie-1234";
+
+fn until(what: &str, secs: u64, ok: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not within {secs} s");
+}
+
+#[test]
+fn an_outage_pages_posts_escalates_is_acknowledged_and_resolves_once_on_every_channel() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = rt.block_on(atalaya_tests::http::server(None));
+    let v = rt.block_on(Vendors::start());
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+  operators:
+    renotify_every: 3s
+    escalate_after: 6s
+    escalate_to: [lead]
+    channels:
+      pd: {{ pagerduty: {{ routing_key: '${{env:T_PD}}', url: '{pd}' }} }}
+      chat: {{ slack: {{ token: '${{env:T_SLACK}}', channel: C0ATALAYA, url: '{slack}' }} }}
+      lead: {{ opsgenie: {{ api_key: '${{env:T_OG}}', url: '{og}' }} }}
+      team: {{ teams: {{ webhook: '${{env:T_TEAMS}}' }} }}
+      hook: {{ webhook: {{ url: '{hook}', secret: '${{env:T_HOOK}}' }} }}
+    routes:
+      - {{ services: [shop], to: [pd, chat] }}
+      - {{ to: [team, hook] }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: shop, customer: acme, name: Online shop, runbook: 'https://wiki.acme.example/shop' }}
+  - {{ id: blog, customer: acme, name: Blog }}
+checks:
+  - {{ id: shop-home, service: shop, http: {{ url: 'http://{target}/switch/oncall-shop' }} }}
+  - {{ id: blog-home, service: blog, http: {{ url: 'http://{target}/switch/oncall-blog' }} }}
+",
+        pd = v.url("/pagerduty/v2/enqueue"),
+        slack = v.url("/slack/api"),
+        og = v.url("/opsgenie"),
+        hook = v.url("/webhook/hook"),
+    ));
+    let env = [
+        ("T_PD", PD_KEY.to_string()),
+        ("T_SLACK", SLACK_TOKEN.to_string()),
+        ("T_OG", OG_KEY.to_string()),
+        ("T_TEAMS", v.url("/teams/hook")),
+        ("T_HOOK", WEBHOOK_SECRET.to_string()),
+    ];
+    let logs = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (logs.path().join("out"), logs.path().join("err"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
+    cmd.args([
+        "run",
+        w.file.to_str().unwrap(),
+        "--db",
+        w.db.to_str().unwrap(),
+        "--outbox",
+        w.out.to_str().unwrap(),
+    ])
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .env("RUST_LOG", "debug")
+    .stdout(std::fs::File::create(&stdout).unwrap())
+    .stderr(std::fs::File::create(&stderr).unwrap());
+    let runner = Running::spawn(&mut cmd);
+    // The first page meets a 429 (Retry-After: 1), Slack a 500, the webhook a 400 (given up
+    // for that message, the other channels unaffected).
+    v.fault("pagerduty", &[Fault::TooMany(1)]);
+    v.fault("slack", &[Fault::ServerError]);
+    v.fault("webhook", &[Fault::BadRequest]);
+    std::thread::sleep(Duration::from_secs(2));
+    atalaya_tests::http::set_switch("oncall-shop", true);
+    atalaya_tests::http::set_switch("oncall-blog", true);
+
+    until("a PagerDuty incident", 30, || {
+        v.pagerduty_incidents().0 == 1
+    });
+    let shop = v.taken("pagerduty")[0].body["dedup_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until("the escalation reaches Opsgenie", 30, || {
+        v.taken("opsgenie")
+            .iter()
+            .any(|t| t.path.ends_with("/priority"))
+    });
+    until("a reminder in the Slack thread", 30, || {
+        v.slack_messages().len() >= 3
+    });
+
+    let ack = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "incident",
+            "ack",
+            &shop,
+            "--by",
+            "alice",
+            "--db",
+            w.db.to_str().unwrap(),
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        ack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ack.stderr)
+    );
+    until("PagerDuty acknowledged", 30, || {
+        v.pagerduty_incidents()
+            .1
+            .values()
+            .any(|i| i.status == "acknowledged")
+    });
+
+    atalaya_tests::http::set_switch("oncall-shop", false);
+    atalaya_tests::http::set_switch("oncall-blog", false);
+    until("PagerDuty resolved", 30, || {
+        v.pagerduty_incidents()
+            .1
+            .values()
+            .all(|i| i.status == "resolved")
+    });
+    until("Opsgenie closed", 30, || {
+        v.taken("opsgenie")
+            .iter()
+            .any(|t| t.path.ends_with("/close"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    interrupt(runner);
+
+    // Every payload kept the vendors' rules.
+    assert_eq!(v.problems(), Vec::<String>::new());
+    // PagerDuty: one incident, triggered (again with each update), acknowledged, resolved.
+    let (created, incidents) = v.pagerduty_incidents();
+    assert_eq!(created, 1, "{incidents:#?}");
+    let actions = &incidents[&shop].actions;
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("trigger"),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"acknowledge".to_string()), "{actions:?}");
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("resolve"),
+        "{actions:?}"
+    );
+    // The 429 was honoured: the page was sent again, once.
+    assert_eq!(v.requests("pagerduty"), v.taken("pagerduty").len() + 1);
+    let first = &v.taken("pagerduty")[0].body;
+    assert_eq!(first["payload"]["severity"], "error", "{first}");
+    assert_eq!(
+        first["payload"]["custom_details"]["failing"][0]["check"], "shop-home",
+        "{first}"
+    );
+    assert_eq!(
+        first["links"][0]["href"], "https://wiki.acme.example/shop",
+        "{first}"
+    );
+    let escalated = v
+        .taken("pagerduty")
+        .iter()
+        .any(|t| t.body["payload"]["severity"] == "critical");
+    assert!(escalated, "the escalation is critical in PagerDuty");
+
+    // Slack: one thread; its first message kept current (edited to resolved); every later
+    // event a reply in it; no message twice.
+    let slack = v.slack_messages();
+    let roots: Vec<_> = slack.iter().filter(|m| m.thread_ts.is_none()).collect();
+    assert_eq!(roots.len(), 1, "{slack:#?}");
+    let root = roots[0];
+    assert!(
+        slack
+            .iter()
+            .skip(1)
+            .all(|m| m.thread_ts.as_deref() == Some(root.ts.as_str())),
+        "{slack:#?}"
+    );
+    assert!(root.edits >= 3, "{root:#?}");
+    assert!(
+        root.blocks.to_string().contains("Resolved"),
+        "{}",
+        root.blocks
+    );
+    // (The first message, edited, reads as the latest event: the replies are the events.)
+    let texts: Vec<&str> = slack.iter().skip(1).map(|m| m.text.as_str()).collect();
+    let unique: std::collections::HashSet<&&str> = texts.iter().collect();
+    assert_eq!(
+        unique.len(),
+        texts.len(),
+        "a duplicate in Slack: {texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("[ACK]") && t.contains("alice")),
+        "{texts:#?}"
+    );
+
+    // Opsgenie, the escalation: an alert with P1, acknowledged, closed; alias the incident.
+    let og = v.taken("opsgenie");
+    assert!(og.iter().all(|t| t
+        .headers
+        .iter()
+        .any(|(n, v)| n == "authorization" && v == &format!("GenieKey {OG_KEY}"))));
+    assert!(
+        og.iter()
+            .any(|t| t.path == format!("/v2/alerts/{shop}/acknowledge")),
+        "{og:#?}"
+    );
+
+    // The blog's incident went to the catch-all's channels, the shop's never did.
+    let teams = v.taken("teams");
+    assert!(
+        teams
+            .iter()
+            .any(|t| t.body.to_string().contains("[OPENED] blog")),
+        "{teams:#?}"
+    );
+    for t in teams.iter().chain(v.taken("webhook").iter()) {
+        assert!(!t.body.to_string().contains(&format!("{shop}\"")), "{t:?}");
+    }
+    // The webhook's 400 gave that one message up; the rest came, signed (checked by the fake).
+    let hooks = v.taken("webhook");
+    assert_eq!(v.requests("webhook"), hooks.len() + 1);
+    assert!(
+        hooks
+            .iter()
+            .any(|t| t.body["data"]["event"] == "resolved" && t.body["version"] == 1),
+        "{hooks:#?}"
+    );
+    assert!(
+        hooks.iter().all(|t| t.body["data"]["event"] != "opened"),
+        "{hooks:#?}"
+    );
+
+    // No secret in anything the runner wrote.
+    let mut written = std::fs::read_to_string(&stdout).unwrap();
+    written.push_str(&std::fs::read_to_string(&stderr).unwrap());
+    written.push_str(&std::fs::read_to_string(&w.out).unwrap());
+    written.push_str(&String::from_utf8_lossy(&ack.stdout));
+    written.push_str(&String::from_utf8_lossy(&ack.stderr));
+    for (name, secret) in &env {
+        if name == &"T_TEAMS" {
+            continue; // a loopback URL: not secret here
+        }
+        if let Some(form) = atalaya_tests::secrets::leaked(&written, secret) {
+            panic!("{name} leaked as {form:?}");
+        }
+    }
+}
+
+#[test]
+fn channels_test_sends_a_marked_notification_and_prints_what_the_vendor_answered() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let v = rt.block_on(Vendors::start());
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  operators:
+    channels:
+      pd: {{ pagerduty: {{ routing_key: '${{env:T_PD}}', url: '{pd}' }} }}
+      chat: {{ slack: {{ token: '${{env:T_SLACK}}', channel: C0ATALAYA, url: '{slack}' }} }}
+      idle: {{ teams: {{ webhook: '${{env:T_TEAMS}}' }} }}
+    routes:
+      - {{ to: [pd, chat] }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: shop, customer: acme, name: Online shop }}
+checks:
+  - {{ id: shop-tcp, service: shop, tcp: {{ host: 127.0.0.1, port: 9 }} }}
+",
+        pd = v.url("/pagerduty/v2/enqueue"),
+        slack = v.url("/slack/api"),
+    ));
+    let atalaya = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atalaya"))
+            .args(args)
+            .env("T_PD", PD_KEY)
+            .env("T_SLACK", SLACK_TOKEN)
+            .env("T_TEAMS", v.url("/teams/hook"))
+            .output()
+            .unwrap()
+    };
+    let file = w.file.to_str().unwrap();
+    let out = atalaya(&["channels", "test", "chat", "--checks", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("chat: sent \"[TEST] Atalaya test notification through chat\"; the vendor answered: 200 {"), "{text}");
+    assert!(text.contains("\"ok\":true"), "{text}");
+    let slack = v.slack_messages();
+    assert_eq!(slack.len(), 2, "{slack:#?}");
+    assert_eq!(slack[1].thread_ts.as_deref(), Some(slack[0].ts.as_str()));
+    assert!(!text.contains(SLACK_TOKEN));
+
+    let out = atalaya(&["channels", "test", "pd", "--checks", file]);
+    assert!(out.status.success());
+    let (created, incidents) = v.pagerduty_incidents();
+    assert_eq!(created, 1);
+    assert!(
+        incidents.values().all(|i| i.status == "resolved"),
+        "{incidents:?}"
+    );
+
+    v.fault("pagerduty", &[Fault::BadRequest]);
+    let out = atalaya(&["channels", "test", "pd", "--checks", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("failed: status 400"), "{text}");
+    assert!(!text.contains(PD_KEY), "{text}");
+
+    let out = atalaya(&["channels", "list", "--checks", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("chat                 slack      routes[0]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("idle                 teams      none"),
+        "{text}"
+    );
+    let out = atalaya(&["validate", file]);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("operators.channels.idle: no route sends to this channel"),
+        "{text}"
+    );
+    assert_eq!(v.problems(), Vec::<String>::new());
+}

@@ -1,0 +1,68 @@
+//! The operators' paging and chat channels of the checks file in force, made ready for
+//! delivery: their `${ssm:…}`/`${secret:…}` references read (by the shell that delivers; the
+//! probe functions never read them), made again when a new checks file is in force.
+
+use crate::checks::Checks;
+use atalaya_core::{Config, Reference, Source};
+use atalaya_notify::vendor::Policy;
+use atalaya_notify::Channel;
+use atalaya_probe::Engine;
+use std::sync::{Arc, Mutex};
+
+/// The channels, ready to send: references read with `sdk` (those that cannot be read are
+/// logged by name, and their channels wait).
+pub async fn build(
+    config: &Config,
+    engine: &Arc<Engine>,
+    sdk: &aws_config::SdkConfig,
+    policy: &Policy,
+) -> Vec<Box<dyn Channel>> {
+    let on_call = &config.settings.operators.on_call;
+    if on_call.channels.is_empty() {
+        return Vec::new();
+    }
+    let remote = atalaya_notify::oncall::references(config);
+    let read = if remote.is_empty() {
+        Default::default()
+    } else {
+        atalaya_aws::references::read_logged(&remote, sdk).await
+    };
+    let value = |r: &Reference| match r.source {
+        Source::Env => std::env::var(&r.name).ok(),
+        _ => read.get(r).cloned(),
+    };
+    atalaya_notify::oncall::build(on_call, engine, &value, policy)
+}
+
+/// Channels ready to send, shared by the invocations that use them.
+pub type Built = Arc<Vec<Box<dyn Channel>>>;
+
+/// The channels of the checks in force, made once per checks file.
+pub struct OnCallChannels {
+    engine: Arc<Engine>,
+    policy: Policy,
+    built: Mutex<Option<(Arc<Checks>, Built)>>,
+}
+
+impl OnCallChannels {
+    pub fn new(engine: Arc<Engine>, policy: Policy) -> Self {
+        OnCallChannels {
+            engine,
+            policy,
+            built: Mutex::new(None),
+        }
+    }
+
+    /// The channels of `checks` (made if `checks` is not the file they were made for).
+    pub async fn of(&self, checks: &Arc<Checks>, sdk: &aws_config::SdkConfig) -> Built {
+        if let Some((made_for, channels)) = &*self.built.lock().unwrap_or_else(|p| p.into_inner()) {
+            if Arc::ptr_eq(made_for, checks) {
+                return channels.clone();
+            }
+        }
+        let channels = Arc::new(build(&checks.config, &self.engine, sdk, &self.policy).await);
+        *self.built.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((checks.clone(), channels.clone()));
+        channels
+    }
+}
