@@ -250,6 +250,16 @@ impl<S: Store + Rollups + Sync> Store for Failing<S> {
     async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
         self.inner.pending().await
     }
+    async fn episode(&self) -> Result<(atalaya_core::message::episode::Episode, u64), StoreError> {
+        self.inner.episode().await
+    }
+    async fn keep_episode(
+        &self,
+        e: &atalaya_core::message::episode::Episode,
+        v: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.keep_episode(e, v).await
+    }
     async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.inner.thread(channel, key).await
     }
@@ -382,6 +392,56 @@ async fn a_probe_region_that_stops_reporting_is_counted_and_opens_nothing<
         told,
         [("operators".into(), String::new(), "region_silent".into())],
         "operators only"
+    );
+}
+
+async fn the_monitor_going_blind_partition_by_partition_is_told_once_each_way<
+    S: Store + Rollups + HourlyRollups + Sync,
+>(
+    s: S,
+) {
+    let (c, ch) = (checks(), MemoryChannel::new("sns"));
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&ch],
+        site: None::<&atalaya_app::status_site::Folder>,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(20);
+    // The shop's check is seen by one region only from minute 1 to 7, the portal's from minute
+    // 3 to 9: each becomes unknown in its own evaluation (in their own partitions on AWS).
+    for m in 0..=14 {
+        let at = t0 + TimeDelta::minutes(m);
+        let shop: &[&str] = if (1..8).contains(&m) { &ALL[..1] } else { &ALL };
+        let portal: &[&str] = if (3..10).contains(&m) {
+            &ALL[..1]
+        } else {
+            &ALL
+        };
+        let mut rs = results("shop-home", at, Outcome::Up, shop);
+        rs.extend(results("portal-home", at, Outcome::Up, portal));
+        handle(&deps, &rs, None, at + TimeDelta::seconds(5)).await;
+    }
+    let sent = ch.sent();
+    let of = |event: &str| -> Vec<&Message> {
+        sent.iter()
+            .filter(|m| m.attributes.event.as_str() == event)
+            .collect()
+    };
+    let subjects: Vec<&str> = sent.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(of("monitoring_blind").len(), 1, "{subjects:#?}");
+    assert_eq!(of("monitoring_restored").len(), 1, "{subjects:#?}");
+    let restored = of("monitoring_restored")[0];
+    assert!(
+        restored
+            .body
+            .contains("the episode is over (2 checks could not be judged during it)"),
+        "{}",
+        restored.body
+    );
+    assert!(
+        s.pending().await.unwrap().is_empty(),
+        "a notice left behind"
     );
 }
 
@@ -538,4 +598,5 @@ over_both_stores!(
     a_batch_whose_evaluation_cannot_be_committed_is_handed_back_to_lambda,
     a_state_too_large_to_store_is_counted_for_the_alarm_and_never_handed_back,
     a_check_drifting_from_its_usual_hour_warns_operators_alone_and_clears_when_back,
+    the_monitor_going_blind_partition_by_partition_is_told_once_each_way,
 );

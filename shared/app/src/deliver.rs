@@ -76,6 +76,8 @@ pub async fn deliver<S: Store>(
             claimed.push((parts, m));
         }
     }
+    // What the monitor cannot see is told once per episode, whatever the partitions.
+    let claimed = crate::episode::apply(store, claimed, &mut out).await;
     // Each channel takes the messages in order, in a lane of its own: a slow channel (a mail
     // relay that does not answer) delays only itself, never the others.
     let lanes = channels

@@ -22,6 +22,7 @@ pub mod checks;
 pub mod customer_mail;
 pub mod deliver;
 pub mod drift;
+mod episode;
 pub mod evaluation;
 mod handover;
 pub mod heartbeat;

@@ -28,6 +28,7 @@ pub use sqlite::{Pruned, SqliteStore};
 pub use subscribers::{mail_key, Subscribers};
 
 use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::message::episode::Episode;
 use atalaya_core::{Message, ProbeResult};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -189,6 +190,10 @@ pub trait Store {
     /// The thread `channel` keeps the messages about `key` (an incident) in: the reference
     /// its first message gave (Slack's message `ts`).
     async fn thread(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError>;
+    /// The monitor's episode of blindness (`atalaya_core::message::episode`) and its version.
+    async fn episode(&self) -> Result<(Episode, u64), StoreError>;
+    /// Saves the episode if it is still at `version`; false when another publisher changed it.
+    async fn keep_episode(&self, episode: &Episode, version: u64) -> Result<bool, StoreError>;
     /// Keeps the thread `channel` opened for `key` (replacing an earlier one: a new episode).
     async fn keep_thread(
         &self,

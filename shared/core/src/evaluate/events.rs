@@ -83,6 +83,12 @@ pub enum About {
         service: String,
         note: EarlyNote,
     },
+    /// `degraded`, `degraded_cleared`.
+    Degraded {
+        check: String,
+        service: String,
+        note: super::notes::DegradedNote,
+    },
 }
 
 /// What some of the operators' incident events carry besides.
@@ -131,7 +137,8 @@ impl Event {
             | About::Maintenance { service, .. }
             | About::Flapping { service, .. }
             | About::Fault { service, .. }
-            | About::Early { service, .. } => Some(service),
+            | About::Early { service, .. }
+            | About::Degraded { service, .. } => Some(service),
             About::Region { .. } | About::Sight(_) => None,
         }
     }
@@ -175,7 +182,8 @@ impl Event {
         match &self.about {
             About::Flapping { check, .. }
             | About::Fault { check, .. }
-            | About::Early { check, .. } => Some(check),
+            | About::Early { check, .. }
+            | About::Degraded { check, .. } => Some(check),
             _ => None,
         }
     }

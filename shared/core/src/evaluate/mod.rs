@@ -25,6 +25,9 @@ mod act_tests;
 mod cadence;
 #[cfg(test)]
 mod cadence_tests;
+mod degraded;
+#[cfg(test)]
+mod degraded_tests;
 mod early;
 mod events;
 mod flapping;
@@ -49,7 +52,7 @@ pub use act::{act, verdict_words, Action, ActionError, Refusal, Texts};
 pub use early::Cause;
 pub use events::{About, Audience, Event, EventKind, Note, Severity};
 pub use flapping::percent_state_change;
-pub use notes::{Blindness, CheckSight, EarlyNote, FaultNote};
+pub use notes::{Blindness, CheckSight, DegradedNote, EarlyNote, FaultNote};
 pub use state::{
     Acknowledgement, CheckRegion, CheckState, DriftSeen, EarlyState, Failure, FaultState, Incident,
     Phase, RegionFault, RegionState, State, TimelineEntry, Verdict,

@@ -47,3 +47,16 @@ pub struct FaultNote {
     /// A reminder of a fault already told.
     pub reminder: bool,
 }
+
+/// A check degraded, as operators hear of it: each region that does not see it up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DegradedNote {
+    /// (region, outcome, reason, detail) of each region whose newest result is not up.
+    pub regions: Vec<(String, crate::result::Outcome, Reason, String)>,
+    pub since: DateTime<Utc>,
+    /// A reminder of a notice already sent.
+    pub reminder: bool,
+    /// What it is once cleared (`up`, `down`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+}

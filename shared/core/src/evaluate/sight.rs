@@ -315,6 +315,7 @@ impl Evaluator<'_> {
             }
             self.judge_faults(check, faults);
             self.judge_early(check);
+            self.judge_degraded(check);
         }
         self.sight_notices(blind, restored);
     }

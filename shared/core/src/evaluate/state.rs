@@ -102,6 +102,12 @@ pub struct CheckState {
     /// region last ran, instead of keeping a time per check.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub every_s: u64,
+    /// Since when the check is degraded (kept while it is unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_since: Option<DateTime<Utc>>,
+    /// The operators' notice of it, once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<EarlyState>,
     /// Early warnings in force, by cause (kept as `certificate`, `latency@<region>`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub early: BTreeMap<super::early::Cause, EarlyState>,

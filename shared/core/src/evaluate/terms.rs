@@ -32,6 +32,11 @@ pub enum EventKind {
     EarlyWarning,
     /// Its cause is over (the certificate renewed).
     EarlyWarningCleared,
+    /// A check degraded for an interval or more: one region failing while the rest work, slow
+    /// past its latency threshold, a heartbeat running past its max_run (operators only).
+    Degraded,
+    /// It works normally again (or is down: an incident tells the rest).
+    DegradedCleared,
 }
 
 impl EventKind {
@@ -55,6 +60,8 @@ impl EventKind {
             EventKind::EarlyWarning => "early_warning",
             EventKind::EarlyWarningCleared => "early_warning_cleared",
             EventKind::Acknowledged => "acknowledged",
+            EventKind::Degraded => "degraded",
+            EventKind::DegradedCleared => "degraded_cleared",
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod customer;
 pub mod details;
+pub mod episode;
 mod operators;
 mod speech;
 mod tags;
@@ -45,6 +46,13 @@ pub struct Digest {
     pub regions: Vec<String>,
     /// The part's lines of the body (a check each, with its regions).
     pub lines: String,
+    /// The partition that told it (empty: the whole, unsplit state).
+    #[serde(default)]
+    pub part: String,
+    /// How many of that partition's checks the monitor has told it cannot see, after this
+    /// evaluation: an episode ends when every partition is at 0 (`episode`).
+    #[serde(default)]
+    pub blind_left: usize,
 }
 
 /// One message made of the parts of one notice (messages with the same digest key; the first
@@ -302,7 +310,7 @@ impl Renderer {
             subject,
             body: cap_body(body),
             attributes,
-            digest: operators::digest(event, config),
+            digest: operators::digest(event, state, config),
             details,
             translations,
         })

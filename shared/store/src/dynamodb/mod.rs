@@ -32,6 +32,7 @@ pub use tables::{TableNames, Tables, DEFAULT_PREFIX};
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};
 use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::message::episode::Episode;
 use atalaya_core::{Message, ProbeResult};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -295,6 +296,14 @@ impl Store for DynamoStore {
         reference: &str,
     ) -> Result<(), StoreError> {
         self.write_thread(channel, key, reference).await
+    }
+
+    async fn episode(&self) -> Result<(Episode, u64), StoreError> {
+        self.read_episode().await
+    }
+
+    async fn keep_episode(&self, episode: &Episode, version: u64) -> Result<bool, StoreError> {
+        self.write_episode(episode, version).await
     }
 
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 use super::stats::item_size;
 use super::{get_s, micros, s, sdk, DynamoStore};
 use crate::{Delivery, Pending, StoreError};
+use atalaya_core::message::episode::Episode;
 use atalaya_core::Message;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -13,6 +14,8 @@ use std::time::Duration;
 
 /// The attribute that records a channel done with a message: `d_<channel>`.
 const DELIVERED: &str = "d_";
+/// The item that keeps the monitor's episode of blindness.
+const EPISODE: &str = "episode#sight";
 
 pub(super) fn outbox_item(m: &Message) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(HashMap::from([
@@ -27,6 +30,60 @@ pub(super) fn outbox_item(m: &Message) -> Result<HashMap<String, AttributeValue>
 }
 
 impl DynamoStore {
+    /// The monitor's episode of blindness: one item of the outbox table (`episode#sight`),
+    /// versioned, never pending.
+    pub(super) async fn read_episode(&self) -> Result<(Episode, u64), StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.tables.outbox)
+            .key("pk", s(EPISODE))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("read the blindness episode", e))?;
+        match got.item {
+            Some(item) => {
+                let version = get_s(&item, "version")?.parse().unwrap_or(0);
+                Ok((serde_json::from_str(get_s(&item, "doc")?)?, version))
+            }
+            None => Ok((Episode::default(), 0)),
+        }
+    }
+
+    pub(super) async fn write_episode(
+        &self,
+        episode: &Episode,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.tables.outbox)
+            .item("pk", s(EPISODE))
+            .item("doc", s(serde_json::to_string(episode)?))
+            .item("version", s((version + 1).to_string()));
+        put = if version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :v")
+                .expression_attribute_values(":v", s(version.to_string()))
+        };
+        match put.send().await {
+            Ok(_) => {
+                self.count_update();
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk("keep the blindness episode", e)),
+        }
+    }
+
     /// A channel's thread for a key: an item of its own in the outbox table
     /// (`thread#<channel>#<key>`), never pending.
     pub(super) async fn read_thread(

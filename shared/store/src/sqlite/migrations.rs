@@ -100,6 +100,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL,
         PRIMARY KEY (channel, key)
      );",
+    // 11: the monitor's episode of blindness, told once whatever the partitions.
+    "CREATE TABLE episode (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        doc TEXT NOT NULL,
+        version INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

@@ -12,6 +12,7 @@ mod subscribers;
 
 use crate::{Delivery, Pending, Store, StoreError, Versioned};
 use atalaya_core::evaluate::{Incident, State};
+use atalaya_core::message::episode::Episode;
 use atalaya_core::{Message, ProbeResult};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -414,6 +415,30 @@ impl Store for SqliteStore {
             params![channel, key, reference, ts(Utc::now())],
         )?;
         Ok(())
+    }
+
+    async fn episode(&self) -> Result<(Episode, u64), StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn()
+            .query_row("SELECT doc, version FROM episode WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            Some((doc, version)) => Ok((serde_json::from_str(&doc)?, version.max(0) as u64)),
+            None => Ok((Episode::default(), 0)),
+        }
+    }
+
+    async fn keep_episode(&self, episode: &Episode, version: u64) -> Result<bool, StoreError> {
+        let doc = serde_json::to_string(episode)?;
+        let n = self.conn().execute(
+            "INSERT INTO episode (id, doc, version) VALUES (1, ?1, ?2 + 1)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = excluded.version
+             WHERE episode.version = ?2",
+            params![doc, i64::try_from(version).unwrap_or(i64::MAX)],
+        )?;
+        Ok(n == 1)
     }
 }
 

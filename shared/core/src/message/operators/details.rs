@@ -107,5 +107,10 @@ fn thing(event: &Event) -> (String, Action, Option<&str>) {
             open_or_close(event.kind == EventKind::EarlyWarningCleared),
             Some(service.as_str()),
         ),
+        About::Degraded { check, service, .. } => (
+            format!("degraded:{check}"),
+            open_or_close(event.kind == EventKind::DegradedCleared),
+            Some(service.as_str()),
+        ),
     }
 }

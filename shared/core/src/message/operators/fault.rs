@@ -127,3 +127,60 @@ pub(super) fn fault(
         body,
     )
 }
+
+/// A check degraded (operators only): which regions see what, since when, and that customers
+/// were not told; or that it ended, and what the check is now.
+pub(super) fn degraded(
+    event: &Event,
+    check: &str,
+    service: &str,
+    note: &crate::evaluate::DegradedNote,
+    config: &Config,
+) -> (String, String) {
+    let label = service_label(config, service);
+    if event.kind == EventKind::DegradedCleared {
+        let now = note.now.as_deref().unwrap_or("up");
+        let how = if now == "down" {
+            "it is down now: the incident's messages tell the rest"
+        } else {
+            "it works normally again"
+        };
+        return (
+            format!("[DEGRADED CLEARED] {check}: {now}"),
+            format!(
+                "Check {check} (service {label}) is no longer degraded after {} (since {}): {how}.\n",
+                span(event.at - note.since),
+                utc(note.since)
+            ),
+        );
+    }
+    let mut body = format!(
+        "{}Check {check} (service {label}) is degraded since {} ({}): it works where the quorum sees it, but not everywhere or not well. No incident is open and customers were not told; their status page shows it as degraded.\n\nRegions not up (region, outcome, reason, detail):\n",
+        if note.reminder { "Still degraded. " } else { "" },
+        utc(note.since),
+        span(event.at - note.since)
+    );
+    for (region, outcome, reason, detail) in &note.regions {
+        let _ = writeln!(
+            body,
+            "  {region}  {}  {}  {detail}",
+            outcome.as_str(),
+            reason.as_str()
+        );
+    }
+    if let Some(runbook) = config.service(service).and_then(|s| s.runbook.as_ref()) {
+        let _ = writeln!(body, "\nRunbook: {runbook}");
+    }
+    let regions: Vec<&str> = note.regions.iter().map(|(r, ..)| r.as_str()).collect();
+    (
+        format!(
+            "[DEGRADED] {check} ({label}){}",
+            if regions.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", regions.join(", "))
+            }
+        ),
+        body,
+    )
+}

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::duration::format_duration;
 use crate::evaluate::{percent_state_change, About, Event, EventKind, Incident, State};
 use chrono::{DateTime, Utc};
-use fault::{early, fault};
+use fault::{degraded, early, fault};
 use incident::incident_message;
 use sight::sight;
 use std::fmt::Write;
@@ -39,9 +39,9 @@ pub(super) fn service_label(config: &Config, id: &str) -> String {
 
 /// The part a notice of what the monitor cannot see (or sees again) is made of, if `event` is
 /// one.
-pub(super) fn digest(event: &Event, config: &Config) -> Option<Digest> {
+pub(super) fn digest(event: &Event, state: &State, config: &Config) -> Option<Digest> {
     match &event.about {
-        About::Sight(list) => Some(sight(event, list, config)),
+        About::Sight(list) => Some(sight(event, list, state, config)),
         _ => None,
     }
 }
@@ -62,7 +62,7 @@ pub(super) fn render(
             },
             _,
         ) => maintenance(event.kind, service, window, config),
-        (About::Sight(list), _) => sight_text(&[&sight(event, list, config)]),
+        (About::Sight(list), _) => sight_text(&[&sight(event, list, state, config)]),
         (
             About::Fault {
                 check,
@@ -79,6 +79,14 @@ pub(super) fn render(
             },
             _,
         ) => early(event, check, service, note, config),
+        (
+            About::Degraded {
+                check,
+                service,
+                note,
+            },
+            _,
+        ) => degraded(event, check, service, note, config),
         (About::Incident { .. } | About::Conversation { .. }, Some(inc)) => {
             incident_message(event, event.kind, inc, config)
         }

@@ -42,7 +42,12 @@ pub(super) fn unseen_note(checks: &[CheckSight]) -> String {
 
 /// What the monitor cannot see (or sees again): one part of the notice, which delivery merges
 /// with the other partitions' parts of the same evaluation (`merge`).
-pub(super) fn sight(event: &Event, list: &[CheckSight], config: &Config) -> Digest {
+pub(super) fn sight(
+    event: &Event,
+    list: &[CheckSight],
+    state: &crate::evaluate::State,
+    config: &Config,
+) -> Digest {
     let restored = event.kind != EventKind::MonitoringBlind;
     let mut lines = String::new();
     for c in list {
@@ -83,6 +88,8 @@ pub(super) fn sight(event: &Event, list: &[CheckSight], config: &Config) -> Dige
         checks: list.iter().map(|c| c.check.clone()).collect(),
         regions: regions.into_iter().map(str::to_string).collect(),
         lines,
+        part: config.settings.scope.incident_prefix.clone(),
+        blind_left: state.checks.values().filter(|c| c.blind_told).count(),
     }
 }
 
