@@ -4,11 +4,11 @@
 //! every message and sends nothing; refusals say what to change, and `--force` overrides them.
 
 use crate::store::{open, runtime, Opened, StoreArgs};
-use atalaya_app::{deliver, transition_in, Checks, Mode, TransitionError};
-use atalaya_core::evaluate::{act, Action, ActionError, Audience, Refusal, State, Texts};
+use atalaya_app::operator_action::{act_on, ActFailed};
+use atalaya_app::{deliver, Checks, Mode};
+use atalaya_core::evaluate::{Action, ActionError, Audience, Refusal, State, Texts};
 use atalaya_core::{Language, Message};
 use atalaya_store::Store;
-use chrono::Utc;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::process::ExitCode;
 
@@ -164,8 +164,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failed {
     }
 }
 
-/// One transition (`atalaya_app::transition`) running the operator's action; an incident no
-/// longer in the state is told apart: resolved and archived, or unknown.
+/// One transition running the operator's action (`atalaya_app::operator_action`).
 async fn apply_action<S: Store>(
     store: &S,
     checks: &Checks,
@@ -174,60 +173,13 @@ async fn apply_action<S: Store>(
     dry_run: bool,
 ) -> Result<Outcome, Failed> {
     let mode = if dry_run { Mode::DryRun } else { Mode::Commit };
-    // With the state split into partitions (the Lambda functions'), the incident lives in the
-    // partition its id names (`inc-p07-3`); an id without one is in the unsplit state.
-    let plan = (store.partitions() > 1).then(|| checks.plan(store.partitions()));
-    let mut found = plan.as_ref().and_then(|p| p.of_incident(id));
-    if let Some(plan) = &plan {
-        // An incident handed over to another partition (its service joined another group)
-        // keeps its id: look for it where it is now.
-        let here = match found {
-            Some(p) => store
-                .load_part(&p.key)
-                .await?
-                .state
-                .incidents
-                .contains_key(id),
-            None => false,
-        };
-        if !here {
-            for p in &plan.parts {
-                if store
-                    .load_part(&p.key)
-                    .await?
-                    .state
-                    .incidents
-                    .contains_key(id)
-                {
-                    found = Some(p);
-                    break;
-                }
-            }
-        }
-    }
-    let (part, config) = match found {
-        Some(p) => (p.key.as_str(), &p.config),
-        None => (atalaya_store::ENGINE, &checks.config),
-    };
-    let step =
-        |state: &atalaya_core::evaluate::State| act(state, id, action.clone(), Utc::now(), config);
-    match transition_in(store, part, &checks.renderer, config, step, mode).await {
+    match act_on(store, checks, id, action, mode).await {
         Ok(t) if dry_run => Ok(Outcome::Preview(t.messages)),
         Ok(t) => Ok(Outcome::Done {
             messages: t.messages,
             state: t.state,
         }),
-        Err(TransitionError::Step(ActionError::Unknown(_))) => match store.incident(id).await? {
-            Some(i) => Err(Failed::Other(anyhow::anyhow!(
-                "incident {id} is {} and closed{}",
-                i.phase.as_str(),
-                i.resolved_at
-                    .map(|r| format!(" since {}", r.format("%Y-%m-%d %H:%M UTC")))
-                    .unwrap_or_default()
-            ))),
-            None => Err(Failed::Action(ActionError::Unknown(id.to_string()))),
-        },
-        Err(TransitionError::Step(e)) => Err(Failed::Action(e)),
+        Err(ActFailed::Action(e)) => Err(Failed::Action(e)),
         Err(e) => Err(Failed::Other(e.into())),
     }
 }
@@ -334,6 +286,7 @@ fn describe(id: &str, action: &Action, messages: &[Message], state: &State) -> S
             "{id}: phase {}; the update goes to {told} and to the operators.",
             phase.as_str()
         ),
+        Action::ResolvedElsewhere { by } => format!("{id}: resolved by {by}; told: {told}."),
         Action::Resolve { .. } => format!(
             "{id} resolved{}; told: {told} and the operators.",
             if inc.is_some_and(|i| i.forced) {
@@ -355,7 +308,15 @@ async fn publish(args: &StoreArgs, opened: &Opened, messages: &[Message]) -> any
             let email = crate::mail::channel(&checks.config, &checks.base, &args.db, None).await?;
             let channels = crate::run::LocalChannels::open(outbox)?
                 .with_email(email)
-                .with_on_call(crate::run::on_call(&checks.config).await?);
+                .with_on_call(
+                    crate::run::on_call(
+                        &checks.config,
+                        crate::run::ack_links(&checks.config, &args.db, None)
+                            .await?
+                            .as_ref(),
+                    )
+                    .await?,
+                );
             crate::run::deliver_local(store, &channels).await?;
         }
         Opened::Dynamo { store, .. } => match (&args.operators_topic, &args.customers_topic) {

@@ -108,6 +108,7 @@ fn notification(name: &str, action: Action) -> Message {
             runbook: None,
             status_page: None,
             acknowledged_by: None,
+            ack_url: None,
             escalated: false,
         }),
         translations: Default::default(),
@@ -129,7 +130,7 @@ fn test(config: &Config, name: &str) -> anyhow::Result<std::process::ExitCode> {
     }
     let runtime = atalaya_probe::runtime()?;
     runtime.block_on(async {
-        let channels = crate::run::on_call(config).await?;
+        let channels = crate::run::on_call(config, None).await?;
         let channel = channels
             .iter()
             .find(|c| c.name() == name)

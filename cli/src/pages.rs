@@ -18,6 +18,10 @@ pub struct Pages {
     pub store: Arc<SqliteStore>,
     pub config: Arc<Config>,
     pub key: Key,
+    /// The checks in force (acknowledgements act on incidents with them).
+    pub checks: Arc<atalaya_app::Checks>,
+    /// What authenticates the paging and chat tools' webhooks.
+    pub inbound: atalaya_app::on_call::Inbound,
     /// The status site's folder (what its build wrote there).
     pub site: Option<crate::status_site::Served>,
     /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
@@ -82,6 +86,51 @@ fn site_file(site: &crate::status_site::Served, path: &str) -> Response<Full<Byt
     r
 }
 
+/// `/ack/…` and `/hooks/…`: operators acknowledging (`atalaya_app::acknowledge`).
+async fn acknowledge(
+    pages: &Pages,
+    post: bool,
+    req: hyper::Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = Limited::new(req.into_body(), atalaya_app::acknowledge::MAX_BODY).collect();
+    let body = match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => return respond(413, "too large".into()),
+        Err(_) => return respond(408, "the body did not arrive in time".into()),
+    };
+    let reply = atalaya_app::acknowledge::answer(
+        &*pages.store,
+        &pages.checks,
+        &pages.key,
+        &pages.inbound,
+        &atalaya_app::acknowledge::Req {
+            post,
+            path: &path,
+            headers: &headers,
+            body: &body,
+        },
+    )
+    .await;
+    if reply.html {
+        respond(reply.status, reply.body)
+    } else {
+        let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+        *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+        r
+    }
+}
+
 /// One request to the listener (`crate::listen` holds the connections).
 pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     if let (Some(pings), true) = (&pages.pings, req.uri().path().starts_with("/ping/")) {
@@ -92,6 +141,9 @@ pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Fu
         Method::POST => true,
         _ => return respond(405, "method not allowed".into()),
     };
+    if atalaya_app::acknowledge::ours(req.uri().path()) {
+        return acknowledge(pages, post, req).await;
+    }
     let Some(action) = action_of(req.uri().path()).map(str::to_string) else {
         return match (&pages.site, post) {
             (Some(site), false) => site_file(site, req.uri().path()),

@@ -358,3 +358,203 @@ checks:
     );
     assert_eq!(v.problems(), Vec::<String>::new());
 }
+
+#[test]
+fn acknowledged_by_link_slack_button_and_pagerduty_and_a_pagerduty_resolution_the_monitor_does_not_see(
+) {
+    use atalaya_tests::vendors::{hex_hmac, post};
+    const PD_HOOK: &str = "pd-webhook-signing-secret-0123456789";
+    const SLACK_SIGNING: &str = "slack-signing-secret-abcdef";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = rt.block_on(atalaya_tests::http::server(None));
+    let v = rt.block_on(Vendors::start());
+    let port = rt.block_on(async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    });
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+  operators:
+    renotify_every: 1h
+    channels:
+      pd: {{ pagerduty: {{ routing_key: '${{env:T_PD}}', url: '{pd}', webhook_secret: '${{env:T_PD_HOOK}}' }} }}
+      chat: {{ slack: {{ token: '${{env:T_SLACK}}', channel: C0ATALAYA, url: '{slack}', signing_secret: '${{env:T_SLACK_SIGNING}}' }} }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: shop, customer: acme, name: Online shop }}
+checks:
+  - {{ id: shop-home, service: shop, http: {{ url: 'http://{target}/switch/ack-shop' }} }}
+",
+        pd = v.url("/pagerduty/v2/enqueue"),
+        slack = v.url("/slack/api"),
+    ));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
+    cmd.args([
+        "run",
+        w.file.to_str().unwrap(),
+        "--db",
+        w.db.to_str().unwrap(),
+        "--outbox",
+        w.out.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("T_PD", PD_KEY)
+    .env("T_PD_HOOK", PD_HOOK)
+    .env("T_SLACK", SLACK_TOKEN)
+    .env("T_SLACK_SIGNING", SLACK_SIGNING)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let runner = Running::spawn(&mut cmd);
+    std::thread::sleep(Duration::from_secs(2));
+    atalaya_tests::http::set_switch("ack-shop", true);
+    until("a PagerDuty incident", 30, || {
+        v.pagerduty_incidents().0 == 1
+    });
+    let trigger = v.taken("pagerduty")[0].body.clone();
+    let id = trigger["dedup_key"].as_str().unwrap().to_string();
+
+    // 1. By link: the page asks who; only the POST acknowledges.
+    let link = trigger["links"][0]["href"].as_str().unwrap().to_string();
+    assert_eq!(trigger["links"][0]["text"], "Acknowledge in Atalaya");
+    let path = link
+        .split_once(&format!("127.0.0.1:{port}"))
+        .unwrap()
+        .1
+        .to_string();
+    let (status, page) = http(port, "GET", &path, "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    assert!(
+        v.pagerduty_incidents().1[&id].status == "triggered",
+        "a GET acknowledged"
+    );
+    let (status, _) = http(port, "GET", &format!("/ack/{id}/forged"), "");
+    assert_eq!(status, 403);
+    let (status, page) = http(port, "POST", &path, "by=carol");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("acknowledged by carol"), "{page}");
+    until("PagerDuty acknowledged", 30, || {
+        v.pagerduty_incidents().1[&id].status == "acknowledged"
+    });
+
+    // 2. By Slack button: signed as Slack signs; a forged one is refused.
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": { "id": "U1", "username": "dave", "name": "dave" },
+        "actions": [{ "action_id": "atalaya_ack", "value": id, "type": "button" }],
+    });
+    let body = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = format!(
+        "v0={}",
+        hex_hmac(
+            SLACK_SIGNING,
+            &[b"v0:", ts.as_bytes(), b":", body.as_bytes()]
+        )
+    );
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    );
+    let (status, _) = post(
+        port,
+        "/hooks/slack",
+        &[
+            form.clone(),
+            ("x-slack-request-timestamp", ts.clone()),
+            ("x-slack-signature", "v0=00".into()),
+        ],
+        &body,
+    );
+    assert_eq!(status, 401);
+    let (status, _) = post(
+        port,
+        "/hooks/slack",
+        &[
+            form,
+            ("x-slack-request-timestamp", ts),
+            ("x-slack-signature", sig),
+        ],
+        &body,
+    );
+    assert_eq!(status, 200);
+
+    // 3. By PagerDuty's webhook.
+    let pd_hook = |event_type: &str, who: &str| {
+        let body = serde_json::json!({ "event": {
+            "id": "01", "event_type": event_type, "resource_type": "incident",
+            "occurred_at": "2026-12-07T10:00:00Z",
+            "agent": { "id": "P1", "summary": who, "type": "user_reference" },
+            "data": { "id": "Q1", "type": "incident", "incident_key": id, "status": "acknowledged" },
+        }}).to_string();
+        let sig = format!("v1=00,v1={}", hex_hmac(PD_HOOK, &[body.as_bytes()]));
+        post(
+            port,
+            "/hooks/pagerduty",
+            &[
+                ("content-type", "application/json".into()),
+                ("x-pagerduty-signature", sig),
+            ],
+            &body,
+        )
+    };
+    assert_eq!(pd_hook("incident.acknowledged", "Erin").0, 200);
+    let acks = || -> Vec<String> {
+        v.slack_messages()
+            .iter()
+            .filter(|m| m.thread_ts.is_some() && m.text.starts_with("[ACK]"))
+            .map(|m| m.text.lines().next().unwrap().to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let thread: Vec<(Option<String>, String)> = v
+        .slack_messages()
+        .iter()
+        .map(|m| (m.thread_ts.clone(), m.text.lines().next().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(acks().len(), 3, "{thread:#?}");
+    let acks = acks();
+    assert!(
+        acks[0].contains("carol (link)")
+            && acks[1].contains("dave (Slack)")
+            && acks[2].contains("Erin (PagerDuty)"),
+        "{acks:#?}"
+    );
+
+    // A resolution in PagerDuty while the monitor still sees the shop down: it stays open,
+    // operators are told why, and PagerDuty is paged again.
+    v.resolve_in_pagerduty(&id);
+    assert_eq!(pd_hook("incident.resolved", "Erin").0, 200);
+    until("operators told it is not resolved", 30, || {
+        v.slack_messages().iter().any(|m| {
+            m.text.starts_with("[NOT RESOLVED]")
+                && m.text.contains(
+                    "Resolved by Erin in PagerDuty, but the monitor does not see it working",
+                )
+        })
+    });
+    until("PagerDuty paged again", 30, || {
+        v.pagerduty_incidents().0 == 2
+    });
+    atalaya_tests::http::set_switch("ack-shop", false);
+    until("resolved everywhere", 30, || {
+        v.pagerduty_incidents().1[&id].status == "resolved"
+            && v.taken("pagerduty").last().unwrap().body["event_action"] == "resolve"
+    });
+    interrupt(runner);
+    assert_eq!(v.problems(), Vec::<String>::new());
+}

@@ -18,8 +18,12 @@ pub struct LocalChannels {
 }
 
 /// The operators' paging and chat channels of `config`, their requests through a network
-/// guard of the file's `allow_networks`; references read from the environment and AWS.
-pub async fn on_call(config: &atalaya_core::Config) -> anyhow::Result<Vec<Box<dyn Channel>>> {
+/// guard of the file's `allow_networks`; references read from the environment and AWS. With
+/// `ack`, open incidents' messages carry their acknowledgement link.
+pub async fn on_call(
+    config: &atalaya_core::Config,
+    ack: Option<&atalaya_notify::oncall::AckLinks>,
+) -> anyhow::Result<Vec<Box<dyn Channel>>> {
     if config.settings.operators.on_call.channels.is_empty() {
         return Ok(Vec::new());
     }
@@ -32,6 +36,7 @@ pub async fn on_call(config: &atalaya_core::Config) -> anyhow::Result<Vec<Box<dy
         &engine,
         &crate::mail::sdk().await,
         &atalaya_notify::vendor::Policy::default(),
+        ack,
     )
     .await)
 }
@@ -71,6 +76,24 @@ impl LocalChannels {
         all.extend(self.on_call.iter().map(|c| c.as_ref()));
         all
     }
+}
+
+/// Where acknowledgement links point for `config`: the pages' address (`settings.email.
+/// pages_url`, else `listen`), signed with the email key next to `db`; none without either.
+pub async fn ack_links(
+    config: &atalaya_core::Config,
+    db: &Path,
+    listen: Option<&str>,
+) -> anyhow::Result<Option<atalaya_notify::oncall::AckLinks>> {
+    if config.settings.operators.on_call.channels.is_empty()
+        || (listen.is_none() && config.settings.email.pages_url.is_none())
+    {
+        return Ok(None);
+    }
+    Ok(Some(atalaya_notify::oncall::AckLinks {
+        base: crate::mail::pages_url(config, listen),
+        key: crate::mail::key(config, db).await?,
+    }))
 }
 
 /// Delivers what is pending to the local channels; a failure is an error (the message stays

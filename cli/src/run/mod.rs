@@ -9,7 +9,7 @@ mod runner;
 mod schedule;
 mod setup;
 
-pub use channels::{deliver_local, on_call, LocalChannels};
+pub use channels::{ack_links, deliver_local, on_call, LocalChannels};
 pub use db::{open_db, open_db_for};
 
 use std::path::PathBuf;

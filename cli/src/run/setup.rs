@@ -88,7 +88,8 @@ impl Setup {
             &opts.db,
             opts.listen.as_deref(),
         ))?;
-        let on_call = runtime.block_on(super::on_call(config))?;
+        let ack = runtime.block_on(super::ack_links(config, &opts.db, opts.listen.as_deref()))?;
+        let on_call = runtime.block_on(super::on_call(config, ack.as_ref()))?;
         let channels = Arc::new(
             LocalChannels::open(&opts.outbox)?
                 .with_email(email)
@@ -111,7 +112,7 @@ impl Setup {
         let endpoint = match &opts.listen {
             Some(addr) => {
                 let since = Utc::now();
-                let pages = pages(opts, &checks.config, &tokens, ping_tx, since, runtime)?;
+                let pages = pages(opts, &checks, &tokens, ping_tx, since, runtime)?;
                 let listener = std::net::TcpListener::bind(addr.as_str())
                     .with_context(|| format!("--listen {addr}"))?;
                 crate::listen::spawn(listener, pages, crate::listen::Caps::for_this_process())
@@ -137,13 +138,17 @@ impl Setup {
 /// What the listener serves: the subscribers' pages, the status site, the pings.
 fn pages(
     opts: &RunOptions,
-    config: &Config,
+    checks: &Arc<atalaya_app::Checks>,
     tokens: &Arc<atalaya_app::heartbeat::Tokens>,
     results: tokio::sync::mpsc::UnboundedSender<ProbeResult>,
     since: chrono::DateTime<Utc>,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Arc<crate::pages::Pages>> {
+    let config = &checks.config;
     let key = runtime.block_on(crate::mail::key(config, &opts.db))?;
+    let inbound = runtime.block_on(async {
+        atalaya_app::on_call::Inbound::read(config, &crate::mail::sdk().await).await
+    });
     let store = Arc::new(SqliteStore::open(&opts.db)?);
     let shared = Arc::new(config.clone());
     let heartbeats = atalaya_app::heartbeat::heartbeats(config).count();
@@ -151,6 +156,8 @@ fn pages(
         store: store.clone(),
         config: shared.clone(),
         key,
+        checks: checks.clone(),
+        inbound,
         site: opts
             .status_page
             .clone()

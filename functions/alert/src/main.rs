@@ -44,7 +44,7 @@ async fn main() -> Result<(), Error> {
         allow_networks: checks.config.settings.allow_networks.clone(),
         ..Default::default()
     })?);
-    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default());
+    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default(), None);
     let live = FunctionChecks::new(checks, &sdk);
     // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
     let site = match std::env::var("ATALAYA_SITE_BUCKET") {

@@ -17,6 +17,7 @@
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
+pub mod acknowledge;
 pub mod bundle;
 pub mod checks;
 pub mod customer_mail;
@@ -29,6 +30,7 @@ pub mod heartbeat;
 mod hours;
 pub mod live;
 pub mod on_call;
+pub mod operator_action;
 pub mod report;
 pub mod rollup_job;
 pub mod round;

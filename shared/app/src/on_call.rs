@@ -4,6 +4,7 @@
 
 use crate::checks::Checks;
 use atalaya_core::{Config, Reference, Source};
+use atalaya_notify::oncall::AckLinks;
 use atalaya_notify::vendor::Policy;
 use atalaya_notify::Channel;
 use atalaya_probe::Engine;
@@ -16,6 +17,7 @@ pub async fn build(
     engine: &Arc<Engine>,
     sdk: &aws_config::SdkConfig,
     policy: &Policy,
+    ack: Option<&AckLinks>,
 ) -> Vec<Box<dyn Channel>> {
     let on_call = &config.settings.operators.on_call;
     if on_call.channels.is_empty() {
@@ -31,7 +33,39 @@ pub async fn build(
         Source::Env => std::env::var(&r.name).ok(),
         _ => read.get(r).cloned(),
     };
-    atalaya_notify::oncall::build(on_call, engine, &value, policy)
+    atalaya_notify::oncall::build(on_call, engine, &value, policy, ack)
+}
+
+/// The secrets that authenticate what the vendors send back (`inbound` of each channel):
+/// PagerDuty's webhook signing secrets, Opsgenie's webhook tokens, Slack's signing secrets.
+/// A secret that cannot be read is logged by name and left out (its vendor is refused).
+#[derive(Clone, Debug, Default)]
+pub struct Inbound {
+    pub pagerduty: Vec<String>,
+    pub opsgenie: Vec<String>,
+    pub slack: Vec<String>,
+}
+
+impl Inbound {
+    pub async fn read(config: &Config, sdk: &aws_config::SdkConfig) -> Inbound {
+        let mut out = Inbound::default();
+        for c in &config.settings.operators.on_call.channels {
+            let Some((field, t)) = c.kind.inbound() else {
+                continue;
+            };
+            match atalaya_aws::references::resolve(t, sdk).await {
+                Ok(v) => match c.kind.kind() {
+                    "pagerduty" => out.pagerduty.push(v),
+                    "opsgenie" => out.opsgenie.push(v),
+                    _ => out.slack.push(v),
+                },
+                Err(why) => {
+                    tracing::error!(channel = %c.name, field, why = %why, "cannot read the secret that authenticates this vendor's webhooks: they are refused until it can")
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Channels ready to send, shared by the invocations that use them.
@@ -41,14 +75,16 @@ pub type Built = Arc<Vec<Box<dyn Channel>>>;
 pub struct OnCallChannels {
     engine: Arc<Engine>,
     policy: Policy,
+    ack: Option<AckLinks>,
     built: Mutex<Option<(Arc<Checks>, Built)>>,
 }
 
 impl OnCallChannels {
-    pub fn new(engine: Arc<Engine>, policy: Policy) -> Self {
+    pub fn new(engine: Arc<Engine>, policy: Policy, ack: Option<AckLinks>) -> Self {
         OnCallChannels {
             engine,
             policy,
+            ack,
             built: Mutex::new(None),
         }
     }
@@ -60,7 +96,16 @@ impl OnCallChannels {
                 return channels.clone();
             }
         }
-        let channels = Arc::new(build(&checks.config, &self.engine, sdk, &self.policy).await);
+        let channels = Arc::new(
+            build(
+                &checks.config,
+                &self.engine,
+                sdk,
+                &self.policy,
+                self.ack.as_ref(),
+            )
+            .await,
+        );
         *self.built.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((checks.clone(), channels.clone()));
         channels

@@ -43,6 +43,7 @@ pub fn message(
             runbook: Some("https://wiki.acme.example/shop".into()),
             status_page: Some("https://status.acme.example/acme/".into()),
             acknowledged_by: (standing == Standing::Acknowledged).then(|| "alice via slack".into()),
+            ack_url: None,
             escalated: event == EventKind::Escalated,
         }),
         translations: Default::default(),

@@ -33,12 +33,21 @@ pub fn references(config: &Config) -> BTreeSet<Reference> {
         .collect()
 }
 
-/// Every channel of `on_call`, ready to send. `value` gives a reference's value.
+/// Where acknowledgement links point: the pages' address and the key that signs them.
+#[derive(Clone, Debug)]
+pub struct AckLinks {
+    pub base: String,
+    pub key: atalaya_core::email::Key,
+}
+
+/// Every channel of `on_call`, ready to send. `value` gives a reference's value; with `ack`,
+/// an open incident's messages carry its acknowledgement link.
 pub fn build(
     on_call: &OnCall,
     engine: &Arc<Engine>,
     value: &dyn Fn(&Reference) -> Option<String>,
     policy: &Policy,
+    ack: Option<&AckLinks>,
 ) -> Vec<Box<dyn Channel>> {
     let routes = Arc::new(on_call.clone());
     on_call
@@ -58,6 +67,7 @@ pub fn build(
             Box::new(Routed {
                 inner,
                 routes: routes.clone(),
+                ack: ack.cloned(),
             }) as Box<dyn Channel>
         })
         .collect()
@@ -67,6 +77,24 @@ pub fn build(
 struct Routed {
     inner: Box<dyn Channel>,
     routes: Arc<OnCall>,
+    ack: Option<AckLinks>,
+}
+
+impl Routed {
+    /// The message with its incident's acknowledgement link, while nobody acknowledged it.
+    fn linked(&self, m: &Message) -> Option<Message> {
+        let ack = self.ack.as_ref()?;
+        let incident = m.attributes.incident.as_deref()?;
+        let d = m.details.as_ref()?;
+        if d.standing != atalaya_core::message::details::Standing::Open {
+            return None;
+        }
+        let mut m = m.clone();
+        if let Some(d) = m.details.as_mut() {
+            d.ack_url = Some(atalaya_core::oncall::ack_url(&ack.base, &ack.key, incident));
+        }
+        Some(m)
+    }
 }
 
 impl Channel for Routed {
@@ -83,14 +111,24 @@ impl Channel for Routed {
         self.inner.answered()
     }
     fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, Result<(), ChannelError>> {
-        self.inner.send(m)
+        Box::pin(async move {
+            match self.linked(m) {
+                Some(linked) => self.inner.send(&linked).await,
+                None => self.inner.send(m).await,
+            }
+        })
     }
     fn send_in<'a>(
         &'a self,
         m: &'a Message,
         thread: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<String>, ChannelError>> {
-        self.inner.send_in(m, thread)
+        Box::pin(async move {
+            match self.linked(m) {
+                Some(linked) => self.inner.send_in(&linked, thread).await,
+                None => self.inner.send_in(m, thread).await,
+            }
+        })
     }
 }
 
@@ -112,7 +150,9 @@ fn one(
     };
     let name = c.name.as_str();
     Ok(match &c.kind {
-        ChannelKind::PagerDuty { routing_key, url } => {
+        ChannelKind::PagerDuty {
+            routing_key, url, ..
+        } => {
             let key = fill(routing_key, "pagerduty.routing_key")?;
             let vendor = Vendor::new(engine.clone(), policy.clone(), &secrets);
             Box::new(PagerDutyChannel::new(
@@ -122,7 +162,7 @@ fn one(
                 vendor,
             ))
         }
-        ChannelKind::Opsgenie { api_key, url } => {
+        ChannelKind::Opsgenie { api_key, url, .. } => {
             let key = fill(api_key, "opsgenie.api_key")?;
             let vendor = Vendor::new(engine.clone(), policy.clone(), &secrets);
             Box::new(OpsgenieChannel::new(
@@ -136,6 +176,7 @@ fn one(
             token,
             channel,
             url,
+            signing_secret,
         } => {
             let token = fill(token, "slack.token")?;
             let vendor = Vendor::new(engine.clone(), policy.clone(), &secrets);
@@ -143,6 +184,7 @@ fn one(
                 token,
                 channel: channel.clone(),
                 api: parse(url, "slack.url")?,
+                interactive: signing_secret.is_some(),
             };
             Box::new(SlackChannel::new(name, target, vendor))
         }

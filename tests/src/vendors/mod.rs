@@ -151,6 +151,15 @@ impl Vendors {
         self.state.lock().unwrap().slack.clone()
     }
 
+    /// Someone resolves the incident in PagerDuty itself (its web app): the fake's incident is
+    /// resolved, as PagerDuty's would be; its webhook is the test's to send.
+    pub fn resolve_in_pagerduty(&self, key: &str) {
+        if let Some(i) = self.state.lock().unwrap().pd.get_mut(key) {
+            i.status = "resolved".into();
+            i.actions.push("resolved in PagerDuty".into());
+        }
+    }
+
     /// Everything every vendor was sent, as text (to look for secrets).
     pub fn everything(&self) -> String {
         let s = self.state.lock().unwrap();
@@ -349,5 +358,41 @@ fn pagerduty(s: &mut State, b: &Value) -> hyper::Response<Full<Bytes>> {
         202,
         &[],
         json!({ "status": "success", "message": "Event processed", "dedup_key": key }),
+    )
+}
+
+/// Hex HMAC-SHA256 of the parts under `key`: how PagerDuty and Slack sign what they send.
+pub fn hex_hmac(key: &str, parts: &[&[u8]]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A raw HTTP/1.1 POST to 127.0.0.1:`port` with these headers: (status, body).
+pub fn post(port: u16, path: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
+    write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string(),
     )
 }

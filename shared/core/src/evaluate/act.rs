@@ -97,6 +97,10 @@ pub enum Action {
     /// Resolves by hand, with an optional closing message for the customers. Refused while the
     /// monitor does not see every check passing, unless `force`.
     Resolve { texts: Option<Texts>, force: bool },
+    /// Resolved in a paging tool (`by`: who, and where): resolves the incident when the
+    /// monitor sees every check passing; otherwise it stays open and operators are told why
+    /// (the truth rules hold whatever a paging tool says).
+    ResolvedElsewhere { by: String },
 }
 
 /// Why an action was refused; each says what to do instead. `--force` overrides them all but
@@ -258,6 +262,28 @@ pub fn act(
             }
             let forced = not_clear.into_iter().map(|(c, _)| c).collect();
             e.resolve(incident, texts.as_ref(), forced);
+        }
+        Action::ResolvedElsewhere { by } => {
+            let not_clear = e.not_clear(incident);
+            if not_clear.is_empty() {
+                e.resolve(incident, None, Vec::new());
+            } else {
+                let seen: Vec<String> = not_clear
+                    .iter()
+                    .map(|(c, v)| format!("{c} is {}", verdict_words(*v)))
+                    .collect();
+                e.incident_event(
+                    incident,
+                    EventKind::NotResolved,
+                    Audience::Operators,
+                    None,
+                    Severity::Warning,
+                    Some(format!(
+                        "Resolved by {by}, but the monitor does not see it working: {}. The incident stays open here (customers are told nothing new) and resolves on its own once every check passes; reminders go on until it is acknowledged.",
+                        seen.join(", ")
+                    )),
+                );
+            }
         }
     }
     Ok((e.state, e.events))

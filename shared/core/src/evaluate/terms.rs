@@ -37,6 +37,9 @@ pub enum EventKind {
     Degraded,
     /// It works normally again (or is down: an incident tells the rest).
     DegradedCleared,
+    /// A paging tool resolved an incident the monitor still sees failing: it stays open
+    /// (operators).
+    NotResolved,
 }
 
 impl EventKind {
@@ -62,6 +65,7 @@ impl EventKind {
             EventKind::Acknowledged => "acknowledged",
             EventKind::Degraded => "degraded",
             EventKind::DegradedCleared => "degraded_cleared",
+            EventKind::NotResolved => "not_resolved",
         }
     }
 }

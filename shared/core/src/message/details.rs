@@ -31,6 +31,10 @@ pub struct Details {
     /// Who acknowledged, and from where (`alice via slack`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// Where an operator acknowledges the incident with one click (added by the channels when
+    /// the pages have an address; not kept in the outbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<String>,
     /// The incident escalated: the escalation's channels hear it from then on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,

@@ -15,6 +15,22 @@ pub const OPSGENIE_EU: &str = "https://api.eu.opsgenie.com";
 /// Slack's Web API.
 pub const SLACK_URL: &str = "https://slack.com/api";
 
+/// The token of an incident's acknowledgement link: derived from the link key, so a link
+/// acknowledges that incident and no other, and cannot be made without the key.
+pub fn ack_token(key: &crate::email::Key, incident: &str) -> String {
+    key.derive(&format!("ack:{incident}"))
+}
+
+/// An incident's acknowledgement link under the pages' address `base`.
+pub fn ack_url(base: &str, key: &crate::email::Key, incident: &str) -> String {
+    let id: String = url::form_urlencoded::byte_serialize(incident.as_bytes()).collect();
+    format!(
+        "{}/ack/{id}/{}",
+        base.trim_end_matches('/'),
+        ack_token(key, incident)
+    )
+}
+
 /// Channels, routes and escalation (`settings.operators`).
 #[derive(Clone, Debug, Default)]
 pub struct OnCall {
@@ -36,16 +52,19 @@ pub enum ChannelKind {
     PagerDuty {
         routing_key: EnvTemplate,
         url: String,
+        webhook_secret: Option<EnvTemplate>,
     },
     Opsgenie {
         api_key: EnvTemplate,
         url: String,
+        webhook_token: Option<EnvTemplate>,
     },
     /// A bot token posting to a channel (threads, updates).
     SlackBot {
         token: EnvTemplate,
         channel: String,
         url: String,
+        signing_secret: Option<EnvTemplate>,
     },
     /// An incoming webhook (one message per event).
     SlackWebhook {
@@ -74,7 +93,7 @@ impl ChannelKind {
 
     /// The fields that hold references, with their names (`pagerduty.routing_key`).
     pub fn templates(&self) -> Vec<(&'static str, &EnvTemplate)> {
-        match self {
+        let mut out = match self {
             ChannelKind::PagerDuty { routing_key, .. } => {
                 vec![("pagerduty.routing_key", routing_key)]
             }
@@ -85,6 +104,28 @@ impl ChannelKind {
             ChannelKind::Webhook { url, secret } => {
                 vec![("webhook.url", url), ("webhook.secret", secret)]
             }
+        };
+        out.extend(self.inbound());
+        out
+    }
+
+    /// The secret that authenticates what this channel's vendor sends back (a webhook, a
+    /// button), with its field's name.
+    pub fn inbound(&self) -> Option<(&'static str, &EnvTemplate)> {
+        match self {
+            ChannelKind::PagerDuty {
+                webhook_secret: Some(t),
+                ..
+            } => Some(("pagerduty.webhook_secret", t)),
+            ChannelKind::Opsgenie {
+                webhook_token: Some(t),
+                ..
+            } => Some(("opsgenie.webhook_token", t)),
+            ChannelKind::SlackBot {
+                signing_secret: Some(t),
+                ..
+            } => Some(("slack.signing_secret", t)),
+            _ => None,
         }
     }
 }

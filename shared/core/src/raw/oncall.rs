@@ -83,6 +83,11 @@ pub struct RawPagerDuty {
     /// The Events API address (default `https://events.pagerduty.com/v2/enqueue`; EU accounts
     /// may use `https://events.eu.pagerduty.com/v2/enqueue`).
     pub url: Option<At<String>>,
+    /// The signing secret of a V3 webhook subscription (a reference) sending to
+    /// `<pages>/hooks/pagerduty`: an incident acknowledged or resolved in PagerDuty is
+    /// acknowledged or resolved in Atalaya too (a resolution only if the monitor sees it
+    /// working).
+    pub webhook_secret: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -95,6 +100,10 @@ pub struct RawOpsgenie {
     pub region: Option<At<String>>,
     /// The API's address, instead of the region's.
     pub url: Option<At<String>>,
+    /// A token (a reference) Opsgenie's outgoing webhook sends in the `X-Atalaya-Token` header
+    /// to `<pages>/hooks/opsgenie`: an alert acknowledged or closed there is acknowledged or
+    /// resolved in Atalaya too (a resolution only if the monitor sees it working).
+    pub webhook_token: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -109,6 +118,10 @@ pub struct RawSlack {
     pub webhook: Option<At<String>>,
     /// Slack's Web API address (default `https://slack.com/api`).
     pub url: Option<At<String>>,
+    /// The app's signing secret (a reference), with interactivity sent to
+    /// `<pages>/hooks/slack`: the Acknowledge button then acknowledges in place. Without it the
+    /// button opens the acknowledgement page.
+    pub signing_secret: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -191,9 +191,14 @@ fn channel(name: &str, c: &At<RawChannel>, errs: &mut Errs) -> Option<ChannelKin
         field: &field,
     };
     if let Some(p) = &raw.pagerduty {
+        let webhook_secret = match &p.value.webhook_secret {
+            Some(v) => Some(cx.secret(v, "pagerduty.webhook_secret")?),
+            None => None,
+        };
         return Some(ChannelKind::PagerDuty {
             routing_key: cx.secret(&p.value.routing_key, "pagerduty.routing_key")?,
             url: cx.address(p.value.url.as_ref(), "pagerduty.url", PAGERDUTY_URL)?,
+            webhook_secret,
         });
     }
     if let Some(o) = &raw.opsgenie {
@@ -210,9 +215,14 @@ fn channel(name: &str, c: &At<RawChannel>, errs: &mut Errs) -> Option<ChannelKin
                 OPSGENIE_US
             }
         };
+        let webhook_token = match &o.value.webhook_token {
+            Some(v) => Some(cx.secret(v, "opsgenie.webhook_token")?),
+            None => None,
+        };
         return Some(ChannelKind::Opsgenie {
             api_key: cx.secret(&o.value.api_key, "opsgenie.api_key")?,
             url: cx.address(o.value.url.as_ref(), "opsgenie.url", region)?,
+            webhook_token,
         });
     }
     if let Some(sl) = &raw.slack {
@@ -262,10 +272,15 @@ fn slack(raw: &crate::raw::RawSlack, pos: crate::at::Pos, cx: &mut Secrets) -> O
                     "give the channel's id (like C0123ABCD, in the channel's details)",
                 );
             }
+            let signing_secret = match &raw.signing_secret {
+                Some(v) => Some(cx.secret(v, "slack.signing_secret")?),
+                None => None,
+            };
             Some(ChannelKind::SlackBot {
                 token: cx.secret(token, "slack.token")?,
                 channel: channel.value.clone(),
                 url: cx.address(raw.url.as_ref(), "slack.url", SLACK_URL)?,
+                signing_secret,
             })
         }
         (None, None, Some(webhook)) => Some(ChannelKind::SlackWebhook {

@@ -102,6 +102,9 @@ pub fn event(m: &Message, routing_key: &str) -> Option<Value> {
         }
         body["payload"] = payload;
         let mut links = Vec::new();
+        if let Some(a) = &d.ack_url {
+            links.push(json!({ "href": a, "text": "Acknowledge in Atalaya" }));
+        }
         if let Some(r) = &d.runbook {
             links.push(json!({ "href": r, "text": "Runbook" }));
         }

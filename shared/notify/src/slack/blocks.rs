@@ -57,32 +57,58 @@ fn links(d: Option<&Details>) -> Option<Value> {
     (!elements.is_empty()).then(|| json!({ "type": "context", "elements": elements }))
 }
 
+/// The Acknowledge button, while the incident is open and has a link: in place when Slack's
+/// interactivity comes back to us (`interactive`), else opening the acknowledgement page.
+fn ack_button(m: &Message, interactive: bool) -> Option<Value> {
+    let d = m.details.as_ref()?;
+    let url = d.ack_url.as_ref()?;
+    let incident = m.attributes.incident.as_ref()?;
+    let mut button = json!({
+        "type": "button",
+        "text": { "type": "plain_text", "text": "Acknowledge" },
+        "style": "primary",
+        "action_id": ACK_ACTION,
+        "value": cut(incident, 2000),
+    });
+    if !interactive {
+        button["url"] = json!(cut(url, 3000));
+    }
+    Some(json!({ "type": "actions", "elements": [button] }))
+}
+
+/// The button's `action_id`, as the interactivity endpoint reads it back.
+pub const ACK_ACTION: &str = "atalaya_ack";
+
 fn fallback(m: &Message) -> String {
     cut(&format!("{}\n{}", m.subject, m.body), MAX_TEXT)
 }
 
 /// The thread's first message, kept current: where the thing stands, its title, the latest
 /// details.
-pub fn root_blocks(m: &Message) -> (String, Vec<Value>) {
+pub fn root_blocks(m: &Message, interactive: bool) -> (String, Vec<Value>) {
     let d = m.details.as_ref();
     let title = d.map_or(m.subject.as_str(), |d| d.title.as_str());
     let mut blocks = vec![
         json!({ "type": "header", "text": { "type": "plain_text", "text": cut(title, MAX_HEADER), "emoji": true } }),
         json!({ "type": "section", "text": { "type": "mrkdwn", "text": cut(&format!("*{}* · {}", standing(d), escape(&m.subject)), MAX_SECTION) } }),
     ];
+    let button = ack_button(m, interactive);
     blocks.extend(body_sections(&m.body));
     blocks.extend(links(d));
-    blocks.truncate(MAX_BLOCKS);
+    blocks.truncate(MAX_BLOCKS - usize::from(button.is_some()));
+    blocks.extend(button);
     (fallback(m), blocks)
 }
 
 /// One event, as a reply in the thread (or a message of its own through a webhook).
-pub fn event_blocks(m: &Message) -> (String, Vec<Value>) {
+pub fn event_blocks(m: &Message, interactive: bool) -> (String, Vec<Value>) {
     let mut blocks = vec![
         json!({ "type": "section", "text": { "type": "mrkdwn", "text": cut(&format!("*{}*", escape(&m.subject)), MAX_SECTION) } }),
     ];
+    let button = ack_button(m, interactive);
     blocks.extend(body_sections(&m.body));
     blocks.extend(links(m.details.as_ref()));
-    blocks.truncate(MAX_BLOCKS);
+    blocks.truncate(MAX_BLOCKS - usize::from(button.is_some()));
+    blocks.extend(button);
     (fallback(m), blocks)
 }

@@ -8,7 +8,7 @@
 
 mod blocks;
 
-pub use blocks::{event_blocks, root_blocks, MAX_BLOCKS, MAX_SECTION};
+pub use blocks::{event_blocks, root_blocks, ACK_ACTION, MAX_BLOCKS, MAX_SECTION};
 
 use crate::vendor::{secret_header, Call, Vendor};
 use crate::{Channel, ChannelError};
@@ -33,6 +33,9 @@ pub enum SlackTarget {
         token: String,
         channel: String,
         api: url::Url,
+        /// Interactivity comes back to us (a signing secret is set): the Acknowledge button
+        /// acknowledges in place; otherwise it opens the acknowledgement page.
+        interactive: bool,
     },
     Webhook(url::Url),
 }
@@ -95,11 +98,11 @@ impl SlackChannel {
 }
 
 /// `chat.postMessage`'s body for an event: as a reply when `thread` is given.
-pub fn post_body(channel: &str, m: &Message, thread: Option<&str>) -> Value {
+pub fn post_body(channel: &str, m: &Message, thread: Option<&str>, interactive: bool) -> Value {
     let (text, blocks) = if thread.is_some() {
-        event_blocks(m)
+        event_blocks(m, interactive)
     } else {
-        root_blocks(m)
+        root_blocks(m, interactive)
     };
     let mut body = json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false, "unfurl_media": false });
     if let Some(ts) = thread {
@@ -133,7 +136,7 @@ impl Channel for SlackChannel {
         Box::pin(async move {
             let channel = match &self.target {
                 SlackTarget::Webhook(url) => {
-                    let (text, blocks) = event_blocks(m);
+                    let (text, blocks) = event_blocks(m, false);
                     let call = Call {
                         method: Method::POST,
                         url: url.clone(),
@@ -143,26 +146,39 @@ impl Channel for SlackChannel {
                     self.vendor.call(&self.name, &m.id, &call).await?;
                     return Ok(None);
                 }
-                SlackTarget::Bot { channel, .. } => channel,
+                SlackTarget::Bot {
+                    channel,
+                    interactive,
+                    ..
+                } => (channel, *interactive),
             };
+            let (channel, interactive) = channel;
             let opens = m.details.as_ref().is_none_or(|d| d.action == Action::Open);
             match thread {
                 Some(ts) if !opens => {
-                    let (text, blocks) = root_blocks(m);
+                    let (text, blocks) = root_blocks(m, interactive);
                     self.api(
                         m,
                         "chat.update",
                         json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }),
                     )
                     .await?;
-                    self.api(m, "chat.postMessage", post_body(channel, m, Some(ts)))
-                        .await?;
+                    self.api(
+                        m,
+                        "chat.postMessage",
+                        post_body(channel, m, Some(ts), interactive),
+                    )
+                    .await?;
                     Ok(Some(ts.to_string()))
                 }
                 // It opens (or its thread is unknown: the channel came later): a new message.
                 _ => {
-                    self.api(m, "chat.postMessage", post_body(channel, m, None))
-                        .await
+                    self.api(
+                        m,
+                        "chat.postMessage",
+                        post_body(channel, m, None, interactive),
+                    )
+                    .await
                 }
             }
         })

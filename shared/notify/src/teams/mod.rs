@@ -52,6 +52,9 @@ pub fn card(m: &Message) -> Value {
         facts.push(json!({ "title": "Acknowledged by", "value": by }));
     }
     let mut actions = Vec::new();
+    if let Some(a) = d.and_then(|d| d.ack_url.as_ref()) {
+        actions.push(json!({ "type": "Action.OpenUrl", "title": "Acknowledge", "url": a, "style": "positive" }));
+    }
     if let Some(r) = d.and_then(|d| d.runbook.as_ref()) {
         actions.push(json!({ "type": "Action.OpenUrl", "title": "Runbook", "url": r }));
     }

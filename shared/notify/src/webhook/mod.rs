@@ -73,6 +73,7 @@ pub fn body(m: &Message) -> Value {
         data["runbook"] = json!(d.runbook);
         data["status_page"] = json!(d.status_page);
         data["acknowledged_by"] = json!(d.acknowledged_by);
+        data["ack_url"] = json!(d.ack_url);
         data["escalated"] = json!(d.escalated);
     }
     json!({

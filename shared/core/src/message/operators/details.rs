@@ -55,6 +55,7 @@ pub(in crate::message) fn details(
         runbook: service.and_then(|s| s.runbook.clone()),
         status_page,
         acknowledged_by: incident.and_then(|inc| inc.acknowledged_by.clone()),
+        ack_url: None,
         escalated: incident.is_some_and(|inc| inc.escalated),
     }
 }

@@ -20,6 +20,7 @@ pub(super) fn incident_message(
         EventKind::Escalated => "ESCALATED".to_string(),
         EventKind::HumanUpdate => "UPDATE".to_string(),
         EventKind::Acknowledged => "ACK".to_string(),
+        EventKind::NotResolved => "NOT RESOLVED".to_string(),
         other => other.as_str().to_uppercase(),
     };
     let checks: Vec<String> = {
