@@ -385,6 +385,7 @@ fn acknowledged_by_link_slack_button_and_pagerduty_and_a_pagerduty_resolution_th
     channels:
       pd: {{ pagerduty: {{ routing_key: '${{env:T_PD}}', url: '{pd}', webhook_secret: '${{env:T_PD_HOOK}}' }} }}
       chat: {{ slack: {{ token: '${{env:T_SLACK}}', channel: C0ATALAYA, url: '{slack}', signing_secret: '${{env:T_SLACK_SIGNING}}' }} }}
+      og: {{ opsgenie: {{ api_key: '${{env:T_OG}}', url: '{og}', webhook_token: '${{env:T_OG_HOOK}}' }} }}
 customers:
   - {{ id: acme, name: ACME Corp }}
 services:
@@ -394,6 +395,7 @@ checks:
 ",
         pd = v.url("/pagerduty/v2/enqueue"),
         slack = v.url("/slack/api"),
+        og = v.url("/opsgenie"),
     ));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
     cmd.args([
@@ -410,6 +412,8 @@ checks:
     .env("T_PD_HOOK", PD_HOOK)
     .env("T_SLACK", SLACK_TOKEN)
     .env("T_SLACK_SIGNING", SLACK_SIGNING)
+    .env("T_OG", OG_KEY)
+    .env("T_OG_HOOK", "og-webhook-token-42")
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     let runner = Running::spawn(&mut cmd);
@@ -510,6 +514,28 @@ checks:
         )
     };
     assert_eq!(pd_hook("incident.acknowledged", "Erin").0, 200);
+    // 4. By Opsgenie's outgoing webhook, with the token set in the integration.
+    let og_body = serde_json::json!({
+        "action": "Acknowledge",
+        "alert": { "alertId": "a1", "alias": id, "username": "frank@acme.example" },
+        "source": { "name": "", "type": "web" },
+    })
+    .to_string();
+    let json = ("content-type", "application/json".to_string());
+    let (status, _) = post(
+        port,
+        "/hooks/opsgenie",
+        &[json.clone(), ("x-atalaya-token", "wrong".into())],
+        &og_body,
+    );
+    assert_eq!(status, 401);
+    let (status, _) = post(
+        port,
+        "/hooks/opsgenie",
+        &[json, ("x-atalaya-token", "og-webhook-token-42".into())],
+        &og_body,
+    );
+    assert_eq!(status, 200);
     let acks = || -> Vec<String> {
         v.slack_messages()
             .iter()
@@ -518,20 +544,26 @@ checks:
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acks().len() < 3 && Instant::now() < deadline {
+    while acks().len() < 4 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let thread: Vec<(Option<String>, String)> = v
         .slack_messages()
         .iter()
-        .map(|m| (m.thread_ts.clone(), m.text.lines().next().unwrap_or("").to_string()))
+        .map(|m| {
+            (
+                m.thread_ts.clone(),
+                m.text.lines().next().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    assert_eq!(acks().len(), 3, "{thread:#?}");
+    assert_eq!(acks().len(), 4, "{thread:#?}");
     let acks = acks();
     assert!(
         acks[0].contains("carol (link)")
             && acks[1].contains("dave (Slack)")
-            && acks[2].contains("Erin (PagerDuty)"),
+            && acks[2].contains("Erin (PagerDuty)")
+            && acks[3].contains("frank@acme.example (Opsgenie)"),
         "{acks:#?}"
     );
 

@@ -143,3 +143,32 @@ resource "aws_cloudwatch_metric_alarm" "mail_complaint_rate" {
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }
+
+# Operators' paging and chat channels, one alarm per kind: three failed or given-up sends in 15
+# minutes (ChannelFailures by Channel, emitted only when a send fails).
+locals {
+  channel_alarms = {
+    "pagerduty" = "PagerDuty"
+    "opsgenie"  = "Opsgenie"
+    "slack"     = "Slack"
+    "teams"     = "Teams"
+    "webhook"   = "Webhook"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "channel_failures" {
+  for_each            = local.channel_alarms
+  alarm_name          = "${var.prefix}channel-${each.key}-failures"
+  alarm_description   = "Operators' ${each.value} channel keeps failing (sends retried or given up; see the alert function's log); operators may not be paged there."
+  namespace           = "Atalaya"
+  metric_name         = "ChannelFailures"
+  dimensions          = { Channel = each.key }
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}

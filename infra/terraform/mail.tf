@@ -186,6 +186,10 @@ resource "aws_iam_role_policy" "pages" {
     Statement = [
       { Sid = "Logs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "${aws_cloudwatch_log_group.pages[0].arn}:*" },
       { Sid = "Subscribers", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.subscribers.arn },
+      # Operators' acknowledgements (a signed link, a paging tool's webhook), once authentic.
+      { Sid = "AcknowledgeState", Effect = "Allow", Action = ["dynamodb:BatchGetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.state.arn },
+      { Sid = "AcknowledgeIncidents", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.incidents.arn },
+      { Sid = "AcknowledgeMessages", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.outbox.arn },
       { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
       { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
@@ -221,6 +225,9 @@ resource "aws_lambda_function" "pages" {
     variables = {
       ATALAYA_CHECKS            = "checks.yaml"
       ATALAYA_SUBSCRIBERS_TABLE = aws_dynamodb_table.subscribers.name
+      ATALAYA_STATE_TABLE       = aws_dynamodb_table.state.name
+      ATALAYA_INCIDENTS_TABLE   = aws_dynamodb_table.incidents.name
+      ATALAYA_OUTBOX_TABLE      = aws_dynamodb_table.outbox.name
       ATALAYA_CHECKS_BUCKET     = aws_s3_bucket.checks.id
     }
   }

@@ -307,7 +307,10 @@ resource "aws_iam_role_policy" "alert" {
       # Incidents written with the state; read (the last 90 days) for the status site.
       { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:Scan"], Resource = aws_dynamodb_table.incidents.arn },
       # Messages recorded and marked; the customers' words read back for the status site.
-      { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"], Resource = aws_dynamodb_table.outbox.arn },
+      { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"], Resource = aws_dynamodb_table.outbox.arn },
+      # Paging and chat channels' keys and tokens, under the secrets prefix only.
+      { Sid = "ChannelSecretParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
+      { Sid = "ChannelSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
       { Sid = "SitePages", Effect = "Allow", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = "${aws_s3_bucket.site.arn}/site/*" },
       { Sid = "SiteManifest", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject"], Resource = "${aws_s3_bucket.site.arn}/state/site.json" },
       # GetObject says "not found" (rather than "access denied") before the first publish.

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
+mod acknowledge;
 mod alert;
 mod cost;
 mod dynamodb;

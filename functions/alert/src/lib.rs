@@ -38,6 +38,10 @@ pub struct AlertOutput {
     pub site_objects: usize,
     /// The status site could not be rebuilt or published (the next change or hour tries again).
     pub site_failed: bool,
+    /// Failed or given-up sends to operators' paging and chat channels, by kind (`pagerduty`,
+    /// `slack`…): `ChannelFailures` by `Channel`, alarmed per kind.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub channel_failures: std::collections::BTreeMap<String, usize>,
     #[serde(rename = "batchItemFailures")]
     pub batch_item_failures: Vec<ItemFailure>,
 }
@@ -92,6 +96,9 @@ pub async fn handle<S: Store + Rollups, W: Site>(
     let started = std::time::Instant::now();
     let out = run(deps, results, first_sequence, now).await;
     println!("{}", emf(&out, started.elapsed(), now));
+    for line in channel_emf(&out, now) {
+        println!("{line}");
+    }
     for line in region_emf(results, now) {
         println!("{line}");
     }
@@ -148,6 +155,21 @@ pub fn emf(
             ),
         ],
     )
+}
+
+/// `ChannelFailures` by `Channel` (the kind: `pagerduty`, `opsgenie`, `slack`, `teams`,
+/// `webhook`), one line per kind that failed in this invocation; an alarm per kind watches it.
+pub fn channel_emf(o: &AlertOutput, now: DateTime<Utc>) -> Vec<serde_json::Value> {
+    o.channel_failures
+        .iter()
+        .map(|(kind, n)| {
+            atalaya_aws::emf(
+                now.timestamp_millis(),
+                &[("Channel", kind)],
+                &[("ChannelFailures", "Count", *n as f64)],
+            )
+        })
+        .collect()
 }
 
 /// The shell's EMF line: `StateItemBytes`, the largest state item written so far by this
@@ -218,6 +240,14 @@ async fn run<S: Store + Rollups, W: Site>(
         Some(Ok(d)) => {
             out.published = d.messages;
             out.publish_failures = d.failures + d.gave_up;
+            let on_call = &deps.checks.config.settings.operators.on_call;
+            for (name, n) in &d.failed_channels {
+                if let Some(c) = on_call.channel(name) {
+                    *out.channel_failures
+                        .entry(c.kind.kind().to_string())
+                        .or_default() += n;
+                }
+            }
         }
         Some(Err(e)) => {
             tracing::error!(error = %e, "cannot read the outbox; messages stay pending");

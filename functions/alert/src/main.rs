@@ -44,7 +44,8 @@ async fn main() -> Result<(), Error> {
         allow_networks: checks.config.settings.allow_networks.clone(),
         ..Default::default()
     })?);
-    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default(), None);
+    let ack = ack_links(&checks.config, &sdk).await;
+    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default(), ack);
     let live = FunctionChecks::new(checks, &sdk);
     // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
     let site = match std::env::var("ATALAYA_SITE_BUCKET") {
@@ -101,4 +102,37 @@ async fn main() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+/// Where acknowledgement links point: the pages function (`settings.email.pages_url`), signed
+/// with the link key (`settings.email.key`); none when the file has no paging or chat channel,
+/// or either is missing (then messages carry no link: say so once).
+async fn ack_links(
+    config: &atalaya_core::Config,
+    sdk: &aws_config::SdkConfig,
+) -> Option<atalaya_notify::oncall::AckLinks> {
+    if config.settings.operators.on_call.channels.is_empty() {
+        return None;
+    }
+    let email = &config.settings.email;
+    let (Some(base), Some(key)) = (&email.pages_url, &email.key) else {
+        tracing::warn!("operators' messages carry no acknowledgement link: set settings.email.pages_url and settings.email.key");
+        return None;
+    };
+    match atalaya_aws::references::resolve(key, sdk).await {
+        Ok(text) => match atalaya_core::email::Key::from_text(&text) {
+            Ok(key) => Some(atalaya_notify::oncall::AckLinks {
+                base: base.clone(),
+                key,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "settings.email.key: no acknowledgement links");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "settings.email.key: no acknowledgement links");
+            None
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! The subscribers' pages on AWS: a Lambda function URL (payload format 2.0) in front of
 //! `atalaya_app::subscriptions` — the same pages `atalaya run --listen` serves. A GET shows,
-//! only a POST acts (the page's button, or a mail program's one-click unsubscribe).
+//! only a POST acts (the page's button, or a mail program's one-click unsubscribe). Operators'
+//! acknowledgement links (`/ack/…`) and the paging and chat tools' webhooks (`/hooks/…`) are
+//! `atalaya_app::acknowledge`'s ([`operators`]).
 
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
@@ -21,6 +23,58 @@ fn respond(status: u16, body: String) -> Value {
 
 fn pairs(text: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(text).into_owned().collect()
+}
+
+/// Answers an operators' request (`/ack/…`, `/hooks/…`), or `None` when the path is not one.
+pub async fn operators<S: atalaya_store::Store>(
+    store: &S,
+    checks: &atalaya_app::Checks,
+    key: &Key,
+    inbound: &atalaya_app::on_call::Inbound,
+    event: &Value,
+) -> Option<Value> {
+    use atalaya_app::acknowledge::{answer, ours, Req, MAX_BODY};
+    let path = event["rawPath"].as_str().unwrap_or("/");
+    if !ours(path) {
+        return None;
+    }
+    let post = match event["requestContext"]["http"]["method"]
+        .as_str()
+        .unwrap_or("GET")
+    {
+        "GET" | "HEAD" => false,
+        "POST" => true,
+        _ => return Some(respond(405, "method not allowed".into())),
+    };
+    let body = atalaya_aws::request_body(event);
+    if body.len() > MAX_BODY {
+        return Some(respond(413, "too large".into()));
+    }
+    // Function URLs give header names in lower case.
+    let headers: Vec<(String, String)> = event["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_string())))
+        .collect();
+    let reply = answer(
+        store,
+        checks,
+        key,
+        inbound,
+        &Req {
+            post,
+            path,
+            headers: &headers,
+            body: &body,
+        },
+    )
+    .await;
+    Some(if reply.html {
+        respond(reply.status, reply.body)
+    } else {
+        json!({ "statusCode": reply.status, "headers": { "content-type": "text/plain; charset=utf-8" }, "body": reply.body })
+    })
 }
 
 /// Answers one function URL request.

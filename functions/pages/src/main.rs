@@ -1,6 +1,8 @@
 //! The pages function's bootstrap. Environment: ATALAYA_CHECKS (the packaged checks file; a
 //! published one from ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX
-//! (or ATALAYA_SUBSCRIBERS_TABLE), AWS_REGION, AWS_ENDPOINT_URL (tests only). The link-signing
+//! (or ATALAYA_SUBSCRIBERS_TABLE, and ATALAYA_STATE_TABLE, ATALAYA_INCIDENTS_TABLE,
+//! ATALAYA_OUTBOX_TABLE for operators' acknowledgements), AWS_REGION, AWS_ENDPOINT_URL (tests
+//! only). The link-signing
 //! key comes from `settings.email.key` (a `${ssm:…}` or `${secret:…}` reference).
 
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
@@ -25,12 +27,23 @@ async fn main() -> Result<(), Error> {
         .await
         .map_err(|e| format!("settings.email.key: {e}"))?;
     let key = Key::from_text(&text).map_err(|e| format!("settings.email.key: {e}"))?;
-    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
+    // The engine's state in partitions, as the alert function keeps it: an acknowledgement
+    // finds its incident's.
+    let store = DynamoStore::from_env(&region, endpoint.as_deref())
+        .await
+        .with_partitions(atalaya_store::dynamodb::PARTITIONS);
+    // What authenticates the paging and chat tools' webhooks (settings.operators.channels).
+    let inbound = atalaya_app::on_call::Inbound::read(&checks.config, &sdk).await;
     let checks = FunctionChecks::new(checks, &sdk);
-    let (checks, store, key) = (&checks, &store, &key);
+    let (checks, store, key, inbound) = (&checks, &store, &key, &inbound);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let (checks, _) = checks.now().await;
+            if let Some(reply) =
+                atalaya_pages_fn::operators(store, &checks, key, inbound, &event.payload).await
+            {
+                return Ok::<_, Error>(reply);
+            }
             Ok::<_, Error>(
                 atalaya_pages_fn::answer(store, &checks.config, key, &event.payload).await,
             )

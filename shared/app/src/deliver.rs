@@ -29,6 +29,9 @@ pub struct Delivered {
     pub gave_up: usize,
     /// The first problem, for the caller to report.
     pub first_error: Option<String>,
+    /// Sends that failed or were given up, by channel name (a channel that keeps failing is
+    /// alarmed by its kind).
+    pub failed_channels: std::collections::BTreeMap<String, usize>,
 }
 
 /// Delivers what is pending. Errors reading the outbox are returned; everything else is counted
@@ -110,6 +113,9 @@ impl Delivered {
         self.sent += other.sent;
         self.failures += other.failures;
         self.gave_up += other.gave_up;
+        for (name, n) in &other.failed_channels {
+            *self.failed_channels.entry(name.clone()).or_default() += n;
+        }
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
@@ -131,9 +137,17 @@ async fn lane<S: Store>(
             continue;
         }
         let Some(delivery) = send(store, channel, m, &mut out).await else {
+            *out.failed_channels
+                .entry(channel.name().to_string())
+                .or_default() += 1;
             done.push(false);
             continue;
         };
+        if matches!(delivery, Delivery::GaveUp(_)) {
+            *out.failed_channels
+                .entry(channel.name().to_string())
+                .or_default() += 1;
+        }
         let mut recorded = true;
         for part in parts {
             if let Err(e) = store

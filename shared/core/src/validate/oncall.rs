@@ -202,28 +202,7 @@ fn channel(name: &str, c: &At<RawChannel>, errs: &mut Errs) -> Option<ChannelKin
         });
     }
     if let Some(o) = &raw.opsgenie {
-        let region = match o.value.region.as_ref().map(|r| (r.value.as_str(), r.pos)) {
-            None | Some(("us", _)) => OPSGENIE_US,
-            Some(("eu", _)) => OPSGENIE_EU,
-            Some((other, pos)) => {
-                cx.errs.push(
-                    pos,
-                    s,
-                    &format!("{field}.opsgenie.region"),
-                    format!("{other:?} is not an Opsgenie region: us or eu"),
-                );
-                OPSGENIE_US
-            }
-        };
-        let webhook_token = match &o.value.webhook_token {
-            Some(v) => Some(cx.secret(v, "opsgenie.webhook_token")?),
-            None => None,
-        };
-        return Some(ChannelKind::Opsgenie {
-            api_key: cx.secret(&o.value.api_key, "opsgenie.api_key")?,
-            url: cx.address(o.value.url.as_ref(), "opsgenie.url", region)?,
-            webhook_token,
-        });
+        return opsgenie(&o.value, &mut cx);
     }
     if let Some(sl) = &raw.slack {
         return slack(&sl.value, sl.pos, &mut cx);
@@ -234,24 +213,47 @@ fn channel(name: &str, c: &At<RawChannel>, errs: &mut Errs) -> Option<ChannelKin
         });
     }
     let w = raw.webhook.as_ref()?;
-    let url = EnvTemplate::parse(&w.value.url.value)
-        .map_err(|e| {
-            cx.errs
-                .push(w.value.url.pos, s, &format!("{field}.webhook.url"), e)
-        })
+    webhook(&w.value, &mut cx)
+}
+
+fn opsgenie(o: &crate::raw::RawOpsgenie, cx: &mut Secrets) -> Option<ChannelKind> {
+    let region = match o.region.as_ref().map(|r| (r.value.as_str(), r.pos)) {
+        None | Some(("us", _)) => OPSGENIE_US,
+        Some(("eu", _)) => OPSGENIE_EU,
+        Some((other, pos)) => {
+            cx.errs.push(
+                pos,
+                "settings",
+                &format!("{}.opsgenie.region", cx.field),
+                format!("{other:?} is not an Opsgenie region: us or eu"),
+            );
+            OPSGENIE_US
+        }
+    };
+    let webhook_token = match &o.webhook_token {
+        Some(v) => Some(cx.secret(v, "opsgenie.webhook_token")?),
+        None => None,
+    };
+    Some(ChannelKind::Opsgenie {
+        api_key: cx.secret(&o.api_key, "opsgenie.api_key")?,
+        url: cx.address(o.url.as_ref(), "opsgenie.url", region)?,
+        webhook_token,
+    })
+}
+
+fn webhook(w: &crate::raw::RawWebhook, cx: &mut Secrets) -> Option<ChannelKind> {
+    let field = format!("{}.webhook.url", cx.field);
+    let url = EnvTemplate::parse(&w.url.value)
+        .map_err(|e| cx.errs.push(w.url.pos, "settings", &field, e))
         .ok()?;
     if !matches!(url::Url::parse(&url.with_stand_in("x")), Ok(u) if matches!(u.scheme(), "https" | "http"))
     {
-        cx.errs.push(
-            w.value.url.pos,
-            s,
-            &format!("{field}.webhook.url"),
-            "is not an http(s) URL",
-        );
+        cx.errs
+            .push(w.url.pos, "settings", &field, "is not an http(s) URL");
     }
     Some(ChannelKind::Webhook {
         url,
-        secret: cx.secret(&w.value.secret, "webhook.secret")?,
+        secret: cx.secret(&w.secret, "webhook.secret")?,
     })
 }
 
