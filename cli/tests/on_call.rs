@@ -259,6 +259,61 @@ checks:
         "{hooks:#?}"
     );
 
+    // Every delivery is recorded per message and channel: the shop's operator messages on
+    // stdout, the JSONL outbox, PagerDuty and Slack (the escalation's on Opsgenie too), the
+    // blog's on Teams and the webhook (its opening given up, with why); customers' on neither.
+    let db = rusqlite::Connection::open(&w.db).unwrap();
+    let mut q = db
+        .prepare(
+            "SELECT d.message_id, json_extract(o.message, '$.topic'),
+                    coalesce(json_extract(o.message, '$.attributes.service'), '-'),
+                    group_concat(d.channel || CASE WHEN d.gave_up IS NULL THEN '' ELSE ' (gave up)' END, ', ')
+             FROM deliveries d JOIN outbox o ON o.id = d.message_id
+             GROUP BY d.message_id ORDER BY min(o.seq)",
+        )
+        .unwrap();
+    let table: Vec<(String, String, String, String)> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    println!("\nchannel deliveries (message, audience, service: channels):");
+    for (id, topic, service, channels) in &table {
+        println!("  {id:<34} {topic:<10} {service:<5} {channels}");
+    }
+    for (id, topic, service, channels) in &table {
+        let has = |c: &str| channels.split(", ").any(|x| x.starts_with(c));
+        let paging = ["pd", "chat", "lead", "team", "hook"];
+        match (topic.as_str(), service.as_str()) {
+            ("customers", _) => assert!(!paging.iter().any(|c| has(c)), "{id}: {channels}"),
+            ("operators", "shop") => {
+                assert!(
+                    has("pd") && has("chat") && !has("team") && !has("hook"),
+                    "{id}: {channels}"
+                )
+            }
+            ("operators", "blog") => {
+                assert!(has("team") && has("hook") && !has("pd"), "{id}: {channels}")
+            }
+            _ => {}
+        }
+        assert!(has("stdout") && has("jsonl"), "{id}: {channels}");
+    }
+    assert!(
+        table
+            .iter()
+            .any(|(_, _, _, c)| c.contains("hook (gave up)")),
+        "{table:#?}"
+    );
+    println!("\nPagerDuty, as it received them:");
+    for t in v.taken("pagerduty") {
+        println!("{}", serde_json::to_string_pretty(&t.body).unwrap());
+    }
+    println!("\nSlack, as posted (chat.postMessage and chat.update, in order):");
+    for t in v.taken("slack") {
+        println!("{} {}", t.path, serde_json::to_string(&t.body).unwrap());
+    }
+
     // No secret in anything the runner wrote.
     let mut written = std::fs::read_to_string(&stdout).unwrap();
     written.push_str(&std::fs::read_to_string(&stderr).unwrap());
