@@ -107,3 +107,44 @@ fn degraded_turning_down_is_cleared_as_down_and_the_incident_tells_the_rest() {
     );
     assert_eq!(sim.count(EventKind::Opened, Audience::Operators), 1);
 }
+
+#[test]
+fn a_heartbeat_running_past_max_run_tells_operators_and_only_them() {
+    let mut sim = Sim::new(config(
+        "",
+        "  - { id: nightly, service: shop, heartbeat: { every: 1h, grace: 10m, max_run: 20m, token: '${ssm:/atalaya/nightly}' } }\n",
+    ));
+    // The judge says the run started at minute 0 is past max_run from minute 20 on.
+    for m in 0..=30 {
+        sim.minute(m, |c, _| {
+            Some(if c == "nightly" && m >= 20 {
+                Outcome::Degraded
+            } else {
+                Outcome::Up
+            })
+        });
+    }
+    let told: Vec<&crate::message::Message> = sim
+        .messages
+        .iter()
+        .filter(|m| m.attributes.event == EventKind::Degraded)
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "{:#?}",
+        sim.messages.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(
+        told[0].subject.starts_with("[DEGRADED] nightly"),
+        "{}",
+        told[0].subject
+    );
+    assert!(sim.customer_messages().is_empty());
+    sim.minute(31, up);
+    sim.minute(32, up);
+    assert_eq!(
+        sim.count(EventKind::DegradedCleared, Audience::Operators),
+        1
+    );
+}
