@@ -645,3 +645,71 @@ checks:
     interrupt(runner);
     assert_eq!(v.problems(), Vec::<String>::new());
 }
+
+#[test]
+fn a_vendor_that_hangs_holds_up_no_other_channel() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = rt.block_on(atalaya_tests::http::server(None));
+    let v = rt.block_on(Vendors::start());
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms, retries: 1, recover_after: 1 }}
+  operators:
+    renotify_every: 2s
+    channels:
+      pd: {{ pagerduty: {{ routing_key: '${{env:T_PD}}', url: '{pd}' }} }}
+      team: {{ teams: {{ webhook: '${{env:T_TEAMS}}' }} }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: shop, customer: acme, name: Online shop }}
+checks:
+  - {{ id: shop-home, service: shop, http: {{ url: 'http://{target}/switch/hang-shop' }} }}
+",
+        pd = v.url("/pagerduty/v2/enqueue"),
+    ));
+    // Teams never answers: each attempt waits its 10 s deadline, three times.
+    v.fault("teams", &[Fault::Hang, Fault::Hang, Fault::Hang]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atalaya"));
+    cmd.args([
+        "run",
+        w.file.to_str().unwrap(),
+        "--db",
+        w.db.to_str().unwrap(),
+        "--outbox",
+        w.out.to_str().unwrap(),
+    ])
+    .env("T_PD", PD_KEY)
+    .env("T_TEAMS", v.url("/teams/hook"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let runner = Running::spawn(&mut cmd);
+    std::thread::sleep(Duration::from_secs(2));
+    atalaya_tests::http::set_switch("hang-shop", true);
+    let started = Instant::now();
+    until("the opening and two reminders in PagerDuty", 20, || {
+        v.taken("pagerduty").len() >= 3
+    });
+    let took = started.elapsed();
+    assert!(
+        v.taken("teams").is_empty(),
+        "Teams still hangs meanwhile ({} requests)",
+        v.requests("teams")
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "PagerDuty waited on Teams: {took:?}"
+    );
+    atalaya_tests::http::set_switch("hang-shop", false);
+    // Teams catches up once it answers: every message, none twice.
+    until("Teams caught up", 60, || {
+        v.taken("teams")
+            .iter()
+            .any(|t| t.body.to_string().contains("[RESOLVED]"))
+    });
+    interrupt(runner);
+    // Both got every operator message, once.
+    assert_eq!(v.taken("teams").len(), v.taken("pagerduty").len());
+    assert_eq!(v.problems(), Vec::<String>::new());
+}

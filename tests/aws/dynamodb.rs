@@ -285,34 +285,33 @@ async fn a_claimed_message_is_published_by_one_invocation_and_a_released_one_by_
     let s = store().await;
     s.enqueue(&[message("m1", 1)]).await.unwrap();
     let now = chrono::Utc::now();
-    assert!(s.claim("m1", now, Duration::from_secs(60)).await.unwrap());
+    let lease = Duration::from_secs(60);
+    assert!(s.claim("m1", "sns", now, lease).await.unwrap());
     assert!(
-        !s.claim("m1", now, Duration::from_secs(60)).await.unwrap(),
+        !s.claim("m1", "sns", now, lease).await.unwrap(),
         "already claimed"
     );
-    s.release("m1").await.unwrap();
+    // Each channel is claimed on its own: a slow one holds up no other.
+    assert!(s.claim("m1", "pd", now, lease).await.unwrap());
+    s.release("m1", "sns").await.unwrap();
     assert!(
-        s.claim("m1", now, Duration::from_secs(60)).await.unwrap(),
+        s.claim("m1", "sns", now, lease).await.unwrap(),
         "released: claimable again"
+    );
+    assert!(
+        !s.claim("m1", "pd", now, lease).await.unwrap(),
+        "still pd's"
     );
     // A claim left by a dead invocation expires.
     assert!(s
-        .claim(
-            "m1",
-            now + chrono::TimeDelta::seconds(61),
-            Duration::from_secs(60)
-        )
+        .claim("m1", "sns", now + chrono::TimeDelta::seconds(61), lease)
         .await
         .unwrap());
     s.mark_sent("m1").await.unwrap();
     assert!(
-        !s.claim(
-            "m1",
-            now + chrono::TimeDelta::seconds(200),
-            Duration::from_secs(60)
-        )
-        .await
-        .unwrap(),
+        !s.claim("m1", "sns", now + chrono::TimeDelta::seconds(200), lease)
+            .await
+            .unwrap(),
         "sent: nothing to claim"
     );
 }

@@ -269,13 +269,14 @@ impl<S: Store + Rollups + Sync> Store for Failing<S> {
     async fn claim(
         &self,
         id: &str,
+        channel: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        self.inner.claim(id, now, lease).await
+        self.inner.claim(id, channel, now, lease).await
     }
-    async fn release(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.release(id).await
+    async fn release(&self, id: &str, channel: &str) -> Result<(), StoreError> {
+        self.inner.release(id, channel).await
     }
     async fn record_delivery(
         &self,

@@ -1,19 +1,21 @@
-//! Delivery: every pending message to every channel, oldest first. A message is claimed (so
-//! that of several publishers one delivers it), sent to each channel not yet done with it, and
-//! each delivery is recorded per message and channel; when every channel is done the message
-//! leaves the outbox's pending list. Channels work in lanes of their own, side by side: a slow
-//! one delays nobody else. A channel that fails is tried again alone next round; one that can
-//! never deliver a message (a permanent error) gives it up, and it is recorded so.
+//! Delivery: every pending message to every channel, oldest first. Each channel works in a lane
+//! of its own and claims each message for itself (a lease: of several publishers one sends it
+//! to that channel), sends it, and records the delivery per message and channel; when every
+//! channel is done the message leaves the outbox's pending list. A slow or failing channel
+//! delays no other: not within a round (lanes run side by side), and not across rounds either
+//! when each channel has a delivery loop of its own ([`deliver_lane`], as the local runner
+//! runs them). A channel that fails is tried again alone; one that can never deliver a message
+//! (a permanent error) gives it up, and it is recorded so.
 
 use atalaya_core::message::merge;
 use atalaya_core::Message;
 use atalaya_notify::Channel;
 use atalaya_store::{Delivery, Pending, Store, StoreError};
 use chrono::Utc;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-/// How long a publisher holds a message it claimed.
+/// How long a publisher holds a message it claimed for a channel.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
 
 /// How a round of delivery went.
@@ -31,11 +33,15 @@ pub struct Delivered {
     pub first_error: Option<String>,
     /// Sends that failed or were given up, by channel name (a channel that keeps failing is
     /// alarmed by its kind).
-    pub failed_channels: std::collections::BTreeMap<String, usize>,
+    pub failed_channels: BTreeMap<String, usize>,
 }
 
-/// Delivers what is pending. Errors reading the outbox are returned; everything else is counted
-/// in [`Delivered`] (and logged), and what failed stays pending.
+/// One message as it goes out: its parts (the messages of one notice several partitions
+/// told) and the message made of them.
+pub(crate) type Group = (Vec<Pending>, Message);
+
+/// Delivers what is pending to every channel. Errors reading the outbox are returned;
+/// everything else is counted in [`Delivered`] (and logged), and what failed stays pending.
 ///
 /// The parts of one notice (what the monitor cannot see, told by each partition of the state
 /// that judged some of the checks: messages with the same digest key) go out as one message,
@@ -44,68 +50,104 @@ pub async fn deliver<S: Store>(
     store: &S,
     channels: &[&dyn Channel],
 ) -> Result<Delivered, StoreError> {
+    let all: Vec<&str> = channels.iter().map(|c| c.name()).collect();
+    deliver_some(store, channels, &all).await
+}
+
+/// Delivers what is pending to one `channel` of `all` (every channel's name: a message every
+/// one of them is done with leaves the pending list): the local runner runs one such loop per
+/// channel, so a vendor that hangs holds up only its own channel.
+pub async fn deliver_lane<S: Store>(
+    store: &S,
+    channel: &dyn Channel,
+    all: &[&str],
+) -> Result<Delivered, StoreError> {
+    deliver_some(store, &[channel], all).await
+}
+
+async fn deliver_some<S: Store>(
+    store: &S,
+    channels: &[&dyn Channel],
+    all: &[&str],
+) -> Result<Delivered, StoreError> {
     let mut out = Delivered::default();
-    let mut groups: Vec<Vec<Pending>> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for pending in store.pending().await? {
-        match pending.message.digest.as_ref().map(|d| d.key.clone()) {
-            Some(key) => match by_key.get(&key) {
-                Some(&i) => groups[i].push(pending),
-                None => {
-                    by_key.insert(key, groups.len());
-                    groups.push(vec![pending]);
-                }
-            },
-            None => groups.push(vec![pending]),
-        }
-    }
-    // Each message claimed, its parts merged into the one message that goes out.
-    let mut claimed: Vec<(Vec<Pending>, Message)> = Vec::new();
-    for group in groups {
-        let mut parts = Vec::new();
-        for pending in group {
-            let id = &pending.message.id;
-            match store.claim(id, Utc::now(), CLAIM_LEASE).await {
-                Ok(true) => parts.push(pending),
-                Ok(false) => {} // another publisher has it
-                Err(e) => {
-                    tracing::error!(%id, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
-                    failed(&mut out, format!("claiming {id}: {e}"));
-                }
-            }
-        }
-        let messages: Vec<Message> = parts.iter().map(|p| p.message.clone()).collect();
-        if let Some(m) = merge(&messages) {
-            claimed.push((parts, m));
-        }
-    }
+    let groups = groups(store.pending().await?);
     // What the monitor cannot see is told once per episode, whatever the partitions.
-    let claimed = crate::episode::apply(store, claimed, &mut out).await;
+    let groups = crate::episode::apply(store, groups, &mut out).await;
     // Each channel takes the messages in order, in a lane of its own: a slow channel (a mail
     // relay that does not answer) delays only itself, never the others.
     let lanes = channels
         .iter()
-        .map(|channel| lane(store, *channel, &claimed));
-    let lanes: Vec<(Vec<bool>, Delivered)> = futures::future::join_all(lanes).await;
+        .map(|channel| lane(store, *channel, &groups));
+    let lanes: Vec<(BTreeSet<usize>, Delivered)> = futures::future::join_all(lanes).await;
     for (_, lane_out) in &lanes {
         out.absorb(lane_out);
     }
-    for (i, (parts, _)) in claimed.iter().enumerate() {
-        let all_done = lanes.iter().all(|(done, _)| done[i]);
-        for part in parts {
-            let id = &part.message.id;
-            let finished = if all_done {
-                store.mark_sent(id).await.map(|_| out.messages += 1)
-            } else {
-                store.release(id).await
-            };
-            if let Err(e) = finished {
-                tracing::warn!(%id, error = %e, "the outbox was not updated; the claim expires on its own");
+    let mut finished = Vec::new();
+    let mut unsure = false;
+    for (i, (parts, _)) in groups.iter().enumerate() {
+        let done = |name: &str| {
+            parts.iter().all(|p| p.done.contains(name))
+                || channels
+                    .iter()
+                    .zip(&lanes)
+                    .any(|(c, (finished, _))| c.name() == name && finished.contains(&i))
+        };
+        if all.iter().all(|name| done(name)) {
+            finished.extend(parts.iter().map(|p| p.message.id.clone()));
+        } else {
+            unsure |= lanes.iter().any(|(f, _)| f.contains(&i));
+        }
+    }
+    // Other channels' loops may have finished a message since it was read: the last of them
+    // to finish sees every delivery recorded, and the message leaves the pending list.
+    if unsure && channels.len() < all.len() {
+        finished = store
+            .pending()
+            .await?
+            .into_iter()
+            .filter(|p| all.iter().all(|name| p.done.contains(*name)))
+            .map(|p| p.message.id)
+            .chain(finished)
+            .collect();
+    }
+    finished.sort();
+    finished.dedup();
+    for id in &finished {
+        match store.mark_sent(id).await {
+            Ok(()) => out.messages += 1,
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "the outbox was not updated; it is looked at again next round");
                 failed(&mut out, format!("updating {id}: {e}"));
             }
         }
     }
     Ok(out)
+}
+
+/// The pending messages as they go out: the parts of one notice together, merged.
+fn groups(pending: Vec<Pending>) -> Vec<Group> {
+    let mut groups: Vec<Vec<Pending>> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for p in pending {
+        match p.message.digest.as_ref().map(|d| d.key.clone()) {
+            Some(key) => match by_key.get(&key) {
+                Some(&i) => groups[i].push(p),
+                None => {
+                    by_key.insert(key, groups.len());
+                    groups.push(vec![p]);
+                }
+            },
+            None => groups.push(vec![p]),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|parts| {
+            let messages: Vec<Message> = parts.iter().map(|p| p.message.clone()).collect();
+            merge(&messages).map(|m| (parts, m))
+        })
+        .collect()
 }
 
 impl Delivered {
@@ -122,50 +164,80 @@ impl Delivered {
     }
 }
 
-/// One channel's lane: every claimed message it is not done with, oldest first, each delivery
-/// recorded per part. Whether the channel is done with each message, and how it went.
+/// One channel's lane: every message it is not done with, oldest first, each claimed for this
+/// channel, sent, and recorded per part. Which messages the channel is now done with (by
+/// index), and how it went.
 async fn lane<S: Store>(
     store: &S,
     channel: &dyn Channel,
-    claimed: &[(Vec<Pending>, Message)],
-) -> (Vec<bool>, Delivered) {
+    groups: &[Group],
+) -> (BTreeSet<usize>, Delivered) {
     let mut out = Delivered::default();
-    let mut done = Vec::with_capacity(claimed.len());
-    for (parts, m) in claimed {
-        if parts.iter().all(|p| p.done.contains(channel.name())) || !channel.wants(m) {
-            done.push(true);
+    let mut done = BTreeSet::new();
+    let name = channel.name();
+    for (i, (parts, m)) in groups.iter().enumerate() {
+        if parts.iter().all(|p| p.done.contains(name)) || !channel.wants(m) {
+            done.insert(i);
             continue;
         }
+        if !claim(store, name, parts, &mut out).await {
+            continue; // another publisher sends it to this channel
+        }
         let Some(delivery) = send(store, channel, m, &mut out).await else {
-            *out.failed_channels
-                .entry(channel.name().to_string())
-                .or_default() += 1;
-            done.push(false);
+            *out.failed_channels.entry(name.to_string()).or_default() += 1;
+            for p in parts {
+                let _ = store.release(&p.message.id, name).await;
+            }
             continue;
         };
         if matches!(delivery, Delivery::GaveUp(_)) {
-            *out.failed_channels
-                .entry(channel.name().to_string())
-                .or_default() += 1;
+            *out.failed_channels.entry(name.to_string()).or_default() += 1;
         }
         let mut recorded = true;
         for part in parts {
             if let Err(e) = store
-                .record_delivery(&part.message.id, channel.name(), &delivery)
+                .record_delivery(&part.message.id, name, &delivery)
                 .await
             {
-                // Sent but not recorded: this channel gets it again next round.
-                tracing::error!(id = %part.message.id, channel = channel.name(), error = %e, "delivered but not recorded; it will be sent again");
+                // Sent but not recorded: this channel gets it again when the claim expires.
+                tracing::error!(id = %part.message.id, channel = name, error = %e, "delivered but not recorded; it will be sent again");
                 failed(
                     &mut out,
-                    format!("recording {} on {}: {e}", part.message.id, channel.name()),
+                    format!("recording {} on {name}: {e}", part.message.id),
                 );
                 recorded = false;
             }
         }
-        done.push(recorded);
+        if recorded {
+            done.insert(i);
+        }
     }
     (done, out)
+}
+
+/// Claims every part of a message for `channel`; gives back what it took when one is another
+/// publisher's.
+async fn claim<S: Store>(store: &S, channel: &str, parts: &[Pending], out: &mut Delivered) -> bool {
+    let mut taken = Vec::new();
+    for p in parts {
+        let id = &p.message.id;
+        match store.claim(id, channel, Utc::now(), CLAIM_LEASE).await {
+            Ok(true) => taken.push(id),
+            Ok(false) => break,
+            Err(e) => {
+                tracing::error!(%id, channel, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
+                failed(out, format!("claiming {id} for {channel}: {e}"));
+                break;
+            }
+        }
+    }
+    if taken.len() == parts.len() {
+        return true;
+    }
+    for id in taken {
+        let _ = store.release(id, channel).await;
+    }
+    false
 }
 
 /// One message to one channel (into the thread it keeps for the message's subject, if it

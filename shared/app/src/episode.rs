@@ -2,21 +2,21 @@
 //! episode`): each claimed notice of what the monitor cannot see (or sees again) is applied to
 //! the episode the store keeps; the one that begins it and the one that ends it go out, the
 //! others leave the outbox without a message. The episode is saved before anything is sent; a
-//! publisher that lost the race gives its claims back and decides next round.
+//! publisher that lost the race leaves the notices for the next round.
 
-use crate::deliver::Delivered;
+use crate::deliver::{Delivered, Group};
 use atalaya_core::message::episode::{closing_note, Decision};
 use atalaya_core::message::Digest;
-use atalaya_core::Message;
 use atalaya_store::{Pending, Store};
 
-/// Applies the claimed notices to the episode: returns what is still to send (folded notices
-/// are marked sent, those not decided are released).
+/// Applies the pending notices to the episode: returns what is still to send (folded notices
+/// are marked sent, those not decided wait for the next round). A notice applied twice (two
+/// publishers) gets the same decision.
 pub(crate) async fn apply<S: Store>(
     store: &S,
-    claimed: Vec<(Vec<Pending>, Message)>,
+    claimed: Vec<Group>,
     out: &mut Delivered,
-) -> Vec<(Vec<Pending>, Message)> {
+) -> Vec<Group> {
     let is_notice = |parts: &[Pending]| parts.iter().all(|p| p.message.digest.is_some());
     if !claimed.iter().any(|(parts, _)| is_notice(parts)) {
         return claimed;
@@ -35,6 +35,7 @@ pub(crate) async fn apply<S: Store>(
             .await;
         }
     };
+    let before = episode.clone();
     let mut keep = Vec::new();
     let mut folded = Vec::new();
     for (parts, mut m) in claimed {
@@ -55,7 +56,13 @@ pub(crate) async fn apply<S: Store>(
             }
         }
     }
-    match store.keep_episode(&episode, version).await {
+    // Notices decided before (another channel's loop, a retry) change nothing to keep.
+    let kept = if episode == before {
+        Ok(true)
+    } else {
+        store.keep_episode(&episode, version).await
+    };
+    match kept {
         Ok(true) => {}
         Ok(false) | Err(_) => {
             let mut all = keep;
@@ -86,20 +93,17 @@ pub(crate) async fn apply<S: Store>(
     keep
 }
 
-/// Gives the notices' claims back (they are decided next round); the rest is kept.
+/// Leaves the notices for the next round (they are decided then); the rest is kept.
 async fn hold<S: Store>(
-    store: &S,
-    claimed: Vec<(Vec<Pending>, Message)>,
+    _store: &S,
+    claimed: Vec<Group>,
     is_notice: impl Fn(&[Pending]) -> bool,
     out: &mut Delivered,
     why: String,
-) -> Vec<(Vec<Pending>, Message)> {
+) -> Vec<Group> {
     let mut keep = Vec::new();
     for (parts, m) in claimed {
         if is_notice(&parts) {
-            for p in &parts {
-                let _ = store.release(&p.message.id).await;
-            }
             out.failures += 1;
             out.first_error.get_or_insert(why.clone());
         } else {

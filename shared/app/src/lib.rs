@@ -41,7 +41,7 @@ pub mod transition;
 
 pub use checks::{Checks, LoadError};
 pub use customer_mail::EmailChannel;
-pub use deliver::{deliver, Delivered};
+pub use deliver::{deliver, deliver_lane, Delivered};
 pub use evaluation::{evaluate_batch, Batch, Evaluated};
 pub use live::{LiveChecks, Refresh};
 pub use round::{Handoff, Round, RoundError};

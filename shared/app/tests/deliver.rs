@@ -109,7 +109,12 @@ async fn a_message_a_channel_can_never_deliver_is_given_up_not_retried_forever()
 async fn a_message_claimed_by_another_publisher_is_left_to_it() {
     let s = store_with(&["a", "b"]).await;
     assert!(s
-        .claim("a", chrono::Utc::now(), std::time::Duration::from_secs(60))
+        .claim(
+            "a",
+            "memory",
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(60)
+        )
         .await
         .unwrap());
     let memory = MemoryChannel::new("memory");

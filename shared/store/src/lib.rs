@@ -168,16 +168,18 @@ pub trait Store {
     async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError>;
     /// Messages recorded and not yet delivered to every channel, oldest first.
     async fn pending(&self) -> Result<Vec<Pending>, StoreError>;
-    /// Claims a pending message for `lease`: of several publishers, only the one that claims a
-    /// message delivers it. A claim left by a publisher that died expires.
+    /// Claims a pending message for one channel, for `lease`: of several publishers, only the
+    /// one that claims it sends it to that channel (each channel is claimed on its own, so a
+    /// slow channel holds up no other). A claim left by a publisher that died expires.
     async fn claim(
         &self,
         id: &str,
+        channel: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError>;
-    /// Gives a claim back (a delivery failed): the next publisher may try at once.
-    async fn release(&self, id: &str) -> Result<(), StoreError>;
+    /// Gives a channel's claim back (a delivery failed): the next publisher may try at once.
+    async fn release(&self, id: &str, channel: &str) -> Result<(), StoreError>;
     /// Records how one channel's delivery of the message ended.
     async fn record_delivery(
         &self,

@@ -266,14 +266,15 @@ impl Store for DynamoStore {
     async fn claim(
         &self,
         id: &str,
+        channel: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        self.try_claim(id, now, lease).await
+        self.try_claim(id, channel, now, lease).await
     }
 
-    async fn release(&self, id: &str) -> Result<(), StoreError> {
-        self.release_claim(id).await
+    async fn release(&self, id: &str, channel: &str) -> Result<(), StoreError> {
+        self.release_claim(id, channel).await
     }
 
     async fn record_delivery(

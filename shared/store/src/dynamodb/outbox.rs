@@ -1,6 +1,7 @@
 //! The outbox: messages keyed by event id (each recorded once), a sparse `pending` index of
-//! what is left to deliver, claims so that one publisher delivers a message, and one
-//! `d_<channel>` attribute per channel done with it.
+//! what is left to deliver, one `c_<channel>` claim per channel (so that one publisher sends a
+//! message to a channel, and a slow channel holds up no other), and one `d_<channel>` attribute
+//! per channel done with it.
 
 use super::stats::item_size;
 use super::{get_s, micros, s, sdk, DynamoStore};
@@ -14,6 +15,8 @@ use std::time::Duration;
 
 /// The attribute that records a channel done with a message: `d_<channel>`.
 const DELIVERED: &str = "d_";
+/// The attribute that holds one channel's claim on a message: `c_<channel>`.
+const CLAIMED: &str = "c_";
 /// The item that keeps the monitor's episode of blindness.
 const EPISODE: &str = "episode#sight";
 
@@ -243,6 +246,7 @@ impl DynamoStore {
     pub(super) async fn try_claim(
         &self,
         id: &str,
+        channel: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError> {
@@ -252,10 +256,19 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.tables.outbox)
             .key("pk", s(id))
-            .update_expression("SET claimed_until = :until")
-            .condition_expression("attribute_exists(pending) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)")
-            .expression_attribute_values(":until", AttributeValue::N(until.timestamp_millis().to_string()))
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
+            .update_expression("SET #c = :until")
+            .condition_expression(
+                "attribute_exists(pending) AND (attribute_not_exists(#c) OR #c < :now)",
+            )
+            .expression_attribute_names("#c", format!("{CLAIMED}{channel}"))
+            .expression_attribute_values(
+                ":until",
+                AttributeValue::N(until.timestamp_millis().to_string()),
+            )
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
             .send()
             .await;
         match result {
@@ -274,12 +287,13 @@ impl DynamoStore {
     }
 
     /// Gives a claim back (the publish failed): the next invocation may publish at once.
-    pub(super) async fn release_claim(&self, id: &str) -> Result<(), StoreError> {
+    pub(super) async fn release_claim(&self, id: &str, channel: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.tables.outbox)
             .key("pk", s(id))
-            .update_expression("REMOVE claimed_until")
+            .update_expression("REMOVE #c")
+            .expression_attribute_names("#c", format!("{CLAIMED}{channel}"))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await

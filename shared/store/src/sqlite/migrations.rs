@@ -106,6 +106,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL,
         version INTEGER NOT NULL
      );",
+    // 12: claims per message and channel (a slow channel holds up no other).
+    "CREATE TABLE claims (
+        message_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (message_id, channel)
+     );",
 ];
 
 /// Brings the schema up to date in one immediate transaction that reads the version inside it:

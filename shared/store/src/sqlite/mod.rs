@@ -359,31 +359,51 @@ impl Store for SqliteStore {
     async fn claim(
         &self,
         id: &str,
+        channel: &str,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<bool, StoreError> {
         let until = now + chrono::TimeDelta::from_std(lease).unwrap_or_default();
-        let n = self.conn().execute(
-            "UPDATE outbox SET claimed_until = ?1 WHERE id = ?2 AND published_at IS NULL
-             AND (claimed_until IS NULL OR claimed_until < ?3)",
-            params![until.timestamp_millis(), id, now.timestamp_millis()],
+        let conn = self.conn();
+        let pending: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM outbox WHERE id = ?1 AND published_at IS NULL",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if pending.is_none() {
+            return Ok(false);
+        }
+        let n = conn.execute(
+            "INSERT INTO claims (message_id, channel, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (message_id, channel) DO UPDATE SET until = excluded.until
+             WHERE claims.until < ?4",
+            params![
+                id,
+                channel,
+                until.timestamp_millis(),
+                now.timestamp_millis()
+            ],
         )?;
         Ok(n == 1)
     }
 
-    async fn release(&self, id: &str) -> Result<(), StoreError> {
+    async fn release(&self, id: &str, channel: &str) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE outbox SET claimed_until = NULL WHERE id = ?1",
-            params![id],
+            "DELETE FROM claims WHERE message_id = ?1 AND channel = ?2",
+            params![id, channel],
         )?;
         Ok(())
     }
 
     async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
-        let n = self.conn().execute(
+        let conn = self.conn();
+        let n = conn.execute(
             "UPDATE outbox SET published_at = ?1, claimed_until = NULL WHERE id = ?2",
             params![ts(Utc::now()), id],
         )?;
+        conn.execute("DELETE FROM claims WHERE message_id = ?1", params![id])?;
         if n == 0 {
             return Err(StoreError::Invalid(format!(
                 "no message {id} in the outbox"

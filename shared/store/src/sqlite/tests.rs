@@ -57,7 +57,7 @@ async fn pending(s: &SqliteStore) -> Vec<(String, Vec<String>)> {
 async fn publish_all(s: &SqliteStore) -> Vec<String> {
     let mut seen = Vec::new();
     for p in s.pending().await.unwrap() {
-        if s.claim(&p.message.id, Utc::now(), Duration::from_secs(60))
+        if s.claim(&p.message.id, "jsonl", Utc::now(), Duration::from_secs(60))
             .await
             .unwrap()
         {
@@ -202,21 +202,26 @@ async fn a_claimed_message_is_published_by_its_claimant_only() {
         .unwrap();
     let now = Utc::now();
     let lease = Duration::from_secs(60);
-    assert!(s.claim("a", now, lease).await.unwrap());
-    assert!(!s.claim("a", now, lease).await.unwrap(), "held");
+    assert!(s.claim("a", "jsonl", now, lease).await.unwrap());
+    assert!(!s.claim("a", "jsonl", now, lease).await.unwrap(), "held");
+    assert!(
+        s.claim("a", "stdout", now, lease).await.unwrap(),
+        "each channel is claimed on its own"
+    );
+    s.release("a", "stdout").await.unwrap();
     assert!(
         publish_all(&s).await.is_empty(),
         "another publisher skips it"
     );
     assert!(
-        s.claim("a", now + chrono::TimeDelta::seconds(61), lease)
+        s.claim("a", "jsonl", now + chrono::TimeDelta::seconds(61), lease)
             .await
             .unwrap(),
         "an expired claim is taken over"
     );
     s.mark_sent("a").await.unwrap();
     assert!(!s
-        .claim("a", now + chrono::TimeDelta::hours(1), lease)
+        .claim("a", "jsonl", now + chrono::TimeDelta::hours(1), lease)
         .await
         .unwrap());
     assert!(s.mark_sent("nope").await.is_err());
