@@ -99,6 +99,45 @@ pub fn warnings(config: &Config, target: Target) -> Vec<ConfigError> {
         std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
     }));
     out.extend(email_on_lambda(config, target));
+    out.extend(channel_secrets(config, target, |name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
+    }));
+    out
+}
+
+/// Paging and chat channels whose secrets cannot be read where they will run: an unset
+/// `${env:…}` locally, any `${env:…}` on AWS, a reference outside the secrets prefix.
+fn channel_secrets(
+    config: &Config,
+    target: Target,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for c in &config.settings.operators.on_call.channels {
+        for (field, template) in c.kind.templates() {
+            let mut warn = |message: String| {
+                out.push(ConfigError {
+                    file: config.source.clone(),
+                    pos: c.pos,
+                    subject: "settings".into(),
+                    field: format!("operators.channels.{}.{field}", c.name),
+                    message,
+                })
+            };
+            for name in template.variables() {
+                match target {
+                    Target::Local if !is_set(name) => warn(format!("${{env:{name}}} is not set in this environment: the channel cannot send until it is (what it should send waits for it)")),
+                    Target::Lambda => warn(format!("${{env:{name}}} is read from the alert function's environment, which the stacks do not set: keep it in SSM or Secrets Manager under {SECRETS_PREFIX}")),
+                    _ => {}
+                }
+            }
+            if target == Target::Lambda {
+                for r in template.references().filter(|r| outside_prefix(r)) {
+                    warn(format!("{r} is outside {SECRETS_PREFIX}, which the stacks let the alert function read: move it there"));
+                }
+            }
+        }
+    }
     out
 }
 

@@ -411,6 +411,27 @@ checks:
         text.contains("operators.channels.idle: no route sends to this channel"),
         "{text}"
     );
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["validate", file])
+        .env_remove("T_SLACK")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(
+            "operators.channels.chat.slack.token: ${env:T_SLACK} is not set in this environment"
+        ),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["validate", "--target", "lambda", file])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("${env:T_PD} is read from the alert function's environment"),
+        "{text}"
+    );
     assert_eq!(v.problems(), Vec::<String>::new());
 }
 

@@ -25,6 +25,7 @@ fn quick() -> Policy {
 fn webhook(url: &str) -> OnCall {
     OnCall {
         channels: vec![OnCallChannel {
+            pos: Default::default(),
             name: "hook".into(),
             kind: ChannelKind::Webhook {
                 url: EnvTemplate::literal(url),
@@ -156,4 +157,41 @@ async fn a_webhook_to_an_address_the_guard_refuses_is_never_dialled() {
             "{url}: {e}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_slack_incoming_webhook_gets_block_kit_one_message_per_event() {
+    let v = Vendors::start().await;
+    let on_call = OnCall {
+        channels: vec![OnCallChannel {
+            pos: Default::default(),
+            name: "chat".into(),
+            kind: ChannelKind::SlackWebhook {
+                webhook: EnvTemplate::literal(&v.url("/slack/hook/T000/B000/XXXX")),
+            },
+        }],
+        routes: Vec::new(),
+        escalate_to: Vec::new(),
+    };
+    let channels = build(
+        &on_call,
+        &atalaya_tests::engine(None),
+        &value,
+        &quick(),
+        None,
+    );
+    assert!(
+        !channels[0].threads(),
+        "an incoming webhook keeps no thread"
+    );
+    channels[0].send(&message()).await.unwrap();
+    channels[0].send(&message()).await.unwrap();
+    let taken = v.taken("slack");
+    assert_eq!(taken.len(), 2);
+    assert_eq!(taken[0].path, "/hook/T000/B000/XXXX");
+    assert!(taken[0].body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("[MONITORING FAULT] x"));
+    assert_eq!(v.problems(), Vec::<String>::new());
 }

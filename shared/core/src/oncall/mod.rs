@@ -45,6 +45,8 @@ pub struct OnCallChannel {
     /// The name in the checks file (`pd-shop`), also the name deliveries are recorded under.
     pub name: String,
     pub kind: ChannelKind,
+    /// Where it is written.
+    pub pos: crate::at::Pos,
 }
 
 #[derive(Clone, Debug)]

@@ -31,6 +31,7 @@ pub(super) fn on_call(
                 out.channels.push(OnCallChannel {
                     name: name.clone(),
                     kind,
+                    pos: c.pos,
                 });
             }
         }
