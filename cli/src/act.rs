@@ -144,7 +144,15 @@ pub fn apply(
                 );
                 return Ok(ExitCode::from(1));
             }
-            Err(Failed::Action(e)) => anyhow::bail!("{e}"),
+            // Nothing to act on (resolved, closed, no such incident): refused, as documented.
+            Err(Failed::Action(e)) => {
+                eprintln!("refused: {e}; nothing was sent.");
+                return Ok(ExitCode::from(1));
+            }
+            Err(Failed::Closed(e)) => {
+                eprintln!("refused: {e}; nothing was sent.");
+                return Ok(ExitCode::from(1));
+            }
             Err(Failed::Other(e)) => return Err(e),
         };
         eprintln!("{}", describe(id, &action, &messages, &state));
@@ -155,6 +163,8 @@ pub fn apply(
 
 enum Failed {
     Action(ActionError),
+    /// Resolved and archived: no longer in the state.
+    Closed(String),
     Other(anyhow::Error),
 }
 
@@ -180,6 +190,7 @@ async fn apply_action<S: Store>(
             state: t.state,
         }),
         Err(ActFailed::Action(e)) => Err(Failed::Action(e)),
+        Err(e @ ActFailed::Closed { .. }) => Err(Failed::Closed(e.to_string())),
         Err(e) => Err(Failed::Other(e.into())),
     }
 }

@@ -75,11 +75,16 @@ async fn add_one<S: Subscribers>(
     let id = Subscriber::id_for(&w.customer, &w.email);
     let (s, what) = match store.subscriber(&id).await? {
         Some(mut s) => {
+            let before = (s.language, s.services.clone(), s.state);
             s.language = w.language;
             s.services = w.services;
-            s.updated_at = now;
             // Unsubscribed, bounced or complained: only the owner can agree again.
             s.change(Change::AddAgain { confirmed }, now);
+            // The same again (an import run twice) changes nothing, and says so.
+            if (s.language, s.services.clone(), s.state) == before {
+                return Ok((s, "unchanged"));
+            }
+            s.updated_at = now;
             let what = match s.state {
                 SubscriberState::Confirmed if confirmed => "changed (confirmed)",
                 SubscriberState::Pending if !confirmed => "pending again",

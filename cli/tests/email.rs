@@ -141,7 +141,11 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         assert!(ok, "{email}: {out}{err}");
         out
     };
-    add("ana@example.com", &["--confirmed"]);
+    let said = add("ana@example.com", &["--confirmed"]);
+    assert!(said.contains("ana@example.com: added (confirmed)"), "{said}");
+    // The same again (an import run twice) changes nothing, and says so.
+    let said = add("ana@example.com", &["--confirmed"]);
+    assert!(said.contains("ana@example.com: unchanged"), "{said}");
     let said = add("bob@example.com", &["--language", "en"]);
     assert!(said.contains("a confirmation mail went out"), "{said}");
     add("carol@example.com", &["--confirmed", "--services", "blog"]);

@@ -237,9 +237,15 @@ fn incident_commands_act_on_the_runners_database_and_publish() {
     assert!(
         text(&forced.stderr).contains("resolved by hand while the monitor did not see it passing")
     );
+    // Nothing left to act on: refused (1), as the README documents, not a usage error (2).
     let closed = atalaya(&["incident", "resolve", "inc-1"], "ana");
-    assert_eq!(closed.status.code(), Some(2));
+    assert_eq!(closed.status.code(), Some(1));
     assert!(text(&closed.stderr).contains("incident inc-1 is resolved"));
+    let closed = atalaya(&["incident", "ack", "inc-1"], "ana");
+    assert_eq!(closed.status.code(), Some(1), "{}", text(&closed.stderr));
+    let unknown = atalaya(&["incident", "ack", "inc-99"], "ana");
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown.stderr));
+    assert!(text(&unknown.stderr).contains("no incident inc-99"));
 
     let messages = outbox(out);
     let customer: Vec<(&str, &str, &str)> = messages

@@ -31,6 +31,9 @@ async fn redirect_to_the_metadata_address_is_blocked() {
         "{}",
         r.detail
     );
+    // Never the advice to allow it: where the name or the redirect points is what to check.
+    assert!(!r.detail.contains("allow_networks"), "{}", r.detail);
+    assert!(r.detail.contains("a redirect points"), "{}", r.detail);
 }
 
 #[tokio::test]

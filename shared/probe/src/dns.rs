@@ -114,7 +114,10 @@ impl Engine {
         if let (false, Err(kind)) = (platform, self.guard.check(server.ip())) {
             return Err(Judgement::down(
                 Reason::Blocked,
-                format!("refused to query nameserver {server}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
+                format!(
+                    "refused to query nameserver {server}: {kind} addresses are blocked; {}",
+                    crate::guard::remedy(kind)
+                ),
             ));
         }
         let name = Name::from_ascii(&d.name)

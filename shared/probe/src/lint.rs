@@ -26,7 +26,8 @@ pub fn refused_targets(config: &Config) -> Vec<ConfigError> {
                     subject: format!("check {}", check.id),
                     field: field.to_string(),
                     message: format!(
-                        "{host}: {kind} addresses are blocked; the network guard will refuse it and the check will report a monitoring fault (to operators, never as an outage). If it is meant, add the range to settings.allow_networks"
+                        "{host}: {kind} addresses are blocked; the network guard will refuse it and the check will report a monitoring fault (to operators, never as an outage); {}",
+                        crate::guard::remedy(kind)
                     ),
                 });
             }

@@ -268,7 +268,10 @@ impl Engine {
 fn blocked(ip: IpAddr, kind: &str) -> Judgement {
     Judgement::down(
         Reason::Blocked,
-        format!("refused to connect to {ip}: {kind} addresses are blocked; add the range to settings.allow_networks to allow it"),
+        format!(
+            "refused to connect to {ip}: {kind} addresses are blocked; {}",
+            crate::guard::remedy(kind)
+        ),
     )
 }
 
