@@ -142,7 +142,10 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         out
     };
     let said = add("ana@example.com", &["--confirmed"]);
-    assert!(said.contains("ana@example.com: added (confirmed)"), "{said}");
+    assert!(
+        said.contains("ana@example.com: added (confirmed)"),
+        "{said}"
+    );
     // The same again (an import run twice) changes nothing, and says so.
     let said = add("ana@example.com", &["--confirmed"]);
     assert!(said.contains("ana@example.com: unchanged"), "{said}");

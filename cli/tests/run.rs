@@ -255,3 +255,68 @@ checks:
         .unwrap()
         .contains("environment variable ATALAYA_RUN_UNSET_TOKEN is not set")));
 }
+
+#[test]
+fn a_second_runner_on_the_same_database_is_refused_naming_the_first() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = rt.block_on(atalaya_tests::http::server(None));
+    let w = workspace(&format!(
+        "settings:
+  allow_networks: [127.0.0.0/8]
+  defaults: {{ interval: 1s, timeout: 500ms }}
+customers:
+  - {{ id: acme, name: ACME Corp }}
+services:
+  - {{ id: shop, customer: acme, name: Online shop }}
+checks:
+  - {{ id: shop-home, service: shop, http: {{ url: 'http://{addr}/' }} }}
+"
+    ));
+    let first = start(&w.file, &w.db, &w.out);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lock = format!("{}.lock", w.db.display());
+    while std::fs::metadata(&lock).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first runner never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "run",
+            w.file.to_str().unwrap(),
+            "--db",
+            w.db.to_str().unwrap(),
+            "--outbox",
+            w.out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        err.contains("another `atalaya run` (pid ") && err.contains("is using"),
+        "{err}"
+    );
+    interrupt(first);
+    // Once the first has stopped, the database is free again.
+    let again = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args([
+            "run",
+            w.file.to_str().unwrap(),
+            "--db",
+            w.db.to_str().unwrap(),
+            "--outbox",
+            w.out.to_str().unwrap(),
+            "--once",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

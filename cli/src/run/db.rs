@@ -84,3 +84,40 @@ pub fn open_db(db: &Path) -> anyhow::Result<(SqliteStore, Checks, PathBuf)> {
         .localized();
     Ok((store, checks, outbox))
 }
+
+/// One runner per database: an exclusive lock on `<db>.lock`, held while the runner runs (the
+/// system lets it go when the process ends, however it ends). A second runner on the same
+/// database would judge the same checks twice and race the first on every message.
+pub fn lock(db: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            file.rewind()?;
+            write!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            anyhow::bail!(
+                "another `atalaya run` (pid {}) is using {}: stop it first, or give this one its own --db",
+                pid.trim(),
+                db.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}

@@ -31,6 +31,8 @@ pub fn run(opts: RunOptions) -> anyhow::Result<std::process::ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    // One runner per database (held until the runner ends).
+    let _lock = db::lock(&opts.db)?;
     let runtime = atalaya_probe::runtime()?;
     let setup = setup::Setup::open(&opts, checks, &text, &runtime)?;
     runtime.block_on(runner::Runner::new(&opts, setup).go())?;

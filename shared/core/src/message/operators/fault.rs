@@ -101,7 +101,8 @@ pub(super) fn fault(
     }
     let heartbeat = config.check(check).is_some_and(|c| c.kind.is_passive());
     let (cause, mut fix) = cause_and_fix(*reason, heartbeat);
-    if *reason == Reason::Blocked && (detail.contains("metadata") || detail.contains("credentials")) {
+    if *reason == Reason::Blocked && (detail.contains("metadata") || detail.contains("credentials"))
+    {
         // Never advise allowing the cloud's metadata endpoint.
         fix = "the monitor never calls the cloud's metadata or credentials endpoints: check where the target's name, its DNS records or a redirect points (they may point somewhere they should not)";
     }
