@@ -176,30 +176,86 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// One line per round: `12:00:04  10 checks: 8 up, 1 degraded, 1 down, 0 unknown · 1 open incident`.
+/// One line per round: `12:00:04  10 checks: 8 up, 1 degraded, 1 down, 0 unknown · 1 open
+/// incident`. A check failing where it has not yet failed `retries` times is counted apart
+/// (`1 failing, not yet confirmed`), not as degraded: it may be an outage on its way.
 pub fn round_line(state: &State, config: &Config, at: chrono::DateTime<Utc>) -> String {
-    let count = |v: Verdict| {
-        config
-            .checks
-            .iter()
-            .filter(|c| {
-                state
-                    .checks
-                    .get(&c.id)
-                    .map_or(Verdict::Unknown, |s| s.verdict)
-                    == v
-            })
-            .count()
+    let mut counts = [0usize; 5];
+    for c in &config.checks {
+        let s = state.checks.get(&c.id);
+        let i = match s.map_or(Verdict::Unknown, |s| s.verdict) {
+            Verdict::Up => 0,
+            Verdict::Degraded
+                if s.is_some_and(|s| {
+                    s.regions
+                        .values()
+                        .any(|r| r.outcome == atalaya_core::Outcome::Down && !r.hard_down)
+                }) =>
+            {
+                2
+            }
+            Verdict::Degraded => 1,
+            Verdict::Down => 3,
+            Verdict::Unknown => 4,
+        };
+        counts[i] += 1;
+    }
+    let failing = if counts[2] > 0 {
+        format!(" {} failing, not yet confirmed,", counts[2])
+    } else {
+        String::new()
     };
     let open = state.incidents.values().filter(|i| i.is_open()).count();
     format!(
-        "{}  {}: {} up, {} degraded, {} down, {} unknown · {}",
+        "{}  {}: {} up, {} degraded,{failing} {} down, {} unknown · {}",
         at.format("%H:%M:%S"),
         crate::plural(config.checks.len(), "check", "checks"),
-        count(Verdict::Up),
-        count(Verdict::Degraded),
-        count(Verdict::Down),
-        count(Verdict::Unknown),
+        counts[0],
+        counts[1],
+        counts[3],
+        counts[4],
         crate::plural(open, "open incident", "open incidents")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_failing_before_its_retries_is_counted_apart_from_degraded() {
+        let config = atalaya_core::load_str(
+            "settings:\n  defaults: { interval: 1s, timeout: 500ms, retries: 3 }\ncustomers:\n  - { id: acme, name: ACME }\nservices:\n  - { id: shop, customer: acme, name: Shop }\nchecks:\n  - { id: a, service: shop, tcp: { host: example.com, port: 1 } }\n  - { id: b, service: shop, tcp: { host: example.com, port: 2 } }\n",
+            "t.yaml",
+            atalaya_core::Target::Local,
+        )
+        .unwrap();
+        let at: chrono::DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        let result = |check: &str, outcome| atalaya_core::ProbeResult {
+            check: check.into(),
+            region: atalaya_core::LOCAL_REGION.into(),
+            at,
+            outcome,
+            reason: atalaya_core::Reason::Refused,
+            detail: "connection refused".into(),
+            latency_ms: 1.0,
+            phases: Default::default(),
+            http_status: None,
+            cert_days_left: None,
+        };
+        let (state, _) = atalaya_core::evaluate::evaluate(
+            &State::default(),
+            &[
+                result("a", atalaya_core::Outcome::Down),
+                result("b", atalaya_core::Outcome::Up),
+            ],
+            at + chrono::TimeDelta::milliseconds(100),
+            &config,
+        );
+        let line = round_line(&state, &config, at);
+        assert!(
+            line.ends_with("2 checks: 1 up, 0 degraded, 1 failing, not yet confirmed, 0 down, 0 unknown · 0 open incidents"),
+            "{line}"
+        );
+    }
 }
