@@ -35,7 +35,8 @@ run: build
 	  pid=$$!; trap "kill $$pid 2>/dev/null; rm -f /tmp/atalaya-target.$$$$" EXIT; \
 	  for i in $$(seq 50); do [ $$(wc -l < /tmp/atalaya-target.$$$$) -ge 4 ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
 	  $(ATALAYA) subscribers add --customer demo --email you@demo.example --confirmed --checks examples/demo.yaml --db atalaya.db; \
-	  echo "Customer mail goes to ./mail (.eml files: open them with any mail program); subscribers' pages on http://127.0.0.1:8088/"; \
+	  echo "Some checks fail on purpose (see examples/demo.yaml): shop-broken, shop-tls-self-signed and infra-closed-port are down, shop-slow is degraded, shop-metadata-redirect is a monitoring fault."; \
+	  echo "Customer mail goes to ./mail (.eml files: open them with any mail program); subscribers' pages on http://127.0.0.1:8088/<confirm|unsubscribe|manage>"; \
 	  echo "Status pages: http://127.0.0.1:8088/demo-7f3k9q/ (the customer's) and http://127.0.0.1:8088/ (public), kept in ./site"; \
 	  $(ATALAYA) run examples/demo.yaml --db atalaya.db --outbox outbox.jsonl --listen 127.0.0.1:8088 --status-page site
 

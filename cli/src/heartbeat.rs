@@ -22,13 +22,14 @@ pub enum HeartbeatCommand {
     /// settings.heartbeats.key; locally from the key file next to the database) under
     /// --base, settings.heartbeats.url or the local runner's address.
     #[command(
-        after_help = "Examples:\n  atalaya heartbeat url nightly-backup --file checks.yaml\n  curl -fsS -m 10 --retry 5 \"$(atalaya heartbeat url nightly-backup --file checks.yaml)\"\n  atalaya heartbeat url nightly-backup --file checks.yaml --base https://abc.lambda-url.eu-west-1.on.aws"
+        after_help = "Examples:\n  atalaya heartbeat url nightly-backup --checks checks.yaml\n  curl -fsS -m 10 --retry 5 \"$(atalaya heartbeat url nightly-backup --checks checks.yaml)\"\n  atalaya heartbeat url nightly-backup --checks checks.yaml --base https://abc.lambda-url.eu-west-1.on.aws"
     )]
     Url {
         /// The heartbeat check's id.
         check: String,
-        /// The checks file (YAML).
-        #[arg(long, default_value = "checks.yaml")]
+        /// The checks file (YAML), as every command that takes one names it (`--file` works
+        /// too).
+        #[arg(long = "checks", alias = "file", default_value = "checks.yaml")]
         file: PathBuf,
         /// The local runner's database (its key file derives tokens when the file has no
         /// settings.heartbeats.key).

@@ -207,7 +207,9 @@ fn announce(
             crate::plural(subscribers.len(), "subscriber", "subscribers"),
             email.transport().describe(),
             match &opts.listen {
-                Some(a) => format!("; subscribers' pages on http://{a}/"),
+                Some(a) => format!(
+                    "; subscribers' pages (the links in their mail) on http://{a}/confirm, /unsubscribe and /manage"
+                ),
                 None => String::new(),
             }
         );
