@@ -42,7 +42,7 @@ fn a_spanish_incident_mail_fits_a_phone_and_a_desktop() {
     let config = atalaya_core::load_str(FILE, "checks.yaml", atalaya_core::Target::Local).unwrap();
     let templates = Templates::new(&config, Path::new(".")).unwrap();
     let brand = config.brand_for("acme").unwrap();
-    let body = "Hola, Acme Iberia:\n\nDesde las 10:02 (hora de Madrid) del 30 de noviembre de 2026, Tienda online de España no funciona con normalidad. Nuestro equipo está al tanto y trabajando para solucionarlo.\n\nLe escribiremos de nuevo antes de las 10:35 (hora de Madrid), y en cuanto haya novedades.\n\nDisculpe las molestias.\n\nEl equipo de soporte de Acme Iberia";
+    let body = "Hola, Acme Iberia:\n\nDesde las 10:02 (hora de Madrid) del 30 de noviembre de 2026, Tienda online de España no funciona con normalidad. Nuestro equipo está al tanto y trabajando para solucionarlo.\n\nLe escribiremos de nuevo antes de las 10:35 (hora de Madrid), o antes si hay novedades.\n\nDisculpe las molestias.\n\nEl equipo de soporte de Acme Iberia";
     let token = "dW5zdWJzY3JpYmUuc3ViLTY5OTY3ODRlYzU4ZTE4MDA5ZGU2LjE3OTYwNDgxMTk.i6iYsOyto-HdRVh6bGnMTN0z3x_5o0ryUcLa9SmbIBw";
     let links = Links {
         unsubscribe: format!("https://estado.acme.example/email/unsubscribe?t={token}"),

@@ -68,7 +68,7 @@ fn the_whole_conversation_renders_for_both_audiences() {
     );
     assert!(
         opened.body.contains(
-            "antes de las 10:33 (UTC) del 24 de noviembre de 2026, y en cuanto haya novedades."
+            "antes de las 10:33 (UTC) del 24 de noviembre de 2026, o antes si hay novedades."
         ),
         "says when the next update comes: {}",
         opened.body
@@ -328,11 +328,14 @@ fn spanish_reads_right_whatever_the_service_is_called() {
         !all.contains(" Lo ") && !all.contains(" La estamos"),
         "{all}"
     );
-    // One "antes" per promise.
+    // One promise per message, as a native reader words it: "antes de las 10:33…, o antes si
+    // hay novedades".
     assert!(
-        bodies.iter().all(|b| b.matches("antes").count() <= 1),
+        bodies.iter().all(|b| b.matches("antes de").count() <= 1),
         "{all}"
     );
+    assert!(all.contains(", o antes si hay novedades."), "{all}");
+    assert!(!all.contains("en cuanto haya novedades"), "{all}");
     assert!(all.contains("está al tanto"), "{all}");
 }
 

@@ -10,7 +10,7 @@ pub(super) static WORDS: Words = Words {
     unsubscribe_ask: "Stop sending {brand}'s status updates to {email}?",
     unsubscribe_button: "Unsubscribe",
     unsubscribed: "Done: {email} will no longer receive {brand}'s updates.",
-    manage_ask: "Choose which of {brand}'s services {email} hears about.",
+    manage_ask: "Choose which of {brand}'s services you hear about at {email}.",
     manage_all: "All of them, including any added later",
     manage_button: "Save",
     managed: "Saved: {email} will hear about the services chosen.",
