@@ -408,3 +408,32 @@ fn every_language_has_every_customer_message() {
         );
     }
 }
+
+#[test]
+fn with_a_brand_and_no_sign_off_written_customers_hear_from_the_brands_team() {
+    let text = "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+  brand: { name: Acme, from: \"Acme status <status@acme.example>\" }
+customers:
+  - { id: acme, name: ACME, language: es }
+  - { id: globex, name: Globex, signature: Globex support }
+services:
+  - { id: shop, customer: acme, name: Tienda online }
+  - { id: portal, customer: globex, name: Portal }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+  - { id: portal-home, service: portal, http: { url: 'https://portal.globex.example/' } }
+";
+    let mut sim = Sim::new(load_str(text, "t.yaml", Target::Lambda).unwrap());
+    sim.minute(0, up);
+    sim.minute(1, |_, _| Some(Outcome::Down));
+    let bodies: Vec<&str> = sim
+        .customer_messages()
+        .iter()
+        .map(|m| m.body.trim_end())
+        .collect();
+    assert!(bodies.iter().any(|b| b.ends_with("\n\nEl equipo de Acme")), "{bodies:#?}");
+    // A sign-off written for the customer still wins.
+    assert!(bodies.iter().any(|b| b.ends_with("\n\nGlobex support")), "{bodies:#?}");
+}

@@ -80,7 +80,8 @@ impl Renderer {
     }
 }
 
-/// The customer's sign-off: theirs, the file's, or the built-in one, in their language.
+/// The customer's sign-off: theirs, the file's, the brand's team (`The Acme team`), or the
+/// built-in one, in their language.
 pub fn signature(customer: &Customer, config: &Config, l: Language) -> String {
     customer
         .signature
@@ -94,7 +95,18 @@ pub fn signature(customer: &Customer, config: &Config, l: Language) -> String {
                 .and_then(|s| s.for_language(l))
         })
         .map(str::to_string)
+        // A brand set and no sign-off written: in the brand's name, not "the support team".
+        .or_else(|| {
+            config
+                .brand_for(&customer.id)
+                .map(|b| speech(l).team_of(&b.name))
+        })
         .unwrap_or_else(|| speech(l).signature().to_string())
+}
+
+/// The built-in sign-off in `l` (what messages said before a brand or a signature was set).
+pub fn built_in_signature(l: Language) -> &'static str {
+    speech(l).signature()
 }
 
 /// A note as a sentence of its own: its own full stop kept, one added if it has none.

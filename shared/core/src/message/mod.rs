@@ -15,7 +15,9 @@ mod operators;
 mod speech;
 mod tags;
 
-pub use customer::{day, duration_words, month_words, signature, when, window_words};
+pub use customer::{
+    built_in_signature, day, duration_words, month_words, signature, when, window_words,
+};
 pub use details::Details;
 pub use tags::Tags;
 

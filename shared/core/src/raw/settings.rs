@@ -30,8 +30,8 @@ pub struct RawSettings {
     pub incidents: Option<RawIncidents>,
     /// The sign-off of every customer message, e.g. `The Acme support team`, or one per
     /// language: `{ en: The Acme support team, es: El equipo de soporte de Acme }`. A
-    /// customer's own `signature` takes its place. Default: "The support team" / "El equipo de
-    /// soporte".
+    /// customer's own `signature` takes its place. Default: the brand's team ("The Acme team" /
+    /// "El equipo de Acme") when a brand is set, else "The support team" / "El equipo de soporte".
     pub signature: Option<At<RawSignature>>,
     /// How customer email looks and who it comes from: `{ name: Acme, from: "Estado de Acme
     /// <estado@acme.example>", reply_to: soporte@acme.example, logo_url: "https://…", colour:

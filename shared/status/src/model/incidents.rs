@@ -135,10 +135,13 @@ pub fn page_words(
     {
         paragraphs.remove(0);
     }
+    // The sign-off the customer gets now, or the built-in one (messages written before a brand
+    // or a signature was set).
     let sign_off = signature(customer, config, l);
+    let built_in = atalaya_core::message::built_in_signature(l);
     if paragraphs
         .last()
-        .is_some_and(|p| p.trim() == sign_off.trim())
+        .is_some_and(|p| p.trim() == sign_off.trim() || p.trim() == built_in)
     {
         paragraphs.pop();
     }

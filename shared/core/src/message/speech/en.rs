@@ -26,6 +26,10 @@ impl Speech for English {
         "The support team"
     }
 
+    fn team_of(&self, brand: &str) -> String {
+        format!("The {brand} team")
+    }
+
     fn clock(&self, t: DateTime<Tz>) -> String {
         t.format("%H:%M").to_string()
     }

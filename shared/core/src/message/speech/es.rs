@@ -44,6 +44,10 @@ impl Speech for Spanish {
         "El equipo de soporte"
     }
 
+    fn team_of(&self, brand: &str) -> String {
+        format!("El equipo de {brand}")
+    }
+
     fn city(&self, english: &str) -> Option<&'static str> {
         CITIES
             .iter()

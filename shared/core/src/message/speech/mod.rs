@@ -26,8 +26,10 @@ pub(crate) struct Moment<'a> {
 }
 
 pub(crate) trait Speech: Sync {
-    /// The sign-off when neither the customer nor the file has one.
+    /// The sign-off when neither the customer nor the file has one, and no brand is set.
     fn signature(&self) -> &'static str;
+    /// The sign-off in the brand's name (`The Acme team`), when no signature is written.
+    fn team_of(&self, brand: &str) -> String;
     /// A city's name in this language, when it differs from the zone database's (English).
     fn city(&self, _english: &str) -> Option<&'static str> {
         None
