@@ -196,6 +196,9 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
         Some("Confirm your subscription to Acme status updates")
     );
     let text = bob.body_text(0).unwrap().to_string();
+    // Its own footer: nobody has subscribed yet.
+    assert!(text.contains("someone asked for Acme's status updates at this address"), "{text}");
+    assert!(!text.contains("you subscribed"), "{text}");
     let confirm = text
         .lines()
         .find_map(|l| l.strip_prefix("Confirm the subscription: "))

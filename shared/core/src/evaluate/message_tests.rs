@@ -433,7 +433,13 @@ checks:
         .iter()
         .map(|m| m.body.trim_end())
         .collect();
-    assert!(bodies.iter().any(|b| b.ends_with("\n\nEl equipo de Acme")), "{bodies:#?}");
+    assert!(
+        bodies.iter().any(|b| b.ends_with("\n\nEl equipo de Acme")),
+        "{bodies:#?}"
+    );
     // A sign-off written for the customer still wins.
-    assert!(bodies.iter().any(|b| b.ends_with("\n\nGlobex support")), "{bodies:#?}");
+    assert!(
+        bodies.iter().any(|b| b.ends_with("\n\nGlobex support")),
+        "{bodies:#?}"
+    );
 }

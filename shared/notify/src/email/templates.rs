@@ -58,7 +58,13 @@ impl Templates {
         links: &Links,
     ) -> Result<(String, String), String> {
         let w = words(content.language);
-        let why = super::words::fill(w.why, &[("{brand}", &brand.name)]);
+        // A confirmation mail is sent before anyone subscribed: it says why it came instead.
+        let why = if links.confirm.is_some() {
+            w.why_confirm
+        } else {
+            w.why
+        };
+        let why = super::words::fill(why, &[("{brand}", &brand.name)]);
         let paragraphs: Vec<Vec<String>> = content
             .body
             .trim()
@@ -70,7 +76,7 @@ impl Templates {
             subject => content.subject,
             body => content.body.trim_end(),
             paragraphs => paragraphs,
-            preheader => content.body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default(),
+            preheader => preheader(content.body),
             brand => &brand.name,
             colour => &brand.colour,
             logo_url => &brand.logo_url,
@@ -100,5 +106,40 @@ impl Templates {
                 .map_err(|e| format!("template {name}: {e}"))
         };
         Ok((render(pick("mail.txt"))?, render(pick("mail.html"))?))
+    }
+}
+
+/// What a mail program shows after the subject: the message's first sentence, not its greeting
+/// (a first paragraph of one line ending in `,` or `:`), at most 140 characters.
+pub(super) fn preheader(body: &str) -> String {
+    let mut paragraphs = body.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
+    let first = paragraphs.next().unwrap_or_default();
+    let greeting = !first.contains('\n') && first.ends_with([',', ':']);
+    let text = if greeting {
+        paragraphs.next().unwrap_or_default()
+    } else {
+        first
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let sentence = match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text.as_str(),
+    };
+    crate::vendor::cut(sentence, 140)
+}
+
+#[cfg(test)]
+mod preheader_tests {
+    use super::preheader;
+
+    #[test]
+    fn the_preheader_is_the_first_sentence_not_the_greeting() {
+        let body = "Hola, Acme Iberia:\n\nDesde las 10:02 (hora de Madrid), Tienda online no funciona con normalidad. Nuestro equipo está al tanto.\n\nEl equipo de Acme";
+        assert_eq!(
+            preheader(body),
+            "Desde las 10:02 (hora de Madrid), Tienda online no funciona con normalidad."
+        );
+        assert_eq!(preheader("Shop is back.\n\nThe Acme team"), "Shop is back.");
+        assert!(preheader(&"word ".repeat(100)).chars().count() <= 140);
     }
 }

@@ -4,6 +4,7 @@ use super::Words;
 
 pub(super) static WORDS: Words = Words {
     why: "You receive this because you subscribed to status updates from {brand}.",
+    why_confirm: "You receive this because someone asked for {brand}'s status updates at this address; nothing more is sent unless it is confirmed.",
     manage: "Choose which services you hear about",
     unsubscribe: "Unsubscribe",
     confirm: "Confirm the subscription",

@@ -4,6 +4,7 @@ use super::Words;
 
 pub(super) static WORDS: Words = Words {
     why: "Recibe este correo porque se suscribió a los avisos de estado de {brand}.",
+    why_confirm: "Recibe este correo porque alguien pidió los avisos de estado de {brand} en esta dirección; no le enviaremos nada más si no se confirma.",
     manage: "Elegir de qué servicios recibir avisos",
     unsubscribe: "Darse de baja",
     confirm: "Confirmar la suscripción",

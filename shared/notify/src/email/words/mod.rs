@@ -10,6 +10,8 @@ mod es;
 pub struct Words {
     /// Why the mail came (`{brand}`: the sender's name).
     pub why: &'static str,
+    /// Why the confirmation mail came (nobody has subscribed yet).
+    pub why_confirm: &'static str,
     pub manage: &'static str,
     pub unsubscribe: &'static str,
     pub confirm: &'static str,
@@ -64,6 +66,7 @@ mod tests {
             let w = words(l);
             for (name, text) in [
                 ("why", w.why),
+                ("why_confirm", w.why_confirm),
                 ("manage", w.manage),
                 ("unsubscribe", w.unsubscribe),
                 ("confirm", w.confirm),
@@ -73,6 +76,7 @@ mod tests {
                 assert!(!text.trim().is_empty(), "{}: {name} is empty", l.code());
             }
             assert!(w.why.contains("{brand}") && w.confirm_body.contains("{list}"));
+            assert!(w.why_confirm.contains("{brand}"));
         }
     }
 }
