@@ -197,7 +197,10 @@ fn subscribers_confirm_choose_and_unsubscribe_on_the_pages_and_get_branded_mail_
     );
     let text = bob.body_text(0).unwrap().to_string();
     // Its own footer: nobody has subscribed yet.
-    assert!(text.contains("someone asked for Acme's status updates at this address"), "{text}");
+    assert!(
+        text.contains("someone asked for Acme's status updates at this address"),
+        "{text}"
+    );
     assert!(!text.contains("you subscribed"), "{text}");
     let confirm = text
         .lines()

@@ -219,7 +219,10 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
             },
             &s.email,
             &s.id,
-            &links(s, &self.key, &self.pages_url, brand),
+            &atalaya_notify::email::Links {
+                status_page: atalaya_notify::email::status_page_for(&self.config, customer),
+                ..links(s, &self.key, &self.pages_url, brand)
+            },
         )
     }
 

@@ -49,6 +49,7 @@ fn a_spanish_incident_mail_fits_a_phone_and_a_desktop() {
         manage: format!("https://estado.acme.example/email/manage?t={token}"),
         unsubscribe_mailto: format!("mailto:estado@acme.example?subject=unsubscribe%20{token}"),
         confirm: None,
+        status_page: Some("https://estado.acme.example/acme-iberia/".into()),
     };
     let mail = compose(
         &templates,

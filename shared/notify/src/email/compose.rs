@@ -22,6 +22,8 @@ pub struct Links {
     pub unsubscribe_mailto: String,
     /// The confirmation page (confirmation mails only).
     pub confirm: Option<String>,
+    /// The customer's status page, when the status site has an address.
+    pub status_page: Option<String>,
 }
 
 /// A mail ready to send: its envelope and its bytes.
@@ -173,6 +175,7 @@ checks:
             manage: "https://status.acme.example/email/manage?t=ghi.jkl".into(),
             unsubscribe_mailto: "mailto:estado@acme.example?subject=unsubscribe%20abc.def".into(),
             confirm: None,
+            status_page: Some("https://status.acme.example/acme/".into()),
         };
         let content = |id: &'static str| {
             Content {
@@ -283,11 +286,17 @@ checks:
         );
         assert!(html.contains("Acme S.L. · Calle Mayor 1, Madrid"));
         assert!(html.contains("background:#0a5c3f"));
-        // No tracking: every link is one of the subscriber's own.
+        // The customer's status page, in both parts.
+        assert!(
+            text.contains("Página de estado: https://status.acme.example/acme/"),
+            "{text}"
+        );
+        // No tracking: every link is one of the subscriber's own, or their status page.
         for href in html.split("href=\"").skip(1) {
             let href = href.split('"').next().unwrap_or_default();
             assert!(
-                href.starts_with("https://status.acme.example/email/"),
+                href.starts_with("https://status.acme.example/email/")
+                    || href == "https://status.acme.example/acme/",
                 "{href}"
             );
         }
@@ -316,6 +325,7 @@ checks:
             manage: "https://s.example/manage?t=c.d".into(),
             unsubscribe_mailto: "mailto:estado@acme.example?subject=unsubscribe%20a.b".into(),
             confirm: None,
+            status_page: Some("https://status.acme.example/acme/".into()),
         };
         let content = Content {
             id: "evt/1",

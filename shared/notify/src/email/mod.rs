@@ -22,6 +22,13 @@ use atalaya_core::email::{Brand, Key, LinkAction, Subscriber, SubscriberState, T
 use atalaya_core::{Config, Language};
 use chrono::Utc;
 
+/// The customer's status page, when the status site has an address (`settings.status_page.url`).
+pub fn status_page_for(config: &Config, customer: &str) -> Option<String> {
+    let url = config.settings.status_site.url.as_ref()?;
+    let c = config.customer(customer)?;
+    Some(format!("{url}/{}/", c.slug))
+}
+
 /// A subscriber's links, signed with `key`, on pages at `pages_url`.
 pub fn links(s: &Subscriber, key: &Key, pages_url: &str, brand: &Brand) -> Links {
     let token = |action| {
@@ -42,6 +49,7 @@ pub fn links(s: &Subscriber, key: &Key, pages_url: &str, brand: &Brand) -> Links
         ),
         confirm: (s.state == SubscriberState::Pending)
             .then(|| format!("{pages_url}/confirm?t={}", token(LinkAction::Confirm))),
+        status_page: None,
     }
 }
 
@@ -80,7 +88,10 @@ pub fn confirmation(
         },
         &s.email,
         &s.id,
-        &links(s, key, pages_url, &brand),
+        &Links {
+            status_page: status_page_for(config, &s.customer),
+            ..links(s, key, pages_url, &brand)
+        },
     )
 }
 

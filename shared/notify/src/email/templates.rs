@@ -84,7 +84,9 @@ impl Templates {
             manage => &links.manage,
             unsubscribe => &links.unsubscribe,
             confirm => &links.confirm,
+            status_page => &links.status_page,
             words => context! {
+                status_page => w.status_page,
                 why => why,
                 manage => w.manage,
                 unsubscribe => w.unsubscribe,

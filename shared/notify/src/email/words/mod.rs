@@ -14,6 +14,8 @@ pub struct Words {
     pub why_confirm: &'static str,
     pub manage: &'static str,
     pub unsubscribe: &'static str,
+    /// The link to the customer's status page.
+    pub status_page: &'static str,
     pub confirm: &'static str,
     /// The confirmation mail's subject and body (`{brand}`, `{list}`: the services).
     pub confirm_subject: &'static str,
@@ -68,6 +70,7 @@ mod tests {
                 ("why", w.why),
                 ("why_confirm", w.why_confirm),
                 ("manage", w.manage),
+                ("status_page", w.status_page),
                 ("unsubscribe", w.unsubscribe),
                 ("confirm", w.confirm),
                 ("confirm_subject", w.confirm_subject),
