@@ -116,7 +116,7 @@ impl Engine {
                 Reason::Blocked,
                 format!(
                     "refused to query nameserver {server}: {kind} addresses are blocked; {}",
-                    crate::guard::remedy(kind)
+                    crate::lint::remedy(kind)
                 ),
             ));
         }

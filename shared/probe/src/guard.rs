@@ -82,17 +82,6 @@ impl Guard {
     }
 }
 
-/// What to do about an address of `kind` the guard refused: a range that may be meant (a private
-/// network) can be allowed; the cloud's metadata and credentials endpoints are never the target
-/// of a check, so the advice is to look at where the name or the redirect points.
-pub fn remedy(kind: &str) -> &'static str {
-    if kind.contains("metadata") || kind.contains("credentials") {
-        "the monitor never calls the cloud's metadata or credentials endpoints: check where the target's name, its DNS records or a redirect points (they may point somewhere they should not)"
-    } else {
-        "if the target is meant to be on a private network, add the range to settings.allow_networks"
-    }
-}
-
 fn metadata_kind(ip: IpAddr) -> &'static str {
     match ip {
         IpAddr::V4(v4) if v4 == Ipv4Addr::new(169, 254, 169, 254) => {

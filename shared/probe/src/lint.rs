@@ -27,11 +27,22 @@ pub fn refused_targets(config: &Config) -> Vec<ConfigError> {
                     field: field.to_string(),
                     message: format!(
                         "{host}: {kind} addresses are blocked; the network guard will refuse it and the check will report a monitoring fault (to operators, never as an outage); {}",
-                        crate::guard::remedy(kind)
+                        remedy(kind)
                     ),
                 });
             }
         }
     }
     out
+}
+
+/// What to do about an address of `kind` the guard refused: a range that may be meant (a private
+/// network) can be allowed; the cloud's metadata and credentials endpoints are never the target
+/// of a check, so the advice is to look at where the name or the redirect points.
+pub fn remedy(kind: &str) -> &'static str {
+    if kind.contains("metadata") || kind.contains("credentials") {
+        "the monitor never calls the cloud's metadata or credentials endpoints: check where the target's name, its DNS records or a redirect points (they may point somewhere they should not)"
+    } else {
+        "if the target is meant to be on a private network, add the range to settings.allow_networks"
+    }
 }

@@ -270,7 +270,7 @@ fn blocked(ip: IpAddr, kind: &str) -> Judgement {
         Reason::Blocked,
         format!(
             "refused to connect to {ip}: {kind} addresses are blocked; {}",
-            crate::guard::remedy(kind)
+            crate::lint::remedy(kind)
         ),
     )
 }
