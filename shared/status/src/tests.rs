@@ -262,6 +262,11 @@ fn the_customer_page_tells_the_story_in_their_words_and_language() {
     // Past incident, in the history, with its duration.
     assert!(es.contains("Incidencias anteriores"));
     assert!(es.contains("duró 1 hora"), "{es}");
+    // Its title follows it to its end: what the customer was last told, not "new problem".
+    assert!(
+        es.contains("<summary><strong>Tienda online: resuelto, funciona con normalidad</strong>"),
+        "{es}"
+    );
     // Maintenance within its announcement, with its note.
     assert!(es.contains("Cambiamos la base de datos"));
 

@@ -32,11 +32,11 @@ fn updates<'a>(input: &'a Input, i: &Incident, ids: &[&str]) -> Vec<(&'a Message
     out
 }
 
-/// An incident's name: the subject of the first message its customers got, else the service's
-/// name.
+/// An incident's name: the subject of the latest message its customers got (so it follows the
+/// incident: a resolved one says it is resolved, not "new problem"), else the service's name.
 pub(super) fn incident_name(input: &Input, i: &Incident, s: &Service, l: Language) -> String {
     updates(input, i, &[s.id.as_str()])
-        .first()
+        .last()
         .map(|(m, _)| m.in_language(l).0.to_string())
         .unwrap_or_else(|| s.name.clone())
 }
@@ -91,8 +91,9 @@ pub(super) fn incident(
     let end = i.resolved_at.unwrap_or(input.now);
     Some(IncidentView {
         id: i.id.clone(),
+        // The latest word the customers got: the title follows the incident to its end.
         name: updates
-            .first()
+            .last()
             .map(|u| u.title.clone())
             .unwrap_or_else(|| first.name.clone()),
         phase: i.phase.as_str(),
