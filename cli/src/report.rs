@@ -154,7 +154,9 @@ async fn html<S: Store>(
                             e.audience == Audience::Customers
                                 && e.service.as_deref() == Some(s.service.as_str())
                         })
-                        .find_map(|e| messages.iter().find(|m| m.id == e.event));
+                        // The latest words they got: the title follows the incident to its end.
+                        .filter_map(|e| messages.iter().find(|m| m.id == e.event))
+                        .last();
                     IncidentMonth {
                         name: told.map_or_else(
                             || s.name.clone(),
