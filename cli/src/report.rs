@@ -156,7 +156,7 @@ async fn html<S: Store>(
                         })
                         // The latest words they got: the title follows the incident to its end.
                         .filter_map(|e| messages.iter().find(|m| m.id == e.event))
-                        .last();
+                        .next_back();
                     IncidentMonth {
                         name: told.map_or_else(
                             || s.name.clone(),
