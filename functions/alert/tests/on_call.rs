@@ -180,3 +180,69 @@ checks:
         }
     }
 }
+
+/// A channel whose vendor never answers (and no deadline of its own).
+struct Stalled;
+
+impl Channel for Stalled {
+    fn name(&self) -> &str {
+        "stalled"
+    }
+    fn send<'a>(
+        &'a self,
+        _: &'a atalaya_core::Message,
+    ) -> futures::future::BoxFuture<'a, Result<(), atalaya_notify::ChannelError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_channel_that_never_answers_holds_an_invocation_no_longer_than_the_delivery_budget() {
+    let checks = Checks::from_text(
+        "settings:
+  regions: [eu-west-1, us-east-1, ap-southeast-2]
+  defaults: { interval: 1m, timeout: 10s, retries: 1, recover_after: 1 }
+customers:
+  - { id: acme, name: ACME Corp }
+services:
+  - { id: shop, customer: acme, name: Online shop }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+",
+        "checks.yaml",
+        std::path::Path::new("."),
+        atalaya_core::Target::Lambda,
+    )
+    .unwrap();
+    let store = atalaya_store::SqliteStore::in_memory().unwrap();
+    let sns = MemoryChannel::new("sns");
+    let channels: Vec<&dyn Channel> = vec![&sns, &Stalled];
+    let deps = Deps {
+        checks: &checks,
+        store: &store,
+        channels: &channels,
+        site: None::<&atalaya_app::status_site::Folder>,
+    };
+    let t0 = Utc::now() - TimeDelta::minutes(5);
+    let started = std::time::Instant::now();
+    let out = handle(
+        &deps,
+        &results(t0, Outcome::Down),
+        None,
+        t0 + TimeDelta::seconds(5),
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < atalaya_app::round::DELIVERY_BUDGET + std::time::Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(
+        !out.evaluation_failed,
+        "judged and committed first: {out:?}"
+    );
+    assert_eq!(out.events, 2);
+    assert!(out.publish_failures >= 1, "the stall is counted: {out:?}");
+    // The other channel was not held up: it has both messages.
+    assert_eq!(sns.sent().len(), 2);
+}

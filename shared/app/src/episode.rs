@@ -25,14 +25,7 @@ pub(crate) async fn apply<S: Store>(
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the blindness episode; its notices wait");
-            return hold(
-                store,
-                claimed,
-                is_notice,
-                out,
-                format!("reading the episode: {e}"),
-            )
-            .await;
+            return hold(claimed, is_notice, out, format!("reading the episode: {e}"));
         }
     };
     let before = episode.clone();
@@ -70,14 +63,7 @@ pub(crate) async fn apply<S: Store>(
                 let m = p[0].message.clone();
                 (p, m)
             }));
-            return hold(
-                store,
-                all,
-                is_notice,
-                out,
-                "the episode changed meanwhile".into(),
-            )
-            .await;
+            return hold(all, is_notice, out, "the episode changed meanwhile".into());
         }
     }
     for parts in folded {
@@ -94,8 +80,7 @@ pub(crate) async fn apply<S: Store>(
 }
 
 /// Leaves the notices for the next round (they are decided then); the rest is kept.
-async fn hold<S: Store>(
-    _store: &S,
+fn hold(
     claimed: Vec<Group>,
     is_notice: impl Fn(&[Pending]) -> bool,
     out: &mut Delivered,

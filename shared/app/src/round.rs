@@ -66,6 +66,11 @@ pub enum RoundError {
     Evaluation(#[from] TransitionError<Infallible>),
 }
 
+/// The longest a round delivers in place ([`Handoff::Now`], the alert function) before it
+/// leaves the rest to the next invocation: judging the next results never waits longer on a
+/// channel that stalls.
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl RoundError {
     /// Whether trying the same batch again may succeed.
     pub fn retryable(&self) -> bool {
@@ -107,10 +112,17 @@ impl<S: Store + Rollups, W: Site> Round<'_, S, W> {
 
     async fn hand_off(&self) -> Option<Result<Delivered, String>> {
         match &self.handoff {
+            // Within a budget: a vendor that does not answer must not hold the invocation (and
+            // the stream shard's next batch of results behind it). What it had not sent stays
+            // pending, claimed for that channel until the lease ends, and goes out later.
             Handoff::Now(channels) => Some(
-                deliver(self.store, channels)
-                    .await
-                    .map_err(|e| e.to_string()),
+                match tokio::time::timeout(DELIVERY_BUDGET, deliver(self.store, channels)).await {
+                    Ok(done) => done.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "delivery took over {} s and was left to the next invocation",
+                        DELIVERY_BUDGET.as_secs()
+                    )),
+                },
             ),
             Handoff::Beside(wake) => {
                 wake();
