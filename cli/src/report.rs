@@ -132,7 +132,10 @@ async fn html<S: Store>(
         .services
         .iter()
         .map(|s| ServiceMonth {
-            name: s.name.clone(),
+            // The customer's report names services in their language.
+            name: config
+                .service(&s.service)
+                .map_or_else(|| s.name.clone(), |v| v.names.get(language).to_string()),
             millis: atalaya_core::rollup::Millis {
                 up: ms(s.up_s),
                 degraded: ms(s.degraded_s),
@@ -159,7 +162,11 @@ async fn html<S: Store>(
                         .next_back();
                     IncidentMonth {
                         name: told.map_or_else(
-                            || s.name.clone(),
+                            || {
+                                config
+                                    .service(&s.service)
+                                    .map_or_else(|| s.name.clone(), |v| v.names.get(language).to_string())
+                            },
                             |m| m.in_language(language).0.to_string(),
                         ),
                         started_at: line.started_at,

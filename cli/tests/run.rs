@@ -157,7 +157,7 @@ checks:
             && first["body"]
                 .as_str()
                 .unwrap()
-                .contains("Seguimos trabajando en el problema con Tienda online")
+                .contains("Seguimos trabajando en el problema con el servicio «Tienda online»")
             && at(first) - restarted < chrono::TimeDelta::seconds(2),
         "the overdue update goes out at once, and claims nothing: {first:#}"
     );

@@ -169,3 +169,35 @@ fn the_committed_json_schema_is_current() {
         "regenerate with: atalaya schema > docs/atalaya.schema.json"
     );
 }
+
+#[test]
+fn names_per_language_are_read_in_each_language_and_a_missing_one_is_warned_of() {
+    let text = "customers:
+  - { id: acme, name: { en: ACME, es: ACME España }, greeting: { es: equipo de ACME }, language: es, status_page: { slug: acme-7f3k9q } }
+  - { id: globex, name: Globex, status_page: { slug: globex-7f3k9q } }
+services:
+  - { id: shop, customer: acme, name: { en: Online shop, es: Tienda online } }
+  - { id: mail, customer: acme, name: { en: Mail } }
+  - { id: api, customer: globex, name: API }
+checks:
+  - { id: shop-home, service: shop, http: { url: 'https://shop.acme.example/' } }
+";
+    let config = load_str(text, "names.yaml", Target::Local).unwrap_or_else(|e| panic!("{e}"));
+    let shop = config.service("shop").unwrap();
+    assert_eq!(shop.name, "Online shop", "operators read the English name");
+    assert_eq!(shop.names.get(atalaya_core::Language::Es), "Tienda online");
+    assert_eq!(config.service("api").unwrap().names.get(atalaya_core::Language::Es), "API");
+    let acme = config.customer("acme").unwrap();
+    assert_eq!(acme.name, "ACME");
+    assert_eq!(acme.greeting.get(atalaya_core::Language::Es), "equipo de ACME");
+    assert_eq!(
+        config.customer("globex").unwrap().greeting.get(atalaya_core::Language::En),
+        "Globex",
+        "the greeting defaults to the name"
+    );
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["names.yaml:6:39: service mail: name: has no Spanish name (es:), and its customer acme reads Spanish: their mail and page show \"Mail\""],
+    );
+}

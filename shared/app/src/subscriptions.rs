@@ -303,6 +303,7 @@ fn look(config: &Config, customer: Option<&str>) -> (String, String) {
 
 /// A customer's services on the manage page: (id, name, chosen).
 fn services_of(config: &Config, s: &Subscriber) -> Vec<(String, String, bool)> {
+    let l = s.language_with(config.customer(&s.customer));
     config
         .services
         .iter()
@@ -310,7 +311,7 @@ fn services_of(config: &Config, s: &Subscriber) -> Vec<(String, String, bool)> {
         .map(|v| {
             (
                 v.id.clone(),
-                v.name.clone(),
+                v.names.get(l).to_string(),
                 s.services.includes(&v.id) && s.services != Subscription::All,
             )
         })

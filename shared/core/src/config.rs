@@ -342,7 +342,12 @@ impl Language {
 #[derive(Clone, Debug)]
 pub struct Customer {
     pub id: String,
+    /// The operators' name for them (the English one of several).
     pub name: String,
+    /// Their name in each language: their page and report show it.
+    pub names: crate::Names,
+    /// How their mail greets them, in each language (default their name).
+    pub greeting: crate::Names,
     pub language: Language,
     pub update_every: Duration,
     pub timezone: chrono_tz::Tz,
@@ -360,7 +365,10 @@ pub struct Customer {
 pub struct Service {
     pub id: String,
     pub customer: String,
+    /// The operators' name (the English one of several).
     pub name: String,
+    /// The customer-facing name in each language: what customers read.
+    pub names: crate::Names,
     pub depends_on: Vec<String>,
     pub maintenance: Vec<Maintenance>,
     pub runbook: Option<String>,

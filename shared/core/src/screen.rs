@@ -134,8 +134,9 @@ fn internal_names(
         .iter()
         .filter(|s| recipients.contains(&s.customer.as_str()))
         .flat_map(|s| {
-            s.name
-                .split_whitespace()
+            s.names
+                .all()
+                .flat_map(str::split_whitespace)
                 .map(str::to_lowercase)
                 .collect::<Vec<_>>()
         })
@@ -145,8 +146,10 @@ fn internal_names(
                 .iter()
                 .filter(|c| recipients.contains(&c.id.as_str()))
                 .flat_map(|c| {
-                    c.name
-                        .split_whitespace()
+                    c.names
+                        .all()
+                        .chain(c.greeting.all())
+                        .flat_map(str::split_whitespace)
                         .map(str::to_lowercase)
                         .collect::<Vec<_>>()
                 }),

@@ -98,7 +98,7 @@ pub fn html(
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_template("report.html", include_str!("templates/report.html"))
         .map_err(|e| format!("report.html: {e}"))?;
-    let who = customer.map_or(w.all.to_string(), |c| c.name.clone());
+    let who = customer.map_or(w.all.to_string(), |c| c.names.get(l).to_string());
     let brand = config
         .settings
         .brand

@@ -459,7 +459,7 @@ fn an_untranslated_message_loses_its_own_sign_off_on_the_other_page() {
     let site = built(&w, &incidents, w.now);
     let en = text(&site, "acme-7f3k9q/index.en.html");
     assert!(
-        en.contains("Tienda online no funciona con normalidad"),
+        en.contains("«Tienda online» no funciona con normalidad"),
         "{en}"
     );
     assert!(!en.contains("El equipo de soporte"), "{en}");

@@ -61,7 +61,7 @@ fn the_whole_conversation_renders_for_both_audiences() {
     assert_eq!(opened.attributes.language.code(), "es");
     assert!(
         opened.body.contains(
-            "Desde las 10:01 (UTC) del 24 de noviembre de 2026, Tienda online no funciona con normalidad"
+            "Desde las 10:01 (UTC) del 24 de noviembre de 2026, el servicio «Tienda online» no funciona con normalidad"
         ),
         "{}",
         opened.body
@@ -366,7 +366,7 @@ fn a_service_name_cannot_turn_a_customer_subject_around() {
         "  - { id: web-home, service: web, http: { url: 'https://web.globex.example/' } }\n";
     let mut config = config(services, checks);
     for s in config.services.iter_mut().filter(|s| s.id == "web") {
-        s.name = "Portal \u{202e}lanoitan\u{2066}".into();
+        s.names = crate::Names::one("Portal \u{202e}lanoitan\u{2066}");
     }
     let mut sim = Sim::new(config);
     sim.minute(0, up);

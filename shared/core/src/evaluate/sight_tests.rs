@@ -95,7 +95,7 @@ fn every_region_silent_mid_incident_sends_no_good_news_and_keeps_the_cadence() {
     for m in sim.customer_messages().iter().skip(1) {
         assert!(
             m.subject == "Tienda online: seguimos trabajando en el problema"
-                && m.body.contains("Seguimos trabajando en el problema con Tienda online, que empezó a las 10:01 (UTC)")
+                && m.body.contains("Seguimos trabajando en el problema con el servicio «Tienda online», que empezó a las 10:01 (UTC)")
                 && !m.body.contains("vuelve a funcionar"),
             "{}\n{}",
             m.subject,

@@ -42,8 +42,8 @@ impl Renderer {
         let since = incident.map(|i| i.started_at).unwrap_or(event.at);
         let resolved_at = incident.and_then(|i| i.resolved_at).unwrap_or(event.at);
         let ctx = minijinja::context! {
-            customer => customer.name.clone(),
-            service => service.name.clone(),
+            customer => customer.greeting.get(l),
+            service => service.names.get(l),
             since => when(since, l, tz),
             // Times are shown to the minute: the promise is rounded up, never earlier than kept.
             next_update => when(ceil_minute(after(event.at, customer.update_every)), l, tz),

@@ -36,8 +36,13 @@ pub struct RawFile {
 pub struct RawCustomer {
     /// Stable identifier: letters, digits, `-`, `_`, `.` (at most 64), starting with a letter or digit.
     pub id: At<String>,
-    /// The customer's name, for operators.
-    pub name: At<String>,
+    /// The customer's name: one for every language, or one per language (`{ en: Acme Corp,
+    /// es: Acme }`). Operators see it (the English one when there are several); their status
+    /// page and report show it in the reader's language.
+    pub name: At<RawName>,
+    /// How their mail greets them ("Hello, Acme team:"), one or per language; default their
+    /// name.
+    pub greeting: Option<At<RawName>>,
     /// Language of customer messages: `en` or `es` (default `en`).
     pub language: Option<At<String>>,
     /// How often customers get an update while an incident is open (default `30m`, at most
@@ -67,8 +72,10 @@ pub struct RawService {
     pub id: At<String>,
     /// The customer this service belongs to (a customer id).
     pub customer: At<String>,
-    /// The customer-facing name used in customer messages.
-    pub name: At<String>,
+    /// The customer-facing name, one for every language or one per language: `{ en: Online
+    /// shop, es: Tienda online }`. Customer mail, status pages and reports show it in the
+    /// reader's language; operators see the English one (or the only one).
+    pub name: At<RawName>,
     /// Services this one needs (service ids); when one of them is down, this one is not paged
     /// separately.
     pub depends_on: Option<Vec<At<String>>>,
@@ -79,6 +86,15 @@ pub struct RawService {
     /// Also shown on the public status page at the site's root (default `false`: only on its
     /// customer's page).
     pub public: Option<bool>,
+}
+
+/// A name people read: one text, or one per language code (`en`, `es`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[schemars(rename = "Name")]
+#[serde(untagged)]
+pub enum RawName {
+    One(String),
+    PerLanguage(BTreeMap<String, String>),
 }
 
 /// A planned maintenance window.

@@ -6,6 +6,7 @@
 mod addresses;
 mod checks;
 mod email;
+mod names;
 mod oncall;
 mod parse;
 mod references;
@@ -308,6 +309,7 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
 
     let mut settings = settings;
     let mut warnings = guessable_pages(&raw.customers, &errs.file);
+    warnings.extend(names::missing_languages(&raw.services, &customers, &errs.file));
     settings.operators.on_call = oncall::on_call(
         raw.settings.as_ref().and_then(|s| s.operators.as_ref()),
         &service_ids,

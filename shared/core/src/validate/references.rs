@@ -15,10 +15,11 @@ pub(super) fn check_customer(
     let c = &c.value;
     check_id(errs, seen, &c.id, "customer");
     let subject = format!("customer {}", c.id.value);
-    if c.name.value.trim().is_empty() {
-        errs.push(c.name.pos, &subject, "name", "must not be empty");
-    }
-    human_text(errs, &c.name, &subject, "name", false);
+    let names = super::names::names(errs, &c.name, &subject, "name");
+    let greeting = c
+        .greeting
+        .as_ref()
+        .map_or_else(|| names.clone(), |g| super::names::names(errs, g, &subject, "greeting"));
     let language = match c.language.as_ref().map(|l| (l.value.as_str(), l.pos)) {
         None | Some(("en", _)) => Language::En,
         Some(("es", _)) => Language::Es,
@@ -59,7 +60,9 @@ pub(super) fn check_customer(
     }
     Customer {
         id: c.id.value.clone(),
-        name: c.name.value.clone(),
+        name: names.any.clone(),
+        names,
+        greeting,
         language,
         update_every: opt_duration(
             errs,
@@ -95,10 +98,7 @@ pub(super) fn check_service(
             unknown("customer", &s.customer.value, customers),
         );
     }
-    if s.name.value.trim().is_empty() {
-        errs.push(s.name.pos, &subject, "name", "must not be empty");
-    }
-    human_text(errs, &s.name, &subject, "name", false);
+    let names = super::names::names(errs, &s.name, &subject, "name");
     for d in s.depends_on.iter().flatten() {
         if d.value == s.id.value {
             errs.push(
@@ -132,7 +132,8 @@ pub(super) fn check_service(
         runbook: s.runbook.as_ref().map(|r| r.value.clone()),
         id: s.id.value.clone(),
         customer: s.customer.value.clone(),
-        name: s.name.value.clone(),
+        name: names.any.clone(),
+        names,
         depends_on: s
             .depends_on
             .iter()

@@ -71,7 +71,7 @@ pub fn confirmation(
         .services
         .iter()
         .filter(|v| v.customer == s.customer && s.services.includes(&v.id))
-        .map(|v| v.name.as_str())
+        .map(|v| v.names.get(language))
         .collect();
     let (subject, body) = confirmation_words(language, &brand.name, &services);
     compose(

@@ -38,7 +38,7 @@ pub(super) fn incident_name(input: &Input, i: &Incident, s: &Service, l: Languag
     updates(input, i, &[s.id.as_str()])
         .last()
         .map(|(m, _)| m.in_language(l).0.to_string())
-        .unwrap_or_else(|| s.name.clone())
+        .unwrap_or_else(|| s.names.get(l).to_string())
 }
 
 pub(super) fn incident(
@@ -95,12 +95,12 @@ pub(super) fn incident(
         name: updates
             .last()
             .map(|u| u.title.clone())
-            .unwrap_or_else(|| first.name.clone()),
+            .unwrap_or_else(|| first.names.get(l).to_string()),
         phase: i.phase.as_str(),
         services: service_ids
             .iter()
             .filter_map(|s| config.service(s))
-            .map(|s| s.name.clone())
+            .map(|s| s.names.get(l).to_string())
             .collect(),
         service_ids,
         started_at: i.started_at,
@@ -169,7 +169,7 @@ pub(super) fn maintenance(
             if m.end > now && announced {
                 out.push(MaintenanceView {
                     id: format!("{}-{}", s.id, m.start.timestamp()),
-                    service: s.name.clone(),
+                    service: s.names.get(l).to_string(),
                     service_id: s.id.clone(),
                     start: m.start,
                     end: m.end,

@@ -290,7 +290,7 @@ pub(crate) fn page(input: &Input, audience: Reader, l: Language) -> Page {
         .filter(|t| *t <= input.now)
         .fold(checked_at, DateTime::max);
     let title = match audience {
-        Reader::Customer(c) => format!("{} · {}", c.name, w.status_of),
+        Reader::Customer(c) => format!("{} · {}", c.names.get(l), w.status_of),
         Reader::Public => config
             .settings
             .status_site
@@ -351,7 +351,7 @@ fn service_view(
         .map(|p| percent(p, l));
     ServiceView {
         id: s.id.clone(),
-        name: s.name.clone(),
+        name: s.names.get(l).to_string(),
         status,
         status_word: status.word(l),
         bars,
