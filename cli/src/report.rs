@@ -163,9 +163,10 @@ async fn html<S: Store>(
                     IncidentMonth {
                         name: told.map_or_else(
                             || {
-                                config
-                                    .service(&s.service)
-                                    .map_or_else(|| s.name.clone(), |v| v.names.get(language).to_string())
+                                config.service(&s.service).map_or_else(
+                                    || s.name.clone(),
+                                    |v| v.names.get(language).to_string(),
+                                )
                             },
                             |m| m.in_language(language).0.to_string(),
                         ),
@@ -181,60 +182,125 @@ async fn html<S: Store>(
         .map_err(|e| anyhow::anyhow!(e))
 }
 
+/// Uptime as the customer's report shows it: cut to three places, never rounded up.
 fn pct(p: Option<f64>) -> String {
-    p.map_or("-".into(), |p| format!("{p:.3} %"))
+    p.map_or("-".into(), |p| {
+        format!("{:.3} %", atalaya_core::rollup::cut(p, 3))
+    })
+}
+
+/// A stretch of time as every surface says it (`atalaya_core::message::duration_parts`): to
+/// the second under a minute, `-` for none.
+fn span(seconds: f64) -> String {
+    if seconds <= 0.0 {
+        return "-".into();
+    }
+    atalaya_core::message::duration_short(chrono::TimeDelta::milliseconds(
+        (seconds * 1000.0).round() as i64,
+    ))
+}
+
+/// The error budget used: a percentage, or how many times over it went.
+fn budget(used: Option<f64>) -> String {
+    use atalaya_core::rollup::Budget;
+    match used.map(Budget::of) {
+        None => "-".into(),
+        Some(Budget::Used(p)) => format!("{p:.0} %"),
+        Some(Budget::Exceeded(times)) => format!("exceeded {times}"),
+    }
+}
+
+fn latency(p: Option<&atalaya_core::rollup::Percentiles>) -> String {
+    p.map_or("-".into(), |p| {
+        format!("{:.0}/{:.0}/{:.0} ms", p.p50, p.p95, p.p99)
+    })
+}
+
+/// Rows under a header, each column as wide as its widest cell.
+fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths = Vec::new();
+    for row in rows.iter().filter(|r| r.len() > 1) {
+        for (i, c) in row.iter().enumerate() {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = if row.len() > 1 { widths[i] } else { 0 }))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn table(r: &Report) -> String {
     let mut out = format!("Uptime report, {}\n{}\n\n", r.month, r.accounting);
-    out.push_str("SERVICE                         UPTIME      TARGET    BUDGET USED  DOWN      DEGRADED  UNKNOWN   LATENCY p50/p95/p99   INCIDENTS\n");
-    let mins = |s: f64| format!("{:.0} min", s / 60.0);
+    let mut rows = vec![[
+        "SERVICE",
+        "UPTIME",
+        "TARGET",
+        "BUDGET USED",
+        "COUNTED",
+        "DOWNTIME",
+        "DOWN",
+        "DEGRADED",
+        "UNKNOWN",
+        "LATENCY p50/p95/p99",
+        "INCIDENTS",
+    ]
+    .map(String::from)
+    .to_vec()];
     for s in &r.services {
-        out.push_str(&format!(
-            "{:<31} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {:<21} {}\n",
+        rows.push(vec![
             format!("{} ({})", s.service, s.name),
             pct(s.uptime_percent),
             format!("{} %", s.target_percent),
-            s.error_budget_used
-                .map_or("-".into(), |b| format!("{:.0} %", b * 100.0)),
-            mins(s.down_s),
-            mins(s.degraded_s),
-            mins(s.unknown_s),
-            s.latency.get("total").map_or("-".into(), |p| format!(
-                "{:.0}/{:.0}/{:.0} ms",
-                p.p50, p.p95, p.p99
-            )),
-            s.incidents.len()
-        ));
+            budget(s.error_budget_used),
+            span(s.counted_s),
+            span(s.downtime_s),
+            span(s.down_s),
+            span(s.degraded_s),
+            span(s.unknown_s),
+            latency(s.latency.get("total")),
+            s.incidents.len().to_string(),
+        ]);
         for c in &s.checks {
-            out.push_str(&format!(
-                "    {:<27} {:<11} {:<9} {:<12} {:<9} {:<9} {:<9} {}\n",
-                format!("{} @ {}", c.check, c.region),
+            rows.push(vec![
+                format!("  {} @ {}", c.check, c.region),
                 pct(c.uptime_percent),
-                "",
-                "",
-                mins(c.down_s),
-                mins(c.degraded_s),
-                mins(c.unknown_s),
-                c.latency.map_or("-".into(), |p| format!(
-                    "{:.0}/{:.0}/{:.0} ms",
-                    p.p50, p.p95, p.p99
-                )),
-            ));
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                span(c.down_s),
+                span(c.degraded_s),
+                span(c.unknown_s),
+                latency(c.latency.as_ref()),
+                String::new(),
+            ]);
         }
         for i in &s.incidents {
-            out.push_str(&format!(
-                "    {}  {} → {}\n",
+            // The same rule as the customer's mail: what they were told it lasted.
+            rows.push(vec![format!(
+                "  {}  {} → {}",
                 i.id,
-                i.started_at.format("%Y-%m-%d %H:%M UTC"),
+                i.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
                 match (i.resolved_at, i.duration_s) {
                     (Some(r), Some(d)) =>
-                        format!("{} ({} min)", r.format("%Y-%m-%d %H:%M UTC"), (d + 59) / 60),
+                        format!("{} ({})", r.format("%Y-%m-%d %H:%M:%S UTC"), span(d)),
                     _ => "still open".into(),
                 }
-            ));
+            )]);
         }
     }
+    out.push_str(&columns(&rows));
     out
 }
 
@@ -258,6 +324,8 @@ fn csv(r: &Report) -> anyhow::Result<String> {
         "uptime_percent",
         "target_percent",
         "error_budget_used",
+        "counted_s",
+        "downtime_s",
         "up_s",
         "degraded_s",
         "down_s",
@@ -279,6 +347,8 @@ fn csv(r: &Report) -> anyhow::Result<String> {
             s.target_percent.to_string(),
             s.error_budget_used
                 .map_or(String::new(), |b| format!("{b:.6}")),
+            format!("{:.3}", s.counted_s),
+            format!("{:.3}", s.downtime_s),
             format!("{:.3}", s.up_s),
             format!("{:.3}", s.degraded_s),
             format!("{:.3}", s.down_s),

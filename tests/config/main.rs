@@ -186,12 +186,26 @@ checks:
     let shop = config.service("shop").unwrap();
     assert_eq!(shop.name, "Online shop", "operators read the English name");
     assert_eq!(shop.names.get(atalaya_core::Language::Es), "Tienda online");
-    assert_eq!(config.service("api").unwrap().names.get(atalaya_core::Language::Es), "API");
+    assert_eq!(
+        config
+            .service("api")
+            .unwrap()
+            .names
+            .get(atalaya_core::Language::Es),
+        "API"
+    );
     let acme = config.customer("acme").unwrap();
     assert_eq!(acme.name, "ACME");
-    assert_eq!(acme.greeting.get(atalaya_core::Language::Es), "equipo de ACME");
     assert_eq!(
-        config.customer("globex").unwrap().greeting.get(atalaya_core::Language::En),
+        acme.greeting.get(atalaya_core::Language::Es),
+        "equipo de ACME"
+    );
+    assert_eq!(
+        config
+            .customer("globex")
+            .unwrap()
+            .greeting
+            .get(atalaya_core::Language::En),
         "Globex",
         "the greeting defaults to the name"
     );

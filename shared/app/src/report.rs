@@ -20,6 +20,11 @@ pub struct ServiceReport {
     pub uptime_percent: Option<f64>,
     pub target_percent: f64,
     pub error_budget_used: Option<f64>,
+    /// The time the figures are of: the month so far less what the policy leaves out (before
+    /// monitoring began, maintenance, time the monitor could not see).
+    pub counted_s: f64,
+    /// Down, with degraded time weighted as the policy says: what the uptime is made of.
+    pub downtime_s: f64,
     pub up_s: f64,
     pub degraded_s: f64,
     pub down_s: f64,
@@ -49,7 +54,7 @@ pub struct IncidentLine {
     pub id: String,
     pub started_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
-    pub duration_s: Option<i64>,
+    pub duration_s: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -61,10 +66,11 @@ pub struct Report {
     pub services: Vec<ServiceReport>,
 }
 
-/// The policy in words, as the report states it.
+/// The policy in words, as the report states it: how time is counted, and how a service's
+/// figure comes from its checks'.
 pub fn accounting(p: &Policy) -> String {
     format!(
-        "Uptime = 1 - downtime / counted time, in UTC months, from what the monitor saw each evaluation. Down counts only when the quorum of regions confirmed it; degraded time counts as {:.0} % downtime; maintenance windows are {}; time the monitor could not see is {}. Target {} %.",
+        "Uptime = 1 - downtime / counted time, in UTC months, from what the monitor saw each evaluation. Down counts only when the quorum of regions confirmed it; degraded time counts as {:.0} % downtime; maintenance windows are {}; time the monitor could not see is {}. Target {} %. A service is down while any of its checks is down in the quorum of its regions after its retries, unknown while one cannot be seen, degraded while one is degraded or failing unconfirmed; each check's line is one region's view (its first failures count as degraded, and one region alone confirms nothing), so a check and its service can differ.",
         p.partial_weight * 100.0,
         if p.exclude_maintenance { "left out" } else { "counted as downtime" },
         match p.unknown {
@@ -152,6 +158,8 @@ pub async fn report<S: Store + Rollups>(
             uptime_percent: u.percent,
             target_percent: policy.target,
             error_budget_used: u.budget_used,
+            counted_s: secs(u.counted_ms),
+            downtime_s: u.downtime_ms / 1000.0,
             up_s: secs(m.up),
             degraded_s: secs(m.degraded),
             down_s: secs(m.down),
@@ -172,7 +180,9 @@ pub async fn report<S: Store + Rollups>(
                     id: i.id.clone(),
                     started_at: i.started_at,
                     resolved_at: i.resolved_at,
-                    duration_s: i.resolved_at.map(|r| (r - i.started_at).num_seconds()),
+                    duration_s: i
+                        .resolved_at
+                        .map(|r| (r - i.started_at).num_milliseconds() as f64 / 1000.0),
                 })
                 .collect(),
             checks,

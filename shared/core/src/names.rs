@@ -48,6 +48,9 @@ mod tests {
         n.by_language.insert(Language::Es, "Tienda online".into());
         assert_eq!(n.get(Language::Es), "Tienda online");
         assert_eq!(n.get(Language::En), "Online shop");
-        assert_eq!(n.all().collect::<Vec<_>>(), ["Online shop", "Tienda online"]);
+        assert_eq!(
+            n.all().collect::<Vec<_>>(),
+            ["Online shop", "Tienda online"]
+        );
     }
 }

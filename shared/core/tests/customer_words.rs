@@ -5,6 +5,8 @@
 //! leftover template syntax), and is kept as a golden file reviewed with the change
 //! (`ATALAYA_BLESS=1 cargo test -p atalaya-core --test customer_words` rewrites them).
 
+#![allow(clippy::unwrap_used, clippy::too_many_lines, clippy::expect_used)]
+
 use atalaya_core::config::{Language, Maintenance};
 use atalaya_core::evaluate::{About, Audience, Event, EventKind, Incident, Phase, Severity, State};
 use atalaya_core::{load_str, Renderer, Target};
@@ -14,12 +16,24 @@ use std::path::PathBuf;
 
 /// (file name, service name as written, greeting as written)
 const NAMES: &[(&str, &str, &str)] = &[
-    ("shop", "{ en: Online shop, es: Tienda online }", "{ en: Acme team, es: equipo de Acme }"),
+    (
+        "shop",
+        "{ en: Online shop, es: Tienda online }",
+        "{ en: Acme team, es: equipo de Acme }",
+    ),
     ("portal", "{ en: The Portal, es: El Portal }", "ACME Corp"),
     ("api", "API", "ACME Corp"),
     ("checkout", "checkout", "ACME Corp"),
-    ("payments", "{ en: Payment service, es: Servicio de pagos }", "ACME Corp"),
-    ("billing", "{ en: Billing & Invoices, es: Cobros y facturación }", "ACME Corp"),
+    (
+        "payments",
+        "{ en: Payment service, es: Servicio de pagos }",
+        "ACME Corp",
+    ),
+    (
+        "billing",
+        "{ en: Billing & Invoices, es: Cobros y facturación }",
+        "ACME Corp",
+    ),
 ];
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -110,25 +124,71 @@ fn events(l: Language) -> Vec<(&'static str, Event, u32)> {
     use Phase::{Identified, Investigating, Monitoring};
     vec![
         ("opened", talk(Opened, Investigating, None, false), 0),
-        ("opened, reopened", talk(Opened, Investigating, None, false), 1),
-        ("update, investigating", talk(Update, Investigating, None, false), 0),
-        ("update, identified", talk(Update, Identified, None, false), 0),
-        ("update, monitoring", talk(Update, Monitoring, None, false), 0),
-        ("update, monitoring, unseen", talk(Update, Monitoring, None, true), 0),
-        ("human_update", talk(HumanUpdate, Identified, Some(words), false), 0),
-        ("resolved", talk(EventKind::Resolved, Phase::Resolved, None, false), 0),
-        ("resolved, with words", talk(EventKind::Resolved, Phase::Resolved, Some(words), false), 0),
-        ("maintenance_scheduled", maintenance(MaintenanceScheduled, false), 0),
-        ("maintenance_started", maintenance(MaintenanceStarted, false), 0),
+        (
+            "opened, reopened",
+            talk(Opened, Investigating, None, false),
+            1,
+        ),
+        (
+            "update, investigating",
+            talk(Update, Investigating, None, false),
+            0,
+        ),
+        (
+            "update, identified",
+            talk(Update, Identified, None, false),
+            0,
+        ),
+        (
+            "update, monitoring",
+            talk(Update, Monitoring, None, false),
+            0,
+        ),
+        (
+            "update, monitoring, unseen",
+            talk(Update, Monitoring, None, true),
+            0,
+        ),
+        (
+            "human_update",
+            talk(HumanUpdate, Identified, Some(words), false),
+            0,
+        ),
+        (
+            "resolved",
+            talk(EventKind::Resolved, Phase::Resolved, None, false),
+            0,
+        ),
+        (
+            "resolved, with words",
+            talk(EventKind::Resolved, Phase::Resolved, Some(words), false),
+            0,
+        ),
+        (
+            "maintenance_scheduled",
+            maintenance(MaintenanceScheduled, false),
+            0,
+        ),
+        (
+            "maintenance_started",
+            maintenance(MaintenanceStarted, false),
+            0,
+        ),
         ("maintenance_ended", maintenance(MaintenanceEnded, false), 0),
-        ("maintenance_ended, unseen", maintenance(MaintenanceEnded, true), 0),
+        (
+            "maintenance_ended, unseen",
+            maintenance(MaintenanceEnded, true),
+            0,
+        ),
     ]
 }
 
 /// What a careful writer would not leave: the problems found in one rendering.
 fn awkward(text: &str, name: &str, other: &str, l: Language, subject: bool) -> Vec<String> {
     let mut out = Vec::new();
-    for bad in ["{{", "}}", "{%", "%}", "  ", " ,", " .", "..", ",,", ". .", "\n\n\n"] {
+    for bad in [
+        "{{", "}}", "{%", "%}", "  ", " ,", " .", "..", ",,", ". .", "\n\n\n",
+    ] {
         if text.contains(bad) {
             out.push(format!("has {bad:?}"));
         }
@@ -157,9 +217,15 @@ fn awkward(text: &str, name: &str, other: &str, l: Language, subject: bool) -> V
     // Spanish needs an article before a name: it is always "el servicio «…»" in running text.
     if l == Language::Es && !subject {
         let bare = text.matches(name).count();
-        let quoted = text.to_lowercase().matches(&format!("el servicio «{}»", name.to_lowercase())).count();
+        let quoted = text
+            .to_lowercase()
+            .matches(&format!("el servicio «{}»", name.to_lowercase()))
+            .count();
         if bare != quoted {
-            out.push(format!("the name stands without \"el servicio «…»\" {} time(s)", bare - quoted));
+            out.push(format!(
+                "the name stands without \"el servicio «…»\" {} time(s)",
+                bare - quoted
+            ));
         }
     }
     // The same word twice in a row, outside a quoted name ("the the", "servicio servicio").
@@ -201,21 +267,39 @@ fn every_template_reads_well_with_every_name_in_every_language() {
             let service = config.service("shop").unwrap();
             let (own, other) = (
                 service.names.get(l).to_string(),
-                service.names.get(if l == Language::En { Language::Es } else { Language::En }).to_string(),
+                service
+                    .names
+                    .get(if l == Language::En {
+                        Language::Es
+                    } else {
+                        Language::En
+                    })
+                    .to_string(),
             );
             let mut golden = String::new();
             for (label, event, reopened) in events(l) {
                 let mut state = State::default();
                 let resolved = event.kind == EventKind::Resolved;
-                state.incidents.insert("inc-1".into(), incident(reopened, resolved));
+                state
+                    .incidents
+                    .insert("inc-1".into(), incident(reopened, resolved));
                 let m = renderer
                     .render(&event, &state, &config)
                     .unwrap_or_else(|e| panic!("{file} {label} {l:?}: {e}"));
                 assert_eq!(m.attributes.language, l);
-                let _ = write!(golden, "=== {label}\nSubject: {}\n\n{}\n\n", m.subject, m.body);
-                for (part, text, subject) in [("subject", &m.subject, true), ("body", &m.body, false)] {
+                let _ = write!(
+                    golden,
+                    "=== {label}\nSubject: {}\n\n{}\n\n",
+                    m.subject, m.body
+                );
+                for (part, text, subject) in
+                    [("subject", &m.subject, true), ("body", &m.body, false)]
+                {
                     for p in awkward(text, &own, &other, l, subject) {
-                        problems.push(format!("{file} ({}) {label}, {part}: {p}\n  {text:?}", l.code()));
+                        problems.push(format!(
+                            "{file} ({}) {label}, {part}: {p}\n  {text:?}",
+                            l.code()
+                        ));
                     }
                 }
             }

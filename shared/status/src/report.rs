@@ -4,10 +4,10 @@
 //! the latency, and the month's incidents by the names their customers were told.
 
 use crate::model::policy_words;
-use crate::words::{percent, report_words as words};
+use crate::words::{percent_to, report_words as words};
 use atalaya_core::config::{Config, Customer, Language};
 use atalaya_core::message::{duration_words, when};
-use atalaya_core::rollup::{Millis, Percentiles};
+use atalaya_core::rollup::{Budget, Millis, Percentiles};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use minijinja::{context, Environment};
@@ -35,6 +35,7 @@ struct Row {
     met: Option<bool>,
     target: String,
     budget: String,
+    counted: String,
     downtime: String,
     latency: String,
     incidents: Vec<IncidentRow>,
@@ -66,10 +67,21 @@ pub fn html(
             let u = policy.uptime(&s.millis);
             Row {
                 name: s.name.clone(),
-                uptime: u.percent.map_or(w.no_data.to_string(), |p| percent(p, l)),
+                uptime: u
+                    .percent
+                    .map_or(w.no_data.to_string(), |p| percent_to(p, 3, l)),
                 met: u.percent.map(|p| p >= policy.target),
-                target: percent(policy.target, l),
-                budget: u.budget_used.map_or("-".into(), |b| percent(100.0 * b, l)),
+                target: percent_to(policy.target, 1, l),
+                budget: match u.budget_used.map(Budget::of) {
+                    None => "-".into(),
+                    Some(Budget::Used(p)) => percent_to(p.round(), 0, l),
+                    Some(Budget::Exceeded(times)) => format!("{}, {times}", w.exceeded),
+                },
+                counted: if u.counted_ms > 0 {
+                    mins(u.counted_ms as f64)
+                } else {
+                    "-".into()
+                },
                 downtime: if u.downtime_ms > 0.0 {
                     mins(u.downtime_ms)
                 } else {
@@ -89,7 +101,7 @@ pub fn html(
                         }),
                     })
                     .collect(),
-                unseen: (s.millis.unknown >= 60_000)
+                unseen: (s.millis.unknown >= 1_000)
                     .then(|| format!("{} {}.", w.unseen, mins(s.millis.unknown as f64))),
             }
         })

@@ -250,11 +250,32 @@ fn durations_read_naturally() {
     );
     assert_eq!(
         duration_words(TimeDelta::seconds(20), Language::En),
-        "less than a minute"
+        "20 seconds"
     );
     assert_eq!(
         duration_words(TimeDelta::seconds(59), Language::Es),
-        "menos de un minuto"
+        "59 segundos"
+    );
+    // Under a minute, to the second (never "0 seconds"); the same rule in symbols for tables.
+    assert_eq!(
+        duration_words(TimeDelta::milliseconds(19_971), Language::Es),
+        "20 segundos"
+    );
+    assert_eq!(
+        duration_words(TimeDelta::milliseconds(200), Language::En),
+        "1 second"
+    );
+    assert_eq!(
+        crate::message::duration_short(TimeDelta::milliseconds(19_971)),
+        "20 s"
+    );
+    assert_eq!(
+        crate::message::duration_short(TimeDelta::seconds(3_930)),
+        "1 h 6 min"
+    );
+    assert_eq!(
+        crate::message::duration_short(TimeDelta::seconds(89)),
+        "1 min"
     );
     // Rounded to the nearest minute: 1 min 59 s is not "1 minute".
     assert_eq!(

@@ -207,25 +207,42 @@ pub fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
     )
 }
 
-/// A duration in words, rounded to the nearest minute: `less than a minute`, `2 minutes`,
-/// `1 hour and 5 minutes`, `1 hora y 5 minutos`.
-pub fn duration_words(d: TimeDelta, l: Language) -> String {
-    let s = speech(l);
-    let seconds = d.num_seconds().max(0);
+/// A duration's parts by the one rule every surface shares (customer mail, status pages,
+/// reports, the CLI): under a minute, whole seconds (at least one); from a minute on, rounded to
+/// the nearest minute, in days, hours and minutes.
+pub fn duration_parts(d: TimeDelta) -> Vec<(i64, Unit)> {
+    let seconds = (d.num_milliseconds().max(0) + 500) / 1000;
     if seconds < 60 {
-        return s.less_than_a_minute().to_string();
+        return vec![(seconds.max(1), Unit::Second)];
     }
     let minutes = (seconds + 30) / 60;
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    let mut parts = Vec::new();
-    for (n, unit) in [(days, Unit::Day), (hours, Unit::Hour), (mins, Unit::Minute)] {
-        if n > 0 {
-            parts.push(s.unit(n, unit));
-        }
-    }
+    [(days, Unit::Day), (hours, Unit::Hour), (mins, Unit::Minute)]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .collect()
+}
+
+/// A duration in words ([`duration_parts`]): `20 seconds`, `2 minutes`, `1 hour and 5
+/// minutes`, `1 hora y 5 minutos`.
+pub fn duration_words(d: TimeDelta, l: Language) -> String {
+    let s = speech(l);
+    let mut parts: Vec<String> = duration_parts(d)
+        .into_iter()
+        .map(|(n, unit)| s.unit(n, unit))
+        .collect();
     match parts.pop() {
         None => s.unit(1, Unit::Minute),
         Some(last) if parts.is_empty() => last,
         Some(last) => format!("{}{}{last}", parts.join(", "), s.and()),
     }
+}
+
+/// A duration in symbols, for tables ([`duration_parts`]): `20 s`, `46 min`, `1 h 5 min`.
+pub fn duration_short(d: TimeDelta) -> String {
+    duration_parts(d)
+        .into_iter()
+        .map(|(n, unit)| format!("{n} {}", unit.symbol()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

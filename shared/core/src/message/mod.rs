@@ -13,10 +13,12 @@ pub mod details;
 pub mod episode;
 mod operators;
 mod speech;
+pub use speech::Unit;
 mod tags;
 
 pub use customer::{
-    built_in_signature, day, duration_words, month_words, signature, when, window_words,
+    built_in_signature, day, duration_parts, duration_short, duration_words, month_words,
+    signature, when, window_words,
 };
 pub use details::Details;
 pub use tags::Tags;

@@ -44,3 +44,32 @@ impl Policy {
         }
     }
 }
+
+/// How much of the error budget was used, as every surface says it: a percentage up to 100 %,
+/// past it how many times over (`3.2×`, `458×`), since "45839.77 %" says nothing a reader can
+/// weigh. `Exceeded` holds the multiple, formatted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Budget {
+    Used(f64),
+    Exceeded(String),
+}
+
+impl Budget {
+    /// `used`: the share of the budget used (1 = all of it).
+    pub fn of(used: f64) -> Budget {
+        if used <= 1.0 {
+            Budget::Used(100.0 * used)
+        } else if used < 10.0 {
+            Budget::Exceeded(format!("{used:.1}×"))
+        } else {
+            Budget::Exceeded(format!("{used:.0}×"))
+        }
+    }
+}
+
+/// `p` cut to `decimals` places, as every report shows a percentage: never rounded up (99.8999
+/// is not 99.9), and a value written with those places stays itself (99.9 is 99.900).
+pub fn cut(p: f64, decimals: usize) -> f64 {
+    let scale = 10f64.powi(i32::try_from(decimals).unwrap_or(6));
+    ((p * scale) + 1e-6).floor() / scale
+}

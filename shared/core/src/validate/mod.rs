@@ -309,7 +309,11 @@ fn check_file(raw: &RawFile, target: Target, errs: &mut Errs) -> Config {
 
     let mut settings = settings;
     let mut warnings = guessable_pages(&raw.customers, &errs.file);
-    warnings.extend(names::missing_languages(&raw.services, &customers, &errs.file));
+    warnings.extend(names::missing_languages(
+        &raw.services,
+        &customers,
+        &errs.file,
+    ));
     settings.operators.on_call = oncall::on_call(
         raw.settings.as_ref().and_then(|s| s.operators.as_ref()),
         &service_ids,

@@ -16,10 +16,10 @@ pub(super) fn check_customer(
     check_id(errs, seen, &c.id, "customer");
     let subject = format!("customer {}", c.id.value);
     let names = super::names::names(errs, &c.name, &subject, "name");
-    let greeting = c
-        .greeting
-        .as_ref()
-        .map_or_else(|| names.clone(), |g| super::names::names(errs, g, &subject, "greeting"));
+    let greeting = c.greeting.as_ref().map_or_else(
+        || names.clone(),
+        |g| super::names::names(errs, g, &subject, "greeting"),
+    );
     let language = match c.language.as_ref().map(|l| (l.value.as_str(), l.pos)) {
         None | Some(("en", _)) => Language::En,
         Some(("es", _)) => Language::Es,

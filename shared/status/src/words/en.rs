@@ -69,4 +69,7 @@ pub(super) static REPORT: ReportWords = ReportWords {
     unseen: "Our monitoring could not see this service for",
     no_data: "no data",
     all: "All services",
+    exceeded: "exceeded",
+    counted: "Time counted",
+    counted_line: "Time counted this month:",
 };

@@ -70,4 +70,7 @@ pub(super) static REPORT: ReportWords = ReportWords {
     unseen: "Nuestra supervisión no pudo ver este servicio durante",
     no_data: "sin datos",
     all: "Todos los servicios",
+    exceeded: "superado",
+    counted: "Tiempo contado",
+    counted_line: "Tiempo contado este mes:",
 };

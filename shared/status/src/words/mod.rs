@@ -84,6 +84,12 @@ pub(crate) struct ReportWords {
     pub unseen: &'static str,
     pub no_data: &'static str,
     pub all: &'static str,
+    /// The budget past 100 %: `exceeded, 458×`.
+    pub exceeded: &'static str,
+    /// The column of the time counted.
+    pub counted: &'static str,
+    /// Before the time counted, under a service: `Time counted this month:`.
+    pub counted_line: &'static str,
 }
 
 pub(crate) fn report_words(l: Language) -> &'static ReportWords {
@@ -95,9 +101,16 @@ pub(crate) fn report_words(l: Language) -> &'static ReportWords {
 
 /// A percentage as the language writes it, truncated (99.999… never reads 100).
 pub(crate) fn percent(p: f64, l: Language) -> String {
-    let t = (p * 100.0).floor() / 100.0;
+    percent_to(p, 2, l)
+}
+
+/// A percentage with `decimals` places, cut (never rounded up: 99.899 % is not 99.9 %), as
+/// the reader's language writes it. The report uses three, as `atalaya report`'s table does.
+pub(crate) fn percent_to(p: f64, decimals: usize, l: Language) -> String {
+    let t = atalaya_core::rollup::cut(p, decimals);
+    let text = format!("{t:.decimals$}");
     match l {
-        Language::En => format!("{t:.2}%"),
-        Language::Es => format!("{} %", format!("{t:.2}").replace('.', ",")),
+        Language::En => format!("{text}%"),
+        Language::Es => format!("{} %", text.replace('.', ",")),
     }
 }

@@ -71,15 +71,12 @@ impl Speech for English {
         }
     }
 
-    fn less_than_a_minute(&self) -> &'static str {
-        "less than a minute"
-    }
-
     fn unit(&self, n: i64, unit: Unit) -> String {
         let (one, many) = match unit {
             Unit::Day => ("day", "days"),
             Unit::Hour => ("hour", "hours"),
             Unit::Minute => ("minute", "minutes"),
+            Unit::Second => ("second", "seconds"),
         };
         format!("{n} {}", if n == 1 { one } else { many })
     }

@@ -102,15 +102,12 @@ impl Speech for Spanish {
         }
     }
 
-    fn less_than_a_minute(&self) -> &'static str {
-        "menos de un minuto"
-    }
-
     fn unit(&self, n: i64, unit: Unit) -> String {
         let (one, many) = match unit {
             Unit::Day => ("día", "días"),
             Unit::Hour => ("hora", "horas"),
             Unit::Minute => ("minuto", "minutos"),
+            Unit::Second => ("segundo", "segundos"),
         };
         format!("{n} {}", if n == 1 { one } else { many })
     }

@@ -12,10 +12,23 @@ mod es;
 
 /// A unit of a duration.
 #[derive(Clone, Copy)]
-pub(crate) enum Unit {
+pub enum Unit {
     Day,
     Hour,
     Minute,
+    Second,
+}
+
+impl Unit {
+    /// The unit's symbol, the same in every language: `d`, `h`, `min`, `s`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Day => "d",
+            Unit::Hour => "h",
+            Unit::Minute => "min",
+            Unit::Second => "s",
+        }
+    }
 }
 
 /// A time's parts as a language puts them together.
@@ -48,7 +61,6 @@ pub(crate) trait Speech: Sync {
     fn when(&self, m: &Moment<'_>) -> String;
     /// A maintenance window, on one day or across days.
     fn window(&self, start: &Moment<'_>, end: &Moment<'_>, same_day: bool) -> String;
-    fn less_than_a_minute(&self) -> &'static str;
     /// `1 hour`, `2 minutes`.
     fn unit(&self, n: i64, unit: Unit) -> String;
     /// Between the last two parts of a list: ` and `, ` y `.
