@@ -164,7 +164,10 @@ pub fn headers_for(file: &Path) -> (&'static str, &'static str) {
         .parent()
         .and_then(Path::file_name)
         .is_some_and(|d| d == "assets");
-    let cache = if asset {
+    let live = file.file_name().is_some_and(|f| f == atalaya_status::LIVE);
+    let cache = if live {
+        atalaya_status::Cache::Live.header()
+    } else if asset {
         atalaya_status::Cache::Asset.header()
     } else {
         atalaya_status::Cache::Status.header()

@@ -304,6 +304,40 @@ fn a_customer_page_during_an_incident_reads_right_for_people_and_machines() {
     assert_eq!(tip[0], true);
     assert_eq!(tip[1], true, "{tip}");
     assert!(tip[2].as_str().unwrap().contains("disponibilidad"), "{tip}");
+    // The monitor's own freshness, apart from the page's update: "last checked" kept current
+    // from live.json (a moment ago), the page's update in words a person writes.
+    let seen = b.eval(
+        "[document.getElementById('seen').textContent, document.getElementById('stale').hidden]",
+    );
+    assert!(
+        seen[0].as_str().unwrap().starts_with("hace ") || seen[0] == "ahora",
+        "{seen}"
+    );
+    assert_eq!(seen[1], true, "{seen}");
+    assert!(text.contains("Última comprobación"), "{text}");
+    assert!(text.contains("Actualizada el "), "{text}");
+    let (_, head, live) = get(port, "/live.json");
+    assert!(
+        head.contains("cache-control: no-cache, max-age=0"),
+        "{head}"
+    );
+    assert!(live.contains("\"seen_at\""), "{live}");
+    // A monitor that stopped reporting an hour ago: the page says its status may be old.
+    let mut said = serde_json::Value::Null;
+    for _ in 0..3 {
+        let old = (Utc::now() - TimeDelta::hours(1)).to_rfc3339();
+        std::fs::write(
+            site.join("live.json"),
+            format!("{{\"seen_at\":\"{old}\",\"fresh_within_s\":300}}"),
+        )
+        .unwrap();
+        b.goto(&url);
+        said = b.eval("new Promise(r => setTimeout(() => r([document.getElementById('seen').textContent, document.getElementById('stale').hidden]), 300))");
+        if said[1] == false {
+            break;
+        }
+    }
+    assert_eq!(said, serde_json::json!(["hace 1 hora", false]));
     // Accessibility: axe-core finds nothing serious or critical.
     b.eval(&axe_source());
     let violations = b.eval(

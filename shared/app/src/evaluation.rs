@@ -67,6 +67,9 @@ pub struct Evaluated {
     pub hours_of: BTreeSet<String>,
     /// When the monitor was away before this evaluation, if it was.
     pub away_since: Option<DateTime<Utc>>,
+    /// When a region last reported, in the partitions evaluated: the status site's
+    /// "last checked" (`atalaya_status::live`).
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 impl Evaluated {
@@ -76,6 +79,8 @@ impl Evaluated {
         self.events += if t.committed { t.events.len() } else { 0 };
         self.pages
             .extend(crate::status_site::signatures(&t.state, config, now));
+        let seen = t.state.regions.values().filter_map(|r| r.last_seen).max();
+        self.seen_at = self.seen_at.max(seen);
     }
 }
 

@@ -154,7 +154,7 @@ impl<S: Store + Rollups, W: Site> Round<'_, S, W> {
                 .collect()
         };
         if changed.is_empty() {
-            return None;
+            return self.keep_live(target, e).await;
         }
         let first = self
             .checks
@@ -178,14 +178,57 @@ impl<S: Store + Rollups, W: Site> Round<'_, S, W> {
             Err(e) => Err(e.to_string()),
         };
         if published.is_ok() {
+            let mut memo = self
+                .checks
+                .published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            memo.extend(e.pages.clone());
+            memo.insert(LIVE_MEMO.into(), live_key(e));
+        }
+        Some(published)
+    }
+
+    /// With no page to rebuild, keeps `live.json` (the monitor's last report, to the minute)
+    /// current: one small object at most once a minute, so a page read during a long, quiet
+    /// incident still shows the monitor is alive.
+    async fn keep_live(&self, target: &W, e: &Evaluated) -> Option<Result<Published, String>> {
+        let key = live_key(e);
+        let memo = self
+            .checks
+            .published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(LIVE_MEMO)
+            .copied();
+        if e.seen_at.is_none() || memo == Some(key) {
+            return None;
+        }
+        let object = atalaya_status::live(&self.checks.config, e.seen_at);
+        let put = target.put(&object).await.map_err(|e| e.to_string());
+        if put.is_ok() {
             self.checks
                 .published
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .extend(e.pages.clone());
+                .insert(LIVE_MEMO.into(), key);
         }
-        Some(published)
+        Some(put.map(|()| Published {
+            written: vec![object.path],
+            ..Published::default()
+        }))
     }
+}
+
+/// Where the round remembers the `live.json` it last put, among the services' fingerprints (no
+/// service id holds `@`).
+const LIVE_MEMO: &str = "@live";
+
+/// `live.json`'s content as a number: the minute of the last report.
+fn live_key(e: &Evaluated) -> u64 {
+    e.seen_at.map_or(0, |t| {
+        u64::try_from(t.timestamp().div_euclid(60)).unwrap_or(0)
+    })
 }
 
 /// How long a round waits for the evaluation lease before handing its batch back.

@@ -62,6 +62,9 @@ pub fn in_scope(
     path: &str,
 ) -> bool {
     let Some(only) = only else { return true };
+    if path == LIVE {
+        return true;
+    }
     if let Some((first, _)) = path.split_once('/') {
         if first == "assets" {
             return false;
@@ -80,6 +83,8 @@ pub enum Cache {
     Status,
     /// Stylesheet and script, named by their content: a year.
     Asset,
+    /// `live.json`: read fresh every time.
+    Live,
 }
 
 impl Cache {
@@ -87,6 +92,7 @@ impl Cache {
         match self {
             Cache::Status => "public, max-age=60",
             Cache::Asset => "public, max-age=31536000, immutable",
+            Cache::Live => "no-cache, max-age=0",
         }
     }
 }
@@ -102,6 +108,27 @@ pub struct Object {
 }
 
 /// The whole site. An error is a fault of the built-in template (its words are in the binary).
+/// The monitor's own freshness, apart from the pages: when a region last reported (to the
+/// minute, so it is rewritten at most once a minute) and how old that may be before the pages
+/// say the status may not be current. Published with every build and whenever it changes.
+pub const LIVE: &str = "live.json";
+
+/// [`LIVE`]'s object for `seen_at` (a region's last report).
+pub fn live(config: &Config, seen_at: Option<DateTime<Utc>>) -> Object {
+    use chrono::DurationRound;
+    let seen = seen_at.map(|t| t.duration_trunc(chrono::TimeDelta::minutes(1)).unwrap_or(t));
+    let within = model::fresh_window_of(config);
+    Object {
+        path: LIVE.to_string(),
+        body: json(&serde_json::json!({
+            "seen_at": seen,
+            "fresh_within_s": within.num_seconds(),
+        })),
+        content_type: api::JSON,
+        cache: Cache::Live,
+    }
+}
+
 pub fn build(input: &Input) -> Result<Vec<Object>, String> {
     // Messages by id: every incident of every page looks its updates up.
     let mut messages = input.messages.to_vec();
@@ -112,6 +139,7 @@ pub fn build(input: &Input) -> Result<Vec<Object>, String> {
     };
     let assets = html::Assets::new()?;
     let mut out = assets.objects();
+    out.push(live(input.config, model::last_seen(input)));
     for c in &input.config.customers {
         if input.only.is_some_and(|o| !o.contains(&c.id)) {
             continue;

@@ -6,7 +6,7 @@
 use crate::model::policy_words;
 use crate::words::{percent_to, report_words as words};
 use atalaya_core::config::{Config, Customer, Language};
-use atalaya_core::message::{duration_words, when};
+use atalaya_core::message::{duration_words, stamp};
 use atalaya_core::rollup::{Budget, Millis, Percentiles};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -95,7 +95,7 @@ pub fn html(
                     .iter()
                     .map(|i| IncidentRow {
                         name: i.name.clone(),
-                        when: when(i.started_at, l, tz),
+                        when: stamp(i.started_at, l, tz),
                         duration: i.resolved_at.map_or(w.ongoing.to_string(), |r| {
                             duration_words(r - i.started_at, l)
                         }),

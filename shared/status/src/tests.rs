@@ -465,3 +465,41 @@ fn an_untranslated_message_loses_its_own_sign_off_on_the_other_page() {
     assert!(!en.contains("El equipo de soporte"), "{en}");
     assert!(!en.contains("Hola, Acme Iberia"), "{en}");
 }
+
+/// A bar's tooltip says first what the day was, as its colour does: today's red bar, in an
+/// outage not yet a whole hour old, is an outage "so far", not "no data".
+#[test]
+fn a_bars_tooltip_states_what_the_day_was() {
+    let (w, incidents) = three_days();
+    // Ten minutes into the API's outage: today's hours so far hold no minute of it.
+    let now = w.now - TimeDelta::minutes(80);
+    let input = Input {
+        incidents: &incidents,
+        now,
+        ..w.input()
+    };
+    let acme = w.config.customer("acme").unwrap_or_else(|| panic!("acme"));
+    let page = model::page(&input, Reader::Customer(acme), Language::Es);
+    let shop = &page.services[0];
+    let today = shop.bars.last().unwrap_or_else(|| panic!("bars"));
+    assert_eq!(today.kind, "down", "{:?}", today.words);
+    assert!(
+        today.words.contains(" · Interrupción · ") && today.words.contains("hasta ahora"),
+        "{}",
+        today.words
+    );
+    assert!(today.words.contains("1 incidencia: "), "{}", today.words);
+    for b in page.services.iter().flat_map(|s| &s.bars) {
+        assert!(!b.words.contains("sin datos"), "{}", b.words);
+        let what = b.words.split(" · ").nth(1).unwrap_or_default();
+        let expected = match b.kind {
+            "down" => "Interrupción",
+            "degraded" => "Rendimiento degradado",
+            "maintenance" => "Mantenimiento programado",
+            "unseen" => "Sin supervisión la mayor parte del día",
+            "up" => "Sin problemas",
+            _ => "Aún sin supervisar",
+        };
+        assert_eq!(what, expected, "{}", b.words);
+    }
+}

@@ -185,6 +185,33 @@ pub fn when(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
     })
 }
 
+/// A time after a verb, day first: `on 24 November 2026 at 10:00 UTC`, `el 24 de noviembre de
+/// 2026 a las 10:00 (UTC)`.
+pub fn on_day_at(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
+    let s = speech(l);
+    let local = t.with_timezone(&tz);
+    s.on_day_at(&Moment {
+        clock: &s.clock(local),
+        zone: &zone(tz, l),
+        day: &local_day(s, local),
+    })
+}
+
+/// A time that stands alone (a heading, a list), starting with the day: `24 November 2026,
+/// 10:00 UTC`, `24 de noviembre de 2026, 10:00 (UTC)`.
+pub fn stamp(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
+    let s = speech(l);
+    let local = t.with_timezone(&tz);
+    s.stamp(
+        &Moment {
+            clock: &s.clock(local),
+            zone: &zone(tz, l),
+            day: &local_day(s, local),
+        },
+        &local.format("%H:%M").to_string(),
+    )
+}
+
 /// A maintenance window; the date once when it starts and ends on the same day.
 pub fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
     let s = speech(l);

@@ -18,7 +18,7 @@ mod tags;
 
 pub use customer::{
     built_in_signature, day, duration_parts, duration_short, duration_words, month_words,
-    signature, when, window_words,
+    on_day_at, signature, stamp, when, window_words,
 };
 pub use details::Details;
 pub use tags::Tags;

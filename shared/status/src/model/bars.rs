@@ -63,10 +63,26 @@ pub(super) fn bar(
     } else {
         "up"
     };
-    let mut parts = vec![day(from, l, tz)];
-    match input.config.settings.sla.uptime(m).percent {
-        Some(p) if total > 0 => parts.push(format!("{} {}", percent(p, l), w.uptime)),
-        _ => parts.push(w.no_data.to_string()),
+    // What the day was, in words, before any figure: the bar's colour said plainly.
+    let what = ["down", "degraded", "maintenance", "unseen", "up", "none"]
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(w.no_data, |i| w.day_kinds[i]);
+    let mut parts = vec![day(from, l, tz), what.to_string()];
+    let today = input.now < to_day;
+    if let Some(p) = input
+        .config
+        .settings
+        .sla
+        .uptime(m)
+        .percent
+        .filter(|_| total > 0)
+    {
+        if today {
+            parts.push(format!("{} {} {}", percent(p, l), w.uptime, w.so_far));
+        } else {
+            parts.push(format!("{} {}", percent(p, l), w.uptime));
+        }
     }
     if m.unknown > 0 && total > 0 {
         parts.push(format!(

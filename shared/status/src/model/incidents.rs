@@ -5,7 +5,7 @@ use crate::words::words;
 use crate::Input;
 use atalaya_core::config::{Config, Customer, Language, Service};
 use atalaya_core::evaluate::{Incident, Phase};
-use atalaya_core::message::{duration_words, signature, when, window_words};
+use atalaya_core::message::{duration_words, signature, stamp, window_words};
 use atalaya_core::Message;
 use chrono::TimeDelta;
 use chrono_tz::Tz;
@@ -78,7 +78,7 @@ pub(super) fn incident(
             UpdateView {
                 id: m.id.clone(),
                 at: m.at,
-                at_words: when(m.at, l, tz),
+                at_words: stamp(m.at, l, tz),
                 title: subject.to_string(),
                 paragraphs: owner.map_or_else(Vec::new, |c| {
                     page_words(body, c, config, written_in, audience)
@@ -106,7 +106,7 @@ pub(super) fn incident(
         started_at: i.started_at,
         resolved_at: i.resolved_at,
         updated_at: updates.last().map_or(i.opened_at, |u| u.at),
-        started_words: when(i.started_at, l, tz),
+        started_words: stamp(i.started_at, l, tz),
         duration_words: match i.resolved_at {
             Some(_) => format!("{} {}", w.lasted, duration_words(end - i.started_at, l)),
             None => w.ongoing.to_string(),

@@ -6,7 +6,7 @@ use crate::words::{percent, words};
 use crate::Input;
 use atalaya_core::config::{Config, Customer, Language, Service};
 use atalaya_core::evaluate::{Incident, Verdict};
-use atalaya_core::message::when;
+use atalaya_core::message::on_day_at;
 use atalaya_core::rollup::{sum, Millis};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -119,23 +119,36 @@ pub fn service_status(input: &Input, service: &Service) -> Status {
 /// longest check intervals (at least five minutes). A stopped or restarted monitor's last state
 /// is not the present, and a page built from it says it cannot see.
 pub fn monitor_fresh(input: &Input) -> bool {
-    let longest = input
-        .config
-        .checks
-        .iter()
-        .map(|c| c.interval)
-        .max()
-        .unwrap_or_default();
-    let window = TimeDelta::from_std(longest * 3)
-        .unwrap_or(TimeDelta::MAX)
-        .max(TimeDelta::minutes(5));
+    last_seen(input).is_some_and(|seen| input.now - seen <= fresh_window(input))
+}
+
+/// When a region last reported: the last time the monitor saw anything.
+pub fn last_seen(input: &Input) -> Option<DateTime<Utc>> {
     input
         .state
         .regions
         .values()
         .filter_map(|r| r.last_seen)
+        .filter(|t| *t <= input.now)
         .max()
-        .is_some_and(|seen| input.now - seen <= window)
+}
+
+/// Three of the longest check intervals, at least five minutes.
+pub fn fresh_window(input: &Input) -> TimeDelta {
+    fresh_window_of(input.config)
+}
+
+/// [`fresh_window`] of a configuration.
+pub fn fresh_window_of(config: &Config) -> TimeDelta {
+    let longest = config
+        .checks
+        .iter()
+        .map(|c| c.interval)
+        .max()
+        .unwrap_or_default();
+    TimeDelta::from_std(longest * 3)
+        .unwrap_or(TimeDelta::MAX)
+        .max(TimeDelta::minutes(5))
 }
 
 /// Who a page is for: one customer (their services, their language and zone) or everyone (the
@@ -162,7 +175,14 @@ pub struct Page {
     /// The time the page shows as "updated" (the hour it was built in: the page is rebuilt
     /// when something changes and every hour).
     pub checked_at: DateTime<Utc>,
+    /// `on 6 December 2026 at 23:03 UTC`, `el 6 de diciembre de 2026 a las 23:03 (UTC)`.
     pub checked_words: String,
+    /// When a region last reported (the monitor's own freshness, apart from the page's
+    /// update): the page's script keeps it current from `live.json`.
+    pub seen_at: Option<DateTime<Utc>>,
+    pub seen_words: Option<String>,
+    /// How old the monitor's last report may be before the page says it may not be current.
+    pub fresh_within_s: i64,
     pub policy_words: String,
     pub zone: String,
 }
@@ -318,7 +338,10 @@ pub(crate) fn page(input: &Input, audience: Reader, l: Language) -> Page {
         open,
         history,
         checked_at,
-        checked_words: when(checked_at, l, tz),
+        checked_words: on_day_at(checked_at, l, tz),
+        seen_at: last_seen(input),
+        seen_words: last_seen(input).map(|t| on_day_at(t, l, tz)),
+        fresh_within_s: fresh_window(input).num_seconds(),
         policy_words: policy_words(config, l),
         zone: tz.name().to_string(),
     }

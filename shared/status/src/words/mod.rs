@@ -32,10 +32,18 @@ pub(crate) struct Words {
     pub today: &'static str,
     pub uptime: &'static str,
     pub no_data: &'static str,
+    /// What a day was, first in its bar's tooltip, by the bar's colour: `down`, `degraded`,
+    /// `maintenance`, `unseen`, `up`, `none`.
+    pub day_kinds: [&'static str; 6],
+    /// Before today's figure: `so far`, `hasta ahora`.
+    pub so_far: &'static str,
     pub unseen_for: &'static str,
     pub lasted: &'static str,
     pub ongoing: &'static str,
+    /// Before the page's update time: `Updated` (`on 6 December…`), `Actualizada` (`el 6 de…`).
     pub checked: &'static str,
+    /// Before the monitor's last report: `Last checked`, `Última comprobación`.
+    pub seen: &'static str,
     pub stale: &'static str,
     pub feed: &'static str,
     pub language: &'static str,

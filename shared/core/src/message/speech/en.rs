@@ -53,6 +53,10 @@ impl Speech for English {
         format!("{day} {} {year}", self.month_name(month0))
     }
 
+    fn on_day_at(&self, m: &Moment<'_>) -> String {
+        format!("on {} at {}{}", m.day, m.clock, m.zone)
+    }
+
     fn when(&self, m: &Moment<'_>) -> String {
         format!("{}{} on {}", m.clock, m.zone, m.day)
     }

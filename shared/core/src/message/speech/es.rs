@@ -84,6 +84,10 @@ impl Speech for Spanish {
         format!("{day} de {} de {year}", self.month_name(month0))
     }
 
+    fn on_day_at(&self, m: &Moment<'_>) -> String {
+        format!("el {} a {}{}", m.day, m.clock, m.zone)
+    }
+
     fn when(&self, m: &Moment<'_>) -> String {
         format!("{}{} del {}", m.clock, m.zone, m.day)
     }

@@ -59,6 +59,14 @@ pub(crate) trait Speech: Sync {
     fn day(&self, day: u32, month0: usize, year: i32) -> String;
     /// `10:00 (Madrid time) on 24 November 2026`.
     fn when(&self, m: &Moment<'_>) -> String;
+    /// After a verb, day first: `on 24 November 2026 at 10:00 UTC`, `el 24 de noviembre de
+    /// 2026 a las 10:00 (UTC)` ("Actualizada el … a las …").
+    fn on_day_at(&self, m: &Moment<'_>) -> String;
+    /// A heading or a list's time, day first, starting with a digit: `24 November 2026, 10:00
+    /// UTC`, `24 de noviembre de 2026, 10:00 (UTC)` (`hm`: the bare clock).
+    fn stamp(&self, m: &Moment<'_>, hm: &str) -> String {
+        format!("{}, {hm}{}", m.day, m.zone)
+    }
     /// A maintenance window, on one day or across days.
     fn window(&self, start: &Moment<'_>, end: &Moment<'_>, same_day: bool) -> String;
     /// `1 hour`, `2 minutes`.
