@@ -105,6 +105,11 @@ ACCESS = {
         ("dynamodb:GetItem", "table:incidents"),
         ("dynamodb:PutItem", "table:incidents"),
         ("dynamodb:PutItem", "table:outbox"),
+        # The status pages' subscribe form: its confirmation mail.
+        ("ses:SendEmail", "identity:mail"),
+        ("ses:SendRawEmail", "identity:mail"),
+        ("ses:SendEmail", "configuration-set:mail"),
+        ("ses:SendRawEmail", "configuration-set:mail"),
         ("ssm:GetParameter", "parameters:here/prefix"),
         ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
         ("s3:GetObject", "object:checks"),

@@ -22,6 +22,10 @@ pub struct Pages {
     pub checks: Arc<atalaya_app::Checks>,
     /// What authenticates the paging and chat tools' webhooks.
     pub inbound: atalaya_app::on_call::Inbound,
+    /// Customer mail, for the subscribe form's confirmations (none without a brand).
+    pub mail: Option<Arc<atalaya_app::EmailChannel<SqliteStore>>>,
+    /// Confirmations sent a minute, at most.
+    pub limiter: atalaya_app::subscriptions::subscribe::Limiter,
     /// The status site's folder (what its build wrote there).
     pub site: Option<crate::status_site::Served>,
     /// Heartbeats' ping endpoint (`/ping/…`), when the file has heartbeats.
@@ -131,6 +135,59 @@ async fn acknowledge(
     }
 }
 
+/// `POST /subscribe`: the status pages' form (`atalaya_app::subscriptions::subscribe`). The
+/// confirmations go out on their own task, each within a deadline: a slow relay never holds
+/// the listener.
+async fn subscribe(
+    pages: &Pages,
+    post: bool,
+    req: hyper::Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    use atalaya_app::subscriptions::subscribe::{subscribe, Asked};
+    if !post {
+        return respond(405, "the subscribe form posts here".into());
+    }
+    let Some(mail) = pages.mail.clone() else {
+        return respond(404, "this monitor sends no customer mail".into());
+    };
+    let body = Limited::new(req.into_body(), MAX_FORM).collect();
+    let form: Vec<(String, String)> =
+        match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
+            Ok(Ok(body)) => url::form_urlencoded::parse(&body.to_bytes())
+                .into_owned()
+                .collect(),
+            Ok(Err(_)) => return respond(413, "too large".into()),
+            Err(_) => return respond(408, "the body did not arrive in time".into()),
+        };
+    let asked = Asked::from_form(&form);
+    let out = subscribe(
+        &*pages.store,
+        &pages.config,
+        &asked,
+        &pages.limiter,
+        chrono::Utc::now(),
+    )
+    .await;
+    for s in out.confirm {
+        let mail = mail.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(CONFIRM_DEADLINE, mail.send_confirmation(&s)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(subscriber = %s.id, error = %e, "the confirmation mail was not sent")
+                }
+                Err(_) => {
+                    tracing::warn!(subscriber = %s.id, "the confirmation mail took too long; not sent")
+                }
+            }
+        });
+    }
+    respond(out.page.status, out.page.html)
+}
+
+/// How long a confirmation mail may take to send.
+const CONFIRM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One request to the listener (`crate::listen` holds the connections).
 pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     if let (Some(pings), true) = (&pages.pings, req.uri().path().starts_with("/ping/")) {
@@ -143,6 +200,9 @@ pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Fu
     };
     if atalaya_app::acknowledge::ours(req.uri().path()) {
         return acknowledge(pages, post, req).await;
+    }
+    if req.uri().path().trim_end_matches('/') == "/subscribe" {
+        return subscribe(pages, post, req).await;
     }
     let Some(action) = action_of(req.uri().path()).map(str::to_string) else {
         return match (&pages.site, post) {

@@ -190,6 +190,8 @@ resource "aws_iam_role_policy" "pages" {
       { Sid = "AcknowledgeState", Effect = "Allow", Action = ["dynamodb:BatchGetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.state.arn },
       { Sid = "AcknowledgeIncidents", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.incidents.arn },
       { Sid = "AcknowledgeMessages", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.outbox.arn },
+      # The status pages' subscribe form: its confirmation mail, from the verified domain only.
+      { Sid = "SendConfirmations", Effect = "Allow", Action = ["ses:SendEmail", "ses:SendRawEmail"], Resource = ["${local.arn}:ses:${local.region}:${local.account}:identity/${var.mail_domain}", "${local.arn}:ses:${local.region}:${local.account}:configuration-set/${var.prefix}mail"] },
       { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
       { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
@@ -223,12 +225,13 @@ resource "aws_lambda_function" "pages" {
   }
   environment {
     variables = {
-      ATALAYA_CHECKS            = "checks.yaml"
-      ATALAYA_SUBSCRIBERS_TABLE = aws_dynamodb_table.subscribers.name
-      ATALAYA_STATE_TABLE       = aws_dynamodb_table.state.name
-      ATALAYA_INCIDENTS_TABLE   = aws_dynamodb_table.incidents.name
-      ATALAYA_OUTBOX_TABLE      = aws_dynamodb_table.outbox.name
-      ATALAYA_CHECKS_BUCKET     = aws_s3_bucket.checks.id
+      ATALAYA_CHECKS                = "checks.yaml"
+      ATALAYA_SUBSCRIBERS_TABLE     = aws_dynamodb_table.subscribers.name
+      ATALAYA_STATE_TABLE           = aws_dynamodb_table.state.name
+      ATALAYA_INCIDENTS_TABLE       = aws_dynamodb_table.incidents.name
+      ATALAYA_OUTBOX_TABLE          = aws_dynamodb_table.outbox.name
+      ATALAYA_CHECKS_BUCKET         = aws_s3_bucket.checks.id
+      ATALAYA_SES_CONFIGURATION_SET = aws_sesv2_configuration_set.mail[0].configuration_set_name
     }
   }
   depends_on = [aws_cloudwatch_log_group.pages, aws_iam_role_policy.pages]

@@ -151,6 +151,15 @@ fn pages(
     });
     let store = Arc::new(SqliteStore::open(&opts.db)?);
     let shared = Arc::new(config.clone());
+    // The subscribe form's confirmations: the runner's mail, its own connection.
+    let mail = runtime
+        .block_on(crate::mail::channel(
+            config,
+            &checks.base,
+            &opts.db,
+            opts.listen.as_deref(),
+        ))?
+        .map(Arc::new);
     let heartbeats = atalaya_app::heartbeat::heartbeats(config).count();
     Ok(Arc::new(crate::pages::Pages {
         store: store.clone(),
@@ -158,6 +167,8 @@ fn pages(
         key,
         checks: checks.clone(),
         inbound,
+        mail,
+        limiter: atalaya_app::subscriptions::subscribe::Limiter::default(),
         site: opts
             .status_page
             .clone()

@@ -2,7 +2,9 @@
 //! `atalaya_app::subscriptions` — the same pages `atalaya run --listen` serves. A GET shows,
 //! only a POST acts (the page's button, or a mail program's one-click unsubscribe). Operators'
 //! acknowledgement links (`/ack/…`) and the paging and chat tools' webhooks (`/hooks/…`) are
-//! `atalaya_app::acknowledge`'s ([`operators`]).
+//! `atalaya_app::acknowledge`'s ([`operators`]). The status pages' subscribe form posts to
+//! `…/subscribe` ([`subscribe_form`]); its confirmation goes through SES
+//! ([`send_confirmations`]).
 
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
@@ -77,6 +79,34 @@ pub async fn operators<S: atalaya_store::Store>(
     })
 }
 
+/// `POST …/subscribe`, the status pages' form (`atalaya_app::subscriptions::subscribe`): the
+/// reply, and the subscribers to send a confirmation; `None` when the path is another.
+pub async fn subscribe_form<S: Subscribers>(
+    store: &S,
+    config: &Config,
+    limiter: &atalaya_app::subscriptions::subscribe::Limiter,
+    event: &Value,
+) -> Option<(Value, Vec<atalaya_core::email::Subscriber>)> {
+    use atalaya_app::subscriptions::subscribe::{subscribe, Asked, ACTION};
+    let path = event["rawPath"].as_str().unwrap_or("/");
+    if path.trim_end_matches('/').rsplit('/').next() != Some(ACTION) {
+        return None;
+    }
+    if event["requestContext"]["http"]["method"].as_str() != Some("POST") {
+        return Some((
+            respond(405, "the subscribe form posts here".into()),
+            Vec::new(),
+        ));
+    }
+    let body = atalaya_aws::request_body(event);
+    if body.len() > MAX_FORM {
+        return Some((respond(413, "the form is too large".into()), Vec::new()));
+    }
+    let asked = Asked::from_form(&pairs(&body));
+    let out = subscribe(store, config, &asked, limiter, chrono::Utc::now()).await;
+    Some((respond(out.page.status, out.page.html), out.confirm))
+}
+
 /// Answers one function URL request.
 pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event: &Value) -> Value {
     let method = event["requestContext"]["http"]["method"]
@@ -110,4 +140,52 @@ pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event
     )
     .await;
     respond(page.status, page.html)
+}
+
+/// Sends each confirmation through SES, within the function's time: a failure is logged (the
+/// person can ask again in an hour), never an error page for a form that did its part.
+pub async fn send_confirmations<S: Subscribers + Send + Sync + 'static>(
+    checks: &atalaya_app::Checks,
+    store: &std::sync::Arc<S>,
+    key: &Key,
+    sdk: &aws_config::SdkConfig,
+    configuration_set: Option<String>,
+    confirm: Vec<atalaya_core::email::Subscriber>,
+) {
+    use atalaya_notify::email::{Templates, Transport};
+    if confirm.is_empty() {
+        return;
+    }
+    let config = &checks.config;
+    let (Some(pages), Ok(templates)) = (
+        config.settings.email.pages_url.as_deref(),
+        Templates::new(config, &checks.base),
+    ) else {
+        tracing::error!("settings.email.pages_url is not set or the templates cannot be read: no confirmation sent");
+        return;
+    };
+    let channel = atalaya_app::EmailChannel::new(
+        store.clone(),
+        std::sync::Arc::new(config.clone()),
+        templates,
+        key.clone(),
+        pages,
+        Transport::ses(sdk, configuration_set),
+    );
+    for s in confirm {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            channel.send_confirmation(&s),
+        )
+        .await
+        {
+            Ok(Ok(_)) => tracing::info!(subscriber = %s.id, "confirmation sent"),
+            Ok(Err(e)) => {
+                tracing::error!(subscriber = %s.id, error = %e, "the confirmation mail was not sent")
+            }
+            Err(_) => {
+                tracing::error!(subscriber = %s.id, "the confirmation mail took too long; not sent")
+            }
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The pages function's bootstrap. Environment: ATALAYA_CHECKS (the packaged checks file; a
 //! published one from ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX
 //! (or ATALAYA_SUBSCRIBERS_TABLE, and ATALAYA_STATE_TABLE, ATALAYA_INCIDENTS_TABLE,
-//! ATALAYA_OUTBOX_TABLE for operators' acknowledgements), AWS_REGION, AWS_ENDPOINT_URL (tests
+//! ATALAYA_OUTBOX_TABLE for operators' acknowledgements), ATALAYA_SES_CONFIGURATION_SET (the
+//! subscribe form's confirmations), AWS_REGION, AWS_ENDPOINT_URL (tests
 //! only). The link-signing
 //! key comes from `settings.email.key` (a `${ssm:…}` or `${secret:…}` reference).
 
@@ -35,13 +36,34 @@ async fn main() -> Result<(), Error> {
     // What authenticates the paging and chat tools' webhooks (settings.operators.channels).
     let inbound = atalaya_app::on_call::Inbound::read(&checks.config, &sdk).await;
     let checks = FunctionChecks::new(checks, &sdk);
+    // The subscribe form's confirmations go through SES, as the mailer's mail does.
+    let mail_store = std::sync::Arc::new(DynamoStore::from_env(&region, endpoint.as_deref()).await);
+    let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
+    let limiter = atalaya_app::subscriptions::subscribe::Limiter::default();
     let (checks, store, key, inbound) = (&checks, &store, &key, &inbound);
+    let (mail_store, configuration_set, limiter, sdk) =
+        (&mail_store, &configuration_set, &limiter, &sdk);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let (checks, _) = checks.now().await;
             if let Some(reply) =
                 atalaya_pages_fn::operators(store, &checks, key, inbound, &event.payload).await
             {
+                return Ok::<_, Error>(reply);
+            }
+            if let Some((reply, confirm)) =
+                atalaya_pages_fn::subscribe_form(store, &checks.config, limiter, &event.payload)
+                    .await
+            {
+                atalaya_pages_fn::send_confirmations(
+                    &checks,
+                    mail_store,
+                    key,
+                    sdk,
+                    configuration_set.clone(),
+                    confirm,
+                )
+                .await;
                 return Ok::<_, Error>(reply);
             }
             Ok::<_, Error>(

@@ -69,6 +69,8 @@ const PAGE: &str = include_str!("subscriptions/page.html");
 mod words;
 use words::words;
 
+pub mod subscribe;
+
 struct Out<'a> {
     status: u16,
     language: Language,

@@ -183,8 +183,42 @@ pub struct Page {
     pub seen_words: Option<String>,
     /// How old the monitor's last report may be before the page says it may not be current.
     pub fresh_within_s: i64,
+    /// The subscribe form, where its readers can get customer mail.
+    pub subscribe: Option<SubscribeForm>,
     pub policy_words: String,
     pub zone: String,
+}
+
+/// Where the subscribe form posts and which page it is on (`public`, or a customer's slug).
+#[derive(Serialize)]
+pub struct SubscribeForm {
+    /// `settings.email.pages_url` + `/subscribe`; without it, the local listener's
+    /// `subscribe` beside the site (relative to the site's root).
+    pub action: Option<String>,
+    pub page: String,
+}
+
+/// The form, when the page's readers can be sent mail: a sender for their customer.
+fn subscribe_form(config: &Config, audience: Reader) -> Option<SubscribeForm> {
+    let (mails, page) = match audience {
+        Reader::Customer(c) => (config.brand_for(&c.id).is_some(), c.slug.clone()),
+        Reader::Public => (
+            config
+                .services
+                .iter()
+                .any(|s| s.public && config.brand_for(&s.customer).is_some()),
+            "public".into(),
+        ),
+    };
+    mails.then(|| SubscribeForm {
+        action: config
+            .settings
+            .email
+            .pages_url
+            .as_ref()
+            .map(|u| format!("{}/subscribe", u.trim_end_matches('/'))),
+        page,
+    })
 }
 
 #[derive(Serialize)]
@@ -342,6 +376,7 @@ pub(crate) fn page(input: &Input, audience: Reader, l: Language) -> Page {
         seen_at: last_seen(input),
         seen_words: last_seen(input).map(|t| on_day_at(t, l, tz)),
         fresh_within_s: fresh_window(input).num_seconds(),
+        subscribe: subscribe_form(config, audience),
         policy_words: policy_words(config, l),
         zone: tz.name().to_string(),
     }

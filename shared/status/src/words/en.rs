@@ -40,6 +40,12 @@ pub(super) static WORDS: Words = Words {
     ongoing: "ongoing",
     checked: "Updated",
     seen: "Last checked",
+    subscribe: [
+        "Get updates by email",
+        "Your email address",
+        "Subscribe",
+        "We will send you a link to confirm; you get nothing else until you follow it, and every mail has a link to stop.",
+    ],
     stale: "Our monitoring has not reported for a while: it may be unavailable, so the status shown may no longer be current.",
     feed: "Incident feed (Atom)",
     language: "Language",

@@ -40,6 +40,12 @@ pub(super) static WORDS: Words = Words {
     ongoing: "en curso",
     checked: "Actualizada",
     seen: "Última comprobación",
+    subscribe: [
+        "Reciba los avisos por correo",
+        "Su dirección de correo",
+        "Suscribirse",
+        "Le enviaremos un enlace para confirmar; no recibirá nada más hasta que lo siga, y cada correo trae un enlace para darse de baja.",
+    ],
     stale: "Nuestra supervisión no informa desde hace un rato: puede que no esté disponible y que el estado que se muestra ya no sea el actual.",
     feed: "Canal de incidencias (Atom)",
     language: "Idioma",

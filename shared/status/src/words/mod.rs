@@ -44,6 +44,8 @@ pub(crate) struct Words {
     pub checked: &'static str,
     /// Before the monitor's last report: `Last checked`, `Última comprobación`.
     pub seen: &'static str,
+    /// The subscribe form: its heading, the field's label, the button, what happens next.
+    pub subscribe: [&'static str; 4],
     pub stale: &'static str,
     pub feed: &'static str,
     pub language: &'static str,

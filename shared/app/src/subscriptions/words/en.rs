@@ -18,4 +18,7 @@ pub(super) static WORDS: Words = Words {
     invalid: "This link is not valid. Copy the whole link from the mail, or ask for a new one.",
     revoked: "This link is no longer valid: use the one in the latest mail.",
     trouble: "We could not save the change. Please try again in a few minutes.",
+    check_inbox: "Check your inbox: if {email} can get {brand}'s status updates, we have sent it a link to confirm. You will get nothing else until you confirm.",
+    not_an_address: "That does not look like an email address. Go back and type it again.",
+    busy: "We are receiving many subscriptions at once. Please try again in a few minutes.",
 };

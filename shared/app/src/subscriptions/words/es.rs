@@ -18,4 +18,7 @@ pub(super) static WORDS: Words = Words {
     invalid: "Este enlace no es válido. Copie el enlace completo del correo o pida otro.",
     revoked: "Este enlace ya no es válido: use el del correo más reciente.",
     trouble: "No hemos podido guardar el cambio. Inténtelo de nuevo en unos minutos.",
+    check_inbox: "Revise su correo: si {email} puede recibir avisos de {brand}, le hemos enviado un enlace para confirmar la suscripción. No recibirá nada más hasta que la confirme.",
+    not_an_address: "Esa no parece una dirección de correo. Vuelva atrás y escríbala de nuevo.",
+    busy: "Recibimos muchas suscripciones a la vez. Inténtelo de nuevo en unos minutos.",
 };

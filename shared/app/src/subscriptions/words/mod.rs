@@ -22,6 +22,10 @@ pub(super) struct Words {
     pub invalid: &'static str,
     pub revoked: &'static str,
     pub trouble: &'static str,
+    /// The subscribe form's answer, whatever the address was (nothing to learn from it).
+    pub check_inbox: &'static str,
+    pub not_an_address: &'static str,
+    pub busy: &'static str,
 }
 
 pub(super) fn words(l: Language) -> &'static Words {
