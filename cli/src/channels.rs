@@ -112,6 +112,7 @@ fn notification(name: &str, action: Action) -> Message {
             escalated: false,
         }),
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

@@ -183,5 +183,6 @@ fn message(id: &str, second: i64) -> Message {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     }
 }

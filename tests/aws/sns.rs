@@ -27,6 +27,7 @@ fn msg(id: &str, topic: Audience, attrs: &[(&str, &str)], subject: &str) -> Mess
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

@@ -69,6 +69,7 @@ async fn message_of(store: &DynamoStore, r: &SnsRecord) -> Option<Message> {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     })
 }
 

@@ -7,7 +7,7 @@
 //! (double opt-in).
 
 use atalaya_core::email::{Brand, Change, Key, Subscriber};
-use atalaya_core::evaluate::Audience;
+use atalaya_core::evaluate::{Audience, EventKind};
 use atalaya_core::{Config, Message};
 use atalaya_notify::email::Transport;
 use atalaya_notify::email::{compose, confirmation, links, Breaker, Content, Mail, Templates};
@@ -201,6 +201,26 @@ impl<S: Subscribers + Send + Sync> EmailChannel<S> {
     ) -> Result<Mail, String> {
         let language = s.language_with(self.config.customer(customer));
         let (subject, body) = m.in_language(language);
+        // Joined after the last word their customer had of the incident: this mail is their
+        // first of it, and says when it began (once: the next finds them told).
+        let late = m.incident_times.filter(|t| {
+            matches!(
+                m.attributes.event,
+                EventKind::Update | EventKind::HumanUpdate | EventKind::Resolved
+            ) && s.confirmed_at.is_some_and(|c| c > t.told_before)
+        });
+        let joined;
+        let body = match late {
+            Some(t) => {
+                let tz = self
+                    .config
+                    .customer(customer)
+                    .map_or(chrono_tz::Tz::UTC, |c| c.timezone);
+                joined = atalaya_core::message::for_late_joiner(body, t.started_at, language, tz);
+                joined.as_str()
+            }
+            None => body,
+        };
         compose(
             &self.templates,
             brand,

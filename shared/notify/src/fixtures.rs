@@ -47,6 +47,7 @@ pub fn message(
             escalated: event == EventKind::Escalated,
         }),
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

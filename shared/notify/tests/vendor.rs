@@ -58,6 +58,7 @@ fn message() -> atalaya_core::Message {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

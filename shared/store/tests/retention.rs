@@ -44,6 +44,7 @@ fn message(id: String, at: DateTime<Utc>) -> Message {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

@@ -65,6 +65,10 @@ pub struct Subscriber {
     pub token_version: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When they last became confirmed (none for one kept from before this was recorded): mail
+    /// about an incident that opened before it is their first word of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
     /// Why the state last changed when it was not the subscriber's doing (a bounce, a
     /// complaint), for operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +106,7 @@ impl Subscriber {
             token_version: now.timestamp().rem_euclid(i64::from(u32::MAX)) as u32,
             created_at: now,
             updated_at: now,
+            confirmed_at: confirmed.then_some(now),
             note: None,
         }
     }
@@ -161,6 +166,9 @@ impl Subscriber {
             return false;
         }
         let changed = state != self.state;
+        if changed && state == S::Confirmed {
+            self.confirmed_at = Some(now);
+        }
         self.state = state;
         self.note = note;
         self.updated_at = now;

@@ -53,6 +53,13 @@ fn the_whole_conversation_renders_for_both_audiences() {
         .map(|m| m.attributes.event.as_str())
         .collect();
     assert_eq!(kinds, ["opened", "update", "update", "resolved"]);
+    // Each says when its customers last heard of the incident before it: a subscriber who
+    // joined since then is told when it began.
+    let times: Vec<_> = customer.iter().map(|m| m.incident_times.unwrap()).collect();
+    assert!(times[0].told_before >= times[0].started_at);
+    for i in 1..customer.len() {
+        assert_eq!(times[i].told_before, customer[i - 1].at, "{i}");
+    }
     let opened = customer[0];
     assert_eq!(
         opened.subject,

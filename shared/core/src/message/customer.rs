@@ -212,6 +212,17 @@ pub fn stamp(t: DateTime<Utc>, l: Language, tz: Tz) -> String {
     )
 }
 
+/// A customer mail for a subscriber who joined during an incident (confirmed after its first
+/// notice): `body` with a paragraph after the greeting saying when the problem began, so the
+/// first mail they get about it stands on its own.
+pub fn for_late_joiner(body: &str, began: DateTime<Utc>, l: Language, tz: Tz) -> String {
+    let lead = speech(l).joined(&when(began, l, tz));
+    match body.split_once("\n\n") {
+        Some((greeting, rest)) => format!("{greeting}\n\n{lead}\n\n{rest}"),
+        None => format!("{lead}\n\n{body}"),
+    }
+}
+
 /// A maintenance window; the date once when it starts and ends on the same day.
 pub fn window_words(m: &Maintenance, l: Language, tz: Tz) -> String {
     let s = speech(l);

@@ -17,8 +17,8 @@ pub use speech::Unit;
 mod tags;
 
 pub use customer::{
-    built_in_signature, day, duration_parts, duration_short, duration_words, month_words,
-    on_day_at, signature, stamp, when, window_words,
+    built_in_signature, day, duration_parts, duration_short, duration_words, for_late_joiner,
+    month_words, on_day_at, signature, stamp, when, window_words,
 };
 pub use details::Details;
 pub use tags::Tags;
@@ -102,6 +102,18 @@ pub struct Message {
     /// than the customer's (kept in the outbox; SNS sends the customer's language only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub translations: BTreeMap<Language, Translation>,
+    /// A customer message about an incident: when it began and when its customers were first
+    /// told (a subscriber who joined after that gets a first mail that stands on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_times: Option<IncidentTimes>,
+}
+
+/// When an incident began, and when this message's customers last heard of it before this
+/// message (their first notice, or the last update).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentTimes {
+    pub started_at: DateTime<Utc>,
+    pub told_before: DateTime<Utc>,
 }
 
 /// A customer message in another language.
@@ -317,6 +329,22 @@ impl Renderer {
             digest: operators::digest(event, state, config),
             details,
             translations,
+            incident_times: incident
+                .filter(|_| event.audience == Audience::Customers)
+                .map(|i| IncidentTimes {
+                    started_at: i.started_at,
+                    told_before: i
+                        .timeline
+                        .iter()
+                        .filter(|t| {
+                            t.audience == Audience::Customers
+                                && t.at < event.at
+                                && t.service.as_deref() == event.service()
+                        })
+                        .map(|t| t.at)
+                        .max()
+                        .unwrap_or(i.opened_at),
+                }),
         })
     }
 }

@@ -19,6 +19,7 @@ pub fn line(m: &Message) -> Result<Vec<u8>, serde_json::Error> {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
         ..m.clone()
     };
     let mut line = serde_json::to_vec(&sent)?;

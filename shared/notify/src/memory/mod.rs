@@ -83,6 +83,7 @@ pub(crate) mod tests {
             digest: None,
             details: None,
             translations: Default::default(),
+            incident_times: None,
         }
     }
 }

@@ -36,6 +36,7 @@ fn message(id: &str) -> Message {
         digest: None,
         details: None,
         translations: Default::default(),
+        incident_times: None,
     }
 }
 

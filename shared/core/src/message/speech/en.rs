@@ -85,6 +85,12 @@ impl Speech for English {
         format!("{n} {}", if n == 1 { one } else { many })
     }
 
+    fn joined(&self, began: &str) -> String {
+        format!(
+            "You subscribed after this problem began, at {began}. This is where things stand now:"
+        )
+    }
+
     fn and(&self) -> &'static str {
         " and "
     }

@@ -116,6 +116,10 @@ impl Speech for Spanish {
         format!("{n} {}", if n == 1 { one } else { many })
     }
 
+    fn joined(&self, began: &str) -> String {
+        format!("Se suscribió cuando este problema ya había empezado, a {began}. Así están las cosas ahora:")
+    }
+
     fn and(&self) -> &'static str {
         " y "
     }

@@ -71,6 +71,9 @@ pub(crate) trait Speech: Sync {
     fn window(&self, start: &Moment<'_>, end: &Moment<'_>, same_day: bool) -> String;
     /// `1 hour`, `2 minutes`.
     fn unit(&self, n: i64, unit: Unit) -> String;
+    /// The first lines of a mail to a subscriber who joined during an incident (`began`: when
+    /// it began, as [`Speech::when`] says it).
+    fn joined(&self, began: &str) -> String;
     /// Between the last two parts of a list: ` and `, ` y `.
     fn and(&self) -> &'static str;
 }
