@@ -6,6 +6,7 @@
 mod addresses;
 mod checks;
 mod email;
+mod keys;
 mod names;
 mod oncall;
 mod parse;
@@ -60,7 +61,15 @@ pub fn load_str(text: &str, file: &str, target: Target) -> Result<Config, Config
     }
     let raw = match with_mode(Mode::Strict, || serde_saphyr::from_str::<RawFile>(text)) {
         Ok(raw) => raw,
-        Err(_) => salvage(text, &mut errs),
+        Err(_) => {
+            let raw = salvage(text, &mut errs);
+            // Every unknown key, and the references of what did not parse, in this one pass.
+            if let Some(tree) = keys::tree(text) {
+                keys::walk_file(&tree, &mut errs);
+                keys::dropped_references(&tree, &raw, &mut errs);
+            }
+            raw
+        }
     };
     let mut config = check_file(&raw, target, &mut errs);
     if config.checks.is_empty() && errs.list.is_empty() {

@@ -110,6 +110,10 @@ fn report(errs: &mut Errs, lines: &Lines, e: &serde_saphyr::Error, offset: u32, 
         })
         // An error about the whole document: where its content starts.
         .unwrap_or_else(|| lines.first_content());
+    if let Some((pos, plain)) = lines.indentation(pos, &e.to_string()) {
+        errs.push(pos, subject, "", plain);
+        return;
+    }
     let field = lines.key_before(pos).unwrap_or_default();
     errs.serde(e, pos, subject, field);
 }
@@ -157,6 +161,66 @@ impl<'a> Lines<'a> {
                 })
             })
             .unwrap_or(Pos { line: 1, col: 1 })
+    }
+
+    /// A YAML structure error that is an indentation mistake, in plain words with the place to
+    /// fix: a tab in the indentation, or a line indented less or more than the keys it belongs
+    /// with.
+    fn indentation(&self, pos: Pos, msg: &str) -> Option<(Pos, String)> {
+        if pos.line == 0 || pos.line > self.count() {
+            return None;
+        }
+        let tabbed = |n: u32| {
+            self.line(n)
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .any(|c| c == '\t')
+        };
+        // The reader may stop on the line before the tab (a value it was still reading).
+        let lines = if msg.contains("tab") {
+            pos.line..=pos.line + 1
+        } else {
+            pos.line..=pos.line
+        };
+        if let Some(n) = lines.into_iter().find(|n| *n <= self.count() && tabbed(*n)) {
+            return Some((
+                Pos { line: n, col: 1 },
+                "indented with a tab: YAML indents with spaces only; replace the tab with spaces"
+                    .into(),
+            ));
+        }
+        let line = self.line(pos.line);
+        let lead: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+        let structural = [
+            "did not find expected '-' indicator",
+            "did not find expected key",
+            "mapping values are not allowed",
+        ];
+        if !structural.iter().any(|s| msg.contains(s)) {
+            return None;
+        }
+        let col = lead.chars().count() + 1;
+        let above = (1..pos.line).rev().map(|n| self.line(n)).find(|l| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#')
+        })?;
+        let above_lead = above.chars().take_while(|c| *c == ' ').count();
+        let rest = &above[above_lead..];
+        // A list item's keys start one past its `- `.
+        let above_col = above_lead + 1 + if rest.starts_with("- ") { 2 } else { 0 };
+        let text = crate::text::shorten(line.trim(), 60);
+        Some((
+            pos,
+            if col > above_col {
+                format!(
+                "`{text}` is indented more than the line above it (column {col}; the keys above start at column {above_col}): as written it continues the value above; line it up with the keys it belongs with"
+            )
+            } else {
+                format!(
+                "`{text}` starts at column {col}, but the keys of the entry above start at column {above_col}: keys of one mapping start in the same column (a list item's one past its `- `); indent it to column {above_col}, or start a new item with `- `"
+            )
+            },
+        ))
     }
 
     /// `retries` for a position just after `retries: ` on its line.
