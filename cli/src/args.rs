@@ -31,8 +31,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  atalaya validate checks.yaml\n  atalaya validate --target lambda checks.yaml   # also reject intervals under 1m\n  atalaya validate --strict checks.yaml          # warnings fail too (for CI)"
     )]
     Validate {
-        /// The checks file (YAML).
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// Where the file will run: `local` accepts second-level intervals for the local runner;
         /// `lambda` requires whole minutes of at least 1m, as EventBridge schedules fire once a
         /// minute.
@@ -51,8 +51,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  atalaya probe checks.yaml\n  atalaya probe checks.yaml --check shop-home --check shop-cert\n  atalaya probe checks.yaml --format json | jq 'select(.outcome != \"up\")'"
     )]
     Probe {
-        /// The checks file (YAML).
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// Run only this check (repeat for several). Default: every check.
         #[arg(long = "check", value_name = "ID")]
         checks: Vec<String>,
@@ -78,8 +78,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  atalaya run examples/checks.yaml\n  atalaya run checks.yaml --db /var/lib/atalaya/atalaya.db --outbox /var/lib/atalaya/outbox.jsonl\n  atalaya run checks.yaml --once    # probe every check once, evaluate, publish, exit"
     )]
     Run {
-        /// The checks file (YAML).
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// Probe every check once, evaluate, publish, and exit.
         #[arg(long)]
         once: bool,
@@ -137,8 +137,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  atalaya plan checks.yaml\n  atalaya plan --shards checks.yaml"
     )]
     Plan {
-        /// The checks file (YAML).
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// Print only the number of shards per region.
         #[arg(long)]
         shards: bool,
@@ -154,8 +154,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  atalaya publish-checks checks.yaml --bucket atalaya-checks-123456789012-eu-west-1 --region eu-west-1"
     )]
     PublishChecks {
-        /// The checks file (YAML).
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// The checks bucket (the home stack's ChecksBucketName output).
         #[arg(long, env = "ATALAYA_CHECKS_BUCKET")]
         bucket: String,
@@ -217,8 +217,8 @@ pub(crate) enum StatusPageCommand {
         after_help = "Example:\n  atalaya status-page build examples/demo.yaml --db atalaya.db --out site"
     )]
     Build {
-        /// The checks file.
-        file: PathBuf,
+        #[command(flatten)]
+        file: ChecksFile,
         /// The local runner's database.
         #[arg(long, default_value = "atalaya.db")]
         db: PathBuf,
@@ -304,4 +304,33 @@ pub(crate) enum TargetArg {
 pub(crate) enum Format {
     Table,
     Json,
+}
+
+/// The checks file, named the same way in every command: `--checks FILE` (`--file` also
+/// works), or, where it is the command's subject (`validate`, `probe`, `run`, `plan`,
+/// `publish-checks`, `status-page build`), simply `FILE`.
+#[derive(clap::Args, Debug)]
+pub struct ChecksFile {
+    /// The checks file (YAML); `--checks FILE` says the same.
+    #[arg(id = "checks_file", value_name = "FILE", required_unless_present = "checks_flag")]
+    positional: Option<PathBuf>,
+    /// The checks file (YAML), as the other commands name it.
+    #[arg(
+        id = "checks_flag",
+        long = "checks",
+        alias = "file",
+        value_name = "FILE",
+        conflicts_with = "checks_file"
+    )]
+    flag: Option<PathBuf>,
+}
+
+impl ChecksFile {
+    /// The file, however it was named.
+    pub fn path(&self) -> PathBuf {
+        self.positional
+            .clone()
+            .or_else(|| self.flag.clone())
+            .unwrap_or_default()
+    }
 }

@@ -226,7 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             strict,
         } => validate::validate(
-            &file,
+            &file.path(),
             match target {
                 TargetArg::Local => Target::Local,
                 TargetArg::Lambda => Target::Lambda,
@@ -242,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             status_page,
         } => run::run(run::RunOptions {
-            file,
+            file: file.path(),
             once,
             db,
             outbox,
@@ -251,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             status_page,
         }),
         Command::StatusPage(StatusPageCommand::Build { file, db, out }) => {
-            status_site::build(&file, &db, &out)
+            status_site::build(&file.path(), &db, &out)
         }
         Command::Subscribers { action, store } => subscribers::command(&store, action),
         Command::Heartbeat(action) => heartbeat::command(action),
@@ -276,13 +276,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
         } => incidents::list(&store, open, format == Format::Json).map(|_| ExitCode::SUCCESS),
         Command::Incident { action, store } => incident(action, &store),
-        Command::Plan { file, shards } => plan(&file, shards),
+        Command::Plan { file, shards } => plan(&file.path(), shards),
         Command::PublishChecks {
             file,
             bucket,
             key,
             region,
-        } => publish_checks(&file, &bucket, &key, region),
+        } => publish_checks(&file.path(), &bucket, &key, region),
         Command::Schema => {
             emit(&format!(
                 "{}\n",
@@ -297,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             concurrency,
             region,
         } => probe::probe(probe::ProbeOptions {
-            file: &file,
+            file: &file.path(),
             checks: &checks,
             json: format == Format::Json,
             concurrency: concurrency as usize,

@@ -675,3 +675,31 @@ fn the_help_names_every_kind_of_check() {
         .collect();
     assert_eq!(named, kinds, "{help}");
 }
+
+/// The checks file is named the same way in every command: `--checks FILE` everywhere (the old
+/// `--file` still works), and a plain `FILE` where it is the command's subject; both at once
+/// is a usage error (exit 2), as is neither.
+#[test]
+fn every_command_takes_the_checks_file_as_checks() {
+    let f = with_checks("  - { id: web, service: web, tcp: { host: 127.0.0.1, port: 9 } }\n");
+    let path = f.path().to_str().unwrap();
+    for args in [
+        vec!["validate", path],
+        vec!["validate", "--checks", path],
+        vec!["validate", "--file", path],
+        vec!["plan", "--checks", path],
+        vec!["plan", path],
+    ] {
+        let out = atalaya(&args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+    }
+    let both = atalaya(&["validate", path, "--checks", path], &[]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(text(&both.stderr).contains("cannot be used with"), "{}", text(&both.stderr));
+    let neither = atalaya(&["validate"], &[]);
+    assert_eq!(neither.status.code(), Some(2));
+    for cmd in [["run", "--help"], ["probe", "--help"], ["publish-checks", "--help"]] {
+        let help = text(&atalaya(&cmd, &[]).stdout);
+        assert!(help.contains("--checks <FILE>"), "{cmd:?}: {help}");
+    }
+}
