@@ -312,7 +312,11 @@ pub(crate) enum Format {
 #[derive(clap::Args, Debug)]
 pub struct ChecksFile {
     /// The checks file (YAML); `--checks FILE` says the same.
-    #[arg(id = "checks_file", value_name = "FILE", required_unless_present = "checks_flag")]
+    #[arg(
+        id = "checks_file",
+        value_name = "FILE",
+        required_unless_present = "checks_flag"
+    )]
     positional: Option<PathBuf>,
     /// The checks file (YAML), as the other commands name it.
     #[arg(

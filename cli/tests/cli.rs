@@ -691,14 +691,27 @@ fn every_command_takes_the_checks_file_as_checks() {
         vec!["plan", path],
     ] {
         let out = atalaya(&args, &[]);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     let both = atalaya(&["validate", path, "--checks", path], &[]);
     assert_eq!(both.status.code(), Some(2));
-    assert!(text(&both.stderr).contains("cannot be used with"), "{}", text(&both.stderr));
+    assert!(
+        text(&both.stderr).contains("cannot be used with"),
+        "{}",
+        text(&both.stderr)
+    );
     let neither = atalaya(&["validate"], &[]);
     assert_eq!(neither.status.code(), Some(2));
-    for cmd in [["run", "--help"], ["probe", "--help"], ["publish-checks", "--help"]] {
+    for cmd in [
+        ["run", "--help"],
+        ["probe", "--help"],
+        ["publish-checks", "--help"],
+    ] {
         let help = text(&atalaya(&cmd, &[]).stdout);
         assert!(help.contains("--checks <FILE>"), "{cmd:?}: {help}");
     }

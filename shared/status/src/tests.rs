@@ -418,6 +418,34 @@ fn page_words_drop_the_greeting_and_sign_off_only() {
         Reader::Public
     )
     .is_empty());
+    // A greeting of its own, in each language: dropped as well.
+    let text = FILE.replace(
+        "name: Acme Iberia,",
+        "name: Acme Iberia, greeting: { es: equipo de Acme, en: Acme team },",
+    );
+    assert_ne!(text, FILE, "the fixture has the customer as written here");
+    let config = atalaya_core::load_str(&text, "checks.yaml", atalaya_core::Target::Lambda)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let acme = config.customer("acme").unwrap_or_else(|| panic!("acme"));
+    for (greeting, sign_off, l) in [
+        (
+            "Hola, equipo de Acme:",
+            "El equipo de soporte",
+            atalaya_core::config::Language::Es,
+        ),
+        (
+            "Hello Acme team,",
+            "The support team",
+            atalaya_core::config::Language::En,
+        ),
+    ] {
+        let body = format!("{greeting}\n\nLa tienda va lenta.\n\n{sign_off}");
+        assert_eq!(
+            model::page_words(&body, acme, &config, l, Reader::Customer(acme)),
+            vec!["La tienda va lenta."],
+            "{greeting}"
+        );
+    }
 }
 
 #[test]

@@ -130,9 +130,16 @@ pub fn page_words(
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
+    // Every way the customer is named or greeted, in every language.
+    let names: Vec<&str> = customer
+        .names
+        .all()
+        .chain(customer.greeting.all())
+        .collect();
+    let names_them = |p: &str| names.iter().any(|n| p.contains(n));
     if paragraphs
         .first()
-        .is_some_and(|p| !p.contains('\n') && p.contains(&customer.name) && p.ends_with([',', ':']))
+        .is_some_and(|p| !p.contains('\n') && names_them(p) && p.ends_with([',', ':']))
     {
         paragraphs.remove(0);
     }
@@ -147,7 +154,7 @@ pub fn page_words(
         paragraphs.pop();
     }
     let out: Vec<String> = paragraphs.iter().map(|p| p.to_string()).collect();
-    if matches!(audience, Reader::Public) && out.iter().any(|p| p.contains(&customer.name)) {
+    if matches!(audience, Reader::Public) && out.iter().any(|p| names_them(p)) {
         return Vec::new();
     }
     out
