@@ -232,7 +232,7 @@ fn a_scripted_month_adds_up_the_same_in_table_csv_json_and_html() {
         "49 segundos",
         "55,555 %",
         "99,986 %",
-        "99,9 %",
+        "99,90 %",
         "14 %",
         // Downtime as the uptime counts it (down, and degraded at 30 %): 349.971 s.
         "<td class=\"num\" data-label=\"Interrupción\">6 minutos</td>",

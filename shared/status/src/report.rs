@@ -71,7 +71,7 @@ pub fn html(
                     .percent
                     .map_or(w.no_data.to_string(), |p| percent_to(p, 3, l)),
                 met: u.percent.map(|p| p >= policy.target),
-                target: percent_to(policy.target, 1, l),
+                target: percent_to(policy.target, 2, l),
                 budget: match u.budget_used.map(Budget::of) {
                     None => "-".into(),
                     Some(Budget::Used(p)) => percent_to(p.round(), 0, l),
