@@ -152,11 +152,12 @@ validate-infra: $(SAM)
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/sam --framework cloudformation
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact -d infra/terraform --framework terraform
 	$(INFRA_VENV)/bin/terraform fmt -check -recursive infra/terraform
+	TERRAFORM=$(INFRA_VENV)/bin/terraform infra/tf-validate.sh
 	$(INFRA_VENV)/bin/python infra/check-consistency.py
 	$(INFRA_VENV)/bin/python infra/test-consistency.py
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
 	node infra/test-site-function.js
-	@echo "validate-infra: SAM (as written and expanded), cfn-lint, checkov, terraform fmt, consistency (with its drift cases) and the site function all pass"
+	@echo "validate-infra: SAM (as written and expanded), cfn-lint, checkov, terraform fmt and validate, consistency (with its drift cases) and the site function all pass"
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
 # `make package`; see docs/deploy.md). OPERATOR_EMAILS: comma-separated; CUSTOMERS:

@@ -833,6 +833,43 @@ def check_wildcards():
             problem(f"{rel}: wildcard action *")
 
 
+def check_function_urls():
+    """A public function URL (auth NONE) answers only with both statements in the function's
+    policy (since October 2025): lambda:InvokeFunctionUrl for anyone, and lambda:InvokeFunction
+    through the URL only. SAM's transform writes both; Terraform must say both."""
+    for path in sorted((ROOT / "infra/terraform").glob("*.tf")):
+        text = path.read_text()
+        rel = path.relative_to(ROOT)
+        for label, body in tf_blocks(text, "aws_lambda_function_url"):
+            if not re.search(r'authorization_type\s*=\s*"NONE"', body):
+                continue
+            m = re.search(r"function_name\s*=\s*aws_lambda_function\.(\w+)", body)
+            if not m:
+                problem(f"{rel}: function URL {label} names its function in a way this check cannot read")
+                continue
+            fn = m.group(1)
+            url_ok = any(
+                re.search(r"function_name\s*=\s*aws_lambda_function\.%s\b" % fn, b)
+                and '"lambda:InvokeFunctionUrl"' in b
+                and re.search(r'function_url_auth_type\s*=\s*"NONE"', b)
+                for _, b in tf_blocks(text, "aws_lambda_permission")
+            )
+            if not url_ok:
+                problem(f"{rel}: the {fn} function's public URL has no lambda:InvokeFunctionUrl permission for anyone (function_url_auth_type NONE)")
+            invoke_ok = any(
+                re.search(r'source\s*=\s*"\./modules/url-invoke"', b)
+                and re.search(r"function\s*=\s*aws_lambda_function\.%s(\[0\])?\.arn" % fn, b)
+                for b in (balanced(text, mm.end() - 1, "{", "}") for mm in re.finditer(r'module "(\w+)" \{', text))
+            ) or any(
+                re.search(r"function_name\s*=\s*aws_lambda_function\.%s\b" % fn, b)
+                and '"lambda:InvokeFunction"' in b
+                and re.search(r"invoked_via_function_url\s*=\s*true", b)
+                for _, b in tf_blocks(text, "aws_lambda_permission")
+            )
+            if not invoke_ok:
+                problem(f"{rel}: the {fn} function's public URL has no lambda:InvokeFunction permission through the URL (modules/url-invoke): it would answer 403")
+
+
 def check_checkov_skips():
     for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
         for lid, res in sam_resources(cfn_yaml.load(str(path))).items():
@@ -847,7 +884,7 @@ def check_checkov_skips():
         problem("Makefile: checkov skips a check globally; put the skip on its resource, with its reason")
 
 
-for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_checkov_skips):
+for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_checkov_skips):
     try:
         check()
     except Exception as e:  # a template this script cannot read is a problem too
@@ -857,4 +894,4 @@ for p in problems:
     print(f"infra/check-consistency.py: {p}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards and checkov skips agree (SAM, Terraform, code)")
+print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards, function URL permissions and checkov skips agree (SAM, Terraform, code)")

@@ -245,3 +245,21 @@ resource "aws_lambda_function_url" "pages" {
   function_name      = aws_lambda_function.pages[0].function_name
   authorization_type = "NONE"
 }
+
+# Both statements a public function URL needs (see ping.tf).
+resource "aws_lambda_permission" "pages_url" {
+  #checkov:skip=CKV_AWS_301:The subscribers' pages are public by design (opened from links in mail), through the URL only; each link's signed token is checked by the function.
+  count                  = local.mail ? 1 : 0
+  statement_id           = "FunctionUrlPublic"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.pages[0].function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+module "pages_url_invoke" {
+  source   = "./modules/url-invoke"
+  count    = local.mail ? 1 : 0
+  name     = "${var.prefix}pages-url-invoke"
+  function = aws_lambda_function.pages[0].arn
+}

@@ -94,6 +94,23 @@ resource "aws_lambda_function_url" "ping" {
   authorization_type = "NONE"
 }
 
+# A public function URL needs two statements in the function's policy (since October 2025):
+# lambda:InvokeFunctionUrl for anyone, and lambda:InvokeFunction only through the URL.
+resource "aws_lambda_permission" "ping_url" {
+  #checkov:skip=CKV_AWS_301:The heartbeat endpoint is public by design (jobs ping it without AWS credentials), through its URL only; each heartbeat's unguessable token is checked by the function.
+  statement_id           = "FunctionUrlPublic"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.ping.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+module "ping_url_invoke" {
+  source   = "./modules/url-invoke"
+  name     = "${var.prefix}ping-url-invoke"
+  function = aws_lambda_function.ping.arn
+}
+
 resource "aws_cloudwatch_log_group" "ping_judge" {
   #checkov:skip=CKV_AWS_158:Logs hold no secrets (tokens and values are redacted by design) and CloudWatch Logs encrypts them at rest already.
   #checkov:skip=CKV_AWS_338:Function logs are kept 30 days by default (configurable); a year of logs costs more than the monitoring itself.
