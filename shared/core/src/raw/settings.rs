@@ -242,8 +242,8 @@ pub struct RawDefaults {
     /// minute is `10s`, `15s`, `20s` or `30s` (the probe function runs it within its minute);
     /// the local runner takes any number of seconds.
     pub interval: Option<At<String>>,
-    /// The deadline for one probe, everything included (default `10s`, at most `5m`); below the
-    /// interval.
+    /// The deadline for one probe, everything included (default `10s`, at most `5m`; on Lambda
+    /// at most `55s`, so a minute's run ends within its minute); below the interval.
     pub timeout: Option<At<String>>,
     /// Consecutive failures before a check is hard down (default 2, at most 100).
     pub retries: Option<At<Count>>,

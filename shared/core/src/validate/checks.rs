@@ -83,6 +83,11 @@ fn no_variables(kind: &CheckKind, pos: Pos, cx: &mut Ctx) {
     }
 }
 
+/// The longest timeout on Lambda: a minute's run of a shard starts its minute checks at second
+/// 0, so they end by second 55 and the run before the next minute's begins (with its margin to
+/// write).
+pub(crate) const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(55);
+
 /// The check's interval and timeout (its own, or the defaults); the timeout shorter than the
 /// interval for a check that is probed.
 fn timing(
@@ -112,7 +117,13 @@ fn timing(
         defaults.timeout,
         MAX_TIMEOUT,
     );
-    if timeout >= interval && !passive {
+    // A default too long is said once, at settings.defaults.timeout.
+    if target == Target::Lambda && !passive && timeout > LAMBDA_MAX_TIMEOUT && c.timeout.is_some() {
+        let at = c.timeout.as_ref().map_or(pos, |v| v.pos);
+        errs.push(at, subject, "timeout", format!(
+            "timeout {} is too long on Lambda: a probe ends within the minute it starts in (at most {}), so that the minute's run of its shard ends before the next begins",
+            format_duration(timeout), format_duration(LAMBDA_MAX_TIMEOUT)));
+    } else if timeout >= interval && !passive {
         let at = c
             .timeout
             .as_ref()

@@ -215,6 +215,14 @@ fn defaults(raw: &RawSettings, target: Target, s: &str, errs: &mut Errs) -> Defa
     if let Some((i, pos)) = interval {
         check_interval(errs, i, pos, s, "defaults.interval", target);
     }
+    let max = super::checks::LAMBDA_MAX_TIMEOUT;
+    if let Some(t) = d.and_then(|d| d.timeout.as_ref()) {
+        if target == Target::Lambda && crate::parse_duration(&t.value).is_ok_and(|v| v > max) {
+            errs.push(t.pos, s, "defaults.timeout", format!(
+                "timeout {} is too long on Lambda: a probe ends within the minute it starts in (at most {})",
+                t.value.trim(), crate::duration::format_duration(max)));
+        }
+    }
     Defaults {
         interval: interval.map(|(i, _)| i).unwrap_or(DEFAULT_INTERVAL),
         timeout: opt_duration(
