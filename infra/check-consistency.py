@@ -709,7 +709,7 @@ def check_alarms():
                     if (p["MetricName"], d) not in emitted:
                         problem(f"SAM {tname}: alarm {lid} watches {p['MetricName']} by {d}, which no function emits (they emit {sorted(emitted_names)})")
             elif p["Namespace"] == "AWS/Lambda":
-                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:RollupFunction", "function:PingFunction", "function:PingJudgeFunction"):
+                if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:PagesFunction", "function:RollupFunction", "function:PingFunction", "function:PingJudgeFunction"):
                     problem(f"SAM {tname}: alarm {lid} is on a function this stack does not create")
             elif p["Namespace"] == "AWS/SQS":
                 q = dims.get("QueueName", {})

@@ -110,6 +110,60 @@ resource "aws_cloudwatch_metric_alarm" "mailer_errors" {
   ok_actions          = [aws_sns_topic.operators.arn]
 }
 
+# Mail the mailer gave up on waits in its dead-letter queue.
+resource "aws_cloudwatch_metric_alarm" "mailer_dead_letters" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}mailer-dead-letters"
+  alarm_description   = "Customer messages the mailer gave up on are in its dead-letter queue; their subscribers did not get that mail."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.mailer_dlq[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+# The subscribers' pages failing or answering 5xx: confirm, unsubscribe and the subscribe form
+# stop working while nobody is told otherwise.
+resource "aws_cloudwatch_metric_alarm" "pages_errors" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}pages-errors"
+  alarm_description   = "The subscribers' pages failed; confirm and unsubscribe links may not work."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.pages[0].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "pages_5xx" {
+  count               = local.mail ? 1 : 0
+  alarm_name          = "${var.prefix}pages-5xx"
+  alarm_description   = "The subscribers' pages answered with server errors (5xx) at least 5 times in 5 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Url5xxCount"
+  dimensions          = { FunctionName = aws_lambda_function.pages[0].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 5
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
 # SES reviews an account whose bounce rate passes 5 % or complaint rate 0.1 %: tell the
 # operators well before (docs/deploy.md, "Customer email").
 resource "aws_cloudwatch_metric_alarm" "mail_bounce_rate" {

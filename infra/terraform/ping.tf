@@ -270,3 +270,21 @@ resource "aws_cloudwatch_metric_alarm" "ping_errors" {
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }
+
+# A ping the endpoint could not store is answered 503 (the job tries again), not a Lambda error:
+# the function URL's 5xx count is what says pings are being lost.
+resource "aws_cloudwatch_metric_alarm" "ping_5xx" {
+  alarm_name          = "${var.prefix}ping-5xx"
+  alarm_description   = "The ping endpoint answered with server errors (it could not store pings) at least 3 times in 5 minutes; jobs' heartbeats may be judged missing."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Url5xxCount"
+  dimensions          = { FunctionName = aws_lambda_function.ping.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
