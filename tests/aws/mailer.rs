@@ -407,3 +407,64 @@ async fn the_pages_function_subscribes_from_the_form_and_confirms_through_ses() 
     .await
     .is_none());
 }
+
+/// The link key is that of the checks file in force, read when first needed: without
+/// `settings.email.key` the functions say why instead of failing to start; once a file with it
+/// is published, its key is read (from SSM here), and read again only when the reference changes.
+#[tokio::test]
+async fn the_link_key_follows_the_checks_file_in_force() {
+    use atalaya_aws::link_key::LinkKey;
+    let (_, prefix) = atalaya_tests::moto::store().await;
+    let sdk = atalaya_tests::moto::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for (name, value) in [
+        ("a", "a".repeat(40)),
+        ("b", "b".repeat(40)),
+        ("short", "x".into()),
+    ] {
+        ssm.put_parameter()
+            .name(format!("/{prefix}/{name}"))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+    }
+    let with = |key: &str| {
+        let text = FILE.replace(
+            "key: \"${ssm:/atalaya/email-key}\"",
+            &format!("key: \"${{ssm:/{prefix}/{key}}}\""),
+        );
+        checks(&text).config.clone()
+    };
+    let without = checks(&FILE.replace(", key: \"${ssm:/atalaya/email-key}\"", ""))
+        .config
+        .clone();
+    // Keys are compared by what they sign (a key has no equality: it is a secret).
+    let signed = |k: &Key| {
+        atalaya_core::email::Token {
+            action: atalaya_core::email::LinkAction::Confirm,
+            subscriber: "sub-1".into(),
+            version: 1,
+        }
+        .sign(k)
+    };
+    let link_key = LinkKey::default();
+    let why = link_key.get(&without, &sdk).await.unwrap_err();
+    assert!(why.contains("settings.email.key is not set"), "{why}");
+    let a = link_key.get(&with("a"), &sdk).await.unwrap();
+    assert_eq!(
+        signed(&a),
+        signed(&Key::from_text(&"a".repeat(40)).unwrap())
+    );
+    // Published again with another reference: the new key.
+    let b = link_key.get(&with("b"), &sdk).await.unwrap();
+    assert_eq!(
+        signed(&b),
+        signed(&Key::from_text(&"b".repeat(40)).unwrap())
+    );
+    let why = link_key.get(&with("short"), &sdk).await.unwrap_err();
+    assert!(why.starts_with("settings.email.key: "), "{why}");
+    let why = link_key.get(&with("missing"), &sdk).await.unwrap_err();
+    assert!(why.starts_with("settings.email.key: "), "{why}");
+}

@@ -3,7 +3,8 @@
 //! ATALAYA_OUTBOX_TABLE, ATALAYA_SUBSCRIBERS_TABLE), ATALAYA_SES_CONFIGURATION_SET,
 //! AWS_REGION, AWS_ENDPOINT_URL (tests only). The checks file must give `settings.brand`,
 //! `settings.email.pages_url` and `settings.email.key` (a `${ssm:…}` or `${secret:…}`
-//! reference).
+//! reference); the key is that of the checks file in force, read when first needed (a mailer
+//! deployed before email was set up starts, and fails each message with why until it is).
 
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
@@ -11,24 +12,12 @@
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::Checks;
 use atalaya_app::EmailChannel;
-use atalaya_core::email::Key;
 use atalaya_notify::email::{Templates, Transport};
 use atalaya_store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
 
 /// The link-signing key from the file's reference (read once per cold start).
-async fn key(checks: &Checks, sdk: &aws_config::SdkConfig) -> Result<Key, Error> {
-    let t = checks.config.settings.email.key.as_ref().ok_or(
-        "settings.email.key is not set: the mailer signs subscribers' links with it (a ${ssm:...} or ${secret:...} reference)",
-    )?;
-    let text = atalaya_aws::references::resolve(t, sdk)
-        .await
-        .map_err(|e| format!("settings.email.key: {e}"))?;
-    Key::from_text(&text).map_err(|e| Error::from(format!("settings.email.key: {e}")))
-}
-
-/// The channel made for one version of the checks file.
 type Made = (Arc<Checks>, Arc<EmailChannel<DynamoStore>>);
 
 #[tokio::main]
@@ -39,11 +28,13 @@ async fn main() -> Result<(), Error> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
     let store = Arc::new(DynamoStore::from_env(&region, endpoint.as_deref()).await);
-    let key = key(&checks, &sdk).await?;
+    // The link key of the checks file in force, read when first needed (a mailer deployed
+    // before email was set up starts, and fails each message with why until it is).
+    let link_key = atalaya_aws::link_key::LinkKey::default();
     let configuration_set = std::env::var("ATALAYA_SES_CONFIGURATION_SET").ok();
     let live = FunctionChecks::new(checks, &sdk);
-    let (live, store, key, sdk, configuration_set) =
-        (&live, &store, &key, &sdk, &configuration_set);
+    let (live, store, link_key, sdk, configuration_set) =
+        (&live, &store, &link_key, &sdk, &configuration_set);
     // The channel of the checks file in use, made again only when a new version is picked up.
     let made: std::sync::Mutex<Option<Made>> = std::sync::Mutex::new(None);
     let made = &made;
@@ -60,6 +51,7 @@ async fn main() -> Result<(), Error> {
                 Some(ch) => ch,
                 None => {
                     let config = &checks.config;
+                    let key = link_key.get(config, sdk).await?;
                     let pages = config.settings.email.pages_url.clone().ok_or(
                         "settings.email.pages_url is not set: subscribers' links need the pages' address",
                     )?;
@@ -69,7 +61,7 @@ async fn main() -> Result<(), Error> {
                         store.clone(),
                         Arc::new(config.clone()),
                         Templates::new(config, &checks.base)?,
-                        key.clone(),
+                        key,
                         &pages,
                         Transport::ses(sdk, configuration_set.clone()),
                     ));

@@ -107,6 +107,14 @@ pub async fn subscribe_form<S: Subscribers>(
     Some((respond(out.page.status, out.page.html), out.confirm))
 }
 
+/// The answer while the pages cannot work (no link key yet): 503, and why in the log.
+pub fn unavailable() -> Value {
+    respond(
+        503,
+        "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unavailable</title><p>These pages are not available right now. Please try again later.</p></html>".into(),
+    )
+}
+
 /// Answers one function URL request.
 pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event: &Value) -> Value {
     let method = event["requestContext"]["http"]["method"]

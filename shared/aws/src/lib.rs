@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod checks;
+pub mod link_key;
 pub mod references;
 
 use aws_smithy_runtime_api::client::result::SdkError;
