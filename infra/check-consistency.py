@@ -870,6 +870,31 @@ def check_function_urls():
                 problem(f"{rel}: the {fn} function's public URL has no lambda:InvokeFunction permission through the URL (modules/url-invoke): it would answer 403")
 
 
+def check_cost_floor():
+    """The estimate's fixed floor (shared/core/src/cost.rs) counts the alarms and keys the SAM
+    stacks create."""
+    text = read("shared/core/src/cost.rs")
+
+    def const(name):
+        m = re.search(r"const %s: u32 = ([0-9 +]+);" % name, text)
+        return eval(m.group(1)) if m else None  # a sum of literals, e.g. "4 + 1"
+
+    home = sam_resources(sam("home"))
+    region = sam_resources(sam("probe-region"))
+    kind = lambda res, t: [(k, v.get("Condition")) for k, v in res.items() if isinstance(v, dict) and v.get("Type") == t]
+    # The per-region alarms the home stack makes in a loop are counted per region.
+    per_region_home = [k for k, v in home.items() if isinstance(v, dict) and "results-missing" in json.dumps(v.get("Properties", {}).get("AlarmName", ""))]
+    home_alarms = [a for a in kind(home, "AWS::CloudWatch::Alarm") if a[0] not in per_region_home]
+    always = len([a for a in home_alarms if not a[1]])
+    mail = len([a for a in home_alarms if a[1] == "HasMail"])
+    per_region = len(kind(region, "AWS::CloudWatch::Alarm")) + 1  # and results-missing-<region>
+    for name, want in (("HOME_ALARMS", always), ("MAIL_ALARMS", mail), ("REGION_ALARMS", per_region), ("HOME_KMS_KEYS", len(kind(home, "AWS::KMS::Key")))):
+        if const(name) != want:
+            problem(f"shared/core/src/cost.rs: {name} is {const(name)}, but the SAM stacks have {want}: the estimate's floor is off")
+    if len(kind(region, "AWS::KMS::Key")) != 1:
+        problem("shared/core/src/cost.rs: the floor counts one KMS key per probe region, but the probe stack has another number")
+
+
 def check_checkov_skips():
     for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
         for lid, res in sam_resources(cfn_yaml.load(str(path))).items():
@@ -884,7 +909,7 @@ def check_checkov_skips():
         problem("Makefile: checkov skips a check globally; put the skip on its resource, with its reason")
 
 
-for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_checkov_skips):
+for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_cost_floor, check_checkov_skips):
     try:
         check()
     except Exception as e:  # a template this script cannot read is a problem too

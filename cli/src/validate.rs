@@ -40,6 +40,7 @@ pub fn validate(file: &Path, target: Target, strict: bool) -> anyhow::Result<Exi
     ))?;
     if target == Target::Lambda {
         crate::emit(&cost_line(&atalaya_core::cost::estimate(&config)))?;
+        crate::emit(&floor_line(&atalaya_core::cost::floor(&config)))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -75,6 +76,20 @@ fn cost_line(e: &atalaya_core::cost::Estimate) -> String {
         "estimated AWS cost: ${:.2} a month ({}; us-east-1 list prices, docs/data-model.md)\n",
         e.total(),
         parts.join(", ")
+    )
+}
+
+/// What the stacks cost whatever runs, in one line.
+fn floor_line(f: &atalaya_core::cost::Floor) -> String {
+    format!(
+        "and the stacks' fixed floor: ${:.2} a month ({} ${:.2}, {} ${:.2}, {} ${:.2}; each Secrets Manager secret the file refers to adds $0.40)\n",
+        f.total(),
+        crate::plural(f.metrics as usize, "custom metric", "custom metrics"),
+        f.metrics_usd(),
+        crate::plural(f.alarms as usize, "alarm", "alarms"),
+        f.alarms_usd(),
+        crate::plural(f.kms_keys as usize, "KMS key", "KMS keys"),
+        f.kms_usd()
     )
 }
 

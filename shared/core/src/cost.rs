@@ -19,6 +19,83 @@ pub const PER_SCHEDULED_INVOCATION: f64 = 1.0e-6 + 0.2e-6 + 0.5e-6;
 /// beyond the 8 s the model bills a shard of minute checks: 52 s at 512 MB on arm64.
 pub const PER_MINUTE_KEPT_RUNNING: f64 = 52.0 * 0.5 * 0.000_013_333_4;
 
+/// Dollars a custom CloudWatch metric (one name and dimension value) costs a month.
+pub const PER_METRIC: f64 = 0.30;
+/// Dollars a standard CloudWatch alarm costs a month.
+pub const PER_ALARM: f64 = 0.10;
+/// Dollars a customer-managed KMS key costs a month.
+pub const PER_KMS_KEY: f64 = 1.00;
+/// The stacks' metrics (EMF): the alert function's 11 by Function and the rollup job's 5; per
+/// probe region the probe's 6 by Region and the alert function's `ResultsReceived` of it; the
+/// ping function's 6 with heartbeats; `ChannelFailures` per kind of on-call channel.
+const HOME_METRICS: u32 = 11 + 5;
+const REGION_METRICS: u32 = 6 + 1;
+const HEARTBEAT_METRICS: u32 = 6;
+/// The stacks' alarms: the home stack's 21 (the five channel kinds' among them; 6 more with
+/// customer mail), and per probe region its own 4 and the home stack's
+/// `results-missing-<region>`. (`infra/check-consistency.py` keeps these and the keys true.)
+const HOME_ALARMS: u32 = 21;
+const MAIL_ALARMS: u32 = 6;
+const REGION_ALARMS: u32 = 4 + 1;
+/// KMS keys: the home stack's topics key, and each probe region's alarms topic key.
+const HOME_KMS_KEYS: u32 = 1;
+
+/// What the stacks cost a month whatever runs: metrics, alarms, keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Floor {
+    pub metrics: u32,
+    pub alarms: u32,
+    pub kms_keys: u32,
+}
+
+impl Floor {
+    pub fn metrics_usd(&self) -> f64 {
+        f64::from(self.metrics) * PER_METRIC
+    }
+    pub fn alarms_usd(&self) -> f64 {
+        f64::from(self.alarms) * PER_ALARM
+    }
+    pub fn kms_usd(&self) -> f64 {
+        f64::from(self.kms_keys) * PER_KMS_KEY
+    }
+    pub fn total(&self) -> f64 {
+        self.metrics_usd() + self.alarms_usd() + self.kms_usd()
+    }
+}
+
+/// The fixed floor of `config`'s deployment: its probe regions, heartbeats, customer mail and
+/// on-call channel kinds.
+pub fn floor(config: &Config) -> Floor {
+    let regions = config
+        .settings
+        .regions
+        .iter()
+        .filter(|r| *r != crate::kinds::heartbeat::REGION)
+        .count() as u32;
+    let heartbeats = config.checks.iter().any(|c| c.kind.is_passive());
+    let mail = config.settings.brand.is_some()
+        || config
+            .customers
+            .iter()
+            .any(|c| config.brand_for(&c.id).is_some());
+    let kinds: std::collections::BTreeSet<&str> = config
+        .settings
+        .operators
+        .on_call
+        .channels
+        .iter()
+        .map(|c| c.kind.kind())
+        .collect();
+    Floor {
+        metrics: HOME_METRICS
+            + REGION_METRICS * regions
+            + if heartbeats { HEARTBEAT_METRICS } else { 0 }
+            + kinds.len() as u32,
+        alarms: HOME_ALARMS + if mail { MAIL_ALARMS } else { 0 } + REGION_ALARMS * regions,
+        kms_keys: HOME_KMS_KEYS + regions,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Estimate {
     /// Check runs a month, every region counted.
@@ -124,6 +201,13 @@ checks:
         assert!((e.schedules_usd - 2.0 * 43_200.0 * 1.7e-6).abs() < 1e-9);
         assert!((e.kept_running_usd - 14.98).abs() < 0.01, "{e:?}");
         assert_eq!(e.heartbeat_judge_usd, 0.0);
+        // The stacks' floor for two regions: 16 + 2 × 7 metrics, 21 + 2 × 5 alarms, 3 keys.
+        let f = floor(&config);
+        assert_eq!((f.metrics, f.alarms, f.kms_keys), (30, 31, 3));
+        assert!(
+            (f.total() - (30.0 * 0.30 + 31.0 * 0.10 + 3.0)).abs() < 1e-9,
+            "{f:?}"
+        );
     }
 
     #[test]
