@@ -634,6 +634,11 @@ checks:
         stdout.contains("estimated AWS cost: $15.15 a month (345,600 check runs $0.02, 2 probe schedules $0.15, 1 probe function kept running all minute for sub-minute checks $14.98;"),
         "{stdout}"
     );
+    // And what the stacks cost whatever runs: two probe regions, no mail, no heartbeats.
+    assert!(
+        stdout.contains("and the stacks' fixed floor: $15.10 a month (30 custom metrics $9.00, 31 alarms $3.10, 3 KMS keys $3.00;"),
+        "{stdout}"
+    );
     // Locally there is nothing to estimate.
     let out = atalaya(&["validate", f.path().to_str().unwrap()], &[]);
     assert!(
