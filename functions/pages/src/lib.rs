@@ -48,10 +48,11 @@ pub async fn operators<S: atalaya_store::Store>(
         "POST" => true,
         _ => return Some(respond(405, "method not allowed".into())),
     };
-    let body = atalaya_aws::request_body(event);
-    if body.len() > MAX_BODY {
+    // Refused from its length as sent, before anything is decoded.
+    if atalaya_aws::request_body_over(event, MAX_BODY) {
         return Some(respond(413, "too large".into()));
     }
+    let body = atalaya_aws::request_body(event);
     // Function URLs give header names in lower case.
     let headers: Vec<(String, String)> = event["headers"]
         .as_object()
@@ -98,10 +99,10 @@ pub async fn subscribe_form<S: Subscribers>(
             Vec::new(),
         ));
     }
-    let body = atalaya_aws::request_body(event);
-    if body.len() > MAX_FORM {
+    if atalaya_aws::request_body_over(event, MAX_FORM) {
         return Some((respond(413, "the form is too large".into()), Vec::new()));
     }
+    let body = atalaya_aws::request_body(event);
     let asked = Asked::from_form(&pairs(&body));
     let out = subscribe(store, config, &asked, limiter, chrono::Utc::now()).await;
     Some((respond(out.page.status, out.page.html), out.confirm))
@@ -129,10 +130,10 @@ pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event
         return respond(404, "not found".into());
     };
     let query = pairs(event["rawQueryString"].as_str().unwrap_or("").as_bytes());
-    let body = atalaya_aws::request_body(event);
-    if body.len() > MAX_FORM {
+    if atalaya_aws::request_body_over(event, MAX_FORM) {
         return respond(413, "the form is too large".into());
     }
+    let body = atalaya_aws::request_body(event);
     let form = if post { pairs(&body) } else { Vec::new() };
     let token = token_of(&query, &form);
     let page = handle(

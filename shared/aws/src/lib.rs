@@ -154,6 +154,42 @@ pub fn request_body(event: &serde_json::Value) -> Vec<u8> {
     }
 }
 
+/// At most the first `max` bytes of a function URL request's body, decoding no more of it than
+/// that: a body of megabytes costs no more than a small one (the rest is never decoded).
+pub fn request_body_prefix(event: &serde_json::Value, max: usize) -> Vec<u8> {
+    use base64::Engine;
+    let body = event["body"].as_str().unwrap_or("");
+    if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+        // Base64 in whole quanta of 4 characters: 3 bytes each.
+        let chars = max.div_ceil(3).saturating_mul(4).min(body.len());
+        let head = body.get(..chars).unwrap_or(body);
+        let mut out = base64::engine::general_purpose::STANDARD
+            .decode(head)
+            .unwrap_or_default();
+        out.truncate(max);
+        out
+    } else {
+        let mut end = max.min(body.len());
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.as_bytes()[..end].to_vec()
+    }
+}
+
+/// Whether a function URL request's body is over `max` bytes, told from its length as sent
+/// (before decoding anything): such a request is refused at once.
+pub fn request_body_over(event: &serde_json::Value, max: usize) -> bool {
+    let body = event["body"].as_str().unwrap_or("");
+    if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+        // The decoded length, from the encoded one and its padding.
+        let pad = body.bytes().rev().take_while(|b| *b == b'=').count();
+        (body.len() / 4 * 3).saturating_sub(pad) > max
+    } else {
+        body.len() > max
+    }
+}
+
 /// A function's setting from its environment, or `default`.
 pub fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -193,5 +229,27 @@ mod tests {
         assert_eq!(line["Region"], "eu-west-1");
         assert_eq!(line["ChecksRun"], 12.0);
         assert_eq!(line["ProbeDuration"], 8.5);
+    }
+
+    #[test]
+    fn a_body_is_refused_or_cut_from_its_length_as_sent() {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| {
+            serde_json::json!({
+                "body": base64::engine::general_purpose::STANDARD.encode(bytes),
+                "isBase64Encoded": true
+            })
+        };
+        let plain = |text: &str| serde_json::json!({ "body": text, "isBase64Encoded": false });
+        for n in [0usize, 1, 2, 3, 4, 99, 100, 101, 6_000_000] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            assert_eq!(super::request_body_over(&b64(&bytes), 100), n > 100, "{n}");
+            let head = super::request_body_prefix(&b64(&bytes), 100);
+            assert_eq!(head, bytes[..n.min(100)], "{n}");
+        }
+        assert!(super::request_body_over(&plain(&"x".repeat(101)), 100));
+        assert!(!super::request_body_over(&plain(&"x".repeat(100)), 100));
+        // Cut at a character boundary, never inside one.
+        assert_eq!(super::request_body_prefix(&plain("aé"), 2), b"a");
     }
 }
