@@ -44,6 +44,8 @@ pub struct LiveChecks {
     /// The last version refused (not tried again until another is published).
     refused: RwLock<Option<String>>,
     asked_at: RwLock<Option<Instant>>,
+    /// Since when the source could not be asked (reset by the next answer).
+    unreadable_since: RwLock<Option<Instant>>,
     /// Where versions are unpacked (one folder per version).
     scratch: std::path::PathBuf,
 }
@@ -56,6 +58,7 @@ impl LiveChecks {
             version: RwLock::new(None),
             refused: RwLock::new(None),
             asked_at: RwLock::new(None),
+            unreadable_since: RwLock::new(None),
             scratch,
         }
     }
@@ -76,6 +79,14 @@ impl LiveChecks {
             .clone()
     }
 
+    /// How long the source has not answered, at `now` (none while it answers).
+    pub fn unreadable_for(&self, now: Instant) -> Option<std::time::Duration> {
+        self.unreadable_since
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|since| now.duration_since(since))
+    }
+
     /// Asks `source` for a new version if it was last asked [`EVERY`] ago (or never), and
     /// switches to it if it loads.
     pub async fn refresh(&self, source: &impl Source, now: Instant) -> Refresh {
@@ -86,7 +97,18 @@ impl LiveChecks {
             }
             *asked = Some(now);
         }
-        let latest = match source.latest().await {
+        let asked = source.latest().await;
+        {
+            let mut since = self
+                .unreadable_since
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            match &asked {
+                Ok(_) => *since = None,
+                Err(_) => *since = Some(since.unwrap_or(now)),
+            }
+        }
+        let latest = match asked {
             Ok(Some(v)) => v,
             Ok(None) => return Refresh::Unchanged,
             Err(why) => return Refresh::Unavailable { why },
@@ -168,6 +190,9 @@ impl Source for atalaya_aws::checks::S3Checks {
     }
 }
 
+/// How long the published checks file may be unreadable before it counts as refused.
+pub const UNREADABLE_ALARM: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A Lambda function's checks file: the one packaged with it (`ATALAYA_CHECKS`, default
 /// `checks.yaml` beside the bootstrap, its templates beside it) and, when `ATALAYA_CHECKS_BUCKET`
 /// is set, the published one (`atalaya publish-checks`), picked up within a minute.
@@ -203,9 +228,23 @@ impl FunctionChecks {
 
     /// The checks for this invocation, after asking for a newly published version (at most once
     /// a minute); with 1 when a published version was refused (the `ChecksFileRejected` metric).
+    ///
+    /// A published file that cannot be read for [`UNREADABLE_ALARM`] counts as refused too: the
+    /// functions run an old file, and nobody would know (the `checks-file-rejected` alarms).
     pub async fn now(&self) -> (Arc<Checks>, u8) {
         let rejected = match &self.source {
-            Some(s) => report(&self.live.refresh(s, Instant::now()).await, &s.url()),
+            Some(s) => {
+                let now = Instant::now();
+                let refused = report(&self.live.refresh(s, now).await, &s.url());
+                let unreadable = self
+                    .live
+                    .unreadable_for(now)
+                    .filter(|d| *d >= UNREADABLE_ALARM);
+                if let Some(d) = unreadable {
+                    tracing::error!(source = %s.url(), minutes = d.as_secs() / 60, "the published checks file has not been readable for minutes: an old one keeps running");
+                }
+                refused.max(u8::from(unreadable.is_some()))
+            }
             None => 0,
         };
         (self.live.current(), rejected)
@@ -334,6 +373,16 @@ mod tests {
             Refresh::Unavailable { .. }
         ));
         assert_eq!(live.version().as_deref(), Some("v1"));
+        // Unreadable since that ask, and still at the next; an answer ends it.
+        assert_eq!(
+            live.unreadable_for(t2 + EVERY * 2),
+            Some(std::time::Duration::ZERO)
+        );
+        assert!(matches!(
+            live.refresh(&source, t2 + EVERY * 3).await,
+            Refresh::Unavailable { .. }
+        ));
+        assert_eq!(live.unreadable_for(t2 + EVERY * 13), Some(EVERY * 11));
         // A fixed version goes in.
         *source.down.lock().unwrap_or_else(|p| p.into_inner()) = false;
         source
@@ -342,11 +391,12 @@ mod tests {
             .unwrap_or_else(|p| p.into_inner())
             .push(("v3".into(), packed(&file(4))));
         assert_eq!(
-            live.refresh(&source, t2 + EVERY * 3).await,
+            live.refresh(&source, t2 + EVERY * 13).await,
             Refresh::Updated {
                 version: "v3".into()
             }
         );
+        assert_eq!(live.unreadable_for(t2 + EVERY * 13), None);
         assert_eq!(live.current().config.checks.len(), 4);
         assert_eq!(
             report(
