@@ -226,5 +226,40 @@ fn a_visitor_subscribes_from_the_status_page_and_confirms_by_mail() {
         serde_json::json!({ "services": ["shop"] }),
         "{cy}"
     );
+
+    // A flood of addresses for 8 s: the form answers "too many" past its budget, writes at most
+    // its budget of subscribers a minute, and probing goes on as scheduled meanwhile.
+    let results = || -> i64 {
+        let db = rusqlite::Connection::open(&w.db).unwrap();
+        db.query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = (results(), subscribers(&w.db).len());
+    let started = Instant::now();
+    let (mut ok, mut busy, mut n) = (0, 0, 0);
+    while started.elapsed() < Duration::from_secs(8) {
+        n += 1;
+        let email = format!("flood{n}@example.com");
+        match http(port, "POST", "/subscribe", &form(SLUG, &email, "")).0 {
+            200 => ok += 1,
+            429 => busy += 1,
+            other => panic!("the form answered {other} to request {n}"),
+        }
+    }
+    let after = (results(), subscribers(&w.db).len());
+    let budget = atalaya_app::subscriptions::subscribe::PER_MINUTE as usize;
+    assert!(
+        busy > 0 && ok <= 2 * budget,
+        "{n} requests: {ok} taken, {busy} refused"
+    );
+    assert!(after.1 - before.1 <= 2 * budget, "{before:?} → {after:?}");
+    // Two checks every 5 s: at least two rounds' results in 8 s.
+    assert!(
+        after.0 - before.0 >= 2,
+        "probing stalled during the flood: {before:?} → {after:?}"
+    );
+    eprintln!(
+        "flood: {n} requests in 8 s, {ok} taken, {busy} refused; results {before:?} → {after:?}"
+    );
     interrupt(runner);
 }

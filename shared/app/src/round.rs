@@ -205,7 +205,14 @@ impl<S: Store + Rollups, W: Site> Round<'_, S, W> {
             return None;
         }
         let object = atalaya_status::live(&self.checks.config, e.seen_at);
-        let put = target.put(&object).await.map_err(|e| e.to_string());
+        // Bounded: a stalled site never holds the invocation (the next minute tries again).
+        let put = match tokio::time::timeout(LIVE_BUDGET, target.put(&object)).await {
+            Ok(done) => done.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "live.json not written within {} s",
+                LIVE_BUDGET.as_secs()
+            )),
+        };
         if put.is_ok() {
             self.checks
                 .published
@@ -223,6 +230,9 @@ impl<S: Store + Rollups, W: Site> Round<'_, S, W> {
 /// Where the round remembers the `live.json` it last put, among the services' fingerprints (no
 /// service id holds `@`).
 const LIVE_MEMO: &str = "@live";
+
+/// How long a round waits for `live.json` to be written.
+const LIVE_BUDGET: Duration = Duration::from_secs(5);
 
 /// `live.json`'s content as a number: the minute of the last report.
 fn live_key(e: &Evaluated) -> u64 {
