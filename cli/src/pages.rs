@@ -150,15 +150,10 @@ async fn subscribe(
     let Some(mail) = pages.mail.clone() else {
         return respond(404, "this monitor sends no customer mail".into());
     };
-    let body = Limited::new(req.into_body(), MAX_FORM).collect();
-    let form: Vec<(String, String)> =
-        match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
-            Ok(Ok(body)) => url::form_urlencoded::parse(&body.to_bytes())
-                .into_owned()
-                .collect(),
-            Ok(Err(_)) => return respond(413, "too large".into()),
-            Err(_) => return respond(408, "the body did not arrive in time".into()),
-        };
+    let form = match read_form(req).await {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
     let asked = Asked::from_form(&form);
     let out = subscribe(
         &*pages.store,
@@ -183,6 +178,20 @@ async fn subscribe(
         });
     }
     respond(out.page.status, out.page.html)
+}
+
+/// A form body of at most 16 KB, within its deadline; else the answer that says why.
+async fn read_form(
+    req: hyper::Request<Incoming>,
+) -> Result<Vec<(String, String)>, Response<Full<Bytes>>> {
+    let body = Limited::new(req.into_body(), MAX_FORM).collect();
+    match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
+        Ok(Ok(body)) => Ok(url::form_urlencoded::parse(&body.to_bytes())
+            .into_owned()
+            .collect()),
+        Ok(Err(_)) => Err(respond(413, "the form is too large".into())),
+        Err(_) => Err(respond(408, "the form did not arrive in time".into())),
+    }
 }
 
 /// How long a confirmation mail may take to send.
@@ -215,13 +224,9 @@ pub async fn answer(pages: &Pages, req: hyper::Request<Incoming>) -> Response<Fu
             .into_owned()
             .collect();
     let form: Vec<(String, String)> = if post {
-        let body = Limited::new(req.into_body(), MAX_FORM).collect();
-        match tokio::time::timeout(crate::listen::BODY_TIMEOUT, body).await {
-            Ok(Ok(body)) => url::form_urlencoded::parse(&body.to_bytes())
-                .into_owned()
-                .collect(),
-            Ok(Err(_)) => return respond(413, "the form is too large".into()),
-            Err(_) => return respond(408, "the form did not arrive in time".into()),
+        match read_form(req).await {
+            Ok(form) => form,
+            Err(answer) => return answer,
         }
     } else {
         Vec::new()

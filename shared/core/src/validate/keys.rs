@@ -160,17 +160,13 @@ fn walk(node: &Node, schema: &Value, root: &Value, subject: &str, found: &mut Fo
                 if let Some(child) = objects.iter().find_map(|a| a["properties"].get(name)) {
                     walk(&value.value, child, root, subject, found);
                 } else if strict {
-                    let mut message = format!(
-                        "unknown field `{name}`, expected one of {}",
-                        known.join(", ")
-                    );
-                    if let Some(parent) = empty_parent(entries, &objects, name, root) {
-                        message.push_str(&format!(
-                            "; `{parent}:` above it is empty: indent `{name}` under `{parent}:`"
-                        ));
-                    } else if let Some(c) = closest(name, known.iter().copied()) {
-                        message.push_str(&format!("; did you mean `{c}`?"));
-                    }
+                    let message = match empty_parent(entries, &objects, name, root) {
+                        Some(parent) => format!(
+                            "unknown field `{name}`, expected one of {}; `{parent}:` above it is empty: indent `{name}` under `{parent}:`",
+                            known.join(", ")
+                        ),
+                        None => unknown_field(name, &known),
+                    };
                     found.push((key.pos, subject.to_string(), message));
                 } else if let Some(extra) = objects
                     .iter()
@@ -220,14 +216,7 @@ pub(super) fn walk_file(root: &Node, errs: &mut Errs) {
                 continue;
             }
             _ => {
-                let mut message = format!(
-                    "unknown field `{name}`, expected one of {}",
-                    known.join(", ")
-                );
-                if let Some(c) = closest(name, known.iter().copied()) {
-                    message.push_str(&format!("; did you mean `{c}`?"));
-                }
-                found.push((key.pos, String::new(), message));
+                found.push((key.pos, String::new(), unknown_field(name, &known)));
                 continue;
             }
         };
@@ -313,6 +302,18 @@ fn empty_parent<'a>(
             .any(|a| a.get("properties").and_then(|p| p.get(name)).is_some());
         (empty && takes).then_some(k.value.0.as_str())
     })
+}
+
+/// serde's words for an unknown key, with the closest known one.
+fn unknown_field(name: &str, known: &[&str]) -> String {
+    let mut message = format!(
+        "unknown field `{name}`, expected one of {}",
+        known.join(", ")
+    );
+    if let Some(c) = closest(name, known.iter().copied()) {
+        message.push_str(&format!("; did you mean `{c}`?"));
+    }
+    message
 }
 
 /// Whether item `i` of `s` did not parse.
