@@ -168,7 +168,7 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 deploy-sam: $(SAM) build
-	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [MAIL_DOMAIN=acme.example] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
+	@test -n "$(HOME_REGION)" -a -n "$(REGIONS)" -a -n "$(OPERATOR_EMAILS)" || { echo "usage: make deploy-sam HOME_REGION=eu-west-1 REGIONS=\"eu-west-1 us-east-1\" OPERATOR_EMAILS=oncall@example.com[,...] [CUSTOMERS=acme=it@acme.example,...] [MAIL_DOMAIN=acme.example] [STATUS_SITE=bucket] [PREFIX=atalaya-] [PROBE_SHARDS=n]"; exit 2; }
 	@test -f dist/atalaya-alert.zip -a -f dist/atalaya-probe.zip -a -f dist/atalaya-rollup.zip -a -f dist/atalaya-ping.zip || { echo "run make package first"; exit 2; }
 	@set -e; operators=$$(infra/keyed.sh "$(OPERATOR_EMAILS)"); customers=$$(infra/keyed.sh "$(CUSTOMERS)"); \
 	  shards=$${PROBE_SHARDS:-$$($(ATALAYA) plan --shards $(CHECKS))}; shard_list=$$(seq -s, 0 $$((shards - 1))); \
@@ -177,7 +177,7 @@ deploy-sam: $(SAM) build
 	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \
 	    --parameter-overrides Prefix=$(PREFIX) ProbeRegions=$(subst $(space),$(comma),$(strip $(REGIONS))) \
 	      OperatorEmails=$$operators $${customers:+CustomerSubscriptions=$$customers} \
-	      $(if $(MAIL_DOMAIN),MailDomain=$(MAIL_DOMAIN)); \
+	      $(if $(MAIL_DOMAIN),MailDomain=$(MAIL_DOMAIN)) $(if $(STATUS_SITE),StatusSite=$(STATUS_SITE)); \
 	  for r in $(REGIONS); do \
 	    $(SAM) deploy --template infra/sam/probe-region.yaml --stack-name $(PREFIX)probe --region $$r \
 	      --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --resolve-s3 --no-fail-on-empty-changeset \

@@ -895,6 +895,27 @@ def check_cost_floor():
         problem("shared/core/src/cost.rs: the floor counts one KMS key per probe region, but the probe stack has another number")
 
 
+def check_status_site():
+    """The status site's CloudFront is optional (a new account may not create distributions):
+    every CloudFront resource exists only with StatusSite=cloudfront (SAM) / local.cdn (Terraform),
+    and both default to CloudFront."""
+    home = sam("home")
+    for lid, res in sam_resources(home).items():
+        if isinstance(res, dict) and str(res.get("Type", "")).startswith("AWS::CloudFront::") and res.get("Condition") != "HasCdn":
+            problem(f"infra/sam/home.yaml: {lid} is created without StatusSite=cloudfront (Condition: HasCdn): a new account's deploy would roll back")
+    if home["Parameters"].get("StatusSite", {}).get("Default") != "cloudfront":
+        problem("infra/sam/home.yaml: the StatusSite parameter should default to cloudfront")
+    text = read("infra/terraform/site.tf")
+    for kind in ("aws_cloudfront_distribution", "aws_cloudfront_origin_access_control", "aws_cloudfront_function"):
+        for label, body in tf_blocks(text, kind):
+            if not re.search(r"count\s*=\s*local\.cdn \? 1 : 0", body):
+                problem(f"infra/terraform/site.tf: {kind}.{label} is created without status_site = \"cloudfront\" (count = local.cdn ? 1 : 0)")
+    variables = read("infra/terraform/variables.tf")
+    m = re.search(r'variable "status_site" \{.*?default\s*=\s*"(\w+)"', variables, re.S)
+    if not m or m.group(1) != "cloudfront":
+        problem("infra/terraform/variables.tf: the status_site variable should default to cloudfront")
+
+
 def check_checkov_skips():
     for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
         for lid, res in sam_resources(cfn_yaml.load(str(path))).items():
@@ -909,7 +930,7 @@ def check_checkov_skips():
         problem("Makefile: checkov skips a check globally; put the skip on its resource, with its reason")
 
 
-for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_cost_floor, check_checkov_skips):
+for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_cost_floor, check_status_site, check_checkov_skips):
     try:
         check()
     except Exception as e:  # a template this script cannot read is a problem too
@@ -919,4 +940,4 @@ for p in problems:
     print(f"infra/check-consistency.py: {p}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards, function URL permissions and checkov skips agree (SAM, Terraform, code)")
+print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards, function URL permissions, the optional CloudFront and checkov skips agree (SAM, Terraform, code)")

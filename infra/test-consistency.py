@@ -110,6 +110,13 @@ DRIFTS = [
     ("Terraform's site manifest where CloudFront serves it", "infra/terraform/main.tf",
      '"${aws_s3_bucket.site.arn}/state/site.json"', '"${aws_s3_bucket.site.arn}/site/site.json"',
      "s3:GetObject on object:site/manifest, which it needs"),
+    ("a CloudFront resource left unconditional in SAM", HOME,
+     "  SiteDistribution:\n    Condition: HasCdn\n", "  SiteDistribution:\n",
+     "SiteDistribution is created without StatusSite=cloudfront"),
+    ("a CloudFront resource left unconditional in Terraform", "infra/terraform/site.tf",
+     'resource "aws_cloudfront_function" "site_index" {\n  count   = local.cdn ? 1 : 0\n',
+     'resource "aws_cloudfront_function" "site_index" {\n',
+     "aws_cloudfront_function.site_index is created without"),
 ]
 
 

@@ -45,8 +45,8 @@ output "pages_url" {
 }
 
 output "status_site_url" {
-  description = "The status site (each customer's page at <url>/<slug>/; settings.status_page.url)."
-  value       = var.status_domain == "" ? "https://${aws_cloudfront_distribution.site.domain_name}" : "https://${var.status_domain}"
+  description = "The status site (each customer's page at <url>/<slug>/; settings.status_page.url); empty with status_site = \"bucket\"."
+  value       = !local.cdn ? "" : var.status_domain == "" ? "https://${aws_cloudfront_distribution.site[0].domain_name}" : "https://${var.status_domain}"
 }
 
 output "site_bucket" {

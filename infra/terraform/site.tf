@@ -3,6 +3,11 @@
 # serves site/ only, through origin access control; state/site.json (what the site holds) is
 # never served: it would list the unlisted customers' pages.
 
+locals {
+  # status_site = "bucket": the pages are written, no CloudFront serves them.
+  cdn = var.status_site == "cloudfront"
+}
+
 resource "aws_s3_bucket" "site" {
   #checkov:skip=CKV_AWS_18:Access logging would need a second bucket; CloudFront serves every read, and the alert function is the only writer.
   #checkov:skip=CKV_AWS_21:The site is rebuilt from the tables whenever it changes: old versions of pages are worth nothing and would only cost.
@@ -39,30 +44,47 @@ resource "aws_s3_bucket_ownership_controls" "site" {
 
 resource "aws_s3_bucket_policy" "site" {
   bucket = aws_s3_bucket.site.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "TlsOnly"
-        Effect    = "Deny"
-        Principal = { AWS = "*" }
-        Action    = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"]
-        Resource  = [aws_s3_bucket.site.arn, "${aws_s3_bucket.site.arn}/*"]
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
-      {
-        Sid       = "CloudFrontReadsThePages"
-        Effect    = "Allow"
-        Principal = { Service = "cloudfront.amazonaws.com" }
-        Action    = "s3:GetObject"
-        Resource  = "${aws_s3_bucket.site.arn}/site/*"
-        Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.site.arn } }
-      },
-    ]
-  })
+  policy = data.aws_iam_policy_document.site.json
+}
+
+data "aws_iam_policy_document" "site" {
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"]
+    resources = [aws_s3_bucket.site.arn, "${aws_s3_bucket.site.arn}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+  dynamic "statement" {
+    for_each = aws_cloudfront_distribution.site
+    content {
+      sid       = "CloudFrontReadsThePages"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.site.arn}/site/*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudfront.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "AWS:SourceArn"
+        values   = [statement.value.arn]
+      }
+    }
+  }
 }
 
 resource "aws_cloudfront_origin_access_control" "site" {
+  count                             = local.cdn ? 1 : 0
   name                              = "${var.prefix}site"
   origin_access_control_origin_type = "s3"
   signing_behavior                  = "always"
@@ -72,6 +94,7 @@ resource "aws_cloudfront_origin_access_control" "site" {
 # /acme-7f3k/ is /acme-7f3k/index.html; /acme-7f3k goes to /acme-7f3k/ (the pages' links are
 # relative).
 resource "aws_cloudfront_function" "site_index" {
+  count   = local.cdn ? 1 : 0
   name    = "${var.prefix}site-index"
   runtime = "cloudfront-js-2.0"
   comment = "Folder addresses to their index.html"
@@ -99,6 +122,7 @@ resource "aws_cloudfront_distribution" "site" {
   #checkov:skip=CKV_AWS_174:TLSv1.2_2021 is set whenever the site has its own domain; CloudFront's default certificate cannot be given a minimum protocol.
   #checkov:skip=CKV2_AWS_42:The custom certificate is optional (status_domain and status_certificate_arn); without them the CloudFront address is used.
   #checkov:skip=CKV2_AWS_32:The managed SecurityHeadersPolicy is attached by its ID (67f7725c-...); checkov recognises only a policy defined in this configuration.
+  count               = local.cdn ? 1 : 0
   enabled             = true
   comment             = "${var.prefix}status site"
   default_root_object = "index.html"
@@ -110,7 +134,7 @@ resource "aws_cloudfront_distribution" "site" {
     origin_id                = "site"
     domain_name              = aws_s3_bucket.site.bucket_regional_domain_name
     origin_path              = "/site"
-    origin_access_control_id = aws_cloudfront_origin_access_control.site.id
+    origin_access_control_id = aws_cloudfront_origin_access_control.site[0].id
   }
 
   default_cache_behavior {
@@ -126,7 +150,7 @@ resource "aws_cloudfront_distribution" "site" {
     response_headers_policy_id = "67f7725c-6f97-4210-82d7-5512b31e9d03"
     function_association {
       event_type   = "viewer-request"
-      function_arn = aws_cloudfront_function.site_index.arn
+      function_arn = aws_cloudfront_function.site_index[0].arn
     }
   }
 

@@ -61,6 +61,16 @@ variable "mail_domain" {
   default     = ""
 }
 
+variable "status_site" {
+  description = "cloudfront: the status site served by CloudFront from the site bucket. bucket: the alert function still writes the pages to the bucket (site_bucket) and no CloudFront is created, for a new account that cannot create distributions until AWS verifies it (docs/deploy.md, \"What a clean account needs\"), or to serve the pages from your own host."
+  type        = string
+  default     = "cloudfront"
+  validation {
+    condition     = contains(["cloudfront", "bucket"], var.status_site)
+    error_message = "The status_site variable must be cloudfront or bucket."
+  }
+}
+
 variable "status_domain" {
   description = "The status site under your own name (e.g. status.acme.example), with status_certificate_arn. Empty: the CloudFront address (status_site_url) only."
   type        = string
