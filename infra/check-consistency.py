@@ -56,8 +56,11 @@ ACCESS = {
         ("dynamodb:PutItem", "table:outbox"),
         ("dynamodb:UpdateItem", "table:outbox"),
         ("dynamodb:BatchGetItem", "table:outbox"),
-        ("ssm:GetParameter", "parameters:here/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("ssm:GetParameter", "parameters:here/alert"),
+        ("secretsmanager:GetSecretValue", "secrets:here/alert"),
+        # The link key signs acknowledgement links.
+        ("ssm:GetParameter", "parameters:here/mail"),
+        ("secretsmanager:GetSecretValue", "secrets:here/mail"),
         ("s3:PutObject", "objects:site/pages"),
         ("s3:DeleteObject", "objects:site/pages"),
         ("s3:GetObject", "object:site/manifest"),
@@ -66,6 +69,8 @@ ACCESS = {
         ("dynamodb:Query", "index:outbox/pending"),
         ("sns:Publish", "topic:operators"),
         ("sns:Publish", "topic:customers"),
+        ("sns:ListSubscriptionsByTopic", "topic:operators"),
+        ("sns:ListSubscriptionsByTopic", "topics:probe-alarms"),
         ("kms:GenerateDataKey", "key"),
         ("kms:Decrypt", "key"),
         ("sqs:SendMessage", "queue:alert-dlq"),
@@ -86,8 +91,8 @@ ACCESS = {
         ("ses:SendRawEmail", "identity:mail"),
         ("ses:SendEmail", "configuration-set:mail"),
         ("ses:SendRawEmail", "configuration-set:mail"),
-        ("ssm:GetParameter", "parameters:here/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("ssm:GetParameter", "parameters:here/mail"),
+        ("secretsmanager:GetSecretValue", "secrets:here/mail"),
         ("sqs:SendMessage", "queue:mailer-dlq"),
         ("kms:GenerateDataKey", "key"),
         ("kms:Decrypt", "key"),
@@ -110,8 +115,8 @@ ACCESS = {
         ("ses:SendRawEmail", "identity:mail"),
         ("ses:SendEmail", "configuration-set:mail"),
         ("ses:SendRawEmail", "configuration-set:mail"),
-        ("ssm:GetParameter", "parameters:here/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("ssm:GetParameter", "parameters:here/mail"),
+        ("secretsmanager:GetSecretValue", "secrets:here/mail"),
         ("s3:GetObject", "object:checks"),
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
@@ -132,8 +137,8 @@ ACCESS = {
         ("dynamodb:BatchWriteItem", "table:results"),
         ("dynamodb:GetItem", "table:state"),
         ("dynamodb:PutItem", "table:state"),
-        ("ssm:GetParameter", "parameters:here/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("ssm:GetParameter", "parameters:here/heartbeat"),
+        ("secretsmanager:GetSecretValue", "secrets:here/heartbeat"),
         ("s3:GetObject", "object:checks"),
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
@@ -145,8 +150,8 @@ ACCESS = {
         ("dynamodb:BatchGetItem", "table:state"),
         ("dynamodb:GetItem", "table:state"),
         ("dynamodb:PutItem", "table:state"),
-        ("ssm:GetParameter", "parameters:here/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:here/prefix"),
+        ("ssm:GetParameter", "parameters:here/heartbeat"),
+        ("secretsmanager:GetSecretValue", "secrets:here/heartbeat"),
         ("s3:GetObject", "object:checks"),
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
@@ -155,8 +160,8 @@ ACCESS = {
         ("logs:CreateLogStream", "logs"),
         ("logs:PutLogEvents", "logs"),
         ("dynamodb:BatchWriteItem", "table:results"),
-        ("ssm:GetParameter", "parameters:home/prefix"),
-        ("secretsmanager:GetSecretValue", "secrets:home/prefix"),
+        ("ssm:GetParameter", "parameters:home/probe"),
+        ("secretsmanager:GetSecretValue", "secrets:home/probe"),
         ("s3:GetObject", "object:checks"),
         ("s3:GetObjectVersion", "object:checks"),
         ("s3:ListBucket", "bucket:checks"),
@@ -258,17 +263,28 @@ def code_tables():
 TYPE_LETTER = {"String": "S", "Number": "N", "Binary": "B", "S": "S", "N": "N", "B": "B"}
 
 
-def code_metrics():
-    """(metric, dimension name) pairs the functions emit as EMF."""
+def declared_metrics():
+    """The values atalaya_aws::emf makes custom metrics (METRICS); the rest are log fields."""
+    text = read("shared/aws/src/lib.rs")
+    block = text.split("pub const METRICS: &[&str] = &[", 1)[1].split("];", 1)[0]
+    return set(re.findall(r'"(\w+)"', block))
+
+
+def code_metrics(by_function=False):
+    """(metric, dimension name) pairs the functions emit as EMF custom metrics (with the
+    function's name first when `by_function`)."""
     out = set()
+    declared = declared_metrics()
     for name in ("alert", "probe", "rollup", "ping"):
         src = function_code(name)
         for m in re.finditer(r"atalaya_aws::emf\(", src):
             call = balanced(src, m.end() - 1, "(", ")")
             dims = re.findall(r'\(\s*"(\w+)",\s*(?:"[^"]*"|&?[\w.]+)\s*\)', call.split("],", 1)[0])
             for metric in re.findall(r'\(\s*"(\w+)",\s*"(?:Count|Milliseconds|Bytes|Seconds)"', call):
+                if metric not in declared:
+                    continue
                 for d in dims or [None]:
-                    out.add((metric, d))
+                    out.add((name, metric, d) if by_function else (metric, d))
     return out
 
 
@@ -381,19 +397,16 @@ def sam_canon(tpl, value):
             m = re.fullmatch(r"(?:arn:\$\{AWS::Partition\}:s3:::)?\$\{Prefix\}(\w+)-\$\{AWS::AccountId\}-\$\{HomeRegion\}(/.*)?", text)
             if m:
                 return bucket_path(m.group(1), m.group(2) or "")
-            if text == "arn:${AWS::Partition}:ssm:${HomeRegion}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
-                return "parameters:home/prefix"
-            if text == "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
-                return "parameters:here/prefix"
-            if text == "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}*":
-                return "secrets:here/prefix"
+            m = re.fullmatch(r"arn:\$\{AWS::Partition\}:(ssm|secretsmanager):\$\{(HomeRegion|AWS::Region)\}:\$\{AWS::AccountId\}:(?:parameter/|secret:)\$\{SecretsPrefix\}(?:(\w+)/)?\*", text)
+            if m:
+                return secrets_canon(m.group(1), "home" if m.group(2) == "HomeRegion" else "here", m.group(3))
+            if text == "arn:${AWS::Partition}:sns:*:${AWS::AccountId}:${Prefix}alarms-*":
+                return "topics:probe-alarms"
             if text == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailDomain}":
                 return "identity:mail"
             m = re.fullmatch(r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:configuration-set/\$\{Prefix\}(\w+)", text)
             if m:
                 return f"configuration-set:{m.group(1)}"
-            if text == "arn:${AWS::Partition}:secretsmanager:${HomeRegion}:${AWS::AccountId}:secret:${SecretsPrefix}*":
-                return "secrets:home/prefix"
             return f"?{text}"
     return f"literal:{value}"
 
@@ -464,6 +477,23 @@ TF_FILES = {
 }
 
 
+def secrets_folders():
+    """The folders of the secrets prefix each reader may read (shared/core/src/secrets.rs)."""
+    text = read("shared/core/src/secrets.rs")
+    return set(re.findall(r'Reader::\w+ => "(\w+)",\n', text.split("fn folder")[1].split("fn functions")[0]))
+
+
+def secrets_canon(service, where, folder):
+    """SSM parameters or secrets under the prefix: the whole prefix, or one reader's folder,
+    which must be one the code knows."""
+    kind = "parameters" if service == "ssm" else "secrets"
+    if folder is None:
+        return f"{kind}:{where}/prefix"
+    if folder not in secrets_folders():
+        return f"?{kind}:{where}/{folder} (no reader has this folder in shared/core/src/secrets.rs)"
+    return f"{kind}:{where}/{folder}"
+
+
 def one(v):
     """python-hcl2 0.4 wraps each attribute value in a list."""
     return v[0] if isinstance(v, list) and len(v) == 1 else v
@@ -479,10 +509,11 @@ def tf_canon(expr):
     expr = expr.strip().strip('"')
     # A resource made only with mail_domain (count = 1) is the same resource.
     expr = expr.replace("[0]", "")
-    if expr == "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*":
-        return "parameters:here/prefix"
-    if expr == "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*":
-        return "secrets:here/prefix"
+    m = re.fullmatch(r"\$\{local\.arn\}:(ssm|secretsmanager):\$\{(var\.home_region|local\.region)\}:\$\{local\.account\}:(?:parameter/|secret:)\$\{var\.secrets_prefix\}(?:(\w+)/)?\*", expr)
+    if m:
+        return secrets_canon(m.group(1), "home" if m.group(2) == "var.home_region" else "here", m.group(3))
+    if expr == "${local.arn}:sns:*:${local.account}:${var.prefix}alarms-*":
+        return "topics:probe-alarms"
     if expr == "${local.arn}:ses:${local.region}:${local.account}:identity/${var.mail_domain}":
         return "identity:mail"
     m = re.fullmatch(r"\$\{local\.arn\}:ses:\$\{local\.region\}:\$\{local\.account\}:configuration-set/\$\{var\.prefix\}(\w+)", expr)
@@ -519,10 +550,6 @@ def tf_canon(expr):
     m = re.fullmatch(r"\$\{local\.table\}/\$\{var\.prefix\}(\w+)", expr)
     if m:
         return f"table:{m.group(1)}"
-    if expr == "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}*":
-        return "parameters:home/prefix"
-    if expr == "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}*":
-        return "secrets:home/prefix"
     if expr == "var.prefix":
         return "prefix"
     if expr == "var.home_region":
@@ -711,6 +738,11 @@ def check_alarms():
             elif p["Namespace"] == "AWS/Lambda":
                 if sam_canon(tpl, dims.get("FunctionName")) not in ("function:AlertFunction", "function:ProbeFunction", "function:MailerFunction", "function:PagesFunction", "function:RollupFunction", "function:PingFunction", "function:PingJudgeFunction"):
                     problem(f"SAM {tname}: alarm {lid} is on a function this stack does not create")
+            elif p["Namespace"] == "AWS/ApiGateway":
+                api = dims.get("ApiId")
+                apis = [k for k, v in sam_resources(tpl).items() if isinstance(v, dict) and v.get("Type") == "AWS::ApiGatewayV2::Api"]
+                if not (isinstance(api, dict) and api.get("Ref") in apis) or dims.get("Stage") != "$default":
+                    problem(f"SAM {tname}: alarm {lid} is not on an HTTP API this stack creates (ApiId and Stage $default)")
             elif p["Namespace"] == "AWS/SQS":
                 q = dims.get("QueueName", {})
                 if not (isinstance(q, dict) and "Fn::GetAtt" in q and sam_canon(tpl, {"Fn::GetAtt": q["Fn::GetAtt"]}).startswith("queue:")):
@@ -733,6 +765,8 @@ def check_alarms():
                         problem(f"Terraform {rel}: alarm {label} watches {m} by {dim.group(1) if dim else None}, which no function emits")
             elif ns == "AWS/Lambda" and not re.search(r"FunctionName = aws_lambda_function\.\w+(\[0\])?\.function_name", body):
                 problem(f"Terraform {rel}: alarm {label} is not on this module's function")
+            elif ns == "AWS/ApiGateway" and not re.search(r'ApiId = module\.\w+_endpoint(\[0\])?\.api_id, Stage = "\$default"', body):
+                problem(f"Terraform {rel}: alarm {label} is not on an HTTP API this configuration creates")
     # The same alarms on both sides (by name pattern).
     sam_names = set()
     for tname in ("home", "probe-region"):
@@ -833,41 +867,48 @@ def check_wildcards():
             problem(f"{rel}: wildcard action *")
 
 
-def check_function_urls():
-    """A public function URL (auth NONE) answers only with both statements in the function's
-    policy (since October 2025): lambda:InvokeFunctionUrl for anyone, and lambda:InvokeFunction
-    through the URL only. SAM's transform writes both; Terraform must say both."""
-    for path in sorted((ROOT / "infra/terraform").glob("*.tf")):
-        text = path.read_text()
-        rel = path.relative_to(ROOT)
-        for label, body in tf_blocks(text, "aws_lambda_function_url"):
-            if not re.search(r'authorization_type\s*=\s*"NONE"', body):
+# The functions anyone on the internet may call, each behind a throttled HTTP API.
+PUBLIC = {"PingFunction": "ping", "PagesFunction": "pages"}
+
+
+def check_public_endpoints():
+    """Nothing public can blind the monitor: no function URL (it cannot be throttled), and each
+    public function behind an HTTP API whose stage throttles (rate and burst), invoked only
+    from that API."""
+    home = sam("home")
+    res = sam_resources(home)
+    for tname in ("home", "probe-region"):
+        for lid, r in sam_resources(sam(tname)).items():
+            if not isinstance(r, dict):
                 continue
-            m = re.search(r"function_name\s*=\s*aws_lambda_function\.(\w+)", body)
-            if not m:
-                problem(f"{rel}: function URL {label} names its function in a way this check cannot read")
-                continue
-            fn = m.group(1)
-            url_ok = any(
-                re.search(r"function_name\s*=\s*aws_lambda_function\.%s\b" % fn, b)
-                and '"lambda:InvokeFunctionUrl"' in b
-                and re.search(r'function_url_auth_type\s*=\s*"NONE"', b)
-                for _, b in tf_blocks(text, "aws_lambda_permission")
-            )
-            if not url_ok:
-                problem(f"{rel}: the {fn} function's public URL has no lambda:InvokeFunctionUrl permission for anyone (function_url_auth_type NONE)")
-            invoke_ok = any(
-                re.search(r'source\s*=\s*"\./modules/url-invoke"', b)
-                and re.search(r"function\s*=\s*aws_lambda_function\.%s(\[0\])?\.arn" % fn, b)
-                for b in (balanced(text, mm.end() - 1, "{", "}") for mm in re.finditer(r'module "(\w+)" \{', text))
-            ) or any(
-                re.search(r"function_name\s*=\s*aws_lambda_function\.%s\b" % fn, b)
-                and '"lambda:InvokeFunction"' in b
-                and re.search(r"invoked_via_function_url\s*=\s*true", b)
-                for _, b in tf_blocks(text, "aws_lambda_permission")
-            )
-            if not invoke_ok:
-                problem(f"{rel}: the {fn} function's public URL has no lambda:InvokeFunction permission through the URL (modules/url-invoke): it would answer 403")
+            if r.get("Type") == "AWS::Lambda::Url" or "FunctionUrlConfig" in r.get("Properties", {}):
+                problem(f"infra/sam/{tname}.yaml: {lid} has a function URL, which no throttle bounds: put it behind a throttled HTTP API")
+    of_type = lambda t: {k: v for k, v in res.items() if isinstance(v, dict) and v.get("Type") == t}
+    for fn in PUBLIC:
+        integ = [k for k, v in of_type("AWS::ApiGatewayV2::Integration").items() if v["Properties"].get("IntegrationUri") == {"Fn::GetAtt": [fn, "Arn"]}]
+        if not integ:
+            problem(f"infra/sam/home.yaml: {fn} is public but no HTTP API integration invokes it")
+            continue
+        api = res[integ[0]]["Properties"]["ApiId"].get("Ref")
+        stages = [v["Properties"] for v in of_type("AWS::ApiGatewayV2::Stage").values() if v["Properties"].get("ApiId") == {"Ref": api}]
+        if not any({"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(st.get("DefaultRouteSettings", {})) for st in stages):
+            problem(f"infra/sam/home.yaml: {api} (before {fn}) has no stage that throttles (DefaultRouteSettings ThrottlingRateLimit and ThrottlingBurstLimit)")
+        perms = [v["Properties"] for v in of_type("AWS::Lambda::Permission").values() if v["Properties"].get("FunctionName") == {"Ref": fn}]
+        if not perms or any(p.get("Principal") != "apigateway.amazonaws.com" or "${%s}" % api not in json.dumps(p.get("SourceArn")) for p in perms):
+            problem(f"infra/sam/home.yaml: {fn} may be invoked by something else than {api} (its permissions: {perms})")
+    for path in sorted((ROOT / "infra/terraform").rglob("*.tf")):
+        if tf_blocks(path.read_text(), "aws_lambda_function_url") and list(tf_blocks(path.read_text(), "aws_lambda_function_url")):
+            problem(f"{path.relative_to(ROOT)}: a function URL, which no throttle bounds: use modules/public-endpoint")
+    module = read("infra/terraform/modules/public-endpoint/main.tf")
+    if not re.search(r"default_route_settings \{\s*throttling_rate_limit\s*=\s*var\.rate_limit\s*throttling_burst_limit\s*=\s*var\.burst_limit", module):
+        problem("infra/terraform/modules/public-endpoint/main.tf: the stage does not throttle with rate_limit and burst_limit")
+    if not re.search(r'principal\s*=\s*"apigateway\.amazonaws\.com"', module) or "${aws_apigatewayv2_api.this.id}/*" not in module:
+        problem("infra/terraform/modules/public-endpoint/main.tf: the function may be invoked by something else than its API")
+    text = "".join(read(f"infra/terraform/{f}") for f in ("ping.tf", "mail.tf"))
+    for name in PUBLIC.values():
+        blocks = [balanced(text, m.end() - 1, "{", "}") for m in re.finditer(r'module "%s_endpoint" \{' % name, text)]
+        if not any(re.search(r'source\s*=\s*"\./modules/public-endpoint"', b) and re.search(r"function_arn\s*=\s*aws_lambda_function\.%s(\[0\])?\.arn" % name, b) for b in blocks):
+            problem(f"infra/terraform: the {name} function is public but not behind modules/public-endpoint (module \"{name}_endpoint\")")
 
 
 def check_cost_floor():
@@ -888,9 +929,21 @@ def check_cost_floor():
     always = len([a for a in home_alarms if not a[1]])
     mail = len([a for a in home_alarms if a[1] == "HasMail"])
     per_region = len(kind(region, "AWS::CloudWatch::Alarm")) + 1  # and results-missing-<region>
-    for name, want in (("HOME_ALARMS", always), ("MAIL_ALARMS", mail), ("REGION_ALARMS", per_region), ("HOME_KMS_KEYS", len(kind(home, "AWS::KMS::Key")))):
+    # Custom metrics: each one an alarm watches (else it costs $0.30 a month for nobody), and
+    # counted as the code declares them.
+    watched = set()
+    for tpl in (home, region):
+        for r in tpl.values():
+            if isinstance(r, dict) and r.get("Type") == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "Atalaya":
+                watched.add(r["Properties"]["MetricName"])
+    for metric in sorted(declared_metrics() - watched):
+        problem(f"shared/aws/src/lib.rs: {metric} is a custom metric ($0.30 a month each) that no alarm watches: keep it a log field")
+    emitted = code_metrics(by_function=True)
+    count = lambda fns, dim: len({(m, d) for f, m, d in emitted if f in fns and d == dim})
+    metrics_want = (("HOME_METRICS", count(("alert", "rollup"), "Function")), ("REGION_METRICS", count(("alert", "probe"), "Region")), ("HEARTBEAT_METRICS", count(("ping",), "Function")))
+    for name, want in metrics_want + (("HOME_ALARMS", always), ("MAIL_ALARMS", mail), ("REGION_ALARMS", per_region), ("HOME_KMS_KEYS", len(kind(home, "AWS::KMS::Key")))):
         if const(name) != want:
-            problem(f"shared/core/src/cost.rs: {name} is {const(name)}, but the SAM stacks have {want}: the estimate's floor is off")
+            problem(f"shared/core/src/cost.rs: {name} is {const(name)}, but the stacks (SAM, and the metrics the code declares) have {want}: the estimate's floor is off")
     if len(kind(region, "AWS::KMS::Key")) != 1:
         problem("shared/core/src/cost.rs: the floor counts one KMS key per probe region, but the probe stack has another number")
 
@@ -916,6 +969,24 @@ def check_status_site():
         problem("infra/terraform/variables.tf: the status_site variable should default to cloudfront")
 
 
+def check_topic_names():
+    """The alert function finds each probe region's alarms topic by name
+    (atalaya_aws::subscriptions::topics: <prefix>alarms-<region>, beside <prefix>operators)."""
+    code = read("shared/aws/src/subscriptions.rs")
+    if '{prefix}alarms-{r}' not in code or 'strip_suffix("operators")' not in code:
+        problem("shared/aws/src/subscriptions.rs: the topics' names are no longer <prefix>operators and <prefix>alarms-<region>; update this check and the stacks together")
+    home = sam_resources(sam("home"))
+    region = sam_resources(sam("probe-region"))
+    names = lambda res: [json.dumps(r["Properties"].get("TopicName")) for r in res.values() if isinstance(r, dict) and r.get("Type") == "AWS::SNS::Topic"]
+    if '{"Fn::Sub": "${Prefix}alarms-${AWS::Region}"}' not in names(region):
+        problem(f"infra/sam/probe-region.yaml: the alarms topic is not named ${{Prefix}}alarms-${{AWS::Region}} (it is {names(region)}): the alert function would not find its subscriptions")
+    if '{"Fn::Sub": "${Prefix}operators"}' not in names(home):
+        problem("infra/sam/home.yaml: the operators topic is not named ${Prefix}operators")
+    tf = read("infra/terraform/modules/probe-region/main.tf")
+    if not re.search(r'name\s*=\s*"\$\{var\.prefix\}alarms-\$\{local\.region\}"', tf):
+        problem("infra/terraform/modules/probe-region/main.tf: the alarms topic is not named ${var.prefix}alarms-${local.region}: the alert function would not find its subscriptions")
+
+
 def check_checkov_skips():
     for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
         for lid, res in sam_resources(cfn_yaml.load(str(path))).items():
@@ -930,7 +1001,7 @@ def check_checkov_skips():
         problem("Makefile: checkov skips a check globally; put the skip on its resource, with its reason")
 
 
-for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_function_urls, check_cost_floor, check_status_site, check_checkov_skips):
+for check in (check_tables, check_environment_and_iam, check_alarms, check_schedules, check_wildcards, check_public_endpoints, check_cost_floor, check_status_site, check_topic_names, check_checkov_skips):
     try:
         check()
     except Exception as e:  # a template this script cannot read is a problem too
@@ -940,4 +1011,4 @@ for p in problems:
     print(f"infra/check-consistency.py: {p}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards, function URL permissions, the optional CloudFront and checkov skips agree (SAM, Terraform, code)")
+print("infra consistency: tables, environment, IAM, alarms, schedules, wildcards, throttled public endpoints, the optional CloudFront and checkov skips agree (SAM, Terraform, code)")

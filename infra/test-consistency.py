@@ -11,7 +11,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHECK = ROOT / "infra/check-consistency.py"
-COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/status_site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "functions/ping/src", "shared/core/src/kinds/heartbeat", "shared/core/src/cost.rs", "Makefile"]
+COPIED = ["infra", "shared/store/src/dynamodb", "shared/notify/src/status_site", "shared/aws/src", "shared/app/src", "functions/alert/src", "functions/probe/src", "functions/mailer/src", "functions/pages/src", "functions/rollup/src", "functions/ping/src", "shared/core/src/kinds/heartbeat", "shared/core/src/cost.rs", "shared/core/src/secrets.rs", "Makefile"]
 
 HOME, PROBE = "infra/sam/home.yaml", "infra/sam/probe-region.yaml"
 TF, TF_ALARMS = "infra/terraform/main.tf", "infra/terraform/alarms.tf"
@@ -93,20 +93,32 @@ DRIFTS = [
      "Action: [s3:PutObject, s3:DeleteObject]\n                Resource: !Sub ${SiteBucket.Arn}/site/*",
      "Action: [s3:PutObject, s3:DeleteObject]\n                Resource: !Sub ${SiteBucket.Arn}/*",
      "s3:PutObject on ?object /*, which it should not"),
-    ("Terraform's ping URL without lambda:InvokeFunction through it", "infra/terraform/ping.tf",
-     'module "ping_url_invoke" {\n  source   = "./modules/url-invoke"\n  name     = "${var.prefix}ping-url-invoke"\n  function = aws_lambda_function.ping.arn\n}', "",
-     "the ping function's public URL has no lambda:InvokeFunction permission through the URL"),
-    ("Terraform's pages URL without lambda:InvokeFunctionUrl", TF_MAIL,
-     'action                 = "lambda:InvokeFunctionUrl"', 'action                 = "lambda:GetFunction"',
-     "the pages function's public URL has no lambda:InvokeFunctionUrl permission"),
+    ("the ping endpoint's stage without its throttle", HOME,
+     "        ThrottlingRateLimit: !Ref PingRateLimit\n", "",
+     "PingApi (before PingFunction) has no stage that throttles"),
+    ("a function URL back on the pages", HOME,
+     "      ReservedConcurrentExecutions: !If [HasPublicConcurrency, !Ref PublicConcurrency, !Ref AWS::NoValue]\n      Environment:\n        Variables:\n          ATALAYA_CHECKS: checks.yaml\n          ATALAYA_SUBSCRIBERS_TABLE",
+     "      ReservedConcurrentExecutions: !If [HasPublicConcurrency, !Ref PublicConcurrency, !Ref AWS::NoValue]\n      FunctionUrlConfig:\n        AuthType: NONE\n      Environment:\n        Variables:\n          ATALAYA_CHECKS: checks.yaml\n          ATALAYA_SUBSCRIBERS_TABLE",
+     "PagesFunction has a function URL, which no throttle bounds"),
+    ("Terraform's endpoints without a throttle", "infra/terraform/modules/public-endpoint/main.tf",
+     "    throttling_rate_limit  = var.rate_limit\n", "",
+     "the stage does not throttle with rate_limit and burst_limit"),
+    ("Terraform's pages invoked by anyone", "infra/terraform/modules/public-endpoint/main.tf",
+     'principal     = "apigateway.amazonaws.com"', 'principal     = "*"',
+     "the function may be invoked by something else than its API"),
     ("the ping endpoint's 5xx alarm only in SAM", "infra/terraform/ping.tf",
      '"${var.prefix}ping-5xx"', '"${var.prefix}ping-5xxs"', "alarms differ"),
-    ("the pages' alarm on a function the stack does not create", HOME,
-     "MetricName: Url5xxCount\n      Dimensions: [{ Name: FunctionName, Value: !Ref PagesFunction }]",
-     "MetricName: Url5xxCount\n      Dimensions: [{ Name: FunctionName, Value: !Ref PagesFunctions }]",
-     "is on a function this stack does not create"),
+    ("the pages' alarm on an API the stack does not create", HOME,
+     "Dimensions: [{ Name: ApiId, Value: !Ref PagesApi }",
+     "Dimensions: [{ Name: ApiId, Value: !Ref PagesApis }",
+     "is not on an HTTP API this stack creates"),
     ("an alarm added without the estimate's floor knowing", "shared/core/src/cost.rs",
-     "const HOME_ALARMS: u32 = 21;", "const HOME_ALARMS: u32 = 20;", "HOME_ALARMS is 20, but the SAM stacks have 21"),
+     "const HOME_ALARMS: u32 = 23;", "const HOME_ALARMS: u32 = 22;", "HOME_ALARMS is 22, but the stacks (SAM, and the metrics the code declares) have 23"),
+    ("a custom metric nobody watches", "shared/aws/src/lib.rs",
+     '    "ChannelFailures",\n', '    "ChannelFailures",\n    "ChecksRun",\n',
+     "ChecksRun is a custom metric ($0.30 a month each) that no alarm watches"),
+    ("the estimate's floor counting metrics the code no longer declares", "shared/core/src/cost.rs",
+     "const REGION_METRICS: u32 = 1 + 1;", "const REGION_METRICS: u32 = 6 + 1;", "REGION_METRICS is 7, but the stacks (SAM, and the metrics the code declares) have 2"),
     ("Terraform's site manifest where CloudFront serves it", "infra/terraform/main.tf",
      '"${aws_s3_bucket.site.arn}/state/site.json"', '"${aws_s3_bucket.site.arn}/site/site.json"',
      "s3:GetObject on object:site/manifest, which it needs"),
@@ -117,6 +129,15 @@ DRIFTS = [
      'resource "aws_cloudfront_function" "site_index" {\n  count   = local.cdn ? 1 : 0\n',
      'resource "aws_cloudfront_function" "site_index" {\n',
      "aws_cloudfront_function.site_index is created without"),
+    ("the probe may read every secret under the prefix", PROBE,
+     "secret:${SecretsPrefix}probe/*", "secret:${SecretsPrefix}*",
+     "the probe function's role allows secretsmanager:GetSecretValue on secrets:home/prefix, which it should not"),
+    ("Terraform's mailer reading the on-call tokens", TF_MAIL,
+     "parameter/${var.secrets_prefix}mail/*", "parameter/${var.secrets_prefix}alert/*",
+     "ssm:GetParameter on parameters:here/alert, which it should not"),
+    ("a probe region's alarms topic renamed", PROBE,
+     "TopicName: !Sub ${Prefix}alarms-${AWS::Region}", "TopicName: !Sub ${Prefix}alarm-${AWS::Region}",
+     "the alarms topic is not named ${Prefix}alarms-${AWS::Region}"),
 ]
 
 

@@ -1,6 +1,7 @@
 //! `atalaya validate`: every problem with its position; warnings for what will not work as the
 //! file hopes (targets the guard refuses, `${env:…}` variables not set, no checks).
 
+use atalaya_core::secrets::Reader;
 use atalaya_core::{Config, ConfigError, Target};
 use std::path::Path;
 use std::process::ExitCode;
@@ -114,6 +115,7 @@ pub fn warnings(config: &Config, target: Target) -> Vec<ConfigError> {
         std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
     }));
     out.extend(email_on_lambda(config, target));
+    out.extend(settings_secrets(config, target));
     out.extend(channel_secrets(config, target, |name| {
         std::env::var(name).ok().filter(|v| !v.is_empty()).is_some()
     }));
@@ -142,13 +144,13 @@ fn channel_secrets(
             for name in template.variables() {
                 match target {
                     Target::Local if !is_set(name) => warn(format!("${{env:{name}}} is not set in this environment: the channel cannot send until it is (what it should send waits for it)")),
-                    Target::Lambda => warn(format!("${{env:{name}}} is read from the alert function's environment, which the stacks do not set: keep it in SSM or Secrets Manager under {SECRETS_PREFIX}")),
+                    Target::Lambda => warn(format!("${{env:{name}}} is read from the alert function's environment, which the stacks do not set: keep it in SSM or Secrets Manager as {}", Reader::Alert.where_())),
                     _ => {}
                 }
             }
             if target == Target::Lambda {
-                for r in template.references().filter(|r| outside_prefix(r)) {
-                    warn(format!("{r} is outside {SECRETS_PREFIX}, which the stacks let the alert function read: move it there"));
+                for r in template.references().filter(|r| !Reader::Alert.may_read(r)) {
+                    warn(outside(r, Reader::Alert));
                 }
             }
         }
@@ -172,7 +174,7 @@ fn email_on_lambda(config: &Config, target: Target) -> Vec<ConfigError> {
         missing.push("settings.email.pages_url (the home stack's PagesUrl output)");
     }
     match &email.key {
-        None => missing.push("settings.email.key (${ssm:/atalaya/email-key})"),
+        None => missing.push("settings.email.key (${ssm:/atalaya/mail/email-key})"),
         Some(k) if k.references().any(|r| r.source == atalaya_core::Source::Env) => missing.push(
             "settings.email.key as ${ssm:...} or ${secret:...} (the functions' environment has no such variable)",
         ),
@@ -197,6 +199,11 @@ fn unset_variables(
 ) -> Vec<ConfigError> {
     let mut out = Vec::new();
     for check in &config.checks {
+        let reader = if check.kind.is_passive() {
+            Reader::Heartbeat
+        } else {
+            Reader::Probe
+        };
         for (field, template) in check.kind.templates() {
             for name in template.variables().filter(|n| !is_set(n)) {
                 out.push(ConfigError {
@@ -209,21 +216,21 @@ fn unset_variables(
                             "${{env:{name}}} is not set in this environment: the check will report a monitoring fault until it is"
                         ),
                         Target::Lambda => format!(
-                            "${{env:{name}}} is read from the probe function's environment, which the stacks do not set: keep the value in SSM or Secrets Manager and write ${{ssm:/{SECRETS_PREFIX}...}} or ${{secret:{SECRETS_PREFIX}...}}"
+                            "${{env:{name}}} is read from {}'s environment, which the stacks do not set: keep the value in SSM or Secrets Manager and write {}",
+                            reader.functions(),
+                            reader.where_()
                         ),
                     },
                 });
             }
             if target == Target::Lambda {
-                for r in template.references().filter(|r| outside_prefix(r)) {
+                for r in template.references().filter(|r| !reader.may_read(r)) {
                     out.push(ConfigError {
                         file: config.source.clone(),
                         pos: check.pos,
                         subject: format!("check {}", check.id),
                         field: field.clone(),
-                        message: format!(
-                            "{r} is outside {SECRETS_PREFIX}, which the stacks let the probe function read: move it there, or deploy with that prefix (SAM SecretsPrefix, Terraform secrets_prefix)"
-                        ),
+                        message: outside(r, reader),
                     });
                 }
             }
@@ -232,14 +239,43 @@ fn unset_variables(
     out
 }
 
-/// What the stacks let the probe function read by default (SAM `SecretsPrefix`, Terraform
-/// `secrets_prefix`): SSM parameters under `/atalaya/`, secrets named `atalaya/…`.
-const SECRETS_PREFIX: &str = "atalaya/";
-
-fn outside_prefix(r: &atalaya_core::Reference) -> bool {
-    match r.source {
-        atalaya_core::Source::Env | atalaya_core::Source::Var => false,
-        atalaya_core::Source::Ssm => !r.name.starts_with(&format!("/{SECRETS_PREFIX}")),
-        atalaya_core::Source::Secret => !r.name.starts_with(SECRETS_PREFIX),
+/// The settings' own references (the email link key, the heartbeats' key) outside the folder of
+/// the functions that read them.
+fn settings_secrets(config: &Config, target: Target) -> Vec<ConfigError> {
+    let settings = &config.settings;
+    let read = [
+        ("email.key", settings.email.key.as_ref(), Reader::Mail),
+        (
+            "heartbeats.key",
+            settings.heartbeats.key.as_ref(),
+            Reader::Heartbeat,
+        ),
+    ];
+    let mut out = Vec::new();
+    if target != Target::Lambda {
+        return out;
     }
+    for (field, template, reader) in read {
+        for r in template.into_iter().flat_map(|t| t.references()) {
+            if !reader.may_read(r) {
+                out.push(ConfigError {
+                    file: config.source.clone(),
+                    pos: atalaya_core::Pos { line: 1, col: 1 },
+                    subject: "settings".into(),
+                    field: field.into(),
+                    message: outside(r, reader),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Each function may read only its own folder of the secrets prefix (atalaya_core::secrets).
+fn outside(r: &atalaya_core::Reference, reader: Reader) -> String {
+    format!(
+        "{r} is not where the stacks let {} read: write it as {} (the prefix is the stacks' SecretsPrefix / secrets_prefix)",
+        reader.functions(),
+        reader.where_()
+    )
 }

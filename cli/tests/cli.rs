@@ -485,14 +485,20 @@ fn validate_warns_about_what_will_not_work_and_strict_makes_it_fail() {
     let lambda = atalaya(&["validate", "--target", "lambda", path], &[]);
     assert!(
         text(&lambda.stderr)
-            .contains("which the stacks do not set: keep the value in SSM or Secrets Manager and write ${ssm:/atalaya/...} or ${secret:atalaya/...}"),
+            .contains("which the stacks do not set: keep the value in SSM or Secrets Manager and write ${ssm:/atalaya/probe/…} or ${secret:atalaya/probe/…}"),
         "{}",
         text(&lambda.stderr)
     );
-    // A secret reference the stacks' IAM would not let the probe function read.
-    let outside = with_checks(
-        "  - { id: api, service: web, http: { url: 'https://api.example/', headers: { X-Key: '${ssm:/prod/api-key}', X-Other: '${secret:atalaya/other}' } } }\n",
-    );
+    // Secret references the stacks' IAM would not let their reader read: each function has its
+    // own folder of the secrets prefix (a probe may not read the link key's folder).
+    let outside = file(concat!(
+        "settings:\n  allow_networks: [127.0.0.0/8]\n",
+        "  heartbeats: { url: 'https://ping.example', key: '${ssm:/atalaya/heartbeat/key}' }\n",
+        "  email: { pages_url: 'https://pages.example', key: '${ssm:/atalaya/probe/email-key}' }\n",
+        "customers:\n  - { id: web, name: Web }\nservices:\n  - { id: web, customer: web, name: Web }\nchecks:\n",
+        "  - { id: api, service: web, http: { url: 'https://api.example/', headers: { X-Key: '${ssm:/prod/api-key}', X-Mail: '${secret:atalaya/mail/other}', X-Ok: '${secret:atalaya/probe/ok}' } } }\n",
+        "  - { id: job, service: web, heartbeat: { every: 1h, token: '${ssm:/atalaya/probe/job}' } }\n",
+    ));
     let out = atalaya(
         &[
             "validate",
@@ -503,8 +509,16 @@ fn validate_warns_about_what_will_not_work_and_strict_makes_it_fail() {
         &[],
     );
     let err = text(&out.stderr);
-    assert!(err.contains("check api: http.headers.X-Key: ${ssm:/prod/api-key} is outside atalaya/, which the stacks let the probe function read"), "{err}");
-    assert!(!err.contains("${secret:atalaya/other}"), "{err}");
+    for expected in [
+        "check api: http.headers.X-Key: ${ssm:/prod/api-key} is not where the stacks let the probe function read: write it as ${ssm:/atalaya/probe/…} or ${secret:atalaya/probe/…}",
+        "check api: http.headers.X-Mail: ${secret:atalaya/mail/other} is not where the stacks let the probe function read",
+        "check job: heartbeat.token: ${ssm:/atalaya/probe/job} is not where the stacks let the ping and ping-judge functions read: write it as ${ssm:/atalaya/heartbeat/…}",
+        "settings: email.key: ${ssm:/atalaya/probe/email-key} is not where the stacks let the mailer, the pages and the alert function read: write it as ${ssm:/atalaya/mail/…}",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+    }
+    assert!(!err.contains("atalaya/probe/ok}"), "{err}");
+    assert!(!err.contains("heartbeat/key}"), "{err}");
     let strict = atalaya(&["validate", "--strict", path], &[]);
     assert_eq!(strict.status.code(), Some(1));
     assert!(text(&strict.stderr).contains("3 problems found (--strict makes warnings errors)"));
@@ -634,9 +648,10 @@ checks:
         stdout.contains("estimated AWS cost: $15.15 a month (345,600 check runs $0.02, 2 probe schedules $0.15, 1 probe function kept running all minute for sub-minute checks $14.98;"),
         "{stdout}"
     );
-    // And what the stacks cost whatever runs: two probe regions, no mail, no heartbeats.
+    // And what the stacks cost whatever runs: two probe regions, no mail, no heartbeats:
+    // metrics 8 + 2 × 2 (only the alarmed ones), alarms 23 + 2 × 5, keys 1 + 2.
     assert!(
-        stdout.contains("and the stacks' fixed floor: $15.10 a month (30 custom metrics $9.00, 31 alarms $3.10, 3 KMS keys $3.00;"),
+        stdout.contains("and the stacks' fixed floor: $9.90 a month (12 custom metrics $3.60, 33 alarms $3.30, 3 KMS keys $3.00;"),
         "{stdout}"
     );
     // Locally there is nothing to estimate.

@@ -35,6 +35,7 @@ services:
 checks:
   - {{ id: shop-tcp, service: shop, tcp: {{ host: 127.0.0.1, port: {port} }} }}
   - {{ id: intranet-tcp, service: intranet, tcp: {{ host: 127.0.0.1, port: {port} }} }}
+  - {{ id: nightly, service: intranet, heartbeat: {{ every: 1m, grace: 1m }} }}
 "##
     )
 }
@@ -227,16 +228,40 @@ fn a_visitor_subscribes_from_the_status_page_and_confirms_by_mail() {
         "{cy}"
     );
 
-    // A flood of addresses for 8 s: the form answers "too many" past its budget, writes at most
-    // its budget of subscribers a minute, and probing goes on as scheduled meanwhile.
-    let results = || -> i64 {
+    // A flood on every public path for 8 s: addresses for the form, pings with the job's token
+    // and with made-up ones, links that were never sent. The form answers "too many" past its
+    // budget and writes at most its budget of subscribers a minute, the job's pings are rate
+    // limited per token, and probing and judging go on as scheduled meanwhile.
+    let base = format!("http://127.0.0.1:{port}");
+    let url = Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["heartbeat", "url", "nightly", "--base", &base])
+        .arg("--file")
+        .arg(&w.file)
+        .arg("--db")
+        .arg(&w.db)
+        .output()
+        .unwrap();
+    let url = String::from_utf8_lossy(&url.stdout).trim().to_string();
+    let ping = url
+        .strip_prefix(&base)
+        .expect("the job's ping URL")
+        .to_string();
+    let results = |check: &str| -> i64 {
         let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
-            .unwrap()
+        db.query_row(
+            "SELECT COUNT(*) FROM results WHERE check_id LIKE ?1",
+            [check],
+            |r| r.get(0),
+        )
+        .unwrap()
     };
-    let before = (results(), subscribers(&w.db).len());
+    let before = (
+        results("%-tcp"),
+        subscribers(&w.db).len(),
+        results("nightly"),
+    );
     let started = Instant::now();
-    let (mut ok, mut busy, mut n) = (0, 0, 0);
+    let (mut ok, mut busy, mut n, mut pinged) = (0, 0, 0, 0);
     while started.elapsed() < Duration::from_secs(8) {
         n += 1;
         let email = format!("flood{n}@example.com");
@@ -245,21 +270,42 @@ fn a_visitor_subscribes_from_the_status_page_and_confirms_by_mail() {
             429 => busy += 1,
             other => panic!("the form answered {other} to request {n}"),
         }
+        match http(port, "GET", &ping, "").0 {
+            200 => pinged += 1,
+            429 => {}
+            other => panic!("the job's ping was answered {other} in request {n}"),
+        }
+        assert_eq!(http(port, "GET", &format!("/ping/made-up-{n}"), "").0, 404);
+        let link = http(port, "GET", &format!("/confirm?t=never-sent-{n}"), "").0;
+        assert!(
+            (400..500).contains(&link),
+            "a link never sent answered {link}"
+        );
     }
-    let after = (results(), subscribers(&w.db).len());
+    let after = (
+        results("%-tcp"),
+        subscribers(&w.db).len(),
+        results("nightly"),
+    );
     let budget = atalaya_app::subscriptions::subscribe::PER_MINUTE as usize;
     assert!(
         busy > 0 && ok <= 2 * budget,
         "{n} requests: {ok} taken, {busy} refused"
     );
     assert!(after.1 - before.1 <= 2 * budget, "{before:?} → {after:?}");
-    // Two checks every 5 s: at least two rounds' results in 8 s.
+    // Two checks every 5 s: at least two rounds' results in 8 s; the job's heartbeat judged
+    // (its first ping is a result) and its pings limited, never all refused.
     assert!(
         after.0 - before.0 >= 2,
         "probing stalled during the flood: {before:?} → {after:?}"
     );
+    assert!(
+        after.2 > before.2,
+        "the heartbeat was not judged during the flood: {before:?} → {after:?}"
+    );
+    assert!(pinged >= 1 && pinged < n, "{pinged} of {n} pings taken");
     eprintln!(
-        "flood: {n} requests in 8 s, {ok} taken, {busy} refused; results {before:?} → {after:?}"
+        "flood: {n} rounds of 4 requests in 8 s, {ok} subscriptions taken, {busy} refused, {pinged} pings taken; results {before:?} → {after:?}"
     );
     interrupt(runner);
 }

@@ -151,9 +151,9 @@ resource "aws_cloudwatch_metric_alarm" "pages_5xx" {
   count               = local.mail ? 1 : 0
   alarm_name          = "${var.prefix}pages-5xx"
   alarm_description   = "The subscribers' pages answered with server errors (5xx) at least 5 times in 5 minutes."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Url5xxCount"
-  dimensions          = { FunctionName = aws_lambda_function.pages[0].function_name }
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5xx"
+  dimensions          = { ApiId = module.pages_endpoint[0].api_id, Stage = "$default" }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -223,6 +223,24 @@ resource "aws_cloudwatch_metric_alarm" "channel_failures" {
   threshold           = 3
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
+# Operators who never confirmed their subscription hear no alarm (counted each hour by the alert
+# function, here and in each probe region): the others hear that they do not.
+resource "aws_cloudwatch_metric_alarm" "operators_unconfirmed" {
+  alarm_name          = "${var.prefix}operators-unconfirmed"
+  alarm_description   = "An operator's email subscription to the alarms (the operators topic or a probe region's alarms topic) was never confirmed; its alarms reach nobody. The alert function's log names it; confirm it, or deploy again to send a new confirmation."
+  namespace           = "Atalaya"
+  metric_name         = "UnconfirmedSubscriptions"
+  dimensions          = { Function = "alert" }
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "ignore"
   alarm_actions       = [aws_sns_topic.operators.arn]
   ok_actions          = [aws_sns_topic.operators.arn]
 }

@@ -1,5 +1,5 @@
 # Customer email (mail_domain set): the mailer behind the customers topic, sending through SES;
-# SES's bounce and complaint events back to it; the subscribers' pages on a function URL.
+# SES's bounce and complaint events back to it; the subscribers' pages behind a throttled HTTP API.
 
 locals {
   mail    = var.mail_domain != ""
@@ -79,8 +79,8 @@ resource "aws_iam_role_policy" "mailer" {
       { Sid = "SubscribersOfACustomer", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.subscribers.arn}/index/by_customer" },
       # Sending from the verified domain only, through this stack's configuration set.
       { Sid = "Send", Effect = "Allow", Action = ["ses:SendEmail", "ses:SendRawEmail"], Resource = ["${local.arn}:ses:${local.region}:${local.account}:identity/${var.mail_domain}", "${local.arn}:ses:${local.region}:${local.account}:configuration-set/${var.prefix}mail"] },
-      { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
+      { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}mail/*" },
+      { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}mail/*" },
       { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = aws_sqs_queue.mailer_dlq[0].arn },
       { Sid = "EncryptedQueue", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = module.topics_key.arn },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
@@ -192,8 +192,8 @@ resource "aws_iam_role_policy" "pages" {
       { Sid = "AcknowledgeMessages", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = aws_dynamodb_table.outbox.arn },
       # The status pages' subscribe form: its confirmation mail, from the verified domain only.
       { Sid = "SendConfirmations", Effect = "Allow", Action = ["ses:SendEmail", "ses:SendRawEmail"], Resource = ["${local.arn}:ses:${local.region}:${local.account}:identity/${var.mail_domain}", "${local.arn}:ses:${local.region}:${local.account}:configuration-set/${var.prefix}mail"] },
-      { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
+      { Sid = "LinkKeyParameter", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}mail/*" },
+      { Sid = "LinkKeySecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}mail/*" },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
       {
         Sid       = "FindChecksFile", Effect = "Allow", Action = ["s3:ListBucket"], Resource = aws_s3_bucket.checks.arn
@@ -204,10 +204,10 @@ resource "aws_iam_role_policy" "pages" {
 }
 
 resource "aws_lambda_function" "pages" {
-  #checkov:skip=CKV_AWS_115:No reserved concurrency: a new account's concurrency quota is 10 and reserving any of it fails the deploy.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is public_concurrency (0 by default: a new account's quota of 10 cannot spare any); the HTTP API's throttling bounds the requests that reach it.
   #checkov:skip=CKV_AWS_117:The pages talk to DynamoDB and S3 over AWS's endpoints; a VPC would need endpoints or a NAT gateway and protect nothing.
   #checkov:skip=CKV_AWS_173:The functions' environment holds only a table name and a bucket name; Lambda encrypts it at rest with an AWS-managed key.
-  #checkov:skip=CKV_AWS_116:A function URL answers synchronously: a dead-letter queue applies to asynchronous invocations only.
+  #checkov:skip=CKV_AWS_116:The HTTP API invokes it synchronously: a dead-letter queue applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile in the team's pipeline; packages come from `make package` in the team's own build.
   count            = local.mail ? 1 : 0
   function_name    = "${var.prefix}pages"
@@ -219,6 +219,8 @@ resource "aws_lambda_function" "pages" {
   memory_size      = 128
   timeout          = 10
   role             = aws_iam_role.pages[0].arn
+  # -1: none reserved.
+  reserved_concurrent_executions = var.public_concurrency == 0 ? -1 : var.public_concurrency
 
   tracing_config {
     mode = "PassThrough"
@@ -238,28 +240,14 @@ resource "aws_lambda_function" "pages" {
 }
 
 # Anyone holding a link from a mail reaches the pages: the link's HMAC-signed token is the
-# authorisation (checked by the function); a GET never changes anything.
-resource "aws_lambda_function_url" "pages" {
-  #checkov:skip=CKV_AWS_258:The subscribers' pages are opened from links in mail by people without AWS credentials; each link's signed token is checked by the function.
-  count              = local.mail ? 1 : 0
-  function_name      = aws_lambda_function.pages[0].function_name
-  authorization_type = "NONE"
-}
-
-# Both statements a public function URL needs (see ping.tf).
-resource "aws_lambda_permission" "pages_url" {
-  #checkov:skip=CKV_AWS_301:The subscribers' pages are public by design (opened from links in mail), through the URL only; each link's signed token is checked by the function.
-  count                  = local.mail ? 1 : 0
-  statement_id           = "FunctionUrlPublic"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.pages[0].function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
-module "pages_url_invoke" {
-  source   = "./modules/url-invoke"
-  count    = local.mail ? 1 : 0
-  name     = "${var.prefix}pages-url-invoke"
-  function = aws_lambda_function.pages[0].arn
+# authorisation (checked by the function); a GET never changes anything. Throttled like the ping
+# endpoint.
+module "pages_endpoint" {
+  source        = "./modules/public-endpoint"
+  count         = local.mail ? 1 : 0
+  name          = "${var.prefix}pages"
+  function_name = aws_lambda_function.pages[0].function_name
+  function_arn  = aws_lambda_function.pages[0].arn
+  rate_limit    = var.pages_rate_limit
+  burst_limit   = var.pages_burst_limit
 }

@@ -308,9 +308,10 @@ resource "aws_iam_role_policy" "alert" {
       { Sid = "Incidents", Effect = "Allow", Action = ["dynamodb:PutItem", "dynamodb:Scan"], Resource = aws_dynamodb_table.incidents.arn },
       # Messages recorded and marked; the customers' words read back for the status site.
       { Sid = "Outbox", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"], Resource = aws_dynamodb_table.outbox.arn },
-      # Paging and chat channels' keys and tokens, under the secrets prefix only.
-      { Sid = "ChannelSecretParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "ChannelSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
+      # Paging and chat channels' keys and tokens in the alert/ folder of the secrets prefix; the
+      # link key (mail/) signs acknowledgement links.
+      { Sid = "ChannelSecretParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = ["${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}alert/*", "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}mail/*"] },
+      { Sid = "ChannelSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = ["${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}alert/*", "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}mail/*"] },
       { Sid = "SitePages", Effect = "Allow", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = "${aws_s3_bucket.site.arn}/site/*" },
       { Sid = "SiteManifest", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject"], Resource = "${aws_s3_bucket.site.arn}/state/site.json" },
       # GetObject says "not found" (rather than "access denied") before the first publish.
@@ -320,6 +321,9 @@ resource "aws_iam_role_policy" "alert" {
       },
       { Sid = "PendingMessages", Effect = "Allow", Action = ["dynamodb:Query"], Resource = "${aws_dynamodb_table.outbox.arn}/index/pending" },
       { Sid = "Publish", Effect = "Allow", Action = ["sns:Publish"], Resource = [aws_sns_topic.operators.arn, aws_sns_topic.customers.arn] },
+      # Each hour: the operators' subscriptions nobody confirmed, here and on each probe region's
+      # alarms topic.
+      { Sid = "OperatorsSubscriptions", Effect = "Allow", Action = ["sns:ListSubscriptionsByTopic"], Resource = [aws_sns_topic.operators.arn, "${local.arn}:sns:*:${local.account}:${var.prefix}alarms-*"] },
       { Sid = "EncryptedTopics", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = module.topics_key.arn },
       { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = aws_sqs_queue.alert_dlq.arn },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },

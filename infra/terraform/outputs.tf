@@ -36,12 +36,12 @@ output "checks_bucket_name" {
 
 output "ping_url" {
   description = "The heartbeats' ping endpoint: set settings.heartbeats.url to it (`atalaya heartbeat url CHECK` prints each job's URL under it)."
-  value       = aws_lambda_function_url.ping.function_url
+  value       = module.ping_endpoint.endpoint
 }
 
 output "pages_url" {
   description = "The subscribers' pages (with mail_domain): set settings.email.pages_url to it."
-  value       = local.mail ? aws_lambda_function_url.pages[0].function_url : ""
+  value       = local.mail ? module.pages_endpoint[0].endpoint : ""
 }
 
 output "status_site_url" {

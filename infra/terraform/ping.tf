@@ -45,8 +45,8 @@ resource "aws_iam_role_policy" "ping" {
         Sid       = "EndpointMark", Effect = "Allow", Action = ["dynamodb:GetItem"], Resource = aws_dynamodb_table.state.arn
         Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["heartbeat-endpoint"] } }
       },
-      { Sid = "TokenParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "TokenSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
+      { Sid = "TokenParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}heartbeat/*" },
+      { Sid = "TokenSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}heartbeat/*" },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
       {
         Sid       = "FindChecksFile", Effect = "Allow", Action = ["s3:ListBucket"], Resource = aws_s3_bucket.checks.arn
@@ -57,8 +57,8 @@ resource "aws_iam_role_policy" "ping" {
 }
 
 resource "aws_lambda_function" "ping" {
-  #checkov:skip=CKV_AWS_115:No reserved concurrency: a new account's concurrency quota is 10 and reserving any of it fails the deploy; pings are limited per token by the function.
-  #checkov:skip=CKV_AWS_116:A function URL answers synchronously: a dead-letter queue applies to asynchronous invocations only (a job whose ping failed sends it again).
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is public_concurrency (0 by default: a new account's quota of 10 cannot spare any); the HTTP API's throttling bounds the requests that reach it.
+  #checkov:skip=CKV_AWS_116:The HTTP API invokes it synchronously: a dead-letter queue applies to asynchronous invocations only (a job whose ping failed sends it again).
   #checkov:skip=CKV_AWS_117:The endpoint talks to DynamoDB, SSM and S3 over AWS's endpoints; a VPC would need endpoints or a NAT gateway and protect nothing.
   #checkov:skip=CKV_AWS_173:The functions' environment holds only table and bucket names; Lambda encrypts it at rest with an AWS-managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile in the team's pipeline; packages come from `make package` in the team's own build.
@@ -71,6 +71,8 @@ resource "aws_lambda_function" "ping" {
   memory_size      = 128
   timeout          = 10
   role             = aws_iam_role.ping.arn
+  # -1: none reserved.
+  reserved_concurrent_executions = var.public_concurrency == 0 ? -1 : var.public_concurrency
 
   tracing_config {
     mode = "PassThrough"
@@ -87,28 +89,15 @@ resource "aws_lambda_function" "ping" {
 }
 
 # Jobs anywhere ping it without AWS credentials: the token in the path (unguessable, one per
-# heartbeat, checked by the function) is the authorisation; pings are rate-limited per token.
-resource "aws_lambda_function_url" "ping" {
-  #checkov:skip=CKV_AWS_258:Jobs ping from anywhere without AWS credentials; each heartbeat's unguessable token is checked by the function, and pings are rate-limited per token.
-  function_name      = aws_lambda_function.ping.function_name
-  authorization_type = "NONE"
-}
-
-# A public function URL needs two statements in the function's policy (since October 2025):
-# lambda:InvokeFunctionUrl for anyone, and lambda:InvokeFunction only through the URL.
-resource "aws_lambda_permission" "ping_url" {
-  #checkov:skip=CKV_AWS_301:The heartbeat endpoint is public by design (jobs ping it without AWS credentials), through its URL only; each heartbeat's unguessable token is checked by the function.
-  statement_id           = "FunctionUrlPublic"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.ping.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
-module "ping_url_invoke" {
-  source   = "./modules/url-invoke"
-  name     = "${var.prefix}ping-url-invoke"
-  function = aws_lambda_function.ping.arn
+# heartbeat, checked by the function) is the authorisation; pings are rate-limited per token, and
+# the HTTP API's throttling bounds what anyone can send (docs/deploy.md, "Public endpoints").
+module "ping_endpoint" {
+  source        = "./modules/public-endpoint"
+  name          = "${var.prefix}ping"
+  function_name = aws_lambda_function.ping.function_name
+  function_arn  = aws_lambda_function.ping.arn
+  rate_limit    = var.ping_rate_limit
+  burst_limit   = var.ping_burst_limit
 }
 
 resource "aws_cloudwatch_log_group" "ping_judge" {
@@ -151,8 +140,8 @@ resource "aws_iam_role_policy" "ping_judge" {
         Sid       = "EndpointMark", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem"], Resource = aws_dynamodb_table.state.arn
         Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["heartbeat-endpoint"] } }
       },
-      { Sid = "TokenParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "TokenSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}*" },
+      { Sid = "TokenParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${local.region}:${local.account}:parameter/${var.secrets_prefix}heartbeat/*" },
+      { Sid = "TokenSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${local.region}:${local.account}:secret:${var.secrets_prefix}heartbeat/*" },
       { Sid = "ReadChecksFile", Effect = "Allow", Action = ["s3:GetObject", "s3:GetObjectVersion"], Resource = "${aws_s3_bucket.checks.arn}/checks.tar.gz" },
       {
         Sid       = "FindChecksFile", Effect = "Allow", Action = ["s3:ListBucket"], Resource = aws_s3_bucket.checks.arn
@@ -187,7 +176,7 @@ resource "aws_lambda_function" "ping_judge" {
       ATALAYA_RESULTS_TABLE = aws_dynamodb_table.results.name
       ATALAYA_STATE_TABLE   = aws_dynamodb_table.state.name
       ATALAYA_CHECKS_BUCKET = aws_s3_bucket.checks.id
-      ATALAYA_PING_URL      = aws_lambda_function_url.ping.function_url
+      ATALAYA_PING_URL      = module.ping_endpoint.endpoint
     }
   }
   depends_on = [aws_cloudwatch_log_group.ping_judge, aws_iam_role_policy.ping_judge]
@@ -271,14 +260,32 @@ resource "aws_cloudwatch_metric_alarm" "ping_errors" {
   ok_actions          = [aws_sns_topic.operators.arn]
 }
 
+# The pings the function itself could not keep (its store failed), told apart from the API's 5xx
+# below (which also counts a function that crashed or was throttled).
+resource "aws_cloudwatch_metric_alarm" "ping_failed" {
+  alarm_name          = "${var.prefix}ping-failed"
+  alarm_description   = "The ping endpoint could not keep pings (its table failed) at least once in 5 minutes; the jobs send them again, and heartbeats may be judged unknown."
+  namespace           = "Atalaya"
+  metric_name         = "PingsFailed"
+  dimensions          = { Function = "ping" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operators.arn]
+  ok_actions          = [aws_sns_topic.operators.arn]
+}
+
 # A ping the endpoint could not store is answered 503 (the job tries again), not a Lambda error:
-# the function URL's 5xx count is what says pings are being lost.
+# the HTTP API's 5xx count is what says pings are being lost.
 resource "aws_cloudwatch_metric_alarm" "ping_5xx" {
   alarm_name          = "${var.prefix}ping-5xx"
   alarm_description   = "The ping endpoint answered with server errors (it could not store pings) at least 3 times in 5 minutes; jobs' heartbeats may be judged missing."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Url5xxCount"
-  dimensions          = { FunctionName = aws_lambda_function.ping.function_name }
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5xx"
+  dimensions          = { ApiId = module.ping_endpoint.api_id, Stage = "$default" }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

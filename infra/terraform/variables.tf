@@ -88,7 +88,7 @@ variable "status_certificate_arn" {
 }
 
 variable "secrets_prefix" {
-  description = "What the mailer and the pages may read for settings.email.key: SSM parameters under /<prefix> and Secrets Manager secrets named <prefix>..., in this region."
+  description = "The secrets prefix: each function reads its own folder of it only (SSM parameters under /<prefix><folder>/, secrets named <prefix><folder>/...): probe/ the checks' credentials (home region), alert/ the on-call channels' secrets, mail/ settings.email.key (mailer, pages), heartbeat/ the heartbeat tokens and key (ping, ping judge)."
   type        = string
   default     = "atalaya/"
 }
@@ -103,4 +103,38 @@ variable "pages_package" {
   description = "Path of the pages function's zip (make package), with the checks file inside; needed with mail_domain."
   type        = string
   default     = ""
+}
+
+variable "ping_rate_limit" {
+  description = "Requests a second the ping endpoint's HTTP API passes on (API Gateway throttling; more are answered 429, which curl --retry retries, and cost nothing). Bounds what a flood can cost and how much Lambda concurrency it can take from the probes (docs/deploy.md, \"Public endpoints\")."
+  type        = number
+  default     = 20
+}
+
+variable "ping_burst_limit" {
+  description = "Pings passed on at once before ping_rate_limit applies; at least the number of jobs that ping in the same second."
+  type        = number
+  default     = 40
+}
+
+variable "pages_rate_limit" {
+  description = "Requests a second the subscribers' pages' HTTP API passes on (links from mails, the subscribe form, acknowledgements, chat webhooks)."
+  type        = number
+  default     = 5
+}
+
+variable "pages_burst_limit" {
+  description = "Requests to the pages passed on at once before pages_rate_limit applies."
+  type        = number
+  default     = 10
+}
+
+variable "public_concurrency" {
+  description = "0: the ping and pages functions reserve no concurrency (a new account's quota of 10 cannot spare any). Once the quota allows (at least 100 + 2 x this), set it (e.g. 5): each public function is capped at that many concurrent runs, so no flood can take the concurrency the probes, the judge and the alert function need."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.public_concurrency >= 0
+    error_message = "The public_concurrency variable must be 0 (none reserved) or more."
+  }
 }

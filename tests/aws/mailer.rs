@@ -240,7 +240,7 @@ async fn the_mailer_sends_through_ses_once_per_subscriber_and_stops_at_a_bounce(
     assert!(last[0][0].contains("bob@example.com"));
 }
 
-/// The pages function (a function URL event, as Lambda hands it over) on the subscribers table:
+/// The pages function (an HTTP API event, payload 2.0, as Lambda hands it over) on the subscribers table:
 /// a GET changes nothing, a POST confirms, a mail program's one-click POST unsubscribes, a
 /// forged link is refused.
 #[tokio::test]

@@ -19,6 +19,7 @@ mod status_site;
 mod story;
 mod subscribers;
 mod truth;
+mod unconfirmed;
 
 use atalaya_app::Checks;
 use atalaya_core::evaluate::{Audience, State};

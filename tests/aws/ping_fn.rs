@@ -1,4 +1,4 @@
-//! Heartbeats on AWS, against moto: jobs ping the ping function (function URL events, tokens
+//! Heartbeats on AWS, against moto: jobs ping the ping function (HTTP API events, payload 2.0; tokens
 //! derived from a key in SSM or kept there), the judge calls the endpoint's `/alive` through a
 //! real HTTP server on 127.0.0.1 and judges every heartbeat each minute; what they write to the
 //! results table goes through the table's real stream to the alert function, which opens the
@@ -26,9 +26,9 @@ fn url_event(path: &str, body: &str) -> serde_json::Value {
     })
 }
 
-/// The endpoint as its function URL serves it: each HTTP request on 127.0.0.1 becomes a
-/// function URL event for the ping function's handler.
-async fn function_url(
+/// The endpoint as its HTTP API serves it: each HTTP request on 127.0.0.1 becomes a
+/// payload 2.0 event for the ping function's handler.
+async fn http_api(
     store: DynamoStore,
     checks: Checks,
     tokens: atalaya_app::heartbeat::Tokens,
@@ -117,7 +117,7 @@ checks:
     let c = checks(&text);
     assert!(c.config.settings.regions.contains(&REGION.to_string()));
     let tokens = atalaya_app::heartbeat::read_tokens(&c.config, &sdk, None).await;
-    let url = function_url(
+    let url = http_api(
         atalaya_tests::moto::store_with_prefix(&prefix).await,
         checks(&text),
         atalaya_app::heartbeat::read_tokens(&c.config, &sdk, None).await,

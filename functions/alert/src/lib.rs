@@ -10,6 +10,8 @@
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
+pub mod subscriptions;
+
 use atalaya_app::status_site::Site;
 use atalaya_app::{Checks, Handoff, Round};
 use atalaya_core::ProbeResult;

@@ -8,7 +8,7 @@
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
-use atalaya_alert_fn::{handle, results_of, Deps};
+use atalaya_alert_fn::{handle, results_of, subscriptions, Deps};
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::on_call::OnCallChannels;
 use atalaya_notify::{Channel, SnsChannel};
@@ -28,10 +28,11 @@ async fn main() -> Result<(), Error> {
         .await
         // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
         .with_partitions(atalaya_store::dynamodb::PARTITIONS);
+    let operators_topic = atalaya_aws::required("ATALAYA_OPERATORS_TOPIC_ARN")?;
     let sns = SnsChannel::connect(
         &region,
         endpoint.as_deref(),
-        atalaya_aws::required("ATALAYA_OPERATORS_TOPIC_ARN")?,
+        operators_topic.clone(),
         atalaya_aws::required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
     )
     .await;
@@ -63,7 +64,7 @@ async fn main() -> Result<(), Error> {
     let sns = &sns;
     let site = site.as_ref();
     let live = &live;
-    let (on_call, sdk) = (&on_call, &sdk);
+    let (on_call, sdk, operators_topic) = (&on_call, &sdk, operators_topic.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let tick = event.payload.get("Records").is_none();
@@ -90,6 +91,12 @@ async fn main() -> Result<(), Error> {
                 "{}",
                 atalaya_alert_fn::store_emf(store.stats(), rejected, now)
             );
+            if tick && subscriptions::due(now) {
+                let regions = probe_regions(&checks.config);
+                if let Some(n) = subscriptions::unconfirmed(sdk, operators_topic, &regions).await {
+                    println!("{}", subscriptions::emf(n, now));
+                }
+            }
             // A tick whose evaluation failed fails the invocation: the errors alarm sees it. (A
             // stream batch reports its failure back, or, if retrying cannot help, is counted in
             // EvaluationFailures, alarmed, rather than handed back until it expires.)
@@ -135,4 +142,15 @@ async fn ack_links(
             None
         }
     }
+}
+
+/// The probe regions of `config` (the heartbeats' region is not one).
+fn probe_regions(config: &atalaya_core::Config) -> Vec<String> {
+    config
+        .settings
+        .regions
+        .iter()
+        .filter(|r| r.as_str() != atalaya_core::kinds::heartbeat::REGION)
+        .cloned()
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! The subscribers' pages on AWS: a Lambda function URL (payload format 2.0) in front of
+//! The subscribers' pages on AWS: an HTTP API's requests (payload format 2.0) in front of
 //! `atalaya_app::subscriptions` — the same pages `atalaya run --listen` serves. A GET shows,
 //! only a POST acts (the page's button, or a mail program's one-click unsubscribe). Operators'
 //! acknowledgement links (`/ack/…`) and the paging and chat tools' webhooks (`/hooks/…`) are
@@ -53,7 +53,7 @@ pub async fn operators<S: atalaya_store::Store>(
         return Some(respond(413, "too large".into()));
     }
     let body = atalaya_aws::request_body(event);
-    // Function URLs give header names in lower case.
+    // HTTP APIs (payload 2.0) give header names in lower case.
     let headers: Vec<(String, String)> = event["headers"]
         .as_object()
         .into_iter()
@@ -116,7 +116,7 @@ pub fn unavailable() -> Value {
     )
 }
 
-/// Answers one function URL request.
+/// Answers one HTTP request (payload format 2.0).
 pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event: &Value) -> Value {
     let method = event["requestContext"]["http"]["method"]
         .as_str()

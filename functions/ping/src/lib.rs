@@ -1,6 +1,6 @@
 //! The ping function: heartbeats on AWS, in the home region. One artefact, two functions:
 //!
-//! - **the ping endpoint** (a function URL, payload format 2.0): `/ping/<token>`, `/start`,
+//! - **the ping endpoint** (behind a throttled HTTP API, payload format 2.0): `/ping/<token>`, `/start`,
 //!   `/fail`, `/<exit status>` from the jobs (`atalaya_app::heartbeat::receive`: matched by
 //!   token, rate-limited per token, kept in the check's ping log), each judged at once and its
 //!   result written to the results table (region `heartbeats`); `/alive` answers the judge;
@@ -30,7 +30,7 @@ pub const ALIVE: &str = "/alive";
 /// How long a write may take before the invocation gives up (retryable).
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
 
-/// Is this event a function URL request (else: the judge's schedule)?
+/// Is this event an HTTP request (payload format 2.0; else: the judge's schedule)?
 pub fn is_request(event: &Value) -> bool {
     event.get("requestContext").is_some() && event.get("rawPath").is_some()
 }
@@ -53,7 +53,7 @@ pub struct Answered {
     pub check: Option<String>,
 }
 
-/// Answers one function URL request at `now`: a ping, or the judge's `/alive`.
+/// Answers one HTTP request at `now`: a ping, or the judge's `/alive`.
 pub async fn answer<S: PingLogs + Store>(
     store: &S,
     config: &Config,

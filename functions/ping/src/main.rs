@@ -1,9 +1,9 @@
 //! The ping function's bootstrap, for both of its functions (the ping endpoint behind a
-//! function URL, and the judge on a schedule; which one an invocation is for is told by its
+//! throttled HTTP API, and the judge on a schedule; which one an invocation is for is told by its
 //! event). Environment: ATALAYA_CHECKS (the packaged checks file; a published one from
 //! ATALAYA_CHECKS_BUCKET is picked up within a minute), ATALAYA_TABLE_PREFIX (or
 //! ATALAYA_RESULTS_TABLE and ATALAYA_STATE_TABLE), ATALAYA_PING_URL (the judge: the endpoint's
-//! function URL), AWS_REGION, AWS_ENDPOINT_URL (tests only). Tokens are read again when the
+//! public address), AWS_REGION, AWS_ENDPOINT_URL (tests only). Tokens are read again when the
 //! checks file changes and every 15 minutes.
 
 // Tests are scenarios told whole; the 100-line limit (clippy.toml) is for the code they test.

@@ -1,5 +1,5 @@
 //! The ping function's bootstrap serves both of its functions through the Lambda runtime API (a
-//! stand-in), on DynamoDB on moto: a job's ping from a function URL event, then the judge's
+//! stand-in), on DynamoDB on moto: a job's ping from an HTTP API event, then the judge's
 //! minute, which calls the endpoint's `/alive` over HTTP on 127.0.0.1.
 
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]

@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod link_key;
 pub mod references;
+pub mod subscriptions;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -108,29 +109,53 @@ pub fn init_lambda_logging(quiet: &[&str]) {
         .init();
 }
 
+/// The custom metrics the stacks pay for ($0.30 a month for each name and dimension value):
+/// those an alarm watches. Every other value an EMF line carries stays a field of the log line
+/// (CloudWatch Logs Insights reads it), which costs nothing more; `infra/check-consistency.py`
+/// requires an alarm on each of these and `cost::floor` counts them.
+pub const METRICS: &[&str] = &[
+    "ChannelFailures",
+    "ChecksFileRejected",
+    "EvaluationFailures",
+    "PingEndpointDown",
+    "PingsFailed",
+    "PublishFailures",
+    "ResultsReceived",
+    "RollupHoursPending",
+    "SilentRegions",
+    "SiteFailures",
+    "StateItemBytes",
+    "UnconfirmedSubscriptions",
+];
+
 /// A CloudWatch embedded-metric-format log line (namespace `Atalaya`): printed to stdout in a
-/// Lambda function, CloudWatch turns it into metrics. `dimensions` are name/value pairs (one
-/// dimension set); `metrics` are name, unit and value.
+/// Lambda function, CloudWatch turns the values named in `METRICS` into metrics; the others stay
+/// fields of the log line. `dimensions` are name/value pairs (one dimension set); `metrics` are
+/// name, unit and value. A line with no metric of `METRICS` is a plain JSON log line.
 pub fn emf(
     timestamp_millis: i64,
     dimensions: &[(&str, &str)],
     metrics: &[(&str, &str, f64)],
 ) -> serde_json::Value {
     let mut line = serde_json::Map::new();
-    line.insert(
-        "_aws".into(),
-        serde_json::json!({
-            "Timestamp": timestamp_millis,
-            "CloudWatchMetrics": [{
-                "Namespace": "Atalaya",
-                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
-                "Metrics": metrics
-                    .iter()
-                    .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit}))
-                    .collect::<Vec<_>>(),
-            }]
-        }),
-    );
+    let declared: Vec<_> = metrics
+        .iter()
+        .filter(|(name, _, _)| METRICS.contains(name))
+        .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit}))
+        .collect();
+    if !declared.is_empty() {
+        line.insert(
+            "_aws".into(),
+            serde_json::json!({
+                "Timestamp": timestamp_millis,
+                "CloudWatchMetrics": [{
+                    "Namespace": "Atalaya",
+                    "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                    "Metrics": declared,
+                }]
+            }),
+        );
+    }
     for (k, v) in dimensions {
         line.insert((*k).into(), (*v).into());
     }
@@ -140,7 +165,7 @@ pub fn emf(
     line.into()
 }
 
-/// The body of a function URL request (payload format 2.0), decoded when Lambda sent it in
+/// The body of an HTTP API request (payload format 2.0), decoded when Lambda sent it in
 /// base64; empty when there is none or it does not decode.
 pub fn request_body(event: &serde_json::Value) -> Vec<u8> {
     use base64::Engine;
@@ -154,7 +179,7 @@ pub fn request_body(event: &serde_json::Value) -> Vec<u8> {
     }
 }
 
-/// At most the first `max` bytes of a function URL request's body, decoding no more of it than
+/// At most the first `max` bytes of an HTTP API request's body, decoding no more of it than
 /// that: a body of megabytes costs no more than a small one (the rest is never decoded).
 pub fn request_body_prefix(event: &serde_json::Value, max: usize) -> Vec<u8> {
     use base64::Engine;
@@ -177,7 +202,7 @@ pub fn request_body_prefix(event: &serde_json::Value, max: usize) -> Vec<u8> {
     }
 }
 
-/// Whether a function URL request's body is over `max` bytes, told from its length as sent
+/// Whether an HTTP API request's body is over `max` bytes, told from its length as sent
 /// (before decoding anything): such a request is refused at once.
 pub fn request_body_over(event: &serde_json::Value, max: usize) -> bool {
     let body = event["body"].as_str().unwrap_or("");
@@ -209,26 +234,36 @@ mod tests {
     fn emf_lines_declare_each_metric_with_its_unit_and_dimensions() {
         let line = super::emf(
             1_700_000_000_000,
-            &[("Region", "eu-west-1")],
+            &[("Function", "alert")],
             &[
-                ("ChecksRun", "Count", 12.0),
-                ("ProbeDuration", "Milliseconds", 8.5),
+                ("StateItemBytes", "Bytes", 1200.0),
+                ("ChecksFileRejected", "Count", 0.0),
+                ("AlertDuration", "Milliseconds", 8.5),
             ],
         );
         let declared = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "Atalaya");
-        assert_eq!(declared["Dimensions"], serde_json::json!([["Region"]]));
+        assert_eq!(declared["Dimensions"], serde_json::json!([["Function"]]));
+        // Only what an alarm watches is a metric; the duration stays a field of the line.
         assert_eq!(
             declared["Metrics"],
             serde_json::json!([
-                {"Name": "ChecksRun", "Unit": "Count"},
-                {"Name": "ProbeDuration", "Unit": "Milliseconds"}
+                {"Name": "StateItemBytes", "Unit": "Bytes"},
+                {"Name": "ChecksFileRejected", "Unit": "Count"}
             ])
         );
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
-        assert_eq!(line["Region"], "eu-west-1");
-        assert_eq!(line["ChecksRun"], 12.0);
-        assert_eq!(line["ProbeDuration"], 8.5);
+        assert_eq!(line["Function"], "alert");
+        assert_eq!(line["StateItemBytes"], 1200.0);
+        assert_eq!(line["AlertDuration"], 8.5);
+        // A line without any of them is a plain JSON log line.
+        let plain = super::emf(
+            1,
+            &[("Region", "eu-west-1")],
+            &[("ChecksRun", "Count", 3.0)],
+        );
+        assert!(plain.get("_aws").is_none(), "{plain}");
+        assert_eq!(plain["ChecksRun"], 3.0);
     }
 
     #[test]

@@ -25,16 +25,17 @@ pub const PER_METRIC: f64 = 0.30;
 pub const PER_ALARM: f64 = 0.10;
 /// Dollars a customer-managed KMS key costs a month.
 pub const PER_KMS_KEY: f64 = 1.00;
-/// The stacks' metrics (EMF): the alert function's 11 by Function and the rollup job's 5; per
-/// probe region the probe's 6 by Region and the alert function's `ResultsReceived` of it; the
-/// ping function's 6 with heartbeats; `ChannelFailures` per kind of on-call channel.
-const HOME_METRICS: u32 = 11 + 5;
-const REGION_METRICS: u32 = 6 + 1;
-const HEARTBEAT_METRICS: u32 = 6;
-/// The stacks' alarms: the home stack's 21 (the five channel kinds' among them; 6 more with
+/// The stacks' custom metrics (EMF; only what an alarm watches, `atalaya_aws::METRICS`): the
+/// alert function's 7 by Function and the rollup job's 1; per probe region the probe's
+/// `ChecksFileRejected` by Region and the alert function's `ResultsReceived` of it; the ping
+/// function's 2 with heartbeats; `ChannelFailures` per kind of on-call channel.
+const HOME_METRICS: u32 = 7 + 1;
+const REGION_METRICS: u32 = 1 + 1;
+const HEARTBEAT_METRICS: u32 = 2;
+/// The stacks' alarms: the home stack's 23 (the five channel kinds' among them; 6 more with
 /// customer mail), and per probe region its own 4 and the home stack's
 /// `results-missing-<region>`. (`infra/check-consistency.py` keeps these and the keys true.)
-const HOME_ALARMS: u32 = 21;
+const HOME_ALARMS: u32 = 23;
 const MAIL_ALARMS: u32 = 6;
 const REGION_ALARMS: u32 = 4 + 1;
 /// KMS keys: the home stack's topics key, and each probe region's alarms topic key.
@@ -162,8 +163,9 @@ pub fn estimate(config: &Config) -> Estimate {
         kept_running,
         kept_running_usd: f64::from(kept_running) * MONTH_MINUTES * PER_MINUTE_KEPT_RUNNING,
         heartbeat_judge_usd: if config.checks.iter().any(|c| c.kind.is_passive()) {
-            // The judge's scheduled invocation, and the endpoint's invocation it makes.
-            MONTH_MINUTES * (PER_SCHEDULED_INVOCATION + 0.2e-6)
+            // The judge's scheduled invocation, and the endpoint's invocation it makes through
+            // the HTTP API ($0.20 and $1.00 a million).
+            MONTH_MINUTES * (PER_SCHEDULED_INVOCATION + 0.2e-6 + 1.0e-6)
         } else {
             0.0
         },
@@ -201,11 +203,12 @@ checks:
         assert!((e.schedules_usd - 2.0 * 43_200.0 * 1.7e-6).abs() < 1e-9);
         assert!((e.kept_running_usd - 14.98).abs() < 0.01, "{e:?}");
         assert_eq!(e.heartbeat_judge_usd, 0.0);
-        // The stacks' floor for two regions: 16 + 2 × 7 metrics, 21 + 2 × 5 alarms, 3 keys.
+        // The stacks' floor for two regions: 8 + 2 × 2 metrics (only the alarmed ones),
+        // 23 + 2 × 5 alarms, 3 keys.
         let f = floor(&config);
-        assert_eq!((f.metrics, f.alarms, f.kms_keys), (30, 31, 3));
+        assert_eq!((f.metrics, f.alarms, f.kms_keys), (12, 33, 3));
         assert!(
-            (f.total() - (30.0 * 0.30 + 31.0 * 0.10 + 3.0)).abs() < 1e-9,
+            (f.total() - (12.0 * 0.30 + 33.0 * 0.10 + 3.0)).abs() < 1e-9,
             "{f:?}"
         );
     }
@@ -215,7 +218,7 @@ checks:
         let config = crate::load_str(
             "settings:
   regions: [eu-west-1]
-  heartbeats: { key: '${ssm:/atalaya/heartbeat-key}' }
+  heartbeats: { key: '${ssm:/atalaya/heartbeat/key}' }
 customers:
   - { id: acme, name: ACME }
 services:
@@ -233,7 +236,7 @@ checks:
         assert_eq!(plan(&config).len(), 1, "{:?}", plan(&config));
         assert_eq!(e.schedules, 1);
         assert!(
-            (e.heartbeat_judge_usd - 43_200.0 * 1.9e-6).abs() < 1e-9,
+            (e.heartbeat_judge_usd - 43_200.0 * (1.7e-6 + 0.2e-6 + 1.0e-6)).abs() < 1e-9,
             "{e:?}"
         );
     }

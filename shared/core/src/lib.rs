@@ -24,6 +24,7 @@ pub mod result;
 pub mod rollup;
 pub mod schedule;
 pub mod screen;
+pub mod secrets;
 pub mod source;
 pub mod template;
 pub mod text;

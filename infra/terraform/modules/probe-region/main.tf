@@ -69,8 +69,8 @@ resource "aws_iam_role_policy" "probe" {
         Condition = { StringEquals = { "s3:prefix" = "checks.tar.gz" } }
       },
       # The checks' ${ssm:...} and ${secret:...} references, under the prefix only.
-      { Sid = "ReadParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}*" },
-      { Sid = "ReadSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}*" },
+      { Sid = "ReadParameters", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "${local.arn}:ssm:${var.home_region}:${local.account}:parameter/${var.secrets_prefix}probe/*" },
+      { Sid = "ReadSecrets", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = "${local.arn}:secretsmanager:${var.home_region}:${local.account}:secret:${var.secrets_prefix}probe/*" },
     ]
   })
 }

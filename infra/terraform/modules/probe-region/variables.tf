@@ -50,7 +50,7 @@ variable "log_retention_days" {
 }
 
 variable "secrets_prefix" {
-  description = "What the probe function may read for the checks' references, in the home region: SSM parameters under /<prefix> ($${ssm:/atalaya/...}) and Secrets Manager secrets named <prefix>... ($${secret:atalaya/...})."
+  description = "The secrets prefix: the probe function may read, in the home region, its folder of it only: SSM parameters under /<prefix>probe/ ($${ssm:/atalaya/probe/...}) and Secrets Manager secrets named <prefix>probe/... ($${secret:atalaya/probe/...})."
   type        = string
   default     = "atalaya/"
   validation {

@@ -157,7 +157,7 @@ pub struct EmailSettings {
     /// `https://status.acme.example/email` (on AWS the subscriptions function's URL; locally
     /// `atalaya run --listen`'s address).
     pub pages_url: Option<String>,
-    /// The key that signs subscribers' links: a reference (`${ssm:/atalaya/email-key}`,
+    /// The key that signs subscribers' links: a reference (`${ssm:/atalaya/mail/email-key}`,
     /// `${secret:…}`, `${env:…}`), never the key itself. Locally a key file next to the
     /// database is made when there is none.
     pub key: Option<EnvTemplate>,

@@ -16,8 +16,8 @@ pub const NAME: &str = "http";
 /// The fields of `expect` an HTTP check owns.
 pub const EXPECT: &[&str] = &["status", "headers", "body_contains", "body_regex", "json"];
 
-/// An HTTP(S) probe. References — `${env:NAME}`, `${ssm:/atalaya/name}` (an SSM parameter),
-/// `${secret:atalaya/name}` (a Secrets Manager secret) — may appear in `url`, header values and
+/// An HTTP(S) probe. References — `${env:NAME}`, `${ssm:/atalaya/probe/name}` (an SSM parameter),
+/// `${secret:atalaya/probe/name}` (a Secrets Manager secret) — may appear in `url`, header values and
 /// `body`; they are resolved when the probe runs and never shown in results or logs.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "Http")]

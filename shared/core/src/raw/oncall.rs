@@ -21,8 +21,8 @@ pub struct RawOperators {
     /// `[pd-lead]`.
     pub escalate_to: Option<At<Vec<At<String>>>>,
     /// Paging and chat channels, by a name of your choosing (`[a-z0-9_-]`, at most 40):
-    /// `{ pd-shop: { pagerduty: { routing_key: "${secret:atalaya/pd-shop}" } }, ops-chat: {
-    /// slack: { token: "${secret:atalaya/slack}", channel: C0123ABCD } } }`. Each takes one of
+    /// `{ pd-shop: { pagerduty: { routing_key: "${secret:atalaya/alert/pd-shop}" } }, ops-chat: {
+    /// slack: { token: "${secret:atalaya/alert/slack}", channel: C0123ABCD } } }`. Each takes one of
     /// `pagerduty`, `opsgenie`, `slack`, `teams`, `webhook`. Keys, tokens and webhook URLs are
     /// written as references (`${secret:…}`, `${ssm:…}`, `${env:…}`), never in the file.
     /// The built-in outputs (stdout and the JSONL outbox locally, the operators' SNS topic on

@@ -48,7 +48,7 @@ pub struct RawSettings {
     /// customer has a page at `<url>/<slug>/`; services marked `public: true` are also on the
     /// page at the root.
     pub status_page: Option<RawStatusSite>,
-    /// Heartbeat checks' ping URLs: `{ url: "https://…", key: "${ssm:/atalaya/heartbeat-key}" }`.
+    /// Heartbeat checks' ping URLs: `{ url: "https://…", key: "${ssm:/atalaya/heartbeat/key}" }`.
     pub heartbeats: Option<RawHeartbeats>,
     /// How long the local runner keeps what it no longer needs: `{ results: 30d }`.
     pub retention: Option<RawRetention>,
@@ -75,7 +75,7 @@ pub struct RawHeartbeats {
     /// locally `atalaya run --listen`'s address is used when not set.
     pub url: Option<At<String>>,
     /// The key tokens are derived from (a check without its own `token`), as a reference:
-    /// `${ssm:/atalaya/heartbeat-key}`, `${secret:…}` or `${env:…}`, at least 32 characters.
+    /// `${ssm:/atalaya/heartbeat/key}`, `${secret:…}` or `${env:…}`, at least 32 characters.
     /// Locally, without it, a key file is made next to the database.
     pub key: Option<At<String>>,
 }
@@ -160,8 +160,8 @@ pub struct RawEmail {
     /// `https://status.acme.example/email`; locally `atalaya run --listen`'s address is used
     /// when not set.
     pub pages_url: Option<At<String>>,
-    /// The key that signs subscribers' links, as a reference: `${ssm:/atalaya/email-key}`,
-    /// `${secret:atalaya/email-key}` or `${env:ATALAYA_EMAIL_KEY}` (at least 32 characters).
+    /// The key that signs subscribers' links, as a reference: `${ssm:/atalaya/mail/email-key}`,
+    /// `${secret:atalaya/mail/email-key}` or `${env:ATALAYA_EMAIL_KEY}` (at least 32 characters).
     /// Locally, without it, a key file is made next to the database.
     pub key: Option<At<String>>,
 }

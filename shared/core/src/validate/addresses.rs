@@ -59,7 +59,7 @@ pub(super) fn heartbeats(
             .map_err(|e| errs.push(v.pos, s, "heartbeats.key", e))
             .ok()?;
         if !t.has_references() {
-            errs.push(v.pos, s, "heartbeats.key", "must be a reference such as ${ssm:/atalaya/heartbeat-key}: the key itself never goes in the checks file");
+            errs.push(v.pos, s, "heartbeats.key", "must be a reference such as ${ssm:/atalaya/heartbeat/key}: the key itself never goes in the checks file");
             return None;
         }
         Some(t)

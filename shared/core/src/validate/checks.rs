@@ -196,7 +196,7 @@ pub(super) fn check_check(
     let (interval, timeout, retries, recover_after, regions) = match &kind {
         CheckKind::Heartbeat(h) => {
             if h.token.is_none() && settings.heartbeats.key.is_none() && target == Target::Lambda {
-                cx.push(pos, "heartbeat.token", "no token: give it as a reference (token: \"${ssm:/atalaya/heartbeat/<check>}\"), or set settings.heartbeats.key (${ssm:/atalaya/heartbeat-key}) to derive every heartbeat's token");
+                cx.push(pos, "heartbeat.token", "no token: give it as a reference (token: \"${ssm:/atalaya/heartbeat/<check>}\"), or set settings.heartbeats.key (${ssm:/atalaya/heartbeat/key}) to derive every heartbeat's token");
             }
             let every = h.judge_every(target);
             (

@@ -237,7 +237,7 @@ pub(super) fn email(errs: &mut Errs, raw: Option<&RawEmail>, subject: &str) -> E
     let key = raw.key.as_ref().and_then(|v| {
         let t = template(errs, v, "email.key")?;
         if !t.has_references() {
-            errs.push(v.pos, subject, "email.key", "must be a reference such as ${ssm:/atalaya/email-key} or ${env:ATALAYA_EMAIL_KEY}: the key itself never goes in the checks file");
+            errs.push(v.pos, subject, "email.key", "must be a reference such as ${ssm:/atalaya/mail/email-key} or ${env:ATALAYA_EMAIL_KEY}: the key itself never goes in the checks file");
             return None;
         }
         Some(t)

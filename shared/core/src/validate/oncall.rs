@@ -310,7 +310,7 @@ impl Secrets<'_, '_> {
             .map_err(|e| self.errs.push(v.pos, "settings", &field, e))
             .ok()?;
         if !t.has_references() {
-            self.errs.push(v.pos, "settings", &field, "a secret is written as a reference (`${secret:atalaya/name}`, `${ssm:/atalaya/name}` or `${env:NAME}`), never in the checks file");
+            self.errs.push(v.pos, "settings", &field, "a secret is written as a reference (`${secret:atalaya/alert/name}`, `${ssm:/atalaya/alert/name}` or `${env:NAME}`), never in the checks file");
             return None;
         }
         Some(t)

@@ -12,14 +12,14 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Endpoint {
     /// It has taken pings without a break since this time (the runner's listener started; the
-    /// function URL answered each of the judge's calls).
+    /// public endpoint answered each of the judge's calls).
     AvailableSince(DateTime<Utc>),
     /// It is not taking pings now: nothing can be said about any heartbeat.
     Unavailable,
 }
 
 /// Where the ping endpoint stood at the judge's last look (on AWS the judge calls the
-/// function URL each minute; kept between its runs).
+/// public endpoint each minute; kept between its runs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointMark {
     /// Taking pings without a break since (`None`: not at the last look).
