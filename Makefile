@@ -71,7 +71,7 @@ lint:
 # The local AWS endpoint (design.md): moto_server, pinned, in a virtualenv made on first use.
 VENV := .venv
 MOTO := $(VENV)/bin/moto_server
-MOTO_VERSION := 5.2.5
+MOTO_VERSION := 5.2.6
 
 $(MOTO):
 	python3 -m venv $(VENV)

@@ -166,6 +166,28 @@ pub(crate) enum Command {
         #[arg(long, env = "ATALAYA_HOME_REGION")]
         region: Option<String>,
     },
+    /// Check a deployment on AWS, read-only, with your credentials: the tables and functions of
+    /// every region exist and ran recently without errors, alarms are OK, operators confirmed
+    /// their subscriptions, the SES identity is verified and out of the sandbox, the Lambda
+    /// concurrency quota, the public endpoints answer and only their APIs may invoke them, the
+    /// functions run the newest published checks file, the status site is deployed. Each
+    /// finding says what to do.
+    ///
+    /// Exit status: 0 nothing wrong (warnings are printed), 1 problems found, 2 it could not
+    /// run (the checks file, the credentials).
+    #[command(
+        after_help = "Examples:\n  atalaya doctor checks.yaml --region eu-west-1\n  AWS_PROFILE=readonly atalaya doctor checks.yaml --region eu-west-1 --prefix acme-"
+    )]
+    Doctor {
+        #[command(flatten)]
+        file: ChecksFile,
+        /// The home region (where the home stack is).
+        #[arg(long, env = "ATALAYA_HOME_REGION")]
+        region: Option<String>,
+        /// The stacks' prefix (SAM Prefix, Terraform prefix).
+        #[arg(long, default_value = "atalaya-")]
+        prefix: String,
+    },
     /// Uptime per service for a month, under the accounting policy of the checks file
     /// (settings.sla), stated in the report; the month's incidents; the error budget used. From
     /// the local runner's rollups.

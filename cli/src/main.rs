@@ -8,6 +8,7 @@ mod act;
 mod args;
 mod channels;
 mod delivery;
+mod doctor;
 mod heartbeat;
 mod housekeeping;
 mod incidents;
@@ -283,6 +284,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             region,
         } => publish_checks(&file.path(), &bucket, &key, region),
+        Command::Doctor {
+            file,
+            region,
+            prefix,
+        } => {
+            tokio::runtime::Runtime::new()?.block_on(doctor::doctor(&file.path(), region, &prefix))
+        }
         Command::Schema => {
             emit(&format!(
                 "{}\n",

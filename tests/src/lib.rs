@@ -11,6 +11,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod lambda_api;
 pub mod moto;
+pub mod moto_plus;
 pub mod process;
 pub mod recorder;
 pub mod secrets;

@@ -13,7 +13,11 @@ pub fn endpoint() -> String {
     ENDPOINT
         .get_or_init(|| {
             // moto accepts any credentials; the SDK needs some.
-            for (k, v) in [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_SESSION_TOKEN", "testing")] {
+            for (k, v) in [
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_SESSION_TOKEN", "testing"),
+            ] {
                 if std::env::var_os(k).is_none() {
                     std::env::set_var(k, v);
                 }
@@ -21,31 +25,59 @@ pub fn endpoint() -> String {
             if let Ok(e) = std::env::var("ATALAYA_MOTO_ENDPOINT") {
                 return e;
             }
-            let python = std::env::var("ATALAYA_MOTO_PYTHON")
-                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string());
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial.py");
-            assert!(
-                std::path::Path::new(&python).exists(),
-                "no moto virtualenv at {python}: `make test` installs it (python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5')"
-            );
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            // `timeout` ends moto even if this process dies without cleaning up; nobody waits
-            // for it, by design: it outlives the test that started it.
-            #[allow(clippy::zombie_processes)]
-            std::process::Command::new("timeout")
-                .args(["900", &python, script, "-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            format!("http://127.0.0.1:{port}")
+            start()
         })
         .clone()
+}
+
+/// A moto_server of the caller's own, for tests that leave in moto what would spoil
+/// `/moto-api/data.json` for the others (a Lambda function: moto then asks for Docker). Like the
+/// shared one, it stops by itself after 15 minutes.
+pub fn private() -> String {
+    let _ = endpoint(); // the credentials the SDK needs
+    start()
+}
+
+fn start() -> String {
+    let python = std::env::var("ATALAYA_MOTO_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial.py");
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "no moto virtualenv at {python}: `make test` installs it (python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.6')"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // `timeout` ends moto even if this process dies without cleaning up; nobody waits
+    // for it, by design: it outlives the test that started it.
+    #[allow(clippy::zombie_processes)]
+    std::process::Command::new("timeout")
+        .args([
+            "900",
+            &python,
+            script,
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
 }
 
 /// A table-name prefix no other test uses.

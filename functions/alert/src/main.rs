@@ -89,7 +89,10 @@ async fn main() -> Result<(), Error> {
             let out = handle(&deps, &results, first, now).await;
             println!(
                 "{}",
-                atalaya_alert_fn::store_emf(store.stats(), rejected, now)
+                atalaya_aws::with_checks_version(
+                    atalaya_alert_fn::store_emf(store.stats(), rejected, now),
+                    live.version()
+                )
             );
             if tick && subscriptions::due(now) {
                 let regions = probe_regions(&checks.config);

@@ -126,6 +126,10 @@ pub async fn answer<S: Subscribers>(store: &S, config: &Config, key: &Key, event
         "POST" => true,
         _ => return respond(405, "method not allowed".into()),
     };
+    // Its HTTP API answers: what `atalaya doctor` calls (no store, no key read).
+    if event["rawPath"].as_str() == Some("/alive") {
+        return respond(200, "OK".into());
+    }
     let Some(action) = action_of(event["rawPath"].as_str().unwrap_or("/")) else {
         return respond(404, "not found".into());
     };

@@ -113,7 +113,7 @@ async fn main() -> Result<(), Error> {
         (cur.checks.clone(), cur.engine.clone(), rejected)
     };
     prepare().await;
-    let (store, prepare) = (&store, &prepare);
+    let (store, prepare, live) = (&store, &prepare, &live);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ProbeEvent>| async move {
             // Finish writing a safe margin before Lambda's own deadline.
@@ -136,7 +136,10 @@ async fn main() -> Result<(), Error> {
             .await;
             println!(
                 "{}",
-                atalaya_probe_fn::shell_emf(&region, rejected, chrono::Utc::now())
+                atalaya_aws::with_checks_version(
+                    atalaya_probe_fn::shell_emf(&region, rejected, chrono::Utc::now()),
+                    live.version()
+                )
             );
             out.map_err(Error::from)
         },

@@ -165,6 +165,17 @@ pub fn emf(
     line.into()
 }
 
+/// An EMF line with the checks file's version the function runs (`ChecksVersion`: the published
+/// version's id, or `packaged`), a log field `atalaya doctor` compares with the newest published
+/// one.
+pub fn with_checks_version(
+    mut line: serde_json::Value,
+    version: Option<String>,
+) -> serde_json::Value {
+    line["ChecksVersion"] = version.unwrap_or_else(|| "packaged".into()).into();
+    line
+}
+
 /// The body of an HTTP API request (payload format 2.0), decoded when Lambda sent it in
 /// base64; empty when there is none or it does not decode.
 pub fn request_body(event: &serde_json::Value) -> Vec<u8> {
@@ -256,6 +267,13 @@ mod tests {
         assert_eq!(line["Function"], "alert");
         assert_eq!(line["StateItemBytes"], 1200.0);
         assert_eq!(line["AlertDuration"], 8.5);
+        let versioned =
+            super::with_checks_version(line.clone(), Some("3HL4kqtJlcpXroDTDmJ".into()));
+        assert_eq!(versioned["ChecksVersion"], "3HL4kqtJlcpXroDTDmJ");
+        assert_eq!(
+            super::with_checks_version(line, None)["ChecksVersion"],
+            "packaged"
+        );
         // A line without any of them is a plain JSON log line.
         let plain = super::emf(
             1,
