@@ -6,7 +6,7 @@ CARGO ?= cargo
 ATALAYA := target/debug/atalaya
 TARGET_BIN := target/debug/atalaya-target
 
-.PHONY: run probe demo test lint unit browser bench bench-scale fuzz schema build help package validate-infra deploy-sam publish-checks
+.PHONY: run probe demo test lint unit browser bench bench-scale fuzz schema build help package validate-infra tf-apply deploy-sam publish-checks
 
 help:
 	@echo "make run     the runner on local demo targets (examples/demo.yaml) until Ctrl-C"
@@ -108,7 +108,7 @@ unit: $(MOTO) $(SMTPD) $(FEEDS) browser
 
 # A cold `make test` builds everything once: incremental caches would only cost disk (1.2 GB).
 test: export CARGO_INCREMENTAL = 0
-test: lint unit validate-infra
+test: lint unit validate-infra tf-apply
 
 # --- Lambda packages -------------------------------------------------------------------------
 # arm64 bootstraps built with cargo-lambda (and zig) from a virtualenv made on first use, with
@@ -158,6 +158,11 @@ validate-infra: $(SAM)
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
 	node infra/test-site-function.js
 	@echo "validate-infra: SAM (as written and expanded), cfn-lint, checkov, terraform fmt and validate, consistency (with its drift cases) and the site function all pass"
+
+# The Terraform root applied into moto_server and destroyed (what moto cannot take is named in
+# the script).
+tf-apply: $(SAM) $(MOTO)
+	TERRAFORM=$(INFRA_VENV)/bin/terraform MOTO=$(MOTO) PYTHON=$(VENV)/bin/python infra/tf-apply-moto.sh
 
 # Deploys the home stack, then the probe stack to each region (needs AWS credentials and
 # `make package`; see docs/deploy.md). OPERATOR_EMAILS: comma-separated; CUSTOMERS:
