@@ -639,6 +639,18 @@ def check_tables():
                 problem(f"{side}: table {name} expires items by {d['ttl']}, which the code does not write")
 
 
+# The region a probe stack writes as: its location's name, or its AWS region.
+WHERE = {"Fn::If": ["IsPrivate", {"Ref": "Location"}, {"Ref": "AWS::Region"}]}
+
+
+def public_branch(v):
+    """A name written `!If [IsPrivate, <private>, <public>]`: the public one (the checks below
+    compare the public names; the private ones differ only by the location)."""
+    if isinstance(v, dict) and "Fn::If" in v and v["Fn::If"][0] == "IsPrivate":
+        return v["Fn::If"][2]
+    return v
+
+
 def check_environment_and_iam():
     fns = sam_functions()
     for fname, (tpl, lid, props, role) in fns.items():
@@ -671,7 +683,7 @@ def check_environment_and_iam():
             own = [
                 st
                 for st in writes
-                if st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") in ([{"Ref": "AWS::Region"}], {"Ref": "AWS::Region"})
+                if st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") in ([WHERE], WHERE)
             ]
             tf_text = read(TF_FILES["probe"][0])
             if not writes or len(own) != len(writes) or not re.search(r'"dynamodb:LeadingKeys"\s*=\s*\[local\.region\]', tf_text):
@@ -773,6 +785,7 @@ def check_alarms():
         for res in sam_resources(sam(tname)).values():
             if res.get("Type") == "AWS::CloudWatch::Alarm":
                 n = res["Properties"]["AlarmName"]
+                n = public_branch(n)
                 n = n.get("Fn::Sub", n) if isinstance(n, dict) else n
                 sam_names.add(re.sub(r"\$\{[^}]+\}", "", n).strip("-"))
     tf_names = set()
@@ -973,11 +986,11 @@ def check_topic_names():
     """The alert function finds each probe region's alarms topic by name
     (atalaya_aws::subscriptions::topics: <prefix>alarms-<region>, beside <prefix>operators)."""
     code = read("shared/aws/src/subscriptions.rs")
-    if '{prefix}alarms-{r}' not in code or 'strip_suffix("operators")' not in code:
+    if '{prefix}alarms-{name}' not in code or 'strip_suffix("operators")' not in code:
         problem("shared/aws/src/subscriptions.rs: the topics' names are no longer <prefix>operators and <prefix>alarms-<region>; update this check and the stacks together")
     home = sam_resources(sam("home"))
     region = sam_resources(sam("probe-region"))
-    names = lambda res: [json.dumps(r["Properties"].get("TopicName")) for r in res.values() if isinstance(r, dict) and r.get("Type") == "AWS::SNS::Topic"]
+    names = lambda res: [json.dumps(public_branch(r["Properties"].get("TopicName"))) for r in res.values() if isinstance(r, dict) and r.get("Type") == "AWS::SNS::Topic"]
     if '{"Fn::Sub": "${Prefix}alarms-${AWS::Region}"}' not in names(region):
         problem(f"infra/sam/probe-region.yaml: the alarms topic is not named ${{Prefix}}alarms-${{AWS::Region}} (it is {names(region)}): the alert function would not find its subscriptions")
     if '{"Fn::Sub": "${Prefix}operators"}' not in names(home):

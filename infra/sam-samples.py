@@ -34,6 +34,10 @@ SAMPLES = {
 }
 
 
+# A private location's parameters (the probe stack inside a VPC).
+PRIVATE = {"Location": "vpc-prod", "SubnetIds": "subnet-0a1b2c3d,subnet-0e4f5a6b", "SecurityGroupIds": "sg-0c3d4e5f"}
+
+
 def main(out: pathlib.Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted((ROOT / "infra/sam").glob("*.yaml")):
@@ -44,6 +48,11 @@ def main(out: pathlib.Path) -> None:
         (out / f"{path.stem}.json").write_text(json.dumps(tpl, indent=1, default=str))
         if "AWS::LanguageExtensions" in tpl.get("Transform", []):
             expected_entries(path.name, tpl)
+        # The probe stack as a private location too: named, in a VPC.
+        if "Location" in tpl.get("Parameters", {}):
+            for name, value in PRIVATE.items():
+                tpl["Parameters"][name]["Default"] = value
+            (out / f"{path.stem}-private.json").write_text(json.dumps(tpl, indent=1, default=str))
 
 
 def expected_entries(name: str, tpl: dict) -> None:

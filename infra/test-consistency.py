@@ -86,7 +86,7 @@ DRIFTS = [
      "Action: [dynamodb:GetItem, dynamodb:PutItem]\n                Resource: !GetAtt OutboxTable.Arn",
      "the pages function's role allows dynamodb:GetItem on table:outbox"),
     ("the probe may write another region's results", PROBE,
-     "dynamodb:LeadingKeys: [!Ref AWS::Region]", "dynamodb:LeadingKeys: [!Ref HomeRegion]", "dynamodb:LeadingKeys"),
+     "dynamodb:LeadingKeys: [!If [IsPrivate, !Ref Location, !Ref AWS::Region]]", "dynamodb:LeadingKeys: [!If [IsPrivate, !Ref Location, !Ref HomeRegion]]", "dynamodb:LeadingKeys"),
     ("the probe may write any region's results", PROBE,
      "dynamodb:LeadingKeys", "dynamodb:Attributes", "dynamodb:LeadingKeys"),
     ("the alert function may write anywhere in the site bucket", HOME,
@@ -136,8 +136,11 @@ DRIFTS = [
      "parameter/${var.secrets_prefix}mail/*", "parameter/${var.secrets_prefix}alert/*",
      "ssm:GetParameter on parameters:here/alert, which it should not"),
     ("a probe region's alarms topic renamed", PROBE,
-     "TopicName: !Sub ${Prefix}alarms-${AWS::Region}", "TopicName: !Sub ${Prefix}alarm-${AWS::Region}",
+     '!Sub "${Prefix}alarms-${AWS::Region}"]', '!Sub "${Prefix}alarm-${AWS::Region}"]',
      "the alarms topic is not named ${Prefix}alarms-${AWS::Region}"),
+    ("a private location that may write as any region", PROBE,
+     "dynamodb:LeadingKeys: [!If [IsPrivate, !Ref Location, !Ref AWS::Region]]", "dynamodb:LeadingKeys: [!If [IsPrivate, !Ref HomeRegion, !Ref AWS::Region]]",
+     "dynamodb:LeadingKeys"),
 ]
 
 

@@ -1,6 +1,6 @@
 #!/bin/sh
-# `terraform apply` of the Terraform root (the example's three regions)
-# into moto_server, then `terraform destroy`: every argument, reference and ARN the AWS provider
+# `terraform apply` of the Terraform root (the example's three regions, and a private location
+# in a VPC beside the eu-west-1 probes) into moto_server, then `terraform destroy`: every argument, reference and ARN the AWS provider
 # sends is taken by an AWS API (moto's), not only validated. Dummy function packages stand in
 # for `make package`'s. MOTO: the moto_server binary (default .venv/bin/moto_server).
 # TERRAFORM and TF_PLUGIN_MIRROR as in infra/tf-validate.sh.
@@ -14,18 +14,12 @@
 set -eu
 terraform=${TERRAFORM:-terraform}
 moto=${MOTO:-.venv/bin/moto_server}
-mirror=${TF_PLUGIN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  found=$(find /opt /usr/share /usr/local/share "$HOME/.terraform.d" -path '*registry.terraform.io/hashicorp/aws/*' -name 'terraform-provider-aws*' 2>/dev/null | head -1)
-  [ -n "$found" ] && mirror=${found%%/registry.terraform.io/*}
-fi
-if [ -z "$mirror" ]; then
-  echo "tf-apply-moto: no local mirror of the AWS provider (set TF_PLUGIN_MIRROR); skipped" >&2
-  exit 0
-fi
+. infra/tf-mirror.sh
 tmp=$(mktemp -d)
+tf_mirror "$tmp" || { rm -rf "$tmp"; echo "tf-apply-moto: skipped" >&2; exit 0; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$moto" -H 127.0.0.1 -p "$port" > "$tmp/moto.log" 2>&1 &
+# AWS's managed policies (AWSLambdaVPCAccessExecutionRole, for the private location) exist.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "$moto" -H 127.0.0.1 -p "$port" > "$tmp/moto.log" 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cp -r infra/terraform "$tmp/tf"
@@ -54,6 +48,7 @@ provider "aws" {
     cloudfront     = "$endpoint"
     cloudwatch     = "$endpoint"
     cloudwatchlogs = "$endpoint"
+    ec2            = "$endpoint"
     dynamodb       = "$endpoint"
     iam            = "$endpoint"
     kms            = "$endpoint"
@@ -72,20 +67,45 @@ EOT
 sed -i "s|\${path.module}/../../../../dist|$tmp/dist|" "$example/main.tf"
 # No CloudFront (see above).
 sed -i 's|^  ping_package           = "\${local.dist}/atalaya-ping.zip"|&\n  status_site            = "bucket"|' "$example/main.tf"
+# A private location beside the public eu-west-1 probe region: the probe stack in a VPC, named.
+cat > "$example/private_location.tf" <<'EOT'
+resource "aws_vpc" "private" {
+  provider   = aws.home
+  cidr_block = "10.20.0.0/16"
+}
+
+resource "aws_subnet" "private" {
+  provider   = aws.home
+  vpc_id     = aws_vpc.private.id
+  cidr_block = "10.20.1.0/24"
+}
+
+resource "aws_security_group" "probe" {
+  provider = aws.home
+  vpc_id   = aws_vpc.private.id
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+module "probe_vpc_prod" {
+  source             = "../../modules/probe-region"
+  providers          = { aws = aws.home }
+  home_region        = module.home.home_region
+  operator_emails    = var.operator_emails
+  probe_package      = "${local.dist}/atalaya-probe.zip"
+  location           = "vpc-prod"
+  subnet_ids         = [aws_subnet.private.id]
+  security_group_ids = [aws_security_group.probe.id]
+}
+EOT
 cat > "$example/terraform.tfvars" <<EOT
 operator_emails        = ["oncall@example.com"]
 customer_subscriptions = [{ email = "it@acme.example", customer = "acme", services = [] }]
 EOT
-cat > "$tmp/cli.tfrc" <<EOT
-provider_installation {
-  filesystem_mirror {
-    path    = "$mirror"
-    include = ["registry.terraform.io/hashicorp/aws"]
-  }
-  direct { exclude = ["registry.terraform.io/hashicorp/aws"] }
-}
-EOT
-export TF_CLI_CONFIG_FILE="$tmp/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 for i in $(seq 50); do curl -s "$endpoint/moto-api/" > /dev/null && break; sleep 0.2; done
 "$terraform" -chdir="$example" init -input=false -no-color > "$tmp/init.log" 2>&1 || { cat "$tmp/init.log" >&2; exit 1; }
 if ! timeout 900 "$terraform" -chdir="$example" apply -input=false -auto-approve -no-color -parallelism=4 ${TF_APPLY_ARGS:-} > "$tmp/apply.log" 2>&1; then
@@ -109,4 +129,4 @@ if ! timeout 600 "$terraform" -chdir="$example" destroy -input=false -auto-appro
 fi
 left=$("$terraform" -chdir="$example" state list | wc -l)
 [ "$left" -eq 0 ] || { echo "tf-apply-moto: $left resources left after destroy" >&2; exit 1; }
-echo "tf-apply-moto: terraform apply created $created resources in moto (three regions; without CloudFront and customer mail, which moto cannot take) and destroy removed them all"
+echo "tf-apply-moto: terraform apply created $created resources in moto (three regions and a private location in a VPC; without CloudFront and customer mail, which moto cannot take) and destroy removed them all"

@@ -201,14 +201,27 @@ fn plan(file: &Path, shards: bool) -> anyhow::Result<ExitCode> {
     if shards {
         emit(&format!("{most}\n"))?;
     } else {
+        let label = |region: &str| match config.settings.private_locations.get(region) {
+            Some(aws) => format!("{region} (private, {aws})"),
+            None => region.to_string(),
+        };
+        let w = plan
+            .iter()
+            .map(|p| label(&p.region).len())
+            .max()
+            .unwrap_or(0)
+            .max(20);
         let mut out = format!(
-            "{:<20} {:>8} {:>15} {:>7}\n",
+            "{:<w$} {:>8} {:>15} {:>7}\n",
             "region", "checks", "busiest minute", "shards"
         );
         for p in &plan {
             out.push_str(&format!(
-                "{:<20} {:>8} {:>15} {:>7}\n",
-                p.region, p.checks, p.busiest_minute, p.shards
+                "{:<w$} {:>8} {:>15} {:>7}\n",
+                label(&p.region),
+                p.checks,
+                p.busiest_minute,
+                p.shards
             ));
         }
         out.push_str(&format!(

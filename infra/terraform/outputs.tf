@@ -20,8 +20,9 @@ output "table_names" {
 }
 
 output "home_region" {
-  description = "Where the tables are: the probe regions' home_region."
+  description = "Where the tables are: the probe regions' home_region (known once the tables exist, so the probe stacks are created after them, as SAM's order has it)."
   value       = data.aws_region.current.name
+  depends_on  = [aws_dynamodb_table.results, aws_s3_bucket.checks]
 }
 
 output "alert_dead_letter_queue_url" {

@@ -24,7 +24,10 @@ async fn unconfirmed_operators_are_counted_on_every_topic_page_by_page() {
     // us-east-1's probe stack is not deployed yet: its topic is not there.
     let _credentials = atalaya_tests::moto::endpoint(); // sets the test credentials the SDK needs
     let sdk = atalaya_aws::sdk_config("eu-west-1", Some(&sns.url())).await;
-    let regions = ["eu-west-1".to_string(), "us-east-1".to_string()];
+    let regions = [
+        ("eu-west-1".to_string(), "eu-west-1".to_string()),
+        ("us-east-1".to_string(), "us-east-1".to_string()),
+    ];
     let n = atalaya_alert_fn::subscriptions::unconfirmed(&sdk, OPERATORS, &regions).await;
     assert_eq!(n, Some(2), "{:?}", sns.requests());
     // The operators topic was read in two pages, the second from the first's NextToken.
@@ -58,7 +61,7 @@ async fn unconfirmed_operators_are_counted_on_every_topic_page_by_page() {
     let none = atalaya_alert_fn::subscriptions::unconfirmed(
         &sdk,
         "arn:aws:sns:eu-west-1:123456789012:other-operators",
-        &["ap-southeast-2".to_string()],
+        &[("ap-southeast-2".to_string(), "ap-southeast-2".to_string())],
     )
     .await;
     assert_eq!(none, None);

@@ -27,29 +27,16 @@ pub struct FakeSns {
 
 impl FakeSns {
     pub async fn start(page: usize) -> FakeSns {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             page: page.clamp(1, 100),
             ..Default::default()
         }));
         let st = state.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let st = st.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let st = st.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(req, &st).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::fake_server::serve(move |req| {
+            let st = st.clone();
+            async move { handle(req, &st).await }
+        })
+        .await;
         FakeSns { addr, state }
     }
 

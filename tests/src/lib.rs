@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod dns;
+pub mod fake_server;
 pub mod fake_sns;
 pub mod fault_proxy;
 pub mod http;

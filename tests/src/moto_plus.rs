@@ -48,26 +48,13 @@ impl MotoPlus {
             .trim_end_matches('/')
             .parse()
             .unwrap();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
         let planted: Arc<Mutex<Planted>> = Arc::default();
         let p = planted.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let p = p.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let p = p.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(req, upstream, &p).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::fake_server::serve(move |req| {
+            let p = p.clone();
+            async move { handle(req, upstream, &p).await }
+        })
+        .await;
         MotoPlus {
             addr,
             upstream: moto.to_string(),

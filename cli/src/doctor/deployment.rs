@@ -10,8 +10,9 @@ pub struct Deployment {
     pub home: String,
     pub account: String,
     pub partition: String,
-    /// The probe regions (the heartbeats' region is not one).
-    pub probe_regions: Vec<String>,
+    /// The probe regions (the heartbeats' region is not one), each with the AWS region its stack
+    /// is in (a private location's own, else itself).
+    pub probe_regions: Vec<(String, String)>,
     /// The SES domain customer mail is sent from (`settings.brand.from`'s); `None`: no mail.
     pub mail_domain: Option<String>,
     /// The ping endpoint's address (`settings.heartbeats.url`), when the file has heartbeats.
@@ -35,7 +36,7 @@ impl Deployment {
                 .regions
                 .iter()
                 .filter(|r| r.as_str() != atalaya_core::kinds::heartbeat::REGION)
-                .cloned()
+                .map(|r| (r.clone(), s.private_locations.get(r).unwrap_or(r).clone()))
                 .collect(),
             mail_domain: s.brand.as_ref().map(|b| b.from.domain().to_string()),
             ping_url: s.heartbeats.url.clone().filter(|_| heartbeats),
@@ -70,22 +71,30 @@ impl Deployment {
             .iter()
             .map(|f| (self.home.clone(), self.name(f)))
             .collect();
-        out.extend(
-            self.probe_regions
-                .iter()
-                .map(|r| (r.clone(), self.name("probe"))),
-        );
+        out.extend(self.probes());
         out
+    }
+
+    /// Each probe region's function and the AWS region it is in (a private location's function
+    /// carries its name).
+    pub fn probes(&self) -> Vec<(String, String)> {
+        self.probe_regions
+            .iter()
+            .map(|(name, aws)| {
+                let f = if name == aws {
+                    self.name("probe")
+                } else {
+                    self.name(&format!("probe-{name}"))
+                };
+                (aws.clone(), f)
+            })
+            .collect()
     }
 
     /// The functions that read the published checks file and say which version they run.
     pub fn versioned_functions(&self) -> Vec<(String, String)> {
         let mut out = vec![(self.home.clone(), self.name("alert"))];
-        out.extend(
-            self.probe_regions
-                .iter()
-                .map(|r| (r.clone(), self.name("probe"))),
-        );
+        out.extend(self.probes());
         out
     }
 
@@ -101,9 +110,9 @@ impl Deployment {
     /// The home region and the probe regions, once each.
     pub fn regions(&self) -> Vec<String> {
         let mut out = vec![self.home.clone()];
-        for r in &self.probe_regions {
-            if !out.contains(r) {
-                out.push(r.clone());
+        for (_, aws) in &self.probe_regions {
+            if !out.contains(aws) {
+                out.push(aws.clone());
             }
         }
         out
@@ -134,5 +143,34 @@ pub fn partition_of(region: &str) -> &'static str {
         "aws-us-gov"
     } else {
         "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_location_is_looked_for_in_its_aws_region_by_its_name() {
+        let text = "settings:\n  regions: [eu-west-1, us-east-1, vpc-prod]\n  private_locations: { vpc-prod: { aws_region: eu-west-1 } }\ncustomers: [{ id: a, name: A }]\nservices: [{ id: s, customer: a, name: S }]\nchecks:\n  - { id: c, service: s, tcp: { host: db.internal.example, port: 5432 } }\n";
+        let config = atalaya_core::load_str(text, "t.yaml", atalaya_core::Target::Lambda).unwrap();
+        let d = Deployment::of(&config, "atalaya-", "eu-west-1", "123456789012");
+        assert_eq!(
+            d.probes(),
+            [
+                ("eu-west-1".to_string(), "atalaya-probe".to_string()),
+                ("us-east-1".to_string(), "atalaya-probe".to_string()),
+                (
+                    "eu-west-1".to_string(),
+                    "atalaya-probe-vpc-prod".to_string()
+                ),
+            ]
+        );
+        assert_eq!(d.regions(), ["eu-west-1", "us-east-1"]);
+        assert_eq!(d.checks_bucket(), "atalaya-checks-123456789012-eu-west-1");
+        assert_eq!(
+            d.operators_topic(),
+            "arn:aws:sns:eu-west-1:123456789012:atalaya-operators"
+        );
     }
 }

@@ -48,7 +48,15 @@ pub async fn doctor(file: &Path, home: Option<String>, prefix: &str) -> anyhow::
         d.prefix,
         d.account,
         d.home,
-        d.probe_regions.join(", ")
+        d.probe_regions
+            .iter()
+            .map(|(name, aws)| if name == aws {
+                name.clone()
+            } else {
+                format!("{name} (in {aws})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let facts = facts::gather(&d, &config, endpoint.as_deref()).await;
     let found = findings::findings(&d, &facts);

@@ -147,13 +147,13 @@ async fn ack_links(
     }
 }
 
-/// The probe regions of `config` (the heartbeats' region is not one).
-fn probe_regions(config: &atalaya_core::Config) -> Vec<String> {
-    config
-        .settings
-        .regions
+/// The probe regions of `config` (the heartbeats' region is not one), each with the AWS region
+/// its stack is in (a private location's own).
+fn probe_regions(config: &atalaya_core::Config) -> Vec<(String, String)> {
+    let s = &config.settings;
+    s.regions
         .iter()
         .filter(|r| r.as_str() != atalaya_core::kinds::heartbeat::REGION)
-        .cloned()
+        .map(|r| (r.clone(), s.private_locations.get(r).unwrap_or(r).clone()))
         .collect()
 }

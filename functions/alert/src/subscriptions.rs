@@ -14,12 +14,13 @@ pub fn due(now: DateTime<Utc>) -> bool {
     now.minute() == 0
 }
 
-/// The unconfirmed subscriptions of the operators topic and each probe region's alarms topic;
+/// The unconfirmed subscriptions of the operators topic and each probe region's alarms topic
+/// (`probe_regions`: each one's name and the AWS region of its stack);
 /// `None` when none of the topics could be read (logged: the alarm keeps its state).
 pub async fn unconfirmed(
     sdk: &aws_config::SdkConfig,
     operators_topic: &str,
-    probe_regions: &[String],
+    probe_regions: &[(String, String)],
 ) -> Option<u32> {
     let mut counted = None;
     for topic in topics(operators_topic, probe_regions) {

@@ -19,17 +19,18 @@ pub struct Subscriptions {
     pub pending: Vec<String>,
 }
 
-/// The topics an installation's operators are subscribed to: `operators_topic` (home) and, in
-/// each probe region, `<prefix>alarms-<region>` of the same account (the probe stacks' names).
-pub fn topics(operators_topic: &str, probe_regions: &[String]) -> Vec<String> {
+/// The topics an installation's operators are subscribed to: `operators_topic` (home) and, for
+/// each probe region (its name and the AWS region its stack is in: the same for a public one, not
+/// for a private location), `<prefix>alarms-<name>` of the same account (the probe stacks' names).
+pub fn topics(operators_topic: &str, probe_regions: &[(String, String)]) -> Vec<String> {
     let mut out = vec![operators_topic.to_string()];
     // arn:<partition>:sns:<region>:<account>:<prefix>operators
     let parts: Vec<&str> = operators_topic.splitn(6, ':').collect();
     if let [arn, partition, sns, _, account, name] = parts[..] {
         if let Some(prefix) = name.strip_suffix("operators") {
-            for r in probe_regions {
+            for (name, aws) in probe_regions {
                 out.push(format!(
-                    "{arn}:{partition}:{sns}:{r}:{account}:{prefix}alarms-{r}"
+                    "{arn}:{partition}:{sns}:{aws}:{account}:{prefix}alarms-{name}"
                 ));
             }
         }
@@ -86,9 +87,11 @@ mod tests {
 
     #[test]
     fn the_probe_regions_topics_are_named_from_the_operators_topic() {
+        let here = |r: &str| (r.to_string(), r.to_string());
+        let private = ("vpc-prod".to_string(), "eu-west-1".to_string());
         let t = topics(
             "arn:aws:sns:eu-west-1:123456789012:atalaya-operators",
-            &["eu-west-1".into(), "us-east-1".into()],
+            &[here("eu-west-1"), here("us-east-1"), private],
         );
         assert_eq!(
             t,
@@ -96,12 +99,13 @@ mod tests {
                 "arn:aws:sns:eu-west-1:123456789012:atalaya-operators",
                 "arn:aws:sns:eu-west-1:123456789012:atalaya-alarms-eu-west-1",
                 "arn:aws:sns:us-east-1:123456789012:atalaya-alarms-us-east-1",
+                "arn:aws:sns:eu-west-1:123456789012:atalaya-alarms-vpc-prod",
             ]
         );
         assert_eq!(region_of(&t[2]), Some("us-east-1"));
         // A topic not named as the stacks name it: only itself.
         assert_eq!(
-            topics("arn:aws:sns:eu-west-1:1:ops", &["us-east-1".into()]).len(),
+            topics("arn:aws:sns:eu-west-1:1:ops", &[here("us-east-1")]).len(),
             1
         );
         assert_eq!(topics("not an arn", &[]), ["not an arn"]);

@@ -190,6 +190,9 @@ pub struct Settings {
     pub status_site: StatusSite,
     /// Heartbeats' ping endpoint and token key (`settings.heartbeats`).
     pub heartbeats: HeartbeatSettings,
+    /// Private locations (`settings.private_locations`): name → the AWS region its probe stack
+    /// runs in.
+    pub private_locations: std::collections::BTreeMap<String, String>,
     /// How long the local runner keeps results, delivered messages and sent mails
     /// (`settings.retention.results`).
     pub retention: Duration,

@@ -6,7 +6,10 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  region  = data.aws_region.current.name
+  # The region this stack writes as: a private location's name, or this AWS region.
+  region  = var.location != "" ? var.location : data.aws_region.current.name
+  probe   = var.location != "" ? "${var.prefix}probe-${var.location}" : "${var.prefix}probe"
+  in_vpc  = length(var.subnet_ids) > 0
   account = data.aws_caller_identity.current.account_id
   arn     = "arn:${data.aws_partition.current.partition}"
   # The home module's checks bucket (aws_s3_bucket.checks), named the same way.
@@ -34,7 +37,7 @@ resource "aws_sns_topic_subscription" "alarms" {
 resource "aws_cloudwatch_log_group" "probe" {
   #checkov:skip=CKV_AWS_158:Logs hold no secrets (values are redacted by design) and CloudWatch Logs encrypts them at rest already.
   #checkov:skip=CKV_AWS_338:Function logs are kept 30 days by default (configurable); a year of logs costs more than the monitoring itself.
-  name              = "/aws/lambda/${var.prefix}probe"
+  name              = "/aws/lambda/${local.probe}"
   retention_in_days = var.log_retention_days
 }
 
@@ -78,10 +81,10 @@ resource "aws_iam_role_policy" "probe" {
 resource "aws_lambda_function" "probe" {
   #checkov:skip=CKV_AWS_115:No reserved concurrency: a new account's concurrency quota is 10 and reserving any of it fails the deploy; racing evaluations are safe (version-conditioned commits).
   #checkov:skip=CKV_AWS_116:No DLQ for the probe function: its schedules do not retry, a failed run is superseded a minute later, and silence is alarmed (probe-not-invoked, probe-errors, SilentRegions).
-  #checkov:skip=CKV_AWS_117:Probes must reach the public internet from AWS's network; a VPC would need a NAT gateway per region (~$32/month each) and protect nothing.
+  #checkov:skip=CKV_AWS_117:A public probe region probes the internet from AWS's network, where a VPC would need a NAT gateway (~$32/month) and protect nothing; a private location sets subnet_ids and runs in the team's VPC.
   #checkov:skip=CKV_AWS_173:The functions' environment holds only table names, topic ARNs and numbers; Lambda encrypts it at rest with an AWS-managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile in the team's pipeline; packages come from `make package` in the team's own build.
-  function_name    = "${var.prefix}probe"
+  function_name    = local.probe
   filename         = var.probe_package
   source_code_hash = filebase64sha256(var.probe_package)
   handler          = "bootstrap"
@@ -93,6 +96,15 @@ resource "aws_lambda_function" "probe" {
   timeout = 95
   # No reserved concurrency: a new account's quota is 10, and reserving any of it fails.
   role = aws_iam_role.probe.arn
+
+  # A private location: inside the team's VPC.
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
+  }
 
   tracing_config {
     mode = "PassThrough"
@@ -143,7 +155,7 @@ resource "aws_iam_role_policy" "scheduler" {
 resource "aws_scheduler_schedule" "probe" {
   #checkov:skip=CKV_AWS_297:The schedules' payloads are a region name or a tick flag: nothing to protect with a customer key.
   count = var.shards
-  name  = "${var.prefix}probe-${count.index}"
+  name  = "${local.probe}-${count.index}"
   # At the start of every minute, so the regions' runs of a minute reach the alert function together.
   schedule_expression = "cron(* * * * ? *)"
   flexible_time_window {
@@ -201,4 +213,11 @@ resource "aws_cloudwatch_metric_alarm" "checks_rejected" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# In a VPC, Lambda makes the function's network interfaces with the role's permission.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count      = local.in_vpc ? 1 : 0
+  role       = aws_iam_role.probe.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }

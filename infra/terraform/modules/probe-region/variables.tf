@@ -58,3 +58,25 @@ variable "secrets_prefix" {
     error_message = "The prefix is a path of letters, digits, _ . - ending in /, e.g. atalaya/."
   }
 }
+
+variable "location" {
+  description = "Empty: a public probe region, named after this AWS region. A name (vpc-prod): a private location, named so in settings.regions and settings.private_locations, whose results are its own; its function, schedules, topic and alarms carry the name (docs/deploy.md, \"Private locations\")."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.location == "" || can(regex("^[a-z][a-z0-9-]{1,30}$", var.location))
+    error_message = "The location must be lowercase letters, digits and dashes, starting with a letter (e.g. vpc-prod)."
+  }
+}
+
+variable "subnet_ids" {
+  description = "The VPC subnets the probe function runs in (a private location): they need a route to the home region's DynamoDB, S3, SSM and Secrets Manager (a NAT gateway, or VPC endpoints when the home region is this one) and to what the checks probe."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "The security groups of the probe function's network interfaces (outbound to the checks' targets and AWS's endpoints)."
+  type        = list(string)
+  default     = []
+}

@@ -13,8 +13,13 @@ use std::fmt;
 #[schemars(rename = "Settings")]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
-    /// AWS regions the probes run in (e.g. eu-west-1). The local runner is the region `local`.
+    /// AWS regions the probes run in (e.g. eu-west-1), and private locations by their names
+    /// (`private_locations`). The local runner is the region `local`.
     pub regions: Option<Vec<At<String>>>,
+    /// Probe locations inside a team's VPC, each named as a region of its own and run by a probe
+    /// stack in an AWS region: `{ vpc-prod: { aws_region: eu-west-1 } }`. List the name in
+    /// `regions` (and the VPC's networks in `allow_networks`).
+    pub private_locations: Option<BTreeMap<String, RawPrivateLocation>>,
     /// How many reporting regions must see a check down: `majority`, `all`, or a number.
     pub quorum: Option<At<RawQuorum>>,
     /// CIDRs exempt from the network guard (private, loopback, link-local and metadata addresses
@@ -64,6 +69,15 @@ pub struct RawRetention {
     /// need the last day; at most `400d`). Hourly rollups are kept 400 days, incidents for
     /// ever.
     pub results: Option<At<String>>,
+}
+
+/// A private location: where its probe stack runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PrivateLocation")]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivateLocation {
+    /// The AWS region its probe stack (and VPC) is in, e.g. eu-west-1.
+    pub aws_region: At<String>,
 }
 
 /// Where heartbeats ping, and the key their tokens are derived from.

@@ -7,6 +7,7 @@ mod addresses;
 mod checks;
 mod email;
 mod keys;
+mod locations;
 mod names;
 mod oncall;
 mod parse;

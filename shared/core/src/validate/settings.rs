@@ -81,20 +81,26 @@ pub(super) fn signature(
 }
 
 /// `settings.regions`: AWS region names (or `local`, not for Lambda), each once.
-fn regions(raw: &RawSettings, target: Target, s: &str, errs: &mut Errs) -> Vec<String> {
+fn regions(
+    raw: &RawSettings,
+    target: Target,
+    private: &std::collections::BTreeMap<String, String>,
+    s: &str,
+    errs: &mut Errs,
+) -> Vec<String> {
     let mut regions = Vec::new();
     for r in raw.regions.iter().flatten() {
         if r.value == LOCAL_REGION {
             if target == Target::Lambda {
                 errs.push(r.pos, s, "regions", "`local` is the local runner's region; Lambda needs AWS regions such as eu-west-1");
             }
-        } else if !is_aws_region(&r.value) {
+        } else if !is_aws_region(&r.value) && !private.contains_key(&r.value) {
             errs.push(
                 r.pos,
                 s,
                 "regions",
                 format!(
-                    "{:?} is not an AWS region name (like eu-west-1) or `local`",
+                    "{:?} is not an AWS region name (like eu-west-1), a private location (settings.private_locations) or `local`",
                     r.value
                 ),
             );
@@ -302,7 +308,8 @@ pub(super) fn check_settings(
     let raw = raw.unwrap_or(&empty);
     let s = "settings";
 
-    let regions = regions(raw, target, s, errs);
+    let private_locations = super::locations::private_locations(raw, s, errs);
+    let regions = regions(raw, target, &private_locations, s, errs);
 
     let quorum = quorum(raw, regions.len(), s, errs);
 
@@ -337,6 +344,7 @@ pub(super) fn check_settings(
             email: super::email::email(errs, raw.email.as_ref(), s),
             status_site: super::addresses::status_site(errs, raw.status_page.as_ref(), s),
             heartbeats: super::addresses::heartbeats(errs, raw.heartbeats.as_ref(), s),
+            private_locations,
             retention: retention(errs, raw.retention.as_ref(), s),
         },
         defaults,
