@@ -58,7 +58,7 @@ def healthy():
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     version = s3.put_object(Bucket=bucket, Key="checks.tar.gz", Body=b"bundle")["VersionId"]
-    for region, name in [(HOME, PREFIX + "alert")] + [(r, PREFIX + "probe") for r in PROBES]:
+    for region, name in [(HOME, PREFIX + "alert"), (HOME, PREFIX + "ping-judge")] + [(r, PREFIX + "probe") for r in PROBES]:
         logs = client("logs", region)
         group = f"/aws/lambda/{name}"
         logs.create_log_group(logGroupName=group)

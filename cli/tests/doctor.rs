@@ -126,6 +126,7 @@ async fn a_healthy_deployment_exits_0_and_says_what_it_looked_at() {
         "ok      the ping endpoint http://127.0.0.1:",
         "ok      function doc-ok-pages is invoked by its HTTP API only",
         &format!("ok      function doc-ok-alert (eu-west-1) runs the published checks file ({version})"),
+        &format!("ok      function doc-ok-ping-judge (eu-west-1) runs the published checks file ({version})"),
         "ok      status site deployed at https://",
         "0 problems",
     ] {

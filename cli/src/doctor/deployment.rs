@@ -91,9 +91,13 @@ impl Deployment {
             .collect()
     }
 
-    /// The functions that read the published checks file and say which version they run.
+    /// The functions that read the published checks file and say which version they run each
+    /// minute (the alert function, the heartbeats' judge, every probe).
     pub fn versioned_functions(&self) -> Vec<(String, String)> {
-        let mut out = vec![(self.home.clone(), self.name("alert"))];
+        let mut out = vec![
+            (self.home.clone(), self.name("alert")),
+            (self.home.clone(), self.name("ping-judge")),
+        ];
         out.extend(self.probes());
         out
     }

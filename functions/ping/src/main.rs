@@ -80,7 +80,10 @@ async fn main() -> Result<(), Error> {
                 tracing::error!(why = %why, "the ping endpoint is not taking pings: heartbeats are unknown");
             }
             let out = atalaya_ping_fn::judge(store, &checks.config, &tokens, now, alive).await?;
-            println!("{}", atalaya_ping_fn::judge_emf(&out, now));
+            println!(
+                "{}",
+                atalaya_aws::with_checks_version(atalaya_ping_fn::judge_emf(&out, now), live.version())
+            );
             Ok(serde_json::to_value(out)?)
         },
     ))
