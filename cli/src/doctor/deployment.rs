@@ -32,12 +32,7 @@ impl Deployment {
             home: home.into(),
             account: account.into(),
             partition: partition_of(home).into(),
-            probe_regions: s
-                .regions
-                .iter()
-                .filter(|r| r.as_str() != atalaya_core::kinds::heartbeat::REGION)
-                .map(|r| (r.clone(), s.private_locations.get(r).unwrap_or(r).clone()))
-                .collect(),
+            probe_regions: s.probe_regions(),
             mail_domain: s.brand.as_ref().map(|b| b.from.domain().to_string()),
             ping_url: s.heartbeats.url.clone().filter(|_| heartbeats),
             pages_url: s.email.pages_url.clone().filter(|_| s.brand.is_some()),

@@ -7,14 +7,14 @@ use atalaya_core::Outcome;
 
 /// Each public endpoint of `d` (ping, pages): up, or why not.
 pub async fn look(d: &Deployment, config: &atalaya_core::Config) -> Vec<(String, Got<()>)> {
-    let urls: Vec<String> = [
+    let urls: Vec<(&str, String)> = [
         ("the ping endpoint", &d.ping_url),
         ("the subscribers' pages", &d.pages_url),
     ]
     .into_iter()
     .filter_map(|(what, u)| {
         u.as_ref()
-            .map(|u| format!("{what} {}/alive", u.trim_end_matches('/')))
+            .map(|u| (what, format!("{}/alive", u.trim_end_matches('/'))))
     })
     .collect();
     if urls.is_empty() {
@@ -28,40 +28,21 @@ pub async fn look(d: &Deployment, config: &atalaya_core::Config) -> Vec<(String,
         Err(e) => {
             return urls
                 .into_iter()
-                .map(|u| (u, Err(format!("no prober: {e}"))))
+                .map(|(what, u)| (format!("{what} {u}"), Err(format!("no prober: {e}"))))
                 .collect()
         }
     };
     let mut out = Vec::new();
-    for named in urls {
-        let url = named.rsplit(' ').next().unwrap_or_default();
-        let got = match check(url, config) {
+    for (what, url) in urls {
+        let got = match atalaya_app::alive::check(&url, config) {
             Ok(c) => match engine.probe(&c).await {
                 Ok(r) if r.outcome == Outcome::Up => Ok(()),
                 Ok(r) => Err(r.detail),
                 Err(e) => Err(e.to_string()),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(format!("not a usable address: {e}")),
         };
-        out.push((named, got));
+        out.push((format!("{what} {url}"), got));
     }
     out
-}
-
-/// A check of `url` (answering 2xx within 5 s), under the file's allowed networks.
-fn check(url: &str, config: &atalaya_core::Config) -> Result<atalaya_core::Check, String> {
-    let networks: Vec<String> = config
-        .settings
-        .allow_networks
-        .iter()
-        .map(|n| serde_json::Value::String(n.to_string()).to_string())
-        .collect();
-    let text = format!(
-        "settings: {{ allow_networks: [{}] }}\ncustomers: [{{ id: atalaya, name: Atalaya }}]\nservices: [{{ id: endpoint, customer: atalaya, name: Endpoint }}]\nchecks:\n  - {{ id: endpoint, service: endpoint, timeout: 5s, http: {{ url: {} }} }}\n",
-        networks.join(", "),
-        serde_json::Value::String(url.to_string()),
-    );
-    atalaya_core::load_str(&text, "doctor", atalaya_core::Target::Local)
-        .map(|c| c.checks[0].clone())
-        .map_err(|e| format!("not a usable address: {e}"))
 }

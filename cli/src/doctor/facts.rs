@@ -55,14 +55,6 @@ pub struct Facts {
     pub distribution: Got<Option<(String, String)>>,
 }
 
-fn why<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    atalaya_aws::classify(e).detail
-}
-
 /// Reads everything `d` is made of. `endpoint` is for tests (moto_server).
 pub async fn gather(
     d: &Deployment,
@@ -102,14 +94,14 @@ pub async fn gather(
                 .send()
                 .await
                 .map(|i| i.verified_for_sending_status())
-                .map_err(|e| why(&e)),
+                .map_err(|e| atalaya_aws::detail(&e)),
         );
         ses_production = Some(
             ses.get_account()
                 .send()
                 .await
                 .map(|a| a.production_access_enabled())
-                .map_err(|e| why(&e)),
+                .map_err(|e| atalaya_aws::detail(&e)),
         );
     }
     let lambda = aws_sdk_lambda::Client::new(&home);
@@ -151,7 +143,7 @@ async fn limits(sdk: &aws_config::SdkConfig) -> Got<(i32, i32)> {
         .get_account_settings()
         .send()
         .await
-        .map_err(|e| why(&e))?;
+        .map_err(|e| atalaya_aws::detail(&e))?;
     let l = s.account_limit();
     Ok((
         l.map_or(0, |l| l.concurrent_executions()),
@@ -176,7 +168,7 @@ async fn tables(sdk: &aws_config::SdkConfig, d: &Deployment) -> Vec<(String, Got
             {
                 Ok(None)
             }
-            Err(e) => Err(why(&e)),
+            Err(e) => Err(atalaya_aws::detail(&e)),
         };
         out.push((name, got));
     }
@@ -197,7 +189,7 @@ async fn function(sdk: &aws_config::SdkConfig, region: &str, name: &str) -> Func
         {
             Ok(None)
         }
-        Err(e) => Err(why(&e)),
+        Err(e) => Err(atalaya_aws::detail(&e)),
     };
     let cw = aws_sdk_cloudwatch::Client::new(sdk);
     Function {
@@ -229,7 +221,7 @@ async fn lambda_sum(cw: &aws_sdk_cloudwatch::Client, function: &str, metric: &st
         .statistics(Statistic::Sum)
         .send()
         .await
-        .map_err(|e| why(&e))?;
+        .map_err(|e| atalaya_aws::detail(&e))?;
     Ok(out.datapoints().iter().filter_map(|p| p.sum()).sum())
 }
 
@@ -244,7 +236,7 @@ async fn alarms(sdk: &aws_config::SdkConfig, region: &str, prefix: &str) -> Got<
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| why(&e))?;
+            .map_err(|e| atalaya_aws::detail(&e))?;
         for a in page.metric_alarms() {
             let state = a.state_value().map_or("", |s| s.as_str());
             if state != "OK" {
@@ -274,7 +266,7 @@ async fn invokers(lambda: &aws_sdk_lambda::Client, function: &str) -> Got<Vec<St
         {
             return Ok(Vec::new())
         }
-        Err(e) => return Err(why(&e)),
+        Err(e) => return Err(atalaya_aws::detail(&e)),
     };
     let doc: serde_json::Value =
         serde_json::from_str(&policy).map_err(|e| format!("its policy is not JSON: {e}"))?;
@@ -306,7 +298,7 @@ async fn running_version(sdk: &aws_config::SdkConfig, function: &str) -> Got<Opt
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| why(&e))?;
+            .map_err(|e| atalaya_aws::detail(&e))?;
         for e in page.events() {
             let line: serde_json::Value =
                 serde_json::from_str(e.message().unwrap_or("")).unwrap_or_default();
@@ -326,7 +318,11 @@ async fn running_version(sdk: &aws_config::SdkConfig, function: &str) -> Got<Opt
 
 async fn distribution(sdk: &aws_config::SdkConfig, comment: &str) -> Got<Option<(String, String)>> {
     let cf = aws_sdk_cloudfront::Client::new(sdk);
-    let list = cf.list_distributions().send().await.map_err(|e| why(&e))?;
+    let list = cf
+        .list_distributions()
+        .send()
+        .await
+        .map_err(|e| atalaya_aws::detail(&e))?;
     Ok(list
         .distribution_list()
         .map(|l| l.items())

@@ -95,7 +95,7 @@ async fn main() -> Result<(), Error> {
                 )
             );
             if tick && subscriptions::due(now) {
-                let regions = probe_regions(&checks.config);
+                let regions = checks.config.settings.probe_regions();
                 if let Some(n) = subscriptions::unconfirmed(sdk, operators_topic, &regions).await {
                     println!("{}", subscriptions::emf(n, now));
                 }
@@ -145,15 +145,4 @@ async fn ack_links(
             None
         }
     }
-}
-
-/// The probe regions of `config` (the heartbeats' region is not one), each with the AWS region
-/// its stack is in (a private location's own).
-fn probe_regions(config: &atalaya_core::Config) -> Vec<(String, String)> {
-    let s = &config.settings;
-    s.regions
-        .iter()
-        .filter(|r| r.as_str() != atalaya_core::kinds::heartbeat::REGION)
-        .map(|r| (r.clone(), s.private_locations.get(r).unwrap_or(r).clone()))
-        .collect()
 }

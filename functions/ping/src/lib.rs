@@ -132,19 +132,7 @@ pub async fn answer<S: PingLogs + Store>(
 
 /// The check the judge runs against the endpoint: `GET <url>/alive` within 5 s, expecting 200.
 pub fn alive_check(url: &str, config: &Config) -> Result<atalaya_core::Check, String> {
-    let networks: Vec<String> = config
-        .settings
-        .allow_networks
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect();
-    let text = format!(
-        "settings: {{ allow_networks: [{}] }}\ncustomers: [{{ id: atalaya, name: Atalaya }}]\nservices: [{{ id: ping-endpoint, customer: atalaya, name: Ping endpoint }}]\nchecks:\n  - {{ id: ping-endpoint, service: ping-endpoint, timeout: 5s, http: {{ url: \"{}{ALIVE}\" }} }}\n",
-        networks.join(", "),
-        url.trim_end_matches('/').replace('"', "%22"),
-    );
-    atalaya_core::load_str(&text, "ATALAYA_PING_URL", atalaya_core::Target::Lambda)
-        .map(|c| c.checks[0].clone())
+    atalaya_app::alive::check(&format!("{}{ALIVE}", url.trim_end_matches('/')), config)
         .map_err(|e| format!("ATALAYA_PING_URL is not a usable address: {e}"))
 }
 

@@ -18,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod acknowledge;
+pub mod alive;
 pub mod bundle;
 pub mod checks;
 pub mod customer_mail;

@@ -65,6 +65,15 @@ where
     }
 }
 
+/// A failed SDK call in words, for logs and operators (`classify`'s detail).
+pub fn detail<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    classify(e).detail
+}
+
 /// The SDK configuration every Atalaya client uses: rustls with ring (no aws-lc build), explicit
 /// retries (standard mode: throttling, 5xx and transport errors retried with exponential backoff
 /// and jitter, 4 attempts), 5 s per attempt and 20 s per operation. `endpoint` is for tests

@@ -5,7 +5,6 @@
 //! AWS gave, which carry no value).
 
 use atalaya_core::{Reference, Source};
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::{BTreeSet, HashMap};
 
 /// References read at once, at most (each is one call).
@@ -57,7 +56,7 @@ async fn read_one(
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| why(&e))?
+            .map_err(|e| crate::detail(&e))?
             .parameter
             .and_then(|p| p.value)
             .ok_or_else(|| "the parameter has no value".to_string()),
@@ -66,7 +65,7 @@ async fn read_one(
             .secret_id(&r.name)
             .send()
             .await
-            .map_err(|e| why(&e))?
+            .map_err(|e| crate::detail(&e))?
             .secret_string
             .ok_or_else(|| {
                 "the secret has no string value (binary secrets are not supported)".to_string()
@@ -75,14 +74,6 @@ async fn read_one(
             Err("environment references and variables are read as checks run".into())
         }
     }
-}
-
-fn why<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    crate::classify(e).detail
 }
 
 /// Reads every reference and logs, by name and never by value, those that could not be read;

@@ -60,7 +60,7 @@ pub async fn of_topic(
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| format!("{topic}: {}", crate::classify(&e).detail))?;
+                .map_err(|e| format!("{topic}: {}", crate::detail(&e)))?;
             for s in page.subscriptions() {
                 let endpoint = s.endpoint().unwrap_or("?").to_string();
                 if s.subscription_arn() == Some("PendingConfirmation") {

@@ -198,6 +198,23 @@ pub struct Settings {
     pub retention: Duration,
 }
 
+impl Settings {
+    /// The probe regions (the heartbeats' region is not one), each with the AWS region its stack
+    /// runs in: a private location's own, else the region itself.
+    pub fn probe_regions(&self) -> Vec<(String, String)> {
+        self.regions
+            .iter()
+            .filter(|r| r.as_str() != crate::kinds::heartbeat::REGION)
+            .map(|r| {
+                (
+                    r.clone(),
+                    self.private_locations.get(r).unwrap_or(r).clone(),
+                )
+            })
+            .collect()
+    }
+}
+
 /// Results kept by default: as the functions' results table keeps them (30 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// The shortest retention: the hourly rollups look a day back.
