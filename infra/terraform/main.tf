@@ -347,8 +347,10 @@ resource "aws_lambda_function" "alert" {
   handler          = "bootstrap"
   runtime          = "provided.al2023"
   architectures    = ["arm64"]
-  memory_size      = 256
-  timeout          = 60
+  # One vCPU (a full one at 1,769 MB): an evaluation at 20,000 checks x 5 regions is ~1.3 s of
+  # CPU a minute, ~9 s at 256 MB (docs/performance.md, "Scale"); CPU-bound, the bill is the same.
+  memory_size = 1769
+  timeout     = 60
   # No reserved concurrency: a new account's quota is 10, and reserving any of it fails. Racing
   # evaluations are safe: each commits only over the version it read.
   role = aws_iam_role.alert.arn

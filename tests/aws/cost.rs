@@ -202,9 +202,9 @@ services:
             (probe_invocations + alert_invocations as f64) * PER_REQUEST,
         ),
         (
-            "Lambda duration (probe 128 MB, alert 256 MB, arm64)",
+            "Lambda duration (probe 128 MB, alert 1,769 MB, arm64)",
             (probe_invocations * probe_seconds * 0.125
-                + alert_invocations as f64 * alert_seconds * 0.25)
+                + alert_invocations as f64 * alert_seconds * 1769.0 / 1024.0)
                 * PER_GB_SECOND_ARM,
         ),
         (

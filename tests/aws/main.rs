@@ -10,6 +10,7 @@ mod dynamodb;
 mod end_to_end;
 mod faults;
 mod mailer;
+mod overlay;
 mod partitions;
 mod ping_fn;
 mod probe_fn;

@@ -5,7 +5,8 @@
 //! just before the job), results read, items and bytes written, the largest part, and what it
 //! adds per million check executions (writes, reads of the results, Lambda time at 1 GB).
 
-use super::{results, Args, PER_GB_SECOND_ARM, PER_READ_UNIT, PER_REQUEST, PER_WRITE_UNIT};
+use super::world::results;
+use super::{Args, PER_GB_SECOND_ARM, PER_READ_UNIT, PER_REQUEST, PER_WRITE_UNIT};
 use atalaya_app::Checks;
 use atalaya_store::Store;
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -33,6 +34,8 @@ fn peak_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+// The job's run and its report, told whole (as before the scale bench was split up).
+#[allow(clippy::too_many_lines)]
 pub fn run(a: &Args, checks: &Checks, runtime: &tokio::runtime::Runtime) -> String {
     let (s, _prefix) = runtime.block_on(atalaya_tests::moto::store());
     let hour = (Utc::now() - TimeDelta::hours(2))

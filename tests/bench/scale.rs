@@ -22,21 +22,31 @@
 //! line: `bench-scale: <checks> checks x <regions> regions: eval p99 <ms> ms, largest item <KB>
 //! KB, $<x> per million`.
 
-// A benchmark is a script told whole.
-#![allow(clippy::too_many_lines)]
-
 //!
-//! `--rollup` also measures the hourly rollup job over one region's hour (`rollup.rs`).
+//! `--long` runs 120 measured minutes (a deployment's steady state: the scenario's outages in
+//! the first minutes, then only noise and the flapping check, long after every flap history
+//! has filled) and reports each 20-minute window apart. `--rollup` also measures the hourly
+//! rollup job over one region's hour (`rollup.rs`).
 
+/// As the alert function's (functions/alert/src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod calls;
+mod report;
 mod rollup;
+mod world;
 
 use atalaya_alert_fn::{handle, Deps};
 use atalaya_app::Checks;
-use atalaya_core::{Outcome, Phases, ProbeResult, Reason};
+use atalaya_core::ProbeResult;
 use atalaya_notify::MemoryChannel;
+use atalaya_store::dynamodb::TableWrites;
 use atalaya_store::Store;
 use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use world::results;
 
 const REGIONS: [&str; 8] = [
     "eu-west-1",
@@ -48,8 +58,6 @@ const REGIONS: [&str; 8] = [
     "ap-northeast-1",
     "ca-central-1",
 ];
-const CHECKS_PER_SERVICE: usize = 10;
-const SERVICES_PER_CUSTOMER: usize = 10;
 
 // USD, us-east-1 list prices (docs/data-model.md).
 const PER_WRITE_UNIT: f64 = 0.625e-6;
@@ -66,7 +74,8 @@ const PER_PUBLISH: f64 = 0.50e-6;
 const TARGET_LATENCY_S: f64 = 0.25;
 const IN_FLIGHT: f64 = 64.0;
 const PROBE_GB: f64 = 0.5;
-const ALERT_GB: f64 = 0.25;
+/// The alert function's memory (infra/sam/home.yaml, infra/terraform/main.tf): one vCPU.
+const ALERT_MB: f64 = 1769.0;
 
 struct Args {
     checks: usize,
@@ -81,6 +90,8 @@ struct Args {
     /// No outage and no flapping check: with `--noise 0`, the steady minutes of a deployment
     /// where nothing happens (what its state costs when nothing changes).
     calm: bool,
+    /// Report the measured minutes in windows of this many (`--long`: 20).
+    window: i64,
     stores: Vec<String>,
     /// Also measure the rollup job over one region's hour.
     rollup: bool,
@@ -100,14 +111,17 @@ fn args() -> Args {
                 .unwrap_or_else(|_| panic!("{name}: a number, not {v}"))
         })
     };
+    let long = all.iter().any(|a| a == "--long");
     let store = get("--store").unwrap_or_else(|| "both".into());
+    let minutes = num("--minutes", if long { 120 } else { 8 }) as i64;
     Args {
         checks: num("--checks", 20_000),
         regions: num("--regions", 5).clamp(1, REGIONS.len()),
         warmup: num("--warmup", 21) as i64,
-        minutes: num("--minutes", 8) as i64,
+        minutes,
         noise: num("--noise", 30) as u64,
         calm: all.iter().any(|a| a == "--calm"),
+        window: if long { 20 } else { minutes.max(1) },
         rollup: all.iter().any(|a| a == "--rollup"),
         stores: match store.as_str() {
             "both" => vec!["sqlite".into(), "moto".into()],
@@ -117,157 +131,99 @@ fn args() -> Args {
     }
 }
 
-/// The deployment: customers of ten services, services of ten checks (mostly every minute, a
-/// fifth every five), one service in twenty depending on its neighbour.
-fn checks_file(checks: usize, regions: usize) -> String {
-    let services = checks.div_ceil(CHECKS_PER_SERVICE);
-    let customers = services.div_ceil(SERVICES_PER_CUSTOMER);
-    let mut text = format!(
-        "settings:\n  regions: [{}]\n  defaults: {{ interval: 1m, timeout: 10s, retries: 2, recover_after: 2 }}\ncustomers:\n",
-        REGIONS[..regions].join(", ")
-    );
-    for c in 0..customers {
-        let language = if c % 3 == 0 { "es" } else { "en" };
-        text.push_str(&format!(
-            "  - {{ id: c{c}, name: Customer {c}, language: {language} }}\n"
-        ));
-    }
-    text.push_str("services:\n");
-    for s in 0..services {
-        let depends = if s % 20 == 1 {
-            format!(", depends_on: [s{}]", s - 1)
-        } else {
-            String::new()
-        };
-        text.push_str(&format!(
-            "  - {{ id: s{s}, customer: c{}, name: Service {s}{depends} }}\n",
-            s / SERVICES_PER_CUSTOMER
-        ));
-    }
-    text.push_str("checks:\n");
-    for i in 0..checks {
-        let interval = if i % 5 == 4 { "5m" } else { "1m" };
-        text.push_str(&format!(
-            "  - {{ id: k{i}, service: s{}, interval: {interval}, http: {{ url: 'https://s{}.example/{i}' }} }}\n",
-            i / CHECKS_PER_SERVICE,
-            i / CHECKS_PER_SERVICE
-        ));
-    }
-    text
+/// One simulated minute, measured.
+#[derive(Clone, Debug, Default)]
+pub struct Minute {
+    /// Wall time of the minute's invocations, summed (on moto: mostly moto's).
+    pub wall_ms: f64,
+    /// The evaluator's own CPU time in them (this process, all threads).
+    pub cpu_ms: f64,
+    /// DynamoDB calls per invocation, and how many of them one after another.
+    pub calls: Vec<usize>,
+    pub chain: Vec<usize>,
+    /// The longest chain's modelled DynamoDB latency, summed over the invocations.
+    pub dynamodb_ms: f64,
+    /// What the store wrote in this minute, per table (DynamoDB).
+    pub written: BTreeMap<String, TableWrites>,
 }
 
-/// A deterministic number in 0..n from a few integers.
-fn mix(parts: &[u64], n: u64) -> u64 {
-    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
-    for p in parts {
-        h ^= p
-            .wrapping_add(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(h << 6)
-            .wrapping_add(h >> 2);
-        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    }
-    h % n
+pub struct Figures {
+    pub minutes: Vec<Minute>,
+    pub invocations: usize,
+    pub executions: usize,
+    pub events: usize,
+    pub published: usize,
+    pub failed: usize,
+    pub open_at_end: usize,
 }
 
-/// What region `r` reports in measured minute `m` (negative: warming up) for check `i` of
-/// service `s`: (down, why).
-fn fails(i: usize, s: usize, r: usize, m: i64, a: &Args) -> Option<&'static str> {
-    let noise = a.noise;
-    if a.calm {
-        return (mix(&[i as u64, r as u64, m as u64], 1000) < noise)
-            .then_some("connection reset by peer");
-    }
-    // Five services down everywhere, minutes 3 to 6.
-    if (100..105).contains(&s) && (3..=6).contains(&m) {
-        return Some("status 503, expected one of [200]");
-    }
-    // The last region cannot reach twenty services, minutes 2 to 4.
-    if r == 4 && s < 20 && (2..=4).contains(&m) {
-        return Some("connect timed out after 10 s");
-    }
-    // One check flaps.
-    if i == 2_001 && m % 2 == 1 {
-        return Some("status 502, expected one of [200]");
-    }
-    // Background noise: `noise` results in a thousand fail once (3 % unless told).
-    (mix(&[i as u64, r as u64, m as u64], 1000) < noise).then_some("connection reset by peer")
+/// How a run looks at its store: the DynamoDB calls it makes, what it has written so far per
+/// table (nothing for SQLite), and whether the probes' results are written to it too.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    calls: &'a calls::Calls,
+    written: &'a dyn Fn() -> BTreeMap<String, TableWrites>,
+    put: bool,
 }
 
-/// The results region `r` sends in minute `m`.
-fn results(checks: &Checks, r: usize, m: i64, t0: DateTime<Utc>, a: &Args) -> Vec<ProbeResult> {
-    let warmup = a.warmup;
-    let region = REGIONS[r];
-    let minute = t0.timestamp().div_euclid(60) + m;
-    let start = t0 + TimeDelta::minutes(m);
-    checks
-        .config
-        .checks
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| atalaya_core::schedule::due(c, minute))
-        .map(|(i, c)| {
-            let s = i / CHECKS_PER_SERVICE;
-            let latency = 40.0 + mix(&[i as u64, r as u64, m as u64, 7], 400) as f64;
-            let at =
-                start + TimeDelta::milliseconds(500 + (mix(&[i as u64, r as u64], 20_000) as i64));
-            match fails(i, s, r, m - warmup, a) {
-                Some(why) => ProbeResult {
-                    check: c.id.clone(),
-                    region: region.into(),
-                    at,
-                    outcome: Outcome::Down,
-                    reason: if why.starts_with("status") {
-                        Reason::HttpStatus
-                    } else {
-                        Reason::Timeout
-                    },
-                    detail: why.into(),
-                    latency_ms: latency,
-                    phases: Phases::default(),
-                    http_status: why.starts_with("status").then_some(503),
-                    cert_days_left: None,
-                },
-                None => ProbeResult {
-                    check: c.id.clone(),
-                    region: region.into(),
-                    at,
-                    outcome: Outcome::Up,
-                    reason: Reason::Ok,
-                    detail: "status 200".into(),
-                    latency_ms: latency,
-                    phases: Phases {
-                        dns_ms: Some(latency * 0.1),
-                        connect_ms: Some(latency * 0.2),
-                        tls_ms: Some(latency * 0.3),
-                        ttfb_ms: Some(latency * 0.4),
-                    },
-                    http_status: Some(200),
-                    cert_days_left: None,
-                },
-            }
-        })
-        .collect()
+fn minus(
+    now: &BTreeMap<String, TableWrites>,
+    before: &BTreeMap<String, TableWrites>,
+) -> BTreeMap<String, TableWrites> {
+    let mut out = now.clone();
+    for (table, t) in &mut out {
+        if let Some(b) = before.get(table) {
+            t.items -= b.items;
+            t.bytes -= b.bytes;
+            t.write_units -= b.write_units;
+        }
+    }
+    out
 }
 
-struct Figures {
-    /// Evaluation time per simulated minute, ms.
-    eval_ms: Vec<f64>,
-    invocations: usize,
-    executions: usize,
-    events: usize,
-    published: usize,
-    failed: usize,
-    open_at_end: usize,
+/// The results the regions send in minute `m`, in the two stream batches the alert function
+/// gets: the probes start at the top of the minute and the stream's 20 s batching window hands
+/// their results over in about two batches.
+async fn send<S: Store>(
+    store: &S,
+    checks: &Checks,
+    a: &Args,
+    put: bool,
+    t0: DateTime<Utc>,
+    m: i64,
+    f: &mut Figures,
+) -> [Vec<ProbeResult>; 2] {
+    let mut minute_results = Vec::new();
+    for r in 0..a.regions {
+        let batch = results(checks, r, m, t0, a);
+        f.executions += batch.len();
+        if put {
+            // What the probe functions write (counted in the write units, not in the time).
+            store
+                .put_results(&batch, Instant::now() + Duration::from_secs(60))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        minute_results.extend(batch);
+    }
+    let split = t0 + TimeDelta::minutes(m) + TimeDelta::seconds(10);
+    let (early, late) = minute_results.into_iter().partition(|r| r.at < split);
+    [early, late]
 }
 
 async fn drive<S: Store + atalaya_store::Rollups>(
     store: &S,
     checks: &Checks,
     a: &Args,
-    put: bool,
+    watch: Watch<'_>,
     t0: DateTime<Utc>,
     minutes: std::ops::Range<i64>,
 ) -> Figures {
+    let Watch {
+        calls,
+        written,
+        put,
+    } = watch;
     let channel = MemoryChannel::new("memory");
     let deps = Deps {
         checks,
@@ -276,7 +232,7 @@ async fn drive<S: Store + atalaya_store::Rollups>(
         site: None::<&atalaya_app::status_site::Folder>,
     };
     let mut f = Figures {
-        eval_ms: Vec::new(),
+        minutes: Vec::new(),
         invocations: 0,
         executions: 0,
         events: 0,
@@ -285,46 +241,35 @@ async fn drive<S: Store + atalaya_store::Rollups>(
         open_at_end: 0,
     };
     for m in minutes {
-        let mut spent = Duration::ZERO;
+        let before = written();
         let now = t0 + TimeDelta::minutes(m) + TimeDelta::seconds(40);
-        // The probes of every region start at the top of the minute; the stream's 20 s
-        // batching window hands their results to the alert function in about two batches.
-        let mut minute_results = Vec::new();
-        for r in 0..a.regions {
-            let batch = results(checks, r, m, t0, a);
-            f.executions += batch.len();
-            if put {
-                // What the probe functions write (counted in the write units, not in the time).
-                store
-                    .put_results(&batch, Instant::now() + Duration::from_secs(60))
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-            }
-            minute_results.extend(batch);
-        }
-        let split = t0 + TimeDelta::minutes(m) + TimeDelta::seconds(10);
-        let (early, late): (Vec<ProbeResult>, Vec<ProbeResult>) =
-            minute_results.into_iter().partition(|r| r.at < split);
-        for batch in [early, late] {
-            let started = Instant::now();
-            let out = handle(&deps, &batch, None, now).await;
-            spent += started.elapsed();
+        let [early, late] = send(store, checks, a, put, t0, m, &mut f).await;
+        calls.take();
+        let mut minute = Minute::default();
+        for (batch, at) in [
+            (early, now),
+            (late, now),
+            (Vec::new(), now + TimeDelta::seconds(15)),
+        ] {
+            let (cpu, started) = (calls::cpu_seconds(), Instant::now());
+            let out = handle(&deps, &batch, None, at).await;
+            minute.wall_ms += started.elapsed().as_secs_f64() * 1000.0;
+            minute.cpu_ms += (calls::cpu_seconds() - cpu) * 1000.0;
+            let made = calls.take();
+            let (steps, ms) = calls::chain(&made);
+            minute.calls.push(made.len());
+            minute.chain.push(steps);
+            minute.dynamodb_ms += ms;
             f.invocations += 1;
             f.events += out.events;
             f.published += out.published;
             f.failed += usize::from(out.evaluation_failed);
         }
-        let started = Instant::now();
-        let tick = handle(&deps, &[], None, now + TimeDelta::seconds(15)).await;
-        spent += started.elapsed();
-        f.invocations += 1;
-        f.events += tick.events;
-        f.published += tick.published;
-        f.failed += usize::from(tick.evaluation_failed);
-        f.eval_ms.push(spent.as_secs_f64() * 1000.0);
+        minute.written = minus(&written(), &before);
         eprintln!(
-            "  minute {m}: {:.0} ms, {} events so far{}",
-            spent.as_secs_f64() * 1000.0,
+            "  minute {m}: {:.0} ms ({:.0} ms CPU), {} events so far{}",
+            minute.wall_ms,
+            minute.cpu_ms,
             f.events,
             if f.failed > 0 {
                 format!(", {} evaluations failed", f.failed)
@@ -332,12 +277,23 @@ async fn drive<S: Store + atalaya_store::Rollups>(
                 String::new()
             }
         );
+        f.minutes.push(minute);
     }
     f.open_at_end = store.incidents(true).await.map(|v| v.len()).unwrap_or(0);
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for m in channel.sent() {
+        *kinds
+            .entry(format!(
+                "{:?} {:?}",
+                m.attributes.audience, m.attributes.event
+            ))
+            .or_default() += 1;
+    }
+    eprintln!("  messages sent: {kinds:?}");
     f
 }
 
-fn percentile(v: &[f64], p: f64) -> f64 {
+pub fn percentile(v: &[f64], p: f64) -> f64 {
     let mut v: Vec<f64> = v.to_vec();
     if v.is_empty() {
         return 0.0;
@@ -347,9 +303,65 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
+fn sqlite(a: &Args, checks: &Checks, runtime: &tokio::runtime::Runtime, t0: DateTime<Utc>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let s = atalaya_store::SqliteStore::open(&dir.path().join("scale.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let watch = Watch {
+        calls: &calls::Calls::default(),
+        written: &BTreeMap::new,
+        put: false,
+    };
+    runtime.block_on(drive(&s, checks, a, watch, t0, 0..a.warmup));
+    let f = runtime.block_on(drive(
+        &s,
+        checks,
+        a,
+        watch,
+        t0,
+        a.warmup..a.warmup + a.minutes,
+    ));
+    report::sqlite(&f);
+}
+
+fn moto(a: &Args, checks: &Checks, runtime: &tokio::runtime::Runtime, t0: DateTime<Utc>) -> String {
+    let counted = calls::Calls::default();
+    let s = runtime.block_on(async {
+        let sdk = atalaya_tests::moto::sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(counted.clone())
+                .build(),
+        );
+        let s = atalaya_store::DynamoStore::from_client(
+            client,
+            atalaya_store::Tables::with_prefix(&atalaya_tests::moto::unique_prefix()),
+            Duration::from_secs(30 * 86_400),
+        );
+        s.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
+        // As the alert function keeps it.
+        s.with_partitions(atalaya_store::dynamodb::PARTITIONS)
+    });
+    let watch = Watch {
+        calls: &counted,
+        written: &|| s.stats().snapshot(),
+        put: true,
+    };
+    runtime.block_on(drive(&s, checks, a, watch, t0, 0..a.warmup));
+    let f = runtime.block_on(drive(
+        &s,
+        checks,
+        a,
+        watch,
+        t0,
+        a.warmup..a.warmup + a.minutes,
+    ));
+    report::moto(a, &s, &f)
+}
+
 fn main() {
     let a = args();
-    let text = checks_file(a.checks, a.regions);
+    let text = world::checks_file(a.checks, a.regions);
     let checks = Checks::from_text(
         &text,
         "scale.yaml",
@@ -361,7 +373,6 @@ fn main() {
     let t0 = DateTime::from_timestamp(Utc::now().timestamp().div_euclid(60) * 60, 0)
         .unwrap_or_default()
         - TimeDelta::minutes(a.warmup + a.minutes + 1);
-    let (warm, measured) = (0..a.warmup, a.warmup..a.warmup + a.minutes);
     println!(
         "\n### bench-scale: {} checks x {} regions, {} minutes measured after {} of warm-up\n",
         a.checks, a.regions, a.minutes, a.warmup
@@ -370,132 +381,8 @@ fn main() {
     for store in &a.stores {
         eprintln!("{store}:");
         match store.as_str() {
-            "sqlite" => {
-                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-                let s = atalaya_store::SqliteStore::open(&dir.path().join("scale.db"))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                runtime.block_on(drive(&s, &checks, &a, false, t0, warm.clone()));
-                let f = runtime.block_on(drive(&s, &checks, &a, false, t0, measured.clone()));
-                println!("| store | eval p50 | eval p99 | invocations | events | messages | failed evaluations | open at the end |");
-                println!("|---|---|---|---|---|---|---|---|");
-                println!(
-                    "| SQLite | {:.0} ms | {:.0} ms | {} | {} | {} | {} | {} |",
-                    percentile(&f.eval_ms, 50.0),
-                    percentile(&f.eval_ms, 99.0),
-                    f.invocations,
-                    f.events,
-                    f.published,
-                    f.failed,
-                    f.open_at_end
-                );
-            }
-            "moto" => {
-                let (s, _prefix) = runtime.block_on(atalaya_tests::moto::store());
-                // As the alert function keeps it.
-                let s = s.with_partitions(atalaya_store::dynamodb::PARTITIONS);
-                runtime.block_on(drive(&s, &checks, &a, true, t0, warm.clone()));
-                let warmed = s.stats().snapshot();
-                let f = runtime.block_on(drive(&s, &checks, &a, true, t0, measured.clone()));
-                // What the measured minutes wrote (after the warm-up's).
-                let mut stats = s.stats().snapshot();
-                for (table, t) in &mut stats {
-                    if let Some(w) = warmed.get(table) {
-                        t.items -= w.items;
-                        t.bytes -= w.bytes;
-                        t.write_units -= w.write_units;
-                    }
-                }
-                let minutes = a.minutes as f64;
-                let wru: u64 = stats.values().map(|t| t.write_units).sum();
-                let bytes: u64 = stats.values().map(|t| t.bytes).sum();
-                let largest = stats
-                    .values()
-                    .map(|t| t.largest as usize)
-                    .max()
-                    .unwrap_or(0)
-                    .max(s.stats().largest_state_item());
-                let state = stats.get(&s.tables().state).copied().unwrap_or_default();
-                // Reads: each invocation reads every partition it evaluates (each region's
-                // batch and the tick touch them all; strongly consistent, 4 KB units) and
-                // queries the pending messages (1 unit).
-                let per_item = state
-                    .bytes
-                    .checked_div(state.items)
-                    .unwrap_or(largest as u64);
-                let parts = f64::from(s.partitions()) + if s.partitions() > 1 { 1.0 } else { 0.0 };
-                let rru = f.invocations as f64 * (parts * (per_item as f64 / 4096.0).ceil() + 1.0);
-                let results_bytes = stats.get(&s.tables().results).map_or(0, |t| t.bytes) as f64;
-                let executions = f.executions as f64;
-                let per_shard = 2_000.0_f64;
-                let probe_invocations = (executions / per_shard)
-                    .ceil()
-                    .max(minutes * a.regions as f64);
-                let probe_seconds = (per_shard / IN_FLIGHT).ceil() * TARGET_LATENCY_S;
-                let alert_seconds = f.eval_ms.iter().sum::<f64>() / 1000.0;
-                let lines: Vec<(&str, f64)> = vec![
-                    ("DynamoDB writes", wru as f64 * PER_WRITE_UNIT),
-                    ("DynamoDB reads", rru * PER_READ_UNIT),
-                    (
-                        "DynamoDB storage (results, 30 days)",
-                        results_bytes / 1e9 * PER_GB_MONTH,
-                    ),
-                    (
-                        "Lambda requests",
-                        (probe_invocations + f.invocations as f64) * PER_REQUEST,
-                    ),
-                    (
-                        "Lambda duration (probe 512 MB modelled, alert 256 MB measured)",
-                        (probe_invocations * probe_seconds * PROBE_GB + alert_seconds * ALERT_GB)
-                            * PER_GB_SECOND_ARM,
-                    ),
-                    (
-                        "EventBridge Scheduler",
-                        (probe_invocations + minutes) * PER_SCHEDULE,
-                    ),
-                    (
-                        "CloudWatch Logs (1 KB per invocation)",
-                        (probe_invocations + f.invocations as f64) * 1024.0 / 1e9 * PER_LOG_GB,
-                    ),
-                    ("SNS publishes", f.published as f64 * PER_PUBLISH),
-                ];
-                let mut total = 0.0;
-                println!("| store | eval p50 | eval p99 | bytes written per minute | write units per minute | largest item | failed evaluations | open at the end |");
-                println!("|---|---|---|---|---|---|---|---|");
-                println!(
-                    "| DynamoDB (moto) | {:.0} ms | {:.0} ms | {:.1} MB | {:.0} | {:.1} KB | {} | {} |",
-                    percentile(&f.eval_ms, 50.0),
-                    percentile(&f.eval_ms, 99.0),
-                    bytes as f64 / minutes / 1e6,
-                    wru as f64 / minutes,
-                    largest as f64 / 1024.0,
-                    f.failed,
-                    f.open_at_end
-                );
-                println!("\n| cost per million check executions | |\n|---|---|");
-                for (what, usd) in &lines {
-                    let per_million = usd / executions * 1e6;
-                    total += per_million;
-                    println!("| {what} | ${per_million:.4} |");
-                }
-                println!("| total | ${total:.4} |\n");
-                for (table, t) in &stats {
-                    println!(
-                        "{table}: {} items, {:.1} MB, {} write units, largest {:.1} KB",
-                        t.items,
-                        t.bytes as f64 / 1e6,
-                        t.write_units,
-                        t.largest as f64 / 1024.0
-                    );
-                }
-                last = format!(
-                    "bench-scale: {} checks x {} regions: eval p99 {:.0} ms, largest item {:.0} KB, ${:.3} per million",
-                    a.checks,
-                    a.regions,
-                    percentile(&f.eval_ms, 99.0),
-                    largest as f64 / 1024.0,
-                    total
-                );
-            }
+            "sqlite" => sqlite(&a, &checks, &runtime, t0),
+            "moto" => last = moto(&a, &checks, &runtime, t0),
             other => panic!("--store: sqlite, moto or both, not {other}"),
         }
     }

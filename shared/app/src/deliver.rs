@@ -1,5 +1,6 @@
-//! Delivery: every pending message to every channel, oldest first. Each channel works in a lane
-//! of its own and claims each message for itself (a lease: of several publishers one sends it
+//! Delivery: every pending message to every channel, each service's oldest first. Each channel
+//! works in a lane of its own (in it, different services' messages go side by side) and claims
+//! each message for itself (a lease: of several publishers one sends it
 //! to that channel), sends it, and records the delivery per message and channel; when every
 //! channel is done the message leaves the outbox's pending list. A slow or failing channel
 //! delays no other: not within a round (lanes run side by side), and not across rounds either
@@ -113,8 +114,16 @@ async fn deliver_some<S: Store>(
     }
     finished.sort();
     finished.dedup();
-    for id in &finished {
-        match store.mark_sent(id).await {
+    let marked: Vec<(&String, Result<(), StoreError>)> = {
+        use futures::StreamExt;
+        let marks: Vec<_> = finished.iter().map(|id| mark(store, id)).collect();
+        futures::stream::iter(marks)
+            .buffer_unordered(MARKED_AT_ONCE)
+            .collect()
+            .await
+    };
+    for (id, marked) in marked {
+        match marked {
             Ok(()) => out.messages += 1,
             Err(e) => {
                 tracing::warn!(%id, error = %e, "the outbox was not updated; it is looked at again next round");
@@ -123,6 +132,10 @@ async fn deliver_some<S: Store>(
         }
     }
     Ok(out)
+}
+
+async fn mark<'a, S: Store>(store: &S, id: &'a String) -> (&'a String, Result<(), StoreError>) {
+    (id, store.mark_sent(id).await)
 }
 
 /// The pending messages as they go out: the parts of one notice together, merged.
@@ -164,18 +177,59 @@ impl Delivered {
     }
 }
 
-/// One channel's lane: every message it is not done with, oldest first, each claimed for this
-/// channel, sent, and recorded per part. Which messages the channel is now done with (by
+/// How many services' messages a channel's lane sends side by side (a vendor's rate limit is
+/// met with a retryable error and the message goes in the next round).
+const SIDE_BY_SIDE: usize = 8;
+/// How many delivered messages leave the outbox's pending list at once.
+const MARKED_AT_ONCE: usize = 32;
+
+/// One channel's lane: every message it is not done with, each claimed for this channel, sent,
+/// and recorded per part. A service's messages go oldest first, one after another; different
+/// services' (and the monitor's own notices) side by side, so that an outage of many services
+/// is not told one round trip at a time. Which messages the channel is now done with (by
 /// index), and how it went.
 async fn lane<S: Store>(
     store: &S,
     channel: &dyn Channel,
     groups: &[Group],
 ) -> (BTreeSet<usize>, Delivered) {
+    use futures::StreamExt;
+    let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, m)) in groups.iter().enumerate() {
+        let service = m.attributes.service.as_deref().unwrap_or_default();
+        by_service.entry(service).or_default().push(i);
+    }
+    // The futures made first, then run (a closure in the stream would make the future of a
+    // spawned delivery loop less general than `tokio::spawn` needs).
+    let runs: Vec<_> = by_service
+        .into_values()
+        .map(|order| in_order(store, channel, groups, order))
+        .collect();
+    let runs: Vec<(BTreeSet<usize>, Delivered)> = futures::stream::iter(runs)
+        .buffer_unordered(SIDE_BY_SIDE)
+        .collect()
+        .await;
+    let mut out = Delivered::default();
+    let mut done = BTreeSet::new();
+    for (finished, run) in runs {
+        done.extend(finished);
+        out.absorb(&run);
+    }
+    (done, out)
+}
+
+/// The messages `order` names (indices into `groups`), to one channel, one after another.
+async fn in_order<S: Store>(
+    store: &S,
+    channel: &dyn Channel,
+    groups: &[Group],
+    order: Vec<usize>,
+) -> (BTreeSet<usize>, Delivered) {
     let mut out = Delivered::default();
     let mut done = BTreeSet::new();
     let name = channel.name();
-    for (i, (parts, m)) in groups.iter().enumerate() {
+    for i in order {
+        let (parts, m) = &groups[i];
         if parts.iter().all(|p| p.done.contains(name)) || !channel.wants(m) {
             done.insert(i);
             continue;

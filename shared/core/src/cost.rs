@@ -9,9 +9,10 @@ use crate::schedule::plan;
 
 /// Minutes in a month of 30 days.
 pub const MONTH_MINUTES: f64 = 43_200.0;
-/// Dollars per million check runs at scale (`make bench-scale`, 20,000 checks × 5 regions:
-/// evaluations $0.0654, the rollup job $0.0054; the probe side modelled at 250 ms targets).
-pub const PER_MILLION_RUNS: f64 = 0.0708;
+/// Dollars per million check runs at scale (`make bench-scale BENCH_LONG=1`, 20,000 checks × 5
+/// regions for two hours: evaluations $0.0632, the rollup job $0.0054; the probe side modelled
+/// at 250 ms targets).
+pub const PER_MILLION_RUNS: f64 = 0.0686;
 /// Dollars per probe schedule firing (a region's shard, each minute): EventBridge Scheduler
 /// ($1.00 per million), the Lambda request ($0.20 per million), 1 KB of logs ($0.50 per GB).
 pub const PER_SCHEDULED_INVOCATION: f64 = 1.0e-6 + 0.2e-6 + 0.5e-6;
@@ -197,7 +198,7 @@ checks:
         let e = estimate(&config);
         // 43,200 × 2 + 8,640 × 2 + 259,200 × 1.
         assert_eq!(e.runs, 86_400.0 + 17_280.0 + 259_200.0);
-        assert!((e.runs_usd - 362_880.0 / 1e6 * 0.0708).abs() < 1e-12);
+        assert!((e.runs_usd - 362_880.0 / 1e6 * 0.0686).abs() < 1e-12);
         assert_eq!((e.schedules, e.kept_running), (2, 1));
         // Two schedules a minute for a month: about 15 cents; one function kept up: ~$15.
         assert!((e.schedules_usd - 2.0 * 43_200.0 * 1.7e-6).abs() < 1e-9);

@@ -81,6 +81,9 @@ pub struct Versioned {
     pub version: u64,
     /// The version of a partition's freshness stamps, kept apart from its state (DynamoDB).
     pub stamps: u64,
+    /// The partition's state item as stored, before its stamps and changed checks were put
+    /// over it: what the next changed checks are computed against (DynamoDB).
+    pub stored: Option<std::sync::Arc<State>>,
 }
 
 /// A message still to deliver, and the channels already done with it (delivered, or given up

@@ -1,6 +1,7 @@
 //! A check degraded — one region failing while the quorum sees it work, slower than its
 //! `latency.degraded`, a heartbeat running past its `max_run` — is told to operators only,
-//! once it has lasted an interval (a single slow result pages no one), with a reminder at their
+//! once it has lasted an interval (a single slow result pages no one; a failing region counts once
+//! its retries confirmed the failure), with a reminder at their
 //! cadence while it lasts and one notice when it ends. Customers hear nothing (their status
 //! page shows it). While the check is unknown nothing changes.
 
@@ -23,7 +24,15 @@ impl Evaluator<'_> {
         if verdict == Verdict::Unknown {
             return;
         }
-        let since = if verdict == Verdict::Degraded {
+        // A region's failure counts once its retries confirmed it (`hard_down`): a single
+        // failed result is noise until the next result says otherwise, and waiting an interval
+        // for that result is not enough when it comes a little late. A slow result is a
+        // degradation of its own.
+        let confirmed = cs
+            .regions
+            .values()
+            .any(|cr| cr.hard_down || cr.outcome == Outcome::Degraded);
+        let since = if verdict == Verdict::Degraded && confirmed {
             Some(*cs.degraded_since.get_or_insert(now))
         } else {
             cs.degraded_since = None;

@@ -1,9 +1,10 @@
 //! Degraded checks told to operators only: after an interval, reminded at their cadence,
 //! cleared once; customers hear nothing; unknown changes nothing.
 
-use super::tests::{config, up, Sim};
+use super::tests::{config, t, up, Sim};
 use super::*;
 use crate::result::Outcome;
+use chrono::TimeDelta;
 
 fn one_region_down(_: &str, r: &str) -> Option<Outcome> {
     Some(if r == "eu-west-1" {
@@ -75,6 +76,29 @@ fn a_single_slow_result_tells_no_one() {
     let mut sim = Sim::new(config("", ""));
     sim.minute(0, up);
     sim.minute(1, one_region_down);
+    sim.minute(2, up);
+    sim.minute(3, up);
+    assert_eq!(sim.count(EventKind::Degraded, Audience::Operators), 0);
+    assert_eq!(
+        sim.count(EventKind::DegradedCleared, Audience::Operators),
+        0
+    );
+}
+
+/// A region's single failed result, its next result a little late (a stream batch, a tick in
+/// between): the check was degraded for more than an interval, but nothing confirmed the
+/// failure, so no one is told. What thousands of checks with a little noise would otherwise
+/// send operators every minute.
+#[test]
+fn a_single_failed_result_whose_next_result_is_late_tells_no_one() {
+    let mut sim = Sim::new(config("", ""));
+    sim.minute(0, up);
+    sim.minute(1, one_region_down);
+    let ticked = sim.at(t(2) + TimeDelta::seconds(20), &[]);
+    assert!(
+        ticked.iter().all(|e| e.kind != EventKind::Degraded),
+        "{ticked:?}"
+    );
     sim.minute(2, up);
     sim.minute(3, up);
     assert_eq!(sim.count(EventKind::Degraded, Audience::Operators), 0);

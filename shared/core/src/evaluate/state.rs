@@ -46,6 +46,56 @@ impl State {
             .map(|(_, i)| i)
     }
 
+    /// Whether `self` and `other` are equal in everything but their checks (a store that keeps
+    /// changed checks apart compares the rest with this).
+    pub fn same_apart_from_checks(&self, other: &State) -> bool {
+        let State {
+            started_at,
+            resumed_at,
+            regions,
+            checks: _,
+            incidents,
+            maintenance_sent,
+            deferred_resolutions,
+            next_incident,
+            rollup,
+        } = self;
+        *started_at == other.started_at
+            && *resumed_at == other.resumed_at
+            && *regions == other.regions
+            && *incidents == other.incidents
+            && *maintenance_sent == other.maintenance_sent
+            && *deferred_resolutions == other.deferred_resolutions
+            && *next_incident == other.next_incident
+            && *rollup == other.rollup
+    }
+
+    /// Everything but the checks.
+    pub fn without_checks(&self) -> State {
+        let State {
+            started_at,
+            resumed_at,
+            regions,
+            checks: _,
+            incidents,
+            maintenance_sent,
+            deferred_resolutions,
+            next_incident,
+            rollup,
+        } = self;
+        State {
+            started_at: *started_at,
+            resumed_at: *resumed_at,
+            regions: regions.clone(),
+            checks: BTreeMap::new(),
+            incidents: incidents.clone(),
+            maintenance_sent: maintenance_sent.clone(),
+            deferred_resolutions: deferred_resolutions.clone(),
+            next_incident: *next_incident,
+            rollup: rollup.clone(),
+        }
+    }
+
     /// Since when the monitor has been watching without a break.
     pub fn watching_since(&self) -> Option<DateTime<Utc>> {
         self.resumed_at.or(self.started_at)
@@ -130,6 +180,35 @@ pub struct EarlyState {
     pub since: DateTime<Utc>,
     pub last_notice: DateTime<Utc>,
     pub notices: u32,
+}
+
+impl CheckState {
+    /// Whether `self` and `other` are equal in everything but their regions.
+    pub fn same_apart_from_regions(&self, other: &CheckState) -> bool {
+        let CheckState {
+            regions: _,
+            verdict,
+            flapping,
+            unknown_since,
+            blind_told,
+            faults,
+            every_s,
+            degraded_since,
+            degraded,
+            early,
+            drift,
+        } = self;
+        *verdict == other.verdict
+            && *flapping == other.flapping
+            && *unknown_since == other.unknown_since
+            && *blind_told == other.blind_told
+            && *faults == other.faults
+            && *every_s == other.every_s
+            && *degraded_since == other.degraded_since
+            && *degraded == other.degraded
+            && *early == other.early
+            && *drift == other.drift
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -215,7 +215,7 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk("write rollups", e))?;
         self.stats
-            .add(&self.tables.state, 64 + 48 * hours.len(), false);
+            .add(&self.rollups_stats(), 64 + 48 * hours.len(), false);
         Ok(())
     }
 }
@@ -465,7 +465,7 @@ impl HourlyRollups for DynamoStore {
                         .send()
                         .await
                         .map_err(|e| sdk("write rollups", e))?;
-                    self.stats.add(&self.tables.state, size, false);
+                    self.stats.add(&self.rollups_stats(), size, false);
                     Ok::<_, StoreError>((size, trimmed))
                 }
             })
@@ -488,7 +488,7 @@ impl HourlyRollups for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("record the rollup job's progress", e))?;
-        self.stats.add(&self.tables.state, 64, false);
+        self.stats.add(&self.rollups_stats(), 64, false);
         Ok(Written {
             items: sizes.len(),
             bytes: sizes.iter().map(|x| x.0).sum(),

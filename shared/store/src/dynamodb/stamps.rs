@@ -21,6 +21,7 @@
 //! region, and at most a bit per check, whatever the number of checks. What is compared to decide "nothing else changed" leaves out the latency of
 //! a check that is up (never shown: messages quote the latency of failures).
 
+use super::overlay::{self, Overlay};
 use atalaya_core::evaluate::State;
 use atalaya_core::schedule::last_due;
 use atalaya_core::Outcome;
@@ -43,6 +44,9 @@ pub(super) struct Stamps {
     /// Per region, the checks one due run behind it (hex, a bit per stamped check).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     behind: BTreeMap<String, String>,
+    /// The checks changed since the state item (`overlay.rs`).
+    #[serde(default, skip_serializing_if = "Overlay::is_empty")]
+    pub(super) changed: Overlay,
 }
 
 /// Bits in hex, first bit the highest of the first digit.
@@ -148,10 +152,11 @@ pub(super) fn split(state: &State) -> (State, Stamps) {
     (core, stamps)
 }
 
-/// The state with its stamps put back. `core` is the state item's (its checks heard then
-/// carry the times of then; those heard since were not, or the whole state would have been
-/// written).
+/// The state with its changed checks and its stamps put back. `core` is the state item's (its
+/// checks heard then carry the times of then; those heard since were not, or the whole state
+/// would have been written).
 pub(super) fn join(mut core: State, stamps: &Stamps) -> State {
+    overlay::apply(&mut core, stamps.changed.clone());
     let at = |secs: i64| DateTime::<Utc>::from_timestamp(stamps.base + secs, 0);
     for (region, secs) in &stamps.regions {
         if let Some(rs) = core.regions.get_mut(region) {

@@ -1,18 +1,17 @@
 //! The engine state (one versioned item, written only over the version read) and the
-//! incidents, committed together with the new messages in one transaction.
+//! incidents: reading them, and the items a commit is made of (`commit.rs` writes them).
 
-use super::outbox::outbox_item;
 use super::results::{gunzip, gzip};
 use super::stats::item_size;
-use super::{get_s, micros, s, sdk, DynamoStore, MAX_ITEM_BYTES, TRANSACTION};
+use super::{get_s, micros, s, sdk, DynamoStore, MAX_ITEM_BYTES};
 use crate::{StoreError, Versioned};
 use atalaya_core::evaluate::{Incident, State};
-use atalaya_core::Message;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use std::collections::HashMap;
+use std::sync::Arc;
 
-fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreError> {
+pub(super) fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let mut item = HashMap::from([
         ("pk".to_string(), s(i.id.clone())),
         ("service".to_string(), s(i.service.clone())),
@@ -26,16 +25,17 @@ fn incident_item(i: &Incident) -> Result<HashMap<String, AttributeValue>, StoreE
 }
 
 /// A partition's stamps item (`stamps.rs`).
-fn stamps_key(part: &str) -> String {
+pub(super) fn stamps_key(part: &str) -> String {
     format!("{}#stamps", state_key(part))
 }
 
 /// A versioned item of the state table, written only over the version read.
-fn versioned_put(
+pub(super) fn versioned_put(
     table: &str,
     key: String,
     version: u64,
     json: &[u8],
+    state_at: u64,
 ) -> Result<(Put, usize), StoreError> {
     let item = HashMap::from([
         ("pk".to_string(), s(key)),
@@ -46,6 +46,11 @@ fn versioned_put(
         (
             "state".to_string(),
             AttributeValue::B(Blob::new(gzip(json))),
+        ),
+        // The state item's version it goes over (`overlay.rs`).
+        (
+            "state_at".to_string(),
+            AttributeValue::N(state_at.to_string()),
         ),
     ]);
     let size = item_size(&item);
@@ -64,7 +69,7 @@ fn versioned_put(
 }
 
 /// The state item's key: `engine` for the whole state, `engine#<partition>` for a partition.
-fn state_key(part: &str) -> String {
+pub(super) fn state_key(part: &str) -> String {
     if part == crate::ENGINE {
         part.to_string()
     } else {
@@ -72,7 +77,7 @@ fn state_key(part: &str) -> String {
     }
 }
 
-fn too_large(
+pub(super) fn too_large(
     item: &HashMap<String, AttributeValue>,
     what: impl FnOnce() -> String,
 ) -> Result<(), StoreError> {
@@ -91,7 +96,7 @@ fn too_large(
 /// conflict with a concurrent transaction on the same items is a version conflict (read
 /// again, evaluate again); throttling is worth retrying later; a validation error (an item too
 /// large, a malformed item) never goes through however often it is tried.
-fn canceled(
+pub(super) fn canceled(
     e: aws_sdk_dynamodb::error::SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
     >,
@@ -124,7 +129,14 @@ fn canceled(
     }
 }
 
-fn put(table: &str, item: HashMap<String, AttributeValue>) -> Result<Put, StoreError> {
+/// A whole-number attribute of an item.
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+}
+
+pub(super) fn put(table: &str, item: HashMap<String, AttributeValue>) -> Result<Put, StoreError> {
     Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -134,7 +146,7 @@ fn put(table: &str, item: HashMap<String, AttributeValue>) -> Result<Put, StoreE
 
 impl DynamoStore {
     /// Writes incidents outside a transaction (only those that did not fit in one).
-    async fn put_incidents(&self, incidents: &[&Incident]) -> Result<(), StoreError> {
+    pub(super) async fn put_incidents(&self, incidents: &[&Incident]) -> Result<(), StoreError> {
         for i in incidents {
             let item = incident_item(i)?;
             self.stats
@@ -155,18 +167,13 @@ impl DynamoStore {
     fn versioned(
         item: &HashMap<String, AttributeValue>,
     ) -> Result<(u64, Vec<u8>, u64), StoreError> {
-        let number = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<u64>().ok())
-        };
-        let version =
-            number("version").ok_or_else(|| StoreError::Invalid("state without version".into()))?;
+        let version = number(item, "version")
+            .ok_or_else(|| StoreError::Invalid("state without version".into()))?;
         match item.get("state") {
             Some(AttributeValue::B(b)) => Ok((
                 version,
                 gunzip(b.as_ref(), "the stored state")?,
-                number("stamps_at").unwrap_or(0),
+                number(item, "stamps_at").unwrap_or(0),
             )),
             _ => Err(StoreError::Invalid("state item without state".into())),
         }
@@ -191,14 +198,16 @@ impl DynamoStore {
         let Some(item) = found.get(&state_key(part)) else {
             return Ok(Versioned::default());
         };
-        let (version, json, stamps_at) = Self::versioned(item)?;
-        let mut state = serde_json::from_slice(&json)?;
+        let (version, stored, stamps_at) = self.stored(part, item)?;
+        let mut state = (*stored).clone();
         let mut stamps_version = 0;
         if let Some(item) = found.get(&stamps_key(part)) {
             let (v, json, _) = Self::versioned(item)?;
             stamps_version = v;
-            // Stamps written after the state item was: newer than those inside it.
-            if v > stamps_at {
+            // Stamps written after the state item was, over this very state item (one written
+            // over an earlier one lost a race to a whole-partition write: overlay.rs).
+            let over = number(item, "state_at").is_none_or(|at| at == version);
+            if v > stamps_at && over {
                 state = super::stamps::join(state, &serde_json::from_slice(&json)?);
             }
         }
@@ -206,153 +215,53 @@ impl DynamoStore {
             state,
             version,
             stamps: stamps_version,
+            stored: Some(stored),
         })
     }
 
-    /// A partition keeps its freshness stamps in an item of their own (stamps.rs): when nothing
-    /// but the stamps moved, only they are written. `None`: something else changed.
-    async fn write_quiet(
+    /// A partition's state item, parsed: its version, its state and the stamps version it
+    /// supersedes. A warm function holds the items it last read or wrote, and parses an item
+    /// again only when another invocation wrote it since.
+    fn stored(
         &self,
         part: &str,
-        base: &Versioned,
-        state: &State,
-        messages: &[Message],
-    ) -> Result<Option<u64>, StoreError> {
-        let version = base.version;
-        let quiet = part != crate::ENGINE
-            && base.version > 0
-            && messages.is_empty()
-            && state.changed_incidents(&base.state).next().is_none();
-        if quiet {
-            let (core, stamps) = super::stamps::split(state);
-            if core == super::stamps::split(&base.state).0 {
-                let (put, size) = versioned_put(
-                    &self.tables.state,
-                    stamps_key(part),
-                    base.stamps,
-                    &serde_json::to_vec(&stamps)?,
-                )?;
-                self.stats.largest(size);
-                self.conditional_put(&put, version, "commit stamps").await?;
-                // Counted apart (`<state table>#stamps`): what quiet minutes cost.
-                self.stats
-                    .add(&format!("{}#stamps", self.tables.state), size, false);
-                return Ok(Some(version));
-            }
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<(u64, Arc<State>, u64), StoreError> {
+        let version = number(item, "version");
+        let held = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(part)
+            .filter(|(v, _)| Some(*v) == version)
+            .map(|(_, s)| s.clone());
+        if let (Some(version), Some(state)) = (version, held) {
+            return Ok((version, state, number(item, "stamps_at").unwrap_or(0)));
         }
-        Ok(None)
+        let (version, json, stamps_at) = Self::versioned(item)?;
+        let state: Arc<State> = Arc::new(serde_json::from_slice(&json)?);
+        self.hold(part, version, state.clone());
+        Ok((version, state, stamps_at))
     }
 
-    /// Saves `state` over `base`, the incidents that changed, and records `messages` in one
-    /// transaction: either the new state, its incidents and all its messages are stored, or
-    /// nothing is (a version conflict, or messages already recorded by a racing invocation that
-    /// committed this very transition). What does not fit in one transaction (100 items) is
-    /// written right after, each message once.
-    pub(super) async fn write_state(
-        &self,
-        part: &str,
-        base: &Versioned,
-        state: &State,
-        messages: &[Message],
-    ) -> Result<u64, StoreError> {
-        let version = base.version;
-        let next = version + 1;
-        if let Some(v) = self.write_quiet(part, base, state, messages).await? {
-            return Ok(v);
+    /// Holds a partition's state item as this store last read or wrote it (the newest only).
+    pub(super) fn hold(&self, part: &str, version: u64, state: Arc<State>) {
+        if part != crate::ENGINE {
+            self.parsed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(part.to_string(), (version, state));
         }
-        // Something besides the stamps changed: the whole state (stamps included) in its item,
-        // one write, saying which stamps item it supersedes.
-        let state_item = HashMap::from([
-            ("pk".to_string(), s(state_key(part))),
-            ("version".to_string(), AttributeValue::N(next.to_string())),
-            (
-                "state".to_string(),
-                AttributeValue::B(Blob::new(gzip(&serde_json::to_vec(state)?))),
-            ),
-            (
-                "stamps_at".to_string(),
-                AttributeValue::N(base.stamps.to_string()),
-            ),
-        ]);
-        let state_size = item_size(&state_item);
-        if state_size > MAX_ITEM_BYTES {
-            self.stats.refused(state_size);
-            return Err(StoreError::TooLarge {
-                what: "the engine state".into(),
-                bytes: state_size,
-            });
-        }
-        self.stats.largest(state_size);
-        let mut sizes = vec![(self.tables.state.as_str(), state_size)];
-        let mut items = vec![TransactWriteItem::builder()
-            .put(versioned_state_put(
-                &self.tables.state,
-                state_item,
-                version,
-            )?)
-            .build()];
-        let changed: Vec<&Incident> = state.changed_incidents(&base.state).collect();
-        let room = TRANSACTION - items.len();
-        let (incidents_now, incidents_later) = changed.split_at(changed.len().min(room));
-        for i in incidents_now {
-            let item = incident_item(i)?;
-            too_large(&item, || format!("incident {}", i.id))?;
-            sizes.push((self.tables.incidents.as_str(), item_size(&item)));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(put(&self.tables.incidents, item)?)
-                    .build(),
-            );
-        }
-        let room = TRANSACTION - items.len();
-        let (now, later) = messages.split_at(messages.len().min(room));
-        for m in now {
-            let item = outbox_item(m)?;
-            too_large(&item, || format!("message {}", m.id))?;
-            sizes.push((self.tables.outbox.as_str(), item_size(&item)));
-            let put = Put::builder()
-                .table_name(&self.tables.outbox)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        if items.len() == 1 {
-            // Only the state changed (the usual minute): one conditional write, not a
-            // transaction, which DynamoDB bills twice.
-            let put = items
-                .pop()
-                .and_then(|i| i.put)
-                .ok_or_else(|| StoreError::Invalid("no state to write".into()))?;
-            self.conditional_put(&put, version, "commit state").await?;
-            for (table, size) in sizes {
-                self.stats.add(table, size, false);
-            }
-            return Ok(next);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                for (table, size) in sizes {
-                    self.stats.add(table, size, true);
-                }
-            }
-            Err(e) => return Err(canceled(e, version)),
-        }
-        self.put_incidents(incidents_later).await?;
-        self.enqueue(later).await?;
-        Ok(next)
     }
 
     /// Writes one item of a transaction on its own (a write DynamoDB bills once, not twice); a
     /// failed condition is a version conflict.
-    async fn conditional_put(&self, put: &Put, version: u64, what: &str) -> Result<(), StoreError> {
+    pub(super) async fn conditional_put(
+        &self,
+        put: &Put,
+        version: u64,
+        what: &str,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
@@ -416,7 +325,7 @@ impl DynamoStore {
 }
 
 /// The state item's put, written only over the version read (or where there is none yet).
-fn versioned_state_put(
+pub(super) fn versioned_state_put(
     table: &str,
     item: HashMap<String, AttributeValue>,
     version: u64,

@@ -51,7 +51,8 @@ impl WriteStats {
         w.largest = w.largest.max(size as u64);
     }
 
-    /// Writes so far, by table name (a partition's stamps items under `<state table>#stamps`).
+    /// Writes so far, by table name (a partition's stamps items under `<state table>#stamps`,
+    /// the rollup items under `<state table>#rollups`).
     pub fn snapshot(&self) -> BTreeMap<String, TableWrites> {
         self.tables
             .lock()

@@ -216,6 +216,7 @@ impl Store for SqliteStore {
                 state: serde_json::from_str(&json)?,
                 version: version as u64,
                 stamps: 0,
+                stored: None,
             },
             None => Versioned::default(),
         })
