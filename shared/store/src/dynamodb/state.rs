@@ -208,7 +208,10 @@ impl DynamoStore {
             // over an earlier one lost a race to a whole-partition write: overlay.rs).
             let over = number(item, "state_at").is_none_or(|at| at == version);
             if v > stamps_at && over {
-                state = super::stamps::join(state, &serde_json::from_slice(&json)?);
+                let mut stamps: super::stamps::Stamps = serde_json::from_slice(&json)?;
+                // The changed checks moved in, not cloned (join would copy them).
+                super::overlay::apply(&mut state, std::mem::take(&mut stamps.changed));
+                state = super::stamps::join(state, &stamps);
             }
         }
         Ok(Versioned {
