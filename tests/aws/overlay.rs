@@ -134,9 +134,10 @@ async fn one_failing_check_region_is_written_with_the_stamps_and_steady_again_ca
     minute(30, None).await;
     let ((_, _), (_, last)) = written(&s);
     // No check-region is carried any more; the service's rollup marks are (it was degraded
-    // for a minute: a new stretch began), until the partition is next written whole.
+    // for a minute: a new stretch began), until the partition is next written whole: ~200 B
+    // compressed, the exact figure the compressor's.
     assert!(
-        last - before <= quiet + 200 && last - before < overlay,
+        last - before <= quiet + 256 && last - before < overlay,
         "steady again: {} B against {quiet} B before the failure and {overlay} B with it",
         last - before
     );

@@ -94,23 +94,50 @@ fn p99_ms(call: &Call) -> f64 {
 }
 
 /// The longest chain of calls each started after the one before it ended: (how many calls,
-/// their modelled latency in ms). Calls sent together (overlapping) are one step of it.
-pub fn chain(calls: &[Call]) -> (usize, f64) {
+/// their modelled latency in ms, their operations in order). Calls sent together (overlapping)
+/// are one step of it.
+pub fn chain(calls: &[Call]) -> (usize, f64, Vec<String>) {
     let mut calls: Vec<&Call> = calls.iter().collect();
     calls.sort_by_key(|c| c.start);
-    // best[i]: the heaviest chain ending with call i (length, ms).
-    let mut best: Vec<(usize, f64)> = Vec::with_capacity(calls.len());
+    // best[i]: the heaviest chain ending with call i (length, ms, the call before it).
+    let mut best: Vec<(usize, f64, Option<usize>)> = Vec::with_capacity(calls.len());
     for (i, c) in calls.iter().enumerate() {
         let before = (0..i)
             .filter(|&j| calls[j].end <= c.start)
-            .map(|j| best[j])
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((0, 0.0));
-        best.push((before.0 + 1, before.1 + p99_ms(c)));
+            .max_by(|&a, &b| best[a].1.total_cmp(&best[b].1));
+        let (n, ms) = before.map_or((0, 0.0), |j| (best[j].0, best[j].1));
+        best.push((n + 1, ms + p99_ms(c), before));
     }
-    best.into_iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap_or((0, 0.0))
+    let last = (0..best.len()).max_by(|&a, &b| best[a].1.total_cmp(&best[b].1));
+    let mut ops = Vec::new();
+    let mut at = last;
+    while let Some(i) = at {
+        ops.push(calls[i].op.clone());
+        at = best[i].2;
+    }
+    ops.reverse();
+    last.map_or((0, 0.0, ops.clone()), |i| (best[i].0, best[i].1, ops))
+}
+
+/// Operations in order, repeats counted: "GetItem, BatchWriteItem x3".
+pub fn runs(ops: &[String]) -> String {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for op in ops {
+        match out.last_mut() {
+            Some((last, n)) if last == op => *n += 1,
+            _ => out.push((op.clone(), 1)),
+        }
+    }
+    out.iter()
+        .map(|(op, n)| {
+            if *n > 1 {
+                format!("{op} x{n}")
+            } else {
+                op.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// This process's CPU time (all its threads, nanosecond resolution), in seconds: the sum of
@@ -150,7 +177,10 @@ mod tests {
             call("PutItem", t0, 10, 14),
             call("TransactWriteItems", t0, 14, 20),
         ];
-        assert_eq!(chain(&calls), (3, 40.0));
-        assert_eq!(chain(&[]), (0, 0.0));
+        let (steps, ms, ops) = chain(&calls);
+        assert_eq!((steps, ms), (3, 40.0));
+        assert_eq!(runs(&ops), "BatchGetItem, PutItem, TransactWriteItems");
+        assert_eq!(chain(&[]), (0, 0.0, Vec::new()));
+        assert_eq!(runs(&["A".into(), "A".into(), "B".into()]), "A x2, B");
     }
 }

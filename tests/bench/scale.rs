@@ -256,7 +256,10 @@ async fn drive<S: Store + atalaya_store::Rollups>(
             minute.wall_ms += started.elapsed().as_secs_f64() * 1000.0;
             minute.cpu_ms += (calls::cpu_seconds() - cpu) * 1000.0;
             let made = calls.take();
-            let (steps, ms) = calls::chain(&made);
+            let (steps, ms, ops) = calls::chain(&made);
+            if steps >= 20 {
+                eprintln!("  a chain of {steps} calls: {}", calls::runs(&ops));
+            }
             minute.calls.push(made.len());
             minute.chain.push(steps);
             minute.dynamodb_ms += ms;

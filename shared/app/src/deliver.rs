@@ -218,7 +218,15 @@ async fn lane<S: Store>(
     (done, out)
 }
 
-/// The messages `order` names (indices into `groups`), to one channel, one after another.
+/// How many of a service's messages a lane claims at once, ahead of sending them in order (a
+/// claim holds for [`CLAIM_LEASE`], far longer than eight sends take).
+const CLAIMED_AHEAD: usize = 8;
+
+/// The messages `order` names (indices into `groups`), to one channel, one after another. They
+/// are claimed [`CLAIMED_AHEAD`] at a time, and recorded all at once after the last is sent: an
+/// outage's many messages wait on a few round trips, not three each. (A publisher that dies
+/// between sending and recording leaves claims that expire: the messages go again, as they
+/// would had it died before recording one.)
 async fn in_order<S: Store>(
     store: &S,
     channel: &dyn Channel,
@@ -228,70 +236,89 @@ async fn in_order<S: Store>(
     let mut out = Delivered::default();
     let mut done = BTreeSet::new();
     let name = channel.name();
-    for i in order {
-        let (parts, m) = &groups[i];
-        if parts.iter().all(|p| p.done.contains(name)) || !channel.wants(m) {
-            done.insert(i);
-            continue;
-        }
-        if !claim(store, name, parts, &mut out).await {
-            continue; // another publisher sends it to this channel
-        }
-        let Some(delivery) = send(store, channel, m, &mut out).await else {
-            *out.failed_channels.entry(name.to_string()).or_default() += 1;
-            for p in parts {
-                let _ = store.release(&p.message.id, name).await;
+    let todo: Vec<usize> = order
+        .into_iter()
+        .filter(|&i| {
+            let (parts, m) = &groups[i];
+            let finished = parts.iter().all(|p| p.done.contains(name)) || !channel.wants(m);
+            if finished {
+                done.insert(i);
             }
-            continue;
-        };
-        if matches!(delivery, Delivery::GaveUp(_)) {
-            *out.failed_channels.entry(name.to_string()).or_default() += 1;
-        }
-        let mut recorded = true;
-        for part in parts {
-            if let Err(e) = store
-                .record_delivery(&part.message.id, name, &delivery)
-                .await
-            {
-                // Sent but not recorded: this channel gets it again when the claim expires.
-                tracing::error!(id = %part.message.id, channel = name, error = %e, "delivered but not recorded; it will be sent again");
-                failed(
-                    &mut out,
-                    format!("recording {} on {name}: {e}", part.message.id),
-                );
-                recorded = false;
+            !finished
+        })
+        .collect();
+    let mut threads: HashMap<String, Option<String>> = HashMap::new();
+    let mut sent: Vec<(usize, Delivery)> = Vec::new();
+    for ahead in todo.chunks(CLAIMED_AHEAD) {
+        let claims = ahead.iter().map(|&i| claim(store, name, &groups[i].0));
+        let claimed: Vec<(bool, Delivered)> = futures::future::join_all(claims).await;
+        for (&i, (mine, problems)) in ahead.iter().zip(claimed) {
+            out.absorb(&problems);
+            if !mine {
+                continue; // another publisher sends it to this channel
             }
-        }
-        if recorded {
-            done.insert(i);
+            let (parts, m) = &groups[i];
+            let Some(delivery) = send(store, channel, m, &mut threads, &mut out).await else {
+                *out.failed_channels.entry(name.to_string()).or_default() += 1;
+                let releases = parts.iter().map(|p| store.release(&p.message.id, name));
+                futures::future::join_all(releases).await;
+                continue;
+            };
+            if matches!(delivery, Delivery::GaveUp(_)) {
+                *out.failed_channels.entry(name.to_string()).or_default() += 1;
+            }
+            sent.push((i, delivery));
         }
     }
+    let records = sent.iter().flat_map(|(i, delivery)| {
+        groups[*i].0.iter().map(move |part| async move {
+            let id = &part.message.id;
+            (*i, id, store.record_delivery(id, name, delivery).await)
+        })
+    });
+    let recorded = futures::future::join_all(records).await;
+    let mut unrecorded = BTreeSet::new();
+    for (i, id, r) in recorded {
+        if let Err(e) = r {
+            // Sent but not recorded: this channel gets it again when the claim expires.
+            tracing::error!(%id, channel = name, error = %e, "delivered but not recorded; it will be sent again");
+            failed(&mut out, format!("recording {id} on {name}: {e}"));
+            unrecorded.insert(i);
+        }
+    }
+    done.extend(
+        sent.iter()
+            .map(|(i, _)| *i)
+            .filter(|i| !unrecorded.contains(i)),
+    );
     (done, out)
 }
 
-/// Claims every part of a message for `channel`; gives back what it took when one is another
-/// publisher's.
-async fn claim<S: Store>(store: &S, channel: &str, parts: &[Pending], out: &mut Delivered) -> bool {
-    let mut taken = Vec::new();
-    for p in parts {
+/// Claims every part of a message for `channel` (all at once); gives back what it took when
+/// one is another publisher's. Whether it is this publisher's now, and what went wrong.
+async fn claim<S: Store>(store: &S, channel: &str, parts: &[Pending]) -> (bool, Delivered) {
+    let mut out = Delivered::default();
+    let now = Utc::now();
+    let claims = parts.iter().map(|p| async move {
         let id = &p.message.id;
-        match store.claim(id, channel, Utc::now(), CLAIM_LEASE).await {
+        (id, store.claim(id, channel, now, CLAIM_LEASE).await)
+    });
+    let mut taken = Vec::new();
+    for (id, claimed) in futures::future::join_all(claims).await {
+        match claimed {
             Ok(true) => taken.push(id),
-            Ok(false) => break,
+            Ok(false) => {}
             Err(e) => {
                 tracing::error!(%id, channel, retryable = e.retryable(), error = %e, "cannot claim the message; it stays pending");
-                failed(out, format!("claiming {id} for {channel}: {e}"));
-                break;
+                failed(&mut out, format!("claiming {id} for {channel}: {e}"));
             }
         }
     }
     if taken.len() == parts.len() {
-        return true;
+        return (true, out);
     }
-    for id in taken {
-        let _ = store.release(id, channel).await;
-    }
-    false
+    futures::future::join_all(taken.into_iter().map(|id| store.release(id, channel))).await;
+    (false, out)
 }
 
 /// One message to one channel (into the thread it keeps for the message's subject, if it
@@ -300,20 +327,27 @@ async fn send<S: Store>(
     store: &S,
     channel: &dyn Channel,
     m: &Message,
+    threads: &mut HashMap<String, Option<String>>,
     out: &mut Delivered,
 ) -> Option<Delivery> {
     let key = m.details.as_ref().map(|d| d.key.as_str());
     let thread = match key {
-        Some(key) if channel.threads() => match store.thread(channel.name(), key).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(id = %m.id, channel = channel.name(), error = %e, "cannot read the channel's thread; it is tried again");
-                failed(
-                    out,
-                    format!("reading the thread of {key} on {}: {e}", channel.name()),
-                );
-                return None;
-            }
+        Some(key) if channel.threads() => match threads.get(key) {
+            Some(t) => t.clone(),
+            None => match store.thread(channel.name(), key).await {
+                Ok(t) => {
+                    threads.insert(key.to_string(), t.clone());
+                    t
+                }
+                Err(e) => {
+                    tracing::error!(id = %m.id, channel = channel.name(), error = %e, "cannot read the channel's thread; it is tried again");
+                    failed(
+                        out,
+                        format!("reading the thread of {key} on {}: {e}", channel.name()),
+                    );
+                    return None;
+                }
+            },
         },
         _ => None,
     };
@@ -321,6 +355,8 @@ async fn send<S: Store>(
         Ok(now_in) => {
             out.sent += 1;
             if let (Some(key), Some(now_in)) = (key, now_in) {
+                // The service's next message about the same thing goes into it.
+                threads.insert(key.to_string(), Some(now_in.clone()));
                 if thread.as_deref() != Some(now_in.as_str()) {
                     if let Err(e) = store.keep_thread(channel.name(), key, &now_in).await {
                         // Sent; the next message of the thing starts a thread of its own.

@@ -18,7 +18,7 @@
 
 use crate::transition::{transition_in, Mode, TransitionError};
 use crate::Checks;
-use atalaya_core::evaluate::{evaluate, resume, Event, Incident, RegionState, State};
+use atalaya_core::evaluate::{evaluate_owned, resume, Event, Incident, RegionState, State};
 use atalaya_core::partition::{Part, Plan};
 use atalaya_core::{Config, ProbeResult};
 use atalaya_store::{Rollups, Store, ENGINE};
@@ -157,7 +157,7 @@ fn step(
         let own = s.regions.entry(region.clone()).or_default();
         own.last_seen = own.last_seen.max(rs.last_seen);
     }
-    let (mut s, events) = evaluate(&s, results, now, config);
+    let (mut s, events) = evaluate_owned(s, results, now, config);
     let current = conditions(&s, config, now);
     s.rollup.advance(now, &current, away);
     (s, events)
@@ -204,7 +204,7 @@ pub async fn evaluate_batch<S: Store + Rollups>(
             } else {
                 s.clone()
             };
-            Ok(evaluate(&s, batch.results, now, &regions.config))
+            Ok(evaluate_owned(s, batch.results, now, &regions.config))
         },
         Mode::Commit,
     )

@@ -10,7 +10,7 @@ use atalaya_core::evaluate::State;
 use atalaya_core::rollup::{Hours, Subject};
 use atalaya_core::Config;
 use atalaya_store::{Rollups, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
 /// Services whose completed hours one evaluation writes at most.
@@ -34,7 +34,9 @@ fn by_service(
 }
 
 /// Writes each partition's completed hours (`(key, its part of the file, hours)`) and lets go
-/// of what was written; counts them in `out`.
+/// of what was written; counts them in `out`. The partitions go side by side (each writes its
+/// services' hours, then lets go of them): at the turn of an hour one evaluation waits on two
+/// round trips for them, not two per partition.
 pub(crate) async fn flush<S: Store + Rollups>(
     store: &S,
     checks: &Checks,
@@ -43,6 +45,7 @@ pub(crate) async fn flush<S: Store + Rollups>(
 ) {
     use futures::StreamExt;
     let mut budget = FLUSH;
+    let mut jobs = Vec::new();
     for (key, config, completed) in parts {
         if budget == 0 || completed.is_empty() {
             continue;
@@ -53,51 +56,73 @@ pub(crate) async fn flush<S: Store + Rollups>(
             grouped.remove(k);
         }
         budget = budget.saturating_sub(grouped.len());
-        let writes =
-            futures::stream::iter(grouped.into_iter().map(|(service, subjects)| async move {
-                let one = BTreeMap::from([(service, subjects)]);
-                store.write_hours(&one).await.map(|_| one)
-            }))
-            .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await;
-        let mut done: BTreeMap<String, Hours> = BTreeMap::new();
-        for w in writes {
-            match w {
-                Ok(one) => {
-                    out.hours_of.extend(one.keys().cloned());
-                    done.extend(one.into_values().flatten());
-                }
-                Err(e) => {
-                    tracing::error!(partition = %key, error = %e, "rollup hours not written; kept for the next evaluation")
-                }
-            }
-        }
-        if done.is_empty() {
-            continue;
-        }
-        // Subjects no longer in the file have nowhere to go: let go of them too.
-        for (k, h) in &completed {
-            if Subject::parse(k).service_in(config).is_none() {
-                done.insert(k.clone(), h.clone());
-            }
-        }
-        let forget = transition_in(
-            store,
-            key,
-            &checks.renderer,
-            config,
-            |s: &State| {
-                let mut s = s.clone();
-                s.rollup.forget(&done);
-                Ok::<_, Infallible>((s, Vec::new()))
-            },
-            Mode::Commit,
-        )
-        .await;
-        if let Err(e) = forget {
-            tracing::warn!(partition = %key, error = %e, "written rollup hours not let go of; written again next time");
-        }
-        out.rollup_hours += done.values().map(|h| h.len()).sum::<usize>();
+        jobs.push(flush_part(store, checks, key, config, completed, grouped));
     }
+    let flushed: Vec<(BTreeSet<String>, usize)> = futures::stream::iter(jobs)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    for (services, hours) in flushed {
+        out.hours_of.extend(services);
+        out.rollup_hours += hours;
+    }
+}
+
+/// One partition's part of [`flush`]: the services whose hours were written, and how many
+/// hours it let go of.
+async fn flush_part<S: Store + Rollups>(
+    store: &S,
+    checks: &Checks,
+    key: &str,
+    config: &Config,
+    completed: BTreeMap<String, Hours>,
+    grouped: BTreeMap<String, BTreeMap<String, Hours>>,
+) -> (BTreeSet<String>, usize) {
+    use futures::StreamExt;
+    let writes = futures::stream::iter(grouped.into_iter().map(|(service, subjects)| async move {
+        let one = BTreeMap::from([(service, subjects)]);
+        store.write_hours(&one).await.map(|_| one)
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect::<Vec<_>>()
+    .await;
+    let mut services = BTreeSet::new();
+    let mut done: BTreeMap<String, Hours> = BTreeMap::new();
+    for w in writes {
+        match w {
+            Ok(one) => {
+                services.extend(one.keys().cloned());
+                done.extend(one.into_values().flatten());
+            }
+            Err(e) => {
+                tracing::error!(partition = %key, error = %e, "rollup hours not written; kept for the next evaluation")
+            }
+        }
+    }
+    if done.is_empty() {
+        return (services, 0);
+    }
+    // Subjects no longer in the file have nowhere to go: let go of them too.
+    for (k, h) in &completed {
+        if Subject::parse(k).service_in(config).is_none() {
+            done.insert(k.clone(), h.clone());
+        }
+    }
+    let forget = transition_in(
+        store,
+        key,
+        &checks.renderer,
+        config,
+        |s: &State| {
+            let mut s = s.clone();
+            s.rollup.forget(&done);
+            Ok::<_, Infallible>((s, Vec::new()))
+        },
+        Mode::Commit,
+    )
+    .await;
+    if let Err(e) = forget {
+        tracing::warn!(partition = %key, error = %e, "written rollup hours not let go of; written again next time");
+    }
+    (services, done.values().map(|h| h.len()).sum::<usize>())
 }

@@ -194,7 +194,7 @@ pub fn act(
     now: DateTime<Utc>,
     config: &Config,
 ) -> Result<(super::State, Vec<super::Event>), ActionError> {
-    let mut e = Evaluator::new(state, now, config);
+    let mut e = Evaluator::new(state.clone(), now, config);
     let inc = e
         .state
         .incidents

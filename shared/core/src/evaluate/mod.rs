@@ -92,6 +92,16 @@ pub fn evaluate(
     now: DateTime<Utc>,
     config: &Config,
 ) -> (State, Vec<Event>) {
+    evaluate_owned(state.clone(), results, now, config)
+}
+
+/// [`evaluate`] on a state the caller gives up (one copy of it less).
+pub fn evaluate_owned(
+    state: State,
+    results: &[ProbeResult],
+    now: DateTime<Utc>,
+    config: &Config,
+) -> (State, Vec<Event>) {
     let mut e = Evaluator::new(state, now, config);
     e.state.started_at.get_or_insert(now);
     e.apply_results(results);
@@ -126,10 +136,10 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(state: &State, now: DateTime<Utc>, config: &'a Config) -> Self {
+    fn new(state: State, now: DateTime<Utc>, config: &'a Config) -> Self {
         let scope = &config.settings.scope.region_intervals;
         Evaluator {
-            state: state.clone(),
+            state,
             events: Vec::new(),
             now,
             config,

@@ -61,17 +61,16 @@ impl DynamoStore {
     /// partition; else the whole partition and fresh stamps.
     fn head(&self, part: &str, base: &Versioned, state: &State) -> Result<Head, StoreError> {
         let version = base.version;
-        let stamps = (part != crate::ENGINE).then(|| super::stamps::split(state));
-        if let Some((core, stamps)) = stamps.as_ref().filter(|_| version > 0) {
-            let stored = super::stamps::split(base.stored.as_deref().unwrap_or(&base.state)).0;
+        let mut stamps = (part != crate::ENGINE).then(|| super::stamps::stamps(state));
+        if let Some(stamps) = stamps.as_mut().filter(|_| version > 0) {
+            let stored = base.stored.as_deref().unwrap_or(&base.state);
             let all: usize = stored.checks.values().map(|c| c.regions.len()).sum();
             // They leave again as their checks settle back. (Three quarters instead of half
             // wrote a tenth fewer bytes for more CPU: every read parses them.)
-            let changed = super::overlay::diff(&stored, core).filter(|c| c.len() <= all / 2);
+            let changed = super::overlay::diff(stored, state).filter(|c| c.len() <= all / 2);
             if let Some(changed) = changed {
-                let mut stamps = stamps.clone();
                 stamps.changed = changed;
-                let json = serde_json::to_vec(&stamps)?;
+                let json = serde_json::to_vec(stamps)?;
                 let (put, size) = versioned_put(
                     &self.tables.state,
                     stamps_key(part),
@@ -111,7 +110,7 @@ impl DynamoStore {
         self.stats.largest(size);
         let whole = versioned_state_put(&self.tables.state, state_item, version)?;
         let mut items = vec![(whole, self.tables.state.clone(), size)];
-        if let Some((_, stamps)) = &stamps {
+        if let Some(stamps) = &stamps {
             let json = serde_json::to_vec(stamps)?;
             let (put, size) = versioned_put(
                 &self.tables.state,

@@ -16,6 +16,7 @@
 //! rewrites the stamps item in the same transaction, so the two cannot both succeed from one
 //! read; the check stays for stamps items written before that rule.
 
+use super::stamps::{normal, same};
 use atalaya_core::evaluate::{CheckRegion, CheckState, State};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,42 +46,75 @@ impl Overlay {
     }
 }
 
-/// What `now` changed from `stored`, both in the stamps' split form: `None` when a check or a
-/// check-region went away (an overlay only adds and replaces).
+/// Everything but the checks, without the regions' times (the stamps hold them).
+fn rest(state: &State) -> State {
+    let mut rest = state.without_checks();
+    for r in rest.regions.values_mut() {
+        r.last_seen = None;
+    }
+    rest
+}
+
+/// A check as the state proper holds it (`stamps::normal`).
+fn normal_check(check: &CheckState) -> CheckState {
+    let mut check = check.clone();
+    for cr in check.regions.values_mut() {
+        *cr = normal(cr);
+    }
+    check
+}
+
+/// What `now` changed from `stored`, in the state proper (without the stamps): `None` when a
+/// check or a check-region went away (an overlay only adds and replaces). Neither is copied;
+/// only what changed is.
 pub(super) fn diff(stored: &State, now: &State) -> Option<Overlay> {
+    let (before, after) = (rest(stored), rest(now));
     let mut overlay = Overlay {
-        rest: (!now.same_apart_from_checks(stored)).then(|| now.without_checks()),
+        rest: (before != after).then_some(after),
         ..Overlay::default()
     };
+    // Both sorted by id: walked side by side, not looked up one by one.
+    let mut after = now.checks.iter().peekable();
     for (id, before) in &stored.checks {
-        let after = now.checks.get(id)?;
-        if before
-            .regions
-            .keys()
-            .any(|r| !after.regions.contains_key(r))
-        {
-            return None;
+        while let Some((new, check)) = after.next_if(|(a, _)| *a < id) {
+            overlay.checks.insert(new.clone(), normal_check(check));
         }
-        if !after.same_apart_from_regions(before) {
-            overlay.checks.insert(id.clone(), after.clone());
+        let (_, now) = after.next_if(|(a, _)| *a == id)?;
+        if !now.same_apart_from_regions(before) {
+            if before.regions.keys().any(|r| !now.regions.contains_key(r)) {
+                return None;
+            }
+            overlay.checks.insert(id.clone(), normal_check(now));
             continue;
         }
-        for (region, cr) in &after.regions {
-            if before.regions.get(region) != Some(cr) {
-                overlay
-                    .regions
-                    .entry(id.clone())
-                    .or_default()
-                    .insert(region.clone(), cr.clone());
-            }
+        let changed = changed_regions(before, now)?;
+        if !changed.is_empty() {
+            overlay.regions.insert(id.clone(), changed);
         }
     }
-    for (id, after) in &now.checks {
-        if !stored.checks.contains_key(id) {
-            overlay.checks.insert(id.clone(), after.clone());
-        }
+    for (new, check) in after {
+        overlay.checks.insert(new.clone(), normal_check(check));
     }
     Some(overlay)
+}
+
+/// The regions of a check that changed from `before` to `now` (`None` when one went away).
+fn changed_regions(before: &CheckState, now: &CheckState) -> Option<BTreeMap<String, CheckRegion>> {
+    let mut changed = BTreeMap::new();
+    let mut after = now.regions.iter().peekable();
+    for (region, was) in &before.regions {
+        while let Some((new, cr)) = after.next_if(|(a, _)| *a < region) {
+            changed.insert(new.clone(), normal(cr));
+        }
+        let (_, is) = after.next_if(|(a, _)| *a == region)?;
+        if !same(was, is) {
+            changed.insert(region.clone(), normal(is));
+        }
+    }
+    for (new, cr) in after {
+        changed.insert(new.clone(), normal(cr));
+    }
+    Some(changed)
 }
 
 /// `state` (a state item's) with `overlay` put over it.
@@ -153,6 +187,96 @@ mod tests {
         apply(&mut back, overlay);
         assert_eq!(back, now);
         assert_eq!(diff(&stored, &stored).map(|o| o.is_empty()), Some(true));
+    }
+
+    #[test]
+    fn times_and_the_latency_of_a_check_that_is_up_are_no_change_and_a_change_is_kept_without_them()
+    {
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_800_000_000, 0)
+            .unwrap_or_else(|| panic!("time"));
+        let mut stored = state();
+        for (id, cs) in &mut stored.checks {
+            for cr in cs.regions.values_mut() {
+                cr.last_at = at;
+                cr.latency_ms = if id == "a" { 90.0 } else { 40.0 };
+            }
+        }
+        stored
+            .regions
+            .entry("eu-west-1".into())
+            .or_default()
+            .last_seen = Some(at);
+        let mut now = stored.clone();
+        for cs in now.checks.values_mut() {
+            for cr in cs.regions.values_mut() {
+                cr.last_at = at + chrono::TimeDelta::minutes(1);
+                cr.latency_ms += 3.0;
+            }
+        }
+        now.regions.entry("eu-west-1".into()).or_default().last_seen =
+            Some(at + chrono::TimeDelta::minutes(1));
+        let overlay = diff(&stored, &now).unwrap_or_else(|| panic!("nothing went away"));
+        assert!(overlay.is_empty(), "{overlay:?}");
+        let down = now
+            .checks
+            .get_mut("a")
+            .and_then(|c| c.regions.get_mut("eu-west-1"))
+            .unwrap_or_else(|| panic!("a"));
+        down.outcome = atalaya_core::Outcome::Down;
+        let overlay = diff(&stored, &now).unwrap_or_else(|| panic!("nothing went away"));
+        let kept = &overlay.regions["a"]["eu-west-1"];
+        assert_eq!(overlay.len(), 1);
+        assert_eq!(kept.latency_ms, 93.0, "a failure keeps its latency");
+        assert_eq!(
+            kept.last_at,
+            chrono::DateTime::UNIX_EPOCH,
+            "its time is a stamp's"
+        );
+        assert!(
+            overlay.rest.is_none(),
+            "a region's time is a stamp: {overlay:?}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever checks and regions come, change or stay, the overlay put over the stored
+        /// state gives the new one (in the state proper); one that lost a check or a
+        /// check-region has none.
+        #[test]
+        fn putting_the_overlay_back_gives_the_new_state(
+            before in proptest::collection::btree_map(0u8..30, proptest::collection::btree_set(0u8..4, 0..4), 0..20),
+            after in proptest::collection::btree_map(0u8..30, proptest::collection::btree_map(0u8..4, 0u32..3, 0..4), 0..20),
+        ) {
+            let cr = |fails: u32| {
+                let mut cr = state().checks["a"].regions["eu-west-1"].clone();
+                cr.fails = fails;
+                cr
+            };
+            let make = |checks: Vec<(u8, Vec<(u8, u32)>)>| {
+                let mut s = State::default();
+                for (c, regions) in checks {
+                    let check = s.checks.entry(format!("c{c}")).or_default();
+                    for (r, fails) in regions {
+                        check.regions.insert(format!("r{r}"), cr(fails));
+                    }
+                }
+                s
+            };
+            let stored = make(before.iter().map(|(c, rs)| (*c, rs.iter().map(|r| (*r, 0)).collect())).collect());
+            let now = make(after.iter().map(|(c, rs)| (*c, rs.iter().map(|(r, f)| (*r, *f)).collect())).collect());
+            let lost = stored.checks.iter().any(|(id, b)| {
+                now.checks.get(id).is_none_or(|a| b.regions.keys().any(|r| !a.regions.contains_key(r)))
+            });
+            match diff(&stored, &now) {
+                None => proptest::prop_assert!(lost),
+                Some(overlay) => {
+                    proptest::prop_assert!(!lost);
+                    let mut back = stored.clone();
+                    apply(&mut back, overlay);
+                    proptest::prop_assert_eq!(back, now);
+                }
+            }
+        }
     }
 
     #[test]

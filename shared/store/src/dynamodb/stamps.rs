@@ -22,7 +22,7 @@
 //! a check that is up (never shown: messages quote the latency of failures).
 
 use super::overlay::{self, Overlay};
-use atalaya_core::evaluate::State;
+use atalaya_core::evaluate::{CheckRegion, State};
 use atalaya_core::schedule::last_due;
 use atalaya_core::Outcome;
 use chrono::{DateTime, Utc};
@@ -90,33 +90,72 @@ fn stamped() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
 }
 
-/// The state proper and the stamps of `state`.
-pub(super) fn split(state: &State) -> (State, Stamps) {
-    let mut core = state.clone();
+/// A check-region as the state proper holds it: its time a stamp's ("stamped", unless it never
+/// heard a real result), and no latency while it is up.
+pub(super) fn normal(cr: &CheckRegion) -> CheckRegion {
+    let mut cr = cr.clone();
+    if cr.outcome == Outcome::Up {
+        cr.latency_ms = 0.0;
+    }
+    if cr.last_at != DateTime::<Utc>::MIN_UTC {
+        cr.last_at = stamped();
+    }
+    cr
+}
+
+/// Whether `a` and `b` are the same in the state proper (`normal`), without copying either.
+pub(super) fn same(a: &CheckRegion, b: &CheckRegion) -> bool {
+    let CheckRegion {
+        last_at,
+        fails,
+        oks,
+        hard_down,
+        outcome,
+        reason,
+        detail,
+        latency_ms,
+        failing_since,
+        history,
+        fault,
+        cert_days,
+    } = a;
+    let never = DateTime::<Utc>::MIN_UTC;
+    (*last_at == never) == (b.last_at == never)
+        && (*outcome == Outcome::Up || latency_ms.to_bits() == b.latency_ms.to_bits())
+        && *fails == b.fails
+        && *oks == b.oks
+        && *hard_down == b.hard_down
+        && *outcome == b.outcome
+        && *reason == b.reason
+        && *detail == b.detail
+        && *failing_since == b.failing_since
+        && *history == b.history
+        && *fault == b.fault
+        && *cert_days == b.cert_days
+}
+
+/// The stamps of `state`: when each check-region and each region was last heard (what the
+/// state proper leaves out, `normal`).
+pub(super) fn stamps(state: &State) -> Stamps {
     let never = DateTime::<Utc>::MIN_UTC;
     let mut all = Vec::new();
-    let mut runs: BTreeMap<String, i64> = BTreeMap::new();
-    for (check, cs) in &mut core.checks {
-        for (region, cr) in &mut cs.regions {
-            if cr.outcome == Outcome::Up {
-                cr.latency_ms = 0.0;
-            }
+    let mut runs: BTreeMap<&str, i64> = BTreeMap::new();
+    for (check, cs) in &state.checks {
+        for (region, cr) in &cs.regions {
             if cr.last_at == never {
                 continue; // never heard a real result
             }
             let stamp = ceil_minute(cr.last_at);
-            let run = runs.entry(region.clone()).or_insert(stamp);
+            let run = runs.entry(region.as_str()).or_insert(stamp);
             *run = (*run).max(stamp);
-            all.push((check.clone(), cs.every_s, region.clone(), stamp));
-            cr.last_at = stamped();
+            all.push((check.as_str(), cs.every_s, region.as_str(), stamp));
         }
     }
-    let mut regions = Vec::new();
-    for (region, rs) in &mut core.regions {
-        if let Some(t) = rs.last_seen.take() {
-            regions.push((region.clone(), ceil_secs(t)));
-        }
-    }
+    let regions: Vec<(&str, i64)> = state
+        .regions
+        .iter()
+        .filter_map(|(region, rs)| rs.last_seen.map(|t| (region.as_str(), ceil_secs(t))))
+        .collect();
     let base = all
         .iter()
         .map(|(_, _, _, s)| *s)
@@ -128,28 +167,52 @@ pub(super) fn split(state: &State) -> (State, Stamps) {
         ..Stamps::default()
     };
     for (region, s) in regions {
-        stamps.regions.insert(region, s - base);
+        stamps.regions.insert(region.to_string(), s - base);
     }
-    let mut behind: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    let mut behind: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for (check, every_s, region, stamp) in all {
-        let on_time = implied(&check, every_s, runs[&region]);
-        let late = stamp != on_time && stamp == implied(&check, every_s, on_time - 60);
-        behind.entry(region.clone()).or_default().push(late);
+        let on_time = implied(check, every_s, runs[region]);
+        let late = stamp != on_time && stamp == implied(check, every_s, on_time - 60);
+        behind.entry(region).or_default().push(late);
         if stamp != on_time && !late {
             stamps
                 .heard
-                .entry(check)
+                .entry(check.to_string())
                 .or_default()
-                .insert(region, stamp - base);
+                .insert(region.to_string(), stamp - base);
         }
     }
     stamps.behind = behind
         .into_iter()
         .filter(|(_, bits)| bits.contains(&true))
-        .map(|(r, bits)| (r, to_hex(&bits)))
+        .map(|(r, bits)| (r.to_string(), to_hex(&bits)))
         .collect();
-    stamps.runs = runs.into_iter().map(|(r, s)| (r, s - base)).collect();
-    (core, stamps)
+    stamps.runs = runs
+        .into_iter()
+        .map(|(r, s)| (r.to_string(), s - base))
+        .collect();
+    stamps
+}
+
+/// The state proper of `state`: what is left without its stamps (what an overlay holds).
+#[cfg(test)]
+pub(super) fn core(state: &State) -> State {
+    let mut core = state.clone();
+    for cs in core.checks.values_mut() {
+        for cr in cs.regions.values_mut() {
+            *cr = normal(cr);
+        }
+    }
+    for rs in core.regions.values_mut() {
+        rs.last_seen = None;
+    }
+    core
+}
+
+/// The state proper and the stamps of `state`.
+#[cfg(test)]
+fn split(state: &State) -> (State, Stamps) {
+    (core(state), stamps(state))
 }
 
 /// The state with its changed checks and its stamps put back. `core` is the state item's (its
@@ -203,7 +266,7 @@ pub(super) fn join(mut core: State, stamps: &Stamps) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atalaya_core::evaluate::{CheckRegion, CheckState};
+    use atalaya_core::evaluate::CheckState;
 
     fn region(at: DateTime<Utc>, latency: f64, outcome: Outcome) -> CheckRegion {
         let mut cr: CheckRegion = serde_json::from_value(serde_json::json!({
