@@ -235,3 +235,92 @@ fn base_state_at(state: &State, base: &Versioned) -> State {
     s.next_incident = base.state.next_incident;
     s
 }
+
+/// At the turn of an hour the completed hour is written to the service's rollups, and the
+/// partition's next evaluation lets go of it in its own commit: no read and write of its own.
+#[tokio::test]
+async fn a_completed_hour_is_written_and_let_go_of_by_the_next_evaluation() {
+    let c = forty_checks();
+    let m = moto().await;
+    let s = store().await.with_partitions(2);
+    let deps = Deps {
+        checks: &c,
+        store: &s,
+        channels: &[&m.sns],
+        site: None::<&atalaya_app::status_site::Folder>,
+    };
+    let part = c.plan(2).of_check("k7").unwrap().key.clone();
+    // The last minutes of an hour, and the first of the next.
+    let hour = chrono::DurationRound::duration_trunc(
+        chrono::Utc::now() - chrono::TimeDelta::hours(2),
+        chrono::TimeDelta::hours(1),
+    )
+    .unwrap();
+    let at = |m: i64| hour + chrono::TimeDelta::minutes(m);
+    let minute = |m: i64| {
+        let mut results = Vec::new();
+        for i in 0..40 {
+            results.extend(at_regions(
+                &format!("k{i}"),
+                at(m) + chrono::TimeDelta::milliseconds(250),
+                Outcome::Up,
+            ));
+        }
+        let deps = &deps;
+        async move { handle(deps, &results, None, at(m) + chrono::TimeDelta::seconds(20)).await }
+    };
+    // State and stamps items written so far.
+    let items = || {
+        let ((state, _), (stamps, _)) = written(&s);
+        state + stamps
+    };
+    for m in 55..59 {
+        minute(m).await;
+    }
+    let before_quiet = items();
+    minute(59).await;
+    let quiet = items() - before_quiet;
+    let within = s.load_part(&part).await.unwrap();
+    assert!(
+        within.state.rollup.pending.is_empty(),
+        "no hour completed yet: {:?}",
+        within.state.rollup
+    );
+    let before_turn = items();
+    minute(60).await;
+    let turned = s.load_part(&part).await.unwrap();
+    assert_eq!(
+        turned.state.rollup.pending["shop"].keys().next(),
+        Some(&hour),
+        "written, and still held until the next evaluation"
+    );
+    let hours = atalaya_store::Rollups::service_hours(&s, "shop", hour, at(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        hours.len(),
+        1,
+        "the completed hour is in the rollups: {hours:?}"
+    );
+    let turn = items() - before_turn;
+    let before_next = items();
+    minute(61).await;
+    let next = s.load_part(&part).await.unwrap();
+    assert!(
+        next.state
+            .rollup
+            .pending
+            .get("shop")
+            .is_none_or(|h| !h.contains_key(&hour)),
+        "let go of: {:?}",
+        next.state.rollup.pending
+    );
+    let after_next = items() - before_next;
+    // The letting go rode with the partition's own commit: the turn of the hour and the minute
+    // after write the state's items a quiet minute does.
+    assert_eq!(
+        (turn, after_next),
+        (quiet, quiet),
+        "state and stamps items written in a quiet minute, at the turn, after it"
+    );
+}

@@ -54,7 +54,12 @@ pub fn server_config(leaf: Leaf) -> Arc<rustls::ServerConfig> {
     };
     let now = OffsetDateTime::now_utc();
     let (from, to) = match leaf {
-        Leaf::Expired => (now - Duration::days(60), now - Duration::days(3)),
+        // Two and a half days ago: "expired 3 day(s) ago" (rounded down) whenever the probe
+        // runs, not only within the second the certificate was made.
+        Leaf::Expired => (
+            now - Duration::days(60),
+            now - Duration::days(3) + Duration::hours(12),
+        ),
         Leaf::ExpiringSoon => (
             now - Duration::days(60),
             now + Duration::days(5) + Duration::hours(12),

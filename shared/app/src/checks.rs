@@ -20,6 +20,14 @@ pub struct Checks {
     /// out a partition a batch evaluated moments ago (`crate::evaluation`).
     pub(crate) evaluated:
         std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// Completed hours this process wrote to the rollups, by partition, not yet let go of: the
+    /// partition's next evaluation lets go of them in its own commit (`crate::hours`).
+    pub(crate) flushed: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::collections::BTreeMap<String, atalaya_core::rollup::Hours>,
+        >,
+    >,
     /// The last hour this process judged for latency drift (`crate::drift`).
     pub(crate) drift_hour: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// This process evaluated with these checks already (`crate::evaluation::away`).
@@ -100,6 +108,7 @@ impl Checks {
             base: PathBuf::from("."),
             plan: Default::default(),
             evaluated: Default::default(),
+            flushed: Default::default(),
             drift_hour: Default::default(),
             started: Default::default(),
             published: Default::default(),

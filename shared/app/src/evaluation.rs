@@ -10,7 +10,8 @@
 //!    back); with one partition it is the whole state, evaluated once.
 //! 3. Each partition its results touch (every one on a tick), each a transition of its own,
 //!    several at once; each keeps its services' rollup marks (`State.rollup`).
-//! 4. [`crate::hours::flush`]: completed hours written to the store's rollups, then let go of.
+//! 4. [`crate::hours::flush`]: completed hours written to the store's rollups; the partition's
+//!    next evaluation lets go of them (step 3, `crate::hours::written`).
 //! 5. Incidents whose service moved to another partition follow it (`crate::handover`).
 //!
 //! A partition that fails does not stop the others; the first failure is returned, so a stream
@@ -183,7 +184,12 @@ pub async fn evaluate_batch<S: Store + Rollups>(
         ..Evaluated::default()
     };
     if store.partitions() <= 1 {
-        let whole = |s: &State| Ok(step(s, batch.results, config, &batch, away, &drift, None));
+        let written = crate::hours::written(checks, ENGINE);
+        let whole = |s: &State| {
+            let (mut s, events) = step(s, batch.results, config, &batch, away, &drift, None);
+            s.rollup.forget(&written);
+            Ok((s, events))
+        };
         let t = transition_in(store, ENGINE, &checks.renderer, config, whole, Mode::Commit).await?;
         out.add(&t, config, now);
         out.silent_regions = t.state.regions.values().filter(|r| r.silent).count();
@@ -317,7 +323,12 @@ async fn evaluate_parts<'p, S: Store>(
     .map(|part| {
         let mine = &by_part[part.key.as_str()];
         async move {
-            let one = |s: &State| Ok(step(s, mine, &part.config, batch, away, drift, Some(heard)));
+            let written = crate::hours::written(checks, &part.key);
+            let one = |s: &State| {
+                let (mut s, events) = step(s, mine, &part.config, batch, away, drift, Some(heard));
+                s.rollup.forget(&written);
+                Ok((s, events))
+            };
             let t = transition_in(
                 store,
                 &part.key,

@@ -1,17 +1,17 @@
 //! A partition's completed hours (`State.rollup`) written to the store's rollups, then let go
 //! of. At most [`FLUSH`] services' per evaluation, several at once: the first evaluations of an
-//! hour share the writes instead of one of them taking them all. Setting an hour twice writes
-//! the same thing, so a write whose letting go failed is harmless next time.
+//! hour share the writes instead of one of them taking them all. What was written is let go of
+//! by the partition's next evaluation in its own commit ([`written`]), not by a transition of
+//! its own (a read and a write more per partition at every turn of the hour). Setting an hour
+//! twice writes the same thing, so hours written by a process that stopped, or by another
+//! invocation, are harmlessly written again.
 
 use crate::evaluation::{Evaluated, IN_FLIGHT};
-use crate::transition::{transition_in, Mode};
 use crate::Checks;
-use atalaya_core::evaluate::State;
 use atalaya_core::rollup::{Hours, Subject};
 use atalaya_core::Config;
 use atalaya_store::{Rollups, Store};
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
 
 /// Services whose completed hours one evaluation writes at most.
 const FLUSH: usize = 200;
@@ -33,10 +33,10 @@ fn by_service(
     out
 }
 
-/// Writes each partition's completed hours (`(key, its part of the file, hours)`) and lets go
-/// of what was written; counts them in `out`. The partitions go side by side (each writes its
-/// services' hours, then lets go of them): at the turn of an hour one evaluation waits on two
-/// round trips for them, not two per partition.
+/// Writes each partition's completed hours (`(key, its part of the file, hours)`) and keeps
+/// what was written for the partition's next evaluation to let go of; counts them in `out`.
+/// The partitions go side by side: at the turn of an hour one evaluation waits on one round
+/// trip for them, not one per partition.
 pub(crate) async fn flush<S: Store + Rollups>(
     store: &S,
     checks: &Checks,
@@ -69,7 +69,7 @@ pub(crate) async fn flush<S: Store + Rollups>(
 }
 
 /// One partition's part of [`flush`]: the services whose hours were written, and how many
-/// hours it let go of.
+/// hours were (or were let go of, their subjects gone from the file).
 async fn flush_part<S: Store + Rollups>(
     store: &S,
     checks: &Checks,
@@ -108,21 +108,23 @@ async fn flush_part<S: Store + Rollups>(
             done.insert(k.clone(), h.clone());
         }
     }
-    let forget = transition_in(
-        store,
-        key,
-        &checks.renderer,
-        config,
-        |s: &State| {
-            let mut s = s.clone();
-            s.rollup.forget(&done);
-            Ok::<_, Infallible>((s, Vec::new()))
-        },
-        Mode::Commit,
-    )
-    .await;
-    if let Err(e) = forget {
-        tracing::warn!(partition = %key, error = %e, "written rollup hours not let go of; written again next time");
+    let hours = done.values().map(|h| h.len()).sum::<usize>();
+    let mut flushed = checks.flushed.lock().unwrap_or_else(|p| p.into_inner());
+    let kept = flushed.entry(key.to_string()).or_default();
+    for (subject, h) in done {
+        kept.entry(subject).or_default().extend(h);
     }
-    (services, done.values().map(|h| h.len()).sum::<usize>())
+    (services, hours)
+}
+
+/// The hours this process wrote for partition `key` since its last evaluation, for the
+/// evaluation to let go of (`Marks::forget`); taken: if that evaluation is not committed, the
+/// hours are still pending in the state, and are written again.
+pub(crate) fn written(checks: &Checks, key: &str) -> BTreeMap<String, Hours> {
+    checks
+        .flushed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(key)
+        .unwrap_or_default()
 }
