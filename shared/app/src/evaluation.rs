@@ -17,7 +17,7 @@
 //! A partition that fails does not stop the others; the first failure is returned, so a stream
 //! batch is handed back and evaluated again (results already applied are recognised as such).
 
-use crate::transition::{transition_in, Mode, TransitionError};
+use crate::transition::{transition_in, transition_owned, Mode, TransitionError};
 use crate::Checks;
 use atalaya_core::evaluate::{evaluate_owned, resume, Event, Incident, RegionState, State};
 use atalaya_core::partition::{Part, Plan};
@@ -138,7 +138,7 @@ pub async fn away<S: Rollups>(
 /// One partition's step: the monitor's return (if it was away), drift, what the regions'
 /// partition heard, the evaluation, and the services' rollup marks.
 fn step(
-    s: &State,
+    s: State,
     results: &[ProbeResult],
     config: &Config,
     batch: &Batch<'_>,
@@ -147,11 +147,7 @@ fn step(
     heard: Option<&BTreeMap<String, RegionState>>,
 ) -> (State, Vec<Event>) {
     let now = batch.now;
-    let mut s = if away.is_some() {
-        resume(s, now)
-    } else {
-        s.clone()
-    };
+    let mut s = if away.is_some() { resume(&s, now) } else { s };
     crate::drift::apply(&mut s, drift, config);
     // What the regions' partition heard: every partition judges silence alike.
     for (region, rs) in heard.into_iter().flatten() {
@@ -170,9 +166,20 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     checks: &Checks,
     batch: Batch<'_>,
 ) -> Result<Evaluated, TransitionError<Infallible>> {
+    let away = away(store, checks, &batch).await;
+    evaluate_away(store, checks, batch, away).await
+}
+
+/// [`evaluate_batch`] with the monitor's absence already read ([`away`]: the round reads it
+/// while it takes the lease).
+pub(crate) async fn evaluate_away<S: Store + Rollups>(
+    store: &S,
+    checks: &Checks,
+    batch: Batch<'_>,
+    away: Option<DateTime<Utc>>,
+) -> Result<Evaluated, TransitionError<Infallible>> {
     let config = &checks.config;
     let now = batch.now;
-    let away = away(store, checks, &batch).await;
     // Once an hour, on a tick: latency drift from the rollups (`crate::drift`).
     let drift = if batch.tick || batch.results.is_empty() {
         crate::drift::due(store, checks, now).await
@@ -186,7 +193,8 @@ pub async fn evaluate_batch<S: Store + Rollups>(
     if store.partitions() <= 1 {
         let written = crate::hours::written(checks, ENGINE);
         let whole = |s: &State| {
-            let (mut s, events) = step(s, batch.results, config, &batch, away, &drift, None);
+            let (mut s, events) =
+                step(s.clone(), batch.results, config, &batch, away, &drift, None);
             s.rollup.forget(&written);
             Ok((s, events))
         };
@@ -324,20 +332,20 @@ async fn evaluate_parts<'p, S: Store>(
         let mine = &by_part[part.key.as_str()];
         async move {
             let written = crate::hours::written(checks, &part.key);
-            let one = |s: &State| {
+            let one = |s: State| {
                 let (mut s, events) = step(s, mine, &part.config, batch, away, drift, Some(heard));
                 s.rollup.forget(&written);
-                Ok((s, events))
+                (s, events)
             };
-            let t = transition_in(
-                store,
-                &part.key,
-                &checks.renderer,
-                &part.config,
-                one,
-                Mode::Commit,
-            )
-            .await;
+            let (key, renderer, config) = (&part.key, &checks.renderer, &part.config);
+            // With results the partition changes (their stamps at least): evaluated in place.
+            // Without (a tick), a copy tells whether anything changed at all.
+            let t = if mine.is_empty() {
+                let copy = |s: &State| Ok(one(s.clone()));
+                transition_in(store, key, renderer, config, copy, Mode::Commit).await
+            } else {
+                transition_owned(store, key, renderer, config, one).await
+            };
             (part, t)
         }
     })

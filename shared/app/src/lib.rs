@@ -46,4 +46,6 @@ pub use deliver::{deliver, deliver_lane, Delivered};
 pub use evaluation::{evaluate_batch, Batch, Evaluated};
 pub use live::{LiveChecks, Refresh};
 pub use round::{Handoff, Round, RoundError};
-pub use transition::{transition, transition_in, Mode, Transition, TransitionError};
+pub use transition::{
+    transition, transition_in, transition_owned, Mode, Transition, TransitionError,
+};

@@ -105,33 +105,86 @@ where
                 committed: false,
             });
         }
-        let messages = events
-            .iter()
-            .map(|e| renderer.render(e, &state, config))
-            .collect::<Result<Vec<_>, _>>()?;
-        if mode == Mode::DryRun {
-            return Ok(Transition {
-                state,
-                events,
-                messages,
-                committed: false,
-            });
-        }
-        match store.commit_part(part, &base, &state, &messages).await {
-            Ok(_) => {
-                return Ok(Transition {
-                    state,
-                    events,
-                    messages,
-                    committed: true,
-                })
-            }
-            Err(StoreError::Conflict { .. }) => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_PAUSE);
-            }
-            Err(e) => return Err(e.into()),
+        let t = settle(store, part, renderer, config, &base, state, events, mode).await?;
+        match t {
+            Some(t) => return Ok(t),
+            None => pause = wait(pause).await,
         }
     }
     Err(TransitionError::Contention(ATTEMPTS))
+}
+
+/// [`transition_in`] for a step that takes the state it changes instead of copying it (the
+/// evaluation of a partition's results: a copy of the partition saved). It always commits: a
+/// step given results changes at least their stamps (a batch delivered again rewrites them
+/// once).
+pub async fn transition_owned<S: Store>(
+    store: &S,
+    part: &str,
+    renderer: &Renderer,
+    config: &Config,
+    mut step: impl FnMut(State) -> (State, Vec<Event>),
+) -> Result<Transition, TransitionError<std::convert::Infallible>> {
+    let mut pause = FIRST_PAUSE;
+    for _ in 0..ATTEMPTS {
+        let mut base = store.load_part(part).await?;
+        let (state, events) = step(base.take_state());
+        let t = settle(
+            store,
+            part,
+            renderer,
+            config,
+            &base,
+            state,
+            events,
+            Mode::Commit,
+        )
+        .await?;
+        match t {
+            Some(t) => return Ok(t),
+            None => pause = wait(pause).await,
+        }
+    }
+    Err(TransitionError::Contention(ATTEMPTS))
+}
+
+async fn wait(pause: Duration) -> Duration {
+    tokio::time::sleep(pause).await;
+    (pause * 2).min(MAX_PAUSE)
+}
+
+/// Renders what a step said and commits it over `base`; `None`: another writer committed first.
+#[allow(clippy::too_many_arguments)]
+async fn settle<S: Store, E>(
+    store: &S,
+    part: &str,
+    renderer: &Renderer,
+    config: &Config,
+    base: &atalaya_store::Versioned,
+    state: State,
+    events: Vec<Event>,
+    mode: Mode,
+) -> Result<Option<Transition>, TransitionError<E>> {
+    let messages = events
+        .iter()
+        .map(|e| renderer.render(e, &state, config))
+        .collect::<Result<Vec<_>, _>>()?;
+    if mode == Mode::DryRun {
+        return Ok(Some(Transition {
+            state,
+            events,
+            messages,
+            committed: false,
+        }));
+    }
+    match store.commit_part(part, base, &state, &messages).await {
+        Ok(_) => Ok(Some(Transition {
+            state,
+            events,
+            messages,
+            committed: true,
+        })),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

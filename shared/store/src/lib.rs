@@ -86,6 +86,16 @@ pub struct Versioned {
     pub stored: Option<std::sync::Arc<State>>,
 }
 
+impl Versioned {
+    /// Moves the state out for a step that changes it in place, leaving what a commit compares
+    /// the new state with: the incidents as read (and [`Versioned::stored`]).
+    pub fn take_state(&mut self) -> State {
+        let state = std::mem::take(&mut self.state);
+        self.state.incidents = state.incidents.clone();
+        state
+    }
+}
+
 /// A message still to deliver, and the channels already done with it (delivered, or given up
 /// for good).
 #[derive(Debug, Clone, PartialEq)]
@@ -220,5 +230,36 @@ pub trait Store {
     /// Gives the lease back (only if `owner` still holds it).
     async fn release_lease(&self, _owner: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod versioned {
+    use super::*;
+    use atalaya_core::evaluate::CheckState;
+
+    #[test]
+    fn the_state_taken_out_leaves_the_incidents_a_commit_compares_with() {
+        let mut state = State::default();
+        state.checks.insert("api".into(), CheckState::default());
+        let incident: Incident = serde_json::from_value(serde_json::json!({
+            "id": "inc-p00-1", "service": "shop", "affected": [], "phase": "investigating",
+            "started_at": "2026-12-07T09:58:00Z", "opened_at": "2026-12-07T10:00:00Z",
+            "resolved_at": null, "acknowledged_at": null, "acknowledged_by": null,
+            "escalated": false, "last_operator_notice": "2026-12-07T10:00:00Z",
+            "last_customer_update": {}, "told": ["shop"], "reopened": 0, "failures": [],
+            "timeline": [], "seq": 0
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        state.incidents.insert(incident.id.clone(), incident);
+        let mut base = Versioned {
+            state: state.clone(),
+            version: 3,
+            ..Versioned::default()
+        };
+        assert_eq!(base.take_state(), state);
+        assert!(base.state.checks.is_empty());
+        assert_eq!(base.state.incidents, state.incidents);
+        assert_eq!(base.version, 3);
     }
 }

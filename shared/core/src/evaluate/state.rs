@@ -1,6 +1,8 @@
 //! What the engine remembers between evaluations. Serializable: the shells store it. Fields
 //! added after the first release carry `#[serde(default)]`, so a state written by an older
-//! version still loads.
+//! version still loads. Only fields an older version also reads as absent (an `Option`, or one
+//! it has a default for) are left out when empty: a state written by this version loads there
+//! too, should a deployment go back.
 
 pub use super::terms::Phase;
 use super::terms::{Audience, EventKind};
@@ -139,13 +141,13 @@ pub struct CheckState {
     pub verdict: Verdict,
     pub flapping: bool,
     /// Since when the check has been unknown (`None` while the monitor sees it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_since: Option<DateTime<Utc>>,
     /// Operators were told the monitor cannot see this check, and not yet that it can again.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub blind_told: bool,
     /// Monitoring faults in force, by reason (`blocked`, `check_error`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub faults: BTreeMap<crate::result::Reason, FaultState>,
     /// How often the check runs, in seconds, as of its newest result: with its schedule
     /// (`crate::schedule::last_due`) a store can tell when it was last heard from when its
@@ -215,6 +217,10 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// One check in one region.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckRegion {
@@ -228,6 +234,7 @@ pub struct CheckRegion {
     pub detail: String,
     pub latency_ms: f64,
     /// When the current run of failures began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<DateTime<Utc>>,
     /// The last results, oldest first, `true` = not down (for flap detection), at most
     /// [`super::flapping::WINDOW`]; a leading run of equal results is kept as one (flap detection pads
@@ -235,7 +242,7 @@ pub struct CheckRegion {
     pub history: Vec<bool>,
     /// A monitoring fault newer than `last_at`: the region cannot see the check until a real
     /// result comes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<RegionFault>,
     /// Days the certificate has left, as the newest real result saw it (kept only for checks
     /// with `expect.cert_warn_before`: it changes once a day).
@@ -362,4 +369,56 @@ pub struct TimelineEntry {
     pub service: Option<String>,
     pub phase: Phase,
     pub text: Option<String>,
+}
+
+#[cfg(test)]
+mod stored_shape {
+    use super::*;
+
+    fn failing() -> CheckState {
+        let mut cr = CheckRegion::new();
+        cr.failing_since = Some(DateTime::<Utc>::UNIX_EPOCH);
+        cr.fault = Some(RegionFault {
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            reason: Reason::Blocked,
+            detail: "blocked".into(),
+        });
+        CheckState {
+            regions: BTreeMap::from([("eu-west-1".to_string(), cr)]),
+            unknown_since: Some(DateTime::<Utc>::UNIX_EPOCH),
+            blind_told: true,
+            ..CheckState::default()
+        }
+    }
+
+    #[test]
+    fn what_is_empty_is_left_out_and_the_shape_of_earlier_versions_still_loads() {
+        let quiet = CheckState {
+            regions: BTreeMap::from([("eu-west-1".to_string(), CheckRegion::new())]),
+            ..CheckState::default()
+        };
+        let json = serde_json::to_value(&quiet).unwrap();
+        for absent in ["unknown_since", "blind_told", "faults"] {
+            assert!(json.get(absent).is_none(), "{absent} in {json}");
+        }
+        let region = &json["regions"]["eu-west-1"];
+        for absent in ["failing_since", "fault"] {
+            assert!(region.get(absent).is_none(), "{absent} in {region}");
+        }
+        // What earlier versions wrote: every field, the empty ones as null, false and {}.
+        let mut earlier = json.clone();
+        earlier["unknown_since"] = serde_json::Value::Null;
+        earlier["blind_told"] = false.into();
+        earlier["faults"] = serde_json::json!({});
+        earlier["regions"]["eu-west-1"]["failing_since"] = serde_json::Value::Null;
+        earlier["regions"]["eu-west-1"]["fault"] = serde_json::Value::Null;
+        assert_eq!(
+            serde_json::from_value::<CheckState>(earlier).unwrap(),
+            quiet
+        );
+        // And what is not empty is written and read back.
+        let busy = failing();
+        let back: CheckState = serde_json::from_slice(&serde_json::to_vec(&busy).unwrap()).unwrap();
+        assert_eq!(back, busy);
+    }
 }
