@@ -28,6 +28,30 @@ checks:
     ))
 }
 
+/// The alert function's dependencies over `s`, telling operators through `channels`.
+fn deps<'a>(
+    c: &'a Checks,
+    s: &'a DynamoStore,
+    channels: &'a [&'a dyn atalaya_notify::Channel],
+) -> Deps<'a, DynamoStore> {
+    Deps {
+        checks: c,
+        store: s,
+        channels,
+        site: None,
+    }
+}
+
+/// An hour two hours back, at its start: the tests' minutes stay in the past and in one hour
+/// (or around one turn).
+fn two_hours_back() -> chrono::DateTime<chrono::Utc> {
+    chrono::DurationRound::duration_trunc(
+        chrono::Utc::now() - chrono::TimeDelta::hours(2),
+        chrono::TimeDelta::hours(1),
+    )
+    .unwrap()
+}
+
 /// Writes so far to the state table proper and to its stamps items: (items, bytes).
 fn written(s: &DynamoStore) -> ((u64, u64), (u64, u64)) {
     let stats = s.stats().snapshot();
@@ -45,20 +69,11 @@ async fn one_failing_check_region_is_written_with_the_stamps_and_steady_again_ca
     let c = forty_checks();
     let m = moto().await;
     let s = store().await.with_partitions(2);
-    let deps = Deps {
-        checks: &c,
-        store: &s,
-        channels: &[&m.sns],
-        site: None::<&atalaya_app::status_site::Folder>,
-    };
+    let sns: [&dyn atalaya_notify::Channel; 1] = [&m.sns];
+    let deps = deps(&c, &s, &sns);
     let part = c.plan(2).of_check("k7").unwrap().key.clone();
     // Within one hour: once an hour the rollup marks move.
-    let t0 = chrono::DurationRound::duration_trunc(
-        chrono::Utc::now() - chrono::TimeDelta::hours(2),
-        chrono::TimeDelta::hours(1),
-    )
-    .unwrap()
-        + chrono::TimeDelta::minutes(5);
+    let t0 = two_hours_back() + chrono::TimeDelta::minutes(5);
     let at = |m: i64| t0 + chrono::TimeDelta::minutes(m);
     // Every check in every region; k7 fails in eu-west-1 in minute `down`.
     let minute = |m: i64, down: Option<i64>| {
@@ -243,19 +258,11 @@ async fn a_completed_hour_is_written_and_let_go_of_by_the_next_evaluation() {
     let c = forty_checks();
     let m = moto().await;
     let s = store().await.with_partitions(2);
-    let deps = Deps {
-        checks: &c,
-        store: &s,
-        channels: &[&m.sns],
-        site: None::<&atalaya_app::status_site::Folder>,
-    };
+    let sns: [&dyn atalaya_notify::Channel; 1] = [&m.sns];
+    let deps = deps(&c, &s, &sns);
     let part = c.plan(2).of_check("k7").unwrap().key.clone();
     // The last minutes of an hour, and the first of the next.
-    let hour = chrono::DurationRound::duration_trunc(
-        chrono::Utc::now() - chrono::TimeDelta::hours(2),
-        chrono::TimeDelta::hours(1),
-    )
-    .unwrap();
+    let hour = two_hours_back();
     let at = |m: i64| hour + chrono::TimeDelta::minutes(m);
     let minute = |m: i64| {
         let mut results = Vec::new();
