@@ -320,14 +320,15 @@ impl Engine {
         };
         let latency_ms = net::ms_since(start);
         let judged = judged.with_latency(check, latency_ms);
-        let secrets: Vec<String> = prepared
+        // Borrowed, not copied: a check without secrets collects nothing (`redact::scrub`).
+        let secrets: Vec<&str> = prepared
             .iter()
             .flat_map(|p| p.secrets.iter())
             .chain(tls.iter().flat_map(|t| t.secrets.iter()))
             .chain(flow_tls.iter().flatten().flat_map(|t| t.secrets.iter()))
             .chain(trace.secrets.iter())
             .chain(trace.extracted.iter().map(|(_, v)| v))
-            .cloned()
+            .map(String::as_str)
             .collect();
         Ok(ProbeResult {
             check: check.id.clone(),
