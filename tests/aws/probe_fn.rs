@@ -84,8 +84,20 @@ checks:
 struct Simulated(std::sync::Mutex<Vec<chrono::DateTime<chrono::Utc>>>);
 
 impl atalaya_probe_fn::Pacer for Simulated {
+    /// Notes the moment asked for, and lets the wall clock reach its next second: results carry
+    /// the time to the second, and one check's identical results within one second are one
+    /// result to the store (a duplicate). On AWS a check's rounds are seconds apart.
     async fn until(&self, at: chrono::DateTime<chrono::Utc>) {
         self.0.lock().unwrap().push(at);
+        let now = chrono::Utc::now();
+        let into = now
+            - chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::seconds(1)).unwrap();
+        tokio::time::sleep(
+            (chrono::TimeDelta::seconds(1) - into)
+                .to_std()
+                .unwrap_or_default(),
+        )
+        .await;
     }
 }
 
