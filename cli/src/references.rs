@@ -40,6 +40,7 @@ impl Remote {
         for (r, why) in &got.failed {
             eprintln!("warning: {r} could not be read ({why}): the checks that use it report a check error");
         }
-        engine.references().update(got.values, now);
+        let complete = got.failed.is_empty();
+        engine.references().update(got.values, complete, now);
     }
 }

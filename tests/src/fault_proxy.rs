@@ -1,5 +1,5 @@
 //! A fault-injecting HTTP proxy between the AWS SDK and moto: throttling errors, 500s, dropped
-//! responses, and BatchWriteItem calls that only write part of their items and report the rest
+//! responses, requests never answered, and BatchWriteItem calls that only write part of their items and report the rest
 //! as UnprocessedItems (which moto never does on its own).
 
 use std::net::SocketAddr;
@@ -18,6 +18,9 @@ pub enum Fault {
     DropResponse,
     /// BatchWriteItem: only the first half of the items is written; the rest come back unprocessed.
     PartialBatch,
+    /// The request is taken and never answered, the connection left open: a service that does
+    /// not answer (a black-holed route, a store that hangs).
+    Hang,
 }
 
 /// Decides the fault for request `n` (0-based) whose X-Amz-Target is `target`.
@@ -136,6 +139,10 @@ pub async fn start(upstream: SocketAddr, plan: Plan) -> (SocketAddr, Arc<Stats>)
                             "InternalServerError",
                             "Internal server error",
                         ),
+                        Some(Fault::Hang) => {
+                            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                            return;
+                        }
                         Some(Fault::DropResponse) => {
                             let _ = forward(upstream, &req).await;
                             return; // the client sees the connection close with no response

@@ -22,36 +22,43 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = atalaya_aws::init::InitTimes::new();
     // No probes run here; the SDK's own logs carry nothing resolved.
     atalaya_aws::init_lambda_logging(&[]);
+    init.step("logging");
     // The checks file and its customers' templates (folders beside it): a problem stops the
     // function at init, with every problem in its log.
     let checks = FunctionChecks::packaged()?;
+    init.step("checks file");
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    let store = DynamoStore::from_env(&region, endpoint.as_deref())
-        .await
-        // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
-        .with_partitions(atalaya_store::dynamodb::PARTITIONS);
+    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    init.step("sdk config");
+    let store = DynamoStore::from_config(
+        &sdk,
+        atalaya_store::Tables::from_env(),
+        atalaya_store::dynamodb::DEFAULT_RESULTS_TTL,
+    )
+    // The engine's state in partitions (atalaya_core::partition): no item grows with the file.
+    .with_partitions(atalaya_store::dynamodb::PARTITIONS);
     let operators_topic = atalaya_aws::required("ATALAYA_OPERATORS_TOPIC_ARN")?;
-    let sns = SnsChannel::connect(
-        &region,
-        endpoint.as_deref(),
+    let sns = SnsChannel::from_config(
+        &sdk,
         operators_topic.clone(),
         atalaya_aws::required("ATALAYA_CUSTOMERS_TOPIC_ARN")?,
-    )
-    .await;
-    // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged
-    // one until then.
-    let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    );
+    init.step("clients");
     // Operators' paging and chat channels: their requests through the network guard of the
-    // file's allow_networks; made again when a new checks file is in force.
+    // file's allow_networks; made, with their acknowledgement links, when first needed and
+    // again when a new checks file is in force.
     let engine = std::sync::Arc::new(atalaya_probe::Engine::new(atalaya_probe::EngineOptions {
         allow_networks: checks.config.settings.allow_networks.clone(),
         ..Default::default()
     })?);
-    let ack = ack_links(&checks.config, &sdk).await;
-    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default(), ack);
+    let on_call = OnCallChannels::new(engine, atalaya_notify::vendor::Policy::default());
+    init.step("on-call engine");
+    // A published checks file (ATALAYA_CHECKS_BUCKET), picked up within a minute; the packaged
+    // one until then.
     let live = FunctionChecks::new(checks, &sdk);
     // The status site (ATALAYA_SITE_BUCKET, served by CloudFront): none without it.
     let site = match std::env::var("ATALAYA_SITE_BUCKET") {
@@ -65,12 +72,16 @@ async fn main() -> Result<(), Error> {
         )),
         _ => None,
     };
+    init.step("published file and site");
     let store = &store;
     let sns = &sns;
     let site = site.as_ref();
     let live = &live;
     let (on_call, sdk, operators_topic) = (&on_call, &sdk, operators_topic.as_str());
-    lambda_runtime::run(service_fn(
+    // The published checks file is asked while the runtime waits for the first event.
+    let warm = live.now();
+    init.log();
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let tick = event.payload.get("Records").is_none();
             let (results, first) = if !tick {
@@ -115,39 +126,6 @@ async fn main() -> Result<(), Error> {
             }
             Ok::<_, Error>(serde_json::to_value(out)?)
         },
-    ))
-    .await
-}
-
-/// Where acknowledgement links point: the pages function (`settings.email.pages_url`), signed
-/// with the link key (`settings.email.key`); none when the file has no paging or chat channel,
-/// or either is missing (then messages carry no link: say so once).
-async fn ack_links(
-    config: &atalaya_core::Config,
-    sdk: &aws_config::SdkConfig,
-) -> Option<atalaya_notify::oncall::AckLinks> {
-    if config.settings.operators.on_call.channels.is_empty() {
-        return None;
-    }
-    let email = &config.settings.email;
-    let (Some(base), Some(key)) = (&email.pages_url, &email.key) else {
-        tracing::warn!("operators' messages carry no acknowledgement link: set settings.email.pages_url and settings.email.key");
-        return None;
-    };
-    match atalaya_aws::references::resolve(key, sdk).await {
-        Ok(text) => match atalaya_core::email::Key::from_text(&text) {
-            Ok(key) => Some(atalaya_notify::oncall::AckLinks {
-                base: base.clone(),
-                key,
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "settings.email.key: no acknowledgement links");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "settings.email.key: no acknowledgement links");
-            None
-        }
-    }
+    ));
+    tokio::join!(run, warm).0
 }

@@ -22,12 +22,19 @@ type Made = (Arc<Checks>, Arc<EmailChannel<DynamoStore>>);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = atalaya_aws::init::InitTimes::new();
     atalaya_aws::init_lambda_logging(&[]);
+    init.step("logging");
     let checks = FunctionChecks::packaged()?;
+    init.step("checks file");
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    let store = Arc::new(DynamoStore::from_env(&region, endpoint.as_deref()).await);
+    let store = Arc::new(DynamoStore::from_config(
+        &sdk,
+        atalaya_store::Tables::from_env(),
+        atalaya_store::DEFAULT_RESULTS_TTL,
+    ));
     // The link key of the checks file in force, read when first needed (a mailer deployed
     // before email was set up starts, and fails each message with why until it is).
     let link_key = atalaya_aws::link_key::LinkKey::default();
@@ -38,7 +45,10 @@ async fn main() -> Result<(), Error> {
     // The channel of the checks file in use, made again only when a new version is picked up.
     let made: std::sync::Mutex<Option<Made>> = std::sync::Mutex::new(None);
     let made = &made;
-    lambda_runtime::run(service_fn(
+    init.step("sdk config and clients");
+    let warm = live.now();
+    init.log();
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let (checks, _) = live.now().await;
             let cached = made
@@ -75,6 +85,6 @@ async fn main() -> Result<(), Error> {
             let out = atalaya_mailer_fn::handle(store, &channel, &sns).await?;
             Ok::<_, Error>(serde_json::to_value(out)?)
         },
-    ))
-    .await
+    ));
+    tokio::join!(run, warm).0
 }

@@ -20,28 +20,72 @@ use std::time::{Duration, Instant};
 
 /// How long tokens read from references are kept before they are read again.
 const TOKENS_REFRESH: Duration = Duration::from_secs(15 * 60);
+/// When a read missed a token: the next try.
+const TOKENS_RETRY: Duration = Duration::from_secs(60);
 
 struct Current {
     checks: Arc<Checks>,
-    tokens: Arc<Tokens>,
-    read_at: Instant,
+    /// None until first read (after init, beside the first poll).
+    tokens: Option<Arc<Tokens>>,
+    due: Instant,
+}
+
+/// The tokens of the checks file in force, read again when it changed or they are due, within
+/// one deadline (`FIRST_READ_DEADLINE`).
+async fn tokens(
+    current: &tokio::sync::Mutex<Current>,
+    checks: Arc<Checks>,
+    sdk: &aws_config::SdkConfig,
+) -> (Arc<Checks>, Arc<Tokens>) {
+    let mut c = current.lock().await;
+    let now = Instant::now();
+    match &c.tokens {
+        Some(t) if Arc::ptr_eq(&c.checks, &checks) && now < c.due => {
+            return (checks, t.clone());
+        }
+        _ => {}
+    }
+    let read = atalaya_app::heartbeat::read_tokens_within(
+        &checks.config,
+        sdk,
+        atalaya_aws::init::FIRST_READ_DEADLINE,
+    )
+    .await;
+    c.due = now
+        + if read.complete() {
+            TOKENS_REFRESH
+        } else {
+            TOKENS_RETRY
+        };
+    let read = Arc::new(read);
+    c.tokens = Some(read.clone());
+    c.checks = checks.clone();
+    (checks, read)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = atalaya_aws::init::InitTimes::new();
     atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
+    init.step("logging");
     let packaged = FunctionChecks::packaged()?;
+    init.step("checks file");
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let ping_url = std::env::var("ATALAYA_PING_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
+    let quick = atalaya_aws::init::quick(&sdk);
+    init.step("sdk config");
+    let store = DynamoStore::from_config(
+        &sdk,
+        atalaya_store::Tables::from_env(),
+        atalaya_store::DEFAULT_RESULTS_TTL,
+    );
     let live = FunctionChecks::new(packaged, &sdk);
-    let first = live.current();
     let current = tokio::sync::Mutex::new(Current {
-        tokens: Arc::new(atalaya_app::heartbeat::read_tokens(&first.config, &sdk, None).await),
-        checks: first,
-        read_at: Instant::now(),
+        checks: live.current(),
+        tokens: None,
+        due: Instant::now(),
     });
     let engine = Arc::new(Engine::new(EngineOptions {
         region: region.clone(),
@@ -49,20 +93,20 @@ async fn main() -> Result<(), Error> {
         concurrency: 1,
         ..EngineOptions::default()
     })?);
-    let (store, live, current, sdk, engine, ping_url) =
-        (&store, &live, &current, &sdk, &engine, &ping_url);
-    lambda_runtime::run(service_fn(
+    init.step("clients and engine");
+    let (store, live, current, quick, engine, ping_url) =
+        (&store, &live, &current, &quick, &engine, &ping_url);
+    // The published checks file and the tokens are read while the runtime waits for the first
+    // event; that event waits for them (within their deadline).
+    let warm = async move {
+        let (checks, _) = live.now().await;
+        tokens(current, checks, quick).await;
+    };
+    init.log();
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let (checks, _) = live.now().await;
-            let (checks, tokens) = {
-                let mut c = current.lock().await;
-                if !Arc::ptr_eq(&c.checks, &checks) || c.read_at.elapsed() >= TOKENS_REFRESH {
-                    c.tokens = Arc::new(atalaya_app::heartbeat::read_tokens(&checks.config, sdk, None).await);
-                    c.checks = checks.clone();
-                    c.read_at = Instant::now();
-                }
-                (c.checks.clone(), c.tokens.clone())
-            };
+            let (checks, tokens) = tokens(current, checks, quick).await;
             let now = chrono::Utc::now();
             if atalaya_ping_fn::is_request(&event.payload) {
                 let (response, answered) =
@@ -74,18 +118,20 @@ async fn main() -> Result<(), Error> {
                 return Ok::<_, Error>(response);
             }
             // The judge: first, does the endpoint take pings through its public URL?
-            let alive =
-                atalaya_ping_fn::look(engine, ping_url.as_deref(), &checks.config).await;
+            let alive = atalaya_ping_fn::look(engine, ping_url.as_deref(), &checks.config).await;
             if let Err(why) = &alive {
                 tracing::error!(why = %why, "the ping endpoint is not taking pings: heartbeats are unknown");
             }
             let out = atalaya_ping_fn::judge(store, &checks.config, &tokens, now, alive).await?;
             println!(
                 "{}",
-                atalaya_aws::with_checks_version(atalaya_ping_fn::judge_emf(&out, now), live.version())
+                atalaya_aws::with_checks_version(
+                    atalaya_ping_fn::judge_emf(&out, now),
+                    live.version()
+                )
             );
             Ok(serde_json::to_value(out)?)
         },
-    ))
-    .await
+    ));
+    tokio::join!(run, warm).0
 }

@@ -14,6 +14,7 @@
 
 use atalaya_app::live::FunctionChecks;
 use atalaya_app::Checks;
+use atalaya_aws::init::{InitTimes, FIRST_READ_DEADLINE};
 use atalaya_core::Reference;
 use atalaya_probe::{Engine, EngineOptions, References};
 use atalaya_probe_fn::{handle, ProbeEvent};
@@ -28,7 +29,7 @@ struct Current {
     version: Option<String>,
     checks: Arc<Checks>,
     engine: Arc<Engine>,
-    wanted: BTreeSet<Reference>,
+    wanted: Arc<BTreeSet<Reference>>,
 }
 
 /// An engine for `checks` (its allowed networks), sharing the references read so far.
@@ -47,40 +48,93 @@ fn engine_for(
     })?))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
-    let packaged = FunctionChecks::packaged()?;
-    let concurrency: usize = atalaya_aws::env_or("ATALAYA_CONCURRENCY", "64")
+/// Reads the `${ssm:…}` and `${secret:…}` references `wanted` into `engine` when they are due,
+/// within one deadline ([`FIRST_READ_DEADLINE`]): what could not be read is tried again a
+/// minute later, and its checks are monitoring faults meanwhile. `reading` makes a second
+/// caller wait for a read in flight rather than start another.
+async fn refresh(
+    engine: &Engine,
+    wanted: &BTreeSet<Reference>,
+    aws: &aws_config::SdkConfig,
+    reading: &tokio::sync::Mutex<()>,
+) {
+    let _reading = reading.lock().await;
+    let now = Instant::now();
+    if wanted.is_empty() || !engine.references().stale(now) {
+        return;
+    }
+    let read = atalaya_aws::references::read_logged(wanted, aws);
+    match tokio::time::timeout(FIRST_READ_DEADLINE, read).await {
+        Ok(read) => {
+            let complete = read.failed.is_empty();
+            engine.references().update(read.values, complete, now);
+        }
+        Err(_) => {
+            tracing::error!(
+                deadline_s = FIRST_READ_DEADLINE.as_secs(),
+                "the secret references could not be read in time: values read before are used, the checks without one report a check error, and they are read again in a minute"
+            );
+            engine.references().update(Default::default(), false, now);
+        }
+    }
+}
+
+/// When to have finished writing: a safe margin before Lambda's own deadline.
+fn finish_by(context: &lambda_runtime::Context) -> Instant {
+    let left = context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left.saturating_sub(Duration::from_secs(3))
+}
+
+/// ATALAYA_CONCURRENCY (default 64) and ATALAYA_RESULTS_TTL_DAYS (default 30).
+fn settings() -> Result<(usize, u64), Error> {
+    let concurrency = atalaya_aws::env_or("ATALAYA_CONCURRENCY", "64")
         .parse()
         .map_err(|_| "ATALAYA_CONCURRENCY is not a number")?;
-    let ttl_days: u64 = atalaya_aws::env_or("ATALAYA_RESULTS_TTL_DAYS", "30")
+    let ttl_days = atalaya_aws::env_or("ATALAYA_RESULTS_TTL_DAYS", "30")
         .parse()
         .map_err(|_| "ATALAYA_RESULTS_TTL_DAYS is not a number")?;
+    Ok((concurrency, ttl_days))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let mut init = InitTimes::new();
+    atalaya_aws::init_lambda_logging(&atalaya_probe::QUIET_LIBRARIES);
+    init.step("logging");
+    let packaged = FunctionChecks::packaged()?;
+    init.step("checks file");
+    let (concurrency, ttl_days) = settings()?;
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     // The tables, the published checks file and the secret references live in the home region,
     // wherever this function runs.
     let home = atalaya_aws::env_or("ATALAYA_HOME_REGION", &region);
     let aws = atalaya_aws::sdk_config(&home, endpoint.as_deref()).await;
+    // References are read within one deadline, not the SDK's retry schedule.
+    let quick = atalaya_aws::init::quick(&aws);
+    init.step("sdk config");
     let live = FunctionChecks::new(packaged, &aws);
     let references = Arc::new(References::default());
     let first = live.current();
     let current = tokio::sync::Mutex::new(Current {
         version: None,
         engine: engine_for(&first, &region, concurrency, &references)?,
-        wanted: atalaya_probe::remote_references(&first.config),
+        wanted: Arc::new(atalaya_probe::remote_references(&first.config)),
         checks: first,
     });
-    let store = DynamoStore::connect(
-        &home,
-        endpoint.as_deref(),
+    init.step("probe engine");
+    let store = DynamoStore::from_config(
+        &aws,
         Tables::from_env(),
         Duration::from_secs(ttl_days * 86_400),
-    )
-    .await;
-    // Before each run: a newly published checks file (checked once a minute), then the
-    // ${ssm:…} and ${secret:…} references when older than atalaya_probe::references::REFRESH.
+    );
+    init.step("dynamodb client");
+    let reading = tokio::sync::Mutex::new(());
+    // Before each run: a newly published checks file (asked once a minute, within one
+    // deadline), and a new engine for it.
     let prepare = || async {
         let (checks, rejected) = live.now().await;
         let mut cur = current.lock().await;
@@ -91,7 +145,7 @@ async fn main() -> Result<(), Error> {
                     *cur = Current {
                         version: live.version(),
                         engine,
-                        wanted: atalaya_probe::remote_references(&checks.config),
+                        wanted: Arc::new(atalaya_probe::remote_references(&checks.config)),
                         checks,
                     };
                 }
@@ -100,40 +154,48 @@ async fn main() -> Result<(), Error> {
                 }
             }
         }
-        let now = Instant::now();
-        if !cur.wanted.is_empty() && cur.engine.references().stale(now) {
-            let read = atalaya_aws::references::read_logged(&cur.wanted, &aws);
-            match tokio::time::timeout(Duration::from_secs(10), read).await {
-                Ok(values) => cur.engine.references().update(values, now),
-                Err(_) => tracing::error!(
-                    "reading secret references took over 10 s; the values read before are used"
-                ),
-            }
-        }
-        (cur.checks.clone(), cur.engine.clone(), rejected)
+        (
+            cur.checks.clone(),
+            cur.engine.clone(),
+            cur.wanted.clone(),
+            rejected,
+        )
     };
-    prepare().await;
-    let (store, prepare, live) = (&store, &prepare, &live);
-    lambda_runtime::run(service_fn(
+    let (store, prepare, live, quick, reading) = (&store, &prepare, &live, &quick, &reading);
+    // What the first event needs from AWS (a published checks file, the references) is asked
+    // while the runtime waits for that event, not before: init ends here.
+    let warm = async move {
+        let (_, engine, wanted, _) = prepare().await;
+        refresh(&engine, &wanted, quick, reading).await;
+    };
+    init.log();
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ProbeEvent>| async move {
-            // Finish writing a safe margin before Lambda's own deadline.
-            let left = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = Instant::now() + left.saturating_sub(Duration::from_secs(3));
-            let (checks, engine, rejected) = prepare().await;
+            let deadline = finish_by(&event.context);
+            let (checks, engine, wanted, rejected) = prepare().await;
             let region = event.payload.region.clone();
-            let out = handle(
-                event.payload,
-                &checks.config,
-                &engine,
-                store,
-                chrono::Utc::now(),
-                deadline,
-            )
-            .await;
+            let probe = |payload| {
+                handle(
+                    payload,
+                    &checks.config,
+                    &engine,
+                    store,
+                    chrono::Utc::now(),
+                    deadline,
+                )
+            };
+            // The first run waits for the first read (within its deadline); later refreshes
+            // are read while the checks run, for the next run.
+            let out = if engine.references().tried() {
+                tokio::join!(
+                    refresh(&engine, &wanted, quick, reading),
+                    probe(event.payload)
+                )
+                .1
+            } else {
+                refresh(&engine, &wanted, quick, reading).await;
+                probe(event.payload).await
+            };
             println!(
                 "{}",
                 atalaya_aws::with_checks_version(
@@ -143,6 +205,7 @@ async fn main() -> Result<(), Error> {
             );
             out.map_err(Error::from)
         },
-    ))
-    .await
+    ));
+    // The runtime loop first: its first poll goes out before the warm-up's reads.
+    tokio::join!(run, warm).0
 }

@@ -131,3 +131,75 @@ async fn a_published_checks_file_replaces_the_packaged_one() {
     ran.sort();
     assert_eq!(ran, ["new-one", "new-two"]);
 }
+
+/// A secret store that takes the request and never answers costs the first invocation one
+/// deadline (`FIRST_READ_DEADLINE`), not the SDK's retries (4 attempts of 5 s); the check that
+/// needs the secret reports a check error, the others run, and init did not wait at all.
+#[tokio::test]
+async fn a_secret_store_that_never_answers_costs_one_deadline() {
+    use atalaya_tests::fault_proxy::{self, Fault};
+    let target = atalaya_tests::http::server(None).await;
+    let moto = atalaya_tests::moto::endpoint();
+    let (store, prefix) = atalaya_tests::moto::store().await;
+    let upstream: std::net::SocketAddr = moto.trim_start_matches("http://").parse().unwrap();
+    // SSM hangs; DynamoDB goes through to moto.
+    let (proxy, stats) = fault_proxy::start(
+        upstream,
+        std::sync::Arc::new(|_, target: &str| {
+            target.starts_with("AmazonSSM.").then_some(Fault::Hang)
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        format!(
+            "settings:\n  regions: [eu-west-1]\n  allow_networks: [127.0.0.0/8]\ncustomers:\n  - {{ id: a, name: A }}\nservices:\n  - {{ id: s, customer: a, name: S }}\nchecks:\n  - {{ id: home, service: s, http: {{ url: 'http://{target}/ok' }} }}\n  - {{ id: basic, service: s, http: {{ url: 'http://bob:${{ssm:/atalaya/{prefix}/password}}@{target}/basic' }} }}\n"
+        ),
+    )
+    .unwrap();
+    let api = RuntimeApi::start(vec![("req-1".into(), r#"{"region": "eu-west-1"}"#.into())]).await;
+    let started = std::time::Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_atalaya-probe-fn"))
+        .envs(lambda_env(&api))
+        .env("ATALAYA_CHECKS", &checks)
+        .env("ATALAYA_TABLE_PREFIX", &prefix)
+        .env("AWS_ENDPOINT_URL", format!("http://{proxy}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("ATALAYA_HOME_REGION", "eu-west-1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let response = api.outcome("req-1", Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    child.kill().await.unwrap();
+    let logs = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout).to_string();
+    // One deadline of 3 s and the run; the SDK's schedule alone would be 20 s.
+    assert!(
+        took < Duration::from_secs(9),
+        "the first invocation took {took:?}\n{logs}"
+    );
+    assert!(stats.faults.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(logs.contains("could not be read in time"), "{logs}");
+    let response: serde_json::Value = serde_json::from_str(&response.unwrap()).unwrap();
+    assert_eq!(response["written"].as_u64(), Some(2), "{response}");
+    let results = store
+        .results("eu-west-1", chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let home = results.iter().find(|r| r.check == "home").unwrap();
+    assert_eq!(home.outcome, atalaya_core::Outcome::Up, "{home:?}");
+    let basic = results.iter().find(|r| r.check == "basic").unwrap();
+    assert_eq!(basic.reason, atalaya_core::Reason::CheckError, "{basic:?}");
+    // Init asked for the first event before any read ended.
+    let first = api.first_poll().unwrap();
+    assert!(
+        first - started < Duration::from_secs(2),
+        "init waited: {:?}",
+        first - started
+    );
+}

@@ -13,15 +13,25 @@ use std::time::{Duration, Instant, SystemTime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = atalaya_aws::init::InitTimes::new();
     atalaya_aws::init_lambda_logging(&[]);
+    init.step("logging");
     let packaged = FunctionChecks::packaged()?;
+    init.step("checks file");
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
-    let store = DynamoStore::from_env(&region, endpoint.as_deref()).await;
+    let store = DynamoStore::from_config(
+        &sdk,
+        atalaya_store::Tables::from_env(),
+        atalaya_store::DEFAULT_RESULTS_TTL,
+    );
     let checks = FunctionChecks::new(packaged, &sdk);
     let (store, checks) = (&store, &checks);
-    lambda_runtime::run(service_fn(
+    init.step("sdk config and clients");
+    let warm = checks.now();
+    init.log();
+    let run = lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let (checks, _) = checks.now().await;
             // Stop taking hours 10 s before Lambda would stop the function.
@@ -40,6 +50,6 @@ async fn main() -> Result<(), Error> {
             .await?;
             Ok::<_, Error>(serde_json::to_value(out)?)
         },
-    ))
-    .await
+    ));
+    tokio::join!(run, warm).0
 }

@@ -113,6 +113,30 @@ pub async fn read_tokens(config: &Config, sdk: &aws_config::SdkConfig, key: Opti
     Tokens::new(config, key.as_ref(), &resolved)
 }
 
+/// [`read_tokens`] within `deadline`: when AWS does not answer in time, every token to read is
+/// a monitoring fault of its check (said as such) until the next read.
+pub async fn read_tokens_within(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    deadline: std::time::Duration,
+) -> Tokens {
+    match tokio::time::timeout(deadline, read_tokens(config, sdk, None)).await {
+        Ok(tokens) => tokens,
+        Err(_) => {
+            let why = format!(
+                "the token could not be read within {} s",
+                deadline.as_secs()
+            );
+            tracing::error!(%why, "heartbeat tokens: the heartbeats are unknown until they can be read");
+            let resolved = token_references(config)
+                .into_iter()
+                .map(|(check, _)| (check, Err(why.clone())))
+                .collect();
+            Tokens::new(config, None, &resolved)
+        }
+    }
+}
+
 /// The heartbeat checks of `config`.
 pub fn heartbeats(config: &Config) -> impl Iterator<Item = (&Check, &HeartbeatCheck)> {
     config.checks.iter().filter_map(|c| match &c.kind {
@@ -122,6 +146,11 @@ pub fn heartbeats(config: &Config) -> impl Iterator<Item = (&Check, &HeartbeatCh
 }
 
 impl Tokens {
+    /// Whether every heartbeat has its token (else a read is worth trying again soon).
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+
     /// `resolved`: the value of each heartbeat's `token` reference (by check id), or why it
     /// could not be read.
     pub fn new(

@@ -199,6 +199,9 @@ pub const UNREADABLE_ALARM: std::time::Duration = std::time::Duration::from_secs
 pub struct FunctionChecks {
     live: LiveChecks,
     source: Option<atalaya_aws::checks::S3Checks>,
+    /// Held while the source is asked: an invocation that comes while init's warm-up asks
+    /// waits for that answer instead of running the packaged file.
+    asking: tokio::sync::Mutex<()>,
 }
 
 impl FunctionChecks {
@@ -209,10 +212,14 @@ impl FunctionChecks {
             .map_err(|e| format!("{path}: {e}"))
     }
 
+    ///
+    /// The published file is read with [`atalaya_aws::init::quick`]: an unreachable bucket costs
+    /// one deadline (the packaged or last file runs meanwhile), not the SDK's retry schedule.
     pub fn new(packaged: Checks, sdk: &aws_config::SdkConfig) -> FunctionChecks {
         FunctionChecks {
             live: LiveChecks::new(packaged, std::env::temp_dir().join("atalaya-checks")),
-            source: atalaya_aws::checks::S3Checks::from_env(sdk),
+            source: atalaya_aws::checks::S3Checks::from_env(&atalaya_aws::init::quick(sdk)),
+            asking: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -234,6 +241,7 @@ impl FunctionChecks {
     pub async fn now(&self) -> (Arc<Checks>, u8) {
         let rejected = match &self.source {
             Some(s) => {
+                let _asking = self.asking.lock().await;
                 let now = Instant::now();
                 let refused = report(&self.live.refresh(s, now).await, &s.url());
                 let unreadable = self

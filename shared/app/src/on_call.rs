@@ -27,7 +27,9 @@ pub async fn build(
     let read = if remote.is_empty() {
         Default::default()
     } else {
-        atalaya_aws::references::read_logged(&remote, sdk).await
+        atalaya_aws::references::read_logged(&remote, sdk)
+            .await
+            .values
     };
     let value = |r: &Reference| match r.source {
         Source::Env => std::env::var(&r.name).ok(),
@@ -71,20 +73,19 @@ impl Inbound {
 /// Channels ready to send, shared by the invocations that use them.
 pub type Built = Arc<Vec<Box<dyn Channel>>>;
 
-/// The channels of the checks in force, made once per checks file.
+/// The channels of the checks in force, made once per checks file (when first needed, not at
+/// init), with their acknowledgement links.
 pub struct OnCallChannels {
     engine: Arc<Engine>,
     policy: Policy,
-    ack: Option<AckLinks>,
     built: Mutex<Option<(Arc<Checks>, Built)>>,
 }
 
 impl OnCallChannels {
-    pub fn new(engine: Arc<Engine>, policy: Policy, ack: Option<AckLinks>) -> Self {
+    pub fn new(engine: Arc<Engine>, policy: Policy) -> Self {
         OnCallChannels {
             engine,
             policy,
-            ack,
             built: Mutex::new(None),
         }
     }
@@ -96,18 +97,46 @@ impl OnCallChannels {
                 return channels.clone();
             }
         }
+        let ack = ack_links(&checks.config, sdk).await;
         let channels = Arc::new(
             build(
                 &checks.config,
                 &self.engine,
                 sdk,
                 &self.policy,
-                self.ack.as_ref(),
+                ack.as_ref(),
             )
             .await,
         );
         *self.built.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((checks.clone(), channels.clone()));
         channels
+    }
+}
+
+/// Where acknowledgement links point: the pages function (`settings.email.pages_url`), signed
+/// with the link key (`settings.email.key`); none when the file has no paging or chat channel,
+/// or either is missing (then messages carry no link: say so).
+pub async fn ack_links(config: &Config, sdk: &aws_config::SdkConfig) -> Option<AckLinks> {
+    if config.settings.operators.on_call.channels.is_empty() {
+        return None;
+    }
+    let email = &config.settings.email;
+    let (Some(base), Some(key)) = (&email.pages_url, &email.key) else {
+        tracing::warn!("operators' messages carry no acknowledgement link: set settings.email.pages_url and settings.email.key");
+        return None;
+    };
+    let key = atalaya_aws::references::resolve(key, sdk)
+        .await
+        .and_then(|text| atalaya_core::email::Key::from_text(&text).map_err(|e| e.to_string()));
+    match key {
+        Ok(key) => Some(AckLinks {
+            base: base.clone(),
+            key,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "settings.email.key: no acknowledgement links");
+            None
+        }
     }
 }

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod checks;
+pub mod init;
 pub mod link_key;
 pub mod references;
 pub mod subscriptions;
@@ -74,16 +75,42 @@ where
     classify(e).detail
 }
 
-/// The SDK configuration every Atalaya client uses: rustls with ring (no aws-lc build), explicit
-/// retries (standard mode: throttling, 5xx and transport errors retried with exponential backoff
-/// and jitter, 4 attempts), 5 s per attempt and 20 s per operation. `endpoint` is for tests
-/// (moto_server).
+/// The roots AWS's endpoints chain to: Amazon Trust Services' Amazon Root CA 1–4, and Starfield
+/// Services Root G2, which cross-signs them (every AWS endpoint, VPC endpoints included,
+/// presents an Amazon Trust Services certificate).
+const AWS_ROOTS: &str = include_str!("aws-roots.pem");
+
+/// What the SDK's TLS trusts: [`AWS_ROOTS`]; the system's store (read and parsed at every cold
+/// start: 3 ms of the function's init) only when `ATALAYA_AWS_SYSTEM_ROOTS` is set, for an
+/// endpoint or proxy of one's own that presents another certificate.
+fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    if std::env::var_os("ATALAYA_AWS_SYSTEM_ROOTS").is_some() {
+        return TrustStore::default();
+    }
+    TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS.as_bytes())
+}
+
+/// The SDK configuration every Atalaya client uses: rustls with ring (no aws-lc build) trusting
+/// AWS's roots ([`trust_store`]), explicit retries (standard mode: throttling, 5xx and transport
+/// errors retried with exponential backoff and jitter, 4 attempts), 5 s per attempt and 20 s
+/// per operation. `endpoint` is for tests (moto_server).
 pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+    let mut http = aws_smithy_http_client::Builder::new().tls_provider(
+        aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+        ),
+    );
+    match aws_smithy_http_client::tls::TlsContext::builder()
+        .with_trust_store(trust_store())
+        .build()
+    {
+        Ok(tls) => http = http.tls_context(tls),
+        Err(e) => tracing::error!(error = %e, "the AWS roots do not load: the system's are used"),
+    }
+    let http = http.build_https();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .http_client(http)
@@ -250,6 +277,19 @@ pub fn required(name: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_aws_roots_are_five_certificates_that_parse() {
+        use rustls_pki_types::pem::PemObject;
+        let certs: Vec<_> =
+            rustls_pki_types::CertificateDer::pem_slice_iter(super::AWS_ROOTS.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(certs.len(), 5);
+        let mut roots = rustls::RootCertStore::empty();
+        let (valid, invalid) = roots.add_parsable_certificates(certs);
+        assert_eq!((valid, invalid), (5, 0));
+    }
+
     #[test]
     fn emf_lines_declare_each_metric_with_its_unit_and_dimensions() {
         let line = super::emf(

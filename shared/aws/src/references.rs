@@ -76,17 +76,13 @@ async fn read_one(
     }
 }
 
-/// Reads every reference and logs, by name and never by value, those that could not be read;
-/// returns the values read.
-pub async fn read_logged(
-    references: &BTreeSet<Reference>,
-    sdk: &aws_config::SdkConfig,
-) -> HashMap<Reference, String> {
+/// Reads every reference and logs, by name and never by value, those that could not be read.
+pub async fn read_logged(references: &BTreeSet<Reference>, sdk: &aws_config::SdkConfig) -> Read {
     let got = read(references, sdk).await;
     for (r, why) in &got.failed {
         tracing::error!(reference = %r, why = %why, "cannot read a secret reference: the checks that use it report a check error until it can be read");
     }
-    got.values
+    got
 }
 
 /// A setting with references filled: `${env:…}` from the environment, `${ssm:…}` and

@@ -14,10 +14,16 @@ use std::time::{Duration, Instant};
 /// How long values read from AWS are used before they are read again.
 pub const REFRESH: Duration = Duration::from_secs(15 * 60);
 
+/// After a read that did not finish or missed a value: when to try again.
+pub const RETRY: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Default)]
 pub struct References {
     values: RwLock<HashMap<Reference, String>>,
-    read_at: RwLock<Option<Instant>>,
+    /// When the values are to be read next (`None`: at the next chance).
+    due: RwLock<Option<Instant>>,
+    /// Whether a read has ended, well or not.
+    tried: std::sync::atomic::AtomicBool,
 }
 
 impl References {
@@ -37,25 +43,37 @@ impl References {
 
     /// Keeps the values just read. A reference that could not be read this time keeps the value
     /// it had (a secret does not vanish because AWS did not answer once).
-    pub fn update(&self, read: HashMap<Reference, String>, now: Instant) {
+    ///
+    /// `complete`: every reference was read; the next read is [`REFRESH`] from `now`. Otherwise
+    /// (one could not be read, or the read ran out of time) it is [`RETRY`] from `now`.
+    pub fn update(&self, read: HashMap<Reference, String>, complete: bool, now: Instant) {
         self.values
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .extend(read);
-        *self.read_at.write().unwrap_or_else(|p| p.into_inner()) = Some(now);
+        let after = if complete { REFRESH } else { RETRY };
+        *self.due.write().unwrap_or_else(|p| p.into_inner()) = Some(now + after);
+        self.tried.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// The values are to be read again at the next chance (the checks file changed).
     pub fn mark_stale(&self) {
-        *self.read_at.write().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.due.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Whether the values should be read again (never read, or read [`REFRESH`] ago).
+    /// Whether the values should be read again (never read, read [`REFRESH`] ago, or a read
+    /// that missed some [`RETRY`] ago).
     pub fn stale(&self, now: Instant) -> bool {
-        self.read_at
+        self.due
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .is_none_or(|at| now.duration_since(at) >= REFRESH)
+            .is_none_or(|due| now >= due)
+    }
+
+    /// Whether a read has ended yet (the first invocation waits for the first read, the
+    /// others do not wait for a refresh).
+    pub fn tried(&self) -> bool {
+        self.tried.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -87,12 +105,21 @@ mod tests {
         let t0 = Instant::now();
         assert!(refs.stale(t0));
         let token = r(Source::Ssm, "/atalaya/token");
-        refs.update(HashMap::from([(token.clone(), "v1".into())]), t0);
+        assert!(!refs.tried());
+        refs.update(HashMap::from([(token.clone(), "v1".into())]), true, t0);
+        assert!(refs.tried());
         assert!(!refs.stale(t0 + Duration::from_secs(60)));
         assert!(refs.stale(t0 + REFRESH));
-        refs.update(HashMap::new(), t0 + REFRESH);
+        // A read that missed it: the value stays, and the next read is a minute away.
+        refs.update(HashMap::new(), false, t0 + REFRESH);
         assert_eq!(refs.value(&token).as_deref(), Some("v1"));
-        refs.update(HashMap::from([(token.clone(), "v2".into())]), t0 + REFRESH);
+        assert!(!refs.stale(t0 + REFRESH + RETRY / 2));
+        assert!(refs.stale(t0 + REFRESH + RETRY));
+        refs.update(
+            HashMap::from([(token.clone(), "v2".into())]),
+            true,
+            t0 + REFRESH,
+        );
         assert_eq!(refs.value(&token).as_deref(), Some("v2"));
         assert_eq!(refs.value(&r(Source::Secret, "atalaya/none")), None);
     }

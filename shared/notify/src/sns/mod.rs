@@ -128,8 +128,17 @@ impl SnsChannel {
         customers_topic: String,
     ) -> Self {
         let config = atalaya_aws::sdk_config(region, endpoint).await;
+        SnsChannel::from_config(&config, operators_topic, customers_topic)
+    }
+
+    /// A channel over an SDK configuration the function already made.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        operators_topic: String,
+        customers_topic: String,
+    ) -> Self {
         SnsChannel {
-            client: aws_sdk_sns::Client::new(&config),
+            client: aws_sdk_sns::Client::new(config),
             operators_topic,
             customers_topic,
         }

@@ -172,7 +172,17 @@ impl DynamoStore {
         results_ttl: Duration,
     ) -> Self {
         let config = atalaya_aws::sdk_config(region, endpoint).await;
-        DynamoStore::from_client(Client::new(&config), tables, results_ttl)
+        DynamoStore::from_config(&config, tables, results_ttl)
+    }
+
+    /// A client over an SDK configuration the function already made (one per function: each
+    /// costs init time).
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        tables: Tables,
+        results_ttl: Duration,
+    ) -> Self {
+        DynamoStore::from_client(Client::new(config), tables, results_ttl)
     }
 
     /// A store over a client built elsewhere (the scale bench's, which counts its calls).
