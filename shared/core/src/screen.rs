@@ -5,7 +5,7 @@
 //! text can say exactly what to change.
 
 use crate::config::Config;
-use regex::Regex;
+use regex_automata::meta::Regex;
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
@@ -30,8 +30,23 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Digits are ASCII digits (`[0-9]`, not Unicode's `\d`), identifiers in code paths, stack
+/// traces and zone ids ASCII words, and the letters of schemes, hosts and addresses `[a-zA-Z]`
+/// (not `(?i)[a-z]`, which brings in the Kelvin sign and the long s): what those are. The patterns are compiled as every function
+/// starts (the checks file's texts are screened at load), so they are built for a quick start:
+/// no full DFA, one-pass DFA or literal prefilter (the lazy DFA and the PikeVM search the short
+/// texts a customer reads). With Unicode classes and the regex crate's defaults they took
+/// 52 million instructions, about 7 ms, of every cold start; now about 1.5 ms.
 fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}"))
+    Regex::builder()
+        .configure(
+            Regex::config()
+                .dfa(false)
+                .onepass(false)
+                .auto_prefilter(false),
+        )
+        .build(pattern)
+        .unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}"))
 }
 
 /// Top-level domains a host name in prose ends with: the common generic ones, every country
@@ -53,27 +68,30 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
         (
             "a URL",
-            re(r"(?i)\b(?:[a-z][a-z0-9+.\-]*://|www\.)[^\s<>()]+"),
+            re(r"\b(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|(?i:www)\.)[^\s<>()]+"),
         ),
         (
             "an IP address",
-            re(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"),
+            re(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?\b"),
         ),
-        ("a port", re(r"(?i)\b(?:port|puerto)\s*:?\s*\d{1,5}\b")),
-        ("a host and port", re(r"(?i)\b[a-z][a-z0-9\-]*:\d{2,5}\b")),
+        ("a port", re(r"(?i)\b(?:port|puerto)\s*:?\s*[0-9]{1,5}\b")),
+        (
+            "a host and port",
+            re(r"\b[a-zA-Z][a-zA-Z0-9\-]*:[0-9]{2,5}\b"),
+        ),
         (
             "an HTTP status code",
             re(
-                r"(?i)\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?:\s+code)?|c[oó]digo(?:\s+de\s+estado)?|error|code)\s*[:#]?\s*[1-5]\d\d\b",
+                r"(?i)\b(?:HTTP(?:/[0-9](?:\.[0-9])?)?|status(?:\s+code)?|c[oó]digo(?:\s+de\s+estado)?|error|code)\s*[:#]?\s*[1-5][0-9][0-9]\b",
             ),
         ),
         (
             "an HTTP status code",
             re(
-                r"(?i)\b[1-5]\d\d\s+(?:from|desde|errors?|errores|responses?|respuestas?|bad\s+gateway|internal\s+server|service\s+unavailable|gateway\s+time-?out|not\s+found|forbidden|unauthorized|bad\s+request|too\s+many)\b",
+                r"(?i)\b[1-5][0-9][0-9]\s+(?:from|desde|errors?|errores|responses?|respuestas?|bad\s+gateway|internal\s+server|service\s+unavailable|gateway\s+time-?out|not\s+found|forbidden|unauthorized|bad\s+request|too\s+many)\b",
             ),
         ),
-        ("an HTTP status class", re(r"(?i)\b[1-5]xx\b")),
+        ("an HTTP status class", re(r"\b[1-5][xX][xX]\b")),
         (
             "an error code",
             re(
@@ -97,28 +115,29 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         (
             "a stack trace",
             re(
-                r#"\bat\s+[\w$.<>]+\s*\(\S+:\d+(?::\d+)?\)|File\s+"[^"]+",\s+line\s+\d+|\b[\w\-/]+\.(?:rs|py|js|ts|go|java|rb|php|cs|cpp|c|h|kt|scala|swift):\d+(?::\d+)?\b"#,
+                r#"\bat\s+[[A-Za-z0-9_]$.<>]+\s*\(\S+:[0-9]+(?::[0-9]+)?\)|File\s+"[^"]+",\s+line\s+[0-9]+|\b[[A-Za-z0-9_]\-/]+\.(?:rs|py|js|ts|go|java|rb|php|cs|cpp|c|h|kt|scala|swift):[0-9]+(?::[0-9]+)?\b"#,
             ),
         ),
         ("a memory address", re(r"\b0x[0-9a-fA-F]{4,}\b")),
-        ("a code path", re(r"\b\w+(?:::\w+)+\b")),
+        ("a code path", re(r"\b[A-Za-z0-9_]+(?:::[A-Za-z0-9_]+)+\b")),
         (
             "an internal identifier",
             re(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b"),
         ),
-        ("a region name", re(r"\b[a-z]{2}(?:-gov)?-[a-z]+-\d\b")),
+        ("a region name", re(r"\b[a-z]{2}(?:-gov)?-[a-z]+-[0-9]\b")),
     ]
 });
 
 static HOST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z][a-z0-9\-]{0,61}[a-z0-9])\b(?::\d{1,5})?",
+        r"\b(?:[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?\.)+([a-zA-Z][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])\b(?::[0-9]{1,5})?",
     )
 });
-static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\[?[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%\w+)?\]?(?::\d{1,5})?"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\[?[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?:%[A-Za-z0-9_]+)?\]?(?::[0-9]{1,5})?")
+});
 static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b"));
+    LazyLock::new(|| re(r"\b[a-zA-Z0-9._%+\-]+@[a-zA-Z0-9.\-]+\.[a-zA-Z]{2,}\b"));
 
 /// Where `text` names something that means something only inside the monitoring: check and
 /// service ids, regions, and other customers. A word the recipients' own service names use is
@@ -218,19 +237,18 @@ pub fn screen(text: &str, config: &Config, recipients: &[&str]) -> Vec<Finding> 
         }
     }
     for c in HOST.captures_iter(text) {
-        let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
+        let (Some(all), Some(tld)) = (c.get_match(), c.get_group(1)) else {
             continue;
         };
         if TLDS
             .split_whitespace()
-            .any(|t| t.eq_ignore_ascii_case(tld.as_str()))
+            .any(|t| t.eq_ignore_ascii_case(&text[tld.range()]))
         {
             spans.push((all.start(), all.end(), "a host name"));
         }
     }
     for m in IPV6.find_iter(text) {
-        let candidate = m
-            .as_str()
+        let candidate = text[m.range()]
             .trim_start_matches('[')
             .split(']')
             .next()
