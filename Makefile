@@ -17,7 +17,7 @@ help:
 	@echo "make validate-infra  sam validate (also expanded), cfn-lint, checkov, terraform fmt, consistency + drift cases"
 	@echo "make deploy-sam HOME_REGION=… REGIONS=\"…\" OPERATOR_EMAILS=…  (needs AWS credentials)"
 	@echo "make publish-checks CHECKS=… CHECKS_BUCKET=… HOME_REGION=…  the checks file to the functions, no redeploy"
-	@echo "make bench   the probe-engine benchmark (release build), see docs/performance.md"
+	@echo "make bench   the probe engine beside blackbox_exporter, validation, every function's cold start (release build), see docs/performance.md"
 	@echo "make bench-scale  20,000 checks x 5 regions through the alert path, SQLite and moto (release; BENCH_LONG=1: 120 minutes)"
 	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 300; nightly + cargo-fuzz, installed if missing)"
 	@echo "make schema  regenerate docs/atalaya.schema.json"
@@ -195,15 +195,22 @@ publish-checks: build
 	@test -n "$(CHECKS_BUCKET)" -a -n "$(HOME_REGION)" || { echo "usage: make publish-checks CHECKS=checks.yaml CHECKS_BUCKET=atalaya-checks-123456789012-eu-west-1 HOME_REGION=eu-west-1"; exit 2; }
 	$(ATALAYA) publish-checks $(CHECKS) --bucket $(CHECKS_BUCKET) --region $(HOME_REGION)
 
-bench:
-	$(CARGO) build --release -p atalaya-tests -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-mailer-fn -p atalaya-pages-fn --bin atalaya-bench --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart --bin atalaya-probe-fn --bin atalaya-alert-fn
+# The probe engine against Prometheus blackbox_exporter (Debian's package, installed when
+# missing, as are valgrind and time), then the engine alone, validation, and every function's
+# cold start with AWS unreachable and with moto serving the published file and its secrets.
+FUNCTIONS := probe alert mailer pages ping rollup
+bench: $(MOTO)
+	@command -v prometheus-blackbox-exporter >/dev/null && command -v valgrind >/dev/null && test -x /usr/bin/time || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus-blackbox-exporter valgrind time; }
+	$(CARGO) build --release -p atalaya-cli $(foreach f,$(FUNCTIONS),-p atalaya-$(f)-fn) --bins
+	$(CARGO) build --release -p atalaya-tests --bin atalaya-bench --bin atalaya-bench-compare --bin atalaya-bench-validate --bin atalaya-target --bin atalaya-coldstart
+	target/release/atalaya-bench-compare --target-bin target/release/atalaya-target --atalaya-bin target/release/atalaya --runs 5
 	target/release/atalaya-bench-validate --checks 5000 --runs 7
 	target/release/atalaya-bench --target-bin target/release/atalaya-target --runs 7
-	target/release/atalaya-coldstart target/release/atalaya-probe-fn examples/checks.yaml 30
-	target/release/atalaya-coldstart target/release/atalaya-alert-fn examples/checks.yaml 30
-	$(CARGO) build --profile lambda-release -p atalaya-probe-fn -p atalaya-alert-fn -p atalaya-mailer-fn -p atalaya-pages-fn
-	target/release/atalaya-coldstart target/lambda-release/atalaya-probe-fn examples/checks.yaml 30
-	target/release/atalaya-coldstart target/lambda-release/atalaya-alert-fn examples/checks.yaml 30
+	@for f in $(FUNCTIONS); do target/release/atalaya-coldstart target/release/atalaya-$$f-fn examples/checks.yaml 30 || exit 1; done
+	@for f in $(FUNCTIONS); do ATALAYA_MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python target/release/atalaya-coldstart target/release/atalaya-$$f-fn examples/checks.yaml 30 --moto 2>/dev/null || exit 1; done
+	$(CARGO) build --profile lambda-release $(foreach f,$(FUNCTIONS),-p atalaya-$(f)-fn)
+	@for f in $(FUNCTIONS); do target/release/atalaya-coldstart target/lambda-release/atalaya-$$f-fn examples/checks.yaml 30 || exit 1; done
 
 # 20,000 checks x 5 regions through the real alert code path, over SQLite and DynamoDB on moto,
 # then the hourly rollup job over one region's hour (release); the last lines are the summaries

@@ -87,12 +87,26 @@ pub fn server_config(leaf: Leaf) -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
+/// The test CA's certificate, PEM.
+pub fn ca_pem() -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(ca().der.as_ref());
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
 /// The test CA and a valid leaf for 127.0.0.1 it signed, as PEM files in `dir`, for servers
 /// that read files (the SMTP test server): (CA, certificate, key).
 pub fn pem_files(
     dir: &std::path::Path,
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use base64::Engine;
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params
@@ -103,16 +117,7 @@ pub fn pem_files(
     params.not_before = now - Duration::days(1);
     params.not_after = now + Duration::days(90);
     let cert = params.signed_by(&key, &ca().issuer).unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(ca().der.as_ref());
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let ca_pem = format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    );
+    let ca_pem = ca_pem();
     let paths = (
         dir.join("ca.pem"),
         dir.join("server.pem"),

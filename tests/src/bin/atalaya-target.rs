@@ -3,7 +3,10 @@
 //!
 //!     atalaya-target [--http 127.0.0.1:8080] [--https 127.0.0.1:8443] [--dns 127.0.0.1:5353]
 //!                    [--banner 127.0.0.1:2222] [--outage 10s:30s]
+//!                    [--https-ca 127.0.0.1:8444 --ca-out ca.pem]
 //!
+//! `--https` presents a self-signed certificate; `--https-ca` one signed by a private test CA,
+//! whose certificate `--ca-out` writes (PEM) for the checks that trust it.
 //! `--outage AFTER:LENGTH` makes the `/demo` path answer 503 from AFTER for LENGTH.
 
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
@@ -14,7 +17,7 @@ use std::io::Write;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || !args.len().is_multiple_of(2) || args.iter().any(|a| a == "--help") {
-        eprintln!("usage: atalaya-target [--http ADDR] [--https ADDR] [--dns ADDR] [--banner ADDR]  (ADDR on 127.0.0.1, port 0 picks one)");
+        eprintln!("usage: atalaya-target [--http ADDR] [--https ADDR] [--https-ca ADDR --ca-out FILE] [--dns ADDR] [--banner ADDR]  (ADDR on 127.0.0.1, port 0 picks one)");
         std::process::exit(2);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -24,6 +27,10 @@ fn main() {
     runtime.block_on(async {
         for pair in args.chunks(2) {
             let (flag, addr) = (pair[0].as_str(), pair[1].as_str());
+            if flag == "--ca-out" {
+                std::fs::write(addr, atalaya_tests::tls::ca_pem()).unwrap();
+                continue;
+            }
             if flag != "--outage" && !addr.starts_with("127.") {
                 eprintln!("atalaya-target listens on loopback only, not {addr}");
                 std::process::exit(2);
@@ -31,6 +38,7 @@ fn main() {
             let bound = match flag {
                 "--http" => http::server_on(addr, None).await,
                 "--https" => http::server_on(addr, Some(Leaf::SelfSigned)).await,
+                "--https-ca" => http::server_on(addr, Some(Leaf::Valid)).await,
                 "--dns" => dns::server_on(addr).await,
                 "--banner" => banner_server_on(addr, "SSH-2.0-AtalayaDemo\r\n").await,
                 "--outage" => {
