@@ -33,6 +33,9 @@ async fn main() -> Result<(), Error> {
     let region = atalaya_aws::env_or("AWS_REGION", "us-east-1");
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let sdk = atalaya_aws::sdk_config(&region, endpoint.as_deref()).await;
+    // The channels' secrets and the acknowledgement key are read on the way to judging: each
+    // read within one deadline, not the SDK's retry schedule.
+    let quick = atalaya_aws::init::quick(&sdk);
     init.step("sdk config");
     let store = DynamoStore::from_config(
         &sdk,
@@ -77,7 +80,7 @@ async fn main() -> Result<(), Error> {
     let sns = &sns;
     let site = site.as_ref();
     let live = &live;
-    let (on_call, sdk, operators_topic) = (&on_call, &sdk, operators_topic.as_str());
+    let (on_call, sdk, quick, operators_topic) = (&on_call, &sdk, &quick, operators_topic.as_str());
     // The published checks file is asked while the runtime waits for the first event.
     let warm = live.now();
     init.log();
@@ -93,7 +96,7 @@ async fn main() -> Result<(), Error> {
             };
             let now = chrono::Utc::now();
             let (checks, rejected) = live.now().await;
-            let paging = on_call.of(&checks, sdk).await;
+            let paging = on_call.of(&checks, quick).await;
             let mut channels: Vec<&dyn Channel> = vec![sns];
             channels.extend(paging.iter().map(|c| c.as_ref()));
             let deps = Deps {

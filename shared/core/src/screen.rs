@@ -120,7 +120,10 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
             ),
         ),
         ("a memory address", re(r"\b0x[0-9a-fA-F]{4,}\b")),
-        ("a code path", re(r"\b[A-Za-zÀ-ÖØ-öø-ÿ0-9_]+(?:::[A-Za-zÀ-ÖØ-öø-ÿ0-9_]+)+\b")),
+        (
+            "a code path",
+            re(r"\b[A-Za-zÀ-ÖØ-öø-ÿ0-9_]+(?:::[A-Za-zÀ-ÖØ-öø-ÿ0-9_]+)+\b"),
+        ),
         (
             "an internal identifier",
             re(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b"),
